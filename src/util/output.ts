@@ -1,0 +1,44 @@
+/** Command output: one JSON object on stdout with --json, human text otherwise; chatter goes to stderr. */
+
+export function printResult(json: boolean, result: unknown, human: () => string): void {
+  if (json) process.stdout.write(JSON.stringify(result) + '\n');
+  else process.stdout.write(human().replace(/\n?$/, '\n'));
+}
+
+/** A line of progress or status on stderr (never mixed into --json output on stdout). */
+export function note(message: string): void {
+  process.stderr.write(message + '\n');
+}
+
+/**
+ * A progress bar on stderr, redrawn at most every 200 ms. On a non-TTY stderr it prints a plain line
+ * every few seconds instead, so logs stay readable.
+ */
+export class ProgressBar {
+  private lastDraw = 0;
+  private readonly tty = Boolean(process.stderr.isTTY);
+  private readonly start = Date.now();
+
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+  ) {}
+
+  update(done: number, extra = ''): void {
+    const now = Date.now();
+    if (now - this.lastDraw < (this.tty ? 200 : 5000) && done < this.total) return;
+    this.lastDraw = now;
+    const fraction = this.total > 0 ? Math.min(1, done / this.total) : 0;
+    const width = 24;
+    const filled = Math.round(fraction * width);
+    const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
+    const secs = ((now - this.start) / 1000).toFixed(0);
+    const line = `${this.label} [${bar}] ${(fraction * 100).toFixed(0)}% ${done}/${this.total} ${secs}s ${extra}`;
+    if (this.tty) process.stderr.write('\r' + line.padEnd(100).slice(0, 100));
+    else process.stderr.write(line + '\n');
+  }
+
+  finish(): void {
+    if (this.tty) process.stderr.write('\n');
+  }
+}
