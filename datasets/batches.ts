@@ -1,0 +1,107 @@
+/**
+ * Training batches for next-token prediction. Each epoch visits every game of a split once, in an order
+ * shuffled from the stream's seed; a batch is `batchSize` games (a batch that runs past the end of an
+ * epoch is completed from the next epoch's order). For a record of L tokens the model reads tokens
+ * 0..L-2 and predicts tokens 1..L-1; padded targets become -1, which the loss ignores.
+ *
+ * The position (epoch, cursor, and the RNG state the epoch's order was drawn from) is plain JSON, so a
+ * training run saved in a checkpoint resumes on exactly the batches it would have seen.
+ */
+import { Rng, type RngState } from '../src/util/rng.js';
+import { UserError } from '../src/util/errors.js';
+import type { Split } from './format.js';
+import type { Dataset } from './reader.js';
+
+export interface Batch {
+  /** (batch, length) token ids: the first L-1 tokens of each game. */
+  inputs: Int32Array;
+  /** (batch, length) next-token ids, -1 where the game is over (padding). */
+  targets: Int32Array;
+  batch: number;
+  length: number;
+}
+
+export interface BatchPosition {
+  epoch: number;
+  /** Games of this epoch's order already handed out. */
+  cursor: number;
+  /** RNG state before this epoch's order was shuffled. */
+  rngState: RngState;
+}
+
+export class BatchStream {
+  readonly length: number;
+  private readonly rng: Rng;
+  private readonly count: number;
+  private readonly order: Uint32Array;
+  private readonly record: Uint8Array;
+  private epoch = 0;
+  private cursor = 0;
+  private epochRngState: RngState;
+
+  constructor(
+    private readonly dataset: Dataset,
+    private readonly split: Split,
+    readonly batchSize: number,
+    seed: number,
+  ) {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batch size must be a positive integer, got ${batchSize}`);
+    this.count = dataset.count(split);
+    if (this.count === 0) throw new UserError(`${dataset.dir}: the ${split} split has no games`);
+    this.length = dataset.recordLength - 1;
+    this.rng = new Rng(seed);
+    this.order = new Uint32Array(this.count);
+    this.record = new Uint8Array(dataset.recordLength);
+    this.epochRngState = this.rng.getState();
+    this.shuffleEpoch();
+  }
+
+  next(): Batch {
+    const B = this.batchSize;
+    const L = this.length;
+    const inputs = new Int32Array(B * L);
+    const targets = new Int32Array(B * L);
+    const pad = this.dataset.manifest.padToken;
+    for (let b = 0; b < B; b++) {
+      if (this.cursor === this.count) {
+        this.epoch++;
+        this.cursor = 0;
+        this.epochRngState = this.rng.getState();
+        this.shuffleEpoch();
+      }
+      this.dataset.readGamesInto(this.split, this.order[this.cursor++], 1, this.record, 0);
+      // inputs[b]: tokens 0..L-1, targets[b]: tokens 1..L
+      const row = b * L;
+      for (let t = 0; t < L; t++) {
+        inputs[row + t] = this.record[t];
+        const next = this.record[t + 1];
+        targets[row + t] = next === pad ? -1 : next;
+      }
+    }
+    return { inputs, targets, batch: B, length: L };
+  }
+
+  getPosition(): BatchPosition {
+    return { epoch: this.epoch, cursor: this.cursor, rngState: [...this.epochRngState] as RngState };
+  }
+
+  /** Restores a position from getPosition() (possibly after a JSON round trip). */
+  setPosition(position: BatchPosition): void {
+    const { epoch, cursor, rngState } = position ?? ({} as BatchPosition);
+    const okState = Array.isArray(rngState) && rngState.length === 4 && rngState.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff);
+    if (!Number.isInteger(epoch) || epoch < 0 || !Number.isInteger(cursor) || cursor < 0 || cursor > this.count || !okState) {
+      throw new UserError(`invalid batch position ${JSON.stringify(position)} for a split of ${this.count} games`);
+    }
+    this.rng.setState(rngState);
+    this.epochRngState = this.rng.getState();
+    this.shuffleEpoch();
+    this.epoch = epoch;
+    this.cursor = cursor;
+  }
+
+  /** Draws this epoch's order of games from the RNG. */
+  private shuffleEpoch(): void {
+    for (let i = 0; i < this.count; i++) this.order[i] = i;
+    this.rng.shuffle(this.order);
+  }
+}
