@@ -1,6 +1,9 @@
 /** Every `gamba` subcommand, in the order `--help` lists them. */
 import type { CommandModule } from 'yargs';
+import { benchCommand } from './bench.js';
+import { datasetCommand } from './dataset.js';
+import { generateCommand } from './generate.js';
 import { perftCommand } from './perft.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [perftCommand];
+export const commands: CommandModule<any, any>[] = [generateCommand, datasetCommand, benchCommand, perftCommand];

@@ -1,0 +1,16 @@
+/** `gamba bench <what>`: speed measurements, one subcommand per thing measured. */
+import type { CommandModule } from 'yargs';
+import { benchGenerateCommand } from './bench-generate.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const benchmarks: CommandModule<any, any>[] = [benchGenerateCommand];
+
+export const benchCommand: CommandModule = {
+  command: 'bench <what>',
+  describe: 'Measure speed (generate)',
+  builder: (yargs) => {
+    for (const benchmark of benchmarks) yargs.command(benchmark);
+    return yargs.demandCommand(1, 'name what to benchmark');
+  },
+  handler: () => {},
+};

@@ -1,0 +1,137 @@
+/**
+ * `gamba dataset export|info`: look inside a dataset directory. `export` streams games as JSON lines in
+ * the game's own notation; `info` prints counts, sizes and whether every shard passes its checks.
+ */
+import { once } from 'node:events';
+import type { Argv, CommandModule } from 'yargs';
+import { SPLITS, type Split } from '../../datasets/format.js';
+import { DATASET_GAMES } from '../../datasets/games.js';
+import { checkShard, openDataset, readManifest } from '../../datasets/reader.js';
+import { UserError } from '../util/errors.js';
+import { integerFlag } from '../util/flags.js';
+import { printResult } from '../util/output.js';
+
+/** Export formats; `text` (chess strings) joins when the chess datasets do. */
+const EXPORT_FORMATS = ['jsonl'] as const;
+
+interface ExportArgs {
+  dir: string;
+  format: (typeof EXPORT_FORMATS)[number];
+  limit?: number;
+  split: Split;
+}
+
+interface InfoArgs {
+  dir: string;
+  json: boolean;
+}
+
+/** Buffered stdout writer that waits for 'drain', and ends quietly when the reader goes away (`| head`). */
+class StdoutLines {
+  private buffer = '';
+
+  constructor() {
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
+
+  async line(text: string): Promise<void> {
+    this.buffer += text + '\n';
+    if (this.buffer.length >= 1 << 16) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.buffer === '') return;
+    const chunk = this.buffer;
+    this.buffer = '';
+    if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+  }
+}
+
+const exportCommand: CommandModule<object, ExportArgs> = {
+  command: 'export <dir>',
+  describe: 'Write the games of a dataset to stdout, one JSON object per line: {"moves":["f5","d6",...]}',
+  builder: (yargs) =>
+    yargs
+      .positional('dir', { type: 'string', demandOption: true, describe: 'dataset directory' })
+      .option('format', { choices: EXPORT_FORMATS, default: 'jsonl' as const, describe: 'output format' })
+      .option('limit', { type: 'number', describe: 'export at most this many games' })
+      .option('split', { choices: SPLITS, default: 'train' as Split, describe: 'which split to export' }) as unknown as Argv<ExportArgs>,
+  handler: async (args) => {
+    const limit = args.limit === undefined ? Infinity : integerFlag('limit', args.limit, 0);
+    const dataset = openDataset(args.dir);
+    const game = DATASET_GAMES[dataset.manifest.game];
+    if (!game) throw new UserError(`${args.dir}: cannot export games of type ${JSON.stringify(dataset.manifest.game)}`);
+    const out = new StdoutLines();
+    let written = 0;
+    for (const record of dataset.iterateGames(args.split)) {
+      if (written >= limit) break;
+      await out.line(JSON.stringify({ moves: game.moveNames(record) }));
+      written++;
+    }
+    await out.flush();
+    dataset.close();
+  },
+};
+
+const infoCommand: CommandModule<object, InfoArgs> = {
+  command: 'info <dir>',
+  describe: 'Show what a dataset holds and check every shard (size, header, checksum, token range)',
+  builder: (yargs) =>
+    yargs
+      .positional('dir', { type: 'string', demandOption: true, describe: 'dataset directory' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }) as unknown as Argv<InfoArgs>,
+  handler: (args) => {
+    const manifest = readManifest(args.dir);
+    const shards = manifest.shards.map((entry) => {
+      let status = 'ok';
+      try {
+        checkShard(args.dir, manifest, entry);
+      } catch (error) {
+        if (!(error instanceof UserError)) throw error;
+        status = error.message;
+      }
+      return { ...entry, status };
+    });
+    const bytes = (split?: Split): number => shards.filter((s) => !split || s.split === split).reduce((sum, s) => sum + s.bytes, 0);
+    const problems = shards.filter((s) => s.status !== 'ok');
+    const result = {
+      dir: args.dir,
+      game: manifest.game,
+      source: manifest.source,
+      seed: manifest.seed,
+      valFraction: manifest.valFraction,
+      vocabSize: manifest.vocabSize,
+      recordLength: manifest.recordLength,
+      counts: manifest.counts,
+      bytes: bytes(),
+      ok: problems.length === 0,
+      shards,
+    };
+    printResult(args.json, result, () => {
+      const lines = [
+        `${args.dir}: ${manifest.game} dataset (${manifest.source}, seed ${manifest.seed}), ` +
+          `${manifest.recordLength}-token records, vocabulary ${manifest.vocabSize}`,
+      ];
+      for (const split of SPLITS) {
+        const n = shards.filter((s) => s.split === split).length;
+        lines.push(`  ${split.padEnd(5)} ${String(manifest.counts[split]).padStart(10)} games  ${n} shard(s)  ${bytes(split)} bytes`);
+      }
+      for (const s of shards) {
+        lines.push(`  ${s.file}  ${s.games} games  ${s.bytes} bytes  sha256 ${s.sha256.slice(0, 16)}  ${s.status === 'ok' ? 'ok' : 'BAD'}`);
+      }
+      lines.push(problems.length === 0 ? 'all shards ok' : `${problems.length} bad shard(s)`);
+      return lines.join('\n');
+    });
+    if (problems.length > 0) throw new UserError(problems[0].status);
+  },
+};
+
+export const datasetCommand: CommandModule = {
+  command: 'dataset <command>',
+  describe: 'Inspect and export datasets (export, info)',
+  builder: (yargs) => yargs.command(exportCommand).command(infoCommand).demandCommand(1, 'name a dataset command: export or info'),
+  handler: () => {},
+};
