@@ -118,7 +118,10 @@ export class OthelloBoard {
     this.passed = source.passed;
   }
 
-  /** The colour that moves next (0 black, 1 white); after a forced pass, the player who really moves. */
+  /**
+   * The colour that moves next (0 black, 1 white); after a forced pass, the player who really moves.
+   * Once the game is over: the opponent of the last mover.
+   */
   get toMove(): 0 | 1 {
     return this.mover;
   }
