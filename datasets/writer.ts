@@ -129,12 +129,22 @@ export async function buildDatasetDirectory<T>(outDir: string, force: boolean, b
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
+  // An interrupted build removes its partial directory instead of leaving it beside the real ones.
+  const interrupted = (signal: NodeJS.Signals): void => {
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   let result: T;
   try {
     result = await build(tmp);
   } catch (error) {
     rmSync(tmp, { recursive: true, force: true });
     throw error;
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
   if (existsSync(target)) {
     const old = join(dirname(target), `.${basename(target)}.old-${process.pid}`);

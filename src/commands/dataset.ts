@@ -120,7 +120,7 @@ const infoCommand: CommandModule<object, InfoArgs> = {
         lines.push(`  ${split.padEnd(5)} ${String(manifest.counts[split]).padStart(10)} games  ${n} shard(s)  ${bytes(split)} bytes`);
       }
       for (const s of shards) {
-        lines.push(`  ${s.file}  ${s.games} games  ${s.bytes} bytes  sha256 ${s.sha256.slice(0, 16)}  ${s.status === 'ok' ? 'ok' : 'BAD'}`);
+        lines.push(`  ${s.file}  ${s.games} games  ${s.bytes} bytes  sha256 ${s.sha256.slice(0, 16)}  ${s.status === 'ok' ? 'ok' : 'BAD: ' + s.status}`);
       }
       lines.push(problems.length === 0 ? 'all shards ok' : `${problems.length} bad shard(s)`);
       return lines.join('\n');
@@ -130,7 +130,7 @@ const infoCommand: CommandModule<object, InfoArgs> = {
 };
 
 export const datasetCommand: CommandModule = {
-  command: 'dataset <command>',
+  command: 'dataset',
   describe: 'Inspect and export datasets (export, info)',
   builder: (yargs) => yargs.command(exportCommand).command(infoCommand).demandCommand(1, 'name a dataset command: export or info'),
   handler: () => {},

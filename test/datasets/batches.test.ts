@@ -1,0 +1,91 @@
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BatchStream, type Batch } from '../../datasets/batches.js';
+import { openDataset } from '../../datasets/reader.js';
+import { RECORD_LENGTH, syntheticRecords, tempDir, writeSyntheticDataset } from './synthetic-records.js';
+
+const GAMES = 50;
+const train = syntheticRecords(GAMES, 7);
+const dir = tempDir('batches');
+writeSyntheticDataset(dir, train, syntheticRecords(3, 8), 16);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Index of the training game whose first L tokens are `inputs` row b (records are distinct by their first tokens). */
+function gameOfRow(batch: Batch, b: number): number {
+  const row = batch.inputs.subarray(b * batch.length, (b + 1) * batch.length);
+  for (let g = 0; g < GAMES; g++) {
+    const record = train.subarray(g * RECORD_LENGTH, (g + 1) * RECORD_LENGTH);
+    if (row.every((x, t) => x === record[t])) return g;
+  }
+  throw new Error(`batch row ${b} is no training game`);
+}
+
+describe('BatchStream', () => {
+  it('makes (B, 59) inputs = tokens 0..58 and targets = tokens 1..59 with padding as -1', () => {
+    const stream = new BatchStream(openDataset(dir), 'train', 8, 1);
+    const batch = stream.next();
+    expect(batch.batch).toBe(8);
+    expect(batch.length).toBe(RECORD_LENGTH - 1);
+    expect(batch.inputs).toHaveLength(8 * 59);
+    expect(batch.targets).toHaveLength(8 * 59);
+    let padded = 0;
+    for (let b = 0; b < 8; b++) {
+      const record = train.subarray(gameOfRow(batch, b) * RECORD_LENGTH);
+      for (let t = 0; t < 59; t++) {
+        const target = batch.targets[b * 59 + t];
+        if (record[t + 1] === 0) {
+          expect(target).toBe(-1);
+          padded++;
+        } else expect(target).toBe(record[t + 1]);
+      }
+    }
+    expect(padded).toBeGreaterThan(0);
+  });
+
+  it('visits every game once per epoch, in a different order each epoch and each seed', () => {
+    const orderOf = (seed: number, batches: number, size: number): number[] => {
+      const stream = new BatchStream(openDataset(dir), 'train', size, seed);
+      const order: number[] = [];
+      for (let i = 0; i < batches; i++) {
+        const batch = stream.next();
+        for (let b = 0; b < size; b++) order.push(gameOfRow(batch, b));
+      }
+      return order;
+    };
+    const twoEpochs = orderOf(3, 10, 10);
+    const first = twoEpochs.slice(0, GAMES);
+    const second = twoEpochs.slice(GAMES);
+    expect([...first].sort((a, b) => a - b)).toEqual([...Array(GAMES).keys()]);
+    expect([...second].sort((a, b) => a - b)).toEqual([...Array(GAMES).keys()]);
+    expect(second).not.toEqual(first);
+    expect(orderOf(4, 5, 10)).not.toEqual(first);
+    expect(orderOf(3, 5, 10)).toEqual(first);
+  });
+
+  it('resumes from a JSON position on exactly the same batches, across epoch boundaries', () => {
+    const reference = new BatchStream(openDataset(dir), 'train', 7, 11);
+    const batches = Array.from({ length: 20 }, () => reference.next());
+    for (const resumeAt of [0, 3, 7, 8, 15]) {
+      const stream = new BatchStream(openDataset(dir), 'train', 7, 11);
+      for (let i = 0; i < resumeAt; i++) stream.next();
+      const saved = JSON.parse(JSON.stringify(stream.getPosition()));
+      const resumed = new BatchStream(openDataset(dir), 'train', 7, 999);
+      resumed.setPosition(saved);
+      for (let i = resumeAt; i < 20; i++) {
+        const batch = resumed.next();
+        expect(batch.inputs).toEqual(batches[i].inputs);
+        expect(batch.targets).toEqual(batches[i].targets);
+      }
+    }
+  });
+
+  it('refuses an invalid position and an empty split', () => {
+    const stream = new BatchStream(openDataset(dir), 'train', 4, 1);
+    expect(() => stream.setPosition({ epoch: 0, cursor: GAMES + 1, rngState: [1, 2, 3, 4] })).toThrow(/invalid batch position/);
+    expect(() => stream.setPosition({ epoch: 0, cursor: 0, rngState: [1, 2, 3] as never })).toThrow(/invalid batch position/);
+    const empty = tempDir('batches-empty');
+    writeSyntheticDataset(empty, syntheticRecords(2, 1), new Uint8Array(0), 16);
+    expect(() => new BatchStream(openDataset(empty), 'val', 4, 1)).toThrow(/val split has no games/);
+    rmSync(empty, { recursive: true, force: true });
+  });
+});
