@@ -70,13 +70,10 @@ export class DatasetWriter {
   finish(): DatasetManifest {
     for (const split of ['train', 'val'] as const) this.seal(split);
     this.finished = true;
-    const { recordLength, vocabSize } = this.description;
     const manifest: DatasetManifest = {
       format: MANIFEST_FORMAT,
       formatVersion: MANIFEST_VERSION,
       ...this.description,
-      recordLength,
-      vocabSize,
       tokenBytes: 1,
       counts: { ...this.counts },
       // Train shards first, then val, each in order: the order games are read back in.
