@@ -202,58 +202,83 @@ export function legalMoveMask(pLo: number, pHi: number, oLo: number, oHi: number
   out[1] = movesHi & emptyHi;
 }
 
-/** The 8 directions as square deltas: up-left, up, up-right, left, right, down-left, down, down-right. */
-const DIRECTION_DELTAS = [-9, -8, -7, -1, 1, 7, 8, 9];
+/** The 8 directions as (row, column) steps: the first four lower the square index, the last four raise it. */
 const DIRECTION_ROW_STEPS = [-1, -1, -1, 0, 0, 1, 1, 1];
 const DIRECTION_COL_STEPS = [-1, 0, 1, -1, 1, -1, 0, 1];
 
-/** RAY_LENGTHS[sq * 8 + d]: how many squares lie beyond sq in direction d before the board edge. */
-const RAY_LENGTHS = new Uint8Array(64 * 8);
+/** RAY_LO/RAY_HI[sq * 8 + d]: the squares beyond sq in direction d up to the board edge, as a mask. */
+const RAY_LO = new Int32Array(64 * 8);
+const RAY_HI = new Int32Array(64 * 8);
 for (let sq = 0; sq < 64; sq++) {
   for (let d = 0; d < 8; d++) {
     let row = (sq >> 3) + DIRECTION_ROW_STEPS[d];
     let col = (sq & 7) + DIRECTION_COL_STEPS[d];
-    let length = 0;
     while (row >= 0 && row < 8 && col >= 0 && col < 8) {
-      length++;
+      const s = row * 8 + col;
+      if (s < 32) RAY_LO[sq * 8 + d] |= 1 << s;
+      else RAY_HI[sq * 8 + d] |= 1 << s;
       row += DIRECTION_ROW_STEPS[d];
       col += DIRECTION_COL_STEPS[d];
     }
-    RAY_LENGTHS[sq * 8 + d] = length;
   }
 }
 
 /**
  * The opponent discs that a move on `sq` by the player `p*` would flip, written to out[0] (lo) and
- * out[1] (hi); returns how many. Walks the 8 rays from the square, which is cheaper than a flood for a
- * single square because most rays stop at their first step. `x >>> s` only uses the low 5 bits of s, so
- * `(s < 32 ? lo : hi) >>> s` reads square s from whichever half holds it, and `1 << s` is its bit there.
+ * out[1] (hi); returns how many. Along each ray, the player's nearest disc is the lowest set bit of
+ * (ray & p) for rays that raise the square index and the highest for rays that lower it; the squares of
+ * the ray before that disc flip if they are all opponent discs (and there is at least one). No loops
+ * over squares and few branches: this runs once per move of every generated game.
  */
 export function flipMask(sq: number, pLo: number, pHi: number, oLo: number, oHi: number, out: Int32Array): number {
   let flipsLo = 0;
   let flipsHi = 0;
-  let count = 0;
   const rays = sq << 3;
-  for (let d = 0; d < 8; d++) {
-    const length = RAY_LENGTHS[rays + d];
-    if (length < 2) continue;
-    const delta = DIRECTION_DELTAS[d];
-    let s = sq + delta;
-    if ((((s < 32 ? oLo : oHi) >>> s) & 1) === 0) continue;
-    let run = 1;
-    s += delta;
-    while (run < length && (((s < 32 ? oLo : oHi) >>> s) & 1) !== 0) {
-      run++;
-      s += delta;
+  // Rays towards lower squares: nearest own disc = highest set bit; flip the ray strictly above it.
+  for (let d = 0; d < 4; d++) {
+    const rayLo = RAY_LO[rays + d];
+    const rayHi = RAY_HI[rays + d];
+    const ownHi = rayHi & pHi;
+    let betweenLo: number;
+    let betweenHi: number;
+    if (ownHi !== 0) {
+      const nearest = 1 << (31 - Math.clz32(ownHi));
+      betweenLo = 0;
+      betweenHi = rayHi & -(nearest << 1);
+    } else {
+      const ownLo = rayLo & pLo;
+      if (ownLo === 0) continue;
+      const nearest = 1 << (31 - Math.clz32(ownLo));
+      betweenLo = rayLo & -(nearest << 1);
+      betweenHi = rayHi;
     }
-    if (run === length || (((s < 32 ? pLo : pHi) >>> s) & 1) === 0) continue;
-    count += run;
-    for (let t = sq + delta; t !== s; t += delta) {
-      if (t < 32) flipsLo |= 1 << t;
-      else flipsHi |= 1 << t;
+    if ((betweenLo | betweenHi) !== 0 && ((betweenLo & ~oLo) | (betweenHi & ~oHi)) === 0) {
+      flipsLo |= betweenLo;
+      flipsHi |= betweenHi;
+    }
+  }
+  // Rays towards higher squares: nearest own disc = lowest set bit; flip the ray below it.
+  for (let d = 4; d < 8; d++) {
+    const rayLo = RAY_LO[rays + d];
+    const rayHi = RAY_HI[rays + d];
+    const ownLo = rayLo & pLo;
+    let betweenLo: number;
+    let betweenHi: number;
+    if (ownLo !== 0) {
+      betweenLo = rayLo & ((ownLo & -ownLo) - 1);
+      betweenHi = 0;
+    } else {
+      const ownHi = rayHi & pHi;
+      if (ownHi === 0) continue;
+      betweenLo = rayLo;
+      betweenHi = rayHi & ((ownHi & -ownHi) - 1);
+    }
+    if ((betweenLo | betweenHi) !== 0 && ((betweenLo & ~oLo) | (betweenHi & ~oHi)) === 0) {
+      flipsLo |= betweenLo;
+      flipsHi |= betweenHi;
     }
   }
   out[0] = flipsLo;
   out[1] = flipsHi;
-  return count;
+  return popcount32(flipsLo) + popcount32(flipsHi);
 }
