@@ -1,0 +1,107 @@
+/**
+ * config.json of a checkpoint: gamba's own model config (snake_case, as MambaConfig) plus the keys of
+ * Hugging Face's `MambaConfig`, so `MambaForCausalLM.from_pretrained(dir)` loads the directory as is.
+ * Reading accepts either form: a config written by `transformers` (no `d_model`) is mapped back.
+ */
+import { UserError } from '../util/errors.js';
+
+/** The fields of src/model/config.ts's MambaConfig that a checkpoint records. */
+export interface CheckpointModelConfig {
+  d_model: number;
+  n_layers: number;
+  d_state: number;
+  expand: number;
+  d_conv: number;
+  dt_rank: number;
+  vocab_size: number;
+  tie_embeddings: boolean;
+  layer_norm_epsilon: number;
+  pad_token_id: number;
+}
+
+export interface CheckpointIdentity {
+  game: string;
+  preset: string;
+}
+
+/** The config.json object for a model. */
+export function checkpointConfigJson(config: CheckpointModelConfig, identity: CheckpointIdentity): Record<string, unknown> {
+  return {
+    // gamba
+    d_model: config.d_model,
+    n_layers: config.n_layers,
+    d_state: config.d_state,
+    expand: config.expand,
+    d_conv: config.d_conv,
+    dt_rank: config.dt_rank,
+    vocab_size: config.vocab_size,
+    tie_embeddings: config.tie_embeddings,
+    layer_norm_epsilon: config.layer_norm_epsilon,
+    pad_token_id: config.pad_token_id,
+    game: identity.game,
+    preset: identity.preset,
+    // Hugging Face transformers MambaConfig
+    architectures: ['MambaForCausalLM'],
+    model_type: 'mamba',
+    hidden_size: config.d_model,
+    num_hidden_layers: config.n_layers,
+    state_size: config.d_state,
+    intermediate_size: config.expand * config.d_model,
+    conv_kernel: config.d_conv,
+    time_step_rank: config.dt_rank,
+    use_bias: false,
+    use_conv_bias: true,
+    hidden_act: 'silu',
+    residual_in_fp32: true,
+    tie_word_embeddings: config.tie_embeddings,
+    // The games have no BOS/EOS tokens: padding stands in for both, as in HF's defaults.
+    bos_token_id: config.pad_token_id,
+    eos_token_id: config.pad_token_id,
+    time_step_scale: 1.0,
+    time_step_min: 0.001,
+    time_step_max: 0.1,
+    time_step_init_scheme: 'random',
+    time_step_floor: 1e-4,
+    initializer_range: 0.1,
+    rescale_prenorm_residual: false,
+    use_cache: true,
+    torch_dtype: 'float32',
+  };
+}
+
+/**
+ * The model config recorded in a config.json object (gamba's keys, or Hugging Face's when gamba's are
+ * absent) and the game and preset it names (null when it does not). Field checks are left to the
+ * model's validateConfig; this only maps names and refuses a config with neither form.
+ */
+export function modelConfigFromJson(json: Record<string, unknown>, file: string): { config: Record<string, unknown>; game: string | null; preset: string | null } {
+  const game = typeof json.game === 'string' ? json.game : null;
+  const preset = typeof json.preset === 'string' ? json.preset : null;
+  if ('d_model' in json) {
+    const keys: (keyof CheckpointModelConfig)[] = ['d_model', 'n_layers', 'd_state', 'expand', 'd_conv', 'dt_rank', 'vocab_size', 'tie_embeddings', 'layer_norm_epsilon', 'pad_token_id'];
+    const config: Record<string, unknown> = {};
+    for (const key of keys) config[key] = json[key];
+    return { config, game, preset };
+  }
+  if (json.model_type === 'mamba' && typeof json.hidden_size === 'number') {
+    const d = json.hidden_size;
+    const intermediate = typeof json.intermediate_size === 'number' ? json.intermediate_size : 2 * d;
+    const rank = json.time_step_rank === 'auto' || json.time_step_rank === undefined ? Math.ceil(d / 16) : json.time_step_rank;
+    if (json.use_bias === true) throw new UserError(`${file}: use_bias true (projection biases) is not supported`);
+    if (json.use_conv_bias === false) throw new UserError(`${file}: use_conv_bias false is not supported`);
+    const config = {
+      d_model: d,
+      n_layers: json.num_hidden_layers,
+      d_state: json.state_size ?? 16,
+      expand: intermediate / d,
+      d_conv: json.conv_kernel ?? 4,
+      dt_rank: rank,
+      vocab_size: json.vocab_size,
+      tie_embeddings: json.tie_word_embeddings ?? true,
+      layer_norm_epsilon: json.layer_norm_epsilon ?? 1e-5,
+      pad_token_id: json.pad_token_id ?? 0,
+    };
+    return { config, game, preset };
+  }
+  throw new UserError(`${file}: not a Mamba model config (neither gamba's d_model nor Hugging Face's model_type "mamba")`);
+}

@@ -1,0 +1,25 @@
+/**
+ * Default training hyperparameters, per model preset (measured on the sample Othello set: see the
+ * quickstart figures in the README). Flags override each of them.
+ */
+export interface TrainingDefaults {
+  batch: number;
+  lr: number;
+  weightDecay: number;
+  clip: number;
+  valEvery: number;
+  valGames: number;
+  saveEvery: number;
+}
+
+const COMMON: TrainingDefaults = { batch: 64, lr: 1e-3, weightDecay: 0.1, clip: 1.0, valEvery: 100, valGames: 256, saveEvery: 500 };
+
+const BY_PRESET: Record<string, Partial<TrainingDefaults>> = {
+  tiny: { batch: 32, lr: 3e-3 },
+  'othello-base': { batch: 64, lr: 1e-3 },
+  'chess-base': { batch: 16, lr: 6e-4 },
+};
+
+export function trainingDefaults(preset: string): TrainingDefaults {
+  return { ...COMMON, ...(BY_PRESET[preset] ?? {}) };
+}

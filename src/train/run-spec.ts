@@ -1,0 +1,102 @@
+/**
+ * What defines a training run (every flag that changes its numbers), and the state a checkpoint keeps
+ * so that `--resume` continues it exactly: trainer-state.json holds both.
+ */
+import { UserError } from '../util/errors.js';
+import type { BatchPosition } from '../../datasets/batches.js';
+
+export type BackendKind = 'cpu' | 'webgpu' | 'auto';
+
+export interface RunSpec {
+  game: string;
+  /** Dataset directory (absolute) and a fingerprint of its manifest, so a resume reads the same games. */
+  data: string;
+  dataFingerprint: string;
+  preset: string;
+  /** The backend asked for (a resume may name another; bit-exact continuation needs the same one). */
+  backend: BackendKind;
+  batch: number;
+  /** Peak and final learning rate of the warmup + cosine schedule. */
+  lr: number;
+  minLr: number;
+  warmup: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Global gradient-norm clip (0 = off). */
+  clip: number;
+  seed: number;
+  /** Validation loss every valEvery steps (and at the end) on the first valGames games of the val split. */
+  valEvery: number;
+  valGames: number;
+  /** Periodic checkpoint every saveEvery steps (and at the end, and on a stop). */
+  saveEvery: number;
+  /** Total steps: the schedule's horizon. With --minutes, estimated once and recorded here. */
+  horizon: number;
+  /** The --minutes budget the horizon was estimated from, null when --steps set it. */
+  minutes: number | null;
+}
+
+export interface TrainerState {
+  format: 'gamba-trainer-state';
+  version: 1;
+  run: RunSpec;
+  /** Completed optimizer steps. */
+  step: number;
+  /** BatchStream position (epoch, cursor, shuffle RNG state) for the next batch. */
+  dataPosition: BatchPosition;
+  /** Training loss of every completed step, in order. */
+  lossHistory: number[];
+  valHistory: { step: number; loss: number }[];
+  /** Wall-clock seconds spent in training steps so far (all sessions). */
+  trainSeconds: number;
+  /** How the horizon was set, in words (recorded for the reader of the file). */
+  horizonNote: string;
+}
+
+const SPEC_KEYS: (keyof RunSpec)[] = [
+  'game', 'data', 'dataFingerprint', 'preset', 'backend', 'batch', 'lr', 'minLr', 'warmup', 'weightDecay', 'beta1',
+  'beta2', 'eps', 'clip', 'seed', 'valEvery', 'valGames', 'saveEvery', 'horizon', 'minutes',
+];
+
+/** Checks a trainer-state.json object read from `file`; returns it typed. */
+export function validateTrainerState(value: Record<string, unknown>, file: string): TrainerState {
+  const bad = (what: string) => new UserError(`${file}: ${what} (not a gamba trainer state, or a damaged one)`);
+  if (value.format !== 'gamba-trainer-state') throw bad('format is not "gamba-trainer-state"');
+  if (value.version !== 1) throw bad(`unsupported version ${JSON.stringify(value.version)}`);
+  const run = value.run as Record<string, unknown> | undefined;
+  if (!run || typeof run !== 'object') throw bad('no run');
+  for (const key of SPEC_KEYS) if (!(key in run)) throw bad(`run.${key} is missing`);
+  if (!Number.isSafeInteger(value.step) || (value.step as number) < 0) throw bad('step is not a step count');
+  if (!Array.isArray(value.lossHistory) || value.lossHistory.length !== value.step) throw bad('lossHistory does not have one loss per step');
+  if (!value.dataPosition || typeof value.dataPosition !== 'object') throw bad('no dataPosition');
+  if (!Array.isArray(value.valHistory)) throw bad('no valHistory');
+  return value as unknown as TrainerState;
+}
+
+/**
+ * Flags given with --resume must agree with the run being resumed; any that differ are refused (a
+ * different lr or batch would be a different run). Returns nothing; throws naming the first conflict.
+ */
+export function checkResumeFlags(run: RunSpec, given: Partial<RunSpec>, file: string): void {
+  for (const [key, value] of Object.entries(given) as [keyof RunSpec, unknown][]) {
+    if (value === undefined || key === 'backend' || key === 'data') continue;
+    if (run[key] !== value) {
+      throw new UserError(`--${flagName(key)} ${String(value)} differs from this run's ${String(run[key])} (recorded in ${file}); to resume, leave it out; to start a different run, use another --out or --force`);
+    }
+  }
+}
+
+function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/** The command that continues the run in `outDir`. */
+export function resumeCommand(outDir: string): string {
+  return `npx gamba train --resume --out ${shellQuote(outDir)}`;
+}
+
+function shellQuote(text: string): string {
+  return /^[\w./:@%+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
