@@ -19,7 +19,8 @@ async function main(): Promise<number> {
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
-      throw error ?? new UserError(message);
+      // yargs spreads some messages over lines ("Invalid values:\n  Argument: ..."): keep them on one.
+      throw error ?? new UserError(message.replace(/\s*\n\s*/g, ' '));
     });
   for (const command of commands) cli = cli.command(command);
   await cli.parseAsync();
