@@ -1,0 +1,40 @@
+/** `gamba bench train`: tokens/s and ms per training step of a preset on a backend (random tokens). */
+import type { Argv, CommandModule } from 'yargs';
+import { benchTrain } from '../train/bench.js';
+import type { BackendKind } from '../train/run-spec.js';
+import { integerFlag } from '../util/flags.js';
+import { printResult, ProgressBar } from '../util/output.js';
+
+interface BenchTrainArgs {
+  preset: string;
+  backend: BackendKind;
+  batch: number;
+  seq?: number;
+  steps: number;
+  json: boolean;
+}
+
+export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
+  command: 'train',
+  describe: 'Training speed of a model preset: tokens/s and ms per step (forward, backward, AdamW)',
+  builder: (yargs) =>
+    yargs
+      .option('preset', { type: 'string', default: 'tiny', describe: 'model preset: tiny, othello-base, chess-base' })
+      .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'], default: 'auto', describe: 'compute backend' })
+      .option('batch', { type: 'number', default: 32, describe: 'sequences per step' })
+      .option('seq', { type: 'number', describe: 'tokens per sequence (default 59 for Othello presets, 1023 for chess)' })
+      .option('steps', { type: 'number', default: 10, describe: 'timed steps (after 2 untimed ones)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print {"tokensPerSec","stepMs","gpuBytes"} as JSON' }) as unknown as Argv<BenchTrainArgs>,
+  handler: async (args) => {
+    const chess = args.preset.startsWith('chess');
+    const batch = integerFlag('batch', args.batch, 1);
+    const seq = integerFlag('seq', args.seq ?? (chess ? 1023 : 59), 1);
+    const steps = integerFlag('steps', args.steps, 1);
+    const bar = new ProgressBar('bench train', steps);
+    const result = await benchTrain({ preset: args.preset, vocabSize: chess ? 32 : 61, backend: args.backend, batch, seq, steps }, (done) => bar.update(done));
+    bar.finish();
+    printResult(args.json, result, () =>
+      `train ${result.preset} (${result.parameters} parameters) on ${result.backend}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`,
+    );
+  },
+};

@@ -1,0 +1,218 @@
+/**
+ * `gamba train`: trains a Mamba language model on a dataset of game records and writes a checkpoint
+ * directory (model.safetensors, config.json, optimizer and trainer state, metrics.jsonl).
+ * Ctrl-C / SIGTERM saves at the end of the current step and prints the command that resumes.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { trainingDefaults } from '../train/defaults.js';
+import type { BackendKind, RunSpec } from '../train/run-spec.js';
+import { resumeCommand } from '../train/run-spec.js';
+import { resumeTraining, startTraining, type NewRunRequest, type TrainHooks, type TrainResult } from '../train/trainer.js';
+import { UserError } from '../util/errors.js';
+import { integerFlag } from '../util/flags.js';
+import { note, printResult, ProgressBar } from '../util/output.js';
+
+interface TrainArgs {
+  game?: string;
+  data?: string;
+  preset?: string;
+  backend?: BackendKind;
+  out: string;
+  steps?: number;
+  minutes?: number;
+  batch?: number;
+  lr?: number;
+  minLr?: number;
+  warmup?: number;
+  weightDecay?: number;
+  clip?: number;
+  seed?: number;
+  valEvery?: number;
+  valGames?: number;
+  saveEvery?: number;
+  resume: boolean;
+  force: boolean;
+  json: boolean;
+  stopAfter?: number;
+}
+
+export const trainCommand: CommandModule<object, TrainArgs> = {
+  command: 'train',
+  describe: 'Train a Mamba model on game records (AdamW, warmup + cosine, checkpoints, resumable)',
+  builder: (yargs) =>
+    yargs
+      .option('game', { type: 'string', choices: ['othello'], describe: 'game of the dataset' })
+      .option('data', { type: 'string', describe: 'dataset directory (from `gamba generate`)' })
+      .option('preset', { type: 'string', describe: 'model preset: tiny, othello-base, chess-base' })
+      .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'], describe: 'compute backend (default auto)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'checkpoint directory' })
+      .option('steps', { type: 'number', describe: 'optimizer steps: the run\'s horizon' })
+      .option('minutes', { type: 'number', describe: 'train for about this long (horizon estimated from the first steps\' speed and recorded)' })
+      .option('batch', { type: 'number', describe: 'games per step (default per preset: tiny 32, othello-base 64)' })
+      .option('lr', { type: 'number', describe: 'peak learning rate (default per preset: tiny 3e-3, othello-base 1e-3)' })
+      .option('min-lr', { type: 'number', describe: 'learning rate at the horizon (default lr/10)' })
+      .option('warmup', { type: 'number', describe: 'linear warmup steps (default 5% of the horizon)' })
+      .option('weight-decay', { type: 'number', describe: 'AdamW weight decay on weight matrices (default 0.1)' })
+      .option('clip', { type: 'number', describe: 'global gradient-norm clip, 0 = off (default 1.0)' })
+      .option('seed', { type: 'number', describe: 'random seed for initialisation and data order (default 1)' })
+      .option('val-every', { type: 'number', describe: 'validation loss every N steps (default 100)' })
+      .option('val-games', { type: 'number', describe: 'size of the fixed validation subset (default 256)' })
+      .option('save-every', { type: 'number', describe: 'checkpoint every N steps (default 500)' })
+      .option('resume', { type: 'boolean', default: false, describe: 'continue the run saved in --out' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace a checkpoint already in --out' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object at the end' })
+      .option('stop-after', { type: 'number', hidden: true, describe: 'stop (and save) after N steps, as Ctrl-C would' })
+      .example('$0 train --game othello --data datasets/samples/othello --preset tiny --out runs/tiny --minutes 5', '')
+      .example('$0 train --resume --out runs/tiny', 'continue a stopped run') as unknown as Argv<TrainArgs>,
+  handler: async (args) => {
+    const stop = installStopSignals();
+    try {
+      const hooks = trainingHooks(stop, args.stopAfter === undefined ? undefined : integerFlag('stop-after', args.stopAfter, 1));
+      const result = args.resume ? await resumeTraining({ outDir: args.out, given: givenFlags(args) }, hooks) : await startTraining(newRunRequest(args), hooks);
+      reportTraining(result, args.json);
+    } finally {
+      stop.uninstall();
+    }
+  },
+};
+
+export interface StopSignals {
+  requested: () => boolean;
+  uninstall: () => void;
+}
+
+/** SIGINT/SIGTERM ask the run to stop after the current step; a second one exits at once. */
+export function installStopSignals(): StopSignals {
+  let requested = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (requested) {
+      note(`gamba: ${signal} again: exiting without waiting for the checkpoint`);
+      process.exit(130);
+    }
+    requested = true;
+    note(`\n${signal}: saving a checkpoint at the end of this step...`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    requested: () => requested,
+    uninstall: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** Progress bar on stderr with loss and tokens/s; the stop request wired in. */
+export function trainingHooks(stop: StopSignals, stopAfterStep?: number): TrainHooks {
+  let bar: ProgressBar | null = null;
+  let tokensPerSec = 0;
+  return {
+    shouldStop: stop.requested,
+    stopAfterStep,
+    note: (message) => note(message),
+    onStep: (metrics, run) => {
+      bar ??= new ProgressBar('train', run.horizon);
+      // A smoothed rate: single steps are noisy on a shared machine.
+      tokensPerSec = tokensPerSec === 0 ? metrics.tokensPerSec : 0.9 * tokensPerSec + 0.1 * metrics.tokensPerSec;
+      const val = metrics.valLoss === undefined ? '' : ` val ${metrics.valLoss.toFixed(4)}`;
+      bar.update(metrics.step, `loss ${metrics.loss.toFixed(4)}${val} lr ${metrics.lr.toExponential(2)} ${Math.round(tokensPerSec)} tok/s`);
+      if (metrics.step === run.horizon) bar.finish();
+    },
+  };
+}
+
+/** Prints the result: one JSON object with --json, else a few lines; and how to resume a stopped run. */
+export function reportTraining(result: TrainResult, json: boolean): void {
+  if (result.stopped) note(`stopped at step ${result.steps} of ${result.horizon}; checkpoint saved in ${result.outDir}; resume with: ${resumeCommand(result.outDir)}`);
+  const summary = {
+    steps: result.steps,
+    finalLoss: result.finalLoss,
+    valLoss: result.valLoss,
+    tokensPerSec: result.tokensPerSec,
+    backend: result.backend,
+    lossHistory: result.lossHistory,
+    horizon: result.horizon,
+    stopped: result.stopped,
+    checkpoint: result.outDir,
+  };
+  printResult(json, summary, () => {
+    const lines = [
+      `${result.stopped ? 'stopped' : 'trained'} ${result.steps}/${result.horizon} steps on ${result.backend}: loss ${fmt(result.finalLoss)}, val loss ${fmt(result.valLoss)}, ${result.tokensPerSec} tokens/s`,
+      `checkpoint: ${result.outDir} (metrics: ${result.outDir}/metrics.jsonl)`,
+    ];
+    if (result.stopped) lines.push(`resume with: ${resumeCommand(result.outDir)}`);
+    return lines.join('\n');
+  });
+}
+
+function fmt(x: number | null): string {
+  return x === null ? '-' : x.toFixed(4);
+}
+
+function positiveNumber(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new UserError(`--${name}: expected a number > 0, got ${String(value)}`);
+  return value;
+}
+
+function nonNegativeNumber(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new UserError(`--${name}: expected a number >= 0, got ${String(value)}`);
+  return value;
+}
+
+function optionalInteger(name: string, value: number | undefined, min: number): number | undefined {
+  return value === undefined ? undefined : integerFlag(name, value, min);
+}
+
+/** The flags given on the command line, checked, as RunSpec fields (undefined = not given). */
+function givenFlags(args: TrainArgs): Partial<RunSpec> {
+  return {
+    game: args.game,
+    data: args.data,
+    preset: args.preset,
+    backend: args.backend,
+    batch: optionalInteger('batch', args.batch, 1),
+    lr: positiveNumber('lr', args.lr),
+    minLr: nonNegativeNumber('min-lr', args.minLr),
+    warmup: optionalInteger('warmup', args.warmup, 0),
+    weightDecay: nonNegativeNumber('weight-decay', args.weightDecay),
+    clip: nonNegativeNumber('clip', args.clip),
+    seed: optionalInteger('seed', args.seed, 0),
+    valEvery: optionalInteger('val-every', args.valEvery, 1),
+    valGames: optionalInteger('val-games', args.valGames, 1),
+    saveEvery: optionalInteger('save-every', args.saveEvery, 1),
+    horizon: optionalInteger('steps', args.steps, 1),
+    minutes: positiveNumber('minutes', args.minutes),
+  };
+}
+
+function newRunRequest(args: TrainArgs): NewRunRequest {
+  const given = givenFlags(args);
+  for (const flag of ['game', 'data', 'preset'] as const) {
+    if (given[flag] === undefined) throw new UserError(`--${flag} is required to start a run (or add --resume to continue the one in ${args.out})`);
+  }
+  if ((given.horizon === undefined) === (given.minutes === undefined)) throw new UserError('give exactly one of --steps N and --minutes M (the run\'s horizon)');
+  const defaults = trainingDefaults(given.preset!);
+  return {
+    outDir: args.out,
+    game: given.game!,
+    data: given.data!,
+    preset: given.preset!,
+    backend: given.backend ?? 'auto',
+    batch: given.batch ?? defaults.batch,
+    lr: given.lr ?? defaults.lr,
+    minLr: given.minLr,
+    warmup: given.warmup,
+    weightDecay: given.weightDecay ?? defaults.weightDecay,
+    clip: given.clip ?? defaults.clip,
+    seed: given.seed ?? 1,
+    valEvery: given.valEvery ?? defaults.valEvery,
+    valGames: given.valGames ?? defaults.valGames,
+    saveEvery: given.saveEvery ?? defaults.saveEvery,
+    steps: given.horizon,
+    minutes: given.minutes ?? undefined,
+    force: args.force,
+  };
+}

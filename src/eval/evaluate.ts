@@ -1,0 +1,57 @@
+/**
+ * Evaluates a checkpoint on a dataset split: loads both, checks they belong together (same game,
+ * same vocabulary), and scores the legal-move rate on the first N games of the split.
+ */
+import { join } from 'node:path';
+import { MANIFEST_FILE } from '../../datasets/format.js';
+import { openDataset } from '../../datasets/reader.js';
+import { createBackend } from '../backend/index.js';
+import { MambaLM } from '../model/mamba.js';
+import { CONFIG_FILE } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../train/load-checkpoint.js';
+import type { BackendKind } from '../train/run-spec.js';
+import { UserError } from '../util/errors.js';
+import { note } from '../util/output.js';
+import { legalMoveRate, type LegalMoveReport } from './legal-moves.js';
+
+export interface EvaluateOptions {
+  checkpoint: string;
+  data: string;
+  split: 'val' | 'train';
+  /** At most this many games (the first of the split). */
+  games: number;
+  backend: BackendKind;
+  batch?: number;
+  onProgress?: (gamesDone: number, games: number) => void;
+}
+
+export interface CheckpointEvaluation {
+  report: LegalMoveReport;
+  split: 'val' | 'train';
+  backend: string;
+}
+
+export async function evaluateCheckpoint(options: EvaluateOptions): Promise<CheckpointEvaluation> {
+  const checkpoint = loadCheckpoint(options.checkpoint, note);
+  const dataset = openDataset(options.data);
+  const manifest = dataset.manifest;
+  const manifestPath = join(options.data, MANIFEST_FILE);
+  if (manifest.game !== 'othello') throw new UserError(`${manifestPath}: a ${manifest.game} dataset; the legal-move rate is implemented for othello`);
+  if (checkpoint.game !== null && checkpoint.game !== manifest.game) {
+    throw new UserError(`${join(options.checkpoint, CONFIG_FILE)}: a ${checkpoint.game} model, but ${manifestPath} is a ${manifest.game} dataset`);
+  }
+  if (checkpoint.config.vocab_size !== manifest.vocabSize) {
+    throw new UserError(`${join(options.checkpoint, CONFIG_FILE)}: vocab_size ${checkpoint.config.vocab_size} but ${manifestPath} has vocabulary size ${manifest.vocabSize}`);
+  }
+  const count = Math.min(options.games, dataset.count(options.split));
+  if (count === 0) throw new UserError(`${manifestPath}: the ${options.split} split has no games`);
+  const games = dataset.readGames(options.split, 0, count);
+  dataset.close();
+  const backend = await createBackend(options.backend);
+  const model = new MambaLM(backend, checkpoint.config, checkpoint.params);
+  const report = await legalMoveRate(model, manifest.vocabSize, games, manifest.recordLength, {
+    batch: options.batch,
+    onProgress: (done) => options.onProgress?.(done, count),
+  });
+  return { report, split: options.split, backend: backend.name };
+}

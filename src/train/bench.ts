@@ -1,0 +1,77 @@
+/**
+ * Training speed: time full training steps (forward, backward, clip, AdamW) of a preset on random
+ * tokens, so the number depends on the model and backend alone, not on a dataset.
+ */
+import { createBackend } from '../backend/index.js';
+import { configFromPreset } from '../model/config.js';
+import { MambaLM } from '../model/mamba.js';
+import { initParameters } from '../model/params.js';
+import { Rng } from '../util/rng.js';
+import { AdamW } from './optimizer.js';
+import type { BackendKind } from './run-spec.js';
+import { trainStep } from './step.js';
+
+export interface TrainBenchOptions {
+  preset: string;
+  vocabSize: number;
+  backend: BackendKind;
+  batch: number;
+  /** Sequence length (tokens per game row). */
+  seq: number;
+  /** Timed steps, after `warmupSteps` untimed ones. */
+  steps: number;
+  warmupSteps?: number;
+  seed?: number;
+}
+
+export interface TrainBenchResult {
+  tokensPerSec: number;
+  stepMs: number;
+  /** Device memory the backend reports, null where it has none (cpu). */
+  gpuBytes: number | null;
+  backend: string;
+  preset: string;
+  batch: number;
+  seq: number;
+  steps: number;
+  parameters: number;
+}
+
+export async function benchTrain(options: TrainBenchOptions, onStep?: (done: number) => void): Promise<TrainBenchResult> {
+  const backend = await createBackend(options.backend);
+  const config = configFromPreset(options.preset, options.vocabSize);
+  const rng = new Rng(options.seed ?? 1);
+  const params = initParameters(config, rng);
+  const model = new MambaLM(backend, config, params);
+  const optimizer = new AdamW(backend, model.params, model.grads, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  const { batch, seq } = options;
+  // inputs, targets: (batch, seq) uniform over the non-padding tokens
+  const inputs = new Int32Array(batch * seq);
+  const targets = new Int32Array(batch * seq);
+  for (let i = 0; i < inputs.length; i++) {
+    inputs[i] = 1 + rng.nextInt(options.vocabSize - 1);
+    targets[i] = 1 + rng.nextInt(options.vocabSize - 1);
+  }
+  const step = { inputs, targets, batch, length: seq };
+  const warmup = options.warmupSteps ?? 2;
+  for (let i = 0; i < warmup; i++) await trainStep(backend, model, optimizer, step, 1e-4, 1);
+  const started = performance.now();
+  for (let i = 0; i < options.steps; i++) {
+    await trainStep(backend, model, optimizer, step, 1e-4, 1);
+    onStep?.(i + 1);
+  }
+  const stepMs = (performance.now() - started) / options.steps;
+  let parameters = 0;
+  for (const p of params.values()) parameters += p.length;
+  return {
+    tokensPerSec: Math.round((batch * seq) / (stepMs / 1000)),
+    stepMs: Number(stepMs.toFixed(2)),
+    gpuBytes: null,
+    backend: backend.name,
+    preset: options.preset,
+    batch,
+    seq,
+    steps: options.steps,
+    parameters,
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Loads the model of a checkpoint directory (gamba's, or a Hugging Face Mamba export with
+ * config.json + model.safetensors) for evaluation, play and probes: config checked by the model's own
+ * validation, every tensor checked against the shapes that config implies.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateConfig, type MambaConfig } from '../model/config.js';
+import { parameterShapes } from '../model/params.js';
+import { UserError } from '../util/errors.js';
+import { CONFIG_FILE, readConfigJson, readModelTensors, recoverInterruptedSave } from './checkpoint.js';
+import { modelConfigFromJson } from './config-json.js';
+
+export interface LoadedCheckpoint {
+  dir: string;
+  config: MambaConfig;
+  /** The game and preset config.json names (null for a model made elsewhere). */
+  game: string | null;
+  preset: string | null;
+  params: Map<string, Float32Array>;
+}
+
+export function loadCheckpoint(dir: string, note?: (message: string) => void): LoadedCheckpoint {
+  if (!existsSync(dir)) throw new UserError(`${dir}: no such checkpoint directory`);
+  const recovered = recoverInterruptedSave(dir);
+  if (recovered) note?.(recovered);
+  const path = join(dir, CONFIG_FILE);
+  const { config: fields, game, preset } = modelConfigFromJson(readConfigJson(dir), path);
+  const config = validateConfig(fields, path);
+  const params = readModelTensors(dir, parameterShapes(config));
+  return { dir, config, game, preset, params };
+}

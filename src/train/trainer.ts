@@ -1,0 +1,382 @@
+/**
+ * The training run: batch, forward, loss, backward, clip, AdamW step, log, and now and then validate and
+ * save. A run is defined by its RunSpec; everything it needs to continue (weights, AdamW moments, step,
+ * data position, loss history) is in the checkpoint directory, so a resumed run takes the same steps as
+ * one that was never stopped and ends on the same loss, bit for bit on the cpu backend.
+ *
+ * Stopping: `hooks.shouldStop()` is asked after every step (the CLI wires it to SIGINT/SIGTERM);
+ * `hooks.stopAfterStep` stops after that many completed steps (tests). Either way the run saves a
+ * checkpoint at the end of the step and returns with `stopped: true`.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BatchStream } from '../../datasets/batches.js';
+import { MANIFEST_FILE } from '../../datasets/format.js';
+import { openDataset, type Dataset } from '../../datasets/reader.js';
+import { createBackend } from '../backend/index.js';
+import type { Backend } from '../backend/backend.js';
+import { configFromPreset, type MambaConfig } from '../model/config.js';
+import { MambaLM } from '../model/mamba.js';
+import { initParameters, parameterShapes } from '../model/params.js';
+import { UserError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import {
+  CONFIG_FILE,
+  METRICS_FILE,
+  MODEL_FILE,
+  OPTIMIZER_FILE,
+  STATE_FILE,
+  hasCheckpoint,
+  readConfigJson,
+  readModelTensors,
+  readOptimizer,
+  readTrainerState,
+  recoverInterruptedSave,
+  writeCheckpoint,
+  type NamedTensors,
+} from './checkpoint.js';
+import { checkpointConfigJson, modelConfigFromJson } from './config-json.js';
+import { MetricsLog, type StepMetrics } from './metrics.js';
+import { AdamW } from './optimizer.js';
+import { checkResumeFlags, validateTrainerState, type BackendKind, type RunSpec, type TrainerState } from './run-spec.js';
+import { defaultWarmup, learningRateAt } from './schedule.js';
+import { trainStep } from './step.js';
+
+/** A new run: everything of RunSpec but what is derived (horizon from steps or minutes, warmup, data fingerprint). */
+export interface NewRunRequest {
+  outDir: string;
+  game: string;
+  data: string;
+  preset: string;
+  backend: BackendKind;
+  batch: number;
+  lr: number;
+  minLr?: number;
+  warmup?: number;
+  weightDecay: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  clip: number;
+  seed: number;
+  valEvery: number;
+  valGames: number;
+  saveEvery: number;
+  /** Exactly one of steps and minutes. */
+  steps?: number;
+  minutes?: number;
+  /** Replace a checkpoint already in outDir. */
+  force?: boolean;
+}
+
+export interface ResumeRequest {
+  outDir: string;
+  /** Flags given on the command line: each must match the run (backend and data may differ). */
+  given?: Partial<RunSpec>;
+}
+
+export interface TrainHooks {
+  /** Asked after every step; true saves and stops. */
+  shouldStop?: () => boolean;
+  /** Stop (and save) once this many steps are complete. */
+  stopAfterStep?: number;
+  /** Called after every step with its metrics (progress bars). */
+  onStep?: (metrics: StepMetrics, run: RunSpec) => void;
+  /** One-line notes for the user (stderr). */
+  note?: (message: string) => void;
+}
+
+export interface TrainResult {
+  outDir: string;
+  steps: number;
+  horizon: number;
+  finalLoss: number | null;
+  valLoss: number | null;
+  /** Training tokens (batch x length per step) per second over this session's steps. */
+  tokensPerSec: number;
+  backend: string;
+  lossHistory: number[];
+  stopped: boolean;
+  run: RunSpec;
+}
+
+/** Everything a run needs in memory. */
+interface Session {
+  outDir: string;
+  run: RunSpec;
+  state: TrainerState;
+  config: MambaConfig;
+  backend: Backend;
+  dataset: Dataset;
+  model: MambaLM;
+  optimizer: AdamW;
+  stream: BatchStream;
+  metrics: MetricsLog;
+}
+
+const DEFAULT_BETAS = { beta1: 0.9, beta2: 0.95, eps: 1e-8 };
+
+export async function startTraining(request: NewRunRequest, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const outDir = resolve(request.outDir);
+  if (hasCheckpoint(outDir) && !request.force) {
+    throw new UserError(`${outDir} already holds a checkpoint: add --resume to continue that run, or --force to replace it`);
+  }
+  if ((request.steps === undefined) === (request.minutes === undefined)) throw new UserError('give exactly one of --steps and --minutes (the run\'s horizon)');
+  const dataset = openTrainingData(request.data, request.game);
+  const config = configFromPreset(request.preset, dataset.manifest.vocabSize);
+  const backend = await createBackend(request.backend);
+  const params = initParameters(config, new Rng(request.seed, 1));
+  const run: RunSpec = {
+    game: request.game,
+    data: resolve(request.data),
+    dataFingerprint: datasetFingerprint(request.data),
+    preset: request.preset,
+    backend: request.backend,
+    batch: request.batch,
+    lr: request.lr,
+    minLr: request.minLr ?? request.lr / 10,
+    warmup: request.warmup ?? 0,
+    weightDecay: request.weightDecay,
+    beta1: request.beta1 ?? DEFAULT_BETAS.beta1,
+    beta2: request.beta2 ?? DEFAULT_BETAS.beta2,
+    eps: request.eps ?? DEFAULT_BETAS.eps,
+    clip: request.clip,
+    seed: request.seed,
+    valEvery: request.valEvery,
+    valGames: Math.min(request.valGames, dataset.count('val')),
+    saveEvery: request.saveEvery,
+    horizon: request.steps ?? 0,
+    minutes: request.minutes ?? null,
+  };
+  let horizonNote = `--steps ${request.steps}`;
+  if (request.minutes !== undefined) {
+    const estimate = await estimateHorizon(backend, config, params, dataset, run, request.minutes);
+    run.horizon = estimate.horizon;
+    horizonNote = estimate.note;
+    hooks.note?.(`--minutes ${request.minutes}: ${estimate.note}`);
+  }
+  if (request.warmup === undefined) run.warmup = defaultWarmup(run.horizon);
+
+  mkdirSync(outDir, { recursive: true });
+  if (request.force) for (const name of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, STATE_FILE, METRICS_FILE]) rmSync(join(outDir, name), { force: true });
+  const model = new MambaLM(backend, config, params);
+  const session: Session = {
+    outDir,
+    run,
+    config,
+    backend,
+    dataset,
+    model,
+    optimizer: new AdamW(backend, model.params, model.grads, run),
+    stream: new BatchStream(dataset, 'train', run.batch, run.seed),
+    metrics: new MetricsLog(join(outDir, METRICS_FILE)),
+    state: {
+      format: 'gamba-trainer-state',
+      version: 1,
+      run,
+      step: 0,
+      dataPosition: { epoch: 0, cursor: 0, rngState: [0, 0, 0, 0] },
+      lossHistory: [],
+      valHistory: [],
+      trainSeconds: 0,
+      horizonNote,
+    },
+  };
+  return runSteps(session, hooks);
+}
+
+export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const outDir = resolve(request.outDir);
+  if (!hasCheckpoint(outDir)) throw new UserError(`${outDir}: no checkpoint to resume (start the run without --resume)`);
+  const recovered = recoverInterruptedSave(outDir);
+  if (recovered) hooks.note?.(recovered);
+  const statePath = join(outDir, STATE_FILE);
+  const state = validateTrainerState(readTrainerState(outDir), statePath);
+  const run = state.run;
+  checkResumeFlags(run, request.given ?? {}, statePath);
+  const dataDir = request.given?.data ?? run.data;
+  const dataset = openTrainingData(dataDir, run.game);
+  if (datasetFingerprint(dataDir) !== run.dataFingerprint) {
+    throw new UserError(`${join(dataDir, MANIFEST_FILE)}: not the dataset this run was trained on (its manifest differs from the one recorded in ${statePath})`);
+  }
+  run.data = resolve(dataDir);
+  const config = configFromPreset(run.preset, dataset.manifest.vocabSize);
+  checkConfigMatches(outDir, config);
+  const backendKind = request.given?.backend ?? run.backend;
+  if (backendKind !== run.backend) hooks.note?.(`resuming on --backend ${backendKind} (the run started on ${run.backend}); losses will not match an uninterrupted run bit for bit`);
+  const backend = await createBackend(backendKind);
+  const shapes = parameterShapes(config);
+  const params = readModelTensors(outDir, shapes);
+  const model = new MambaLM(backend, config, params);
+  const optimizer = new AdamW(backend, model.params, model.grads, run);
+  const snapshot = readOptimizer(outDir, shapes);
+  if (snapshot.step !== state.step) throw new UserError(`${join(outDir, OPTIMIZER_FILE)}: optimizer step ${snapshot.step} but ${STATE_FILE} says step ${state.step}`);
+  optimizer.loadState(snapshot);
+  const stream = new BatchStream(dataset, 'train', run.batch, run.seed);
+  stream.setPosition(state.dataPosition);
+  const metrics = new MetricsLog(join(outDir, METRICS_FILE));
+  metrics.truncateAfter(state.step);
+  hooks.note?.(`resuming ${outDir} at step ${state.step} of ${run.horizon}`);
+  return runSteps({ outDir, run, state, config, backend, dataset, model, optimizer, stream, metrics }, hooks);
+}
+
+async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResult> {
+  const { run, state, backend, model, optimizer, stream, metrics } = session;
+  const schedule = { lr: run.lr, minLr: run.minLr, warmup: run.warmup, horizon: run.horizon };
+  const valSet = readValidationSet(session);
+  let stepSeconds = 0;
+  let stepsThisSession = 0;
+  let lastVal: number | null = state.valHistory.length > 0 ? state.valHistory[state.valHistory.length - 1].loss : null;
+  let stopped = false;
+  while (state.step < run.horizon) {
+    const started = performance.now();
+    const batch = stream.next();
+    const lr = learningRateAt(state.step, schedule);
+    const { loss, gradNorm } = await trainStep(backend, model, optimizer, batch, lr, run.clip);
+    const seconds = (performance.now() - started) / 1000;
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      throw new UserError(`training diverged at step ${state.step + 1} (loss ${loss}, gradient norm ${gradNorm}); ${session.outDir} keeps the last checkpoint saved before it; try a lower --lr`);
+    }
+    state.step++;
+    state.lossHistory.push(loss);
+    state.trainSeconds += seconds;
+    stepSeconds += seconds;
+    stepsThisSession++;
+    const record: StepMetrics = { step: state.step, loss, lr, gradNorm, tokensPerSec: Math.round((batch.batch * batch.length) / seconds) };
+    const last = state.step === run.horizon;
+    if (state.step % run.valEvery === 0 || last) {
+      lastVal = await validationLoss(model, valSet);
+      state.valHistory.push({ step: state.step, loss: lastVal });
+      record.valLoss = lastVal;
+    }
+    metrics.append(record);
+    hooks.onStep?.(record, run);
+    // Let signal handlers run: the step itself never yields to the event loop on the cpu backend.
+    await new Promise((done) => setImmediate(done));
+    stopped = !last && ((hooks.shouldStop?.() ?? false) || state.step === hooks.stopAfterStep);
+    if (last || stopped || state.step % run.saveEvery === 0) await saveCheckpoint(session);
+    if (stopped) break;
+  }
+  session.dataset.close();
+  return {
+    outDir: session.outDir,
+    steps: state.step,
+    horizon: run.horizon,
+    finalLoss: state.lossHistory.length > 0 ? state.lossHistory[state.lossHistory.length - 1] : null,
+    valLoss: lastVal,
+    tokensPerSec: stepSeconds > 0 ? Math.round((stepsThisSession * run.batch * stream.length) / stepSeconds) : 0,
+    backend: backend.name,
+    lossHistory: state.lossHistory,
+    stopped,
+    run,
+  };
+}
+
+async function saveCheckpoint(session: Session): Promise<void> {
+  const exported = await session.model.exportParameters();
+  const model: NamedTensors = new Map();
+  for (const [name, shape] of parameterShapes(session.config)) model.set(name, { shape, data: exported.get(name)! });
+  session.state.dataPosition = session.stream.getPosition();
+  writeCheckpoint(session.outDir, {
+    config: checkpointConfigJson(session.config, { game: session.run.game, preset: session.run.preset }),
+    model,
+    optimizer: await session.optimizer.exportState(),
+    state: session.state as unknown as Record<string, unknown>,
+  });
+}
+
+interface ValidationSet {
+  /** (games, length) inputs and targets of the fixed validation subset, in batches of run.batch. */
+  batches: { inputs: Int32Array; targets: Int32Array; batch: number; length: number; tokens: number }[];
+}
+
+/** The first valGames games of the val split, as loss batches (the same subset at every measurement). */
+function readValidationSet(session: Session): ValidationSet {
+  const { dataset, run } = session;
+  const L = dataset.recordLength - 1;
+  const pad = dataset.manifest.padToken;
+  const batches: ValidationSet['batches'] = [];
+  for (let start = 0; start < run.valGames; start += run.batch) {
+    const B = Math.min(run.batch, run.valGames - start);
+    const records = dataset.readGames('val', start, B);
+    const inputs = new Int32Array(B * L);
+    const targets = new Int32Array(B * L);
+    let tokens = 0;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < L; t++) {
+        inputs[b * L + t] = records[b * (L + 1) + t];
+        const next = records[b * (L + 1) + t + 1];
+        targets[b * L + t] = next === pad ? -1 : next;
+        if (next !== pad) tokens++;
+      }
+    }
+    batches.push({ inputs, targets, batch: B, length: L, tokens });
+  }
+  return { batches };
+}
+
+/** Mean cross-entropy over every non-padding target of the validation subset. */
+async function validationLoss(model: MambaLM, valSet: ValidationSet): Promise<number> {
+  let total = 0;
+  let tokens = 0;
+  for (const b of valSet.batches) {
+    if (b.tokens === 0) continue;
+    total += (await model.lossOnly(b.inputs, b.targets, b.batch, b.length)) * b.tokens;
+    tokens += b.tokens;
+  }
+  return tokens > 0 ? total / tokens : NaN;
+}
+
+/**
+ * Steps that fit in `minutes`: time a few steps (and one validation pass) on a throwaway copy of the
+ * model, optimizer and data stream, so the run itself starts untouched, then divide the budget by the
+ * cost per step. The result is recorded as the run's horizon, so a resume follows the same schedule.
+ */
+async function estimateHorizon(backend: Backend, config: MambaConfig, params: Map<string, Float32Array>, dataset: Dataset, run: RunSpec, minutes: number): Promise<{ horizon: number; note: string }> {
+  const began = performance.now();
+  const model = new MambaLM(backend, config, params);
+  const optimizer = new AdamW(backend, model.params, model.grads, run);
+  const stream = new BatchStream(dataset, 'train', run.batch, run.seed);
+  const warmupSteps = 2;
+  const timedSteps = 6;
+  let timed = 0;
+  for (let i = 0; i < warmupSteps + timedSteps; i++) {
+    const started = performance.now();
+    await trainStep(backend, model, optimizer, stream.next(), 0, run.clip);
+    if (i >= warmupSteps) timed += performance.now() - started;
+  }
+  const stepMs = timed / timedSteps;
+  const valStarted = performance.now();
+  await validationLoss(model, readValidationSet({ dataset, run } as Session));
+  const valMs = performance.now() - valStarted;
+  const budgetMs = minutes * 60_000 - (performance.now() - began);
+  const perStepMs = stepMs + valMs / run.valEvery;
+  const horizon = Math.max(1, Math.floor(budgetMs / perStepMs));
+  const note = `horizon ${horizon} steps, estimated from ${timedSteps} timed steps (${stepMs.toFixed(1)} ms each) and one validation pass (${valMs.toFixed(0)} ms) on this machine`;
+  return { horizon, note };
+}
+
+function openTrainingData(dir: string, game: string): Dataset {
+  const dataset = openDataset(dir);
+  if (dataset.manifest.game !== game) {
+    throw new UserError(`${join(dir, MANIFEST_FILE)}: a ${dataset.manifest.game} dataset, but --game is ${game}`);
+  }
+  return dataset;
+}
+
+/** SHA-256 of the dataset's manifest, which names every shard's checksum. */
+function datasetFingerprint(dir: string): string {
+  return createHash('sha256').update(readFileSync(join(dir, MANIFEST_FILE))).digest('hex');
+}
+
+/** Refuses a checkpoint whose config.json is not the run's model. */
+function checkConfigMatches(outDir: string, config: MambaConfig): void {
+  const path = join(outDir, CONFIG_FILE);
+  const recorded = modelConfigFromJson(readConfigJson(outDir), path).config;
+  for (const [key, value] of Object.entries(config)) {
+    if (key in recorded && recorded[key] !== value) {
+      throw new UserError(`${path}: ${key} is ${JSON.stringify(recorded[key])} but the run's preset needs ${JSON.stringify(value)} (config mismatch)`);
+    }
+  }
+}

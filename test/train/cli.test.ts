@@ -1,0 +1,108 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDataset } from '../../datasets/reader.js';
+import { startTraining } from '../../src/train/trainer.js';
+
+const REPO = join(import.meta.dirname, '..', '..');
+const SAMPLES = join(REPO, 'datasets', 'samples', 'othello');
+const root = mkdtempSync(join(tmpdir(), 'gamba-train-cli-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function gamba(args: string[]) {
+  const result = spawnSync(process.execPath, [join(REPO, 'bin', 'gamba.js'), ...args], { encoding: 'utf8', cwd: root });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const RUN_FLAGS = ['--game', 'othello', '--data', SAMPLES, '--preset', 'tiny', '--backend', 'cpu', '--batch', '4', '--seed', '3', '--val-every', '50', '--val-games', '8'];
+
+describe('gamba train (CLI)', () => {
+  it('saves on SIGINT, exits 0 with the resume command, and resumes on the same losses', async () => {
+    const out = join(root, 'interrupted');
+    // A long horizon, interrupted once a couple of steps are logged.
+    const child = spawn(process.execPath, [join(REPO, 'bin', 'gamba.js'), 'train', ...RUN_FLAGS, '--steps', '100000', '--out', out, '--json'], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const metrics = join(out, 'metrics.jsonl');
+    const poll = setInterval(() => {
+      if (existsSync(metrics) && readFileSync(metrics, 'utf8').split('\n').length > 2) {
+        clearInterval(poll);
+        child.kill('SIGINT');
+      }
+    }, 20);
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    clearInterval(poll);
+    expect(code).toBe(0);
+    const stoppedAt = JSON.parse(stdout) as { steps: number; stopped: boolean; lossHistory: number[] };
+    expect(stoppedAt.stopped).toBe(true);
+    expect(stoppedAt.steps).toBeGreaterThanOrEqual(2);
+    expect(stderr).toContain(`resume with: npx gamba train --resume --out ${out}`);
+
+    // Resume (stopping again a few steps later) and compare with the same run never interrupted.
+    const target = stoppedAt.steps + 3;
+    const resumed = gamba(['train', '--resume', '--out', out, '--json', '--stop-after', String(target)]);
+    expect(resumed.stderr).toMatch(new RegExp(`resuming .* at step ${stoppedAt.steps} of 100000`));
+    expect(resumed.code).toBe(0);
+    const resumedResult = JSON.parse(resumed.stdout) as { steps: number; lossHistory: number[] };
+    expect(resumedResult.steps).toBe(target);
+    const straight = await startTraining(
+      {
+        outDir: join(root, 'straight'), game: 'othello', data: SAMPLES, preset: 'tiny', backend: 'cpu', batch: 4, lr: 3e-3, weightDecay: 0.1,
+        clip: 1, seed: 3, valEvery: 50, valGames: 8, saveEvery: 500, steps: 100000,
+      },
+      { stopAfterStep: target },
+    );
+    expect(resumedResult.lossHistory).toEqual(straight.lossHistory);
+  });
+
+  it('prints the --json summary of a finished run and evaluates it', () => {
+    const out = join(root, 'short');
+    const trained = gamba(['train', ...RUN_FLAGS, '--steps', '3', '--out', out, '--json']);
+    expect(trained.code).toBe(0);
+    const summary = JSON.parse(trained.stdout);
+    expect(summary).toMatchObject({ steps: 3, backend: 'cpu', stopped: false });
+    expect(summary.lossHistory).toHaveLength(3);
+    expect(summary.finalLoss).toBe(summary.lossHistory[2]);
+    expect(summary.valLoss).toBeGreaterThan(0);
+    expect(summary.tokensPerSec).toBeGreaterThan(0);
+
+    const evaluated = gamba(['eval', '--checkpoint', out, '--data', SAMPLES, '--games', '12', '--backend', 'cpu', '--json']);
+    expect(evaluated.code).toBe(0);
+    const report = JSON.parse(evaluated.stdout);
+    expect(report.legalTop1).toBeGreaterThanOrEqual(0);
+    expect(report.legalTop1).toBeLessThanOrEqual(1);
+    // One position per non-final prefix: a synthetic game of n moves has n-1.
+    const dataset = openDataset(SAMPLES);
+    const games = dataset.readGames('val', 0, 12);
+    let expected = 0;
+    for (let g = 0; g < 12; g++) {
+      let n = 0;
+      while (n < 60 && games[g * 60 + n] !== 0) n++;
+      expected += n - 1;
+    }
+    expect(report.positions).toBe(expected);
+    expect(report.byMove.reduce((sum: number, m: { positions: number }) => sum + m.positions, 0)).toBe(expected);
+  });
+
+  it('refuses bad flags and existing checkpoints with one line', () => {
+    const out = join(root, 'short');
+    const again = gamba(['train', ...RUN_FLAGS, '--steps', '3', '--out', out]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^gamba: .*already holds a checkpoint: add --resume to continue that run, or --force to replace it\n$/);
+    const both = gamba(['train', ...RUN_FLAGS, '--steps', '3', '--minutes', '1', '--out', join(root, 'x')]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/exactly one of --steps N and --minutes M/);
+    const badLr = gamba(['train', ...RUN_FLAGS, '--steps', '3', '--lr', '-1', '--out', join(root, 'y')]);
+    expect(badLr.stderr).toMatch(/^gamba: --lr: expected a number > 0, got -1\n$/);
+    const noRun = gamba(['train', '--resume', '--out', join(root, 'nothing')]);
+    expect(noRun.code).toBe(2);
+    expect(noRun.stderr).toMatch(/no checkpoint to resume/);
+    const wrongData = gamba(['eval', '--checkpoint', join(root, 'nothing'), '--data', SAMPLES]);
+    expect(wrongData.code).toBe(2);
+    expect(wrongData.stderr).toMatch(/no such checkpoint directory/);
+  });
+});
