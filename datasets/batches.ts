@@ -2,7 +2,8 @@
  * Training batches for next-token prediction. Each epoch visits every game of a split once, in an order
  * shuffled from the stream's seed; a batch is `batchSize` games (a batch that runs past the end of an
  * epoch is completed from the next epoch's order). For a record of L tokens the model reads tokens
- * 0..L-2 and predicts tokens 1..L-1; padded targets become -1, which the loss ignores.
+ * 0..L-2 and predicts tokens 1..L-1; padded targets become -1, which the loss ignores. Padding is every
+ * pad token, or with the manifest's `padMode: "trailing"` (chess) only the pad run at a record's end.
  *
  * The position (epoch, cursor, and the RNG state the epoch's order was drawn from) is plain JSON, so a
  * training run saved in a checkpoint resumes on exactly the batches it would have seen.
@@ -62,6 +63,7 @@ export class BatchStream {
     const inputs = new Int32Array(B * L);
     const targets = new Int32Array(B * L);
     const pad = this.dataset.manifest.padToken;
+    const trailingPad = this.dataset.manifest.padMode === 'trailing';
     for (let b = 0; b < B; b++) {
       if (this.cursor === this.count) {
         this.epoch++;
@@ -72,6 +74,16 @@ export class BatchStream {
       this.dataset.readGamesInto(this.split, this.order[this.cursor++], 1, this.record, 0);
       // inputs[b]: tokens 0..L-1, targets[b]: tokens 1..L
       const row = b * L;
+      if (trailingPad) {
+        // Only the pad run after the game's last token is padding (tokens end..L are ignored).
+        let end = L + 1;
+        while (end > 0 && this.record[end - 1] === pad) end--;
+        for (let t = 0; t < L; t++) {
+          inputs[row + t] = this.record[t];
+          targets[row + t] = t + 1 < end ? this.record[t + 1] : -1;
+        }
+        continue;
+      }
       for (let t = 0; t < L; t++) {
         inputs[row + t] = this.record[t];
         const next = this.record[t + 1];

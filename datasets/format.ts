@@ -27,6 +27,8 @@ export const MANIFEST_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 
 export type Split = 'train' | 'val';
+export type PadMode = 'token' | 'trailing';
+export const PAD_MODES: readonly PadMode[] = ['token', 'trailing'];
 export const SPLITS: readonly Split[] = ['train', 'val'];
 
 export interface ShardEntry {
@@ -47,6 +49,12 @@ export interface DatasetManifest {
   recordLength: number;
   tokenBytes: number;
   padToken: number;
+  /**
+   * Which tokens are padding: 'token' (the default when absent; Othello) means every padToken, as no
+   * move uses that id; 'trailing' means only the run of padToken at the end of a record, for
+   * vocabularies where the pad id also occurs inside a game (chess pads with ' ', its move separator).
+   */
+  padMode?: PadMode;
   /** How the games were made, e.g. 'uniform-random' (each move uniform over the legal moves). */
   source: string;
   seed: number;
@@ -130,6 +138,7 @@ export function validateManifest(value: unknown, file: string): DatasetManifest 
   int('recordLength', 1, 1 << 20);
   if (m.tokenBytes !== 1) bad(`"tokenBytes" is ${JSON.stringify(m.tokenBytes)}; only 1-byte tokens are supported`);
   int('padToken', 0, (m.vocabSize as number) - 1);
+  if (m.padMode !== undefined && !PAD_MODES.includes(m.padMode as PadMode)) bad(`"padMode" must be one of ${PAD_MODES.map((x) => `"${x}"`).join(', ')}`);
   int('seed', 0);
   int('chunkGames', 1);
   int('shardGames', 1, 0xffffffff);

@@ -3,20 +3,28 @@
  * synthetic game writer (for `gamba generate`) and a way to spell a record's moves (for export).
  */
 import type { Rng } from '../src/util/rng.js';
+import { gameStringOfRecord, movesOfGameString, writeGameRecord } from '../games/chess/game-string.js';
+import { randomChessGame } from '../games/chess/random-game.js';
+import { CHESS_BLOCK_LENGTH, CHESS_VOCAB_SIZE, SPACE_TOKEN } from '../games/chess/vocabulary.js';
 import { MAX_MOVES, PAD_TOKEN, VOCAB_SIZE, squareName, squareOfToken } from '../games/othello/notation.js';
 import { writeRandomGame } from '../games/othello/synthetic.js';
+import type { PadMode } from './format.js';
 
 export interface DatasetGame {
   name: string;
   vocabSize: number;
   recordLength: number;
   padToken: number;
+  /** Which pad tokens are padding (see DatasetManifest.padMode); absent means 'token'. */
+  padMode?: PadMode;
   /** How `writeRandomGame` picks moves, recorded in the manifest as `source`. */
   syntheticSource: string;
   /** Writes one synthetic game at out[offset..offset+recordLength), padded; returns its move count. */
   writeRandomGame(rng: Rng, out: Uint8Array, offset: number): number;
   /** The moves of one record in the game's usual notation. */
   moveNames(record: Uint8Array): string[];
+  /** One record as one line of text (`dataset export --format text`). */
+  gameText(record: Uint8Array): string;
 }
 
 const othello: DatasetGame = {
@@ -34,9 +42,31 @@ const othello: DatasetGame = {
     }
     return moves;
   },
+  gameText(record) {
+    return this.moveNames(record).join(' ');
+  },
 };
 
-export const DATASET_GAMES: Record<string, DatasetGame> = { othello };
+/** Chess: one game per 1024-character block in the anchors' string format (games/chess/game-string.ts). */
+const chess: DatasetGame = {
+  name: 'chess',
+  vocabSize: CHESS_VOCAB_SIZE,
+  recordLength: CHESS_BLOCK_LENGTH,
+  padToken: SPACE_TOKEN,
+  padMode: 'trailing',
+  syntheticSource: 'uniform-random',
+  writeRandomGame(rng, out, offset) {
+    return writeGameRecord(randomChessGame(rng, CHESS_BLOCK_LENGTH), out, offset, CHESS_BLOCK_LENGTH);
+  },
+  moveNames(record) {
+    return movesOfGameString(gameStringOfRecord(record));
+  },
+  gameText(record) {
+    return gameStringOfRecord(record);
+  },
+};
+
+export const DATASET_GAMES: Record<string, DatasetGame> = { othello, chess };
 
 /** Names accepted by `gamba generate <game>`. */
-export const GENERATABLE_GAMES = ['othello'] as const;
+export const GENERATABLE_GAMES = ['othello', 'chess'] as const;

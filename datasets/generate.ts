@@ -42,6 +42,8 @@ export async function generateDataset(outDir: string, options: GenerateOptions):
       vocabSize: game.vocabSize,
       recordLength: game.recordLength,
       padToken: game.padToken,
+      // Written only when it differs from the default, so Othello manifests stay as they were.
+      ...(game.padMode === 'trailing' ? { padMode: game.padMode } : {}),
       source: game.syntheticSource,
       seed,
       valFraction,

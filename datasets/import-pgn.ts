@@ -1,0 +1,120 @@
+/**
+ * `gamba dataset import-pgn`: PGN files (any size, streamed; `.gz` decompressed; `-` is stdin) into a
+ * chess dataset. Each standard game from the initial position becomes one record (games/chess/
+ * game-string.ts: its string in a 1024-character block, space padded, cut after the last whole move
+ * that fits); every other game is skipped and counted under its reason (games/chess/standard-game.ts).
+ * Games go to train or val in file order, by draws from `new Rng(seed)`.
+ */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { writeGameRecord } from '../games/chess/game-string.js';
+import { readPgnGames } from '../games/chess/pgn.js';
+import { SKIP_REASONS, standardGameOf, type SkipReason } from '../games/chess/standard-game.js';
+import { CHESS_BLOCK_LENGTH, CHESS_VOCAB_SIZE, SPACE_TOKEN } from '../games/chess/vocabulary.js';
+import { UserError } from '../src/util/errors.js';
+import { Rng } from '../src/util/rng.js';
+import type { DatasetManifest, Split } from './format.js';
+import { DatasetWriter, buildDatasetDirectory } from './writer.js';
+
+/** Records collected per split before each append to the writer. */
+const APPEND_GAMES = 256;
+
+export interface ImportPgnOptions {
+  files: string[];
+  seed: number;
+  valFraction: number;
+  shardGames: number;
+  force: boolean;
+  /** Called every few hundred games with the number of games read so far. */
+  onProgress?: (gamesRead: number) => void;
+}
+
+export interface ImportPgnSummary {
+  imported: number;
+  skipped: number;
+  reasons: Record<SkipReason, number>;
+  /** Imported games cut to fit the block (their first moves kept). */
+  truncated: number;
+  train: number;
+  val: number;
+  /** The first skipped game of each reason: where it is and what was wrong. */
+  examples: Partial<Record<SkipReason, string>>;
+}
+
+export async function importPgnDataset(outDir: string, options: ImportPgnOptions): Promise<{ manifest: DatasetManifest; summary: ImportPgnSummary }> {
+  for (const file of options.files) {
+    if (file === '-') continue;
+    if (!existsSync(file)) throw new UserError(`${file}: no such PGN file`);
+    if (!statSync(file).isFile()) throw new UserError(`${file}: not a file`);
+  }
+  return buildDatasetDirectory(outDir, options.force, async (tmpDir) => {
+    const writer = new DatasetWriter(tmpDir, {
+      game: 'chess',
+      vocabSize: CHESS_VOCAB_SIZE,
+      recordLength: CHESS_BLOCK_LENGTH,
+      padToken: SPACE_TOKEN,
+      padMode: 'trailing',
+      source: 'pgn',
+      seed: options.seed,
+      valFraction: options.valFraction,
+      chunkGames: 1,
+      shardGames: options.shardGames,
+    });
+    const reasons = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>;
+    const examples: Partial<Record<SkipReason, string>> = {};
+    const splitRng = new Rng(options.seed);
+    const pending: Record<Split, { records: Uint8Array; games: number }> = {
+      train: { records: new Uint8Array(APPEND_GAMES * CHESS_BLOCK_LENGTH), games: 0 },
+      val: { records: new Uint8Array(APPEND_GAMES * CHESS_BLOCK_LENGTH), games: 0 },
+    };
+    const flush = (split: Split): void => {
+      const p = pending[split];
+      if (p.games > 0) writer.append(split, p.records.subarray(0, p.games * CHESS_BLOCK_LENGTH));
+      p.games = 0;
+    };
+    let read = 0;
+    let imported = 0;
+    let truncated = 0;
+    for (const file of options.files) {
+      const name = file === '-' ? 'stdin' : file;
+      for await (const game of readPgnGames(openText(file))) {
+        read++;
+        if (read % 500 === 0) options.onProgress?.(read);
+        const standard = standardGameOf(game);
+        if (!standard.ok) {
+          reasons[standard.reason]++;
+          examples[standard.reason] ??= `${name}:${game.line}: ${standard.detail}`;
+          continue;
+        }
+        const split: Split = splitRng.nextFloat() < options.valFraction ? 'val' : 'train';
+        const p = pending[split];
+        const kept = writeGameRecord(standard.sans, p.records, p.games * CHESS_BLOCK_LENGTH);
+        if (kept < standard.sans.length) truncated++;
+        imported++;
+        if (++p.games === APPEND_GAMES) flush(split);
+      }
+    }
+    flush('train');
+    flush('val');
+    options.onProgress?.(read);
+    const skipped = read - imported;
+    if (imported === 0) {
+      const why = Object.entries(reasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
+      throw new UserError(`${options.files.join(', ')}: no standard chess game to import (${read} games read${why ? `; skipped: ${why}` : ''})`);
+    }
+    const manifest = writer.finish();
+    return { manifest, summary: { imported, skipped, reasons, truncated, train: manifest.counts.train, val: manifest.counts.val, examples } };
+  });
+}
+
+/** The text of one input: a file (gunzipped when it ends in .gz) or stdin for `-`; read errors name the file. */
+async function* openText(file: string): AsyncGenerator<Buffer> {
+  let stream: Readable = file === '-' ? process.stdin : createReadStream(file);
+  if (file.endsWith('.gz')) stream = stream.pipe(createGunzip());
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
+  } catch (error) {
+    throw new UserError(`${file === '-' ? 'stdin' : file}: cannot read: ${(error as Error).message}`);
+  }
+}
