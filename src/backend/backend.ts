@@ -1,0 +1,170 @@
+/**
+ * The Backend interface: every operation the Mamba language model needs, forward and backward.
+ *
+ * The model (src/model/) is written once against this interface and never reaches past it. Tensors are
+ * opaque handles that live on the backend (Float32Array on cpu, GPU buffers later); only `upload*` and
+ * `download` cross the boundary, and `download` is async so a GPU backend can read back without
+ * blocking. Nothing inside a training step needs a download: scalars the host chooses (learning rate,
+ * clip scale, step count) are passed as numbers, the loss stays a 1-element tensor until the trainer
+ * reads it, token ids and targets are uploaded once per step as int tensors.
+ *
+ * Conventions:
+ * - Row-major shapes. An activation of a batch of sequences is (M, C) with M = batch * length rows,
+ *   row b*length + t holding position t of sequence b.
+ * - Weight matrices are [out, in] as in PyTorch, so a linear layer is y = x W^T: `matmul(x, W, { transB: true })`.
+ * - Ops return fresh tensors unless they take an `into` / gradient tensor to write; a gradient argument
+ *   of a parameter is overwritten unless the op says it accumulates.
+ * - `dispose` hands a tensor's memory back to the backend; using a tensor after disposing it is a bug.
+ */
+
+export type DType = 'f32' | 'i32';
+
+/** A tensor on a backend: only its shape and element type are visible. */
+export interface Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+/** One AdamW step's scalars (see src/train/optimizer.ts for the update rule). */
+export interface AdamWHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Decoupled weight decay (0 for parameters that are not decayed). */
+  weightDecay: number;
+  /** The 1-based step count t of the bias corrections 1 - beta^t. */
+  step: number;
+  /** Factor applied to the gradient first: the global-norm clip (1 = unclipped). */
+  gradScale: number;
+}
+
+export interface MatmulOptions {
+  /** Use A^T: `a` is stored (K, M). */
+  transA?: boolean;
+  /** Use B^T: `b` is stored (N, K). */
+  transB?: boolean;
+  /** Write the (M, N) result here instead of a new tensor. */
+  into?: Tensor;
+  /** With `into`: add the product to what `into` holds. */
+  accumulate?: boolean;
+}
+
+/** The inputs of the selective scan of one Mamba layer (batch * length rows). */
+export interface SelectiveScanInputs {
+  /** u: (M, E), the SSM input (silu of the convolution). */
+  u: Tensor;
+  /** delta: (M, E), the step sizes (already through softplus). */
+  delta: Tensor;
+  /** A_log: (E, N); A = -exp(A_log). */
+  aLog: Tensor;
+  /** B: (M, N), input-dependent input matrix. */
+  b: Tensor;
+  /** C: (M, N), input-dependent output matrix. */
+  c: Tensor;
+  /** D: (E), the skip connection y += D * u. */
+  d: Tensor;
+  batch: number;
+  length: number;
+}
+
+export interface SelectiveScanGradients {
+  du: Tensor;
+  dDelta: Tensor;
+  dB: Tensor;
+  dC: Tensor;
+}
+
+export interface Backend {
+  /** 'cpu', 'webgpu'. */
+  readonly name: string;
+
+  // ---- memory -------------------------------------------------------------------------------------
+  upload(data: Float32Array, shape: readonly number[]): Tensor;
+  uploadInts(data: Int32Array, shape: readonly number[]): Tensor;
+  zeros(shape: readonly number[]): Tensor;
+  /** The tensor's values (a copy). Token tensors come back converted to float. */
+  download(tensor: Tensor): Promise<Float32Array>;
+  dispose(tensor: Tensor): void;
+
+  // ---- embedding ----------------------------------------------------------------------------------
+  /** ids: (M) int, weight: (V, d) -> (M, d). */
+  embeddingForward(ids: Tensor, weight: Tensor): Tensor;
+  /** dWeight[ids[m]] += dOut[m]; dWeight is zeroed first unless `accumulate`. */
+  embeddingBackward(ids: Tensor, dOut: Tensor, dWeight: Tensor, accumulate: boolean): void;
+
+  // ---- RMSNorm: y = x / sqrt(mean(x^2) + eps) * weight ---------------------------------------------
+  /** x: (M, d), weight: (d) -> y: (M, d) and rstd: (M), the saved 1/sqrt(mean(x^2) + eps). */
+  rmsNormForward(x: Tensor, weight: Tensor, eps: number): { y: Tensor; rstd: Tensor };
+  /** Returns dx: (M, d); writes dWeight: (d). */
+  rmsNormBackward(x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor): Tensor;
+
+  // ---- matmul and layout --------------------------------------------------------------------------
+  /** C = op(A) op(B), op = identity or transpose per options. */
+  matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor;
+  /** x: (M, sum(widths)) -> one (M, width) tensor per width, columns in order. */
+  splitColumns(x: Tensor, widths: readonly number[]): Tensor[];
+  /** The inverse of splitColumns. */
+  concatColumns(parts: readonly Tensor[]): Tensor;
+  /** a + b (same shape). */
+  add(a: Tensor, b: Tensor): Tensor;
+  /** target += source (same shape). */
+  addInPlace(target: Tensor, source: Tensor): void;
+
+  // ---- causal depthwise conv1d (PyTorch Conv1d, groups = channels, padding K-1, first L outputs) ----
+  /** x: (M, E), weight: (E, 1, K), bias: (E) -> (M, E); y[t] = bias + sum_k w[k] x[t - (K-1) + k]. */
+  causalConv1dForward(x: Tensor, weight: Tensor, bias: Tensor, batch: number, length: number): Tensor;
+  /** Returns dx: (M, E); writes dWeight: (E, 1, K) and dBias: (E). */
+  causalConv1dBackward(x: Tensor, weight: Tensor, dy: Tensor, batch: number, length: number, dWeight: Tensor, dBias: Tensor): Tensor;
+  /**
+   * One token of the convolution for recurrent decoding. window: (B, K-1, E), the previous K-1 inputs
+   * (oldest first; zeros at the start), updated in place; x: (B, E) -> (B, E).
+   */
+  causalConv1dStep(window: Tensor, x: Tensor, weight: Tensor, bias: Tensor): Tensor;
+
+  // ---- elementwise --------------------------------------------------------------------------------
+  /** silu(x) = x * sigmoid(x). */
+  siluForward(x: Tensor): Tensor;
+  siluBackward(x: Tensor, dy: Tensor): Tensor;
+  /** x: (M, E), bias: (E) -> softplus(x + bias) (PyTorch's softplus: linear above 20). */
+  softplusBiasForward(x: Tensor, bias: Tensor): Tensor;
+  /** Returns dx; writes dBias. */
+  softplusBiasBackward(x: Tensor, bias: Tensor, dy: Tensor, dBias: Tensor): Tensor;
+  /** The output gate y * silu(z). */
+  gateForward(y: Tensor, z: Tensor): Tensor;
+  gateBackward(y: Tensor, z: Tensor, dOut: Tensor): { dy: Tensor; dz: Tensor };
+
+  // ---- selective scan -----------------------------------------------------------------------------
+  /**
+   * h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t (h_{-1} = 0), y_t = C_t . h_t + D u_t, per channel e
+   * with h: (N). Returns y: (M, E) and `saved`, whatever the backend keeps for the backward pass (may be null).
+   */
+  selectiveScanForward(inputs: SelectiveScanInputs): { y: Tensor; saved: Tensor | null };
+  /** Gradients of the inputs; writes dALog: (E, N) and dD: (E). */
+  selectiveScanBackward(inputs: SelectiveScanInputs, saved: Tensor | null, dy: Tensor, dALog: Tensor, dD: Tensor): SelectiveScanGradients;
+  /**
+   * One token of the scan for recurrent decoding. h: (B, E, N), updated in place; u, delta: (B, E);
+   * b, c: (B, N) -> y: (B, E).
+   */
+  selectiveScanStep(h: Tensor, u: Tensor, delta: Tensor, aLog: Tensor, b: Tensor, c: Tensor, d: Tensor): Tensor;
+
+  // ---- loss ---------------------------------------------------------------------------------------
+  /**
+   * Mean cross-entropy of logits: (M, V) against targets: (M) int, over the rows whose target is not -1
+   * (0 when there are none). Returns the loss as a 1-element tensor and, when asked, dLoss/dLogits.
+   */
+  crossEntropy(logits: Tensor, targets: Tensor, withGradient: boolean): { loss: Tensor; dLogits: Tensor | null };
+
+  // ---- optimizer ----------------------------------------------------------------------------------
+  /** One AdamW step on one parameter, in place on param, m and v. */
+  adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, hyper: AdamWHyper): void;
+  /** sum(t^2) as a 1-element tensor (for the global gradient norm). */
+  sumOfSquares(t: Tensor): Tensor;
+}
+
+/** Number of elements of a shape. */
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}

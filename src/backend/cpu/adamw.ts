@@ -1,0 +1,29 @@
+/**
+ * AdamW on Float32Array, in place (PyTorch's torch.optim.AdamW update):
+ *   g = grad * gradScale
+ *   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
+ *   p = p - lr * ( m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps) + wd * p )
+ */
+import type { AdamWHyper } from '../backend.js';
+
+export function adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, h: AdamWHyper): void {
+  const { lr, beta1, beta2, eps, weightDecay, step, gradScale } = h;
+  const bc1 = 1 - Math.pow(beta1, step);
+  const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+  for (let i = 0; i < p.length; i++) {
+    const g = grad[i] * gradScale;
+    const mi = beta1 * m[i] + (1 - beta1) * g;
+    const vi = beta2 * v[i] + (1 - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    const pi = p[i];
+    p[i] = pi - lr * (mi / bc1 / (Math.sqrt(vi) / bc2Sqrt + eps) + weightDecay * pi);
+  }
+}
+
+/** sum(x^2) in float64. */
+export function sumOfSquares(x: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+  return s;
+}

@@ -1,0 +1,75 @@
+/**
+ * Causal depthwise conv1d on Float32Array, as PyTorch's Conv1d(E, E, K, groups=E, padding=K-1) keeping
+ * the first L outputs:  y[t, e] = bias[e] + sum_k w[e, k] * x[t - (K-1) + k, e]  (x = 0 before t = 0).
+ *
+ * Shapes: x, y: (M, E) with M = batch * length rows; w: (E, K) (PyTorch's (E, 1, K), same memory); bias: (E).
+ */
+
+export function causalConv1dForward(x: Float32Array, w: Float32Array, bias: Float32Array, y: Float32Array, batch: number, L: number, E: number, K: number): void {
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < L; t++) {
+      const row = (b * L + t) * E;
+      for (let e = 0; e < E; e++) {
+        let acc = bias[e];
+        for (let k = 0; k < K; k++) {
+          const s = t - (K - 1) + k;
+          if (s >= 0) acc += w[e * K + k] * x[row + (s - t) * E + e];
+        }
+        y[row + e] = acc;
+      }
+    }
+  }
+}
+
+let dwScratch = new Float64Array(0);
+
+/** Writes dx: (M, E), dw: (E, K), dBias: (E) (overwritten). */
+export function causalConv1dBackward(
+  x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, dBias: Float32Array,
+  batch: number, L: number, E: number, K: number,
+): void {
+  if (dwScratch.length < E * (K + 1)) dwScratch = new Float64Array(E * (K + 1));
+  // dw in [0, E*K), dBias in [E*K, E*K + E), summed in float64
+  const acc = dwScratch;
+  acc.fill(0, 0, E * (K + 1));
+  const biasOffset = E * K;
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < L; t++) {
+      const row = (b * L + t) * E;
+      for (let e = 0; e < E; e++) {
+        const g = dy[row + e];
+        acc[biasOffset + e] += g;
+        for (let k = 0; k < K; k++) {
+          const s = t - (K - 1) + k;
+          if (s >= 0) acc[e * K + k] += g * x[row + (s - t) * E + e];
+        }
+        // dx[t, e] collects dy[t + (K-1) - k, e] * w[e, k] for the outputs that read x[t].
+        let g2 = 0;
+        for (let k = 0; k < K; k++) {
+          const out = t + (K - 1) - k;
+          if (out < L) g2 += dy[row + (out - t) * E + e] * w[e * K + k];
+        }
+        dx[row + e] = g2;
+      }
+    }
+  }
+  for (let i = 0; i < E * K; i++) dw[i] = acc[i];
+  for (let e = 0; e < E; e++) dBias[e] = acc[biasOffset + e];
+}
+
+/**
+ * One token: window: (B, K-1, E) the previous inputs, oldest first, shifted in place; x, y: (B, E).
+ */
+export function causalConv1dStep(window: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array, y: Float32Array, batch: number, E: number, K: number): void {
+  const W = K - 1;
+  for (let b = 0; b < batch; b++) {
+    const win = b * W * E;
+    for (let e = 0; e < E; e++) {
+      let acc = bias[e] + w[e * K + W] * x[b * E + e];
+      for (let k = 0; k < W; k++) acc += w[e * K + k] * window[win + k * E + e];
+      y[b * E + e] = acc;
+      for (let k = 0; k + 1 < W; k++) window[win + k * E + e] = window[win + (k + 1) * E + e];
+      if (W > 0) window[win + (W - 1) * E + e] = x[b * E + e];
+    }
+  }
+}

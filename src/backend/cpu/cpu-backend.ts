@@ -1,0 +1,298 @@
+/**
+ * The cpu backend: every Backend op in plain TypeScript on Float32Array. It is the reference the other
+ * backends are tested against; the kernels live one family per file beside this one.
+ *
+ * Memory: intermediate tensors come from a free list keyed by element count, so a training step that
+ * disposes its activations reuses the same arrays on the next step instead of allocating (and zeroing)
+ * fresh ones.
+ */
+import { sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type Tensor } from '../backend.js';
+import { adamwUpdate, sumOfSquares } from './adamw.js';
+import { causalConv1dBackward, causalConv1dForward, causalConv1dStep } from './conv1d.js';
+import { crossEntropy } from './cross-entropy.js';
+import { embeddingBackward, embeddingForward } from './embedding.js';
+import { gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackward, softplusBiasForward } from './elementwise.js';
+import { matmulInto } from './matmul.js';
+import { rmsNormBackward, rmsNormForward } from './rms-norm.js';
+import { selectiveScanBackward, selectiveScanForward, selectiveScanStep, type ScanArrays } from './selective-scan.js';
+
+export class CpuTensor implements Tensor {
+  constructor(
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+    readonly data: Float32Array | Int32Array,
+  ) {}
+}
+
+function f32(t: Tensor): Float32Array {
+  const data = (t as CpuTensor).data;
+  if (!(data instanceof Float32Array)) throw new Error(`expected a float tensor, got ${t.dtype} [${t.shape.join(', ')}]`);
+  return data;
+}
+
+function i32(t: Tensor): Int32Array {
+  const data = (t as CpuTensor).data;
+  if (!(data instanceof Int32Array)) throw new Error(`expected an int tensor, got ${t.dtype} [${t.shape.join(', ')}]`);
+  return data;
+}
+
+function same(a: Tensor, b: Tensor, what: string): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((s, i) => s !== b.shape[i])) {
+    throw new Error(`${what}: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
+  }
+}
+
+/** Rows and columns of a tensor seen as a matrix (all leading dimensions are rows). */
+function rowsCols(t: Tensor): [number, number] {
+  const cols = t.shape[t.shape.length - 1];
+  return [sizeOf(t.shape) / cols, cols];
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+  private readonly free = new Map<number, Float32Array[]>();
+
+  /** A float tensor with unspecified contents (from the free list when possible). */
+  private alloc(shape: readonly number[]): CpuTensor {
+    const n = sizeOf(shape);
+    const list = this.free.get(n);
+    const data = list && list.length > 0 ? list.pop()! : new Float32Array(n);
+    return new CpuTensor([...shape], 'f32', data);
+  }
+
+  upload(data: Float32Array, shape: readonly number[]): Tensor {
+    if (data.length !== sizeOf(shape)) throw new Error(`upload: ${data.length} values for shape [${shape.join(', ')}]`);
+    return new CpuTensor([...shape], 'f32', Float32Array.from(data));
+  }
+
+  uploadInts(data: Int32Array, shape: readonly number[]): Tensor {
+    if (data.length !== sizeOf(shape)) throw new Error(`uploadInts: ${data.length} values for shape [${shape.join(', ')}]`);
+    return new CpuTensor([...shape], 'i32', Int32Array.from(data));
+  }
+
+  zeros(shape: readonly number[]): Tensor {
+    const t = this.alloc(shape);
+    t.data.fill(0);
+    return t;
+  }
+
+  async download(tensor: Tensor): Promise<Float32Array> {
+    return Float32Array.from((tensor as CpuTensor).data);
+  }
+
+  dispose(tensor: Tensor): void {
+    const data = (tensor as CpuTensor).data;
+    if (!(data instanceof Float32Array)) return;
+    let list = this.free.get(data.length);
+    if (!list) this.free.set(data.length, (list = []));
+    list.push(data);
+  }
+
+  embeddingForward(ids: Tensor, weight: Tensor): Tensor {
+    const [V, d] = rowsCols(weight);
+    const out = this.alloc([sizeOf(ids.shape), d]);
+    embeddingForward(i32(ids), f32(weight), f32(out), V, d);
+    return out;
+  }
+
+  embeddingBackward(ids: Tensor, dOut: Tensor, dWeight: Tensor, accumulate: boolean): void {
+    const [V, d] = rowsCols(dWeight);
+    embeddingBackward(i32(ids), f32(dOut), f32(dWeight), V, d, accumulate);
+  }
+
+  rmsNormForward(x: Tensor, weight: Tensor, eps: number): { y: Tensor; rstd: Tensor } {
+    const [M, d] = rowsCols(x);
+    const y = this.alloc(x.shape);
+    const rstd = this.alloc([M]);
+    rmsNormForward(f32(x), f32(weight), eps, f32(y), f32(rstd), d);
+    return { y, rstd };
+  }
+
+  rmsNormBackward(x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor): Tensor {
+    const d = x.shape[x.shape.length - 1];
+    const dx = this.alloc(x.shape);
+    rmsNormBackward(f32(x), f32(weight), f32(rstd), f32(dy), f32(dx), f32(dWeight), d);
+    return dx;
+  }
+
+  matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+    const transA = options.transA ?? false;
+    const transB = options.transB ?? false;
+    const [ar, ac] = rowsCols(a);
+    const [br, bc] = rowsCols(b);
+    const M = transA ? ac : ar;
+    const K = transA ? ar : ac;
+    const N = transB ? br : bc;
+    const Kb = transB ? bc : br;
+    if (K !== Kb) throw new Error(`matmul: inner sizes ${K} and ${Kb} differ ([${a.shape.join(', ')}]${transA ? '^T' : ''} x [${b.shape.join(', ')}]${transB ? '^T' : ''})`);
+    let out: Tensor;
+    if (options.into) {
+      if (sizeOf(options.into.shape) !== M * N) throw new Error(`matmul: result [${M}, ${N}] does not fit into [${options.into.shape.join(', ')}]`);
+      out = options.into;
+    } else {
+      out = this.alloc([M, N]);
+    }
+    matmulInto(f32(a), f32(b), f32(out), M, N, K, transA, transB, (options.accumulate ?? false) && options.into !== undefined);
+    return out;
+  }
+
+  splitColumns(x: Tensor, widths: readonly number[]): Tensor[] {
+    const [M, C] = rowsCols(x);
+    const total = widths.reduce((s, w) => s + w, 0);
+    if (total !== C) throw new Error(`splitColumns: widths sum to ${total}, the tensor has ${C} columns`);
+    const src = f32(x);
+    const parts: Tensor[] = [];
+    let offset = 0;
+    for (const w of widths) {
+      const part = this.alloc([M, w]);
+      const dst = f32(part);
+      for (let m = 0; m < M; m++) dst.set(src.subarray(m * C + offset, m * C + offset + w), m * w);
+      parts.push(part);
+      offset += w;
+    }
+    return parts;
+  }
+
+  concatColumns(parts: readonly Tensor[]): Tensor {
+    const M = rowsCols(parts[0])[0];
+    const C = parts.reduce((s, p) => s + rowsCols(p)[1], 0);
+    const out = this.alloc([M, C]);
+    const dst = f32(out);
+    let offset = 0;
+    for (const part of parts) {
+      const [rows, w] = rowsCols(part);
+      if (rows !== M) throw new Error(`concatColumns: ${rows} rows against ${M}`);
+      const src = f32(part);
+      for (let m = 0; m < M; m++) dst.set(src.subarray(m * w, m * w + w), m * C + offset);
+      offset += w;
+    }
+    return out;
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    same(a, b, 'add');
+    const out = this.alloc(a.shape);
+    const x = f32(a), y = f32(b), z = f32(out);
+    for (let i = 0; i < z.length; i++) z[i] = x[i] + y[i];
+    return out;
+  }
+
+  addInPlace(target: Tensor, source: Tensor): void {
+    same(target, source, 'addInPlace');
+    const x = f32(target), y = f32(source);
+    for (let i = 0; i < x.length; i++) x[i] += y[i];
+  }
+
+  causalConv1dForward(x: Tensor, weight: Tensor, bias: Tensor, batch: number, length: number): Tensor {
+    const E = x.shape[x.shape.length - 1];
+    const K = sizeOf(weight.shape) / E;
+    const y = this.alloc(x.shape);
+    causalConv1dForward(f32(x), f32(weight), f32(bias), f32(y), batch, length, E, K);
+    return y;
+  }
+
+  causalConv1dBackward(x: Tensor, weight: Tensor, dy: Tensor, batch: number, length: number, dWeight: Tensor, dBias: Tensor): Tensor {
+    const E = x.shape[x.shape.length - 1];
+    const K = sizeOf(weight.shape) / E;
+    const dx = this.alloc(x.shape);
+    causalConv1dBackward(f32(x), f32(weight), f32(dy), f32(dx), f32(dWeight), f32(dBias), batch, length, E, K);
+    return dx;
+  }
+
+  causalConv1dStep(window: Tensor, x: Tensor, weight: Tensor, bias: Tensor): Tensor {
+    const [B, E] = rowsCols(x);
+    const K = sizeOf(weight.shape) / E;
+    const y = this.alloc(x.shape);
+    causalConv1dStep(f32(window), f32(x), f32(weight), f32(bias), f32(y), B, E, K);
+    return y;
+  }
+
+  siluForward(x: Tensor): Tensor {
+    const y = this.alloc(x.shape);
+    siluForward(f32(x), f32(y));
+    return y;
+  }
+
+  siluBackward(x: Tensor, dy: Tensor): Tensor {
+    const dx = this.alloc(x.shape);
+    siluBackward(f32(x), f32(dy), f32(dx));
+    return dx;
+  }
+
+  softplusBiasForward(x: Tensor, bias: Tensor): Tensor {
+    const y = this.alloc(x.shape);
+    softplusBiasForward(f32(x), f32(bias), f32(y), sizeOf(bias.shape));
+    return y;
+  }
+
+  softplusBiasBackward(x: Tensor, bias: Tensor, dy: Tensor, dBias: Tensor): Tensor {
+    const dx = this.alloc(x.shape);
+    softplusBiasBackward(f32(x), f32(bias), f32(dy), f32(dx), f32(dBias), sizeOf(bias.shape));
+    return dx;
+  }
+
+  gateForward(y: Tensor, z: Tensor): Tensor {
+    same(y, z, 'gateForward');
+    const out = this.alloc(y.shape);
+    gateForward(f32(y), f32(z), f32(out));
+    return out;
+  }
+
+  gateBackward(y: Tensor, z: Tensor, dOut: Tensor): { dy: Tensor; dz: Tensor } {
+    const dy = this.alloc(y.shape);
+    const dz = this.alloc(z.shape);
+    gateBackward(f32(y), f32(z), f32(dOut), f32(dy), f32(dz));
+    return { dy, dz };
+  }
+
+  private scanArrays(s: SelectiveScanInputs): ScanArrays {
+    const [E, N] = rowsCols(s.aLog);
+    return {
+      u: f32(s.u), delta: f32(s.delta), aLog: f32(s.aLog), b: f32(s.b), c: f32(s.c), d: f32(s.d),
+      batch: s.batch, length: s.length, channels: E, stateSize: N,
+    };
+  }
+
+  selectiveScanForward(inputs: SelectiveScanInputs): { y: Tensor; saved: Tensor | null } {
+    const y = this.alloc(inputs.u.shape);
+    selectiveScanForward(this.scanArrays(inputs), f32(y));
+    return { y, saved: null };
+  }
+
+  selectiveScanBackward(inputs: SelectiveScanInputs, _saved: Tensor | null, dy: Tensor, dALog: Tensor, dD: Tensor): SelectiveScanGradients {
+    const du = this.alloc(inputs.u.shape);
+    const dDelta = this.alloc(inputs.delta.shape);
+    const dB = this.alloc(inputs.b.shape);
+    const dC = this.alloc(inputs.c.shape);
+    selectiveScanBackward(this.scanArrays(inputs), f32(dy), f32(du), f32(dDelta), f32(dB), f32(dC), f32(dALog), f32(dD));
+    return { du, dDelta, dB, dC };
+  }
+
+  selectiveScanStep(h: Tensor, u: Tensor, delta: Tensor, aLog: Tensor, b: Tensor, c: Tensor, d: Tensor): Tensor {
+    const [E, N] = rowsCols(aLog);
+    const B = rowsCols(u)[0];
+    const y = this.alloc(u.shape);
+    selectiveScanStep(f32(h), f32(u), f32(delta), f32(aLog), f32(b), f32(c), f32(d), B, E, N, f32(y));
+    return y;
+  }
+
+  crossEntropy(logits: Tensor, targets: Tensor, withGradient: boolean): { loss: Tensor; dLogits: Tensor | null } {
+    const V = logits.shape[logits.shape.length - 1];
+    const dLogits = withGradient ? this.alloc(logits.shape) : null;
+    const value = crossEntropy(f32(logits), i32(targets), V, dLogits ? f32(dLogits) : null);
+    const loss = this.alloc([1]);
+    f32(loss)[0] = value;
+    return { loss, dLogits };
+  }
+
+  adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, hyper: AdamWHyper): void {
+    same(param, grad, 'adamwUpdate');
+    adamwUpdate(f32(param), f32(grad), f32(m), f32(v), hyper);
+  }
+
+  sumOfSquares(t: Tensor): Tensor {
+    const out = this.alloc([1]);
+    f32(out)[0] = sumOfSquares(f32(t));
+    return out;
+  }
+}

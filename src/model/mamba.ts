@@ -1,0 +1,375 @@
+/**
+ * The Mamba language model (Hugging Face `MambaForCausalLM`, mamba.py's LM), written once against the
+ * Backend interface:
+ *
+ *   x = embeddings[tokens]                                              x: (M, d), M = B * L
+ *   per layer:  x = x + mixer(RMSNorm(x))
+ *     mixer(h):  [in_x, z] = in_proj(h)                                 (M, E) each
+ *                u = silu(conv1d(in_x))                                  causal, depthwise, per sequence
+ *                [dt, B, C] = x_proj(u)                                  (M, R), (M, N), (M, N)
+ *                delta = softplus(dt_proj(dt))                           (M, E), dt_proj has a bias
+ *                y = selective_scan(u, delta, A = -exp(A_log), B, C, D)  (M, E)
+ *                out_proj(y * silu(z))                                   (M, d)
+ *   logits = lm_head(RMSNorm_f(x))                                      (M, V), lm_head = embeddings when tied
+ *
+ * forwardBackward() runs the sequence path and its explicit backward; step() runs the same network one
+ * token at a time, carrying per layer the conv window (B, K-1, E) and the SSM state h (B, E, N): constant
+ * time and memory per token, the same logits as the full-sequence path.
+ */
+import type { Backend, SelectiveScanInputs, Tensor } from '../backend/backend.js';
+import { UserError } from '../util/errors.js';
+import { innerSize, type MambaConfig } from './config.js';
+import { parameterShapes } from './params.js';
+
+interface LayerParams {
+  norm: Tensor;
+  aLog: Tensor;
+  d: Tensor;
+  convWeight: Tensor;
+  convBias: Tensor;
+  inProj: Tensor;
+  xProj: Tensor;
+  dtProjWeight: Tensor;
+  dtProjBias: Tensor;
+  outProj: Tensor;
+}
+
+/** What one layer's forward pass keeps for its backward pass. */
+interface LayerCache {
+  /** Layer input (the residual stream). */
+  x: Tensor;
+  rstd: Tensor;
+  xNorm: Tensor;
+  inX: Tensor;
+  z: Tensor;
+  /** Convolution output before the SiLU. */
+  conv: Tensor;
+  u: Tensor;
+  dt: Tensor;
+  b: Tensor;
+  c: Tensor;
+  /** dt_proj(dt) before the bias and softplus. */
+  dtProj: Tensor;
+  delta: Tensor;
+  y: Tensor;
+  saved: Tensor | null;
+  gated: Tensor;
+}
+
+/** The recurrent state of step(): per layer, the conv window and the SSM state. */
+export interface StepState {
+  batch: number;
+  /** Per layer (B, d_conv - 1, E): the last inputs of the convolution, oldest first. */
+  conv: Tensor[];
+  /** Per layer (B, E, N): the SSM hidden state h. */
+  ssm: Tensor[];
+}
+
+function layerNames(i: number): Record<keyof LayerParams, string> {
+  const p = `backbone.layers.${i}`;
+  return {
+    norm: `${p}.norm.weight`,
+    aLog: `${p}.mixer.A_log`,
+    d: `${p}.mixer.D`,
+    convWeight: `${p}.mixer.conv1d.weight`,
+    convBias: `${p}.mixer.conv1d.bias`,
+    inProj: `${p}.mixer.in_proj.weight`,
+    xProj: `${p}.mixer.x_proj.weight`,
+    dtProjWeight: `${p}.mixer.dt_proj.weight`,
+    dtProjBias: `${p}.mixer.dt_proj.bias`,
+    outProj: `${p}.mixer.out_proj.weight`,
+  };
+}
+
+export class MambaLM {
+  /** Parameters on the backend, Hugging Face names. */
+  readonly params = new Map<string, Tensor>();
+  /** Gradients of the last forwardBackward(), same names and shapes as params. */
+  readonly grads = new Map<string, Tensor>();
+  private readonly layers: LayerParams[] = [];
+  private readonly layerGrads: LayerParams[] = [];
+  private readonly E: number;
+
+  constructor(
+    readonly backend: Backend,
+    readonly config: MambaConfig,
+    params: Map<string, Float32Array>,
+  ) {
+    this.E = innerSize(config);
+    const shapes = parameterShapes(config);
+    for (const [name, shape] of shapes) {
+      const value = params.get(name);
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (!value) throw new UserError(`model parameter ${name} [${shape.join(', ')}] is missing`);
+      if (value.length !== size) throw new UserError(`model parameter ${name} has ${value.length} values, expected [${shape.join(', ')}] = ${size}`);
+      this.params.set(name, backend.upload(value, shape));
+      this.grads.set(name, backend.zeros(shape));
+    }
+    const known = new Set(shapes.map(([name]) => name));
+    for (const name of params.keys()) {
+      if (!known.has(name)) throw new UserError(`unexpected model parameter ${name} for this config`);
+    }
+    for (let i = 0; i < config.n_layers; i++) {
+      const names = layerNames(i);
+      const p = {} as LayerParams;
+      const g = {} as LayerParams;
+      for (const key of Object.keys(names) as (keyof LayerParams)[]) {
+        p[key] = this.params.get(names[key])!;
+        g[key] = this.grads.get(names[key])!;
+      }
+      this.layers.push(p);
+      this.layerGrads.push(g);
+    }
+  }
+
+  private get headWeight(): Tensor {
+    return this.params.get(this.config.tie_embeddings ? 'backbone.embeddings.weight' : 'lm_head.weight')!;
+  }
+
+  private checkTokens(tokens: Int32Array, batch: number, length: number, what: string): void {
+    if (!Number.isInteger(batch) || !Number.isInteger(length) || batch < 1 || length < 1) throw new Error(`${what}: batch ${batch} and length ${length} must be positive integers`);
+    if (tokens.length !== batch * length) throw new Error(`${what}: ${tokens.length} values for batch ${batch} x length ${length}`);
+  }
+
+  /** One layer forward on x: (M, d) -> the new residual stream and the cache for the backward pass. */
+  private layerForward(p: LayerParams, x: Tensor, batch: number, length: number): { out: Tensor; cache: LayerCache } {
+    const be = this.backend;
+    const { d_state: N, dt_rank: R, layer_norm_epsilon: eps } = this.config;
+    const E = this.E;
+    // xNorm: (M, d)
+    const { y: xNorm, rstd } = be.rmsNormForward(x, p.norm, eps);
+    // xz: (M, 2E) -> inX, z: (M, E)
+    const xz = be.matmul(xNorm, p.inProj, { transB: true });
+    const [inX, z] = be.splitColumns(xz, [E, E]);
+    be.dispose(xz);
+    // conv, u: (M, E)
+    const conv = be.causalConv1dForward(inX, p.convWeight, p.convBias, batch, length);
+    const u = be.siluForward(conv);
+    // xDbl: (M, R + 2N) -> dt: (M, R), b, c: (M, N)
+    const xDbl = be.matmul(u, p.xProj, { transB: true });
+    const [dt, b, c] = be.splitColumns(xDbl, [R, N, N]);
+    be.dispose(xDbl);
+    // dtProj, delta: (M, E)
+    const dtProj = be.matmul(dt, p.dtProjWeight, { transB: true });
+    const delta = be.softplusBiasForward(dtProj, p.dtProjBias);
+    // y: (M, E)
+    const { y, saved } = be.selectiveScanForward({ u, delta, aLog: p.aLog, b, c, d: p.d, batch, length });
+    const gated = be.gateForward(y, z);
+    // branch: (M, d)
+    const branch = be.matmul(gated, p.outProj, { transB: true });
+    const out = be.add(x, branch);
+    be.dispose(branch);
+    return { out, cache: { x, rstd, xNorm, inX, z, conv, u, dt, b, c, dtProj, delta, y, saved, gated } };
+  }
+
+  /** Backward of one layer: dx (M, d) is dLoss/d(layer output) on entry and dLoss/d(layer input) on return. */
+  private layerBackward(p: LayerParams, g: LayerParams, cache: LayerCache, dx: Tensor, batch: number, length: number): void {
+    const be = this.backend;
+    // dGated: (M, E); dOutProj: (d, E) = dx^T gated
+    const dGated = be.matmul(dx, p.outProj);
+    be.matmul(dx, cache.gated, { transA: true, into: g.outProj });
+    const { dy, dz } = be.gateBackward(cache.y, cache.z, dGated);
+    be.dispose(dGated);
+    const scanInputs: SelectiveScanInputs = { u: cache.u, delta: cache.delta, aLog: p.aLog, b: cache.b, c: cache.c, d: p.d, batch, length };
+    const { du, dDelta, dB, dC } = be.selectiveScanBackward(scanInputs, cache.saved, dy, g.aLog, g.d);
+    be.dispose(dy);
+    // dDtProj: (M, E)
+    const dDtProj = be.softplusBiasBackward(cache.dtProj, p.dtProjBias, dDelta, g.dtProjBias);
+    be.dispose(dDelta);
+    be.matmul(dDtProj, cache.dt, { transA: true, into: g.dtProjWeight });
+    // dDt: (M, R)
+    const dDt = be.matmul(dDtProj, p.dtProjWeight);
+    be.dispose(dDtProj);
+    // dXDbl: (M, R + 2N)
+    const dXDbl = be.concatColumns([dDt, dB, dC]);
+    be.dispose(dDt);
+    be.dispose(dB);
+    be.dispose(dC);
+    be.matmul(dXDbl, cache.u, { transA: true, into: g.xProj });
+    be.matmul(dXDbl, p.xProj, { into: du, accumulate: true });
+    be.dispose(dXDbl);
+    // dConv: (M, E)
+    const dConv = be.siluBackward(cache.conv, du);
+    be.dispose(du);
+    const dInX = be.causalConv1dBackward(cache.inX, p.convWeight, dConv, batch, length, g.convWeight, g.convBias);
+    be.dispose(dConv);
+    // dXz: (M, 2E)
+    const dXz = be.concatColumns([dInX, dz]);
+    be.dispose(dInX);
+    be.dispose(dz);
+    be.matmul(dXz, cache.xNorm, { transA: true, into: g.inProj });
+    // dXNorm: (M, d)
+    const dXNorm = be.matmul(dXz, p.inProj);
+    be.dispose(dXz);
+    const dBranch = be.rmsNormBackward(cache.x, p.norm, cache.rstd, dXNorm, g.norm);
+    be.dispose(dXNorm);
+    be.addInPlace(dx, dBranch);
+    be.dispose(dBranch);
+  }
+
+  private disposeCache(cache: LayerCache): void {
+    const be = this.backend;
+    for (const t of [cache.rstd, cache.xNorm, cache.inX, cache.z, cache.conv, cache.u, cache.dt, cache.b, cache.c, cache.dtProj, cache.delta, cache.y, cache.gated]) be.dispose(t);
+    if (cache.saved) be.dispose(cache.saved);
+  }
+
+  /**
+   * Full-sequence forward to the logits (M, V). With `keep`, returns the caches for the backward pass
+   * (the caller disposes them); otherwise everything but the logits is disposed.
+   */
+  private forward(ids: Tensor, batch: number, length: number, keep: boolean): { logits: Tensor; caches: LayerCache[]; last: Tensor; xFinal: Tensor; rstdFinal: Tensor } {
+    const be = this.backend;
+    // x: (M, d)
+    let x = be.embeddingForward(ids, this.params.get('backbone.embeddings.weight')!);
+    const caches: LayerCache[] = [];
+    for (const p of this.layers) {
+      const { out, cache } = this.layerForward(p, x, batch, length);
+      if (keep) {
+        caches.push(cache);
+      } else {
+        this.disposeCache(cache);
+        be.dispose(x);
+      }
+      x = out;
+    }
+    const { y: xFinal, rstd: rstdFinal } = be.rmsNormForward(x, this.params.get('backbone.norm_f.weight')!, this.config.layer_norm_epsilon);
+    // logits: (M, V)
+    const logits = be.matmul(xFinal, this.headWeight, { transB: true });
+    if (!keep) {
+      be.dispose(x);
+      be.dispose(xFinal);
+      be.dispose(rstdFinal);
+    }
+    return { logits, caches, last: x, xFinal, rstdFinal };
+  }
+
+  /**
+   * One training forward + backward on (batch, length) token ids and targets (-1 = ignored). Overwrites
+   * `grads` and returns the mean cross-entropy over the counted targets as a 1-element tensor (read it
+   * with backend.download; the caller disposes it).
+   */
+  forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor {
+    this.checkTokens(inputs, batch, length, 'forwardBackward inputs');
+    this.checkTokens(targets, batch, length, 'forwardBackward targets');
+    const be = this.backend;
+    const M = batch * length;
+    const ids = be.uploadInts(inputs, [M]);
+    const targetIds = be.uploadInts(targets, [M]);
+    const { logits, caches, last, xFinal, rstdFinal } = this.forward(ids, batch, length, true);
+    const { loss, dLogits } = be.crossEntropy(logits, targetIds, true);
+    be.dispose(logits);
+    be.dispose(targetIds);
+    // lm_head: logits = xFinal W^T, W: (V, d)
+    const headGrad = this.grads.get(this.config.tie_embeddings ? 'backbone.embeddings.weight' : 'lm_head.weight')!;
+    be.matmul(dLogits!, xFinal, { transA: true, into: headGrad });
+    const dXFinal = be.matmul(dLogits!, this.headWeight);
+    be.dispose(dLogits!);
+    // dx: (M, d), dLoss/d(residual stream), walked back through the layers
+    const dx = be.rmsNormBackward(last, this.params.get('backbone.norm_f.weight')!, rstdFinal, dXFinal, this.grads.get('backbone.norm_f.weight')!);
+    be.dispose(dXFinal);
+    be.dispose(xFinal);
+    be.dispose(rstdFinal);
+    be.dispose(last);
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      this.layerBackward(this.layers[i], this.layerGrads[i], caches[i], dx, batch, length);
+      this.disposeCache(caches[i]);
+      // The layer input is the previous layer's output (or the embedding): no longer needed.
+      be.dispose(caches[i].x);
+    }
+    // With tied embeddings the lm_head gradient is already in there: accumulate.
+    be.embeddingBackward(ids, dx, this.grads.get('backbone.embeddings.weight')!, this.config.tie_embeddings);
+    be.dispose(dx);
+    be.dispose(ids);
+    return loss;
+  }
+
+  /** Mean cross-entropy over targets != -1, without gradients. */
+  async lossOnly(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Promise<number> {
+    this.checkTokens(inputs, batch, length, 'lossOnly inputs');
+    this.checkTokens(targets, batch, length, 'lossOnly targets');
+    const be = this.backend;
+    const ids = be.uploadInts(inputs, [batch * length]);
+    const targetIds = be.uploadInts(targets, [batch * length]);
+    const { logits } = this.forward(ids, batch, length, false);
+    const { loss } = be.crossEntropy(logits, targetIds, false);
+    be.dispose(logits);
+    be.dispose(ids);
+    be.dispose(targetIds);
+    const value = (await be.download(loss))[0];
+    be.dispose(loss);
+    return value;
+  }
+
+  /** Logits (B * L * V, row b*L + t) of the full-sequence path. */
+  async logits(inputs: Int32Array, batch: number, length: number): Promise<Float32Array> {
+    this.checkTokens(inputs, batch, length, 'logits inputs');
+    const be = this.backend;
+    const ids = be.uploadInts(inputs, [batch * length]);
+    const { logits } = this.forward(ids, batch, length, false);
+    be.dispose(ids);
+    const out = await be.download(logits);
+    be.dispose(logits);
+    return out;
+  }
+
+  /** Every parameter, downloaded, under its Hugging Face name. */
+  async exportParameters(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, t] of this.params) out.set(name, await this.backend.download(t));
+    return out;
+  }
+
+  /** An empty recurrent state for `batch` sequences (before their first token). */
+  newStepState(batch: number): StepState {
+    const { d_conv: K, d_state: N, n_layers } = this.config;
+    const conv: Tensor[] = [];
+    const ssm: Tensor[] = [];
+    for (let i = 0; i < n_layers; i++) {
+      conv.push(this.backend.zeros([batch, K - 1, this.E]));
+      ssm.push(this.backend.zeros([batch, this.E, N]));
+    }
+    return { batch, conv, ssm };
+  }
+
+  /**
+   * Feeds one token per sequence (tokens: (B)) and returns the next-token logits (B * V), advancing
+   * `state` in place. After tokens t_0..t_k the logits equal row k of the full-sequence path.
+   */
+  async step(state: StepState, tokens: Int32Array): Promise<Float32Array> {
+    const B = state.batch;
+    if (tokens.length !== B) throw new Error(`step: ${tokens.length} tokens for a state of batch ${B}`);
+    const be = this.backend;
+    const { d_state: N, dt_rank: R, layer_norm_epsilon: eps } = this.config;
+    const E = this.E;
+    const ids = be.uploadInts(tokens, [B]);
+    // x: (B, d)
+    let x = be.embeddingForward(ids, this.params.get('backbone.embeddings.weight')!);
+    be.dispose(ids);
+    for (let i = 0; i < this.layers.length; i++) {
+      const p = this.layers[i];
+      const { y: xNorm, rstd } = be.rmsNormForward(x, p.norm, eps);
+      const xz = be.matmul(xNorm, p.inProj, { transB: true });
+      const [inX, z] = be.splitColumns(xz, [E, E]);
+      // conv, u: (B, E)
+      const conv = be.causalConv1dStep(state.conv[i], inX, p.convWeight, p.convBias);
+      const u = be.siluForward(conv);
+      const xDbl = be.matmul(u, p.xProj, { transB: true });
+      const [dt, b, c] = be.splitColumns(xDbl, [R, N, N]);
+      const dtProj = be.matmul(dt, p.dtProjWeight, { transB: true });
+      const delta = be.softplusBiasForward(dtProj, p.dtProjBias);
+      // y: (B, E)
+      const y = be.selectiveScanStep(state.ssm[i], u, delta, p.aLog, b, c, p.d);
+      const gated = be.gateForward(y, z);
+      const branch = be.matmul(gated, p.outProj, { transB: true });
+      const next = be.add(x, branch);
+      for (const t of [x, xNorm, rstd, xz, inX, z, conv, u, xDbl, dt, b, c, dtProj, delta, y, gated, branch]) be.dispose(t);
+      x = next;
+    }
+    const { y: xFinal, rstd } = be.rmsNormForward(x, this.params.get('backbone.norm_f.weight')!, eps);
+    const logits = be.matmul(xFinal, this.headWeight, { transB: true });
+    for (const t of [x, xFinal, rstd]) be.dispose(t);
+    const out = await be.download(logits);
+    be.dispose(logits);
+    return out;
+  }
+}
