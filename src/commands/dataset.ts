@@ -1,6 +1,8 @@
 /**
- * `gamba dataset export|info`: look inside a dataset directory. `export` streams games as JSON lines in
- * the game's own notation; `info` prints counts, sizes and whether every shard passes its checks.
+ * `gamba dataset export|info|import-pgn`: look inside a dataset directory, or make one from PGN.
+ * `export` streams games as JSON lines in the game's own notation (or as text, one game per line);
+ * `info` prints counts, sizes and whether every shard passes its checks; `import-pgn` is in
+ * dataset-import-pgn.ts.
  */
 import { once } from 'node:events';
 import type { Argv, CommandModule } from 'yargs';
@@ -10,9 +12,10 @@ import { checkShard, openDataset, readManifest } from '../../datasets/reader.js'
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
 import { printResult } from '../util/output.js';
+import { importPgnCommand } from './dataset-import-pgn.js';
 
-/** Export formats; `text` (chess strings) joins when the chess datasets do. */
-const EXPORT_FORMATS = ['jsonl'] as const;
+/** Export formats: JSON lines of move names, or text (a chess game string, or Othello moves, per line). */
+const EXPORT_FORMATS = ['jsonl', 'text'] as const;
 
 interface ExportArgs {
   dir: string;
@@ -52,7 +55,7 @@ class StdoutLines {
 
 const exportCommand: CommandModule<object, ExportArgs> = {
   command: 'export <dir>',
-  describe: 'Write the games of a dataset to stdout, one JSON object per line: {"moves":["f5","d6",...]}',
+  describe: 'Write the games of a dataset to stdout, one per line: {"moves":["f5","d6",...]} (jsonl) or the game as text (chess: ;1.e4 e5 2.Nf3 ...)',
   builder: (yargs) =>
     yargs
       .positional('dir', { type: 'string', demandOption: true, describe: 'dataset directory' })
@@ -68,7 +71,7 @@ const exportCommand: CommandModule<object, ExportArgs> = {
     let written = 0;
     for (const record of dataset.iterateGames(args.split)) {
       if (written >= limit) break;
-      await out.line(JSON.stringify({ moves: game.moveNames(record) }));
+      await out.line(args.format === 'text' ? game.gameText(record) : JSON.stringify({ moves: game.moveNames(record) }));
       written++;
     }
     await out.flush();
@@ -131,7 +134,8 @@ const infoCommand: CommandModule<object, InfoArgs> = {
 
 export const datasetCommand: CommandModule = {
   command: 'dataset',
-  describe: 'Inspect and export datasets (export, info)',
-  builder: (yargs) => yargs.command(exportCommand).command(infoCommand).demandCommand(1, 'name a dataset command: export or info'),
+  describe: 'Inspect, export and import datasets (export, info, import-pgn)',
+  builder: (yargs) =>
+    yargs.command(exportCommand).command(infoCommand).command(importPgnCommand).demandCommand(1, 'name a dataset command: export, info or import-pgn'),
   handler: () => {},
 };

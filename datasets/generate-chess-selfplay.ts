@@ -1,0 +1,176 @@
+/**
+ * `gamba generate chess --source stockfish`: engine self-play at mixed strength. Several engine
+ * processes (one per core by default, each with Threads 1) play games side by side. Game i draws its
+ * settings from `new Rng(seed, i)`: train or val, 0..8 uniformly random opening plies, and for each side
+ * a Skill Level 0..20 and a node budget per move, log-uniform from 100 to ~30,000 nodes. The engine then
+ * plays both sides until the game is over or its string fills the 1024-character block.
+ *
+ * Same seed, same settings per game; the moves are not byte-reproducible, because Stockfish below
+ * Skill Level 20 picks among its candidate moves with a generator seeded from the clock.
+ *
+ * Finished games are kept in game order. If an engine dies or hangs, no new games are started, the games
+ * already finished are written as the dataset, and the engine's error is reported after it.
+ */
+import { Chess } from 'chess.js';
+import { writeGameRecord } from '../games/chess/game-string.js';
+import { playUci } from '../games/chess/san.js';
+import { UciEngine, engineCommand } from '../games/chess/uci.js';
+import { CHESS_BLOCK_LENGTH, CHESS_VOCAB_SIZE, SPACE_TOKEN } from '../games/chess/vocabulary.js';
+import { UserError } from '../src/util/errors.js';
+import { Rng } from '../src/util/rng.js';
+import type { DatasetManifest, Split } from './format.js';
+import { DatasetWriter, buildDatasetDirectory } from './writer.js';
+
+export interface SelfPlayOptions {
+  games: number;
+  seed: number;
+  valFraction: number;
+  shardGames: number;
+  force: boolean;
+  /** Engine processes playing at once. */
+  engines: number;
+  /** UCI engine path (default: the npm stockfish package). */
+  enginePath?: string;
+  onProgress?: (gamesDone: number) => void;
+}
+
+export interface SelfPlayResult {
+  manifest: DatasetManifest;
+  engine: string;
+  engines: number;
+  /** Plies over all games. */
+  plies: number;
+}
+
+interface SideSettings {
+  skill: number;
+  nodes: number;
+}
+
+export interface SelfPlaySettings {
+  split: Split;
+  openingPlies: number;
+  white: SideSettings;
+  black: SideSettings;
+  /** Draws for the random opening moves. */
+  rng: Rng;
+}
+
+/** The settings of game `index` (see the file comment). */
+export function selfPlaySettings(seed: number, index: number, valFraction: number): SelfPlaySettings {
+  const rng = new Rng(seed, index);
+  const split: Split = rng.nextFloat() < valFraction ? 'val' : 'train';
+  const openingPlies = rng.nextInt(9);
+  const side = (): SideSettings => ({ skill: rng.nextInt(21), nodes: Math.round(10 ** (2 + 2.5 * rng.nextFloat())) });
+  const white = side();
+  const black = side();
+  return { split, openingPlies, white, black, rng };
+}
+
+/** Plays one self-play game on `engine`; returns its SAN moves (as many as fit in a block). */
+export async function playSelfPlayGame(engine: UciEngine, settings: SelfPlaySettings): Promise<string[]> {
+  const chess = new Chess();
+  const sans: string[] = [];
+  const ucis: string[] = [];
+  let chars = 1;
+  let skill = -1;
+  await engine.newGame();
+  while (!chess.isGameOver()) {
+    const ply = sans.length;
+    let uci: string | null;
+    if (ply < settings.openingPlies) {
+      const moves = chess.moves({ verbose: true });
+      const pick = moves[settings.rng.nextInt(moves.length)];
+      uci = pick.from + pick.to + (pick.promotion ?? '');
+    } else {
+      const side = ply % 2 === 0 ? settings.white : settings.black;
+      if (side.skill !== skill) {
+        await engine.setOption('Skill Level', side.skill);
+        skill = side.skill;
+      }
+      uci = (await engine.bestMove(ucis, { nodes: side.nodes })).move;
+      if (uci === null) break;
+    }
+    const move = playUci(chess, uci);
+    if (!move) throw new UserError(`engine ${engine.label} played ${uci}, which is not legal in ${chess.fen()}`);
+    const overhead = (ply === 0 ? 0 : 1) + (ply % 2 === 0 ? String(ply / 2 + 1).length + 1 : 0);
+    if (chars + overhead + move.san.length > CHESS_BLOCK_LENGTH) break;
+    chars += overhead + move.san.length;
+    sans.push(move.san);
+    ucis.push(uci);
+  }
+  return sans;
+}
+
+export async function generateChessSelfPlay(outDir: string, options: SelfPlayOptions): Promise<SelfPlayResult> {
+  const command = engineCommand(options.enginePath);
+  let failure: unknown = null;
+  const result = await buildDatasetDirectory(outDir, options.force, async (tmpDir) => {
+    const count = Math.min(options.engines, options.games);
+    const started = await Promise.allSettled(Array.from({ length: count }, () => UciEngine.start(command)));
+    const engines = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (refused) {
+      for (const engine of engines) engine.kill();
+      throw refused.reason;
+    }
+    const engineName = engines[0].name;
+    for (const engine of engines) await engine.setOption('Threads', 1);
+    const writer = new DatasetWriter(tmpDir, {
+      game: 'chess',
+      vocabSize: CHESS_VOCAB_SIZE,
+      recordLength: CHESS_BLOCK_LENGTH,
+      padToken: SPACE_TOKEN,
+      padMode: 'trailing',
+      source: `stockfish-selfplay (${engineName})`,
+      seed: options.seed,
+      valFraction: options.valFraction,
+      chunkGames: 1,
+      shardGames: options.shardGames,
+    });
+    const finished = new Map<number, { split: Split; record: Uint8Array }>();
+    let nextGame = 0;
+    let nextToWrite = 0;
+    let done = 0;
+    let plies = 0;
+    const writeReady = (): void => {
+      for (let ready = finished.get(nextToWrite); ready; ready = finished.get(nextToWrite)) {
+        finished.delete(nextToWrite++);
+        writer.append(ready.split, ready.record);
+      }
+    };
+    const worker = async (engine: UciEngine): Promise<void> => {
+      while (failure === null && nextGame < options.games) {
+        const index = nextGame++;
+        const settings = selfPlaySettings(options.seed, index, options.valFraction);
+        let sans: string[];
+        try {
+          sans = await playSelfPlayGame(engine, settings);
+        } catch (error) {
+          failure ??= error;
+          return;
+        }
+        const record = new Uint8Array(CHESS_BLOCK_LENGTH);
+        writeGameRecord(sans, record, 0);
+        plies += sans.length;
+        finished.set(index, { split: settings.split, record });
+        writeReady();
+        options.onProgress?.(++done);
+      }
+    };
+    try {
+      await Promise.all(engines.map(worker));
+    } finally {
+      await Promise.all(engines.map((engine) => engine.quit()));
+    }
+    // After a failure, games that finished after a gap are kept too (in game order).
+    for (const index of [...finished.keys()].sort((a, b) => a - b)) writer.append(finished.get(index)!.split, finished.get(index)!.record);
+    if (done === 0) throw failure ?? new UserError('no game was played');
+    return { manifest: writer.finish(), engine: engineName, engines: count, plies };
+  });
+  if (failure !== null) {
+    const message = failure instanceof Error ? failure.message : String(failure);
+    throw new UserError(`${message} (the ${result.manifest.counts.train + result.manifest.counts.val} games finished before it were written to ${outDir})`);
+  }
+  return result;
+}
