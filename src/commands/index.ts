@@ -2,8 +2,11 @@
 import type { CommandModule } from 'yargs';
 import { benchCommand } from './bench.js';
 import { datasetCommand } from './dataset.js';
+import { evalCommand } from './eval.js';
 import { generateCommand } from './generate.js';
 import { perftCommand } from './perft.js';
+import { quickstartCommand } from './quickstart.js';
+import { trainCommand } from './train.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [generateCommand, datasetCommand, benchCommand, perftCommand];
+export const commands: CommandModule<any, any>[] = [generateCommand, datasetCommand, trainCommand, evalCommand, quickstartCommand, benchCommand, perftCommand];

@@ -48,7 +48,11 @@ export class AdamW {
   /** Global L2 norm of all gradients (read back from the backend). */
   async gradientNorm(): Promise<number> {
     let sum = 0;
-    for (const g of this.grads.values()) sum += (await this.backend.download(this.backend.sumOfSquares(g)))[0];
+    for (const g of this.grads.values()) {
+      const squares = this.backend.sumOfSquares(g);
+      sum += (await this.backend.download(squares))[0];
+      this.backend.dispose(squares);
+    }
     return Math.sqrt(sum);
   }
 
@@ -84,6 +88,8 @@ export class AdamW {
   loadState(snapshot: OptimizerSnapshot): void {
     this.step = snapshot.step;
     for (const [name, p] of this.params) {
+      this.backend.dispose(this.m.get(name)!);
+      this.backend.dispose(this.v.get(name)!);
       this.m.set(name, this.backend.upload(snapshot.m.get(name)!, p.shape));
       this.v.set(name, this.backend.upload(snapshot.v.get(name)!, p.shape));
     }

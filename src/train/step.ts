@@ -25,6 +25,7 @@ export interface StepResult {
 export async function trainStep(backend: Backend, model: MambaLM, optimizer: AdamW, batch: StepBatch, lr: number, clip: number): Promise<StepResult> {
   const lossTensor = model.forwardBackward(batch.inputs, batch.targets, batch.batch, batch.length);
   const loss = (await backend.download(lossTensor))[0];
+  backend.dispose(lossTensor);
   const gradNorm = await optimizer.gradientNorm();
   optimizer.update(lr, clipScale(gradNorm, clip));
   return { loss, gradNorm };
