@@ -10,7 +10,7 @@
  */
 import { Rng, type RngState } from '../src/util/rng.js';
 import { UserError } from '../src/util/errors.js';
-import type { Split } from './format.js';
+import type { PadMode, Split } from './format.js';
 import type { Dataset } from './reader.js';
 
 export interface Batch {
@@ -72,23 +72,7 @@ export class BatchStream {
         this.shuffleEpoch();
       }
       this.dataset.readGamesInto(this.split, this.order[this.cursor++], 1, this.record, 0);
-      // inputs[b]: tokens 0..L-1, targets[b]: tokens 1..L
-      const row = b * L;
-      if (trailingPad) {
-        // Only the pad run after the game's last token is padding (tokens end..L are ignored).
-        let end = L + 1;
-        while (end > 0 && this.record[end - 1] === pad) end--;
-        for (let t = 0; t < L; t++) {
-          inputs[row + t] = this.record[t];
-          targets[row + t] = t + 1 < end ? this.record[t + 1] : -1;
-        }
-        continue;
-      }
-      for (let t = 0; t < L; t++) {
-        inputs[row + t] = this.record[t];
-        const next = this.record[t + 1];
-        targets[row + t] = next === pad ? -1 : next;
-      }
+      recordInputsTargets(this.record, pad, trailingPad ? 'trailing' : 'token', inputs, targets, b * L);
     }
     return { inputs, targets, batch: B, length: L };
   }
@@ -116,4 +100,24 @@ export class BatchStream {
     for (let i = 0; i < this.count; i++) this.order[i] = i;
     this.rng.shuffle(this.order);
   }
+}
+
+/**
+ * One record (L+1 tokens) as a training row: inputs[row..row+L) = tokens 0..L-1, targets = tokens
+ * 1..L with padding as -1. Padding is every `pad` token (padMode 'token'), or only the run of `pad`
+ * at the record's end ('trailing'). Returns the number of targets that are not padding.
+ */
+export function recordInputsTargets(record: Uint8Array, pad: number, padMode: PadMode, inputs: Int32Array, targets: Int32Array, row: number): number {
+  const L = record.length - 1;
+  let end = L + 1;
+  if (padMode === 'trailing') while (end > 0 && record[end - 1] === pad) end--;
+  let counted = 0;
+  for (let t = 0; t < L; t++) {
+    inputs[row + t] = record[t];
+    const next = record[t + 1];
+    const padding = padMode === 'trailing' ? t + 1 >= end : next === pad;
+    targets[row + t] = padding ? -1 : next;
+    if (!padding) counted++;
+  }
+  return counted;
 }

@@ -5,8 +5,9 @@ import { datasetCommand } from './dataset.js';
 import { evalCommand } from './eval.js';
 import { generateCommand } from './generate.js';
 import { perftCommand } from './perft.js';
+import { playCommand } from './play.js';
 import { quickstartCommand } from './quickstart.js';
 import { trainCommand } from './train.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [generateCommand, datasetCommand, trainCommand, evalCommand, quickstartCommand, benchCommand, perftCommand];
+export const commands: CommandModule<any, any>[] = [generateCommand, datasetCommand, trainCommand, evalCommand, playCommand, quickstartCommand, benchCommand, perftCommand];

@@ -71,7 +71,7 @@ describe('gamba generate', () => {
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
       expect(run.stderr).toContain(flag);
     }
-    expect(gamba('generate', 'chess', '--games', '1', '--seed', '1', '--out', join(root, 'x')).status).toBe(2);
+    expect(gamba('generate', 'go', '--games', '1', '--seed', '1', '--out', join(root, 'x')).status).toBe(2);
     expect(existsSync(join(root, 'bad-flag'))).toBe(false);
   });
 });

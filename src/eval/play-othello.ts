@@ -1,0 +1,132 @@
+/**
+ * The model against an Othello opponent: random or greedy (games/othello/players.ts) or a GTP engine
+ * (gtp-rhino). The model reads the moves so far as Othello-GPT tokens (passes are silent, as in its
+ * training data) and picks its move from the next-token distribution:
+ * - legal-only: restricted to the legal moves (argmax, or sampled with a temperature); it never errs;
+ * - unrestricted: over the whole vocabulary; a token that is not a legal move is an illegal move and
+ *   forfeits the game (the illegal rate is reported per model move).
+ * The model cannot choose the very first move of a game (there is no token before it to read): when
+ * it plays Black, its first move is drawn uniformly from the four (symmetric) openings.
+ */
+import { OthelloBoard, BLACK } from '../../games/othello/board.js';
+import type { GtpEngine } from '../../games/othello/gtp.js';
+import { SQUARE_TO_TOKEN, TOKEN_TO_SQUARE, squareName } from '../../games/othello/notation.js';
+import { greedyPlayer, randomPlayer } from '../../games/othello/players.js';
+import type { MambaLM } from '../model/mamba.js';
+import { UserError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { TokenStepper, sampleToken } from './token-stepper.js';
+
+export type OthelloColor = 'black' | 'white';
+export type OthelloMode = 'legal-only' | 'unrestricted';
+
+export interface OthelloMatchOptions {
+  model: MambaLM;
+  opponent: 'random' | 'greedy' | 'rhino';
+  /** Started engine, for opponent 'rhino'. */
+  engine?: GtpEngine;
+  games: number;
+  color: OthelloColor | 'both';
+  seed: number;
+  mode: OthelloMode;
+  temperature: number;
+  onGame?: (game: OthelloGameRecord) => void;
+}
+
+export interface OthelloGameRecord {
+  index: number;
+  modelColor: OthelloColor;
+  moves: string[];
+  /** Winner colour, 'draw', or the forfeit. */
+  result: OthelloColor | 'draw';
+  termination: 'finished' | 'forfeit';
+  counts: { black: number; white: number };
+  modelPoints: number;
+  /** Moves chosen by the model (its forced first move as Black excluded). */
+  modelMoves: number;
+  illegalMoves: number;
+}
+
+const COLORS: OthelloColor[] = ['black', 'white'];
+
+export async function playOthelloGame(options: OthelloMatchOptions, stepper: TokenStepper, index: number): Promise<OthelloGameRecord> {
+  const modelColor: OthelloColor = options.color === 'both' ? (index % 2 === 0 ? 'black' : 'white') : options.color;
+  const rng = new Rng(options.seed, index);
+  const board = OthelloBoard.initial();
+  const moves: number[] = [];
+  stepper.reset();
+  const engine = options.opponent === 'rhino' ? options.engine : undefined;
+  if (options.opponent === 'rhino' && !engine) throw new Error('playOthelloGame: opponent rhino needs a started engine');
+  await engine?.clearBoard();
+  let modelMoves = 0;
+  let illegalMoves = 0;
+  let forfeit = false;
+  while (!board.isOver()) {
+    const mover = COLORS[board.toMove];
+    let square: number;
+    if (mover === modelColor) {
+      if (moves.length === 0) {
+        square = randomPlayer(board, rng);
+      } else {
+        modelMoves++;
+        const logits = stepper.logits!;
+        if (options.mode === 'legal-only') {
+          const allowed = board.legalMoves().map((sq) => SQUARE_TO_TOKEN[sq]);
+          square = TOKEN_TO_SQUARE[sampleToken(logits, options.temperature, () => rng.nextFloat(), allowed)];
+        } else {
+          const token = sampleToken(logits, options.temperature, () => rng.nextFloat());
+          square = token > 0 && token < TOKEN_TO_SQUARE.length ? TOKEN_TO_SQUARE[token] : -1;
+          if (square < 0 || !board.isLegal(square)) {
+            illegalMoves++;
+            forfeit = true;
+            break;
+          }
+        }
+      }
+      await engine?.play(mover, square);
+    } else if (engine) {
+      const answer = await engine.genmove(mover);
+      if (answer === 'pass' || !board.isLegal(answer)) {
+        throw new UserError(`engine ${engine.label} answered ${answer === 'pass' ? 'pass' : squareName(answer)} for ${mover}, not a legal move after ${moves.map(squareName).join(' ') || 'the start'}`);
+      }
+      square = answer;
+    } else {
+      square = (options.opponent === 'greedy' ? greedyPlayer : randomPlayer)(board, rng);
+    }
+    board.play(square);
+    moves.push(square);
+    if (!board.isOver()) await stepper.feed([SQUARE_TO_TOKEN[square]]);
+  }
+  const counts = board.counts();
+  let result: OthelloGameRecord['result'];
+  if (forfeit) result = modelColor === 'black' ? 'white' : 'black';
+  else {
+    const winner = board.winner();
+    result = winner === null ? 'draw' : winner === BLACK ? 'black' : 'white';
+  }
+  const modelPoints = result === 'draw' ? 0.5 : result === modelColor ? 1 : 0;
+  return { index, modelColor, moves: moves.map(squareName), result, termination: forfeit ? 'forfeit' : 'finished', counts, modelPoints, modelMoves, illegalMoves };
+}
+
+export interface OthelloMatchResult {
+  games: OthelloGameRecord[];
+  error: unknown;
+}
+
+/** Plays the match; a failing engine ends it early, keeping the finished games. */
+export async function playOthelloMatch(options: OthelloMatchOptions): Promise<OthelloMatchResult> {
+  const stepper = new TokenStepper(options.model);
+  const games: OthelloGameRecord[] = [];
+  try {
+    for (let i = 0; i < options.games; i++) {
+      const game = await playOthelloGame(options, stepper, i);
+      games.push(game);
+      options.onGame?.(game);
+    }
+  } catch (error) {
+    return { games, error };
+  } finally {
+    stepper.dispose();
+  }
+  return { games, error: null };
+}

@@ -1,0 +1,24 @@
+/** A small randomly initialised checkpoint written through the model and checkpoint API, for match tests. */
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PRESETS, validateConfig } from '../../src/model/config.js';
+import { initParameters, parameterShapes } from '../../src/model/params.js';
+import { writeCheckpoint, type NamedTensors } from '../../src/train/checkpoint.js';
+import { checkpointConfigJson } from '../../src/train/config-json.js';
+import { Rng } from '../../src/util/rng.js';
+
+export function tempDir(label: string): string {
+  return mkdtempSync(join(tmpdir(), `gamba-${label}-`));
+}
+
+/** Writes a d=16, 2-layer model for `game` with random (mamba.py) initial weights into `dir`. */
+export function writeTinyCheckpoint(dir: string, game: 'chess' | 'othello', seed = 1): string {
+  const config = validateConfig({ ...PRESETS.tiny, d_model: 16, n_layers: 2, dt_rank: 1, vocab_size: game === 'chess' ? 32 : 61 }, 'test config');
+  const params = initParameters(config, new Rng(seed));
+  const model: NamedTensors = new Map();
+  for (const [name, shape] of parameterShapes(config)) model.set(name, { shape, data: params.get(name)! });
+  mkdirSync(dir, { recursive: true });
+  writeCheckpoint(dir, { config: checkpointConfigJson(config, { game, preset: 'test-d16' }), model });
+  return dir;
+}
