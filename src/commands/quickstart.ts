@@ -27,6 +27,8 @@ interface QuickstartArgs {
 }
 
 const PRESET = 'tiny';
+/** The training stops at this multiple of --minutes even if the estimated horizon is not reached. */
+const DEADLINE_FACTOR = 1.2;
 
 export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
   command: 'quickstart',
@@ -46,6 +48,9 @@ export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
     const defaults = trainingDefaults(PRESET);
     note(`quickstart: training the ${PRESET} preset on ${data} for ${args.minutes} minutes (Ctrl-C saves and stops)`);
     const stop = installStopSignals();
+    // The horizon is estimated from the first steps' speed; on a machine that slows down later (shared
+    // cores) the run stops at this deadline instead, saved and resumable, and is evaluated as it is.
+    const deadline = Date.now() + args.minutes * 60_000 * DEADLINE_FACTOR;
     let training;
     try {
       training = await startTraining(
@@ -66,7 +71,7 @@ export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
           minutes: args.minutes,
           force: args.force,
         },
-        trainingHooks(stop),
+        { ...trainingHooks(stop), shouldStop: () => stop.requested() || Date.now() > deadline },
       );
     } catch (error) {
       if (error instanceof UserError && /already holds a checkpoint/.test(error.message)) {
@@ -76,9 +81,12 @@ export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
     } finally {
       stop.uninstall();
     }
-    if (training.stopped) {
+    if (training.stopped && stop.requested()) {
       note(`stopped at step ${training.steps} of ${training.horizon}; resume with: ${resumeCommand(training.outDir)}`);
       return;
+    }
+    if (training.stopped) {
+      note(`time limit: stopped at step ${training.steps} of ${training.horizon} (the machine ran slower than its first steps); to finish the run: ${resumeCommand(training.outDir)}`);
     }
     let bar: ProgressBar | null = null;
     const evaluation = await evaluateCheckpoint({

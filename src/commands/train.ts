@@ -4,7 +4,9 @@
  * Ctrl-C / SIGTERM saves at the end of the current step and prints the command that resumes.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { trainingDefaults } from '../train/defaults.js';
+import { DATASET_GAMES } from '../../datasets/games.js';
+import { PRESETS } from '../model/config.js';
+import { trainingDefaults, type TrainingDefaults } from '../train/defaults.js';
 import type { BackendKind, RunSpec } from '../train/run-spec.js';
 import { resumeCommand } from '../train/run-spec.js';
 import { resumeTraining, startTraining, type NewRunRequest, type TrainHooks, type TrainResult } from '../train/trainer.js';
@@ -41,23 +43,23 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   describe: 'Train a Mamba model on game records (AdamW, warmup + cosine, checkpoints, resumable)',
   builder: (yargs) =>
     yargs
-      .option('game', { type: 'string', choices: ['othello'], describe: 'game of the dataset' })
+      .option('game', { type: 'string', choices: Object.keys(DATASET_GAMES), describe: 'game of the dataset' })
       .option('data', { type: 'string', describe: 'dataset directory (from `gamba generate`)' })
-      .option('preset', { type: 'string', describe: 'model preset: tiny, othello-base, chess-base' })
+      .option('preset', { type: 'string', describe: `model preset: ${Object.keys(PRESETS).join(', ')}` })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'], describe: 'compute backend (default auto)' })
       .option('out', { type: 'string', demandOption: true, describe: 'checkpoint directory' })
       .option('steps', { type: 'number', describe: 'optimizer steps: the run\'s horizon' })
       .option('minutes', { type: 'number', describe: 'train for about this long (horizon estimated from the first steps\' speed and recorded)' })
-      .option('batch', { type: 'number', describe: 'games per step (default per preset: tiny 32, othello-base 64)' })
-      .option('lr', { type: 'number', describe: 'peak learning rate (default per preset: tiny 3e-3, othello-base 1e-3)' })
+      .option('batch', { type: 'number', describe: `games per step (default per preset: ${perPreset('batch')})` })
+      .option('lr', { type: 'number', describe: `peak learning rate (default per preset: ${perPreset('lr')})` })
       .option('min-lr', { type: 'number', describe: 'learning rate at the horizon (default lr/10)' })
       .option('warmup', { type: 'number', describe: 'linear warmup steps (default 5% of the horizon)' })
-      .option('weight-decay', { type: 'number', describe: 'AdamW weight decay on weight matrices (default 0.1)' })
-      .option('clip', { type: 'number', describe: 'global gradient-norm clip, 0 = off (default 1.0)' })
+      .option('weight-decay', { type: 'number', describe: `AdamW weight decay on weight matrices, not on embeddings, norms, biases, A_log, D (default ${perPreset('weightDecay')})` })
+      .option('clip', { type: 'number', describe: `global gradient-norm clip, 0 = off (default ${perPreset('clip')})` })
       .option('seed', { type: 'number', describe: 'random seed for initialisation and data order (default 1)' })
-      .option('val-every', { type: 'number', describe: 'validation loss every N steps (default 100)' })
-      .option('val-games', { type: 'number', describe: 'size of the fixed validation subset (default 256)' })
-      .option('save-every', { type: 'number', describe: 'checkpoint every N steps (default 500)' })
+      .option('val-every', { type: 'number', describe: `validation loss every N steps (default ${perPreset('valEvery')})` })
+      .option('val-games', { type: 'number', describe: `size of the fixed validation subset: the first N val games (default ${perPreset('valGames')})` })
+      .option('save-every', { type: 'number', describe: `checkpoint every N steps (default ${perPreset('saveEvery')})` })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the run saved in --out' })
       .option('force', { type: 'boolean', default: false, describe: 'replace a checkpoint already in --out' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object at the end' })
@@ -144,6 +146,12 @@ export function reportTraining(result: TrainResult, json: boolean): void {
     if (result.stopped) lines.push(`resume with: ${resumeCommand(result.outDir)}`);
     return lines.join('\n');
   });
+}
+
+/** A default per preset for --help, e.g. "tiny 16, othello-base 64, chess-base 16". */
+function perPreset(key: keyof TrainingDefaults): string {
+  const values = Object.keys(PRESETS).map((preset) => [preset, trainingDefaults(preset)[key]] as const);
+  return values.every(([, v]) => v === values[0][1]) ? String(values[0][1]) : values.map(([preset, v]) => `${preset} ${v}`).join(', ');
 }
 
 function fmt(x: number | null): string {
