@@ -1,5 +1,5 @@
 /**
- * `gamba dataset import-pgn`: PGN files (any size, streamed; `.gz` decompressed; `-` is stdin) into a
+ * `gamba dataset import-pgn`: PGN files (any size, streamed; `.gz` decompressed; `/dev/stdin` reads a pipe) into a
  * chess dataset. Each standard game from the initial position becomes one record (games/chess/
  * game-string.ts: its string in a 1024-character block, space padded, cut after the last whole move
  * that fits); every other game is skipped and counted under its reason (games/chess/standard-game.ts).
@@ -44,9 +44,8 @@ export interface ImportPgnSummary {
 
 export async function importPgnDataset(outDir: string, options: ImportPgnOptions): Promise<{ manifest: DatasetManifest; summary: ImportPgnSummary }> {
   for (const file of options.files) {
-    if (file === '-') continue;
     if (!existsSync(file)) throw new UserError(`${file}: no such PGN file`);
-    if (!statSync(file).isFile()) throw new UserError(`${file}: not a file`);
+    if (statSync(file).isDirectory()) throw new UserError(`${file}: a directory, not a PGN file`);
   }
   return buildDatasetDirectory(outDir, options.force, async (tmpDir) => {
     const writer = new DatasetWriter(tmpDir, {
@@ -77,14 +76,13 @@ export async function importPgnDataset(outDir: string, options: ImportPgnOptions
     let imported = 0;
     let truncated = 0;
     for (const file of options.files) {
-      const name = file === '-' ? 'stdin' : file;
       for await (const game of readPgnGames(openText(file))) {
         read++;
         if (read % 500 === 0) options.onProgress?.(read);
         const standard = standardGameOf(game);
         if (!standard.ok) {
           reasons[standard.reason]++;
-          examples[standard.reason] ??= `${name}:${game.line}: ${standard.detail}`;
+          examples[standard.reason] ??= `${file}:${game.line}: ${standard.detail}`;
           continue;
         }
         const split: Split = splitRng.nextFloat() < options.valFraction ? 'val' : 'train';
@@ -108,13 +106,14 @@ export async function importPgnDataset(outDir: string, options: ImportPgnOptions
   });
 }
 
-/** The text of one input: a file (gunzipped when it ends in .gz) or stdin for `-`; read errors name the file. */
+/** The bytes of one input file (gunzipped when it ends in .gz); read errors name the file. */
 async function* openText(file: string): AsyncGenerator<Buffer> {
-  let stream: Readable = file === '-' ? process.stdin : createReadStream(file);
+  // Read the process's own stdin stream: opening /dev/stdin fails when stdin is a socket.
+  let stream: Readable = file === '/dev/stdin' ? process.stdin : createReadStream(file);
   if (file.endsWith('.gz')) stream = stream.pipe(createGunzip());
   try {
     for await (const chunk of stream) yield chunk as Buffer;
   } catch (error) {
-    throw new UserError(`${file === '-' ? 'stdin' : file}: cannot read: ${(error as Error).message}`);
+    throw new UserError(`${file}: cannot read: ${(error as Error).message}`);
   }
 }

@@ -31,11 +31,11 @@ export function defaultEngineCommand(): EngineCommand {
   return { command: process.execPath, args: [script], label: 'npm:stockfish (stockfish-19-single.js)' };
 }
 
-/** `--engine PATH` or the default; a `.js` file runs with Node, anything else is executed. */
+/** `--engine PATH` or the default; a `.js`, `.mjs` or `.cjs` file runs with Node, anything else is executed. */
 export function engineCommand(path?: string): EngineCommand {
   if (path === undefined) return defaultEngineCommand();
   if (!existsSync(path)) throw new UserError(`--engine ${path}: no such file`);
-  return path.endsWith('.js') ? { command: process.execPath, args: [path], label: path } : { command: path, args: [], label: path };
+  return /\.[cm]?js$/.test(path) ? { command: process.execPath, args: [path], label: path } : { command: path, args: [], label: path };
 }
 
 export interface UciOption {

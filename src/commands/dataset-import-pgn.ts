@@ -18,7 +18,7 @@ interface ImportArgs {
 
 export const importPgnCommand: CommandModule<object, ImportArgs> = {
   command: 'import-pgn <files..>',
-  describe: 'Import PGN files (streamed; .gz read; - for stdin) as a chess dataset of 1024-character game strings',
+  describe: 'Import PGN files (streamed; .gz read; /dev/stdin for a pipe) as a chess dataset of 1024-character game strings',
   builder: (yargs) =>
     yargs
       .positional('files', { type: 'string', array: true, demandOption: true, describe: 'PGN files' })
@@ -29,7 +29,7 @@ export const importPgnCommand: CommandModule<object, ImportArgs> = {
       .option('force', { type: 'boolean', default: false, describe: 'replace an existing output directory' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"imported","skipped","reasons"} as JSON' })
       .example('$0 dataset import-pgn lichess_2013-01.pgn --out data/lichess', '')
-      .example('zstdcat lichess_db_standard_rated_2024-01.pgn.zst | $0 dataset import-pgn - --out data/lichess-2024-01', '') as unknown as Argv<ImportArgs>,
+      .example('zstdcat lichess_db_standard_rated_2024-01.pgn.zst | $0 dataset import-pgn /dev/stdin --out data/lichess-2024-01', '') as unknown as Argv<ImportArgs>,
   handler: async (args) => {
     const seed = integerFlag('seed', args.seed, 0);
     const shardGames = integerFlag('shard-games', args['shard-games'], 1, 0xffffffff);
@@ -38,7 +38,7 @@ export const importPgnCommand: CommandModule<object, ImportArgs> = {
       throw new UserError(`--val-fraction: expected a number from 0 to 1, got ${String(valFraction)}`);
     }
     const files = args.files.map(String);
-    if (files.filter((f) => f === '-').length > 1) throw new UserError('-: stdin can be read only once');
+    if (files.length === 0) throw new UserError('name at least one PGN file (or /dev/stdin)');
     let read = 0;
     const start = performance.now();
     const { summary } = await importPgnDataset(args.out, {

@@ -76,7 +76,9 @@ export class EngineProcess {
 
   /** Stops the engine (SIGKILL: a hung engine may ignore anything gentler). */
   kill(): void {
-    if (this.exitReason === null) this.child.kill('SIGKILL');
+    if (this.exitReason !== null) return;
+    this.child.kill('SIGKILL');
+    this.onExit('was stopped by gamba');
   }
 
   /** Sends `quitCommand` and waits up to `graceMs` for the exit, then kills. */
@@ -84,7 +86,7 @@ export class EngineProcess {
     if (this.exitReason !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.send(quitCommand);
-    const timer = setTimeout(() => this.kill(), graceMs);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(timer);
   }

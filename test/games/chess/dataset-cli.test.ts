@@ -1,0 +1,130 @@
+/**
+ * Chess datasets through the compiled CLI (`npx tsc -p .` first; `npm test` does it): PGN import with
+ * its skip counts, text export, random and engine self-play generation, and the batches' padding.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchStream } from '../../../datasets/batches.js';
+import { openDataset } from '../../../datasets/reader.js';
+import { replayGameString } from '../../../games/chess/game-string.js';
+import { CHESS_CHARS } from '../../../games/chess/vocabulary.js';
+
+const root = mkdtempSync(join(tmpdir(), 'gamba-chess-cli-'));
+const FIXTURE = 'test/fixtures/chess/mixed.pgn';
+
+function gamba(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, ['bin/gamba.js', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+beforeAll(() => {
+  if (!existsSync('dist/src/cli.js')) throw new Error('dist/src/cli.js is missing: run `npx tsc -p .` first (npm test does)');
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('gamba dataset import-pgn', () => {
+  const out = join(root, 'imported');
+
+  it('imports the standard games and counts every skipped one by reason', () => {
+    const run = gamba('dataset', 'import-pgn', FIXTURE, '--out', out, '--val-fraction', '0', '--json');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary).toMatchObject({
+      imported: 5,
+      skipped: 9,
+      reasons: { 'fen-setup': 1, variant: 2, 'illegal-move': 1, 'null-move': 1, 'nonstandard-notation': 1, unparsable: 2, 'no-moves': 1 },
+      truncated: 0,
+      train: 5,
+      val: 0,
+    });
+    expect(summary.examples['null-move']).toMatch(/mixed\.pgn:55: ply 2: "--"/);
+  });
+
+  it('exports one legal game string per line (--format text)', () => {
+    const run = gamba('dataset', 'export', out, '--format', 'text');
+    expect(run.status).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toBe(';1.e4 e5 2.Bc4 Nc6 3.Qh5 Nf6 4.Qxf7#');
+    expect(lines[2]).toBe(';1.e4 e5 2.Qh5 Nc6 3.Bc4 Nf6 4.Qxf7#');
+    expect(lines[3]).toBe(';1.f3 e5 2.g4 Qh4#');
+    expect(lines).toHaveLength(5);
+    for (const line of lines) expect(() => replayGameString(line)).not.toThrow();
+    const jsonl = gamba('dataset', 'export', out, '--limit', '1');
+    expect(JSON.parse(jsonl.stdout)).toEqual({ moves: ['e4', 'e5', 'Bc4', 'Nc6', 'Qh5', 'Nf6', 'Qxf7#'] });
+  });
+
+  it('ignores only the trailing padding in batches, not the spaces between moves', () => {
+    const dataset = openDataset(out);
+    expect(dataset.manifest).toMatchObject({ game: 'chess', vocabSize: 32, recordLength: 1024, padToken: 0, padMode: 'trailing' });
+    const stream = new BatchStream(dataset, 'train', 5, 1);
+    const { inputs, targets, length } = stream.next();
+    expect(length).toBe(1023);
+    for (let b = 0; b < 5; b++) {
+      const row = Array.from(inputs.subarray(b * length, (b + 1) * length)).map((t) => CHESS_CHARS[t]).join('');
+      const game = row.trimEnd();
+      expect(game.startsWith(';1.')).toBe(true);
+      const t = targets.subarray(b * length, (b + 1) * length);
+      // Targets are the game's next characters (spaces included) up to its end, then -1.
+      for (let i = 0; i < game.length - 1; i++) expect(CHESS_CHARS[t[i]]).toBe(game[i + 1]);
+      expect(Array.from(t.subarray(game.length - 1)).every((x) => x === -1)).toBe(true);
+      expect(Array.from(t.subarray(0, game.length - 1)).filter((x) => x === 0).length).toBe(game.split(' ').length - 1);
+    }
+    dataset.close();
+  });
+
+  it('reads gzip and stdin, and refuses missing files and PGN without a standard game', () => {
+    const missing = gamba('dataset', 'import-pgn', join(root, 'nope.pgn'), '--out', join(root, 'x'));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^gamba: .*nope\.pgn: no such PGN file\n$/);
+    const variantsOnly = join(root, 'variants.pgn');
+    writeFileSync(variantsOnly, '[Variant "Atomic"]\n\n1. e4 e5 *\n');
+    const none = gamba('dataset', 'import-pgn', variantsOnly, '--out', join(root, 'y'));
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/no standard chess game to import \(1 games read; skipped: variant 1\)/);
+    expect(existsSync(join(root, 'y'))).toBe(false);
+    const stdin = spawnSync(process.execPath, ['bin/gamba.js', 'dataset', 'import-pgn', '/dev/stdin', '--out', join(root, 'z'), '--json'], {
+      input: '[Event "a"]\n\n1. d4 d5 2. c4 *\n',
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(stdin.stdout)).toMatchObject({ imported: 1, skipped: 0 });
+    const gz = join(root, 'mixed.pgn.gz');
+    writeFileSync(gz, gzipSync(readFileSync(FIXTURE)));
+    expect(JSON.parse(gamba('dataset', 'import-pgn', gz, '--out', join(root, 'gz'), '--json').stdout)).toMatchObject({ imported: 5, skipped: 9 });
+  });
+});
+
+describe('gamba generate chess', () => {
+  it('--source random writes legal random games, the same for the same seed', () => {
+    const a = join(root, 'random-a');
+    const b = join(root, 'random-b');
+    expect(gamba('generate', 'chess', '--games', '6', '--seed', '3', '--out', a, '--json').status).toBe(0);
+    expect(gamba('generate', 'chess', '--games', '6', '--seed', '3', '--out', b, '--workers', '1').status).toBe(0);
+    const textA = gamba('dataset', 'export', a, '--format', 'text').stdout;
+    expect(textA).toBe(gamba('dataset', 'export', b, '--format', 'text').stdout);
+    for (const line of textA.trim().split('\n')) expect(() => replayGameString(line)).not.toThrow();
+  });
+
+  it.skipIf(!existsSync('/usr/games/stockfish'))('--source stockfish plays engine games on several processes', () => {
+    const out = join(root, 'selfplay');
+    const run = gamba('generate', 'chess', '--source', 'stockfish', '--engine', '/usr/games/stockfish', '--games', '3', '--seed', '1', '--workers', '2', '--out', out, '--json');
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ games: 3, engines: 2, source: 'stockfish-selfplay (Stockfish 15.1)' });
+    const lines = gamba('dataset', 'export', out, '--format', 'text', '--split', 'train').stdout.trim().split('\n');
+    for (const line of lines) expect(replayGameString(line).history().length).toBeGreaterThan(8);
+  });
+
+  it('refuses --source stockfish for othello and a dead engine, keeping nothing half-written', () => {
+    const othello = gamba('generate', 'othello', '--source', 'stockfish', '--games', '1', '--seed', '1', '--out', join(root, 'o'));
+    expect(othello.status).toBe(2);
+    expect(othello.stderr).toMatch(/--source stockfish: only for chess/);
+    const dead = gamba('generate', 'chess', '--source', 'stockfish', '--engine', 'test/fixtures/chess/silent-engine.mjs', '--games', '1', '--seed', '1', '--out', join(root, 'd'));
+    expect(dead.status).toBe(2);
+    expect(dead.stderr).toMatch(/silent-engine\.mjs \(Silent\) has no option "Threads"/);
+    expect(existsSync(join(root, 'd'))).toBe(false);
+  });
+});
