@@ -334,8 +334,11 @@ export class MambaLM {
   /**
    * Feeds one token per sequence (tokens: (B)) and returns the next-token logits (B * V), advancing
    * `state` in place. After tokens t_0..t_k the logits equal row k of the full-sequence path.
+   * `onResidual`, when given, sees the residual stream x: (B, d) after the embedding (layer 0) and after
+   * each layer i (layer i), before the final norm; it must start its download of x before returning (x is
+   * disposed afterwards).
    */
-  async step(state: StepState, tokens: Int32Array): Promise<Float32Array> {
+  async step(state: StepState, tokens: Int32Array, onResidual?: (layer: number, x: Tensor) => void): Promise<Float32Array> {
     const B = state.batch;
     if (tokens.length !== B) throw new Error(`step: ${tokens.length} tokens for a state of batch ${B}`);
     const be = this.backend;
@@ -345,6 +348,7 @@ export class MambaLM {
     // x: (B, d)
     let x = be.embeddingForward(ids, this.params.get('backbone.embeddings.weight')!);
     be.dispose(ids);
+    onResidual?.(0, x);
     for (let i = 0; i < this.layers.length; i++) {
       const p = this.layers[i];
       const { y: xNorm, rstd } = be.rmsNormForward(x, p.norm, eps);
@@ -364,6 +368,7 @@ export class MambaLM {
       const next = be.add(x, branch);
       for (const t of [x, xNorm, rstd, xz, inX, z, conv, u, xDbl, dt, b, c, dtProj, delta, y, gated, branch]) be.dispose(t);
       x = next;
+      onResidual?.(i + 1, x);
     }
     const { y: xFinal, rstd } = be.rmsNormForward(x, this.params.get('backbone.norm_f.weight')!, eps);
     const logits = be.matmul(xFinal, this.headWeight, { transB: true });
