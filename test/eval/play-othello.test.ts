@@ -1,0 +1,84 @@
+/** `gamba play --game othello` against gtp-rhino and the simple players, with a small random checkpoint. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OthelloBoard } from '../../games/othello/board.js';
+import { parseSquare } from '../../games/othello/notation.js';
+import { RHINO_PATH } from '../../games/othello/gtp.js';
+import { tempDir, writeTinyCheckpoint } from './play-fixtures.js';
+
+const root = tempDir('play-othello');
+const checkpoint = writeTinyCheckpoint(join(root, 'model'), 'othello');
+
+function gamba(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, ['bin/gamba.js', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** The games of a match replayed on the real board: legal, and the recorded result is the real one. */
+function checkGames(file: string): { modelColor: string; result: string; termination: string; moves: string[]; illegalMoves: number }[] {
+  const games = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  for (const game of games) {
+    const board = OthelloBoard.initial();
+    for (const move of game.moves) board.play(parseSquare(move));
+    if (game.termination === 'finished') {
+      expect(board.isOver()).toBe(true);
+      const winner = board.winner();
+      expect(game.result).toBe(winner === null ? 'draw' : winner === 0 ? 'black' : 'white');
+      expect(game.counts).toEqual(board.counts());
+    } else {
+      expect(game.result).not.toBe(game.modelColor);
+    }
+  }
+  return games;
+}
+
+beforeAll(() => {
+  if (!existsSync('dist/src/cli.js')) throw new Error('dist/src/cli.js is missing: run `npx tsc -p .` first (npm test does)');
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('gamba play --game othello', () => {
+  it.skipIf(!existsSync(RHINO_PATH))('plays whole games against gtp-rhino (passes included) and sums them up', () => {
+    const out = join(root, 'rhino');
+    const run = gamba('play', '--game', 'othello', '--checkpoint', checkpoint, '--opponent', 'rhino', '--games', '6', '--temperature', '1',
+      '--backend', 'cpu', '--out', out, '--json');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary).toMatchObject({ games: 6, mode: 'legal-only', illegalRate: 0, forfeits: 0 });
+    expect(summary.opponent.engine).toMatch(/GRhino/);
+    const games = checkGames(join(out, 'games.jsonl'));
+    expect(games.map((g) => g.modelColor)).toEqual(['black', 'white', 'black', 'white', 'black', 'white']);
+    // Forced passes happened and rhino's board followed them (it would have refused a move otherwise).
+    let passes = 0;
+    for (const game of games) {
+      const board = OthelloBoard.initial();
+      for (const move of game.moves) {
+        const mover = board.toMove;
+        board.play(parseSquare(move));
+        if (!board.isOver() && board.toMove === mover) passes++;
+      }
+    }
+    expect(passes).toBeGreaterThan(0);
+    const points = games.map((g) => (g.result === 'draw' ? 0.5 : g.result === g.modelColor ? 1 : 0));
+    expect(summary.wins).toBe(points.filter((p) => p === 1).length);
+    expect(summary.score).toBeCloseTo(points.reduce((a, b) => a + b, 0) / 6, 4);
+  });
+
+  it('reports the illegal rate when the model may pick any token (--unrestricted)', () => {
+    const out = join(root, 'unrestricted');
+    const run = gamba('play', '--game', 'othello', '--checkpoint', checkpoint, '--opponent', 'greedy', '--games', '8', '--unrestricted',
+      '--temperature', '1', '--backend', 'cpu', '--out', out, '--json');
+    expect(run.status).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    const games = checkGames(join(out, 'games.jsonl'));
+    const illegal = games.reduce((a, g) => a + g.illegalMoves, 0);
+    expect(summary.mode).toBe('unrestricted');
+    expect(summary.forfeits).toBe(illegal);
+    // A random model over 61 tokens errs often: some games must be forfeited.
+    expect(illegal).toBeGreaterThan(0);
+    expect(summary.illegalRate).toBeCloseTo(illegal / summary.modelMoves, 4);
+  });
+});
