@@ -16,7 +16,7 @@ function gamba(args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-const RUN_FLAGS = ['--game', 'othello', '--data', SAMPLES, '--preset', 'tiny', '--backend', 'cpu', '--batch', '4', '--seed', '3', '--val-every', '50', '--val-games', '8'];
+const RUN_FLAGS = ['--game', 'othello', '--data', SAMPLES, '--preset', 'tiny', '--backend', 'cpu', '--batch', '4', '--lr', '0.003', '--seed', '3', '--val-every', '50', '--val-games', '8'];
 
 describe('gamba train (CLI)', () => {
   it('saves on SIGINT, exits 0 with the resume command, and resumes on the same losses', async () => {
@@ -96,8 +96,8 @@ describe('gamba train (CLI)', () => {
     const both = gamba(['train', ...RUN_FLAGS, '--steps', '3', '--minutes', '1', '--out', join(root, 'x')]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/exactly one of --steps N and --minutes M/);
-    const badLr = gamba(['train', ...RUN_FLAGS, '--steps', '3', '--lr', '-1', '--out', join(root, 'y')]);
-    expect(badLr.stderr).toMatch(/^gamba: --lr: expected a number > 0, got -1\n$/);
+    const badClip = gamba(['train', ...RUN_FLAGS, '--steps', '3', '--clip', '-1', '--out', join(root, 'y')]);
+    expect(badClip.stderr).toMatch(/^gamba: --clip: expected a number >= 0, got -1\n$/);
     const noRun = gamba(['train', '--resume', '--out', join(root, 'nothing')]);
     expect(noRun.code).toBe(2);
     expect(noRun.stderr).toMatch(/no checkpoint to resume/);
