@@ -137,9 +137,10 @@ export interface Backend {
   // ---- selective scan -----------------------------------------------------------------------------
   /**
    * h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t (h_{-1} = 0), y_t = C_t . h_t + D u_t, per channel e
-   * with h: (N). Returns y: (M, E) and `saved`, whatever the backend keeps for the backward pass (may be null).
+   * with h: (N). Returns y: (M, E) and `saved`, whatever the backend keeps for the backward pass (null
+   * when `forBackward` is false, and may be null anyway: the backward pass then recomputes the states).
    */
-  selectiveScanForward(inputs: SelectiveScanInputs): { y: Tensor; saved: Tensor | null };
+  selectiveScanForward(inputs: SelectiveScanInputs, forBackward: boolean): { y: Tensor; saved: Tensor | null };
   /** Gradients of the inputs; writes dALog: (E, N) and dD: (E). */
   selectiveScanBackward(inputs: SelectiveScanInputs, saved: Tensor | null, dy: Tensor, dALog: Tensor, dD: Tensor): SelectiveScanGradients;
   /**

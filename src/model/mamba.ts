@@ -132,7 +132,7 @@ export class MambaLM {
   }
 
   /** One layer forward on x: (M, d) -> the new residual stream and the cache for the backward pass. */
-  private layerForward(p: LayerParams, x: Tensor, batch: number, length: number): { out: Tensor; cache: LayerCache } {
+  private layerForward(p: LayerParams, x: Tensor, batch: number, length: number, forBackward: boolean): { out: Tensor; cache: LayerCache } {
     const be = this.backend;
     const { d_state: N, dt_rank: R, layer_norm_epsilon: eps } = this.config;
     const E = this.E;
@@ -153,7 +153,7 @@ export class MambaLM {
     const dtProj = be.matmul(dt, p.dtProjWeight, { transB: true });
     const delta = be.softplusBiasForward(dtProj, p.dtProjBias);
     // y: (M, E)
-    const { y, saved } = be.selectiveScanForward({ u, delta, aLog: p.aLog, b, c, d: p.d, batch, length });
+    const { y, saved } = be.selectiveScanForward({ u, delta, aLog: p.aLog, b, c, d: p.d, batch, length }, forBackward);
     const gated = be.gateForward(y, z);
     // branch: (M, d)
     const branch = be.matmul(gated, p.outProj, { transB: true });
@@ -223,7 +223,7 @@ export class MambaLM {
     let x = be.embeddingForward(ids, this.params.get('backbone.embeddings.weight')!);
     const caches: LayerCache[] = [];
     for (const p of this.layers) {
-      const { out, cache } = this.layerForward(p, x, batch, length);
+      const { out, cache } = this.layerForward(p, x, batch, length, keep);
       if (keep) {
         caches.push(cache);
       } else {

@@ -188,11 +188,11 @@ describe('selective scan', () => {
     const { y } = be.selectiveScanForward({
       u: t([1, 2, 3], [3, 1]), delta: t([ln2, ln2, ln2], [3, 1]), aLog: t([0], [1, 1]),
       b: t([1, 1, 1], [3, 1]), c: t([1, 2, 1], [3, 1]), d: t([0.5], [1]), batch: 1, length: 3,
-    });
+    }, false);
     expectClose(await down(y), [ln2 + 0.5, 5 * ln2 + 1, 4.25 * ln2 + 1.5], 1e-6, 1e-6, 'y');
   });
 
-  it('forward and backward of every input, several sequences, channels and state entries', async () => {
+  for (const forBackward of [true, false]) it(`forward and backward of every input, several sequences, channels and state entries (states ${forBackward ? 'kept' : 'recomputed'})`, async () => {
     const batch = 2, L = 5, E = 3, N = 4, M = batch * L;
     const u = rand(M * E, 23), delta = rand(M * E, 24, 0.05, 1), aLog = rand(E * N, 25, -1, 1.5);
     const bm = rand(M * N, 26), cm = rand(M * N, 27), d = rand(E, 28), r = rand(M * E, 29);
@@ -200,7 +200,8 @@ describe('selective scan', () => {
       u: up(u, [M, E]), delta: up(delta, [M, E]), aLog: up(aLog, [E, N]), b: up(bm, [M, N]), c: up(cm, [M, N]), d: up(d, [E]), batch, length: L,
     });
     const ref = () => scanRef(u, delta, aLog, bm, cm, d, batch, L, E, N);
-    const { y, saved } = be.selectiveScanForward(inputs());
+    const { y, saved } = be.selectiveScanForward(inputs(), forBackward);
+    expect(saved === null).toBe(!forBackward);
     expectClose(await down(y), ref(), ...FWD, 'y');
     const dALog = be.zeros([E, N]);
     const dD = be.zeros([E]);

@@ -16,6 +16,12 @@ import { matmulInto } from './matmul.js';
 import { rmsNormBackward, rmsNormForward } from './rms-norm.js';
 import { selectiveScanBackward, selectiveScanForward, selectiveScanStep, type ScanArrays } from './selective-scan.js';
 
+/**
+ * Largest states-and-decays array (floats) one layer's scan keeps for its backward pass: 32M floats =
+ * 128 MB (tiny at batch 32 x 59 needs 7.7M; othello-base at batch 64 x 59 recomputes instead).
+ */
+const SCAN_SAVE_LIMIT = 32 * 1024 * 1024;
+
 export class CpuTensor implements Tensor {
   constructor(
     readonly shape: readonly number[],
@@ -253,18 +259,22 @@ export class CpuBackend implements Backend {
     };
   }
 
-  selectiveScanForward(inputs: SelectiveScanInputs): { y: Tensor; saved: Tensor | null } {
+  selectiveScanForward(inputs: SelectiveScanInputs, forBackward: boolean): { y: Tensor; saved: Tensor | null } {
+    const arrays = this.scanArrays(inputs);
     const y = this.alloc(inputs.u.shape);
-    selectiveScanForward(this.scanArrays(inputs), f32(y));
-    return { y, saved: null };
+    // Keep states and decays (2 * M * E * N floats) for the backward pass when they fit the budget.
+    const savedSize = 2 * sizeOf(inputs.u.shape) * arrays.stateSize;
+    const saved = forBackward && savedSize <= SCAN_SAVE_LIMIT ? this.alloc([savedSize]) : null;
+    selectiveScanForward(arrays, f32(y), saved ? f32(saved) : null);
+    return { y, saved };
   }
 
-  selectiveScanBackward(inputs: SelectiveScanInputs, _saved: Tensor | null, dy: Tensor, dALog: Tensor, dD: Tensor): SelectiveScanGradients {
+  selectiveScanBackward(inputs: SelectiveScanInputs, saved: Tensor | null, dy: Tensor, dALog: Tensor, dD: Tensor): SelectiveScanGradients {
     const du = this.alloc(inputs.u.shape);
     const dDelta = this.alloc(inputs.delta.shape);
     const dB = this.alloc(inputs.b.shape);
     const dC = this.alloc(inputs.c.shape);
-    selectiveScanBackward(this.scanArrays(inputs), f32(dy), f32(du), f32(dDelta), f32(dB), f32(dC), f32(dALog), f32(dD));
+    selectiveScanBackward(this.scanArrays(inputs), f32(dy), f32(du), f32(dDelta), f32(dB), f32(dC), f32(dALog), f32(dD), saved ? f32(saved) : null);
     return { du, dDelta, dB, dC };
   }
 

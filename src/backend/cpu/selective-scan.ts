@@ -7,10 +7,12 @@
  * Shapes (M = batch * length rows, row b*length + t):
  *   u, delta, y: (M, E)    B, C: (M, N)    A_log: (E, N)    D: (E)
  *
- * The backward pass recomputes the states instead of keeping (B, L, E, N) from the forward pass: per
- * sequence and per block of CHANNEL_BLOCK channels it runs the recurrence forward into a scratch of
- * (L, block, N) states and decay factors, then walks back in time. Memory stays O(L * block * N)
- * whatever the batch, at the price of one more forward recurrence.
+ * The backward pass needs every state h_t and decay exp(delta_t A). When the forward pass is given a
+ * `saved` array (2 * M * E * N floats: states, then decays) it keeps them there and the backward pass
+ * only walks back in time. Without it (the states of a large model would not fit) the backward pass
+ * recomputes them: per sequence and per block of CHANNEL_BLOCK channels it runs the recurrence forward
+ * into a scratch of (L, block, N), then walks back; memory O(L * block * N) at the price of one more
+ * forward recurrence (the exps dominate the scan's time).
  */
 import { expNonPositive } from './fast-exp.js';
 
@@ -47,8 +49,12 @@ function grow(buffer: Float64Array, size: number): Float64Array<ArrayBuffer> {
   return buffer.length >= size ? (buffer as Float64Array<ArrayBuffer>) : new Float64Array(size);
 }
 
-/** y: (M, E). */
-export function selectiveScanForward(s: ScanArrays, y: Float32Array): void {
+/** y: (M, E); saved: null, or 2 * M * E * N floats that receive the states and the decays. */
+export function selectiveScanForward(s: ScanArrays, y: Float32Array, saved: Float32Array | null): void {
+  if (saved) {
+    selectiveScanForwardSaving(s, y, saved);
+    return;
+  }
   const { u, delta, b: bm, c: cm, d, batch, length: L, channels: E, stateSize: N } = s;
   const A = negExp(s.aLog);
   hScratch = grow(hScratch, E * N);
@@ -76,20 +82,104 @@ export function selectiveScanForward(s: ScanArrays, y: Float32Array): void {
   }
 }
 
-/**
- * Gradients of the scan. Writes du, dDelta: (M, E), dB, dC: (M, N), dALog: (E, N), dD: (E)
- * (all overwritten).
- */
-export function selectiveScanBackward(
-  s: ScanArrays, dy: Float32Array,
+function selectiveScanForwardSaving(s: ScanArrays, y: Float32Array, saved: Float32Array): void {
+  const { u, delta, b: bm, c: cm, d, batch, length: L, channels: E, stateSize: N } = s;
+  const A = negExp(s.aLog);
+  const decayOffset = batch * L * E * N;
+  for (let bi = 0; bi < batch; bi++) {
+    for (let t = 0; t < L; t++) {
+      const row = bi * L + t;
+      const rowE = row * E;
+      const rowN = row * N;
+      // states of this row and of the previous one: (E, N) each
+      const o = rowE * N;
+      const prev = t > 0 ? o - E * N : -1;
+      for (let e = 0; e < E; e++) {
+        const dt = delta[rowE + e];
+        const x = u[rowE + e];
+        const dtx = dt * x;
+        const hBase = e * N;
+        let acc = 0;
+        for (let n = 0; n < N; n++) {
+          const a = expNonPositive(dt * A[hBase + n]);
+          const hn = (prev >= 0 ? a * saved[prev + hBase + n] : 0) + dtx * bm[rowN + n];
+          saved[o + hBase + n] = hn;
+          saved[decayOffset + o + hBase + n] = a;
+          acc += cm[rowN + n] * hn;
+        }
+        y[rowE + e] = acc + d[e] * x;
+      }
+    }
+  }
+}
+
+/** Backward from the states and decays kept by the forward pass (see selectiveScanBackward). */
+function selectiveScanBackwardSaved(
+  s: ScanArrays, saved: Float32Array, dy: Float32Array,
   du: Float32Array, dDelta: Float32Array, dB: Float32Array, dC: Float32Array, dALog: Float32Array, dD: Float32Array,
 ): void {
   const { u, delta, b: bm, c: cm, d, batch, length: L, channels: E, stateSize: N } = s;
   const A = negExp(s.aLog);
+  const decayOffset = batch * L * E * N;
+  dhScratch = grow(dhScratch, E * N);
+  const dh = dhScratch;
+  for (let bi = 0; bi < batch; bi++) {
+    dh.fill(0, 0, E * N);
+    for (let t = L - 1; t >= 0; t--) {
+      const row = bi * L + t;
+      const rowN = row * N;
+      const o = row * E * N;
+      const prev = o - E * N;
+      for (let e = 0; e < E; e++) {
+        const ie = row * E + e;
+        const g = dy[ie];
+        const dt = delta[ie];
+        const x = u[ie];
+        const dtx = dt * x;
+        const eN = e * N;
+        let dDt = 0;
+        let dX = g * d[e];
+        dD[e] += g * x;
+        for (let n = 0; n < N; n++) {
+          const hn = saved[o + eN + n];
+          dC[rowN + n] += g * hn;
+          const dhn = dh[eN + n] + g * cm[rowN + n];
+          const hPrev = t > 0 ? saved[prev + eN + n] : 0;
+          const a = saved[decayOffset + o + eN + n];
+          const dDecay = dhn * hPrev * a;
+          const an = A[eN + n];
+          dDt += dDecay * an + dhn * bm[rowN + n] * x;
+          dALog[eN + n] += dDecay * dt * an;
+          dB[rowN + n] += dhn * dtx;
+          dX += dhn * dt * bm[rowN + n];
+          dh[eN + n] = dhn * a;
+        }
+        dDelta[ie] = dDt;
+        du[ie] = dX;
+      }
+    }
+  }
+}
+
+/**
+ * Gradients of the scan. Writes du, dDelta: (M, E), dB, dC: (M, N), dALog: (E, N), dD: (E)
+ * (all overwritten). `saved` is the forward pass's array, or null to recompute the states.
+ */
+export function selectiveScanBackward(
+  s: ScanArrays, dy: Float32Array,
+  du: Float32Array, dDelta: Float32Array, dB: Float32Array, dC: Float32Array, dALog: Float32Array, dD: Float32Array,
+  saved: Float32Array | null,
+): void {
   dB.fill(0);
   dC.fill(0);
   dALog.fill(0);
   dD.fill(0);
+  if (saved) {
+    selectiveScanBackwardSaved(s, saved, dy, du, dDelta, dB, dC, dALog, dD);
+    return;
+  }
+  const { u, delta, b: bm, c: cm, d, batch, length: L, channels: E, stateSize: N } = s;
+  const A = negExp(s.aLog);
   const block = Math.min(CHANNEL_BLOCK, E);
   // states[t][e'][n] (after step t) and decay[t][e'][n] = exp(delta_t A) for the channels of one block
   hScratch = grow(hScratch, L * block * N);
