@@ -6,8 +6,10 @@ import { evalCommand } from './eval.js';
 import { generateCommand } from './generate.js';
 import { perftCommand } from './perft.js';
 import { playCommand } from './play.js';
+import { probeCommand } from './probe.js';
 import { quickstartCommand } from './quickstart.js';
+import { reportCommand } from './report.js';
 import { trainCommand } from './train.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [generateCommand, datasetCommand, trainCommand, evalCommand, playCommand, quickstartCommand, benchCommand, perftCommand];
+export const commands: CommandModule<any, any>[] = [generateCommand, datasetCommand, trainCommand, evalCommand, playCommand, probeCommand, reportCommand, quickstartCommand, benchCommand, perftCommand];

@@ -1,0 +1,229 @@
+/**
+ * report.html of a probe run: one self-contained page (inline CSS and SVG, no script, no network)
+ * drawn from report.json alone, so `gamba report` can redraw it at any time:
+ *   - a summary line and what was run (model, data, seeds, timings);
+ *   - cell and board accuracy by layer: residual stream and SSM state, each beside the random-init
+ *     control, and the majority baseline;
+ *   - cell and board accuracy by move number at the best layer of each source;
+ *   - per-square accuracy at the best layer, beside the majority baseline's;
+ *   - a few decoded boards beside the true ones (wrong squares outlined);
+ *   - every number in a table.
+ */
+import type { FeatureSource } from './capture.js';
+import type { MoveAccuracy, ProbeMetrics } from './metrics.js';
+import type { LayerResult, ProbeReport } from './report.js';
+import { boardGrid, escapeXml, lineChart, sequentialColor, ticks, type GridCell, type Series } from './svg-charts.js';
+
+const COLORS: Record<FeatureSource, string> = { residual: '#1f77b4', state: '#d62728' };
+const CONTROL_COLORS: Record<FeatureSource, string> = { residual: '#8fbbe0', state: '#f0a3a3' };
+const MAJORITY_COLOR = '#555';
+
+const pct = (v: number, digits = 1) => `${(100 * v).toFixed(digits)}%`;
+
+const STYLE = `
+body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; margin: 24px auto; max-width: 1180px; color: #222; padding: 0 16px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+p.lead { font-size: 15px; margin: 6px 0 12px; }
+.note { color: #555; font-size: 13px; max-width: 1100px; }
+.row { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
+.chart .chart-title { font-size: 14px; font-weight: 600; }
+.chart .tick, .board .coord { font-size: 11px; fill: #444; }
+.chart .axis-label { font-size: 12px; fill: #333; }
+.chart .legend { font-size: 12px; fill: #222; }
+.chart .grid { stroke: #e4e4e4; }
+.chart .axis { stroke: #666; }
+.chart .frame { fill: none; stroke: #999; }
+.board .cell-text { font-size: 11px; font-weight: 600; }
+.board .board-caption { font-size: 12px; fill: #222; }
+table { border-collapse: collapse; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+th { background: #f4f4f4; }
+td.left, th.left { text-align: left; }
+tr.best td { background: #fff6d5; font-weight: 600; }
+dl.meta { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; font-size: 13px; margin: 8px 0; }
+dl.meta dt { color: #555; }
+dl.meta dd { margin: 0; }
+.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 50%; vertical-align: -1px; margin: 0 4px 0 10px; border: 1px solid #555; }
+.example { border: 1px solid #e2e2e2; border-radius: 6px; padding: 8px; }
+.example h3 { font-size: 13px; margin: 0 0 6px; font-weight: 600; }
+`;
+
+export function renderReportHtml(report: ProbeReport): string {
+  const sources = [...new Set(report.layers.map((l) => l.source))];
+  const best = report.layers.find((l) => l.source === report.best.source && l.layer === report.best.layer)!;
+  const majority = report.baselines.majority;
+  const bestControl = bestOf(report.baselines.randomInit);
+  const title = `Board probe (${report.target}) of ${report.checkpoint.dir}`;
+  const lead = [
+    `Best: <b>${best.source} layer ${best.layer}</b>, cell accuracy <b>${pct(best.cellAcc, 2)}</b>, full-board accuracy <b>${pct(best.boardAcc, 2)}</b>`,
+    `majority baseline ${pct(majority.cellAcc, 2)} / ${pct(majority.boardAcc, 2)}`,
+    bestControl ? `random-init control at best ${pct(bestControl.cellAcc, 2)} / ${pct(bestControl.boardAcc, 2)} (${bestControl.source} layer ${bestControl.layer})` : 'no random-init control',
+  ].join('; ');
+  const html: string[] = [];
+  html.push('<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>${escapeXml(title)}</title>`, `<style>${STYLE}</style>`, '</head>', '<body>');
+  html.push(`<h1>${escapeXml(title)}</h1>`);
+  html.push(`<p class="lead">${lead}.</p>`);
+  html.push(metaList(report));
+  html.push(`<p class="note">Cell accuracy: share of squares decoded right, over all 64 squares of every held-out position. Board accuracy: share of positions with all 64 squares right. A linear probe per layer (softmax over ${report.classes.length} classes per square: ${report.classes.map(escapeXml).join(', ')}) is fitted on the probe-training games and scored on the held-out games. Residual layer 0 is the embedding, layer i the stream after layer i (before the final norm); state layer i is layer i's SSM state h (E x N). Random-init: the same probes on a randomly initialised model of the same config. Majority: the most common class of each square at each move number in the probe-training games.</p>`);
+
+  html.push('<h2>Accuracy by layer</h2>', '<div class="row">');
+  html.push(byLayerChart(report, sources, 'cellAcc', 'Cell accuracy by layer'));
+  html.push(byLayerChart(report, sources, 'boardAcc', 'Full-board accuracy by layer'));
+  html.push('</div>');
+
+  const bestBySource = sources.map((s) => bestOf(report.layers.filter((l) => l.source === s))!);
+  html.push(`<h2>Accuracy by move number (best layer of each source: ${bestBySource.map((b) => `${b.source} ${b.layer}`).join(', ')})</h2>`, '<div class="row">');
+  html.push(byMoveChart(report, bestBySource, 'cellAcc', 'Cell accuracy by move number'));
+  html.push(byMoveChart(report, bestBySource, 'boardAcc', 'Full-board accuracy by move number'));
+  html.push('</div>');
+  if (sources.includes('state') && report.options.statePositions > 0) {
+    html.push(`<p class="note">The state is probed at ${report.options.statePositions} sampled positions per game (of ${report.data.positionsPerGame}), so its by-move curve rests on fewer positions than the residual one (counts in report.json).</p>`);
+  }
+
+  html.push(`<h2>Per-square accuracy: ${best.source} layer ${best.layer} beside the majority baseline</h2>`, '<div class="row">');
+  html.push(squareHeatmap(best, `${best.source} layer ${best.layer}: cell ${pct(best.cellAcc)}`));
+  html.push(squareHeatmap(majority, `majority baseline: cell ${pct(majority.cellAcc)}`));
+  html.push('</div>');
+  html.push('<p class="note">Colour from 50% (dark) to 100% (yellow); a1 at the top left, as the square indices run (a1 = 0, h8 = 63).</p>');
+
+  if (report.examples.length > 0) {
+    html.push(`<h2>Decoded boards (${report.examples[0].source} layer ${report.examples[0].layer}, held-out games)</h2>`);
+    html.push(`<p class="note">Legend:${legend(report)}. Wrong squares of the decoded board are outlined in red.</p>`);
+    html.push('<div class="row">');
+    for (const e of report.examples) {
+      const wrong = e.truth.reduce((n, c, s) => n + (c === e.predicted[s] ? 0 : 1), 0);
+      html.push('<div class="example">', `<h3>Held-out game ${e.game}, after move ${e.move}: ${wrong === 0 ? 'all 64 right' : `${wrong} square${wrong === 1 ? '' : 's'} wrong`}</h3>`, '<div class="row">');
+      html.push(boardGrid(e.truth.map((c) => classCell(report, c, false)), 26, 'true board'));
+      html.push(boardGrid(e.predicted.map((c, s) => classCell(report, c, c !== e.truth[s])), 26, 'decoded'));
+      html.push('</div>', '</div>');
+    }
+    html.push('</div>');
+  }
+
+  html.push('<h2>All numbers</h2>');
+  html.push(numbersTable(report));
+  html.push(`<p class="note">Written by gamba probe on ${escapeXml(report.createdAt)}; report.json beside this page has every number (by move, per square, timings).</p>`);
+  html.push('</body>', '</html>');
+  return html.join('\n') + '\n';
+}
+
+function bestOf(rows: LayerResult[]): LayerResult | null {
+  let best: LayerResult | null = null;
+  for (const r of rows) if (!best || r.cellAcc > best.cellAcc) best = r;
+  return best;
+}
+
+function metaList(report: ProbeReport): string {
+  const c = report.checkpoint.config as Record<string, unknown>;
+  const t = report.timings;
+  const items: [string, string][] = [
+    ['model', `${report.checkpoint.preset ?? 'custom'}: d_model ${c.d_model}, ${c.n_layers} layers, d_state ${c.d_state}, expand ${c.expand}`],
+    ['data', `${report.data.dir}: fitted on ${report.data.fitGames} ${report.data.fitSplit} games, scored on ${report.data.evalGames} ${report.data.evalSplit} games, positions 1..${report.data.positionsPerGame} per game`],
+    ['probe', `target ${report.target}; sources ${report.options.sources.join(' + ')}; ridge start then ${report.options.epochs} epochs of descent; seed ${report.options.seed}${report.options.sources.includes('state') ? `; state positions per game ${report.options.statePositions || 'all'}` : ''}`],
+    ['time', `${t.totalSeconds.toFixed(0)} s in all: capture ${t.captureSeconds.toFixed(0)} s, fitting ${t.fitSeconds.toFixed(0)} s (trained model ${t.trainedFitSeconds.toFixed(0)} s), scoring ${t.scoreSeconds.toFixed(0)} s (${escapeXml(report.options.backend)} backend)`],
+  ];
+  return `<dl class="meta">${items.map(([k, v]) => `<dt>${k}</dt><dd>${escapeXml(v)}</dd>`).join('')}</dl>`;
+}
+
+/** y range of a chart: from a round value below the data (at most `floor`) to a round value above. */
+function yRange(values: number[], floor: number): { min: number; max: number; step: number } {
+  const lo = Math.min(floor, ...values);
+  const hi = Math.max(...values, lo + 0.01);
+  const span = hi - lo;
+  const step = span > 0.5 ? 0.1 : span > 0.2 ? 0.05 : span > 0.08 ? 0.02 : 0.01;
+  return { min: Math.max(0, Math.floor(lo / step) * step), max: Math.min(1, Math.ceil(hi / step) * step), step };
+}
+
+function byLayerChart(report: ProbeReport, sources: FeatureSource[], key: 'cellAcc' | 'boardAcc', title: string): string {
+  const series: Series[] = [];
+  for (const s of sources) {
+    const rows = report.layers.filter((l) => l.source === s).sort((a, b) => a.layer - b.layer);
+    series.push({ name: `${s} (trained)`, color: COLORS[s], points: rows.map((r) => [r.layer, r[key]]), markers: true });
+    const control = report.baselines.randomInit.filter((l) => l.source === s).sort((a, b) => a.layer - b.layer);
+    if (control.length > 0) series.push({ name: `${s} (random-init)`, color: CONTROL_COLORS[s], dash: '6 4', points: control.map((r) => [r.layer, r[key]]), markers: true });
+  }
+  const layers = [...report.layers, ...report.baselines.randomInit].map((l) => l.layer);
+  const xMin = Math.min(...layers);
+  const xMax = Math.max(...layers);
+  const m = report.baselines.majority[key];
+  series.push({ name: 'majority baseline', color: MAJORITY_COLOR, dash: '2 4', points: [[xMin, m], [xMax, m]] });
+  const values = series.flatMap((s) => s.points.map((p) => p[1]));
+  const range = yRange(values, key === 'cellAcc' ? 0.5 : 0);
+  return lineChart({
+    title, xLabel: 'layer (residual 0 = embeddings; state i = SSM state of layer i)', yLabel: key === 'cellAcc' ? 'cell accuracy' : 'board accuracy',
+    series, xMin, xMax, yMin: range.min, yMax: range.max, xTicks: ticks(xMin, xMax, 1), yTicks: ticks(range.min, range.max, range.step), formatY: (v) => pct(v, range.step < 0.02 ? 1 : 0),
+  });
+}
+
+function byMoveChart(report: ProbeReport, bestBySource: LayerResult[], key: 'cellAcc' | 'boardAcc', title: string): string {
+  const points = (rows: MoveAccuracy[]) => rows.map((m) => [m.move, m[key]] as [number, number]);
+  const series: Series[] = [];
+  for (const b of bestBySource) {
+    series.push({ name: `${b.source} layer ${b.layer}`, color: COLORS[b.source], points: points(b.byMove) });
+    const control = report.baselines.randomInit.find((l) => l.source === b.source && l.layer === b.layer);
+    if (control) series.push({ name: `${b.source} layer ${b.layer}, random-init`, color: CONTROL_COLORS[b.source], dash: '6 4', points: points(control.byMove) });
+  }
+  series.push({ name: 'majority baseline', color: MAJORITY_COLOR, dash: '2 4', points: points(report.baselines.majority.byMove) });
+  const values = series.flatMap((s) => s.points.map((p) => p[1]));
+  const range = yRange(values, key === 'cellAcc' ? 0.5 : 0);
+  const moves = series.flatMap((s) => s.points.map((p) => p[0]));
+  const xMax = Math.max(10, ...moves);
+  return lineChart({
+    title, xLabel: 'move number (board after this many moves)', yLabel: key === 'cellAcc' ? 'cell accuracy' : 'board accuracy',
+    series, xMin: 1, xMax, yMin: range.min, yMax: range.max, xTicks: [1, ...ticks(10, xMax, 10)], yTicks: ticks(range.min, range.max, range.step), formatY: (v) => pct(v, range.step < 0.02 ? 1 : 0),
+  });
+}
+
+function squareHeatmap(metrics: ProbeMetrics, caption: string): string {
+  const cells: GridCell[] = metrics.perSquare.map((acc, s) => {
+    // 50% .. 100% spans the colour scale: below half is as bad as a coin flip on a binary target.
+    const v = (acc - 0.5) / 0.5;
+    return {
+      fill: sequentialColor(v),
+      text: acc >= 0.9995 ? '100' : (100 * acc).toFixed(1),
+      textColor: v > 0.6 ? '#111' : '#fff',
+      title: `${'abcdefgh'[s % 8]}${Math.floor(s / 8) + 1}: ${pct(acc, 2)}`,
+    };
+  });
+  return boardGrid(cells, 40, caption);
+}
+
+/** How a class is drawn: discs for the disc targets, a marker for the binary ones. */
+function classCell(report: ProbeReport, c: number, wrong: boolean): GridCell {
+  const binary = report.classes.length === 2;
+  const boardFill = binary ? '#f3efe2' : '#2f7d4f';
+  const title = report.classes[c] ?? String(c);
+  if (c === 0) return { fill: boardFill, mark: wrong, title };
+  if (binary) return { fill: boardFill, disc: { fill: '#ff8f00', stroke: '#8a4b00' }, mark: wrong, title };
+  return { fill: boardFill, disc: c === 1 ? { fill: '#151515', stroke: '#000' } : { fill: '#f7f7f7', stroke: '#999' }, mark: wrong, title };
+}
+
+function legend(report: ProbeReport): string {
+  return report.classes
+    .map((name, c) => {
+      const cell = classCell(report, c, false);
+      const fill = cell.disc ? cell.disc.fill : cell.fill;
+      return `<span class="swatch" style="background:${fill}"></span>${escapeXml(name)}`;
+    })
+    .join(' ');
+}
+
+function numbersTable(report: ProbeReport): string {
+  const rows: string[] = [];
+  const opt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : pct(v, 2));
+  rows.push('<table>', '<tr><th class="left">source</th><th>layer</th><th>dim</th><th>cell acc</th><th>board acc</th><th>random-init cell</th><th>random-init board</th>' +
+    '<th>fit / validation cell acc</th><th>ridge</th><th>epochs kept</th><th>fit positions</th><th>held-out positions</th><th>fit time</th></tr>');
+  for (const l of report.layers) {
+    const control = report.baselines.randomInit.find((r) => r.source === l.source && r.layer === l.layer);
+    const isBest = l.source === report.best.source && l.layer === report.best.layer;
+    rows.push(`<tr${isBest ? ' class="best"' : ''}><td class="left">${l.source}</td><td>${l.layer}</td><td>${l.dim}</td><td>${pct(l.cellAcc, 2)}</td><td>${pct(l.boardAcc, 2)}</td>` +
+      `<td>${control ? pct(control.cellAcc, 2) : '-'}</td><td>${control ? pct(control.boardAcc, 2) : '-'}</td>` +
+      `<td>${opt(l.trainCellAcc)} / ${opt(l.valCellAcc)}</td><td>${l.ridge ?? '-'}</td><td>${l.epochsKept ?? '-'}</td>` +
+      `<td>${l.fitPositions}</td><td>${l.positions}</td><td>${l.fitSeconds.toFixed(1)} s</td></tr>`);
+  }
+  const m = report.baselines.majority;
+  rows.push(`<tr><td class="left">majority</td><td>-</td><td>-</td><td>${pct(m.cellAcc, 2)}</td><td>${pct(m.boardAcc, 2)}</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td><td>${m.positions}</td><td>-</td></tr>`);
+  rows.push('</table>');
+  return rows.join('\n');
+}

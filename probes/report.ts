@@ -1,0 +1,181 @@
+/**
+ * report.json of `gamba probe`: every number of a probe run, with what it was run on. `gamba report`
+ * reads it back through validateReport, which checks the fields the HTML page draws and names the
+ * first bad one.
+ */
+import { readFileSync } from 'node:fs';
+import { UserError } from '../src/util/errors.js';
+import type { FeatureSource } from './capture.js';
+import type { ProbeMetrics } from './metrics.js';
+import { PROBE_TARGETS, SQUARES, type ProbeTarget } from './targets.js';
+
+export const REPORT_FORMAT = 'gamba-probe-report';
+export const REPORT_VERSION = 1;
+export const REPORT_JSON = 'report.json';
+export const REPORT_HTML = 'report.html';
+
+/** One probe scored on the held-out games. */
+export interface LayerResult extends ProbeMetrics {
+  /** Residual: 0 = embeddings, i = after layer i. State: i = the SSM state of layer i (1-based). */
+  layer: number;
+  source: FeatureSource;
+  /** Activation width D. */
+  dim: number;
+  /** Rows the probe was fitted on, and rows of probe-training games held back to validate the fit. */
+  fitPositions: number;
+  validationPositions: number;
+  /** The ridge penalty chosen on the validation rows and the descent epochs kept. */
+  ridge: number;
+  epochsKept: number;
+  /** Cell accuracy on the fitted rows (last epoch kept; null for the ridge start alone). */
+  trainCellAcc: number | null;
+  /** Cell accuracy on the validation rows (null when there were none). */
+  valCellAcc: number | null;
+  fitSeconds: number;
+}
+
+export interface DecodedExample {
+  /** Index of the game among the held-out games. */
+  game: number;
+  /** 1-based move number: the board after this many moves. */
+  move: number;
+  source: FeatureSource;
+  layer: number;
+  truth: number[];
+  predicted: number[];
+}
+
+export interface ProbeReport {
+  format: typeof REPORT_FORMAT;
+  version: number;
+  createdAt: string;
+  target: ProbeTarget;
+  classes: string[];
+  checkpoint: { dir: string; game: string | null; preset: string | null; config: Record<string, unknown> };
+  data: {
+    dir: string;
+    game: string;
+    datasetSeed: number | null;
+    fitSplit: string;
+    fitGames: number;
+    evalSplit: string;
+    evalGames: number;
+    /** Positions t = 0..positionsPerGame-1 of each game are probed (the training context). */
+    positionsPerGame: number;
+  };
+  options: {
+    sources: FeatureSource[];
+    seed: number;
+    /** State rows kept per game (0 = every position). */
+    statePositions: number;
+    batch: number;
+    epochs: number;
+    ridges: number[];
+    validationGames: string;
+    lr: number;
+    backend: string;
+    randomInit: { seed: number; stream: number } | null;
+  };
+  layers: LayerResult[];
+  baselines: { majority: ProbeMetrics; randomInit: LayerResult[] };
+  best: { source: FeatureSource; layer: number };
+  examples: DecodedExample[];
+  probes: { source: FeatureSource; layer: number; file: string }[];
+  timings: {
+    totalSeconds: number;
+    captureSeconds: number;
+    fitSeconds: number;
+    scoreSeconds: number;
+    /** Fitting the trained model's probes alone (every layer and source). */
+    trainedFitSeconds: number;
+  };
+}
+
+type Check = (value: unknown, path: string) => void;
+
+function fail(file: string, path: string, problem: string): never {
+  throw new UserError(`${file}: malformed probe report: ${path} ${problem}`);
+}
+
+/** Reads and checks report.json; a UserError names the file and the first bad field. */
+export function readReport(path: string): ProbeReport {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' ? `${path}: no such report (run \`gamba probe\` first)` : `${path}: cannot read report (${code ?? (error as Error).message})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UserError(`${path}: malformed probe report: not valid JSON (${(error as Error).message})`);
+  }
+  return validateReport(parsed, path);
+}
+
+export function validateReport(value: unknown, file: string): ProbeReport {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const object = (v: unknown, path: string): Record<string, unknown> => (isObject(v) ? v : fail(file, path, 'is not an object'));
+  const array = (v: unknown, path: string): unknown[] => (Array.isArray(v) ? v : fail(file, path, 'is not an array'));
+  const fraction: Check = (v, path) => {
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail(file, path, `must be a number from 0 to 1, got ${JSON.stringify(v)}`);
+  };
+  const count: Check = (v, path) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) fail(file, path, `must be a non-negative integer, got ${JSON.stringify(v)}`);
+  };
+  const metrics = (v: unknown, path: string): void => {
+    const o = object(v, path);
+    count(o.positions, `${path}.positions`);
+    fraction(o.cellAcc, `${path}.cellAcc`);
+    fraction(o.boardAcc, `${path}.boardAcc`);
+    array(o.byMove, `${path}.byMove`).forEach((m, i) => {
+      const mo = object(m, `${path}.byMove[${i}]`);
+      count(mo.move, `${path}.byMove[${i}].move`);
+      count(mo.positions, `${path}.byMove[${i}].positions`);
+      fraction(mo.cellAcc, `${path}.byMove[${i}].cellAcc`);
+      fraction(mo.boardAcc, `${path}.byMove[${i}].boardAcc`);
+    });
+    const squares = array(o.perSquare, `${path}.perSquare`);
+    if (squares.length !== SQUARES) fail(file, `${path}.perSquare`, `must have ${SQUARES} values, got ${squares.length}`);
+    squares.forEach((s, i) => fraction(s, `${path}.perSquare[${i}]`));
+  };
+  const layerResult = (v: unknown, path: string): void => {
+    metrics(v, path);
+    const o = v as Record<string, unknown>;
+    count(o.layer, `${path}.layer`);
+    if (o.source !== 'residual' && o.source !== 'state') fail(file, `${path}.source`, `must be "residual" or "state", got ${JSON.stringify(o.source)}`);
+  };
+
+  const root = object(value, 'the top level');
+  if (root.format !== REPORT_FORMAT) fail(file, 'format', `must be "${REPORT_FORMAT}", got ${JSON.stringify(root.format)}`);
+  if (root.version !== REPORT_VERSION) fail(file, 'version', `must be ${REPORT_VERSION}, got ${JSON.stringify(root.version)}`);
+  if (!PROBE_TARGETS.includes(root.target as ProbeTarget)) fail(file, 'target', `must be one of ${PROBE_TARGETS.join(', ')}, got ${JSON.stringify(root.target)}`);
+  const classes = array(root.classes, 'classes');
+  if (classes.length < 2 || !classes.every((c) => typeof c === 'string')) fail(file, 'classes', 'must be at least two class names');
+  object(root.checkpoint, 'checkpoint');
+  object(root.data, 'data');
+  object(root.options, 'options');
+  object(root.timings, 'timings');
+  const layers = array(root.layers, 'layers');
+  if (layers.length === 0) fail(file, 'layers', 'is empty');
+  layers.forEach((l, i) => layerResult(l, `layers[${i}]`));
+  const baselines = object(root.baselines, 'baselines');
+  metrics(baselines.majority, 'baselines.majority');
+  array(baselines.randomInit, 'baselines.randomInit').forEach((l, i) => layerResult(l, `baselines.randomInit[${i}]`));
+  const best = object(root.best, 'best');
+  if (!layers.some((l) => (l as LayerResult).layer === best.layer && (l as LayerResult).source === best.source)) fail(file, 'best', 'does not name one of the layers');
+  array(root.examples, 'examples').forEach((e, i) => {
+    const o = object(e, `examples[${i}]`);
+    count(o.move, `examples[${i}].move`);
+    for (const key of ['truth', 'predicted'] as const) {
+      const board = array(o[key], `examples[${i}].${key}`);
+      if (board.length !== SQUARES || !board.every((c) => Number.isInteger(c) && (c as number) >= 0 && (c as number) < classes.length)) {
+        fail(file, `examples[${i}].${key}`, `must be ${SQUARES} class indices below ${classes.length}`);
+      }
+    }
+  });
+  array(root.probes, 'probes');
+  return root as unknown as ProbeReport;
+}

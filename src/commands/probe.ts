@@ -1,0 +1,127 @@
+/**
+ * `gamba probe`: fits linear board probes on every layer of a checkpoint (residual stream and SSM
+ * state), scores them on held-out games next to the majority baseline and a random-init control, and
+ * writes report.json + report.html + the fitted probes (probes/run-probe.ts does the work).
+ */
+import { join } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import type { FeatureSource } from '../../probes/capture.js';
+import type { LinearProbe } from '../../probes/linear-probe.js';
+import { checkReportDir, writeReportDir } from '../../probes/report-files.js';
+import { REPORT_HTML, REPORT_JSON, type ProbeReport } from '../../probes/report.js';
+import { runProbe } from '../../probes/run-probe.js';
+import { PROBE_TARGETS, type ProbeTarget } from '../../probes/targets.js';
+import type { BackendName } from '../backend/index.js';
+import { integerFlag } from '../util/flags.js';
+import { note, printResult, ProgressBar } from '../util/output.js';
+
+interface ProbeArgs {
+  checkpoint: string;
+  data: string;
+  target: ProbeTarget;
+  source: 'residual' | 'state' | 'both';
+  games: number;
+  'eval-games': number;
+  seed: number;
+  'state-positions': number;
+  epochs: number;
+  batch: number;
+  'random-init': boolean;
+  backend: BackendName;
+  out?: string;
+  force: boolean;
+  json: boolean;
+}
+
+export const probeCommand: CommandModule<object, ProbeArgs> = {
+  command: 'probe',
+  describe: 'Fit linear board probes on every layer of a checkpoint and write a report',
+  builder: (yargs) =>
+    yargs
+      .option('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint directory (from `gamba train`)' })
+      .option('data', { type: 'string', demandOption: true, describe: 'Othello dataset directory: probes fit on its train split, score on its val split' })
+      .option('target', { type: 'string', choices: PROBE_TARGETS as ProbeTarget[], default: 'mine-theirs' as ProbeTarget, describe: 'what to decode per square: mine-theirs (relative to the player who just moved), black-white, flipped (by the last move), legal (next moves)' })
+      .option('source', { type: 'string', choices: ['residual', 'state', 'both'] as const, default: 'both' as const, describe: 'decode from the residual stream, the SSM state, or both' })
+      .option('games', { type: 'number', default: 2000, describe: 'probe-training games (the first N of the train split)' })
+      .option('eval-games', { type: 'number', default: 500, describe: 'held-out games to score on (the first N of the val split)' })
+      .option('seed', { type: 'number', default: 1, describe: 'seed of the state-position sample, the descent and the random-init control' })
+      .option('state-positions', { type: 'number', default: 4, describe: 'SSM-state rows kept per game, sampled (0 = every position; the state is E*N floats per layer)' })
+      .option('epochs', { type: 'number', default: 3, describe: 'descent epochs after the closed-form ridge start (0 = ridge only)' })
+      .option('batch', { type: 'number', default: 256, describe: 'games per model step during capture' })
+      .option('random-init', { type: 'boolean', default: true, describe: 'also fit the random-init control (--no-random-init skips it)' })
+      .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'] as const, default: 'auto' as const, describe: 'compute backend for the model' })
+      .option('out', { type: 'string', describe: 'report directory (default <checkpoint>/probe-<target>)' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace a report already in --out' })
+      .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary (the full numbers are in report.json)' })
+      .example('$0 probe --checkpoint runs/quickstart --data datasets/samples/othello', 'mine/theirs probes on every layer, residual and state')
+      .example('$0 report runs/quickstart/probe-mine-theirs', 'redraw report.html from report.json') as unknown as Argv<ProbeArgs>,
+  handler: async (args) => {
+    const games = integerFlag('games', args.games, 1);
+    const evalGames = integerFlag('eval-games', args['eval-games'], 1);
+    const seed = integerFlag('seed', args.seed, 0);
+    const statePositions = integerFlag('state-positions', args['state-positions'], 0);
+    const epochs = integerFlag('epochs', args.epochs, 0, 1000);
+    const batch = integerFlag('batch', args.batch, 1, 65536);
+    const out = args.out ?? join(args.checkpoint, `probe-${args.target}`);
+    checkReportDir(out, args.force);
+    const sources: FeatureSource[] = args.source === 'both' ? ['residual', 'state'] : [args.source];
+    const probes: { source: FeatureSource; layer: number; probe: LinearProbe }[] = [];
+    let bar: { stage: string; bar: ProgressBar } | null = null;
+    const report = await runProbe({
+      checkpoint: args.checkpoint,
+      data: args.data,
+      target: args.target,
+      sources,
+      games,
+      evalGames,
+      seed,
+      statePositions,
+      batch,
+      epochs,
+      backend: args.backend,
+      randomInit: args['random-init'],
+      onProbe: (source, layer, probe) => probes.push({ source, layer, probe }),
+      onProgress: (stage, done, total) => {
+        if (!bar || bar.stage !== stage) bar = { stage, bar: new ProgressBar(stage, total) };
+        bar.bar.update(done);
+        if (done === total) bar.bar.finish();
+      },
+      onNote: note,
+    });
+    writeReportDir(out, report, probes);
+    printResult(args.json, jsonSummary(report, out), () => humanSummary(report, out));
+  },
+};
+
+function jsonSummary(report: ProbeReport, out: string) {
+  const brief = (l: ProbeReport['layers'][number]) => ({ layer: l.layer, source: l.source, cellAcc: l.cellAcc, boardAcc: l.boardAcc });
+  return {
+    report: join(out, REPORT_JSON),
+    html: join(out, REPORT_HTML),
+    target: report.target,
+    best: report.best,
+    layers: report.layers.map(brief),
+    baselines: {
+      majority: { cellAcc: report.baselines.majority.cellAcc, boardAcc: report.baselines.majority.boardAcc },
+      randomInit: report.baselines.randomInit.map(brief),
+    },
+    timings: report.timings,
+  };
+}
+
+function humanSummary(report: ProbeReport, out: string): string {
+  const pct = (v: number) => `${(100 * v).toFixed(2)}%`.padStart(7);
+  const lines = [`probe ${report.target}: ${report.data.fitGames} probe-training games, ${report.data.evalGames} held-out games (cell / board accuracy)`];
+  for (const l of report.layers) {
+    const control = report.baselines.randomInit.find((r) => r.source === l.source && r.layer === l.layer);
+    const best = l.source === report.best.source && l.layer === report.best.layer ? '  <- best' : '';
+    lines.push(`  ${l.source.padEnd(8)} layer ${String(l.layer).padStart(2)}: ${pct(l.cellAcc)} / ${pct(l.boardAcc)}` +
+      (control ? `   random-init ${pct(control.cellAcc)} / ${pct(control.boardAcc)}` : '') + best);
+  }
+  const m = report.baselines.majority;
+  lines.push(`  majority baseline: ${pct(m.cellAcc)} / ${pct(m.boardAcc)}`);
+  const t = report.timings;
+  lines.push(`time: ${t.totalSeconds.toFixed(0)} s (capture ${t.captureSeconds.toFixed(0)} s, fit ${t.fitSeconds.toFixed(0)} s of which the trained model ${t.trainedFitSeconds.toFixed(0)} s, score ${t.scoreSeconds.toFixed(0)} s)`);
+  lines.push(`report: ${join(out, REPORT_HTML)} (numbers in ${join(out, REPORT_JSON)})`);
+  return lines.join('\n');
+}
