@@ -31,8 +31,12 @@ export interface FitOptions {
   epochs: number;
   /** Rows per descent step. */
   batchRows: number;
-  /** Peak Adam learning rate (cosine-decayed to a tenth over the epochs). */
-  lr: number;
+  /**
+   * Peak Adam learning rate (cosine-decayed to a tenth over the epochs) times the feature count D.
+   * Adam moves every weight by about lr per step, so a logit moves by about lr * D: dividing by D
+   * keeps that step alike for the residual stream (D = 64: lr 3e-3) and the state (D = 2048: 1e-4).
+   */
+  lrScale: number;
   /** Decoupled weight decay on the weights (not the biases). */
   weightDecay: number;
   /** Seeds the minibatch shuffle. */
@@ -43,7 +47,7 @@ export interface FitOptions {
   meta?: Record<string, string>;
 }
 
-export const DEFAULT_FIT: Omit<FitOptions, 'validation' | 'meta'> = { ridges: [0.01, 0.1, 1], epochs: 3, batchRows: 1024, lr: 3e-3, weightDecay: 1e-4, seed: 1 };
+export const DEFAULT_FIT: Omit<FitOptions, 'validation' | 'meta'> = { ridges: [0.01, 0.1, 1], epochs: 3, batchRows: 1024, lrScale: 0.2, weightDecay: 1e-4, seed: 1 };
 
 export interface FitResult {
   probe: LinearProbe;
@@ -400,7 +404,7 @@ function gradientDescent(
         transpose(zb, R, D, zbT);
         gemmNT(dlT, zbT, gradW, K, D, R, false);
         const progress = totalSteps > 1 ? step / (totalSteps - 1) : 1;
-        const lr = opts.lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
+        const lr = (opts.lrScale / D) * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
         step++;
         adam(probe.weight, gradW, mW, vW, lr, beta1, beta2, eps, step, opts.weightDecay);
         adam(probe.bias, gradB, mB, vB, lr, beta1, beta2, eps, step, 0);

@@ -72,7 +72,8 @@ export interface ProbeReport {
     epochs: number;
     ridges: number[];
     validationGames: string;
-    lr: number;
+    /** Adam's peak learning rate is lrScale / D. */
+    lrScale: number;
     backend: string;
     randomInit: { seed: number; stream: number } | null;
   };

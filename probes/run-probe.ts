@@ -177,7 +177,7 @@ export async function runProbe(options: ProbeRunOptions): Promise<ProbeReport> {
         epochs: options.epochs,
         ridges: DEFAULT_FIT.ridges,
         validationGames: 'every 10th probe-training game (index % 10 == 9) is held back to pick the ridge penalty and stop the descent',
-        lr: DEFAULT_FIT.lr,
+        lrScale: DEFAULT_FIT.lrScale,
         backend: backend.name,
         randomInit: randomInit ? { seed: options.seed, stream: RANDOM_INIT_STREAM } : null,
       },

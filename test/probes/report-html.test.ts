@@ -1,0 +1,88 @@
+/**
+ * report.html drawn from a hand-made report: self-contained (no script, no external resource), and
+ * loaded in headless Chromium without console errors, with its charts present in the DOM.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ProbeMetrics } from '../../probes/metrics.js';
+import { renderReportHtml } from '../../probes/report-html.js';
+import { validateReport, type LayerResult, type ProbeReport } from '../../probes/report.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+const dir = mkdtempSync(join(tmpdir(), 'gamba-report-html-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function metrics(cellAcc: number, boardAcc: number): ProbeMetrics {
+  return {
+    positions: 590,
+    cellAcc,
+    boardAcc,
+    byMove: Array.from({ length: 59 }, (_, t) => ({ move: t + 1, positions: 10, cellAcc: Math.max(0.5, cellAcc - t / 400), boardAcc: Math.max(0, boardAcc - t / 100) })),
+    perSquare: Array.from({ length: 64 }, (_, s) => Math.min(1, cellAcc - 0.1 + ((s * 7) % 13) / 60)),
+  };
+}
+
+function layer(source: 'residual' | 'state', n: number, cellAcc: number, boardAcc: number): LayerResult {
+  return { layer: n, source, dim: source === 'residual' ? 64 : 2048, fitPositions: 1000, validationPositions: 100, ridge: 0.01, epochsKept: 2, trainCellAcc: cellAcc + 0.01, valCellAcc: cellAcc, fitSeconds: 1.5, ...metrics(cellAcc, boardAcc) };
+}
+
+/** A report as `gamba probe` writes it, with made-up numbers (and a name that needs escaping). */
+export function sampleReport(): ProbeReport {
+  const truth = Array.from({ length: 64 }, (_, s) => (s % 3) as number);
+  return {
+    format: 'gamba-probe-report',
+    version: 1,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    target: 'mine-theirs',
+    classes: ['empty', 'mine', 'theirs'],
+    checkpoint: { dir: 'runs/<tiny> & co', game: 'othello', preset: 'tiny', config: { d_model: 64, n_layers: 4, d_state: 16, expand: 2 } },
+    data: { dir: 'datasets/samples/othello', game: 'othello', datasetSeed: 1, fitSplit: 'train', fitGames: 100, evalSplit: 'val', evalGames: 10, positionsPerGame: 59 },
+    options: { sources: ['residual', 'state'], seed: 1, statePositions: 4, batch: 256, epochs: 3, ridges: [0.01, 0.1, 1], validationGames: 'every 10th', lrScale: 0.2, backend: 'cpu', randomInit: { seed: 1, stream: 7 } },
+    layers: [0, 1, 2, 3, 4].map((n) => layer('residual', n, 0.6 + n * 0.08, n * 0.05)).concat([1, 2, 3, 4].map((n) => layer('state', n, 0.65 + n * 0.07, n * 0.04))),
+    baselines: {
+      majority: metrics(0.62, 0),
+      randomInit: [0, 1, 2, 3, 4].map((n) => layer('residual', n, 0.59, 0.01)).concat([1, 2, 3, 4].map((n) => layer('state', n, 0.7, 0.02))),
+    },
+    best: { source: 'residual', layer: 4 },
+    examples: [12, 24].map((move, game) => ({ game, move, source: 'residual' as const, layer: 4, truth, predicted: truth.map((c, s) => (s === 5 ? (c + 1) % 3 : c)) })),
+    probes: [],
+    timings: { totalSeconds: 100, captureSeconds: 20, fitSeconds: 70, scoreSeconds: 10, trainedFitSeconds: 35 },
+  };
+}
+
+describe('renderReportHtml', () => {
+  const report = validateReport(JSON.parse(JSON.stringify(sampleReport())), 'sample report');
+  const html = renderReportHtml(report);
+  const page = join(dir, 'report.html');
+  writeFileSync(page, html);
+  // Charts: 2 by layer, 2 by move, 2 heatmaps, 2 boards per example.
+  const svgCount = 6 + 2 * report.examples.length;
+
+  it('is self-contained: no script, no stylesheet or image from elsewhere, names escaped', () => {
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toMatch(/<link|<img|<iframe|url\(/i);
+    // The only URL is the SVG namespace.
+    expect(html.match(/https?:\/\/[^"]*/g)!.every((u) => u === 'http://www.w3.org/2000/svg')).toBe(true);
+    expect(html).toContain('runs/&lt;tiny&gt; &amp; co');
+    expect((html.match(/<svg /g) ?? []).length).toBe(svgCount);
+    // One wrong square per example board: outlined once each.
+    expect((html.match(/stroke="#e53935"/g) ?? []).length).toBe(report.examples.length);
+  });
+
+  it.skipIf(!hasChromium)(`loads in headless Chromium without console errors, with every chart in the DOM${hasChromium ? '' : ` [skipped: ${CHROMIUM} is absent; apt-get install -y chromium]`}`, () => {
+    const profile = mkdtempSync(join(dir, 'profile-'));
+    const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`];
+    const result = spawnSync(CHROMIUM, [...flags, '--enable-logging=stderr', '--v=0', '--dump-dom', `file://${page}`], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(0);
+    const dom = result.stdout;
+    expect((dom.match(/<svg /g) ?? []).length).toBe(svgCount);
+    expect(dom).toContain('Cell accuracy by layer');
+    expect(dom).toContain('Full-board accuracy by move number');
+    // Page problems (console messages, failed loads) are logged as CONSOLE lines on stderr.
+    expect(result.stderr.split('\n').filter((line) => /CONSOLE|Uncaught|Failed to load resource/.test(line))).toEqual([]);
+  });
+});
