@@ -6,8 +6,8 @@
  *   1. statistics: mean and standard deviation of every feature (one pass);
  *   2. closed-form ridge start: least squares from standardised features to one-hot labels,
  *      W = (Z^T Z + lambda n I)^-1 Z^T Y, bias = class frequencies (one pass for Z^T Z and Z^T Y,
- *      then one Cholesky solve per lambda of the grid; the lambda with the best validation cell
- *      accuracy wins), scaled into logits by the factor of lowest cross-entropy;
+ *      then one Cholesky solve per lambda tried: from 0.01 n in tenfold steps while the validation cell
+ *      accuracy improves), scaled into logits by the factor of lowest cross-entropy;
  *   3. epochs of softmax cross-entropy descent (Adam, minibatches shuffled within each chunk, cosine
  *      learning rate, decoupled weight decay), each a pass over the rows; the weights after the epoch
  *      with the best validation cell accuracy are kept (the ridge start counts as epoch 0).
@@ -25,8 +25,11 @@ import { chunkRowsFor, type RowSource } from './row-source.js';
 import { SQUARES } from './targets.js';
 
 export interface FitOptions {
-  /** Ridge penalties to try, per row (lambda = ridge * fitted rows); the first is used without validation rows. */
-  ridges: number[];
+  /**
+   * Ridge penalty per row (lambda = ridge * fitted rows). With validation rows it is only the start of
+   * a search: tenfold steps down, then up, while the validation cell accuracy improves.
+   */
+  ridge: number;
   /** Most descent epochs after the ridge start (0 = ridge only). */
   epochs: number;
   /** Rows per descent step. */
@@ -47,7 +50,7 @@ export interface FitOptions {
   meta?: Record<string, string>;
 }
 
-export const DEFAULT_FIT: Omit<FitOptions, 'validation' | 'meta'> = { ridges: [0.01, 0.1, 1], epochs: 3, batchRows: 1024, lrScale: 0.2, weightDecay: 1e-4, seed: 1 };
+export const DEFAULT_FIT: Omit<FitOptions, 'validation' | 'meta'> = { ridge: 0.01, epochs: 3, batchRows: 1024, lrScale: 0.2, weightDecay: 1e-4, seed: 1 };
 
 export interface FitResult {
   probe: LinearProbe;
@@ -91,7 +94,7 @@ export function fitLinearProbe(x: RowSource, labels: Uint8Array, classes: number
   const stats = (performance.now() - t0) / 1000;
 
   t0 = performance.now();
-  const { validation, ridge } = ridgeStart(x, labels, held, fitRows, heldRows, chunkRows, probe, opts.ridges);
+  const { validation, ridge } = ridgeStart(x, labels, held, fitRows, heldRows, chunkRows, probe, opts.ridge);
   const ridgeSeconds = (performance.now() - t0) / 1000;
 
   t0 = performance.now();
@@ -148,7 +151,7 @@ function fittedRowsOf(held: Uint8Array, start: number, rows: number): number[] {
 
 /** Closed-form ridge regression onto one-hot labels, turned into logits (see the file comment). */
 function ridgeStart(
-  x: RowSource, labels: Uint8Array, held: Uint8Array, fitRows: number, heldRows: number, chunkRows: number, probe: LinearProbe, ridges: number[],
+  x: RowSource, labels: Uint8Array, held: Uint8Array, fitRows: number, heldRows: number, chunkRows: number, probe: LinearProbe, startRidge: number,
 ): { validation: Validation | null; ridge: number } {
   const D = x.dim;
   const C = probe.classes;
@@ -205,24 +208,37 @@ function ridgeStart(
   // Z is centred, so the bias is the class frequency and the weights solve the centred system.
   for (let k = 0; k < K; k++) probe.bias[k] = counts[k] / fitRows;
   const solve = zAll && yAll ? dualSolver(zAll, yAll, fitRows, D, C) : primalSolver(gram, zty, D, K);
-  const candidates = validation ? ridges : ridges.slice(0, 1);
-  let bestRidge = candidates[0];
-  let bestAcc = -1;
-  let bestWeight: Float32Array | null = null;
-  for (const ridge of candidates) {
-    probe.weight.set(solve(ridge * fitRows));
-    if (!validation) break;
-    const acc = cellAccuracy(probe, validation);
-    if (acc > bestAcc) {
-      bestAcc = acc;
-      bestRidge = ridge;
-      bestWeight = Float32Array.from(probe.weight);
+  probe.weight.set(solve(startRidge * fitRows));
+  let bestRidge = startRidge;
+  if (validation) {
+    let bestAcc = cellAccuracy(probe, validation);
+    let bestWeight = Float32Array.from(probe.weight);
+    // Tenfold steps down while the validation accuracy improves; if the first step down does not, up.
+    for (const factor of [0.1, 10]) {
+      let improved = false;
+      for (let k = 1; ; k++) {
+        // Rounded, so the report says 0.0001 rather than 0.00010000000000000002.
+        const ridge = Number((startRidge * factor ** k).toPrecision(6));
+        if (ridge < MIN_RIDGE || ridge > MAX_RIDGE) break;
+        probe.weight.set(solve(ridge * fitRows));
+        const acc = cellAccuracy(probe, validation);
+        if (acc <= bestAcc) break;
+        improved = true;
+        bestAcc = acc;
+        bestRidge = ridge;
+        bestWeight = Float32Array.from(probe.weight);
+      }
+      if (improved) break;
     }
+    probe.weight.set(bestWeight);
   }
-  if (bestWeight) probe.weight.set(bestWeight);
   scaleToLogits(x, labels, held, chunkRows, probe, validation);
   return { validation, ridge: bestRidge };
 }
+
+/** Bounds of the ridge search (per row). */
+const MIN_RIDGE = 1e-6;
+const MAX_RIDGE = 100;
 
 /** Ridge weights (K, D) for a penalty lambda from the Gram matrix G = Z^T Z (upper triangle) and Z^T Y. */
 export function primalSolver(gram: Float64Array, zty: Float64Array, D: number, K: number): (lambda: number) => Float32Array {

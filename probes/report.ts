@@ -70,7 +70,8 @@ export interface ProbeReport {
     statePositions: number;
     batch: number;
     epochs: number;
-    ridges: number[];
+    /** The ridge search starts here (per row) and moves in tenfold steps; each layer reports its pick. */
+    ridgeStart: number;
     validationGames: string;
     /** Adam's peak learning rate is lrScale / D. */
     lrScale: number;

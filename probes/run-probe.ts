@@ -68,10 +68,6 @@ export interface ProbeRunOptions {
   onNote?: (message: string) => void;
 }
 
-export interface ProbeRun {
-  report: ProbeReport;
-}
-
 interface Split {
   name: string;
   games: Uint8Array;
@@ -175,7 +171,7 @@ export async function runProbe(options: ProbeRunOptions): Promise<ProbeReport> {
         statePositions: options.statePositions,
         batch: options.batch,
         epochs: options.epochs,
-        ridges: DEFAULT_FIT.ridges,
+        ridgeStart: DEFAULT_FIT.ridge,
         validationGames: 'every 10th probe-training game (index % 10 == 9) is held back to pick the ridge penalty and stop the descent',
         lrScale: DEFAULT_FIT.lrScale,
         backend: backend.name,

@@ -100,6 +100,22 @@ describe('gamba probe', () => {
     expect(metrics.boardAcc).toBeCloseTo(reported.boardAcc, 3);
   });
 
+  it('decodes a binary target from the state alone, without the control, when asked', () => {
+    const legal = join(root, 'legal');
+    const result = gamba('probe', '--checkpoint', checkpoint, '--data', SAMPLES, '--games', '20', '--eval-games', '5', '--epochs', '0', '--backend', 'cpu',
+      '--target', 'legal', '--source', 'state', '--state-positions', '2', '--no-random-init', '--out', legal, '--json');
+    expect(result.code).toBe(0);
+    const report = readReport(join(legal, 'report.json'));
+    expect(report.classes).toEqual(['illegal', 'legal']);
+    expect(report.layers.map((l) => `${l.source} ${l.layer}`)).toEqual(['state 1', 'state 2', 'state 3', 'state 4']);
+    expect(report.layers[0].positions).toBe(10);
+    expect(report.baselines.randomInit).toEqual([]);
+    expect(report.options.randomInit).toBeNull();
+    expect(report.probes.map((p) => p.file)).toEqual([1, 2, 3, 4].map((i) => join('probes', `state-layer${i}.safetensors`)));
+    expect(loadProbe(join(legal, 'probes', 'state-layer2.safetensors')).classes).toBe(2);
+    expect(readFileSync(join(legal, 'report.html'), 'utf8')).toContain('no random-init control');
+  });
+
   it('refuses to replace a report without --force, and bad flags, with one line each', () => {
     const again = gamba('probe', '--checkpoint', checkpoint, ...PROBE_FLAGS, '--out', out);
     expect(again.code).toBe(2);

@@ -41,7 +41,7 @@ export function sampleReport(): ProbeReport {
     classes: ['empty', 'mine', 'theirs'],
     checkpoint: { dir: 'runs/<tiny> & co', game: 'othello', preset: 'tiny', config: { d_model: 64, n_layers: 4, d_state: 16, expand: 2 } },
     data: { dir: 'datasets/samples/othello', game: 'othello', datasetSeed: 1, fitSplit: 'train', fitGames: 100, evalSplit: 'val', evalGames: 10, positionsPerGame: 59 },
-    options: { sources: ['residual', 'state'], seed: 1, statePositions: 4, batch: 256, epochs: 3, ridges: [0.01, 0.1, 1], validationGames: 'every 10th', lrScale: 0.2, backend: 'cpu', randomInit: { seed: 1, stream: 7 } },
+    options: { sources: ['residual', 'state'], seed: 1, statePositions: 4, batch: 256, epochs: 3, ridgeStart: 0.01, validationGames: 'every 10th', lrScale: 0.2, backend: 'cpu', randomInit: { seed: 1, stream: 7 } },
     layers: [0, 1, 2, 3, 4].map((n) => layer('residual', n, 0.6 + n * 0.08, n * 0.05)).concat([1, 2, 3, 4].map((n) => layer('state', n, 0.65 + n * 0.07, n * 0.04))),
     baselines: {
       majority: metrics(0.62, 0),
