@@ -35,7 +35,7 @@ export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
   describe: 'Train the tiny preset on the sample Othello games for a few minutes, then measure its legal-move rate',
   builder: (yargs) =>
     yargs
-      .option('minutes', { type: 'number', default: 6, describe: 'training time' })
+      .option('minutes', { type: 'number', default: 8, describe: 'training time' })
       .option('out', { type: 'string', default: join('runs', 'quickstart'), describe: 'checkpoint directory' })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'], default: 'auto', describe: 'compute backend' })
       .option('seed', { type: 'number', default: 1, describe: 'random seed' })

@@ -15,7 +15,7 @@ export interface TrainingDefaults {
 const COMMON: TrainingDefaults = { batch: 64, lr: 1e-3, weightDecay: 0.1, clip: 1.0, valEvery: 100, valGames: 256, saveEvery: 500 };
 
 const BY_PRESET: Record<string, Partial<TrainingDefaults>> = {
-  tiny: { batch: 16, lr: 4e-3, valEvery: 200, valGames: 128 },
+  tiny: { batch: 32, lr: 1e-2, valEvery: 200, valGames: 128 },
   'othello-base': { batch: 64, lr: 1e-3 },
   'chess-base': { batch: 16, lr: 6e-4 },
 };

@@ -15,10 +15,14 @@ import { probeMetrics } from '../../probes/metrics.js';
 import { readReport } from '../../probes/report.js';
 import { CpuBackend } from '../../src/backend/cpu/cpu-backend.js';
 import { MambaLM } from '../../src/model/mamba.js';
+import { PRESETS } from '../../src/model/config.js';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { startTraining } from '../../src/train/trainer.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
+/** Layers 1..n of the preset the test trains (layer 0 = the embeddings). */
+const LAYERS = Array.from({ length: PRESETS.tiny.n_layers }, (_, i) => i + 1);
+const LAST = LAYERS.length;
 const SAMPLES = join(REPO, 'datasets', 'samples', 'othello');
 const root = mkdtempSync(join(tmpdir(), 'gamba-probe-cli-'));
 const checkpoint = join(root, 'ckpt');
@@ -46,7 +50,7 @@ describe('gamba probe', () => {
     expect(first.stderr).not.toMatch(/^gamba:/m);
     expect(first.code).toBe(0);
     const summary = JSON.parse(first.stdout);
-    const expected = [...[0, 1, 2, 3, 4].map((layer) => ({ layer, source: 'residual' })), ...[1, 2, 3, 4].map((layer) => ({ layer, source: 'state' }))];
+    const expected = [...[0, ...LAYERS].map((layer) => ({ layer, source: 'residual' })), ...LAYERS.map((layer) => ({ layer, source: 'state' }))];
     expect(summary.layers.map((l: { layer: number; source: string }) => ({ layer: l.layer, source: l.source }))).toEqual(expected);
     expect(summary.baselines.randomInit.map((l: { layer: number; source: string }) => ({ layer: l.layer, source: l.source }))).toEqual(expected);
     expect(summary.report).toBe(join(out, 'report.json'));
@@ -68,7 +72,7 @@ describe('gamba probe', () => {
     for (const l of [...report.layers, ...report.baselines.randomInit]) {
       expect(l.byMove.reduce((n, m) => n + m.positions, 0)).toBe(l.positions);
     }
-    expect(report.probes).toHaveLength(9);
+    expect(report.probes).toHaveLength(expected.length);
     for (const p of report.probes) expect(existsSync(join(out, p.file))).toBe(true);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toMatch(/^<!DOCTYPE html>/);
@@ -77,14 +81,14 @@ describe('gamba probe', () => {
 
   it('saves probes that, re-applied to freshly captured activations, give the reported accuracy', async () => {
     const report = readReport(join(out, 'report.json'));
-    const probe = loadProbe(join(out, 'probes', 'residual-layer4.safetensors'));
-    expect(probe.meta).toMatchObject({ target: 'mine-theirs', source: 'residual', layer: '4' });
+    const probe = loadProbe(join(out, 'probes', `residual-layer${LAST}.safetensors`));
+    expect(probe.meta).toMatchObject({ target: 'mine-theirs', source: 'residual', layer: String(LAST) });
     const loaded = loadCheckpoint(checkpoint);
     const model = new MambaLM(new CpuBackend(), loaded.config, loaded.params);
     const games = openDataset(SAMPLES).readGames('val', 0, 10);
     const scratch = mkdtempSync(join(root, 'capture-'));
     const [residual] = await captureFeatures(model, games, 60, { dir: scratch, name: 'again', batch: 3, positions: 59, keep: { residual: null } });
-    const file = residual.files[4];
+    const file = residual.files[LAST];
     const x = new Float32Array(file.rows * file.dim);
     for (const chunk of file.chunks(1000)) x.set(chunk.data, chunk.start * file.dim);
     closeCapture([residual]);
@@ -95,7 +99,7 @@ describe('gamba probe', () => {
       labels.set(othelloLabels(games.subarray(g * 60, (g + 1) * 60)).mineTheirs.subarray(t * 64, (t + 1) * 64), r * 64);
     }
     const metrics = probeMetrics(applyProbe(probe, x, residual.index.rows), labels, residual.index.move);
-    const reported = report.layers.find((l) => l.source === 'residual' && l.layer === 4)!;
+    const reported = report.layers.find((l) => l.source === 'residual' && l.layer === LAST)!;
     expect(metrics.cellAcc).toBeCloseTo(reported.cellAcc, 3);
     expect(metrics.boardAcc).toBeCloseTo(reported.boardAcc, 3);
   });
@@ -107,11 +111,11 @@ describe('gamba probe', () => {
     expect(result.code).toBe(0);
     const report = readReport(join(legal, 'report.json'));
     expect(report.classes).toEqual(['illegal', 'legal']);
-    expect(report.layers.map((l) => `${l.source} ${l.layer}`)).toEqual(['state 1', 'state 2', 'state 3', 'state 4']);
+    expect(report.layers.map((l) => `${l.source} ${l.layer}`)).toEqual(LAYERS.map((i) => `state ${i}`));
     expect(report.layers[0].positions).toBe(10);
     expect(report.baselines.randomInit).toEqual([]);
     expect(report.options.randomInit).toBeNull();
-    expect(report.probes.map((p) => p.file)).toEqual([1, 2, 3, 4].map((i) => join('probes', `state-layer${i}.safetensors`)));
+    expect(report.probes.map((p) => p.file)).toEqual(LAYERS.map((i) => join('probes', `state-layer${i}.safetensors`)));
     expect(loadProbe(join(legal, 'probes', 'state-layer2.safetensors')).classes).toBe(2);
     expect(readFileSync(join(legal, 'report.html'), 'utf8')).toContain('no random-init control');
   });
