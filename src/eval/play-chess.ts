@@ -14,6 +14,7 @@ import type { SearchLimit, UciEngine } from '../../games/chess/uci.js';
 import { CHESS_BLOCK_LENGTH, CHESS_CHARS, SPACE_TOKEN, encodeChessText } from '../../games/chess/vocabulary.js';
 import type { MambaLM } from '../model/mamba.js';
 import { Rng } from '../util/rng.js';
+import { playMatch, type MatchResult } from './match-loop.js';
 import { TokenStepper, sampleToken } from './token-stepper.js';
 
 export const CHESS_MOVE_CAP = 89;
@@ -173,26 +174,9 @@ async function sampleMoveText(stepper: TokenStepper, temperature: number, rng: R
   return text;
 }
 
-export interface ChessMatchResult {
-  games: ChessGameRecord[];
-  /** The error that stopped the match early (a dead engine), with the games finished before it. */
-  error: unknown;
-}
+export type ChessMatchResult = MatchResult<ChessGameRecord>;
 
 /** Plays the match; a failing engine ends it early, keeping the finished games. */
-export async function playChessMatch(options: ChessMatchOptions): Promise<ChessMatchResult> {
-  const stepper = new TokenStepper(options.model);
-  const games: ChessGameRecord[] = [];
-  try {
-    for (let i = 0; i < options.games; i++) {
-      const game = await playChessGame(options, stepper, i);
-      games.push(game);
-      options.onGame?.(game);
-    }
-  } catch (error) {
-    return { games, error };
-  } finally {
-    stepper.dispose();
-  }
-  return { games, error: null };
+export function playChessMatch(options: ChessMatchOptions): Promise<ChessMatchResult> {
+  return playMatch(options.model, options.games, (stepper, i) => playChessGame(options, stepper, i), options.onGame);
 }

@@ -15,6 +15,7 @@ import { greedyPlayer, randomPlayer } from '../../games/othello/players.js';
 import type { MambaLM } from '../model/mamba.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { playMatch, type MatchResult } from './match-loop.js';
 import { TokenStepper, sampleToken } from './token-stepper.js';
 
 export type OthelloColor = 'black' | 'white';
@@ -108,25 +109,9 @@ export async function playOthelloGame(options: OthelloMatchOptions, stepper: Tok
   return { index, modelColor, moves: moves.map(squareName), result, termination: forfeit ? 'forfeit' : 'finished', counts, modelPoints, modelMoves, illegalMoves };
 }
 
-export interface OthelloMatchResult {
-  games: OthelloGameRecord[];
-  error: unknown;
-}
+export type OthelloMatchResult = MatchResult<OthelloGameRecord>;
 
 /** Plays the match; a failing engine ends it early, keeping the finished games. */
-export async function playOthelloMatch(options: OthelloMatchOptions): Promise<OthelloMatchResult> {
-  const stepper = new TokenStepper(options.model);
-  const games: OthelloGameRecord[] = [];
-  try {
-    for (let i = 0; i < options.games; i++) {
-      const game = await playOthelloGame(options, stepper, i);
-      games.push(game);
-      options.onGame?.(game);
-    }
-  } catch (error) {
-    return { games, error };
-  } finally {
-    stepper.dispose();
-  }
-  return { games, error: null };
+export function playOthelloMatch(options: OthelloMatchOptions): Promise<OthelloMatchResult> {
+  return playMatch(options.model, options.games, (stepper, i) => playOthelloGame(options, stepper, i), options.onGame);
 }
