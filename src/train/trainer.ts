@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BatchStream } from '../../datasets/batches.js';
+import { BatchStream, recordInputsTargets } from '../../datasets/batches.js';
 import { MANIFEST_FILE } from '../../datasets/format.js';
 import { openDataset, type Dataset } from '../../datasets/reader.js';
 import { createBackend } from '../backend/index.js';
@@ -296,6 +296,7 @@ function readValidationSet(session: Session): ValidationSet {
   const { dataset, run } = session;
   const L = dataset.recordLength - 1;
   const pad = dataset.manifest.padToken;
+  const padMode = dataset.manifest.padMode ?? 'token';
   const batches: ValidationSet['batches'] = [];
   for (let start = 0; start < run.valGames; start += run.batch) {
     const B = Math.min(run.batch, run.valGames - start);
@@ -303,13 +304,9 @@ function readValidationSet(session: Session): ValidationSet {
     const inputs = new Int32Array(B * L);
     const targets = new Int32Array(B * L);
     let tokens = 0;
+    // The same padding rule as the training batches (chess pads only after the last move).
     for (let b = 0; b < B; b++) {
-      for (let t = 0; t < L; t++) {
-        inputs[b * L + t] = records[b * (L + 1) + t];
-        const next = records[b * (L + 1) + t + 1];
-        targets[b * L + t] = next === pad ? -1 : next;
-        if (next !== pad) tokens++;
-      }
+      tokens += recordInputsTargets(records.subarray(b * (L + 1), (b + 1) * (L + 1)), pad, padMode, inputs, targets, b * L);
     }
     batches.push({ inputs, targets, batch: B, length: L, tokens });
   }
