@@ -70,3 +70,15 @@ export const DATASET_GAMES: Record<string, DatasetGame> = { othello, chess };
 
 /** Names accepted by `gamba generate <game>`. */
 export const GENERATABLE_GAMES = ['othello', 'chess'] as const;
+
+/** The record fields of a dataset description for `game`, as DatasetWriter takes them. */
+export function recordShape(game: DatasetGame): { game: string; vocabSize: number; recordLength: number; padToken: number; padMode?: PadMode } {
+  return {
+    game: game.name,
+    vocabSize: game.vocabSize,
+    recordLength: game.recordLength,
+    padToken: game.padToken,
+    // Written only when it differs from the default, so Othello manifests stay as they were.
+    ...(game.padMode === 'trailing' ? { padMode: game.padMode } : {}),
+  };
+}

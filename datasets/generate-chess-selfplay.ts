@@ -15,7 +15,8 @@ import { Chess } from 'chess.js';
 import { writeGameRecord } from '../games/chess/game-string.js';
 import { playUci } from '../games/chess/san.js';
 import { UciEngine, engineCommand } from '../games/chess/uci.js';
-import { CHESS_BLOCK_LENGTH, CHESS_VOCAB_SIZE, SPACE_TOKEN } from '../games/chess/vocabulary.js';
+import { CHESS_BLOCK_LENGTH } from '../games/chess/vocabulary.js';
+import { DATASET_GAMES, recordShape } from './games.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 import type { DatasetManifest, Split } from './format.js';
@@ -117,11 +118,7 @@ export async function generateChessSelfPlay(outDir: string, options: SelfPlayOpt
     const engineName = engines[0].name;
     for (const engine of engines) await engine.setOption('Threads', 1);
     const writer = new DatasetWriter(tmpDir, {
-      game: 'chess',
-      vocabSize: CHESS_VOCAB_SIZE,
-      recordLength: CHESS_BLOCK_LENGTH,
-      padToken: SPACE_TOKEN,
-      padMode: 'trailing',
+      ...recordShape(DATASET_GAMES.chess),
       source: `stockfish-selfplay (${engineName})`,
       seed: options.seed,
       valFraction: options.valFraction,

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CHUNK_GAMES, generateChunk, type ChunkRequest, type ChunkResult } from './generate-chunk.js';
 import type { DatasetManifest } from './format.js';
-import type { DatasetGame } from './games.js';
+import { recordShape, type DatasetGame } from './games.js';
 import { DatasetWriter, buildDatasetDirectory } from './writer.js';
 
 /** Default most games per shard: 60 MB shards for Othello. */
@@ -38,12 +38,7 @@ export async function generateDataset(outDir: string, options: GenerateOptions):
   const { game, games, seed, valFraction, shardGames, force } = options;
   return buildDatasetDirectory(outDir, force, async (tmpDir) => {
     const writer = new DatasetWriter(tmpDir, {
-      game: game.name,
-      vocabSize: game.vocabSize,
-      recordLength: game.recordLength,
-      padToken: game.padToken,
-      // Written only when it differs from the default, so Othello manifests stay as they were.
-      ...(game.padMode === 'trailing' ? { padMode: game.padMode } : {}),
+      ...recordShape(game),
       source: game.syntheticSource,
       seed,
       valFraction,

@@ -11,7 +11,8 @@ import { createGunzip } from 'node:zlib';
 import { writeGameRecord } from '../games/chess/game-string.js';
 import { readPgnGames } from '../games/chess/pgn.js';
 import { SKIP_REASONS, standardGameOf, type SkipReason } from '../games/chess/standard-game.js';
-import { CHESS_BLOCK_LENGTH, CHESS_VOCAB_SIZE, SPACE_TOKEN } from '../games/chess/vocabulary.js';
+import { CHESS_BLOCK_LENGTH } from '../games/chess/vocabulary.js';
+import { DATASET_GAMES, recordShape } from './games.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 import type { DatasetManifest, Split } from './format.js';
@@ -49,11 +50,7 @@ export async function importPgnDataset(outDir: string, options: ImportPgnOptions
   }
   return buildDatasetDirectory(outDir, options.force, async (tmpDir) => {
     const writer = new DatasetWriter(tmpDir, {
-      game: 'chess',
-      vocabSize: CHESS_VOCAB_SIZE,
-      recordLength: CHESS_BLOCK_LENGTH,
-      padToken: SPACE_TOKEN,
-      padMode: 'trailing',
+      ...recordShape(DATASET_GAMES.chess),
       source: 'pgn',
       seed: options.seed,
       valFraction: options.valFraction,
