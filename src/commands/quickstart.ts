@@ -119,7 +119,8 @@ export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
         `legal-move rate (top-1, held-out games): ${(100 * evaluation.report.legalTop1).toFixed(2)}% over ${evaluation.report.positions} positions of ${evaluation.report.games} games`,
         `checkpoint: ${training.outDir}`,
         `metrics:    ${result.metrics}`,
-        `next: npx gamba eval --checkpoint ${training.outDir} --data ${data}`,
+        `next: npx gamba probe --checkpoint ${training.outDir} --data ${data}   (board probes per layer, report.html)`,
+        `      npx gamba play --game othello --checkpoint ${training.outDir} --opponent rhino --games 10`,
       ].join('\n'),
     );
   },
