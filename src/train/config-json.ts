@@ -3,21 +3,11 @@
  * Hugging Face's `MambaConfig`, so `MambaForCausalLM.from_pretrained(dir)` loads the directory as is.
  * Reading accepts either form: a config written by `transformers` (no `d_model`) is mapped back.
  */
+import type { MambaConfig } from '../model/config.js';
 import { UserError } from '../util/errors.js';
 
-/** The fields of src/model/config.ts's MambaConfig that a checkpoint records. */
-export interface CheckpointModelConfig {
-  d_model: number;
-  n_layers: number;
-  d_state: number;
-  expand: number;
-  d_conv: number;
-  dt_rank: number;
-  vocab_size: number;
-  tie_embeddings: boolean;
-  layer_norm_epsilon: number;
-  pad_token_id: number;
-}
+/** A checkpoint records the whole model config. */
+export type CheckpointModelConfig = MambaConfig;
 
 export interface CheckpointIdentity {
   game: string;
