@@ -3,7 +3,6 @@
  * `npm test` runs first). This is where the worker-thread path runs: vitest runs TypeScript sources,
  * where generation stays on the main thread.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,14 +11,10 @@ import { OthelloBoard } from '../../games/othello/board.js';
 import { parseSquare } from '../../games/othello/notation.js';
 import { SHARD_HEADER_BYTES } from '../../datasets/format.js';
 import { tempDir } from './synthetic-records.js';
+import { gamba, requireBuiltCli } from '../cli-runner.js';
 
 const root = tempDir('cli');
 const SAMPLES = 'datasets/samples/othello';
-
-function gamba(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, ['bin/gamba.js', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
 
 function sha256Of(dir: string): Record<string, string> {
   return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')]));
@@ -33,7 +28,7 @@ function replay(moves: string[]): void {
 }
 
 beforeAll(() => {
-  if (!existsSync('dist/src/cli.js')) throw new Error('dist/src/cli.js is missing: run `npx tsc -p .` first (npm test does)');
+  requireBuiltCli();
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

@@ -2,24 +2,19 @@
  * `gamba play --game chess` end to end through the compiled CLI, with a small randomly initialised
  * chess checkpoint: a short node-limited match against the npm Stockfish, and a dying engine.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePgn } from '../../games/chess/pgn.js';
 import { standardGameOf } from '../../games/chess/standard-game.js';
 import { tempDir, writeTinyCheckpoint } from './play-fixtures.js';
+import { gamba, requireBuiltCli } from '../cli-runner.js';
 
 const root = tempDir('play-chess');
 const checkpoint = writeTinyCheckpoint(join(root, 'model'), 'chess');
 
-function gamba(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, ['bin/gamba.js', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
 beforeAll(() => {
-  if (!existsSync('dist/src/cli.js')) throw new Error('dist/src/cli.js is missing: run `npx tsc -p .` first (npm test does)');
+  requireBuiltCli();
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

@@ -1,5 +1,4 @@
 /** `gamba play --game othello` against gtp-rhino and the simple players, with a small random checkpoint. */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,14 +6,10 @@ import { OthelloBoard } from '../../games/othello/board.js';
 import { parseSquare } from '../../games/othello/notation.js';
 import { RHINO_PATH } from '../../games/othello/gtp.js';
 import { tempDir, writeTinyCheckpoint } from './play-fixtures.js';
+import { gamba, requireBuiltCli } from '../cli-runner.js';
 
 const root = tempDir('play-othello');
 const checkpoint = writeTinyCheckpoint(join(root, 'model'), 'othello');
-
-function gamba(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, ['bin/gamba.js', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
 
 /** The games of a match replayed on the real board: legal, and the recorded result is the real one. */
 function checkGames(file: string): { modelColor: string; result: string; termination: string; moves: string[]; illegalMoves: number }[] {
@@ -35,7 +30,7 @@ function checkGames(file: string): { modelColor: string; result: string; termina
 }
 
 beforeAll(() => {
-  if (!existsSync('dist/src/cli.js')) throw new Error('dist/src/cli.js is missing: run `npx tsc -p .` first (npm test does)');
+  requireBuiltCli();
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

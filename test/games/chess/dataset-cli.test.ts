@@ -12,17 +12,13 @@ import { BatchStream } from '../../../datasets/batches.js';
 import { openDataset } from '../../../datasets/reader.js';
 import { replayGameString } from '../../../games/chess/game-string.js';
 import { CHESS_CHARS } from '../../../games/chess/vocabulary.js';
+import { gamba, requireBuiltCli } from '../../cli-runner.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-cli-'));
 const FIXTURE = 'test/fixtures/chess/mixed.pgn';
 
-function gamba(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, ['bin/gamba.js', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
 beforeAll(() => {
-  if (!existsSync('dist/src/cli.js')) throw new Error('dist/src/cli.js is missing: run `npx tsc -p .` first (npm test does)');
+  requireBuiltCli();
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
