@@ -1,0 +1,130 @@
+/**
+ * The webgpu backend: every Backend op as WGSL kernels recorded into one command stream (runtime.ts).
+ * This class only checks shapes and routes; the kernels live one family per file in kernels/.
+ */
+import type { AdamWHyper, Backend, MatmulOptions, SelectiveScanGradients, SelectiveScanInputs, Tensor } from '../backend.js';
+import type { GpuDevice } from './device.js';
+import { adamwUpdate, sumOfSquares } from './kernels/adamw.js';
+import { fill } from './kernels/common.js';
+import { causalConv1dBackward, causalConv1dForward, causalConv1dStep } from './kernels/conv1d.js';
+import { crossEntropy } from './kernels/cross-entropy.js';
+import { add, addInPlace, concatColumns, gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackward, softplusBiasForward, splitColumns } from './kernels/elementwise.js';
+import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
+import { matmul } from './kernels/matmul.js';
+import { rmsNormBackward, rmsNormForward } from './kernels/rms-norm.js';
+import { selectiveScanBackward, selectiveScanForward, selectiveScanStep } from './kernels/selective-scan.js';
+import { GpuRuntime, type GpuTensor } from './runtime.js';
+
+const g = (t: Tensor) => t as GpuTensor;
+
+export class WebGpuBackend implements Backend {
+  readonly name = 'webgpu';
+  readonly rt: GpuRuntime;
+
+  constructor(gpu: GpuDevice) {
+    this.rt = new GpuRuntime(gpu);
+  }
+
+  /** The adapter in words, e.g. "nvidia hopper (NVIDIA H200)". */
+  get adapterName(): string {
+    const i = this.rt.gpu.adapterInfo;
+    return `${i.vendor} ${i.architecture}${i.device ? ` (${i.device})` : ''}${this.rt.gpu.isSoftware ? ' [software]' : ''}`;
+  }
+
+  /** Bytes of GPU memory the buffer pool holds. */
+  get gpuBytes(): number {
+    return this.rt.heldBytes;
+  }
+
+  upload(data: Float32Array, shape: readonly number[]): Tensor {
+    return this.rt.upload(data, shape, 'f32');
+  }
+  uploadInts(data: Int32Array, shape: readonly number[]): Tensor {
+    return this.rt.upload(data, shape, 'i32');
+  }
+  zeros(shape: readonly number[]): Tensor {
+    const t = this.rt.tensor(shape);
+    fill(this.rt, t, 0);
+    return t;
+  }
+  async download(tensor: Tensor): Promise<Float32Array> {
+    const bytes = await this.rt.read(g(tensor));
+    return tensor.dtype === 'i32' ? Float32Array.from(new Int32Array(bytes)) : new Float32Array(bytes);
+  }
+  dispose(tensor: Tensor): void {
+    this.rt.release(tensor);
+  }
+
+  embeddingForward(ids: Tensor, weight: Tensor): Tensor {
+    return embeddingForward(this.rt, g(ids), g(weight));
+  }
+  embeddingBackward(ids: Tensor, dOut: Tensor, dWeight: Tensor, accumulate: boolean): void {
+    embeddingBackward(this.rt, g(ids), g(dOut), g(dWeight), accumulate);
+  }
+  rmsNormForward(x: Tensor, weight: Tensor, eps: number): { y: Tensor; rstd: Tensor } {
+    return rmsNormForward(this.rt, g(x), g(weight), eps);
+  }
+  rmsNormBackward(x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor): Tensor {
+    return rmsNormBackward(this.rt, g(x), g(weight), g(rstd), g(dy), g(dWeight));
+  }
+  matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+    return matmul(this.rt, g(a), g(b), options.transA ?? false, options.transB ?? false, options.into ? g(options.into) : null, options.accumulate ?? false);
+  }
+  splitColumns(x: Tensor, widths: readonly number[]): Tensor[] {
+    return splitColumns(this.rt, g(x), widths);
+  }
+  concatColumns(parts: readonly Tensor[]): Tensor {
+    return concatColumns(this.rt, parts.map(g));
+  }
+  add(a: Tensor, b: Tensor): Tensor {
+    return add(this.rt, g(a), g(b));
+  }
+  addInPlace(target: Tensor, source: Tensor): void {
+    addInPlace(this.rt, g(target), g(source));
+  }
+  causalConv1dForward(x: Tensor, weight: Tensor, bias: Tensor, batch: number, length: number): Tensor {
+    return causalConv1dForward(this.rt, g(x), g(weight), g(bias), batch, length);
+  }
+  causalConv1dBackward(x: Tensor, weight: Tensor, dy: Tensor, batch: number, length: number, dWeight: Tensor, dBias: Tensor): Tensor {
+    return causalConv1dBackward(this.rt, g(x), g(weight), g(dy), batch, length, g(dWeight), g(dBias));
+  }
+  causalConv1dStep(window: Tensor, x: Tensor, weight: Tensor, bias: Tensor): Tensor {
+    return causalConv1dStep(this.rt, g(window), g(x), g(weight), g(bias));
+  }
+  siluForward(x: Tensor): Tensor {
+    return siluForward(this.rt, g(x));
+  }
+  siluBackward(x: Tensor, dy: Tensor): Tensor {
+    return siluBackward(this.rt, g(x), g(dy));
+  }
+  softplusBiasForward(x: Tensor, bias: Tensor): Tensor {
+    return softplusBiasForward(this.rt, g(x), g(bias));
+  }
+  softplusBiasBackward(x: Tensor, bias: Tensor, dy: Tensor, dBias: Tensor): Tensor {
+    return softplusBiasBackward(this.rt, g(x), g(bias), g(dy), g(dBias));
+  }
+  gateForward(y: Tensor, z: Tensor): Tensor {
+    return gateForward(this.rt, g(y), g(z));
+  }
+  gateBackward(y: Tensor, z: Tensor, dOut: Tensor): { dy: Tensor; dz: Tensor } {
+    return gateBackward(this.rt, g(y), g(z), g(dOut));
+  }
+  selectiveScanForward(inputs: SelectiveScanInputs, forBackward: boolean): { y: Tensor; saved: Tensor | null } {
+    return selectiveScanForward(this.rt, inputs, forBackward);
+  }
+  selectiveScanBackward(inputs: SelectiveScanInputs, saved: Tensor | null, dy: Tensor, dALog: Tensor, dD: Tensor): SelectiveScanGradients {
+    return selectiveScanBackward(this.rt, inputs, saved ? g(saved) : null, g(dy), g(dALog), g(dD));
+  }
+  selectiveScanStep(h: Tensor, u: Tensor, delta: Tensor, aLog: Tensor, b: Tensor, c: Tensor, d: Tensor): Tensor {
+    return selectiveScanStep(this.rt, g(h), g(u), g(delta), g(aLog), g(b), g(c), g(d));
+  }
+  crossEntropy(logits: Tensor, targets: Tensor, withGradient: boolean): { loss: Tensor; dLogits: Tensor | null } {
+    return crossEntropy(this.rt, g(logits), g(targets), withGradient);
+  }
+  adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, hyper: AdamWHyper): void {
+    adamwUpdate(this.rt, g(param), g(grad), g(m), g(v), hyper);
+  }
+  sumOfSquares(t: Tensor): Tensor {
+    return sumOfSquares(this.rt, g(t));
+  }
+}
