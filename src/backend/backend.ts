@@ -35,8 +35,11 @@ export interface AdamWHyper {
   weightDecay: number;
   /** The 1-based step count t of the bias corrections 1 - beta^t. */
   step: number;
-  /** Factor applied to the gradient first: the global-norm clip (1 = unclipped). */
-  gradScale: number;
+  /**
+   * Factor applied to the gradient first: the global-norm clip (1 = unclipped), as a number or as
+   * element 0 of a tensor from `clipScale` (so the clip never needs a readback).
+   */
+  gradScale: number | Tensor;
 }
 
 export interface MatmulOptions {
@@ -161,6 +164,11 @@ export interface Backend {
   adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, hyper: AdamWHyper): void;
   /** sum(t^2) as a 1-element tensor (for the global gradient norm). */
   sumOfSquares(t: Tensor): Tensor;
+  /**
+   * The global-norm clip from the per-tensor sums of squares: a 2-element tensor [scale, norm] with
+   * norm = sqrt(sum of squares) and scale = min(1, clip / norm) (1 when clip is 0).
+   */
+  clipScale(squares: readonly Tensor[], clip: number): Tensor;
 }
 
 /** Number of elements of a shape. */

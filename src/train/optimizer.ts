@@ -45,22 +45,15 @@ export class AdamW {
     }
   }
 
-  /** Global L2 norm of all gradients (read back from the backend). */
-  async gradientNorm(): Promise<number> {
-    let sum = 0;
-    for (const g of this.grads.values()) {
-      const squares = this.backend.sumOfSquares(g);
-      sum += (await this.backend.download(squares))[0];
-      this.backend.dispose(squares);
-    }
-    return Math.sqrt(sum);
-  }
-
   /**
-   * One AdamW step at learning rate `lr`, the gradients first scaled by `gradScale` (the clipping
-   * factor, 1 when the norm is under the clip).
+   * Queues one AdamW step at learning rate `lr` after the global-norm clip at `clip` (0 = none), all on
+   * the backend: nothing is read back. Returns the 2-element tensor [clip factor, gradient norm] for
+   * the caller to read when it likes (and dispose).
    */
-  update(lr: number, gradScale: number): void {
+  clipAndUpdate(lr: number, clip: number): Tensor {
+    const squares = [...this.grads.values()].map((g) => this.backend.sumOfSquares(g));
+    const scale = this.backend.clipScale(squares, clip);
+    for (const s of squares) this.backend.dispose(s);
     this.step++;
     for (const [name, p] of this.params) {
       this.backend.adamwUpdate(p, this.grads.get(name)!, this.m.get(name)!, this.v.get(name)!, {
@@ -70,9 +63,10 @@ export class AdamW {
         eps: this.config.eps,
         weightDecay: isDecayed(name) ? this.config.weightDecay : 0,
         step: this.step,
-        gradScale,
+        gradScale: scale,
       });
     }
+    return scale;
   }
 
   async exportState(): Promise<OptimizerSnapshot> {
@@ -94,9 +88,4 @@ export class AdamW {
       this.v.set(name, this.backend.upload(snapshot.v.get(name)!, p.shape));
     }
   }
-}
-
-/** The clipping factor for a gradient of norm `norm` under clip `clip` (0 = no clipping). */
-export function clipScale(norm: number, clip: number): number {
-  return clip > 0 && norm > clip ? clip / norm : 1;
 }

@@ -1,11 +1,11 @@
 /**
- * One training step, as the story goes: forward + backward on a batch, read the loss, measure the
- * global gradient norm, clip, AdamW update. Shared by the trainer, its --minutes calibration and
- * `gamba bench train`, so all three time the same work.
+ * One training step: forward + backward on a batch, the global gradient norm, clip, AdamW update, all
+ * queued on the backend; the loss and norm are read afterwards (at once, or every few steps on a GPU).
+ * Shared by the trainer, its --minutes calibration and `gamba bench train`, so all three time the same work.
  */
-import type { Backend } from '../backend/backend.js';
+import type { Backend, Tensor } from '../backend/backend.js';
 import type { MambaLM } from '../model/mamba.js';
-import { clipScale, type AdamW } from './optimizer.js';
+import type { AdamW } from './optimizer.js';
 
 export interface StepBatch {
   /** (batch, length) token ids. */
@@ -22,11 +22,30 @@ export interface StepResult {
   gradNorm: number;
 }
 
-export async function trainStep(backend: Backend, model: MambaLM, optimizer: AdamW, batch: StepBatch, lr: number, clip: number): Promise<StepResult> {
-  const lossTensor = model.forwardBackward(batch.inputs, batch.targets, batch.batch, batch.length);
-  const loss = (await backend.download(lossTensor))[0];
-  backend.dispose(lossTensor);
-  const gradNorm = await optimizer.gradientNorm();
-  optimizer.update(lr, clipScale(gradNorm, clip));
+/** A step whose work is queued on the backend; its scalars are read later (readStep). */
+export interface PendingStep {
+  /** (1) the mean loss. */
+  loss: Tensor;
+  /** (2) [clip factor, gradient norm]. */
+  clip: Tensor;
+}
+
+/** Queues forward + backward, the clip and the AdamW update, without waiting for any of it. */
+export function queueTrainStep(model: MambaLM, optimizer: AdamW, batch: StepBatch, lr: number, clip: number): PendingStep {
+  const loss = model.forwardBackward(batch.inputs, batch.targets, batch.batch, batch.length);
+  return { loss, clip: optimizer.clipAndUpdate(lr, clip) };
+}
+
+/** Waits for a queued step and reads its loss and gradient norm. */
+export async function readStep(backend: Backend, pending: PendingStep): Promise<StepResult> {
+  const loss = (await backend.download(pending.loss))[0];
+  const gradNorm = (await backend.download(pending.clip))[1];
+  backend.dispose(pending.loss);
+  backend.dispose(pending.clip);
   return { loss, gradNorm };
+}
+
+/** One step, read at once. */
+export async function trainStep(backend: Backend, model: MambaLM, optimizer: AdamW, batch: StepBatch, lr: number, clip: number): Promise<StepResult> {
+  return readStep(backend, queueTrainStep(model, optimizer, batch, lr, clip));
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createBackend } from '../../src/backend/index.js';
-import { AdamW, clipScale, isDecayed } from '../../src/train/optimizer.js';
+import { AdamW, isDecayed } from '../../src/train/optimizer.js';
 
 describe('AdamW', () => {
   it('matches a hand computation of two steps, with and without weight decay, after clipping', async () => {
@@ -12,11 +12,6 @@ describe('AdamW', () => {
     const config = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
     const optimizer = new AdamW(backend, params, grads, config);
 
-    // Global norm over both tensors: sqrt(0.04 + 0.16 + 0.04 + 0.09) = sqrt(0.33).
-    const norm = await optimizer.gradientNorm();
-    expect(norm).toBeCloseTo(Math.sqrt(0.33), 6);
-    const scale = clipScale(norm, 0.5);
-    expect(scale).toBeCloseTo(0.5 / Math.sqrt(0.33), 6);
 
     // Reference in float64: p -= lr * (mhat / (sqrt(vhat) + eps) + wd * p), gradients scaled first.
     const reference = (p: number[], gs: number[][], scales: number[], lrs: number[], wd: number) => {
@@ -31,12 +26,15 @@ describe('AdamW', () => {
       });
       return { p, m, v };
     };
-    optimizer.update(0.1, scale);
+    // Global norm over both tensors: sqrt(0.04 + 0.16 + 0.04 + 0.09) = sqrt(0.33), clipped to 0.5.
+    const [scale, norm] = await backend.download(optimizer.clipAndUpdate(0.1, 0.5));
+    expect(norm).toBeCloseTo(Math.sqrt(0.33), 6);
+    expect(scale).toBeCloseTo(0.5 / Math.sqrt(0.33), 6);
     // Second step: new gradients, no clipping, another learning rate.
     grads.set(W, backend.upload(new Float32Array([-0.1, 0.05]), [2]));
     grads.set(D, backend.upload(new Float32Array([0.3, 0.3]), [2]));
     // The optimizer holds the map, so the new gradient tensors are the ones it reads.
-    optimizer.update(0.05, 1);
+    expect((await backend.download(optimizer.clipAndUpdate(0.05, 0)))[0]).toBe(1);
     const w = reference([0.5, -1], [[0.2, 0.4], [-0.1, 0.05]], [scale, 1], [0.1, 0.05], 0.1);
     const d = reference([0.5, 2], [[0.2, -0.3], [0.3, 0.3]], [scale, 1], [0.1, 0.05], 0);
     const gotW = await backend.download(params.get(W)!);
@@ -63,9 +61,11 @@ describe('AdamW', () => {
     }
   });
 
-  it('clips only above the threshold, and not at all with clip 0', () => {
-    expect(clipScale(0.5, 1)).toBe(1);
-    expect(clipScale(4, 1)).toBe(0.25);
-    expect(clipScale(4, 0)).toBe(1);
+  it('clips only above the threshold, and not at all with clip 0', async () => {
+    const backend = await createBackend('cpu');
+    const clip = async (squares: number[], c: number) => Array.from(await backend.download(backend.clipScale(squares.map((s) => backend.upload(Float32Array.of(s), [1])), c)));
+    expect(await clip([0.25], 1)).toEqual([1, 0.5]);
+    expect(await clip([7, 9], 1)).toEqual([0.25, 4]);
+    expect(await clip([16], 0)).toEqual([1, 4]);
   });
 });

@@ -6,7 +6,10 @@
  */
 import type { AdamWHyper } from '../backend.js';
 
-export function adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, h: AdamWHyper): void {
+/** AdamW's scalars with the clip factor already resolved to a number. */
+export type ResolvedAdamWHyper = AdamWHyper & { gradScale: number };
+
+export function adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, h: ResolvedAdamWHyper): void {
   const { lr, beta1, beta2, eps, weightDecay, step, gradScale } = h;
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));

@@ -297,12 +297,22 @@ export class CpuBackend implements Backend {
 
   adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, hyper: AdamWHyper): void {
     same(param, grad, 'adamwUpdate');
-    adamwUpdate(f32(param), f32(grad), f32(m), f32(v), hyper);
+    const gradScale = typeof hyper.gradScale === 'number' ? hyper.gradScale : f32(hyper.gradScale)[0];
+    adamwUpdate(f32(param), f32(grad), f32(m), f32(v), { ...hyper, gradScale });
   }
 
   sumOfSquares(t: Tensor): Tensor {
     const out = this.alloc([1]);
     f32(out)[0] = sumOfSquares(f32(t));
+    return out;
+  }
+  clipScale(squares: readonly Tensor[], clip: number): Tensor {
+    let sum = 0;
+    for (const s of squares) sum += f32(s)[0];
+    const norm = Math.sqrt(sum);
+    const out = this.alloc([2]);
+    f32(out)[0] = clip > 0 && norm > clip ? clip / norm : 1;
+    f32(out)[1] = norm;
     return out;
   }
 }

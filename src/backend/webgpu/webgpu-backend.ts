@@ -4,7 +4,7 @@
  */
 import type { AdamWHyper, Backend, MatmulOptions, SelectiveScanGradients, SelectiveScanInputs, Tensor } from '../backend.js';
 import type { GpuDevice } from './device.js';
-import { adamwUpdate, sumOfSquares } from './kernels/adamw.js';
+import { adamwUpdate, clipScale, sumOfSquares } from './kernels/adamw.js';
 import { fill } from './kernels/common.js';
 import { causalConv1dBackward, causalConv1dForward, causalConv1dStep } from './kernels/conv1d.js';
 import { crossEntropy } from './kernels/cross-entropy.js';
@@ -126,5 +126,8 @@ export class WebGpuBackend implements Backend {
   }
   sumOfSquares(t: Tensor): Tensor {
     return sumOfSquares(this.rt, g(t));
+  }
+  clipScale(squares: readonly Tensor[], clip: number): Tensor {
+    return clipScale(this.rt, squares.map(g), clip);
   }
 }
