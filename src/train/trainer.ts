@@ -41,7 +41,7 @@ import { MetricsLog, type StepMetrics } from './metrics.js';
 import { AdamW } from './optimizer.js';
 import { checkResumeFlags, validateTrainerState, type BackendKind, type RunSpec, type TrainerState } from './run-spec.js';
 import { defaultWarmup, learningRateAt } from './schedule.js';
-import { trainStep } from './step.js';
+import { queueTrainStep, readStep, trainStep, type PendingStep, type StepResult } from './step.js';
 
 /** A new run: everything of RunSpec but what is derived (horizon from steps or minutes, warmup, data fingerprint). */
 export interface NewRunRequest {
@@ -116,6 +116,8 @@ interface Session {
 }
 
 const DEFAULT_BETAS = { beta1: 0.9, beta2: 0.95, eps: 1e-8 };
+/** Steps queued on a GPU backend between readbacks of their losses. */
+const GPU_READ_EVERY = 16;
 
 export async function startTraining(request: NewRunRequest, hooks: TrainHooks = {}): Promise<TrainResult> {
   const outDir = resolve(request.outDir);
@@ -229,34 +231,50 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
   let stepsThisSession = 0;
   let lastVal: number | null = state.valHistory.length > 0 ? state.valHistory[state.valHistory.length - 1].loss : null;
   let stopped = false;
-  while (state.step < run.horizon) {
-    const started = performance.now();
+  // On a GPU the steps are queued and their losses read in groups: a readback per step would stall the
+  // device. The cpu backend reads every step (its steps are synchronous anyway).
+  const readEvery = backend.name === 'cpu' ? 1 : GPU_READ_EVERY;
+  let queued: { pending: PendingStep; lr: number; tokens: number }[] = [];
+  let groupStarted = performance.now();
+  while (state.step + queued.length < run.horizon) {
+    const index = state.step + queued.length;
     const batch = stream.next();
-    const lr = learningRateAt(state.step, schedule);
-    const { loss, gradNorm } = await trainStep(backend, model, optimizer, batch, lr, run.clip);
-    const seconds = (performance.now() - started) / 1000;
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      throw new UserError(`training diverged at step ${state.step + 1} (loss ${loss}, gradient norm ${gradNorm}); ${session.outDir} keeps the last checkpoint saved before it; try a lower --lr`);
+    const lr = learningRateAt(index, schedule);
+    queued.push({ pending: queueTrainStep(model, optimizer, batch, lr, run.clip), lr, tokens: batch.batch * batch.length });
+    const next = index + 1;
+    const boundary = next === run.horizon || next % run.valEvery === 0 || next % run.saveEvery === 0 || next === hooks.stopAfterStep;
+    if (!boundary && queued.length < readEvery && !(hooks.shouldStop?.() ?? false)) continue;
+    const results: StepResult[] = [];
+    for (const q of queued) results.push(await readStep(backend, q.pending));
+    // The steps of a group ran back to back on the device: each is credited with the group's mean time.
+    const seconds = (performance.now() - groupStarted) / 1000 / queued.length;
+    for (let k = 0; k < queued.length; k++) {
+      const { loss, gradNorm } = results[k];
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        throw new UserError(`training diverged at step ${state.step + 1} (loss ${loss}, gradient norm ${gradNorm}); ${session.outDir} keeps the last checkpoint saved before it; try a lower --lr`);
+      }
+      state.step++;
+      state.lossHistory.push(loss);
+      state.trainSeconds += seconds;
+      stepSeconds += seconds;
+      stepsThisSession++;
+      const record: StepMetrics = { step: state.step, loss, lr: queued[k].lr, gradNorm, tokensPerSec: Math.round(queued[k].tokens / seconds) };
+      if (k === queued.length - 1 && (state.step % run.valEvery === 0 || state.step === run.horizon)) {
+        lastVal = await validationLoss(model, valSet);
+        state.valHistory.push({ step: state.step, loss: lastVal });
+        record.valLoss = lastVal;
+      }
+      metrics.append(record);
+      hooks.onStep?.(record, run);
     }
-    state.step++;
-    state.lossHistory.push(loss);
-    state.trainSeconds += seconds;
-    stepSeconds += seconds;
-    stepsThisSession++;
-    const record: StepMetrics = { step: state.step, loss, lr, gradNorm, tokensPerSec: Math.round((batch.batch * batch.length) / seconds) };
+    queued = [];
     const last = state.step === run.horizon;
-    if (state.step % run.valEvery === 0 || last) {
-      lastVal = await validationLoss(model, valSet);
-      state.valHistory.push({ step: state.step, loss: lastVal });
-      record.valLoss = lastVal;
-    }
-    metrics.append(record);
-    hooks.onStep?.(record, run);
     // Let signal handlers run: the step itself never yields to the event loop on the cpu backend.
     await new Promise((done) => setImmediate(done));
     stopped = !last && ((hooks.shouldStop?.() ?? false) || state.step === hooks.stopAfterStep);
     if (last || stopped || state.step % run.saveEvery === 0) await saveCheckpoint(session);
     if (stopped) break;
+    groupStarted = performance.now();
   }
   session.dataset.close();
   return {
@@ -337,13 +355,13 @@ async function estimateHorizon(backend: Backend, config: MambaConfig, params: Ma
   const stream = new BatchStream(dataset, 'train', run.batch, run.seed);
   const warmupSteps = 2;
   const timedSteps = 6;
-  let timed = 0;
-  for (let i = 0; i < warmupSteps + timedSteps; i++) {
-    const started = performance.now();
-    await trainStep(backend, model, optimizer, stream.next(), 0, run.clip);
-    if (i >= warmupSteps) timed += performance.now() - started;
-  }
-  const stepMs = timed / timedSteps;
+  for (let i = 0; i < warmupSteps; i++) await trainStep(backend, model, optimizer, stream.next(), 0, run.clip);
+  // Queued back to back and read at the end, as the training loop runs them on a GPU.
+  const started = performance.now();
+  const pending: PendingStep[] = [];
+  for (let i = 0; i < timedSteps; i++) pending.push(queueTrainStep(model, optimizer, stream.next(), 0, run.clip));
+  for (const p of pending) await readStep(backend, p);
+  const stepMs = (performance.now() - started) / timedSteps;
   const valStarted = performance.now();
   await validationLoss(model, readValidationSet({ dataset, run } as Session));
   const valMs = performance.now() - valStarted;
