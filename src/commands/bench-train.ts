@@ -11,6 +11,7 @@ interface BenchTrainArgs {
   batch: number;
   seq?: number;
   steps: number;
+  profile: boolean;
   json: boolean;
 }
 
@@ -24,6 +25,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
       .option('batch', { type: 'number', default: 32, describe: 'sequences per step' })
       .option('seq', { type: 'number', describe: 'tokens per sequence (default 59 for Othello presets, 1023 for chess)' })
       .option('steps', { type: 'number', default: 10, describe: 'timed steps (after 2 untimed ones)' })
+      .option('profile', { type: 'boolean', default: false, describe: 'also time each GPU kernel over one step (webgpu)' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"tokensPerSec","stepMs","gpuBytes"} as JSON' }) as unknown as Argv<BenchTrainArgs>,
   handler: async (args) => {
     const chess = args.preset.startsWith('chess');
@@ -31,10 +33,13 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
     const seq = integerFlag('seq', args.seq ?? (chess ? 1023 : 59), 1);
     const steps = integerFlag('steps', args.steps, 1);
     const bar = new ProgressBar('bench train', steps);
-    const result = await benchTrain({ preset: args.preset, vocabSize: chess ? 32 : 61, backend: args.backend, batch, seq, steps }, (done) => bar.update(done));
+    const result = await benchTrain({ preset: args.preset, vocabSize: chess ? 32 : 61, backend: args.backend, batch, seq, steps, profile: args.profile }, (done) => bar.update(done));
     bar.finish();
-    printResult(args.json, result, () =>
-      `train ${result.preset} (${result.parameters} parameters) on ${result.backend}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`,
-    );
+    printResult(args.json, result, () => {
+      const lines = [`train ${result.preset} (${result.parameters} parameters) on ${result.adapter ?? result.backend}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];
+      if (result.gpuBytes !== null) lines.push(`GPU memory held by the pool: ${(result.gpuBytes / 2 ** 20).toFixed(1)} MiB`);
+      for (const k of result.profile ?? []) lines.push(`  ${k.kernel.padEnd(32)} ${k.ms.toFixed(3).padStart(9)} ms  ${(100 * k.share).toFixed(1).padStart(5)}%  x${k.dispatches}`);
+      return lines.join('\n');
+    });
   },
 };

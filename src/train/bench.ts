@@ -6,10 +6,12 @@ import { createBackend } from '../backend/index.js';
 import { configFromPreset } from '../model/config.js';
 import { MambaLM } from '../model/mamba.js';
 import { initParameters } from '../model/params.js';
+import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { AdamW } from './optimizer.js';
 import type { BackendKind } from './run-spec.js';
-import { trainStep } from './step.js';
+import { queueTrainStep, readStep, trainStep, type PendingStep } from './step.js';
+import type { WebGpuBackend } from '../backend/webgpu/webgpu-backend.js';
 
 export interface TrainBenchOptions {
   preset: string;
@@ -22,6 +24,17 @@ export interface TrainBenchOptions {
   steps: number;
   warmupSteps?: number;
   seed?: number;
+  /** Also time every GPU kernel of one extra step (webgpu only). */
+  profile?: boolean;
+}
+
+/** GPU time of one kernel (pipeline) over one profiled step. */
+export interface KernelTime {
+  kernel: string;
+  ms: number;
+  dispatches: number;
+  /** Share of the profiled step's summed kernel time. */
+  share: number;
 }
 
 export interface TrainBenchResult {
@@ -35,6 +48,10 @@ export interface TrainBenchResult {
   seq: number;
   steps: number;
   parameters: number;
+  /** Adapter in words (webgpu), or null. */
+  adapter: string | null;
+  /** Per-kernel GPU time of one step, slowest first, with --profile. */
+  profile?: KernelTime[];
 }
 
 export async function benchTrain(options: TrainBenchOptions, onStep?: (done: number) => void): Promise<TrainBenchResult> {
@@ -55,23 +72,43 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
   const step = { inputs, targets, batch, length: seq };
   const warmup = options.warmupSteps ?? 2;
   for (let i = 0; i < warmup; i++) await trainStep(backend, model, optimizer, step, 1e-4, 1);
+  // The steps are queued back to back and read at the end, as the trainer runs them on a GPU.
   const started = performance.now();
+  const pending: PendingStep[] = [];
   for (let i = 0; i < options.steps; i++) {
-    await trainStep(backend, model, optimizer, step, 1e-4, 1);
-    onStep?.(i + 1);
+    pending.push(queueTrainStep(model, optimizer, step, 1e-4, 1));
+    if (backend.name === 'cpu') onStep?.(i + 1);
+  }
+  for (let i = 0; i < pending.length; i++) {
+    await readStep(backend, pending[i]);
+    if (backend.name !== 'cpu') onStep?.(i + 1);
   }
   const stepMs = (performance.now() - started) / options.steps;
+  const gpu = backend.name === 'webgpu' ? (backend as WebGpuBackend) : null;
+  let profile: KernelTime[] | undefined;
+  if (options.profile) {
+    if (!gpu) throw new UserError('--profile needs --backend webgpu (it reads GPU timestamps)');
+    gpu.rt.startProfile();
+    await trainStep(backend, model, optimizer, step, 1e-4, 1);
+    const totals = await gpu.rt.stopProfile();
+    let sum = 0;
+    for (const t of totals.values()) sum += t.ms;
+    profile = [...totals].map(([kernel, t]) => ({ kernel, ms: Number(t.ms.toFixed(3)), dispatches: t.count, share: Number((t.ms / sum).toFixed(4)) }));
+    profile.sort((a, b) => b.ms - a.ms);
+  }
   let parameters = 0;
   for (const p of params.values()) parameters += p.length;
   return {
     tokensPerSec: Math.round((batch * seq) / (stepMs / 1000)),
     stepMs: Number(stepMs.toFixed(2)),
-    gpuBytes: null,
+    gpuBytes: gpu ? gpu.gpuBytes : null,
     backend: backend.name,
     preset: options.preset,
     batch,
     seq,
     steps: options.steps,
     parameters,
+    adapter: gpu ? gpu.adapterName : null,
+    ...(profile ? { profile } : {}),
   };
 }

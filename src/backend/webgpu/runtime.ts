@@ -54,6 +54,8 @@ export class GpuRuntime {
   private slots = 0;
   /** Bytes of all buffers the pool has created and not destroyed. */
   heldBytes = 0;
+  /** With a profiler, every dispatch runs in a pass of its own between two timestamps. */
+  private profiler: DispatchProfiler | null = null;
 
   constructor(readonly gpu: GpuDevice) {
     this.device = gpu.device;
@@ -129,16 +131,17 @@ export class GpuRuntime {
     }
     for (const t of tensors) entries.push({ binding: binding++, resource: { buffer: t.buffer, offset: 0, size: Math.max(16, Math.ceil(t.size * 4 / 16) * 16) } });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.openPass();
+    if (this.profiler) this.closePass();
+    const pass = this.openPass(this.profiler?.nextPass(pipeline.label));
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
     this.pending++;
   }
 
-  private openPass(): GPUComputePassEncoder {
+  private openPass(timestampWrites?: GPUComputePassTimestampWrites): GPUComputePassEncoder {
     this.encoder ??= this.device.createCommandEncoder();
-    this.pass ??= this.encoder.beginComputePass();
+    this.pass ??= this.encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
     return this.pass;
   }
 
@@ -164,7 +167,9 @@ export class GpuRuntime {
     if (this.slots > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaData, 0, this.slots * SLOT);
     if (this.encoder) {
       const encoder = this.closePass();
+      this.profiler?.resolve(encoder);
       this.device.queue.submit([encoder.finish()]);
+      this.profiler?.collect();
       this.encoder = null;
     }
     this.pending = 0;
@@ -204,6 +209,25 @@ export class GpuRuntime {
     this.check();
   }
 
+  /**
+   * Starts timing every dispatch (each in a pass of its own, so the totals are slower than a plain run:
+   * use them for the shares of a step, not its speed). Needs the adapter's 'timestamp-query' feature.
+   */
+  startProfile(): void {
+    if (!this.gpu.features.has('timestamp-query')) throw new Error('this adapter has no timestamp queries: no per-kernel profile');
+    this.flush();
+    this.profiler = new DispatchProfiler(this.device, MAX_PENDING);
+  }
+
+  /** Stops timing and returns GPU milliseconds per pipeline label, with dispatch counts. */
+  async stopProfile(): Promise<Map<string, { ms: number; count: number }>> {
+    const profiler = this.profiler;
+    if (!profiler) throw new Error('no profile running');
+    this.flush();
+    this.profiler = null;
+    return profiler.totals();
+  }
+
   /** Destroys every pooled buffer (tensors still held by callers stay valid). */
   trim(): void {
     this.flush();
@@ -220,4 +244,67 @@ export class GpuRuntime {
 /** Workgroups for `n` threads of `size`, capped for grid-stride loops (WGSL: i += num_workgroups.x * size). */
 export function groupsFor(n: number, size = 256): [number] {
   return [Math.max(1, Math.min(Math.ceil(n / size), 65535))];
+}
+
+/** Timestamps around each dispatch of a submit, read back after it, totalled by pipeline label. */
+class DispatchProfiler {
+  private readonly querySet: GPUQuerySet;
+  private readonly resolveBuffer: GPUBuffer;
+  private labels: string[] = [];
+  private readonly reads: Promise<void>[] = [];
+  private readonly sums = new Map<string, { ms: number; count: number }>();
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly capacity: number,
+  ) {
+    this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 * capacity });
+    this.resolveBuffer = device.createBuffer({ size: 16 * capacity, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  }
+
+  nextPass(label: string): GPUComputePassTimestampWrites {
+    const k = this.labels.length;
+    if (k >= this.capacity) throw new Error('profiler: more dispatches in one submit than timestamp slots');
+    this.labels.push(label);
+    return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * k, endOfPassWriteIndex: 2 * k + 1 };
+  }
+
+  resolve(encoder: GPUCommandEncoder): void {
+    const n = this.labels.length;
+    if (n === 0) return;
+    encoder.resolveQuerySet(this.querySet, 0, 2 * n, this.resolveBuffer, 0);
+  }
+
+  /** After the submit: copy the timestamps out and total them when they arrive. */
+  collect(): void {
+    const labels = this.labels;
+    this.labels = [];
+    if (labels.length === 0) return;
+    const bytes = 16 * labels.length;
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = this.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(this.resolveBuffer, 0, staging, 0, bytes);
+    this.device.queue.submit([encoder.finish()]);
+    this.reads.push(
+      staging.mapAsync(GPUMapMode.READ).then(() => {
+        const t = new BigUint64Array(staging.getMappedRange());
+        labels.forEach((label, k) => {
+          const ms = Number(t[2 * k + 1] - t[2 * k]) / 1e6;
+          const entry = this.sums.get(label) ?? { ms: 0, count: 0 };
+          entry.ms += ms;
+          entry.count++;
+          this.sums.set(label, entry);
+        });
+        staging.unmap();
+        staging.destroy();
+      }),
+    );
+  }
+
+  async totals(): Promise<Map<string, { ms: number; count: number }>> {
+    await Promise.all(this.reads);
+    this.querySet.destroy();
+    this.resolveBuffer.destroy();
+    return this.sums;
+  }
 }
