@@ -1,0 +1,82 @@
+/**
+ * The whole model on webgpu against the cpu reference: a 30-step training run of the `tiny` preset on
+ * the sample Othello games (same seed, same batches, same schedule) with losses within 1e-3 relative at
+ * every step; logits of the sequence path and the step path; and `gamba train --backend webgpu`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BatchStream } from '../../../datasets/batches.js';
+import { openDataset } from '../../../datasets/reader.js';
+import type { Backend } from '../../../src/backend/backend.js';
+import { configFromPreset } from '../../../src/model/config.js';
+import { MambaLM } from '../../../src/model/mamba.js';
+import { initParameters } from '../../../src/model/params.js';
+import { AdamW } from '../../../src/train/optimizer.js';
+import { learningRateAt } from '../../../src/train/schedule.js';
+import { trainStep } from '../../../src/train/step.js';
+import { Rng } from '../../../src/util/rng.js';
+import { gamba, requireBuiltCli } from '../../cli-runner.js';
+import { cpu, gpu, noGpuReason } from './gpu-fixture.js';
+
+const DATA = 'datasets/samples/othello';
+
+async function lossCurve(backend: Backend, steps: number): Promise<number[]> {
+  const config = configFromPreset('tiny', 61);
+  const model = new MambaLM(backend, config, initParameters(config, new Rng(7)));
+  const optimizer = new AdamW(backend, model.params, model.grads, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  const dataset = openDataset(DATA);
+  const stream = new BatchStream(dataset, 'train', 8, 7);
+  const schedule = { lr: 1e-2, minLr: 1e-3, warmup: 5, horizon: steps };
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) losses.push((await trainStep(backend, model, optimizer, stream.next(), learningRateAt(s, schedule), 1)).loss);
+  dataset.close();
+  return losses;
+}
+
+describe.skipIf(!gpu)(`webgpu against cpu, whole model${gpu ? '' : ` (skipped: ${noGpuReason})`}`, () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'gamba-gpu-train-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('trains the tiny preset for 30 steps on the same loss curve (1e-3 relative)', async () => {
+    const [onCpu, onGpu] = [await lossCurve(cpu, 30), await lossCurve(gpu!, 30)];
+    // The run must actually learn, or agreeing curves would prove little.
+    expect(onCpu[29]).toBeLessThan(onCpu[0] - 0.3);
+    onCpu.forEach((l, s) => expect(Math.abs(onGpu[s] - l) / l, `step ${s + 1}: cpu ${l}, webgpu ${onGpu[s]}`).toBeLessThan(1e-3));
+  });
+
+  it('gives the sequence-path logits and the same logits one token at a time', async () => {
+    const config = configFromPreset('tiny', 61);
+    const params = initParameters(config, new Rng(3));
+    const onCpu = new MambaLM(cpu, config, params);
+    const onGpu = new MambaLM(gpu!, config, params);
+    const rng = new Rng(4);
+    const [B, L] = [3, 11];
+    const ids = Int32Array.from({ length: B * L }, () => 1 + rng.nextInt(60));
+    const want = await onCpu.logits(ids, B, L);
+    const got = await onGpu.logits(ids, B, L);
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-4 + 1e-4 * Math.abs(want[i]));
+    const state = onGpu.newStepState(B);
+    const V = config.vocab_size;
+    for (let t = 0; t < L; t++) {
+      const step = await onGpu.step(state, Int32Array.from({ length: B }, (_, b) => ids[b * L + t]));
+      for (let b = 0; b < B; b++) {
+        for (let v = 0; v < V; v++) expect(Math.abs(step[b * V + v] - want[(b * L + t) * V + v])).toBeLessThan(1e-4 + 1e-4 * Math.abs(want[(b * L + t) * V + v]));
+      }
+    }
+  });
+
+  it('gamba train --backend webgpu trains, checkpoints and reports its backend', async () => {
+    requireBuiltCli();
+    const out = join(scratch, 'run');
+    const r = gamba('train', '--game', 'othello', '--data', DATA, '--preset', 'tiny', '--backend', 'webgpu', '--steps', '20', '--batch', '8', '--out', out, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.backend).toBe('webgpu');
+    expect(summary.steps).toBe(20);
+    expect(summary.lossHistory).toHaveLength(20);
+    expect(summary.finalLoss).toBeLessThan(summary.lossHistory[0]);
+    expect(r.stderr).toMatch(/backend: webgpu on /);
+  });
+});
