@@ -9,11 +9,12 @@ import type { AdamWHyper } from '../backend.js';
 /** AdamW's scalars with the clip factor already resolved to a number. */
 export type ResolvedAdamWHyper = AdamWHyper & { gradScale: number };
 
-export function adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, h: ResolvedAdamWHyper): void {
+/** The update of the elements [i0, i1). */
+export function adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, h: ResolvedAdamWHyper, i0: number, i1: number): void {
   const { lr, beta1, beta2, eps, weightDecay, step, gradScale } = h;
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
-  for (let i = 0; i < p.length; i++) {
+  for (let i = i0; i < i1; i++) {
     const g = grad[i] * gradScale;
     const mi = beta1 * m[i] + (1 - beta1) * g;
     const vi = beta2 * v[i] + (1 - beta2) * g * g;

@@ -3,13 +3,17 @@
  * the first L outputs:  y[t, e] = bias[e] + sum_k w[e, k] * x[t - (K-1) + k, e]  (x = 0 before t = 0).
  *
  * Shapes: x, y: (M, E) with M = batch * length rows; w: (E, K) (PyTorch's (E, 1, K), same memory); bias: (E).
+ *
+ * Forward and backward work on a range of channels [e0, e1): channels are independent (depthwise), and
+ * each channel's weight gradient is summed over (sequence, time) in the same order whatever the range,
+ * so the cpu backend can hand ranges to different threads.
  */
 
-export function causalConv1dForward(x: Float32Array, w: Float32Array, bias: Float32Array, y: Float32Array, batch: number, L: number, E: number, K: number): void {
+export function causalConv1dForward(x: Float32Array, w: Float32Array, bias: Float32Array, y: Float32Array, batch: number, L: number, E: number, K: number, e0: number, e1: number): void {
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < L; t++) {
       const row = (b * L + t) * E;
-      for (let e = 0; e < E; e++) {
+      for (let e = e0; e < e1; e++) {
         let acc = bias[e];
         for (let k = 0; k < K; k++) {
           const s = t - (K - 1) + k;
@@ -23,20 +27,21 @@ export function causalConv1dForward(x: Float32Array, w: Float32Array, bias: Floa
 
 let dwScratch = new Float64Array(0);
 
-/** Writes dx: (M, E), dw: (E, K), dBias: (E) (overwritten). */
+/** Writes the channels [e0, e1) of dx: (M, E), dw: (E, K), dBias: (E) (overwritten). */
 export function causalConv1dBackward(
   x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, dBias: Float32Array,
-  batch: number, L: number, E: number, K: number,
+  batch: number, L: number, E: number, K: number, e0: number, e1: number,
 ): void {
   if (dwScratch.length < E * (K + 1)) dwScratch = new Float64Array(E * (K + 1));
   // dw in [0, E*K), dBias in [E*K, E*K + E), summed in float64
   const acc = dwScratch;
-  acc.fill(0, 0, E * (K + 1));
   const biasOffset = E * K;
+  acc.fill(0, e0 * K, e1 * K);
+  acc.fill(0, biasOffset + e0, biasOffset + e1);
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < L; t++) {
       const row = (b * L + t) * E;
-      for (let e = 0; e < E; e++) {
+      for (let e = e0; e < e1; e++) {
         const g = dy[row + e];
         acc[biasOffset + e] += g;
         for (let k = 0; k < K; k++) {
@@ -53,8 +58,8 @@ export function causalConv1dBackward(
       }
     }
   }
-  for (let i = 0; i < E * K; i++) dw[i] = acc[i];
-  for (let e = 0; e < E; e++) dBias[e] = acc[biasOffset + e];
+  for (let i = e0 * K; i < e1 * K; i++) dw[i] = acc[i];
+  for (let e = e0; e < e1; e++) dBias[e] = acc[biasOffset + e];
 }
 
 /**

@@ -5,22 +5,59 @@
  * Memory: intermediate tensors come from a free list keyed by element count, so a training step that
  * disposes its activations reuses the same arrays on the next step instead of allocating (and zeroing)
  * fresh ones.
+ *
+ * Threads: the heavy ops (matmul, the selective scan, the convolution, the elementwise ops, AdamW) are
+ * split into chunks that the calling thread and worker threads share (thread-pool.ts); tensors then
+ * live in SharedArrayBuffers. The split never changes a summation order, so every thread count gives
+ * the same bits. Threads come from the constructor, else GAMBA_CPU_THREADS, else one per core (at
+ * most MAX_DEFAULT_THREADS); small ops stay on the calling thread, where a handoff would cost more
+ * than it saves. Run from the TypeScript sources (no compiled worker script) the backend uses one thread.
  */
 import { sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type Tensor } from '../backend.js';
-import { adamwUpdate, sumOfSquares } from './adamw.js';
-import { causalConv1dBackward, causalConv1dForward, causalConv1dStep } from './conv1d.js';
+import { availableParallelism } from 'node:os';
+import { UserError } from '../../util/errors.js';
+import { sumOfSquares } from './adamw.js';
+import { causalConv1dStep } from './conv1d.js';
 import { crossEntropy } from './cross-entropy.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
-import { gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackward, softplusBiasForward } from './elementwise.js';
-import { matmulInto } from './matmul.js';
+import { gemmOperands } from './matmul.js';
+import { Op, runChunk, type TaskArgs } from './parallel-kernels.js';
 import { rmsNormBackward, rmsNormForward } from './rms-norm.js';
-import { selectiveScanBackward, selectiveScanForward, selectiveScanStep, type ScanArrays } from './selective-scan.js';
+import { negExp, scanPartialSize, selectiveScanReduce, selectiveScanStep, type ScanArrays } from './selective-scan.js';
+import { ThreadPool } from './thread-pool.js';
 
 /**
  * Largest states-and-decays array (floats) one layer's scan keeps for its backward pass: 32M floats =
  * 128 MB (tiny at batch 32 x 59 needs 7.7M; othello-base at batch 64 x 59 recomputes instead).
  */
 const SCAN_SAVE_LIMIT = 32 * 1024 * 1024;
+
+/** Default thread count cap (one per core up to this). */
+const MAX_DEFAULT_THREADS = 8;
+/**
+ * Ops below this much work (multiply-adds, or elements times a rough per-element cost) stay on the
+ * calling thread: waking a worker costs tens of microseconds.
+ */
+const PARALLEL_MIN_WORK = 1 << 17;
+/** Chunks per thread: more than one, so that a thread the machine delays leaves its share to the others. */
+const CHUNKS_PER_THREAD = 6;
+
+/** The process's worker threads, started by the first backend that wants them (undefined: not yet). */
+let sharedPool: ThreadPool | null | undefined;
+
+/** The thread count of GAMBA_CPU_THREADS, or null when it is not set. */
+export function threadsFromEnvironment(): number | null {
+  const text = process.env.GAMBA_CPU_THREADS;
+  if (text === undefined || text === '') return null;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UserError(`GAMBA_CPU_THREADS: expected an integer from 1 to 64, got '${text}'`);
+  return n;
+}
+
+export interface CpuBackendOptions {
+  /** Threads for the heavy ops (1 = the calling thread only). */
+  threads?: number;
+}
 
 export class CpuTensor implements Tensor {
   constructor(
@@ -56,19 +93,65 @@ function rowsCols(t: Tensor): [number, number] {
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
+  /** Threads the heavy ops run on (1 when no worker threads could be started). */
+  readonly threads: number;
+  private readonly pool: ThreadPool | null;
   private readonly free = new Map<number, Float32Array[]>();
+  /** A = -exp(A_log) of the scan, and its backward pass's per-sequence partials (shared memory). */
+  private aScratch: Float64Array = new Float64Array(0);
+  private partialScratch: Float64Array = new Float64Array(0);
+
+  constructor(options: CpuBackendOptions = {}) {
+    const wanted = options.threads ?? threadsFromEnvironment() ?? Math.min(availableParallelism(), MAX_DEFAULT_THREADS);
+    if (!Number.isInteger(wanted) || wanted < 1) throw new Error(`CpuBackend: threads must be a positive integer, got ${wanted}`);
+    if (wanted > 1 && sharedPool === undefined) sharedPool = ThreadPool.create(wanted - 1);
+    this.pool = wanted > 1 ? sharedPool ?? null : null;
+    this.threads = this.pool ? Math.min(wanted, this.pool.size + 1) : 1;
+  }
+
+  /** Chunks of this process's tasks that worker threads ran so far (0 without workers). */
+  chunksByWorkers(): number {
+    return this.pool?.chunksByWorkers ?? 0;
+  }
+
+  /** Float memory for n values: shared when worker threads may read it. */
+  private floats(n: number): Float32Array {
+    return this.pool ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n);
+  }
+
+  private float64Scratch(current: Float64Array, n: number): Float64Array {
+    if (current.length >= n) return current;
+    return this.pool ? new Float64Array(new SharedArrayBuffer(n * 8)) : new Float64Array(n);
+  }
+
+  /**
+   * Runs every chunk of a task: on the worker threads as well when there are any and the task is
+   * worth it, else here, in chunk order (same bits either way).
+   */
+  private exec(op: number, args: TaskArgs, chunks: number, work: number): void {
+    if (this.pool && chunks > 1 && work >= PARALLEL_MIN_WORK && this.pool.run(op, args, chunks, this.threads - 1)) return;
+    for (let chunk = 0; chunk < chunks; chunk++) runChunk(op, args, chunk);
+  }
+
+  /** Items per chunk for `total` items split across the threads, a multiple of `align`. */
+  private perChunk(total: number, align = 1): number {
+    const per = Math.ceil(total / (CHUNKS_PER_THREAD * this.threads));
+    return Math.max(align, Math.ceil(per / align) * align);
+  }
 
   /** A float tensor with unspecified contents (from the free list when possible). */
   private alloc(shape: readonly number[]): CpuTensor {
     const n = sizeOf(shape);
     const list = this.free.get(n);
-    const data = list && list.length > 0 ? list.pop()! : new Float32Array(n);
+    const data = list && list.length > 0 ? list.pop()! : this.floats(n);
     return new CpuTensor([...shape], 'f32', data);
   }
 
   upload(data: Float32Array, shape: readonly number[]): Tensor {
     if (data.length !== sizeOf(shape)) throw new Error(`upload: ${data.length} values for shape [${shape.join(', ')}]`);
-    return new CpuTensor([...shape], 'f32', Float32Array.from(data));
+    const copy = this.floats(data.length);
+    copy.set(data);
+    return new CpuTensor([...shape], 'f32', copy);
   }
 
   uploadInts(data: Int32Array, shape: readonly number[]): Tensor {
@@ -138,7 +221,10 @@ export class CpuBackend implements Backend {
     } else {
       out = this.alloc([M, N]);
     }
-    matmulInto(f32(a), f32(b), f32(out), M, N, K, transA, transB, (options.accumulate ?? false) && options.into !== undefined);
+    const accumulate = (options.accumulate ?? false) && options.into !== undefined;
+    const { left, right } = gemmOperands(f32(a), f32(b), M, N, K, transA, transB);
+    const per = this.perChunk(M, 4);
+    this.exec(Op.gemmNT, { arrays: [left, right, f32(out)], ints: [M, N, K, accumulate ? 1 : 0, per], floats: [] }, Math.ceil(M / per), M * N * K);
     return out;
   }
 
@@ -193,7 +279,8 @@ export class CpuBackend implements Backend {
     const E = x.shape[x.shape.length - 1];
     const K = sizeOf(weight.shape) / E;
     const y = this.alloc(x.shape);
-    causalConv1dForward(f32(x), f32(weight), f32(bias), f32(y), batch, length, E, K);
+    const per = this.perChunk(E);
+    this.exec(Op.convForward, { arrays: [f32(x), f32(weight), f32(bias), f32(y)], ints: [batch, length, E, K, per], floats: [] }, Math.ceil(E / per), sizeOf(x.shape) * K);
     return y;
   }
 
@@ -201,7 +288,9 @@ export class CpuBackend implements Backend {
     const E = x.shape[x.shape.length - 1];
     const K = sizeOf(weight.shape) / E;
     const dx = this.alloc(x.shape);
-    causalConv1dBackward(f32(x), f32(weight), f32(dy), f32(dx), f32(dWeight), f32(dBias), batch, length, E, K);
+    const per = this.perChunk(E);
+    const args = { arrays: [f32(x), f32(weight), f32(dy), f32(dx), f32(dWeight), f32(dBias)], ints: [batch, length, E, K, per], floats: [] };
+    this.exec(Op.convBackward, args, Math.ceil(E / per), 2 * sizeOf(x.shape) * K);
     return dx;
   }
 
@@ -215,66 +304,101 @@ export class CpuBackend implements Backend {
 
   siluForward(x: Tensor): Tensor {
     const y = this.alloc(x.shape);
-    siluForward(f32(x), f32(y));
+    this.elementwise(Op.siluForward, [f32(x), f32(y)]);
     return y;
   }
 
   siluBackward(x: Tensor, dy: Tensor): Tensor {
     const dx = this.alloc(x.shape);
-    siluBackward(f32(x), f32(dy), f32(dx));
+    this.elementwise(Op.siluBackward, [f32(x), f32(dy), f32(dx)]);
     return dx;
   }
 
   softplusBiasForward(x: Tensor, bias: Tensor): Tensor {
     const y = this.alloc(x.shape);
-    softplusBiasForward(f32(x), f32(bias), f32(y), sizeOf(bias.shape));
+    const n = sizeOf(x.shape);
+    const E = sizeOf(bias.shape);
+    const per = this.perChunk(n, E);
+    this.exec(Op.softplusForward, { arrays: [f32(x), f32(bias), f32(y)], ints: [n, E, per], floats: [] }, Math.ceil(n / per), 16 * n);
     return y;
   }
 
   softplusBiasBackward(x: Tensor, bias: Tensor, dy: Tensor, dBias: Tensor): Tensor {
     const dx = this.alloc(x.shape);
-    softplusBiasBackward(f32(x), f32(bias), f32(dy), f32(dx), f32(dBias), sizeOf(bias.shape));
+    const E = sizeOf(bias.shape);
+    const per = this.perChunk(E);
+    this.exec(Op.softplusBackward, { arrays: [f32(x), f32(bias), f32(dy), f32(dx), f32(dBias)], ints: [E, per], floats: [] }, Math.ceil(E / per), 8 * sizeOf(x.shape));
     return dx;
   }
 
   gateForward(y: Tensor, z: Tensor): Tensor {
     same(y, z, 'gateForward');
     const out = this.alloc(y.shape);
-    gateForward(f32(y), f32(z), f32(out));
+    this.elementwise(Op.gateForward, [f32(y), f32(z), f32(out)]);
     return out;
   }
 
   gateBackward(y: Tensor, z: Tensor, dOut: Tensor): { dy: Tensor; dz: Tensor } {
     const dy = this.alloc(y.shape);
     const dz = this.alloc(z.shape);
-    gateBackward(f32(y), f32(z), f32(dOut), f32(dy), f32(dz));
+    this.elementwise(Op.gateBackward, [f32(y), f32(z), f32(dOut), f32(dy), f32(dz)]);
     return { dy, dz };
   }
 
-  private scanArrays(s: SelectiveScanInputs): ScanArrays {
+  /** An elementwise task over arrays of equal length (inputs, then outputs). */
+  private elementwise(op: number, arrays: Float32Array[]): void {
+    const n = arrays[0].length;
+    const per = this.perChunk(n);
+    this.exec(op, { arrays, ints: [n, per], floats: [] }, Math.ceil(n / per), 8 * n);
+  }
+
+  /** A = -exp(A_log) into the shared scratch. */
+  private scanA(aLog: Tensor): Float64Array {
+    const n = sizeOf(aLog.shape);
+    this.aScratch = this.float64Scratch(this.aScratch, n);
+    const a = this.aScratch.subarray(0, n);
+    negExp(f32(aLog), a);
+    return a;
+  }
+
+  /** The scan's arrays in task order [u, delta, A, B, C, D] and ints [batch, length, E, N, sequences per chunk]. */
+  private scanTask(s: SelectiveScanInputs): { arrays: (Float32Array | Float64Array)[]; ints: number[]; chunks: number; work: number } {
     const [E, N] = rowsCols(s.aLog);
+    const per = this.perChunk(s.batch);
     return {
-      u: f32(s.u), delta: f32(s.delta), aLog: f32(s.aLog), b: f32(s.b), c: f32(s.c), d: f32(s.d),
-      batch: s.batch, length: s.length, channels: E, stateSize: N,
+      arrays: [f32(s.u), f32(s.delta), this.scanA(s.aLog), f32(s.b), f32(s.c), f32(s.d)],
+      ints: [s.batch, s.length, E, N, per],
+      chunks: Math.ceil(s.batch / per),
+      work: 4 * sizeOf(s.u.shape) * N,
     };
   }
 
   selectiveScanForward(inputs: SelectiveScanInputs, forBackward: boolean): { y: Tensor; saved: Tensor | null } {
-    const arrays = this.scanArrays(inputs);
+    const task = this.scanTask(inputs);
     const y = this.alloc(inputs.u.shape);
     // Keep states and decays (2 * M * E * N floats) for the backward pass when they fit the budget.
-    const savedSize = 2 * sizeOf(inputs.u.shape) * arrays.stateSize;
+    const savedSize = 2 * sizeOf(inputs.u.shape) * task.ints[3];
     const saved = forBackward && savedSize <= SCAN_SAVE_LIMIT ? this.alloc([savedSize]) : null;
-    selectiveScanForward(arrays, f32(y), saved ? f32(saved) : null);
+    const arrays = [...task.arrays, f32(y)];
+    if (saved) arrays.push(f32(saved));
+    this.exec(Op.scanForward, { arrays, ints: task.ints, floats: [] }, task.chunks, task.work);
     return { y, saved };
   }
 
   selectiveScanBackward(inputs: SelectiveScanInputs, saved: Tensor | null, dy: Tensor, dALog: Tensor, dD: Tensor): SelectiveScanGradients {
+    const task = this.scanTask(inputs);
+    const [batch, , E, N] = task.ints;
     const du = this.alloc(inputs.u.shape);
     const dDelta = this.alloc(inputs.delta.shape);
     const dB = this.alloc(inputs.b.shape);
     const dC = this.alloc(inputs.c.shape);
-    selectiveScanBackward(this.scanArrays(inputs), f32(dy), f32(du), f32(dDelta), f32(dB), f32(dC), f32(dALog), f32(dD), saved ? f32(saved) : null);
+    const partialFloats = batch * scanPartialSize(E, N);
+    this.partialScratch = this.float64Scratch(this.partialScratch, partialFloats);
+    const partials = this.partialScratch.subarray(0, partialFloats);
+    const arrays = [...task.arrays, f32(dy), f32(du), f32(dDelta), f32(dB), f32(dC), partials];
+    if (saved) arrays.push(f32(saved));
+    this.exec(Op.scanBackward, { arrays, ints: task.ints, floats: [] }, task.chunks, (saved ? 2 : 3) * task.work);
+    selectiveScanReduce(partials, batch, E, N, f32(dALog), f32(dD));
     return { du, dDelta, dB, dC };
   }
 
@@ -282,7 +406,7 @@ export class CpuBackend implements Backend {
     const [E, N] = rowsCols(aLog);
     const B = rowsCols(u)[0];
     const y = this.alloc(u.shape);
-    selectiveScanStep(f32(h), f32(u), f32(delta), f32(aLog), f32(b), f32(c), f32(d), B, E, N, f32(y));
+    selectiveScanStep(f32(h), f32(u), f32(delta), this.scanA(aLog), f32(b), f32(c), f32(d), B, E, N, f32(y));
     return y;
   }
 
@@ -298,7 +422,10 @@ export class CpuBackend implements Backend {
   adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, hyper: AdamWHyper): void {
     same(param, grad, 'adamwUpdate');
     const gradScale = typeof hyper.gradScale === 'number' ? hyper.gradScale : f32(hyper.gradScale)[0];
-    adamwUpdate(f32(param), f32(grad), f32(m), f32(v), { ...hyper, gradScale });
+    const n = sizeOf(param.shape);
+    const per = this.perChunk(n);
+    const floats = [hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weightDecay, hyper.step, gradScale];
+    this.exec(Op.adamw, { arrays: [f32(param), f32(grad), f32(m), f32(v)], ints: [n, per], floats }, Math.ceil(n / per), 8 * n);
   }
 
   sumOfSquares(t: Tensor): Tensor {

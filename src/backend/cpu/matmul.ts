@@ -6,19 +6,25 @@
  * them in registers, sums in float64), which measured ~3x faster on this CPU than a plain dot loop and
  * ~1.7x faster than the i-k-j axpy form. The other transpose cases copy their operands into the
  * (rows, K) layout first: O(size) copies next to an O(M N K) product.
+ *
+ * Each element of C is one dot product summed in order of k whatever block it falls in, so a range of
+ * rows of C computed alone (the cpu backend's threads) gives the same bits as the whole product.
  */
 
-/** Reusable scratch for transposed operands (grown on demand, never shrunk). */
-let scratchA = new Float32Array(0);
-let scratchB = new Float32Array(0);
+/**
+ * Reusable scratch for transposed operands (grown on demand, never shrunk), in shared memory so that
+ * worker threads can read it.
+ */
+let scratchA = new Float32Array(new SharedArrayBuffer(0));
+let scratchB = new Float32Array(new SharedArrayBuffer(0));
 
 function scratch(which: 'a' | 'b', size: number): Float32Array {
   if (which === 'a') {
-    if (scratchA.length < size) scratchA = new Float32Array(size);
-    return scratchA;
+    if (scratchA.length < size) scratchA = new Float32Array(new SharedArrayBuffer(size * 4));
+    return scratchA.subarray(0, size);
   }
-  if (scratchB.length < size) scratchB = new Float32Array(size);
-  return scratchB;
+  if (scratchB.length < size) scratchB = new Float32Array(new SharedArrayBuffer(size * 4));
+  return scratchB.subarray(0, size);
 }
 
 /** out (cols, rows) = transpose of x (rows, cols). */
@@ -108,14 +114,13 @@ export function gemmNT(a: Float32Array, b: Float32Array, c: Float32Array, M: num
 }
 
 /**
- * c (M, N) = op(a) op(b), op = transpose where asked; a is stored (M, K) or, with transA, (K, M);
- * b is stored (K, N) or, with transB, (N, K).
+ * The operands of op(a) op(b) in gemmNT's layout: left (M, K) and right (N, K), transposed into scratch
+ * where needed (valid until the next call). a is stored (M, K) or, with transA, (K, M); b is stored
+ * (K, N) or, with transB, (N, K).
  */
-export function matmulInto(
-  a: Float32Array, b: Float32Array, c: Float32Array,
-  M: number, N: number, K: number,
-  transA: boolean, transB: boolean, accumulate: boolean,
-): void {
+export function gemmOperands(
+  a: Float32Array, b: Float32Array, M: number, N: number, K: number, transA: boolean, transB: boolean,
+): { left: Float32Array; right: Float32Array } {
   let left = a;
   if (transA) {
     left = scratch('a', M * K);
@@ -126,5 +131,5 @@ export function matmulInto(
     right = scratch('b', N * K);
     transpose(b, K, N, right);
   }
-  gemmNT(left, right, c, M, N, K, accumulate);
+  return { left, right };
 }

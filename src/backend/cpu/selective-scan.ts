@@ -13,13 +13,19 @@
  * recomputes them: per sequence and per block of CHANNEL_BLOCK channels it runs the recurrence forward
  * into a scratch of (L, block, N), then walks back; memory O(L * block * N) at the price of one more
  * forward recurrence (the exps dominate the scan's time).
+ *
+ * Forward and backward work on a range of sequences [b0, b1): sequences are independent, so the cpu
+ * backend can hand ranges to different threads. The only sums across sequences, dA_log and dD, go to
+ * one partial per sequence (`partials`), which selectiveScanReduce adds up in sequence order: the
+ * result does not depend on how the sequences were split.
  */
 import { expNonPositive } from './fast-exp.js';
 
 export interface ScanArrays {
   u: Float32Array;
   delta: Float32Array;
-  aLog: Float32Array;
+  /** A = -exp(A_log): (E, N), from negExp. */
+  a: Float64Array;
   b: Float32Array;
   c: Float32Array;
   d: Float32Array;
@@ -33,12 +39,14 @@ export interface ScanArrays {
 
 const CHANNEL_BLOCK = 32;
 
-/** A = -exp(A_log): (E, N), into a reused buffer. */
-let aScratch = new Float64Array(0);
-function negExp(aLog: Float32Array): Float64Array {
-  if (aScratch.length < aLog.length) aScratch = new Float64Array(aLog.length);
-  for (let i = 0; i < aLog.length; i++) aScratch[i] = -Math.exp(aLog[i]);
-  return aScratch;
+/** A = -exp(A_log) into `out` (E * N). */
+export function negExp(aLog: Float32Array, out: Float64Array): void {
+  for (let i = 0; i < aLog.length; i++) out[i] = -Math.exp(aLog[i]);
+}
+
+/** Floats per sequence in the partials of the backward pass: dA_log (E * N), then dD (E). */
+export function scanPartialSize(E: number, N: number): number {
+  return E * N + E;
 }
 
 let hScratch = new Float64Array(0);
@@ -49,17 +57,16 @@ function grow(buffer: Float64Array, size: number): Float64Array<ArrayBuffer> {
   return buffer.length >= size ? (buffer as Float64Array<ArrayBuffer>) : new Float64Array(size);
 }
 
-/** y: (M, E); saved: null, or 2 * M * E * N floats that receive the states and the decays. */
-export function selectiveScanForward(s: ScanArrays, y: Float32Array, saved: Float32Array | null): void {
+/** y: (M, E) for the sequences [b0, b1); saved: null, or 2 * M * E * N floats that receive the states and the decays. */
+export function selectiveScanForward(s: ScanArrays, y: Float32Array, saved: Float32Array | null, b0: number, b1: number): void {
   if (saved) {
-    selectiveScanForwardSaving(s, y, saved);
+    selectiveScanForwardSaving(s, y, saved, b0, b1);
     return;
   }
-  const { u, delta, b: bm, c: cm, d, batch, length: L, channels: E, stateSize: N } = s;
-  const A = negExp(s.aLog);
+  const { u, delta, a: A, b: bm, c: cm, d, length: L, channels: E, stateSize: N } = s;
   hScratch = grow(hScratch, E * N);
   const h = hScratch;
-  for (let bi = 0; bi < batch; bi++) {
+  for (let bi = b0; bi < b1; bi++) {
     h.fill(0, 0, E * N);
     for (let t = 0; t < L; t++) {
       const row = bi * L + t;
@@ -82,11 +89,10 @@ export function selectiveScanForward(s: ScanArrays, y: Float32Array, saved: Floa
   }
 }
 
-function selectiveScanForwardSaving(s: ScanArrays, y: Float32Array, saved: Float32Array): void {
-  const { u, delta, b: bm, c: cm, d, batch, length: L, channels: E, stateSize: N } = s;
-  const A = negExp(s.aLog);
+function selectiveScanForwardSaving(s: ScanArrays, y: Float32Array, saved: Float32Array, b0: number, b1: number): void {
+  const { u, delta, a: A, b: bm, c: cm, d, batch, length: L, channels: E, stateSize: N } = s;
   const decayOffset = batch * L * E * N;
-  for (let bi = 0; bi < batch; bi++) {
+  for (let bi = b0; bi < b1; bi++) {
     for (let t = 0; t < L; t++) {
       const row = bi * L + t;
       const rowE = row * E;
@@ -116,14 +122,17 @@ function selectiveScanForwardSaving(s: ScanArrays, y: Float32Array, saved: Float
 /** Backward from the states and decays kept by the forward pass (see selectiveScanBackward). */
 function selectiveScanBackwardSaved(
   s: ScanArrays, saved: Float32Array, dy: Float32Array,
-  du: Float32Array, dDelta: Float32Array, dB: Float32Array, dC: Float32Array, dALog: Float32Array, dD: Float32Array,
+  du: Float32Array, dDelta: Float32Array, dB: Float32Array, dC: Float32Array, partials: Float64Array, b0: number, b1: number,
 ): void {
-  const { u, delta, b: bm, c: cm, d, batch, length: L, channels: E, stateSize: N } = s;
-  const A = negExp(s.aLog);
+  const { u, delta, a: A, b: bm, c: cm, d, batch, length: L, channels: E, stateSize: N } = s;
   const decayOffset = batch * L * E * N;
+  const partialSize = scanPartialSize(E, N);
   dhScratch = grow(dhScratch, E * N);
   const dh = dhScratch;
-  for (let bi = 0; bi < batch; bi++) {
+  for (let bi = b0; bi < b1; bi++) {
+    // dA_log of this sequence at [p, p + E*N), dD at [p + E*N, p + E*N + E)
+    const p = bi * partialSize;
+    const pD = p + E * N;
     dh.fill(0, 0, E * N);
     for (let t = L - 1; t >= 0; t--) {
       const row = bi * L + t;
@@ -139,7 +148,7 @@ function selectiveScanBackwardSaved(
         const eN = e * N;
         let dDt = 0;
         let dX = g * d[e];
-        dD[e] += g * x;
+        partials[pD + e] += g * x;
         for (let n = 0; n < N; n++) {
           const hn = saved[o + eN + n];
           dC[rowN + n] += g * hn;
@@ -149,7 +158,7 @@ function selectiveScanBackwardSaved(
           const dDecay = dhn * hPrev * a;
           const an = A[eN + n];
           dDt += dDecay * an + dhn * bm[rowN + n] * x;
-          dALog[eN + n] += dDecay * dt * an;
+          partials[p + eN + n] += dDecay * dt * an;
           dB[rowN + n] += dhn * dtx;
           dX += dhn * dt * bm[rowN + n];
           dh[eN + n] = dhn * a;
@@ -162,24 +171,24 @@ function selectiveScanBackwardSaved(
 }
 
 /**
- * Gradients of the scan. Writes du, dDelta: (M, E), dB, dC: (M, N), dALog: (E, N), dD: (E)
- * (all overwritten). `saved` is the forward pass's array, or null to recompute the states.
+ * Gradients of the scan for the sequences [b0, b1): writes their rows of du, dDelta: (M, E) and
+ * dB, dC: (M, N), and their partials (batch * scanPartialSize floats) of dA_log and dD, all overwritten.
+ * `saved` is the forward pass's array, or null to recompute the states.
  */
 export function selectiveScanBackward(
   s: ScanArrays, dy: Float32Array,
-  du: Float32Array, dDelta: Float32Array, dB: Float32Array, dC: Float32Array, dALog: Float32Array, dD: Float32Array,
-  saved: Float32Array | null,
+  du: Float32Array, dDelta: Float32Array, dB: Float32Array, dC: Float32Array, partials: Float64Array,
+  saved: Float32Array | null, b0: number, b1: number,
 ): void {
-  dB.fill(0);
-  dC.fill(0);
-  dALog.fill(0);
-  dD.fill(0);
+  const { u, delta, a: A, b: bm, c: cm, d, length: L, channels: E, stateSize: N } = s;
+  const partialSize = scanPartialSize(E, N);
+  dB.fill(0, b0 * L * N, b1 * L * N);
+  dC.fill(0, b0 * L * N, b1 * L * N);
+  partials.fill(0, b0 * partialSize, b1 * partialSize);
   if (saved) {
-    selectiveScanBackwardSaved(s, saved, dy, du, dDelta, dB, dC, dALog, dD);
+    selectiveScanBackwardSaved(s, saved, dy, du, dDelta, dB, dC, partials, b0, b1);
     return;
   }
-  const { u, delta, b: bm, c: cm, d, batch, length: L, channels: E, stateSize: N } = s;
-  const A = negExp(s.aLog);
   const block = Math.min(CHANNEL_BLOCK, E);
   // states[t][e'][n] (after step t) and decay[t][e'][n] = exp(delta_t A) for the channels of one block
   hScratch = grow(hScratch, L * block * N);
@@ -188,7 +197,9 @@ export function selectiveScanBackward(
   const states = hScratch;
   const decay = decayScratch;
   const dh = dhScratch;
-  for (let bi = 0; bi < batch; bi++) {
+  for (let bi = b0; bi < b1; bi++) {
+    const p = bi * partialSize;
+    const pD = p + E * N;
     for (let e0 = 0; e0 < E; e0 += block) {
       const eCount = Math.min(block, E - e0);
       const stride = eCount * N;
@@ -229,7 +240,7 @@ export function selectiveScanBackward(
           const dhBase = j * N;
           let dDt = 0;
           let dX = g * d[e];
-          dD[e] += g * x;
+          partials[pD + e] += g * x;
           for (let n = 0; n < N; n++) {
             const hn = states[o + n];
             dC[rowN + n] += g * hn;
@@ -239,7 +250,7 @@ export function selectiveScanBackward(
             // h_t = a * h_{t-1} + dt * B * u, a = exp(dt * A)
             const dDecay = dhn * hPrev * a; // dLoss/d(dt * A)
             dDt += dDecay * A[aRow + n] + dhn * bm[rowN + n] * x;
-            dALog[aRow + n] += dDecay * dt * A[aRow + n]; // dA/dA_log = A
+            partials[p + aRow + n] += dDecay * dt * A[aRow + n]; // dA/dA_log = A
             dB[rowN + n] += dhn * dtx;
             dX += dhn * dt * bm[rowN + n];
             dh[dhBase + n] = dhn * a;
@@ -252,12 +263,22 @@ export function selectiveScanBackward(
   }
 }
 
-/** One recurrent step: h: (B, E, N) updated in place; u, delta, y: (B, E); b, c: (B, N). */
+/** dA_log: (E, N) and dD: (E) = the per-sequence partials summed in sequence order (overwritten). */
+export function selectiveScanReduce(partials: Float64Array, batch: number, E: number, N: number, dALog: Float32Array, dD: Float32Array): void {
+  const size = scanPartialSize(E, N);
+  for (let i = 0; i < size; i++) {
+    let sum = 0;
+    for (let bi = 0; bi < batch; bi++) sum += partials[bi * size + i];
+    if (i < E * N) dALog[i] = sum;
+    else dD[i - E * N] = sum;
+  }
+}
+
+/** One recurrent step: h: (B, E, N) updated in place; u, delta, y: (B, E); b, c: (B, N); A from negExp. */
 export function selectiveScanStep(
-  h: Float32Array, u: Float32Array, delta: Float32Array, aLog: Float32Array, bm: Float32Array, cm: Float32Array, d: Float32Array,
+  h: Float32Array, u: Float32Array, delta: Float32Array, A: Float64Array, bm: Float32Array, cm: Float32Array, d: Float32Array,
   batch: number, E: number, N: number, y: Float32Array,
 ): void {
-  const A = negExp(aLog);
   for (let bi = 0; bi < batch; bi++) {
     for (let e = 0; e < E; e++) {
       const ie = bi * E + e;

@@ -1,0 +1,138 @@
+/**
+ * The cpu kernels that the backend splits into chunks, one entry per op: a chunk is a range of output
+ * rows, sequences, channels or elements, and the chunks of a task write disjoint parts of the outputs.
+ * No sum runs across chunks (the scan's cross-sequence gradients go through per-sequence partials), so
+ * a task gives the same bits whichever thread runs which chunk, and whether one thread runs them all.
+ *
+ * A task is its arrays, integer arguments and float arguments; the same table serves the main thread
+ * and the workers (thread-pool.ts), which rebuild the arrays from shared memory.
+ */
+import { adamwUpdate } from './adamw.js';
+import { causalConv1dBackward, causalConv1dForward } from './conv1d.js';
+import { gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackward, softplusBiasForward } from './elementwise.js';
+import { gemmNT } from './matmul.js';
+import { selectiveScanBackward, selectiveScanForward, type ScanArrays } from './selective-scan.js';
+
+export type SharedArray = Float32Array | Int32Array | Float64Array;
+
+export interface TaskArgs {
+  readonly arrays: readonly SharedArray[];
+  readonly ints: ArrayLike<number>;
+  readonly floats: ArrayLike<number>;
+}
+
+/** Op codes: indexes into KERNELS. */
+export const Op = {
+  gemmNT: 0,
+  scanForward: 1,
+  scanBackward: 2,
+  convForward: 3,
+  convBackward: 4,
+  siluForward: 5,
+  siluBackward: 6,
+  softplusForward: 7,
+  softplusBackward: 8,
+  gateForward: 9,
+  gateBackward: 10,
+  adamw: 11,
+} as const;
+
+type Kernel = (args: TaskArgs, chunk: number) => void;
+
+function f32(args: TaskArgs, i: number): Float32Array {
+  return args.arrays[i] as Float32Array;
+}
+
+function f64(args: TaskArgs, i: number): Float64Array {
+  return args.arrays[i] as Float64Array;
+}
+
+/** [start, end) of chunk `chunk` when `total` items go `per` to a chunk. */
+function span(total: number, per: number, chunk: number): [number, number] {
+  const start = chunk * per;
+  return [start, Math.min(total, start + per)];
+}
+
+/** arrays [u, delta, A (f64), B, C, D, ...]; ints [batch, length, E, N, ...]. */
+function scanArrays(args: TaskArgs): ScanArrays {
+  const i = args.ints;
+  return {
+    u: f32(args, 0), delta: f32(args, 1), a: f64(args, 2), b: f32(args, 3), c: f32(args, 4), d: f32(args, 5),
+    batch: i[0], length: i[1], channels: i[2], stateSize: i[3],
+  };
+}
+
+const KERNELS: readonly Kernel[] = [
+  // gemmNT: arrays [a (M, K), b (N, K), c (M, N)]; ints [M, N, K, accumulate, rows per chunk]
+  (args, chunk) => {
+    const [M, N, K, accumulate, per] = Array.from(args.ints);
+    const [r0, r1] = span(M, per, chunk);
+    gemmNT(f32(args, 0).subarray(r0 * K, r1 * K), f32(args, 1), f32(args, 2).subarray(r0 * N, r1 * N), r1 - r0, N, K, accumulate === 1);
+  },
+  // scanForward: arrays [u, delta, A, B, C, D, y, saved?]; ints [batch, length, E, N, sequences per chunk]
+  (args, chunk) => {
+    const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
+    selectiveScanForward(scanArrays(args), f32(args, 6), args.arrays.length > 7 ? f32(args, 7) : null, b0, b1);
+  },
+  // scanBackward: arrays [u, delta, A, B, C, D, dy, du, dDelta, dB, dC, partials (f64), saved?]; ints as scanForward
+  (args, chunk) => {
+    const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
+    const saved = args.arrays.length > 12 ? f32(args, 12) : null;
+    selectiveScanBackward(scanArrays(args), f32(args, 6), f32(args, 7), f32(args, 8), f32(args, 9), f32(args, 10), f64(args, 11), saved, b0, b1);
+  },
+  // convForward: arrays [x, w, bias, y]; ints [batch, length, E, K, channels per chunk]
+  (args, chunk) => {
+    const [batch, L, E, K, per] = Array.from(args.ints);
+    const [e0, e1] = span(E, per, chunk);
+    causalConv1dForward(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), batch, L, E, K, e0, e1);
+  },
+  // convBackward: arrays [x, w, dy, dx, dw, dBias]; ints [batch, length, E, K, channels per chunk]
+  (args, chunk) => {
+    const [batch, L, E, K, per] = Array.from(args.ints);
+    const [e0, e1] = span(E, per, chunk);
+    causalConv1dBackward(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), f32(args, 5), batch, L, E, K, e0, e1);
+  },
+  // siluForward: arrays [x, y]; ints [n, elements per chunk]
+  (args, chunk) => {
+    const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
+    siluForward(f32(args, 0), f32(args, 1), i0, i1);
+  },
+  // siluBackward: arrays [x, dy, dx]; ints [n, elements per chunk]
+  (args, chunk) => {
+    const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
+    siluBackward(f32(args, 0), f32(args, 1), f32(args, 2), i0, i1);
+  },
+  // softplusForward: arrays [x, bias, y]; ints [n, E, elements per chunk (a multiple of E)]
+  (args, chunk) => {
+    const [i0, i1] = span(args.ints[0], args.ints[2], chunk);
+    softplusBiasForward(f32(args, 0), f32(args, 1), f32(args, 2), args.ints[1], i0, i1);
+  },
+  // softplusBackward: arrays [x, bias, dy, dx, dBias]; ints [E, columns per chunk]
+  (args, chunk) => {
+    const [e0, e1] = span(args.ints[0], args.ints[1], chunk);
+    softplusBiasBackward(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), args.ints[0], e0, e1);
+  },
+  // gateForward: arrays [y, z, out]; ints [n, elements per chunk]
+  (args, chunk) => {
+    const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
+    gateForward(f32(args, 0), f32(args, 1), f32(args, 2), i0, i1);
+  },
+  // gateBackward: arrays [y, z, dOut, dy, dz]; ints [n, elements per chunk]
+  (args, chunk) => {
+    const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
+    gateBackward(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), i0, i1);
+  },
+  // adamw: arrays [param, grad, m, v]; ints [n, elements per chunk]; floats [lr, beta1, beta2, eps, weightDecay, step, gradScale]
+  (args, chunk) => {
+    const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
+    const [lr, beta1, beta2, eps, weightDecay, step, gradScale] = Array.from(args.floats);
+    adamwUpdate(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), { lr, beta1, beta2, eps, weightDecay, step, gradScale }, i0, i1);
+  },
+];
+
+/** Runs chunk `chunk` of a task. */
+export function runChunk(op: number, args: TaskArgs, chunk: number): void {
+  const kernel = KERNELS[op];
+  if (!kernel) throw new Error(`unknown cpu task op ${op}`);
+  kernel(args, chunk);
+}
