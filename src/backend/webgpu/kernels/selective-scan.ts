@@ -1,5 +1,413 @@
+/**
+ * The selective scan of Mamba on the GPU (the cpu reference is src/backend/cpu/selective-scan.ts):
+ *
+ *   h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t      h: (N) per (sequence, channel), h_{-1} = 0
+ *   y_t = C_t . h_t + D u_t                                A = -exp(A_log)
+ *
+ * Shapes: u, delta, y: (M, E) with M = batch * length rows, row b*length + t; B, C: (M, N);
+ * A_log: (E, N); D: (E).
+ *
+ * Layout: one thread per (sequence b, channel e, state n), so a thread's whole state is one register
+ * and the grid has batch * E * N threads (batch 8 x E 1024 x N 16 = 131k: enough to fill a large GPU
+ * even at small batch, where one thread per channel would give 8k). A workgroup holds CH = 256 / N
+ * channels of one sequence (all N states of each), time is walked in chunks of CHUNK steps:
+ * - B_t and C_t of the chunk are staged once in workgroup memory (every channel reads them);
+ * - the per-state terms of the sums over n (C_t[n] h_t[n] for y; the du and dDelta terms) and over
+ *   the workgroup's channels (the dB and dC terms) go to workgroup memory and are summed by other
+ *   threads in a fixed order: no atomics, same bits run after run.
+ *
+ * Memory for the backward pass (`saved`): only the state at the start of every chunk but the first,
+ * (batch, chunks - 1, E, N) floats, chunks = ceil(length / CHUNK); never a (batch, length, E, N)
+ * tensor. The backward pass walks chunks from the last: it recomputes the chunk's CHUNK states and
+ * decays forward from the saved boundary state into private arrays, then walks the chunk back in
+ * time carrying dh. With `saved` null it first reruns the forward kernel to rebuild the boundaries.
+ *
+ * Reductions over more than one workgroup are two-step: dB and dC as per-(channel group, row)
+ * partials, dA_log and dD as per-sequence partials, each summed over its groups in order by a second
+ * small kernel.
+ */
 import type { SelectiveScanGradients, SelectiveScanInputs } from '../../backend.js';
-import type { GpuRuntime, GpuTensor } from '../runtime.js';
-export function selectiveScanForward(rt: GpuRuntime, inputs: SelectiveScanInputs, forBackward: boolean): { y: GpuTensor; saved: GpuTensor | null } { throw new Error('not written yet'); }
-export function selectiveScanBackward(rt: GpuRuntime, inputs: SelectiveScanInputs, saved: GpuTensor | null, dy: GpuTensor, dALog: GpuTensor, dD: GpuTensor): SelectiveScanGradients { throw new Error('not written yet'); }
-export function selectiveScanStep(rt: GpuRuntime, h: GpuTensor, u: GpuTensor, delta: GpuTensor, aLog: GpuTensor, b: GpuTensor, c: GpuTensor, d: GpuTensor): GpuTensor { throw new Error('not written yet'); }
+import { sizeOf } from '../../backend.js';
+import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
+
+/** Time steps per chunk: `saved` holds one state per chunk boundary (length / CHUNK of them). */
+const CHUNK = 16;
+/** Backward steps between two reductions of the dB, dC, du and dDelta terms (workgroup memory: 4 * REDUCE * 256 floats). */
+const REDUCE = 4;
+/** Threads per workgroup (at most): CH channels x N states. */
+const THREADS = 256;
+
+interface ScanLayout {
+  E: number;
+  N: number;
+  /** Channels per workgroup. */
+  ch: number;
+  /** Workgroups along the channels: ceil(E / ch). */
+  groups: number;
+  chunks: number;
+}
+
+function layoutOf(inputs: SelectiveScanInputs): ScanLayout {
+  const [E, N] = inputs.aLog.shape;
+  if (N > THREADS) throw new Error(`selective scan: state size ${N} exceeds ${THREADS}`);
+  if (inputs.batch > 65535) throw new Error(`selective scan: batch ${inputs.batch} exceeds 65535 workgroups`);
+  const ch = Math.floor(THREADS / N);
+  return { E, N, ch, groups: Math.ceil(E / ch), chunks: Math.ceil(inputs.length / CHUNK) };
+}
+
+/** WGSL constants shared by the kernels: N, CH, the workgroup size and the padded strides of the sums. */
+const constants = (N: number, ch: number) => `
+const N = ${N}u;
+const CH = ${ch}u;
+const WG = ${ch * N}u;
+const CHUNK = ${CHUNK}u;
+const REDUCE = ${REDUCE}u;
+// Sums over n read rows of N + 1 (padding spreads the threads of one read over the memory banks).
+const NP = ${N + 1}u;
+const CHP = ${ch + 1}u;`;
+
+const forwardCode = (N: number, ch: number) => /* wgsl */ `
+struct Params { length: u32, channels: u32, chunks: u32, saving: u32, writeY: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+// u, delta: (M, E)
+@group(0) @binding(1) var<storage, read> u: array<f32>;
+@group(0) @binding(2) var<storage, read> delta: array<f32>;
+// aLog: (E, N)
+@group(0) @binding(3) var<storage, read> aLog: array<f32>;
+// bm, cm: (M, N)
+@group(0) @binding(4) var<storage, read> bm: array<f32>;
+@group(0) @binding(5) var<storage, read> cm: array<f32>;
+// d: (E)
+@group(0) @binding(6) var<storage, read> d: array<f32>;
+// y: (M, E)
+@group(0) @binding(7) var<storage, read_write> y: array<f32>;
+// saved: (batch, chunks - 1, E, N), the state at the start of chunks 1 .. chunks - 1
+@group(0) @binding(8) var<storage, read_write> saved: array<f32>;
+${constants(N, ch)}
+var<workgroup> sB: array<f32, CHUNK * N>;
+var<workgroup> sC: array<f32, CHUNK * N>;
+// C_t[n] h_t[n] of the chunk: (CHUNK, CH, NP)
+var<workgroup> sY: array<f32, CHUNK * CH * NP>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+  let E = params.channels;
+  let L = params.length;
+  let c0 = lid / N;
+  let n = lid % N;
+  let e = wid.x * CH + c0;
+  let b = wid.y;
+  let live = e < E;
+  var A = 0.0;
+  if (live) { A = -exp(aLog[e * N + n]); }
+  var h = 0.0;
+  for (var c = 0u; c < params.chunks; c++) {
+    let t0 = c * CHUNK;
+    let count = min(CHUNK, L - t0);
+    let rowBase = b * L + t0;
+    // the previous chunk's readers of sB, sC and sY are done
+    workgroupBarrier();
+    for (var i = lid; i < count * N; i += WG) {
+      sB[i] = bm[rowBase * N + i];
+      sC[i] = cm[rowBase * N + i];
+    }
+    workgroupBarrier();
+    if (params.saving != 0u && c > 0u && live) { saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n] = h; }
+    for (var tt = 0u; tt < count; tt++) {
+      var term = 0.0;
+      if (live) {
+        let at = (rowBase + tt) * E + e;
+        let dt = delta[at];
+        h = exp(dt * A) * h + dt * u[at] * sB[tt * N + n];
+        term = sC[tt * N + n] * h;
+      }
+      sY[(tt * CH + c0) * NP + n] = term;
+    }
+    workgroupBarrier();
+    if (params.writeY != 0u) {
+      // y of (step tt, channel k) = the sum of its N terms in order, + D u
+      for (var o = lid; o < count * CH; o += WG) {
+        let tt = o / CH;
+        let k = o % CH;
+        let ek = wid.x * CH + k;
+        if (ek < E) {
+          var s = 0.0;
+          for (var m = 0u; m < N; m++) { s += sY[(tt * CH + k) * NP + m]; }
+          let at = (rowBase + tt) * E + ek;
+          y[at] = s + d[ek] * u[at];
+        }
+      }
+    }
+  }
+}`;
+
+const backwardCode = (N: number, ch: number) => /* wgsl */ `
+struct Params { length: u32, channels: u32, chunks: u32, rows: u32, batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+// u, delta, dy: (M, E)
+@group(0) @binding(1) var<storage, read> u: array<f32>;
+@group(0) @binding(2) var<storage, read> delta: array<f32>;
+// aLog: (E, N)
+@group(0) @binding(3) var<storage, read> aLog: array<f32>;
+// bm, cm: (M, N)
+@group(0) @binding(4) var<storage, read> bm: array<f32>;
+@group(0) @binding(5) var<storage, read> cm: array<f32>;
+// d: (E)
+@group(0) @binding(6) var<storage, read> d: array<f32>;
+@group(0) @binding(7) var<storage, read> dy: array<f32>;
+// saved: (batch, chunks - 1, E, N) from the forward kernel
+@group(0) @binding(8) var<storage, read> saved: array<f32>;
+// du, dDelta: (M, E)
+@group(0) @binding(9) var<storage, read_write> du: array<f32>;
+@group(0) @binding(10) var<storage, read_write> dDelta: array<f32>;
+// partialBC: (groups, 2 * M * N): per channel group, its sums of dB (M, N) then of dC (M, N)
+@group(0) @binding(11) var<storage, read_write> partialBC: array<f32>;
+// partialAD: (batch, E * N + E): per sequence, its dA_log (E, N) then its dD (E)
+@group(0) @binding(12) var<storage, read_write> partialAD: array<f32>;
+${constants(N, ch)}
+var<workgroup> sB: array<f32, CHUNK * N>;
+var<workgroup> sC: array<f32, CHUNK * N>;
+// The terms of REDUCE steps: du and dDelta as (2, REDUCE, CH, NP) (summed over n), then dB and dC as
+// (2, REDUCE, N, CHP) (summed over the channels).
+const SUM_N = 2u * REDUCE * CH * NP;
+var<workgroup> sRed: array<f32, SUM_N + 2u * REDUCE * N * CHP>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+  let E = params.channels;
+  let L = params.length;
+  let M = params.rows;
+  let c0 = lid / N;
+  let n = lid % N;
+  let e = wid.x * CH + c0;
+  let b = wid.y;
+  let live = e < E;
+  var A = 0.0;
+  var D = 0.0;
+  if (live) {
+    A = -exp(aLog[e * N + n]);
+    D = d[e];
+  }
+  // dLoss/dh_t carried back in time; the per-(b, e, n) sums of dA_log and (lane n = 0) of dD
+  var dh = 0.0;
+  var dALog = 0.0;
+  var dD = 0.0;
+  // states h_t and decays exp(delta_t A) of the chunk, recomputed
+  var hs: array<f32, CHUNK>;
+  var decays: array<f32, CHUNK>;
+  for (var ci = 0u; ci < params.chunks; ci++) {
+    let c = params.chunks - 1u - ci;
+    let t0 = c * CHUNK;
+    let count = min(CHUNK, L - t0);
+    let rowBase = b * L + t0;
+    workgroupBarrier();
+    for (var i = lid; i < count * N; i += WG) {
+      sB[i] = bm[rowBase * N + i];
+      sC[i] = cm[rowBase * N + i];
+    }
+    workgroupBarrier();
+    var h0 = 0.0;
+    if (c > 0u && live) { h0 = saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n]; }
+    var h = h0;
+    for (var tt = 0u; tt < CHUNK; tt++) {
+      if (tt < count && live) {
+        let at = (rowBase + tt) * E + e;
+        let dt = delta[at];
+        let a = exp(dt * A);
+        h = a * h + dt * u[at] * sB[tt * N + n];
+        hs[tt] = h;
+        decays[tt] = a;
+      }
+    }
+    let blocks = (count + REDUCE - 1u) / REDUCE;
+    for (var bi = 0u; bi < blocks; bi++) {
+      let blk = blocks - 1u - bi;
+      for (var ri = 0u; ri < REDUCE; ri++) {
+        let r = REDUCE - 1u - ri;
+        let tt = blk * REDUCE + r;
+        var termDu = 0.0;
+        var termDelta = 0.0;
+        var termB = 0.0;
+        var termC = 0.0;
+        if (tt < count && live) {
+          let at = (rowBase + tt) * E + e;
+          let g = dy[at];
+          let dt = delta[at];
+          let x = u[at];
+          var hPrev = h0;
+          if (tt > 0u) { hPrev = hs[tt - 1u]; }
+          let a = decays[tt];
+          let bn = sB[tt * N + n];
+          termC = g * hs[tt];
+          let dhn = dh + g * sC[tt * N + n];
+          // h_t = a h_{t-1} + dt B u with a = exp(dt A): dLoss/d(dt A) = dh_t h_{t-1} a
+          let dDecay = dhn * hPrev * a;
+          termDelta = dDecay * A + dhn * bn * x;
+          // dA/dA_log = A
+          dALog += dDecay * dt * A;
+          termB = dhn * dt * x;
+          termDu = dhn * dt * bn;
+          if (n == 0u) {
+            termDu += g * D;
+            dD += g * x;
+          }
+          dh = dhn * a;
+        }
+        sRed[(r * CH + c0) * NP + n] = termDu;
+        sRed[((REDUCE + r) * CH + c0) * NP + n] = termDelta;
+        sRed[SUM_N + (r * N + n) * CHP + c0] = termB;
+        sRed[SUM_N + ((REDUCE + r) * N + n) * CHP + c0] = termC;
+      }
+      workgroupBarrier();
+      for (var o = lid; o < 2u * REDUCE * (CH + N); o += WG) {
+        if (o < 2u * REDUCE * CH) {
+          // du (q = 0) or dDelta (q = 1) of (step r, channel k): the sum over n
+          let q = o / (REDUCE * CH);
+          let r = (o / CH) % REDUCE;
+          let k = o % CH;
+          let tt = blk * REDUCE + r;
+          let ek = wid.x * CH + k;
+          if (tt < count && ek < E) {
+            var s = 0.0;
+            for (var m = 0u; m < N; m++) { s += sRed[((q * REDUCE + r) * CH + k) * NP + m]; }
+            let at = (rowBase + tt) * E + ek;
+            if (q == 0u) { du[at] = s; } else { dDelta[at] = s; }
+          }
+        } else {
+          // dB (q = 0) or dC (q = 1) of (step r, state m): this group's sum over its channels
+          let o2 = o - 2u * REDUCE * CH;
+          let q = o2 / (REDUCE * N);
+          let r = (o2 / N) % REDUCE;
+          let m = o2 % N;
+          let tt = blk * REDUCE + r;
+          if (tt < count) {
+            var s = 0.0;
+            for (var k = 0u; k < CH; k++) { s += sRed[SUM_N + ((q * REDUCE + r) * N + m) * CHP + k]; }
+            partialBC[(wid.x * 2u + q) * M * N + (rowBase + tt) * N + m] = s;
+          }
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+  if (live) {
+    partialAD[b * (E * N + E) + e * N + n] = dALog;
+    if (n == 0u) { partialAD[b * (E * N + E) + E * N + e] = dD; }
+  }
+}`;
+
+// x: (groups, cols) -> first: (split) = sums over the groups of columns [0, split), second: the rest.
+const GROUP_SUMS = /* wgsl */ `
+struct Params { groups: u32, cols: u32, split: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> first: array<f32>;
+@group(0) @binding(3) var<storage, read_write> second: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var i = gid.x; i < params.cols; i += groups.x * 256u) {
+    var s = 0.0;
+    for (var g = 0u; g < params.groups; g++) { s += x[g * params.cols + i]; }
+    if (i < params.split) { first[i] = s; } else { second[i - params.split] = s; }
+  }
+}`;
+
+/** Sums x: (groups, cols) over the groups in order into first (columns [0, split)) and second (the rest). */
+function groupSums(rt: GpuRuntime, x: GpuTensor, groups: number, cols: number, split: number, first: GpuTensor, second: GpuTensor): void {
+  rt.dispatch(rt.pipeline('scanGroupSums', GROUP_SUMS), [x, first, second], [{ u: groups }, { u: cols }, { u: split }], groupsFor(cols));
+}
+
+/** Runs the forward kernel: y (unless null) and, when `saved` is given, the chunk-boundary states. */
+function runForward(rt: GpuRuntime, inputs: SelectiveScanInputs, lay: ScanLayout, y: GpuTensor | null, saved: GpuTensor | null): void {
+  const { u, delta, aLog, b, c, d, batch, length } = inputs;
+  // Bindings that a run does not write still need a buffer.
+  const yOut = y ?? rt.tensor([1]);
+  const savedOut = saved ?? rt.tensor([1]);
+  const pipeline = rt.pipeline(`scanForward:${lay.N}`, forwardCode(lay.N, lay.ch));
+  rt.dispatch(pipeline, [u, delta, aLog, b, c, d, yOut, savedOut].map((t) => t as GpuTensor),
+    [{ u: length }, { u: lay.E }, { u: lay.chunks }, { u: saved ? 1 : 0 }, { u: y ? 1 : 0 }], [lay.groups, batch]);
+  if (!y) rt.release(yOut);
+  if (!saved) rt.release(savedOut);
+}
+
+/** y: (M, E) and, for the backward pass, the chunk-boundary states (null when the sequence is one chunk). */
+export function selectiveScanForward(rt: GpuRuntime, inputs: SelectiveScanInputs, forBackward: boolean): { y: GpuTensor; saved: GpuTensor | null } {
+  const lay = layoutOf(inputs);
+  const y = rt.tensor(inputs.u.shape);
+  const saved = forBackward && lay.chunks > 1 ? rt.tensor([inputs.batch, lay.chunks - 1, lay.E, lay.N]) : null;
+  runForward(rt, inputs, lay, y, saved);
+  return { y, saved };
+}
+
+/** Gradients of the scan's inputs; writes dALog: (E, N) and dD: (E). `saved` null: the boundaries are recomputed. */
+export function selectiveScanBackward(rt: GpuRuntime, inputs: SelectiveScanInputs, saved: GpuTensor | null, dy: GpuTensor, dALog: GpuTensor, dD: GpuTensor): SelectiveScanGradients {
+  const lay = layoutOf(inputs);
+  const { E, N } = lay;
+  const { batch } = inputs;
+  const M = sizeOf(inputs.u.shape) / E;
+  let boundaries = saved;
+  if (!boundaries && lay.chunks > 1) {
+    boundaries = rt.tensor([batch, lay.chunks - 1, E, N]);
+    runForward(rt, inputs, lay, null, boundaries);
+  }
+  const savedIn = boundaries ?? rt.tensor([1]);
+  const du = rt.tensor(inputs.u.shape);
+  const dDelta = rt.tensor(inputs.delta.shape);
+  const dB = rt.tensor(inputs.b.shape);
+  const dC = rt.tensor(inputs.c.shape);
+  const partialBC = rt.tensor([lay.groups, 2 * M * N]);
+  const partialAD = rt.tensor([batch, E * N + E]);
+  const { u, delta, aLog, b, c, d } = inputs;
+  const pipeline = rt.pipeline(`scanBackward:${N}`, backwardCode(N, lay.ch));
+  rt.dispatch(pipeline, [...[u, delta, aLog, b, c, d].map((t) => t as GpuTensor), dy, savedIn, du, dDelta, partialBC, partialAD],
+    [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: batch }], [lay.groups, batch]);
+  groupSums(rt, partialBC, lay.groups, 2 * M * N, M * N, dB, dC);
+  groupSums(rt, partialAD, batch, E * N + E, E * N, dALog, dD);
+  for (const t of [partialBC, partialAD]) rt.release(t);
+  if (boundaries !== saved || !boundaries) rt.release(savedIn);
+  return { du, dDelta, dB, dC };
+}
+
+const STEP = /* wgsl */ `
+struct Params { batch: u32, channels: u32, stateSize: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+// h: (B, E, N), updated in place
+@group(0) @binding(1) var<storage, read_write> h: array<f32>;
+// u, delta, y: (B, E)
+@group(0) @binding(2) var<storage, read> u: array<f32>;
+@group(0) @binding(3) var<storage, read> delta: array<f32>;
+// aLog: (E, N)
+@group(0) @binding(4) var<storage, read> aLog: array<f32>;
+// bm, cm: (B, N)
+@group(0) @binding(5) var<storage, read> bm: array<f32>;
+@group(0) @binding(6) var<storage, read> cm: array<f32>;
+@group(0) @binding(7) var<storage, read> d: array<f32>;
+@group(0) @binding(8) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let E = params.channels;
+  let N = params.stateSize;
+  for (var i = gid.x; i < params.batch * E; i += groups.x * 256u) {
+    let b = i / E;
+    let e = i % E;
+    let dt = delta[i];
+    let x = u[i];
+    var acc = 0.0;
+    for (var n = 0u; n < N; n++) {
+      let A = -exp(aLog[e * N + n]);
+      let hn = exp(dt * A) * h[i * N + n] + dt * x * bm[b * N + n];
+      h[i * N + n] = hn;
+      acc += cm[b * N + n] * hn;
+    }
+    y[i] = acc + d[e] * x;
+  }
+}`;
+
+/** One token: h: (B, E, N) updated in place; u, delta: (B, E); b, c: (B, N) -> y: (B, E). */
+export function selectiveScanStep(rt: GpuRuntime, h: GpuTensor, u: GpuTensor, delta: GpuTensor, aLog: GpuTensor, b: GpuTensor, c: GpuTensor, d: GpuTensor): GpuTensor {
+  const [E, N] = aLog.shape;
+  const B = u.size / E;
+  const y = rt.tensor(u.shape);
+  rt.dispatch(rt.pipeline('scanStep', STEP), [h, u, delta, aLog, b, c, d, y], [{ u: B }, { u: E }, { u: N }], groupsFor(B * E));
+  return y;
+}

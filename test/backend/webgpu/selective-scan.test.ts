@@ -1,0 +1,123 @@
+/**
+ * The selective scan on the GPU against the cpu backend: y and every gradient (du, dDelta, dB, dC,
+ * dA_log, dD), with and without the forward pass's saved chunk boundaries, and step() against the
+ * full sequence. Inputs at the scales of a trained layer: delta in (0.001, 0.1) as softplus gives,
+ * A_log[e, n] = log(n + 1) as mamba's init, u, B, C, D, dy uniform in [-1, 1].
+ *
+ * Tolerances (|gpu - cpu| <= atol + rtol |cpu|), float32 sums in another order than the cpu's:
+ * - y, du, dDelta: sums of N terms per (row, channel): atol 1e-5, rtol 1e-4;
+ * - dB, dC: sums over the E channels (E terms of size ~1e-1): atol 1e-5 sqrt(E), rtol 1e-4;
+ * - dA_log, dD: sums over all batch * length rows: atol 1e-5 sqrt(M), rtol 1e-4.
+ * The chunk is 16 steps: lengths 15, 16, 17 straddle it, 59 and 300 take several chunks.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Backend, SelectiveScanInputs } from '../../../src/backend/backend.js';
+import { Rng } from '../../../src/util/rng.js';
+import { cpu, gpu, noGpuReason, randomArray, toleranceRatio } from './gpu-fixture.js';
+
+interface ScanCase {
+  batch: number;
+  length: number;
+  E: number;
+  N: number;
+}
+
+function scanData(rng: Rng, { batch, length, E, N }: ScanCase) {
+  const M = batch * length;
+  const delta = new Float32Array(M * E);
+  for (let i = 0; i < delta.length; i++) delta[i] = 0.001 + 0.099 * rng.nextFloat();
+  const aLog = new Float32Array(E * N);
+  for (let i = 0; i < aLog.length; i++) aLog[i] = Math.log((i % N) + 1);
+  return {
+    u: randomArray(rng, M * E), delta, aLog, b: randomArray(rng, M * N), c: randomArray(rng, M * N), d: randomArray(rng, E), dy: randomArray(rng, M * E),
+  };
+}
+
+type ScanData = ReturnType<typeof scanData>;
+
+function upload(be: Backend, data: ScanData, { batch, length, E, N }: ScanCase): SelectiveScanInputs {
+  const M = batch * length;
+  return {
+    u: be.upload(data.u, [M, E]), delta: be.upload(data.delta, [M, E]), aLog: be.upload(data.aLog, [E, N]),
+    b: be.upload(data.b, [M, N]), c: be.upload(data.c, [M, N]), d: be.upload(data.d, [E]), batch, length,
+  };
+}
+
+/** y, du, dDelta, dB, dC, dALog, dD. */
+async function forwardBackward(be: Backend, data: ScanData, shape: ScanCase, keepSaved: boolean): Promise<Float32Array[]> {
+  const inputs = upload(be, data, shape);
+  const { y, saved } = be.selectiveScanForward(inputs, keepSaved);
+  // dALog and dD start as garbage: the backward pass must overwrite them.
+  const dALog = be.upload(new Float32Array(shape.E * shape.N).fill(9), [shape.E, shape.N]);
+  const dD = be.upload(new Float32Array(shape.E).fill(9), [shape.E]);
+  const g = be.selectiveScanBackward(inputs, keepSaved ? saved : null, be.upload(data.dy, [shape.batch * shape.length, shape.E]), dALog, dD);
+  return Promise.all([y, g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
+}
+
+const NAMES = ['y', 'du', 'dDelta', 'dB', 'dC', 'dALog', 'dD'];
+
+describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReason})`}`, () => {
+  const be = gpu!;
+
+  const cases: ScanCase[] = [
+    { batch: 1, length: 1, E: 5, N: 16 },
+    { batch: 2, length: 15, E: 37, N: 16 },
+    { batch: 2, length: 16, E: 37, N: 16 },
+    { batch: 3, length: 17, E: 20, N: 16 },
+    { batch: 3, length: 59, E: 40, N: 16 },
+    { batch: 1, length: 300, E: 24, N: 16 },
+    // N = 3: 85 channels per workgroup, the second workgroup partly empty
+    { batch: 2, length: 33, E: 90, N: 3 },
+  ];
+
+  for (const shape of cases) {
+    const { batch, length, E, N } = shape;
+    it(`y and every gradient match the cpu backend, saved or recomputed (batch ${batch}, length ${length}, E ${E}, N ${N})`, async () => {
+      const data = scanData(new Rng(batch * 100000 + length * 100 + E + N), shape);
+      const want = await forwardBackward(cpu, data, shape, true);
+      const withSaved = await forwardBackward(be, data, shape, true);
+      const recomputed = await forwardBackward(be, data, shape, false);
+      const M = batch * length;
+      const atol = [1e-5, 1e-5, 1e-5, 1e-5 * Math.sqrt(E), 1e-5 * Math.sqrt(E), 1e-5 * Math.sqrt(M), 1e-5 * Math.sqrt(M)];
+      NAMES.forEach((name, i) => {
+        expect(toleranceRatio(withSaved[i], want[i], atol[i], 1e-4), name).toBeLessThanOrEqual(1);
+        // The recomputed boundaries come from the same kernel: the same bits.
+        expect(recomputed[i], `${name} with saved = null`).toEqual(withSaved[i]);
+      });
+    });
+  }
+
+  it('gives the same bits run after run (no atomics, fixed-order sums)', async () => {
+    const shape = { batch: 2, length: 40, E: 50, N: 16 };
+    const data = scanData(new Rng(5), shape);
+    const first = await forwardBackward(be, data, shape, true);
+    const second = await forwardBackward(be, data, shape, true);
+    NAMES.forEach((name, i) => expect(second[i], name).toEqual(first[i]));
+  });
+
+  it('step() token by token equals the full-sequence y, and its state is the scan state', async () => {
+    const shape = { batch: 3, length: 19, E: 21, N: 16 };
+    const { batch, length, E, N } = shape;
+    const data = scanData(new Rng(11), shape);
+    const full = await be.download(be.selectiveScanForward(upload(be, data, shape), false).y);
+    const aLog = be.upload(data.aLog, [E, N]), d = be.upload(data.d, [E]);
+    const h = be.zeros([batch, E, N]);
+    const rowsAt = (x: Float32Array, t: number, width: number) => {
+      const out = new Float32Array(batch * width);
+      for (let b = 0; b < batch; b++) out.set(x.subarray((b * length + t) * width, (b * length + t + 1) * width), b * width);
+      return out;
+    };
+    for (let t = 0; t < length; t++) {
+      const y = be.selectiveScanStep(h, be.upload(rowsAt(data.u, t, E), [batch, E]), be.upload(rowsAt(data.delta, t, E), [batch, E]), aLog,
+        be.upload(rowsAt(data.b, t, N), [batch, N]), be.upload(rowsAt(data.c, t, N), [batch, N]), d);
+      expect(toleranceRatio(await be.download(y), rowsAt(full, t, E), 1e-5, 1e-4), `t = ${t}`).toBeLessThanOrEqual(1);
+    }
+    // The cpu step from the same inputs ends in the same state.
+    const hCpu = cpu.zeros([batch, E, N]);
+    for (let t = 0; t < length; t++) {
+      cpu.selectiveScanStep(hCpu, cpu.upload(rowsAt(data.u, t, E), [batch, E]), cpu.upload(rowsAt(data.delta, t, E), [batch, E]), cpu.upload(data.aLog, [E, N]),
+        cpu.upload(rowsAt(data.b, t, N), [batch, N]), cpu.upload(rowsAt(data.c, t, N), [batch, N]), cpu.upload(data.d, [E]));
+    }
+    expect(toleranceRatio(await be.download(h), await cpu.download(hCpu), 1e-5, 1e-4)).toBeLessThanOrEqual(1);
+  });
+});
