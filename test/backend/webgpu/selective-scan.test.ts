@@ -5,9 +5,11 @@
  * A_log[e, n] = log(n + 1) as mamba's init, u, B, C, D, dy uniform in [-1, 1].
  *
  * Tolerances (|gpu - cpu| <= atol + rtol |cpu|), float32 sums in another order than the cpu's:
- * - y, du, dDelta: sums of N terms per (row, channel): atol 1e-5, rtol 1e-4;
- * - dB, dC: sums over the E channels (E terms of size ~1e-1): atol 1e-5 sqrt(E), rtol 1e-4;
- * - dA_log, dD: sums over all batch * length rows: atol 1e-5 sqrt(M), rtol 1e-4.
+ * - y, du: sums of N terms per (row, channel): atol 1e-6, rtol 1e-5;
+ * - dDelta: the same, but its two terms cancel (decay and input paths): atol 1e-5, rtol 1e-4;
+ * - dB, dC: sums over the E channels: atol 1e-6 sqrt(E), rtol 1e-5;
+ * - dA_log, dD: sums over all batch * length rows: atol 1e-6 sqrt(M), rtol 1e-5.
+ * On lavapipe the worst case uses about a sixth of each bound; a 0.1% error in dA_log fails it.
  * The chunk is 16 steps: lengths 15, 16, 17 straddle it, 59 and 300 take several chunks.
  */
 import { describe, expect, it } from 'vitest';
@@ -78,9 +80,10 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
       const withSaved = await forwardBackward(be, data, shape, true);
       const recomputed = await forwardBackward(be, data, shape, false);
       const M = batch * length;
-      const atol = [1e-5, 1e-5, 1e-5, 1e-5 * Math.sqrt(E), 1e-5 * Math.sqrt(E), 1e-5 * Math.sqrt(M), 1e-5 * Math.sqrt(M)];
+      const atol = [1e-6, 1e-6, 1e-5, 1e-6 * Math.sqrt(E), 1e-6 * Math.sqrt(E), 1e-6 * Math.sqrt(M), 1e-6 * Math.sqrt(M)];
+      const rtol = [1e-5, 1e-5, 1e-4, 1e-5, 1e-5, 1e-5, 1e-5];
       NAMES.forEach((name, i) => {
-        expect(toleranceRatio(withSaved[i], want[i], atol[i], 1e-4), name).toBeLessThanOrEqual(1);
+        expect(toleranceRatio(withSaved[i], want[i], atol[i], rtol[i]), name).toBeLessThanOrEqual(1);
         // The recomputed boundaries come from the same kernel: the same bits.
         expect(recomputed[i], `${name} with saved = null`).toEqual(withSaved[i]);
       });

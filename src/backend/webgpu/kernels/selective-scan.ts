@@ -18,9 +18,13 @@
  *
  * Memory for the backward pass (`saved`): only the state at the start of every chunk but the first,
  * (batch, chunks - 1, E, N) floats, chunks = ceil(length / CHUNK); never a (batch, length, E, N)
- * tensor. The backward pass walks chunks from the last: it recomputes the chunk's CHUNK states and
- * decays forward from the saved boundary state into private arrays, then walks the chunk back in
- * time carrying dh. With `saved` null it first reruns the forward kernel to rebuild the boundaries.
+ * tensor. The backward pass walks chunks from the last: it recomputes the chunk's CHUNK states forward
+ * from the saved boundary state into workgroup memory (each thread its own column), then walks the
+ * chunk back in time carrying dh in a register. With `saved` null it first reruns the forward kernel
+ * to rebuild the boundaries.
+ *
+ * Loop bounds over time come from the uniform parameters, not constants: a constant trip count makes
+ * lavapipe's LLVM unroll the loop bodies (exp included), and a pipeline then takes seconds to build.
  *
  * Reductions over more than one workgroup are two-step: dB and dC as per-(channel group, row)
  * partials, dA_log and dD as per-sequence partials, each summed over its groups in order by a second
@@ -32,8 +36,11 @@ import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 
 /** Time steps per chunk: `saved` holds one state per chunk boundary (length / CHUNK of them). */
 const CHUNK = 16;
-/** Backward steps between two reductions of the dB, dC, du and dDelta terms (workgroup memory: 4 * REDUCE * 256 floats). */
-const REDUCE = 4;
+/**
+ * Backward steps between two reductions of the dB, dC, du and dDelta terms (workgroup memory: 4 * REDUCE * 256
+ * floats, beside the chunk's states, CHUNK * 256 floats: 26 KB in all, under lavapipe's 32 KB).
+ */
+const REDUCE = 2;
 /** Threads per workgroup (at most): CH channels x N states. */
 const THREADS = 256;
 
@@ -67,7 +74,7 @@ const NP = ${N + 1}u;
 const CHP = ${ch + 1}u;`;
 
 const forwardCode = (N: number, ch: number) => /* wgsl */ `
-struct Params { length: u32, channels: u32, chunks: u32, saving: u32, writeY: u32 }
+struct Params { length: u32, channels: u32, chunks: u32, saving: u32, writeY: u32, chunk: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 // u, delta: (M, E)
 @group(0) @binding(1) var<storage, read> u: array<f32>;
@@ -103,7 +110,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   var h = 0.0;
   for (var c = 0u; c < params.chunks; c++) {
     let t0 = c * CHUNK;
-    let count = min(CHUNK, L - t0);
+    let count = min(params.chunk, L - t0);
     let rowBase = b * L + t0;
     // the previous chunk's readers of sB, sC and sY are done
     workgroupBarrier();
@@ -142,7 +149,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 }`;
 
 const backwardCode = (N: number, ch: number) => /* wgsl */ `
-struct Params { length: u32, channels: u32, chunks: u32, rows: u32, batch: u32 }
+struct Params { length: u32, channels: u32, chunks: u32, rows: u32, chunk: u32, reduce: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 // u, delta, dy: (M, E)
 @group(0) @binding(1) var<storage, read> u: array<f32>;
@@ -171,6 +178,8 @@ var<workgroup> sC: array<f32, CHUNK * N>;
 // (2, REDUCE, N, CHP) (summed over the channels).
 const SUM_N = 2u * REDUCE * CH * NP;
 var<workgroup> sRed: array<f32, SUM_N + 2u * REDUCE * N * CHP>;
+// h_t of the chunk, recomputed: (CHUNK, WG), each thread its own column
+var<workgroup> sH: array<f32, CHUNK * WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
@@ -192,13 +201,10 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   var dh = 0.0;
   var dALog = 0.0;
   var dD = 0.0;
-  // states h_t and decays exp(delta_t A) of the chunk, recomputed
-  var hs: array<f32, CHUNK>;
-  var decays: array<f32, CHUNK>;
   for (var ci = 0u; ci < params.chunks; ci++) {
     let c = params.chunks - 1u - ci;
     let t0 = c * CHUNK;
-    let count = min(CHUNK, L - t0);
+    let count = min(params.chunk, L - t0);
     let rowBase = b * L + t0;
     workgroupBarrier();
     for (var i = lid; i < count * N; i += WG) {
@@ -209,21 +215,19 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     var h0 = 0.0;
     if (c > 0u && live) { h0 = saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n]; }
     var h = h0;
-    for (var tt = 0u; tt < CHUNK; tt++) {
-      if (tt < count && live) {
+    if (live) {
+      for (var tt = 0u; tt < count; tt++) {
         let at = (rowBase + tt) * E + e;
         let dt = delta[at];
-        let a = exp(dt * A);
-        h = a * h + dt * u[at] * sB[tt * N + n];
-        hs[tt] = h;
-        decays[tt] = a;
+        h = exp(dt * A) * h + dt * u[at] * sB[tt * N + n];
+        sH[tt * WG + lid] = h;
       }
     }
-    let blocks = (count + REDUCE - 1u) / REDUCE;
+    let blocks = (count + params.reduce - 1u) / params.reduce;
     for (var bi = 0u; bi < blocks; bi++) {
       let blk = blocks - 1u - bi;
-      for (var ri = 0u; ri < REDUCE; ri++) {
-        let r = REDUCE - 1u - ri;
+      for (var ri = 0u; ri < params.reduce; ri++) {
+        let r = params.reduce - 1u - ri;
         let tt = blk * REDUCE + r;
         var termDu = 0.0;
         var termDelta = 0.0;
@@ -235,10 +239,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
           let dt = delta[at];
           let x = u[at];
           var hPrev = h0;
-          if (tt > 0u) { hPrev = hs[tt - 1u]; }
-          let a = decays[tt];
+          if (tt > 0u) { hPrev = sH[(tt - 1u) * WG + lid]; }
+          // the decay again: one exp is cheaper than the workgroup memory to keep it
+          let a = exp(dt * A);
           let bn = sB[tt * N + n];
-          termC = g * hs[tt];
+          termC = g * sH[tt * WG + lid];
           let dhn = dh + g * sC[tt * N + n];
           // h_t = a h_{t-1} + dt B u with a = exp(dt A): dLoss/d(dt A) = dh_t h_{t-1} a
           let dDecay = dhn * hPrev * a;
@@ -325,7 +330,7 @@ function runForward(rt: GpuRuntime, inputs: SelectiveScanInputs, lay: ScanLayout
   const savedOut = saved ?? rt.tensor([1]);
   const pipeline = rt.pipeline(`scanForward:${lay.N}`, forwardCode(lay.N, lay.ch));
   rt.dispatch(pipeline, [u, delta, aLog, b, c, d, yOut, savedOut].map((t) => t as GpuTensor),
-    [{ u: length }, { u: lay.E }, { u: lay.chunks }, { u: saved ? 1 : 0 }, { u: y ? 1 : 0 }], [lay.groups, batch]);
+    [{ u: length }, { u: lay.E }, { u: lay.chunks }, { u: saved ? 1 : 0 }, { u: y ? 1 : 0 }, { u: CHUNK }], [lay.groups, batch]);
   if (!y) rt.release(yOut);
   if (!saved) rt.release(savedOut);
 }
@@ -360,7 +365,7 @@ export function selectiveScanBackward(rt: GpuRuntime, inputs: SelectiveScanInput
   const { u, delta, aLog, b, c, d } = inputs;
   const pipeline = rt.pipeline(`scanBackward:${N}`, backwardCode(N, lay.ch));
   rt.dispatch(pipeline, [...[u, delta, aLog, b, c, d].map((t) => t as GpuTensor), dy, savedIn, du, dDelta, partialBC, partialAD],
-    [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: batch }], [lay.groups, batch]);
+    [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: CHUNK }, { u: REDUCE }], [lay.groups, batch]);
   groupSums(rt, partialBC, lay.groups, 2 * M * N, M * N, dB, dC);
   groupSums(rt, partialAD, batch, E * N + E, E * N, dALog, dD);
   for (const t of [partialBC, partialAD]) rt.release(t);
