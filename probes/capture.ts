@@ -4,11 +4,11 @@
  *   residual: the residual stream x: (d) after the embedding (layer 0) and after each layer i (layer i),
  *             before the final norm;
  *   state:    the SSM hidden state h: (E, N) of layer i (layer i = 1..n_layers), flattened e-major.
- * The row for (game g, position t) is taken after feeding token t, so it pairs with the board after
- * move t. Only positions selected by `keep` are written: the state is E*N floats per layer and position
- * (2048 for `tiny`), so callers subsample it.
+ * The row for (game g, probe point k) is taken after feeding the token at points[g][k] (game-points.ts
+ * says what that position is per game). Only the probe points selected by `keep` are written: the state
+ * is E*N floats per layer and point (2048 for `tiny`), so callers subsample it.
  *
- * Row order: games in batches of `batch`; within a batch, position-major (t, then game). `rowIndex`
+ * Row order: games in batches of `batch`; within a batch, by token position, then game. `rowIndex`
  * gives the order up front, so labels can be lined up without waiting for the capture.
  */
 import { join } from 'node:path';
@@ -21,15 +21,17 @@ export type FeatureSource = 'residual' | 'state';
 
 export const FEATURE_SOURCES: readonly FeatureSource[] = ['residual', 'state'];
 
-/** The positions one source keeps: keep[g * positions + t] = 1 for position t of game g. */
-export type PositionMask = Uint8Array;
+/** The probe points one source keeps: per game, 1 for each point of that game it keeps. */
+export type PointMask = Uint8Array[];
 
 export interface RowIndex {
   rows: number;
   /** Per row: index of the game among the captured games. */
   game: Int32Array;
-  /** Per row: position t (the board after move t, 0-based). */
-  move: Uint8Array;
+  /** Per row: the probe point k of that game (0-based; reported as move number k + 1). */
+  move: Int32Array;
+  /** Per row: the token position the row is read after. */
+  at: Int32Array;
 }
 
 export interface CapturedSource {
@@ -47,109 +49,99 @@ export interface CaptureOptions {
   name: string;
   /** Games per step() call. */
   batch: number;
-  /** Positions t = 0..positions-1 per game are candidates (fewer when the game is shorter). */
-  positions: number;
-  /** Per source, the positions to keep (null: every position). A source absent here is not captured. */
-  keep: Partial<Record<FeatureSource, PositionMask | null>>;
+  /** Per game, the token positions of its probe points, ascending and below the record length. */
+  points: Int32Array[];
+  /** Per source, the points to keep (null: every point). A source absent here is not captured. */
+  keep: Partial<Record<FeatureSource, PointMask | null>>;
   onProgress?: (gamesDone: number, games: number) => void;
 }
 
-/** Number of moves of each game (tokens before the first padding token 0). */
-export function gameLengths(games: Uint8Array, recordLength: number): Int32Array {
-  const count = games.length / recordLength;
-  const lengths = new Int32Array(count);
-  for (let g = 0; g < count; g++) {
-    let n = 0;
-    while (n < recordLength && games[g * recordLength + n] !== 0) n++;
-    lengths[g] = n;
-  }
-  return lengths;
-}
-
 /** The rows a capture with these settings writes, in its order. */
-export function rowIndex(lengths: Int32Array, positions: number, batch: number, keep: PositionMask | null): RowIndex {
+export function rowIndex(points: Int32Array[], batch: number, keep: PointMask | null): RowIndex {
   const games: number[] = [];
   const moves: number[] = [];
-  for (let g0 = 0; g0 < lengths.length; g0 += batch) {
-    const g1 = Math.min(lengths.length, g0 + batch);
-    for (let t = 0; t < positions; t++) {
-      for (let g = g0; g < g1; g++) {
-        if (t < lengths[g] && (keep === null || keep[g * positions + t])) {
-          games.push(g);
-          moves.push(t);
-        }
-      }
+  const ats: number[] = [];
+  for (let g0 = 0; g0 < points.length; g0 += batch) {
+    const rows: [number, number, number][] = [];
+    for (let g = g0; g < Math.min(points.length, g0 + batch); g++) {
+      points[g].forEach((at, k) => {
+        if (keep === null || keep[g][k]) rows.push([at, g, k]);
+      });
+    }
+    rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (const [at, g, k] of rows) {
+      ats.push(at);
+      games.push(g);
+      moves.push(k);
     }
   }
-  return { rows: games.length, game: Int32Array.from(games), move: Uint8Array.from(moves) };
+  return { rows: games.length, game: Int32Array.from(games), move: Int32Array.from(moves), at: Int32Array.from(ats) };
 }
 
 export async function captureFeatures(model: MambaLM, games: Uint8Array, recordLength: number, options: CaptureOptions): Promise<CapturedSource[]> {
   const be = model.backend;
   const { d_model: d, n_layers: L, d_state: N } = model.config;
   const stateDim = innerSize(model.config) * N;
-  const P = options.positions;
-  const lengths = gameLengths(games, recordLength);
-  const count = lengths.length;
-  const residualKeep = options.keep.residual;
-  const stateKeep = options.keep.state;
+  const count = games.length / recordLength;
+  if (options.points.length !== count) throw new Error(`capture: probe points for ${options.points.length} games, but ${count} records`);
+  for (const p of options.points) if (p.length > 0 && p[p.length - 1] >= recordLength) throw new Error(`capture: probe point ${p[p.length - 1]} past the record length ${recordLength}`);
   const captured: CapturedSource[] = [];
-  let residual: CapturedSource | null = null;
-  let state: CapturedSource | null = null;
-  if (residualKeep !== undefined) {
+  if (options.keep.residual !== undefined) {
     const layers = Array.from({ length: L + 1 }, (_, i) => i);
-    residual = {
+    captured.push({
       source: 'residual',
       layers,
       files: layers.map((i) => new FeatureFile(join(options.dir, `${options.name}-residual-${i}.f32`), d)),
-      index: rowIndex(lengths, P, options.batch, residualKeep),
-    };
-    captured.push(residual);
+      index: rowIndex(options.points, options.batch, options.keep.residual),
+    });
   }
-  if (stateKeep !== undefined) {
+  if (options.keep.state !== undefined) {
     const layers = Array.from({ length: L }, (_, i) => i + 1);
-    state = {
+    captured.push({
       source: 'state',
       layers,
       files: layers.map((i) => new FeatureFile(join(options.dir, `${options.name}-state-${i}.f32`), stateDim)),
-      index: rowIndex(lengths, P, options.batch, stateKeep),
-    };
-    captured.push(state);
+      index: rowIndex(options.points, options.batch, options.keep.state),
+    });
   }
-  const kept = (mask: PositionMask | null | undefined, g: number, t: number) => mask !== undefined && t < lengths[g] && (mask === null || mask[g * P + t] === 1);
+  // Per source, the next row of its index to write: rows come in the order the steps produce them.
+  const cursor = captured.map(() => 0);
 
   for (let g0 = 0; g0 < count; g0 += options.batch) {
     const B = Math.min(options.batch, count - g0);
+    // Steps up to the last kept row of this batch, whatever the source.
     let steps = 0;
-    for (let b = 0; b < B; b++) steps = Math.max(steps, Math.min(P, lengths[g0 + b]));
+    captured.forEach((source, i) => {
+      for (let r = cursor[i]; r < source.index.rows && source.index.game[r] < g0 + B; r++) steps = Math.max(steps, source.index.at[r] + 1);
+    });
     const stepState = model.newStepState(B);
     const tokens = new Int32Array(B);
-    // Which games of the batch keep a row at this position, per source.
-    const residualRows: number[] = [];
-    const stateRows: number[] = [];
+    // Per source, which games of the batch keep a row at this position.
+    const which: number[][] = captured.map(() => []);
     for (let t = 0; t < steps; t++) {
-      residualRows.length = 0;
-      stateRows.length = 0;
-      for (let b = 0; b < B; b++) {
-        const g = g0 + b;
-        // Finished games get the padding token: their outputs are not kept.
-        tokens[b] = t < recordLength ? games[g * recordLength + t] : 0;
-        if (kept(residualKeep, g, t)) residualRows.push(b);
-        if (kept(stateKeep, g, t)) stateRows.push(b);
-      }
+      for (let b = 0; b < B; b++) tokens[b] = games[(g0 + b) * recordLength + t];
+      captured.forEach((source, i) => {
+        which[i].length = 0;
+        while (cursor[i] < source.index.rows && source.index.at[cursor[i]] === t && source.index.game[cursor[i]] < g0 + B) which[i].push(source.index.game[cursor[i]++] - g0);
+      });
       const downloads: Promise<Float32Array>[] = [];
-      const onResidual = residual && residualRows.length > 0 ? (_layer: number, x: Tensor) => void downloads.push(be.download(x)) : undefined;
+      const residualAt = captured.findIndex((s) => s.source === 'residual');
+      const wantResidual = residualAt >= 0 && which[residualAt].length > 0;
+      const onResidual = wantResidual ? (_layer: number, x: Tensor) => void downloads.push(be.download(x)) : undefined;
       await model.step(stepState, tokens, onResidual);
-      if (residual && residualRows.length > 0) {
-        // x: (B, d) per layer
-        const xs = await Promise.all(downloads);
-        for (let i = 0; i <= L; i++) appendRows(residual.files[i], xs[i], residualRows, d);
-      }
-      if (state && stateRows.length > 0) {
-        for (let i = 0; i < L; i++) {
-          // h: (B, E, N)
-          const h = await be.download(stepState.ssm[i]);
-          appendRows(state.files[i], h, stateRows, stateDim);
+      for (let i = 0; i < captured.length; i++) {
+        if (which[i].length === 0) continue;
+        const source = captured[i];
+        if (source.source === 'residual') {
+          // x: (B, d) per layer
+          const xs = await Promise.all(downloads);
+          for (let l = 0; l <= L; l++) appendRows(source.files[l], xs[l], which[i], d);
+        } else {
+          for (let l = 0; l < L; l++) {
+            // h: (B, E, N)
+            const h = await be.download(stepState.ssm[l]);
+            appendRows(source.files[l], h, which[i], stateDim);
+          }
         }
       }
     }

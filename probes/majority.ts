@@ -1,8 +1,8 @@
 /**
- * The majority baseline: for every square and move number, the class most often seen there in the
- * probe-training labels (ties to the lower class). It knows the opening, the centre and how full the
- * board gets by move m, and nothing about the game at hand: what a probe must beat to show it reads
- * the model rather than the statistics of the data.
+ * The majority baseline: for every square and move number (probe point), the class most often seen
+ * there in the probe-training labels (ties to the lower class). It knows the opening, the centre and
+ * how full the board gets by move m, and nothing about the game at hand: what a probe must beat to
+ * show it reads the model rather than the statistics of the data.
  */
 import { SQUARES } from './targets.js';
 
@@ -14,7 +14,7 @@ export interface MajorityTable {
 }
 
 /** Majority classes from labels (rows, 64) at positions moves[r]; positions never seen fall back to the square's overall majority. */
-export function majorityTable(labels: Uint8Array, moves: Uint8Array, classes: number, positions: number): MajorityTable {
+export function majorityTable(labels: Uint8Array, moves: ArrayLike<number>, classes: number, positions: number): MajorityTable {
   const counts = new Float64Array(positions * SQUARES * classes);
   const overall = new Float64Array(SQUARES * classes);
   for (let r = 0; r < moves.length; r++) {
@@ -41,7 +41,7 @@ export function majorityTable(labels: Uint8Array, moves: Uint8Array, classes: nu
 }
 
 /** The baseline's boards (rows, 64) for rows at positions moves[r]. */
-export function majorityPredictions(majority: MajorityTable, moves: Uint8Array): Uint8Array {
+export function majorityPredictions(majority: MajorityTable, moves: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(moves.length * SQUARES);
   for (let r = 0; r < moves.length; r++) {
     const t = Math.min(moves[r], majority.positions - 1);

@@ -2,13 +2,13 @@
  * Probe accuracy from decoded boards (rows, 64) against the true ones:
  * - cell accuracy: share of (position, square) pairs right, over all 64 squares and all positions;
  * - board accuracy: share of positions with all 64 squares right;
- * both overall and by move number (move m = the board after the m-th move, m = t + 1), plus the
- * accuracy of each square.
+ * both overall and by move number (m = probe point + 1: the board after move m in Othello, before
+ * White's move m in chess; game-points.ts), plus the accuracy of each square.
  */
 import { SQUARES } from './targets.js';
 
 export interface MoveAccuracy {
-  /** 1-based move number: the board after this many moves. */
+  /** Move number m = probe point + 1 (Othello: the board after move m; chess: before White's move m). */
   move: number;
   positions: number;
   cellAcc: number;
@@ -25,10 +25,10 @@ export interface ProbeMetrics {
 }
 
 /**
- * Scores predictions (rows, 64) against labels (rows, 64); moves[r] is the 0-based position t of row r.
+ * Scores predictions (rows, 64) against labels (rows, 64); moves[r] is the 0-based probe point of row r.
  * Move numbers without rows are left out of byMove.
  */
-export function probeMetrics(predicted: Uint8Array, labels: Uint8Array, moves: Uint8Array): ProbeMetrics {
+export function probeMetrics(predicted: Uint8Array, labels: Uint8Array, moves: ArrayLike<number>): ProbeMetrics {
   const rows = moves.length;
   if (predicted.length !== rows * SQUARES || labels.length !== rows * SQUARES) {
     throw new Error(`probeMetrics: ${predicted.length} predictions and ${labels.length} labels for ${rows} rows of ${SQUARES} squares`);

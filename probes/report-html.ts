@@ -1,17 +1,22 @@
 /**
  * report.html of a probe run: one self-contained page (inline CSS and SVG, no script, no network)
  * drawn from report.json alone, so `gamba report` can redraw it at any time:
- *   - a summary line and what was run (model, data, seeds, timings);
+ *   - a summary line, the margin over the random-init control in words, and what was run (model,
+ *     data, seeds, timings);
  *   - cell and board accuracy by layer: residual stream and SSM state, each beside the random-init
- *     control, and the majority baseline;
+ *     control, and the majority baseline; the margin (trained minus random-init) by layer, with its
+ *     95% interval over held-out games;
  *   - cell and board accuracy by move number at the best layer of each source;
  *   - per-square accuracy at the best layer, beside the majority baseline's;
- *   - a few decoded boards beside the true ones (wrong squares outlined);
+ *   - a few decoded boards beside the true ones (wrong squares outlined; chess pieces as letters,
+ *     White's upper case, rank 8 at the top);
  *   - every number in a table.
  */
 import type { FeatureSource } from './capture.js';
 import type { MoveAccuracy, ProbeMetrics } from './metrics.js';
+import type { Margin } from './margin.js';
 import type { LayerResult, ProbeReport } from './report.js';
+import { PROBE_POINTS_TEXT } from './game-points.js';
 import { boardGrid, escapeXml, lineChart, sequentialColor, ticks, type GridCell, type Series } from './svg-charts.js';
 
 const COLORS: Record<FeatureSource, string> = { residual: '#1f77b4', state: '#d62728' };
@@ -19,6 +24,9 @@ const CONTROL_COLORS: Record<FeatureSource, string> = { residual: '#8fbbe0', sta
 const MAJORITY_COLOR = '#555';
 
 const pct = (v: number, digits = 1) => `${(100 * v).toFixed(digits)}%`;
+/** A difference of accuracies in percentage points, signed. */
+const points = (v: number, digits = 1) => `${v >= 0 ? '+' : '\u2212'}${Math.abs(100 * v).toFixed(digits)}`;
+const CHESS_LETTERS = ' PNBRQKpnbrqk';
 
 const STYLE = `
 body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; margin: 24px auto; max-width: 1180px; color: #222; padding: 0 16px; }
@@ -60,17 +68,26 @@ export function renderReportHtml(report: ProbeReport): string {
     `majority baseline ${pct(majority.cellAcc, 2)} / ${pct(majority.boardAcc, 2)}`,
     bestControl ? `random-init control at best ${pct(bestControl.cellAcc, 2)} / ${pct(bestControl.boardAcc, 2)} (${bestControl.source} layer ${bestControl.layer})` : 'no random-init control',
   ].join('; ');
+  const chess = report.data.game === 'chess';
   const html: string[] = [];
   html.push('<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>${escapeXml(title)}</title>`, `<style>${STYLE}</style>`, '</head>', '<body>');
   html.push(`<h1>${escapeXml(title)}</h1>`);
   html.push(`<p class="lead">${lead}.</p>`);
+  html.push(`<p class="lead margin-summary">${marginSummary(report)}</p>`);
   html.push(metaList(report));
-  html.push(`<p class="note">Cell accuracy: share of squares decoded right, over all 64 squares of every held-out position. Board accuracy: share of positions with all 64 squares right. A linear probe per layer (softmax over ${report.classes.length} classes per square: ${report.classes.map(escapeXml).join(', ')}) is fitted on the probe-training games and scored on the held-out games. Residual layer 0 is the embedding, layer i the stream after layer i (before the final norm); state layer i is layer i's SSM state h (E x N). Random-init: the same probes on a randomly initialised model of the same config. Majority: the most common class of each square at each move number in the probe-training games.</p>`);
+  html.push(`<p class="note">Cell accuracy: share of squares decoded right, over all 64 squares of every held-out position. Board accuracy: share of positions with all 64 squares right. A linear probe per layer (softmax over ${report.classes.length} classes per square: ${report.classes.map(escapeXml).join(', ')}) is fitted on the probe-training games and scored on the held-out games. Residual layer 0 is the embedding, layer i the stream after layer i (before the final norm); state layer i is layer i's SSM state h (E x N). Probe points: ${escapeXml(report.data.probePoints ?? PROBE_POINTS_TEXT.othello.points)}.${report.mine ? ` &ldquo;Mine&rdquo; is ${escapeXml(report.mine)}.` : ''} Random-init: the same probes on a randomly initialised model of the same config. Majority: the most common class of each square at each move number in the probe-training games.</p>`);
 
   html.push('<h2>Accuracy by layer</h2>', '<div class="row">');
   html.push(byLayerChart(report, sources, 'cellAcc', 'Cell accuracy by layer'));
   html.push(byLayerChart(report, sources, 'boardAcc', 'Full-board accuracy by layer'));
   html.push('</div>');
+  if (report.layers.some((l) => l.margin)) {
+    html.push('<h2>Margin over the random-init control by layer</h2>', '<div class="row">');
+    html.push(marginChart(report, sources, 'cell'));
+    html.push(marginChart(report, sources, 'board'));
+    html.push('</div>');
+    html.push('<p class="note">Trained minus random-init accuracy at the same source and layer, on the same held-out positions, in percentage points; the band is the 95% interval over held-out games (games, not positions, are the independent units). A margin near zero means the probe reads as much from an untrained model of the same shape: what it decodes there comes from the architecture and the input, not from training.</p>');
+  }
 
   const bestBySource = sources.map((s) => bestOf(report.layers.filter((l) => l.source === s))!);
   html.push(`<h2>Accuracy by move number (best layer of each source: ${bestBySource.map((b) => `${b.source} ${b.layer}`).join(', ')})</h2>`, '<div class="row">');
@@ -82,20 +99,22 @@ export function renderReportHtml(report: ProbeReport): string {
   }
 
   html.push(`<h2>Per-square accuracy: ${best.source} layer ${best.layer} beside the majority baseline</h2>`, '<div class="row">');
-  html.push(squareHeatmap(best, `${best.source} layer ${best.layer}: cell ${pct(best.cellAcc)}`));
-  html.push(squareHeatmap(majority, `majority baseline: cell ${pct(majority.cellAcc)}`));
+  html.push(squareHeatmap(best, `${best.source} layer ${best.layer}: cell ${pct(best.cellAcc)}`, chess));
+  html.push(squareHeatmap(majority, `majority baseline: cell ${pct(majority.cellAcc)}`, chess));
   html.push('</div>');
-  html.push('<p class="note">Colour from 50% (dark) to 100% (yellow); a1 at the top left, as the square indices run (a1 = 0, h8 = 63).</p>');
+  html.push(`<p class="note">Colour from 50% (dark) to 100% (yellow); ${chess ? 'rank 8 at the top, White at the bottom, as chess diagrams are drawn' : 'a1 at the top left, as the square indices run (a1 = 0, h8 = 63)'}.</p>`);
 
   if (report.examples.length > 0) {
     html.push(`<h2>Decoded boards (${report.examples[0].source} layer ${report.examples[0].layer}, held-out games)</h2>`);
-    html.push(`<p class="note">Legend:${legend(report)}. Wrong squares of the decoded board are outlined in red.</p>`);
+    html.push(chess
+      ? `<p class="note">Pieces as letters (P pawn, N knight, B bishop, R rook, Q queen, K king): on a light disc and upper case ${escapeXml(report.classes[1] ?? 'mine')}&hellip; (mine: ${escapeXml(report.mine ?? 'the side to move')}), on a dark disc and lower case theirs. Rank 8 at the top. Wrong squares of the decoded board are outlined in red.</p>`
+      : `<p class="note">Legend:${legend(report)}. Wrong squares of the decoded board are outlined in red.</p>`);
     html.push('<div class="row">');
     for (const e of report.examples) {
       const wrong = e.truth.reduce((n, c, s) => n + (c === e.predicted[s] ? 0 : 1), 0);
-      html.push('<div class="example">', `<h3>Held-out game ${e.game}, after move ${e.move}: ${wrong === 0 ? 'all 64 right' : `${wrong} square${wrong === 1 ? '' : 's'} wrong`}</h3>`, '<div class="row">');
-      html.push(boardGrid(e.truth.map((c) => classCell(report, c, false)), 26, 'true board'));
-      html.push(boardGrid(e.predicted.map((c, s) => classCell(report, c, c !== e.truth[s])), 26, 'decoded'));
+      html.push('<div class="example">', `<h3>Held-out game ${e.game}, ${escapeXml(report.data.boardAt ?? 'after move')} ${e.move}: ${wrong === 0 ? 'all 64 right' : `${wrong} square${wrong === 1 ? '' : 's'} wrong`}</h3>`, '<div class="row">');
+      html.push(boardGrid(e.truth.map((c, s) => classCell(report, c, false, s)), 26, 'true board', chess));
+      html.push(boardGrid(e.predicted.map((c, s) => classCell(report, c, c !== e.truth[s], s)), 26, 'decoded', chess));
       html.push('</div>', '</div>');
     }
     html.push('</div>');
@@ -106,6 +125,39 @@ export function renderReportHtml(report: ProbeReport): string {
   html.push(`<p class="note">Written by gamba probe on ${escapeXml(report.createdAt)}; report.json beside this page has every number (by move, per square, timings).</p>`);
   html.push('</body>', '</html>');
   return html.join('\n') + '\n';
+}
+
+/**
+ * The margin in words: the layer with the largest margin over its control, and, when the control's best
+ * layer already decodes about as well as the trained model's, that too (so a small margin is not
+ * mistaken for a failed probe, nor a large accuracy for something the model learned).
+ */
+export function marginSummary(report: ProbeReport): string {
+  const withMargin = report.layers.filter((l) => l.margin);
+  if (withMargin.length === 0) return 'No random-init control was fitted, so no margin: the accuracies above do not say how much of the board the model learned.';
+  const top = report.bestMargin
+    ? withMargin.find((l) => l.source === report.bestMargin!.source && l.layer === report.bestMargin!.layer)!
+    : withMargin.reduce((a, b) => (b.margin!.cellAcc > a.margin!.cellAcc ? b : a));
+  const control = report.baselines.randomInit.find((r) => r.source === top.source && r.layer === top.layer)!;
+  const m = top.margin!;
+  const clear = m.cellLow > 0;
+  const parts = [
+    `Largest margin over the random-init control: <b>${top.source} layer ${top.layer}</b>, <b>${points(m.cellAcc)} points</b> of cell accuracy (${pct(top.cellAcc, 2)} trained vs ${pct(control.cellAcc, 2)} random-init; 95% interval ${points(m.cellLow)} to ${points(m.cellHigh)}) and ${points(m.boardAcc)} points of full-board accuracy`,
+    clear ? 'so training put board information there that an untrained model of the same shape does not carry' : 'an interval that reaches zero or below: no layer decodes clearly more than the untrained model',
+  ];
+  const sentences = [`${parts.join(', ')}.`];
+  // Where the control alone is strong: say it, per source.
+  for (const source of [...new Set(withMargin.map((l) => l.source))]) {
+    const controls = report.baselines.randomInit.filter((r) => r.source === source);
+    const bestControl = bestOf(controls);
+    if (!bestControl) continue;
+    const gain = bestControl.cellAcc - report.baselines.majority.cellAcc;
+    const trainedBest = bestOf(report.layers.filter((l) => l.source === source))!;
+    if (gain > 0.02) {
+      sentences.push(`The random-init ${source === 'state' ? 'SSM state' : 'residual stream'} already decodes ${pct(bestControl.cellAcc, 2)} (layer ${bestControl.layer}), ${points(gain)} points above the majority baseline, against ${pct(trainedBest.cellAcc, 2)} at the trained model's best ${source} layer (${trainedBest.layer}): much of what a probe reads there needs no training.`);
+    }
+  }
+  return sentences.join(' ');
 }
 
 function bestOf(rows: LayerResult[]): LayerResult | null {
@@ -119,7 +171,7 @@ function metaList(report: ProbeReport): string {
   const t = report.timings;
   const items: [string, string][] = [
     ['model', `${report.checkpoint.preset ?? 'custom'}: d_model ${c.d_model}, ${c.n_layers} layers, d_state ${c.d_state}, expand ${c.expand}`],
-    ['data', `${report.data.dir}: fitted on ${report.data.fitGames} ${report.data.fitSplit} games, scored on ${report.data.evalGames} ${report.data.evalSplit} games, positions 1..${report.data.positionsPerGame} per game`],
+    ['data', `${report.data.dir} (${report.data.game}): fitted on ${report.data.fitGames} ${report.data.fitSplit} games, scored on ${report.data.evalGames} ${report.data.evalSplit} games, probe points among input positions 1..${report.data.positionsPerGame} of each game`],
     ['probe', `target ${report.target}; sources ${report.options.sources.join(' + ')}; ridge start then ${report.options.epochs} epochs of descent; seed ${report.options.seed}${report.options.sources.includes('state') ? `; state positions per game ${report.options.statePositions || 'all'}` : ''}`],
     ['time', `${t.totalSeconds.toFixed(0)} s in all: capture ${t.captureSeconds.toFixed(0)} s, fitting ${t.fitSeconds.toFixed(0)} s (trained model ${t.trainedFitSeconds.toFixed(0)} s), scoring ${t.scoreSeconds.toFixed(0)} s (${escapeXml(report.options.backend)} backend)`],
   ];
@@ -156,6 +208,35 @@ function byLayerChart(report: ProbeReport, sources: FeatureSource[], key: 'cellA
   });
 }
 
+/** Trained minus random-init accuracy by layer, per source, with its interval, against a zero line. */
+function marginChart(report: ProbeReport, sources: FeatureSource[], key: 'cell' | 'board'): string {
+  const series: Series[] = [];
+  for (const s of sources) {
+    const rows = report.layers.filter((l) => l.source === s && l.margin).sort((a, b) => a.layer - b.layer);
+    if (rows.length === 0) continue;
+    series.push({
+      name: `${s}: trained \u2212 random-init`, color: COLORS[s], markers: true,
+      points: rows.map((r) => [r.layer, r.margin![`${key}Acc`]]),
+      band: rows.map((r) => [r.layer, r.margin![`${key}Low`], r.margin![`${key}High`]]),
+    });
+  }
+  const layers = report.layers.map((l) => l.layer);
+  const xMin = Math.min(...layers);
+  const xMax = Math.max(...layers);
+  series.push({ name: 'no margin', color: MAJORITY_COLOR, dash: '2 4', points: [[xMin, 0], [xMax, 0]] });
+  const values = series.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.band ?? []).flatMap((b) => [b[1], b[2]])]);
+  const lo = Math.min(0, ...values);
+  const hi = Math.max(0.01, ...values);
+  const span = hi - lo;
+  const step = span > 0.5 ? 0.1 : span > 0.2 ? 0.05 : span > 0.08 ? 0.02 : span > 0.04 ? 0.01 : 0.005;
+  const yMin = Math.floor(lo / step) * step;
+  const yMax = Math.ceil(hi / step) * step;
+  return lineChart({
+    title: `${key === 'cell' ? 'Cell' : 'Full-board'} accuracy margin over random-init`, xLabel: 'layer (residual 0 = embeddings; state i = SSM state of layer i)', yLabel: 'margin (percentage points)',
+    series, xMin, xMax, yMin, yMax, xTicks: ticks(xMin, xMax, 1), yTicks: ticks(yMin, yMax, step), formatY: (v) => points(v, step < 0.01 ? 1 : 0),
+  });
+}
+
 function byMoveChart(report: ProbeReport, bestBySource: LayerResult[], key: 'cellAcc' | 'boardAcc', title: string): string {
   const points = (rows: MoveAccuracy[]) => rows.map((m) => [m.move, m[key]] as [number, number]);
   const series: Series[] = [];
@@ -170,12 +251,12 @@ function byMoveChart(report: ProbeReport, bestBySource: LayerResult[], key: 'cel
   const moves = series.flatMap((s) => s.points.map((p) => p[0]));
   const xMax = Math.max(10, ...moves);
   return lineChart({
-    title, xLabel: 'move number (board after this many moves)', yLabel: key === 'cellAcc' ? 'cell accuracy' : 'board accuracy',
+    title, xLabel: report.data.moveAxis ?? PROBE_POINTS_TEXT.othello.moveAxis, yLabel: key === 'cellAcc' ? 'cell accuracy' : 'board accuracy',
     series, xMin: 1, xMax, yMin: range.min, yMax: range.max, xTicks: [1, ...ticks(10, xMax, 10)], yTicks: ticks(range.min, range.max, range.step), formatY: (v) => pct(v, range.step < 0.02 ? 1 : 0),
   });
 }
 
-function squareHeatmap(metrics: ProbeMetrics, caption: string): string {
+function squareHeatmap(metrics: ProbeMetrics, caption: string, rank8Top: boolean): string {
   const cells: GridCell[] = metrics.perSquare.map((acc, s) => {
     // 50% .. 100% spans the colour scale: below half is as bad as a coin flip on a binary target.
     const v = (acc - 0.5) / 0.5;
@@ -186,17 +267,27 @@ function squareHeatmap(metrics: ProbeMetrics, caption: string): string {
       title: `${'abcdefgh'[s % 8]}${Math.floor(s / 8) + 1}: ${pct(acc, 2)}`,
     };
   });
-  return boardGrid(cells, 40, caption);
+  return boardGrid(cells, 40, caption, rank8Top);
 }
 
-/** How a class is drawn: discs for the disc targets, a marker for the binary ones. */
-function classCell(report: ProbeReport, c: number, wrong: boolean): GridCell {
+/** How a class is drawn: discs for the disc targets, a marker for the binary ones, letters for chess pieces. */
+function classCell(report: ProbeReport, c: number, wrong: boolean, square = 0): GridCell {
+  if (report.data.game === 'chess') return pieceCell(report, c, wrong, square);
   const binary = report.classes.length === 2;
   const boardFill = binary ? '#f3efe2' : '#2f7d4f';
   const title = report.classes[c] ?? String(c);
   if (c === 0) return { fill: boardFill, mark: wrong, title };
   if (binary) return { fill: boardFill, disc: { fill: '#ff8f00', stroke: '#8a4b00' }, mark: wrong, title };
   return { fill: boardFill, disc: c === 1 ? { fill: '#151515', stroke: '#000' } : { fill: '#f7f7f7', stroke: '#999' }, mark: wrong, title };
+}
+
+/** A chess square: light or dark, with the piece as a letter on a light (mine) or dark (theirs) disc. */
+function pieceCell(report: ProbeReport, c: number, wrong: boolean, square: number): GridCell {
+  const light = (Math.floor(square / 8) + (square % 8)) % 2 === 1;
+  const cell: GridCell = { fill: light ? '#f0d9b5' : '#b58863', mark: wrong, title: report.classes[c] ?? String(c) };
+  if (c === 0) return cell;
+  const mine = c <= 6;
+  return { ...cell, text: CHESS_LETTERS[c] ?? '?', textColor: mine ? '#111' : '#fff', disc: mine ? { fill: '#fafafa', stroke: '#333' } : { fill: '#222', stroke: '#000' } };
 }
 
 function legend(report: ProbeReport): string {
@@ -212,18 +303,21 @@ function legend(report: ProbeReport): string {
 function numbersTable(report: ProbeReport): string {
   const rows: string[] = [];
   const opt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : pct(v, 2));
+  const margin = (m: Margin | undefined, key: 'cell' | 'board') => (m ? `${points(m[`${key}Acc`], 2)} [${points(m[`${key}Low`], 2)}, ${points(m[`${key}High`], 2)}]` : '-');
   rows.push('<table>', '<tr><th class="left">source</th><th>layer</th><th>dim</th><th>cell acc</th><th>board acc</th><th>random-init cell</th><th>random-init board</th>' +
+    '<th>cell margin [95%]</th><th>board margin [95%]</th>' +
     '<th>fit / validation cell acc</th><th>ridge</th><th>epochs kept</th><th>fit positions</th><th>held-out positions</th><th>fit time</th></tr>');
   for (const l of report.layers) {
     const control = report.baselines.randomInit.find((r) => r.source === l.source && r.layer === l.layer);
     const isBest = l.source === report.best.source && l.layer === report.best.layer;
     rows.push(`<tr${isBest ? ' class="best"' : ''}><td class="left">${l.source}</td><td>${l.layer}</td><td>${l.dim}</td><td>${pct(l.cellAcc, 2)}</td><td>${pct(l.boardAcc, 2)}</td>` +
       `<td>${control ? pct(control.cellAcc, 2) : '-'}</td><td>${control ? pct(control.boardAcc, 2) : '-'}</td>` +
+      `<td>${margin(l.margin, 'cell')}</td><td>${margin(l.margin, 'board')}</td>` +
       `<td>${opt(l.trainCellAcc)} / ${opt(l.valCellAcc)}</td><td>${l.ridge ?? '-'}</td><td>${l.epochsKept ?? '-'}</td>` +
       `<td>${l.fitPositions}</td><td>${l.positions}</td><td>${l.fitSeconds.toFixed(1)} s</td></tr>`);
   }
   const m = report.baselines.majority;
-  rows.push(`<tr><td class="left">majority</td><td>-</td><td>-</td><td>${pct(m.cellAcc, 2)}</td><td>${pct(m.boardAcc, 2)}</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td><td>${m.positions}</td><td>-</td></tr>`);
+  rows.push(`<tr><td class="left">majority</td><td>-</td><td>-</td><td>${pct(m.cellAcc, 2)}</td><td>${pct(m.boardAcc, 2)}</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td><td>${m.positions}</td><td>-</td></tr>`);
   rows.push('</table>');
   return rows.join('\n');
 }

@@ -1,16 +1,19 @@
 /**
  * report.json of `gamba probe`: every number of a probe run, with what it was run on. `gamba report`
  * reads it back through validateReport, which checks the fields the HTML page draws and names the
- * first bad one.
+ * first bad one. Version 2 added chess (target `pieces`), the probe-point wording, whose "mine" is,
+ * and each layer's margin over its random-init control; version 1 reports still read and redraw.
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../src/util/errors.js';
 import type { FeatureSource } from './capture.js';
+import type { Margin } from './margin.js';
 import type { ProbeMetrics } from './metrics.js';
 import { PROBE_TARGETS, SQUARES, type ProbeTarget } from './targets.js';
 
 export const REPORT_FORMAT = 'gamba-probe-report';
-export const REPORT_VERSION = 1;
+export const REPORT_VERSION = 2;
+const READABLE_VERSIONS = [1, 2];
 export const REPORT_JSON = 'report.json';
 export const REPORT_HTML = 'report.html';
 
@@ -32,12 +35,17 @@ export interface LayerResult extends ProbeMetrics {
   /** Cell accuracy on the validation rows (null when there were none). */
   valCellAcc: number | null;
   fitSeconds: number;
+  /**
+   * Trained minus random-init accuracy at the same source and layer, on the same held-out rows, with a
+   * 95% interval over held-out games (trained-model layers only; absent without the control).
+   */
+  margin?: Margin;
 }
 
 export interface DecodedExample {
   /** Index of the game among the held-out games. */
   game: number;
-  /** 1-based move number: the board after this many moves. */
+  /** Move number m = probe point + 1 (data.boardAt says what the board is at m). */
   move: number;
   source: FeatureSource;
   layer: number;
@@ -51,6 +59,8 @@ export interface ProbeReport {
   createdAt: string;
   target: ProbeTarget;
   classes: string[];
+  /** Whose "mine" is, for targets with mine/theirs classes (null otherwise; absent in version 1). */
+  mine?: string | null;
   checkpoint: { dir: string; game: string | null; preset: string | null; config: Record<string, unknown> };
   data: {
     dir: string;
@@ -60,8 +70,12 @@ export interface ProbeReport {
     fitGames: number;
     evalSplit: string;
     evalGames: number;
-    /** Positions t = 0..positionsPerGame-1 of each game are probed (the training context). */
+    /** Input positions 0..positionsPerGame-1 of each record (the training context) hold the probe points. */
     positionsPerGame: number;
+    /** What the probe points are, the by-move axis and a decoded board's caption (absent in version 1: Othello). */
+    probePoints?: string;
+    moveAxis?: string;
+    boardAt?: string;
   };
   options: {
     sources: FeatureSource[];
@@ -80,7 +94,10 @@ export interface ProbeReport {
   };
   layers: LayerResult[];
   baselines: { majority: ProbeMetrics; randomInit: LayerResult[] };
+  /** Highest cell accuracy. */
   best: { source: FeatureSource; layer: number };
+  /** Largest cell-accuracy margin over the random-init control (null without the control; absent in version 1). */
+  bestMargin?: { source: FeatureSource; layer: number } | null;
   examples: DecodedExample[];
   probes: { source: FeatureSource; layer: number; file: string }[];
   timings: {
@@ -91,6 +108,13 @@ export interface ProbeReport {
     /** Fitting the trained model's probes alone (every layer and source). */
     trainedFitSeconds: number;
   };
+}
+
+/** The trained-model layer with the largest cell-accuracy margin over its control, if any has one. */
+export function bestByMargin(layers: LayerResult[]): { source: FeatureSource; layer: number } | null {
+  let best: LayerResult | null = null;
+  for (const l of layers) if (l.margin && (!best || l.margin.cellAcc > best.margin!.cellAcc)) best = l;
+  return best ? { source: best.source, layer: best.layer } : null;
 }
 
 type Check = (value: unknown, path: string) => void;
@@ -148,11 +172,21 @@ export function validateReport(value: unknown, file: string): ProbeReport {
     const o = v as Record<string, unknown>;
     count(o.layer, `${path}.layer`);
     if (o.source !== 'residual' && o.source !== 'state') fail(file, `${path}.source`, `must be "residual" or "state", got ${JSON.stringify(o.source)}`);
+    if (o.margin !== undefined) {
+      const m = object(o.margin, `${path}.margin`);
+      for (const key of ['cellAcc', 'cellLow', 'cellHigh', 'boardAcc', 'boardLow', 'boardHigh']) {
+        if (typeof m[key] !== 'number' || !Number.isFinite(m[key])) fail(file, `${path}.margin.${key}`, `must be a number, got ${JSON.stringify(m[key])}`);
+      }
+    }
+  };
+  const sourceLayer = (v: unknown, path: string): void => {
+    const o = object(v, path);
+    if (!layers.some((l) => (l as LayerResult).layer === o.layer && (l as LayerResult).source === o.source)) fail(file, path, 'does not name one of the layers');
   };
 
   const root = object(value, 'the top level');
   if (root.format !== REPORT_FORMAT) fail(file, 'format', `must be "${REPORT_FORMAT}", got ${JSON.stringify(root.format)}`);
-  if (root.version !== REPORT_VERSION) fail(file, 'version', `must be ${REPORT_VERSION}, got ${JSON.stringify(root.version)}`);
+  if (!READABLE_VERSIONS.includes(root.version as number)) fail(file, 'version', `must be one of ${READABLE_VERSIONS.join(', ')}, got ${JSON.stringify(root.version)}`);
   if (!PROBE_TARGETS.includes(root.target as ProbeTarget)) fail(file, 'target', `must be one of ${PROBE_TARGETS.join(', ')}, got ${JSON.stringify(root.target)}`);
   const classes = array(root.classes, 'classes');
   if (classes.length < 2 || !classes.every((c) => typeof c === 'string')) fail(file, 'classes', 'must be at least two class names');
@@ -166,8 +200,8 @@ export function validateReport(value: unknown, file: string): ProbeReport {
   const baselines = object(root.baselines, 'baselines');
   metrics(baselines.majority, 'baselines.majority');
   array(baselines.randomInit, 'baselines.randomInit').forEach((l, i) => layerResult(l, `baselines.randomInit[${i}]`));
-  const best = object(root.best, 'best');
-  if (!layers.some((l) => (l as LayerResult).layer === best.layer && (l as LayerResult).source === best.source)) fail(file, 'best', 'does not name one of the layers');
+  sourceLayer(root.best, 'best');
+  if (root.bestMargin !== undefined && root.bestMargin !== null) sourceLayer(root.bestMargin, 'bestMargin');
   array(root.examples, 'examples').forEach((e, i) => {
     const o = object(e, `examples[${i}]`);
     count(o.move, `examples[${i}].move`);

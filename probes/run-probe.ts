@@ -1,24 +1,25 @@
 /**
- * One probe run, start to finish: load a checkpoint and an Othello dataset, capture activations of
- * probe-training games (the dataset's train split) and held-out games (its val split), fit one linear
- * probe per layer and source, score them, and do the same on a randomly initialised model of the same
- * config (the control), next to the majority baseline. Returns the report; probe-report-files.ts
- * writes it.
+ * One probe run, start to finish: load a checkpoint and a dataset (Othello or chess), capture
+ * activations of probe-training games (the dataset's train split) and held-out games (its val split)
+ * at every probe point (game-points.ts), fit one linear probe per layer and source, score them, and do
+ * the same on a randomly initialised model of the same config (the control), next to the majority
+ * baseline; the margin of each probe over its control is paired game by game (margin.ts). Returns the
+ * report; report-files.ts writes it.
  *
  * Memory: features go to scratch files (FeatureFile) and are read back in chunks of about 32 MB, so the
- * resident set is the games, their labels (64 bytes per position) and one chunk, plus per probe its
+ * resident set is the games, their labels (64 bytes per probe point) and one chunk, plus per probe its
  * (D, D) Gram matrix while fitting (32 MB at D = 2048) — not the activations, whatever --games is.
- * Disk: residual 4 * d * (n_layers + 1) bytes per position; state 4 * E * N * n_layers bytes per kept
- * position, which is why the state is subsampled (--state-positions per game, default 4): for `tiny`
- * with 10,000 probe-training games (about 580,000 positions) that is about 0.75 GB of residual and 1.3 GB
- * of state rows, and 37 MB of labels in memory; the files are removed as soon as they are scored.
+ * Disk: residual 4 * d * (n_layers + 1) bytes per probe point; state 4 * E * N * n_layers bytes per kept
+ * point, which is why the state is subsampled (--state-positions per game, default 4): for Othello and
+ * `tiny` (d 64, 2 layers) with 10,000 probe-training games (about 580,000 points) that is about 0.45 GB
+ * of residual and 0.33 GB of state rows, and 37 MB of labels in memory; the files are removed as soon
+ * as they are scored.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../datasets/format.js';
 import { openDataset } from '../datasets/reader.js';
-import { othelloLabels } from '../games/othello/labels.js';
 import { createBackend, type BackendName } from '../src/backend/index.js';
 import { MambaLM } from '../src/model/mamba.js';
 import { initParameters } from '../src/model/params.js';
@@ -26,35 +27,36 @@ import { CONFIG_FILE } from '../src/train/checkpoint.js';
 import { loadCheckpoint } from '../src/train/load-checkpoint.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
-import { captureFeatures, closeCapture, gameLengths, rowIndex, type CapturedSource, type FeatureSource, type PositionMask, type RowIndex } from './capture.js';
+import { captureFeatures, closeCapture, rowIndex, type CapturedSource, type FeatureSource, type PointMask, type RowIndex } from './capture.js';
 import { DEFAULT_FIT, fitLinearProbe, type FitResult } from './fit-probe.js';
+import { PROBE_POINTS_TEXT, probedGames, type ProbedGame } from './game-points.js';
 import { argmaxClasses, logitsFromStandardised, standardise, type LinearProbe } from './linear-probe.js';
 import { majorityPredictions, majorityTable } from './majority.js';
+import { gameCounts, marginOver, type GameCounts } from './margin.js';
 import { probeMetrics } from './metrics.js';
-import { REPORT_FORMAT, REPORT_VERSION, type DecodedExample, type LayerResult, type ProbeReport } from './report.js';
+import { bestByMargin, REPORT_FORMAT, REPORT_VERSION, type DecodedExample, type LayerResult, type ProbeReport } from './report.js';
 import { chunkRowsFor, type RowSource } from './row-source.js';
-import { SQUARES, targetClasses, targetLabels, type ProbeTarget } from './targets.js';
+import { isProbeGame, isRelativeTarget, resolveTarget, SQUARES, targetClasses, type ProbeGame, type ProbeTarget } from './targets.js';
 
 /** Rng stream of the control model's parameters (the trainer initialises from stream 1). */
 export const RANDOM_INIT_STREAM = 7;
 const STATE_TRAIN_STREAM = 2;
 const STATE_EVAL_STREAM = 3;
-/** Move numbers of the decoded boards shown in the report (one per held-out game 0, 1, 2, 3). */
-const EXAMPLE_MOVES = [12, 24, 36, 48];
 /** Every VALIDATION_EVERY-th probe-training game is held back inside the fit (ridge choice, early stop). */
 const VALIDATION_EVERY = 10;
 
 export interface ProbeRunOptions {
   checkpoint: string;
   data: string;
-  target: ProbeTarget;
+  /** What to decode; absent: the game's first target (mine-theirs for Othello, pieces for chess). */
+  target?: ProbeTarget;
   sources: FeatureSource[];
   /** Probe-training games (the first of the train split). */
   games: number;
   /** Held-out games (the first of the val split). */
   evalGames: number;
   seed: number;
-  /** State rows kept per game, sampled with the seed (0 = every position). */
+  /** State rows kept per game, sampled with the seed (0 = every probe point). */
   statePositions: number;
   /** Games per step() call. */
   batch: number;
@@ -71,26 +73,30 @@ export interface ProbeRunOptions {
 interface Split {
   name: string;
   games: Uint8Array;
-  lengths: Int32Array;
-  /** Per game, the target labels (n, 64). */
-  labels: Uint8Array[];
+  probed: ProbedGame[];
+  /** Per game, the token positions of its probe points (probed[g].at). */
+  points: Int32Array[];
 }
 
 interface VariantResult {
   layers: LayerResult[];
   /** Predicted boards of the example rows, per `${source}:${layer}`. */
   examples: Map<string, Uint8Array>;
+  /** Per `${source}:${layer}`, the held-out counts per game (for the paired margin). */
+  counts: Map<string, GameCounts>;
   seconds: { capture: number; fit: number; score: number };
 }
 
-export async function runProbe(options: ProbeRunOptions): Promise<ProbeReport> {
+export async function computeProbeReport(options: ProbeRunOptions): Promise<ProbeReport> {
   const started = performance.now();
   const note = options.onNote ?? (() => {});
   const checkpoint = loadCheckpoint(options.checkpoint, note);
   const dataset = openDataset(options.data);
   const manifest = dataset.manifest;
   const manifestPath = join(options.data, MANIFEST_FILE);
-  if (manifest.game !== 'othello') throw new UserError(`${manifestPath}: a ${manifest.game} dataset; board probes are implemented for othello`);
+  if (!isProbeGame(manifest.game)) throw new UserError(`${manifestPath}: a ${manifest.game} dataset; board probes are implemented for othello and chess`);
+  const game: ProbeGame = manifest.game;
+  const target = resolveTarget(game, options.target);
   if (checkpoint.game !== null && checkpoint.game !== manifest.game) {
     throw new UserError(`${join(options.checkpoint, CONFIG_FILE)}: a ${checkpoint.game} model, but ${manifestPath} is a ${manifest.game} dataset`);
   }
@@ -117,43 +123,53 @@ export async function runProbe(options: ProbeRunOptions): Promise<ProbeReport> {
   const fitTokens = dataset.readGames('train', 0, fitCount);
   dataset.close();
 
-  const fit = makeSplit('train', fitTokens, L, options.target, manifestPath);
-  const held = makeSplit(evalSplitName, evalTokens, L, options.target, manifestPath);
-  // The model was trained on inputs 0..L-2 (context L-1 = 59 for Othello): probe the same positions.
-  const P = L - 1;
-  const classes = targetClasses(options.target).length;
-  const keepFit = masks(options, fit, P, STATE_TRAIN_STREAM);
-  const keepHeld = masks(options, held, P, STATE_EVAL_STREAM);
+  // The model was trained on inputs 0..L-2: the probe points lie among those positions.
+  const fit = makeSplit('train', fitTokens, L, game, target, `${manifestPath}: train`);
+  const held = makeSplit(evalSplitName, evalTokens, L, game, target, `${manifestPath}: ${evalSplitName}`);
+  const classes = targetClasses(target).length;
+  const keepFit = masks(options, fit, STATE_TRAIN_STREAM);
+  const keepHeld = masks(options, held, STATE_EVAL_STREAM);
 
-  // Majority baseline, from every probe-training position, scored on every held-out position.
-  const fitAll = rowIndex(fit.lengths, P, options.batch, null);
-  const heldAll = rowIndex(held.lengths, P, options.batch, null);
-  const majority = majorityTable(rowLabels(fit, fitAll), fitAll.move, classes, P);
+  // Majority baseline, from every probe-training point, scored on every held-out point.
+  const fitAll = rowIndex(fit.points, options.batch, null);
+  const heldAll = rowIndex(held.points, options.batch, null);
+  if (heldAll.rows === 0) throw new UserError(`${manifestPath}: the ${held.points.length} held-out games have no probe points`);
+  const movesSeen = Math.max(1, ...fit.points.map((p) => p.length), ...held.points.map((p) => p.length));
+  const majority = majorityTable(rowLabels(fit, fitAll), fitAll.move, classes, movesSeen);
   const heldAllLabels = rowLabels(held, heldAll);
   const majorityMetrics = probeMetrics(majorityPredictions(majority, heldAll.move), heldAllLabels, heldAll.move);
 
   const backend = await createBackend(options.backend);
   const scratch = mkdtempSync(join(tmpdir(), 'gamba-probe-'));
   try {
-    const common = { options, fit, held, keepFit, keepHeld, P, classes, scratch, note };
+    const common = { options, target, fit, held, keepFit, keepHeld, classes, scratch, note, exampleMoves: PROBE_POINTS_TEXT[game].exampleMoves };
     const trainedModel = new MambaLM(backend, checkpoint.config, checkpoint.params);
     const trained = await runVariant('trained', trainedModel, common, options.onProbe);
     const randomInit = options.randomInit === false
       ? null
       : await runVariant('random-init', new MambaLM(backend, checkpoint.config, initParameters(checkpoint.config, new Rng(options.seed, RANDOM_INIT_STREAM))), common, undefined);
 
+    if (randomInit) {
+      for (const layer of trained.layers) {
+        const key = `${layer.source}:${layer.layer}`;
+        const control = randomInit.counts.get(key);
+        if (control) layer.margin = marginOver(trained.counts.get(key)!, control);
+      }
+    }
     let best = trained.layers[0];
     for (const r of trained.layers) if (r.cellAcc > best.cellAcc) best = r;
-    const examples = decodedExamples(held, keepHeld, options, P, best, trained.examples);
+    const examples = decodedExamples(held, keepHeld, options, best, trained.examples, common.exampleMoves);
     const totalSeconds = (performance.now() - started) / 1000;
     const variants = randomInit ? [trained, randomInit] : [trained];
     const sum = (key: 'capture' | 'fit' | 'score') => variants.reduce((s, v) => s + v.seconds[key], 0);
+    const text = PROBE_POINTS_TEXT[game];
     return {
       format: REPORT_FORMAT,
       version: REPORT_VERSION,
       createdAt: new Date().toISOString(),
-      target: options.target,
-      classes: [...targetClasses(options.target)],
+      target,
+      classes: [...targetClasses(target)],
+      mine: isRelativeTarget(target) ? text.mine : null,
       checkpoint: { dir: options.checkpoint, game: checkpoint.game, preset: checkpoint.preset, config: { ...checkpoint.config } },
       data: {
         dir: options.data,
@@ -162,8 +178,11 @@ export async function runProbe(options: ProbeRunOptions): Promise<ProbeReport> {
         fitSplit: 'train',
         fitGames: fitCount,
         evalSplit: evalSplitName,
-        evalGames: held.lengths.length,
-        positionsPerGame: P,
+        evalGames: held.points.length,
+        positionsPerGame: L - 1,
+        probePoints: text.points,
+        moveAxis: text.moveAxis,
+        boardAt: text.boardAt,
       },
       options: {
         sources: options.sources,
@@ -180,6 +199,7 @@ export async function runProbe(options: ProbeRunOptions): Promise<ProbeReport> {
       layers: trained.layers,
       baselines: { majority: majorityMetrics, randomInit: randomInit ? randomInit.layers : [] },
       best: { source: best.source, layer: best.layer },
+      bestMargin: bestByMargin(trained.layers),
       examples,
       probes: [],
       timings: {
@@ -195,37 +215,28 @@ export async function runProbe(options: ProbeRunOptions): Promise<ProbeReport> {
   }
 }
 
-function makeSplit(name: string, games: Uint8Array, recordLength: number, target: ProbeTarget, file: string): Split {
-  const lengths = gameLengths(games, recordLength);
-  const labels: Uint8Array[] = [];
-  for (let g = 0; g < lengths.length; g++) {
-    try {
-      labels.push(targetLabels(target, othelloLabels(games.subarray(g * recordLength, (g + 1) * recordLength))));
-    } catch (error) {
-      if (error instanceof UserError) throw new UserError(`${file}: ${name} game ${g}: ${error.message}`);
-      throw error;
-    }
-  }
-  return { name, games, lengths, labels };
+function makeSplit(name: string, games: Uint8Array, recordLength: number, game: ProbeGame, target: ProbeTarget, where: string): Split {
+  const probed = probedGames(game, target, games, recordLength, where);
+  return { name, games, probed, points: probed.map((p) => p.at) };
 }
 
-/** Which positions each source keeps: every one for the residual stream, a seeded sample for the state. */
-function masks(options: ProbeRunOptions, split: Split, P: number, stream: number): Partial<Record<FeatureSource, PositionMask | null>> {
-  const keep: Partial<Record<FeatureSource, PositionMask | null>> = {};
+/** Which probe points each source keeps: every one for the residual stream, a seeded sample for the state. */
+function masks(options: ProbeRunOptions, split: Split, stream: number): Partial<Record<FeatureSource, PointMask | null>> {
+  const keep: Partial<Record<FeatureSource, PointMask | null>> = {};
   if (options.sources.includes('residual')) keep.residual = null;
   if (options.sources.includes('state')) {
     if (options.statePositions === 0) {
       keep.state = null;
     } else {
       const rng = new Rng(options.seed, stream);
-      const mask = new Uint8Array(split.lengths.length * P);
-      for (let g = 0; g < split.lengths.length; g++) {
-        const n = Math.min(P, split.lengths[g]);
-        const order = Array.from({ length: n }, (_, t) => t);
+      keep.state = split.points.map((points) => {
+        const n = points.length;
+        const mask = new Uint8Array(n);
+        const order = Array.from({ length: n }, (_, k) => k);
         rng.shuffle(order);
-        for (let i = 0; i < Math.min(n, options.statePositions); i++) mask[g * P + order[i]] = 1;
-      }
-      keep.state = mask;
+        for (let i = 0; i < Math.min(n, options.statePositions); i++) mask[order[i]] = 1;
+        return mask;
+      });
     }
   }
   return keep;
@@ -235,22 +246,23 @@ function masks(options: ProbeRunOptions, split: Split, P: number, stream: number
 function rowLabels(split: Split, index: RowIndex): Uint8Array {
   const out = new Uint8Array(index.rows * SQUARES);
   for (let r = 0; r < index.rows; r++) {
-    const t = index.move[r];
-    out.set(split.labels[index.game[r]].subarray(t * SQUARES, (t + 1) * SQUARES), r * SQUARES);
+    const k = index.move[r];
+    out.set(split.probed[index.game[r]].labels.subarray(k * SQUARES, (k + 1) * SQUARES), r * SQUARES);
   }
   return out;
 }
 
 interface VariantContext {
   options: ProbeRunOptions;
+  target: ProbeTarget;
   fit: Split;
   held: Split;
-  keepFit: Partial<Record<FeatureSource, PositionMask | null>>;
-  keepHeld: Partial<Record<FeatureSource, PositionMask | null>>;
-  P: number;
+  keepFit: Partial<Record<FeatureSource, PointMask | null>>;
+  keepHeld: Partial<Record<FeatureSource, PointMask | null>>;
   classes: number;
   scratch: string;
   note: (message: string) => void;
+  exampleMoves: number[];
 }
 
 async function runVariant(
@@ -259,21 +271,21 @@ async function runVariant(
   ctx: VariantContext,
   onProbe: ProbeRunOptions['onProbe'],
 ): Promise<VariantResult> {
-  const { options, P } = ctx;
+  const { options } = ctx;
   const seconds = { capture: 0, fit: 0, score: 0 };
   const progress = (stage: string) => (done: number, total: number) => options.onProgress?.(stage, done, total);
+  const recordLength = (split: Split) => split.games.length / split.points.length;
 
   let t0 = performance.now();
-  const fitCapture = await captureFeatures(model, ctx.fit.games, ctx.fit.games.length / ctx.fit.lengths.length, {
-    dir: ctx.scratch, name: `${name}-fit`, batch: options.batch, positions: P, keep: ctx.keepFit, onProgress: progress(`${name}: capture probe-training games`),
+  const fitCapture = await captureFeatures(model, ctx.fit.games, recordLength(ctx.fit), {
+    dir: ctx.scratch, name: `${name}-fit`, batch: options.batch, points: ctx.fit.points, keep: ctx.keepFit, onProgress: progress(`${name}: capture probe-training games`),
   });
   seconds.capture += (performance.now() - t0) / 1000;
   const probes: { source: FeatureSource; layer: number; probe: LinearProbe; fit: FitResult; fitSeconds: number }[] = [];
   try {
     for (const captured of fitCapture) {
       const labels = rowLabels(ctx.fit, captured.index);
-      const validation = captured.index.game.map((g) => (g % VALIDATION_EVERY === VALIDATION_EVERY - 1 ? 1 : 0));
-      const held = new Uint8Array(validation);
+      const held = Uint8Array.from(captured.index.game, (g) => (g % VALIDATION_EVERY === VALIDATION_EVERY - 1 ? 1 : 0));
       for (let i = 0; i < captured.layers.length; i++) {
         const layer = captured.layers[i];
         t0 = performance.now();
@@ -281,7 +293,7 @@ async function runVariant(
           epochs: options.epochs,
           seed: options.seed,
           validation: held,
-          meta: { target: options.target, source: captured.source, layer: String(layer), model: name },
+          meta: { target: ctx.target, source: captured.source, layer: String(layer), model: name },
         });
         const fitSeconds = (performance.now() - t0) / 1000;
         seconds.fit += fitSeconds;
@@ -298,17 +310,18 @@ async function runVariant(
   }
 
   t0 = performance.now();
-  const heldCapture = await captureFeatures(model, ctx.held.games, ctx.held.games.length / ctx.held.lengths.length, {
-    dir: ctx.scratch, name: `${name}-held`, batch: options.batch, positions: P, keep: ctx.keepHeld, onProgress: progress(`${name}: capture held-out games`),
+  const heldCapture = await captureFeatures(model, ctx.held.games, recordLength(ctx.held), {
+    dir: ctx.scratch, name: `${name}-held`, batch: options.batch, points: ctx.held.points, keep: ctx.keepHeld, onProgress: progress(`${name}: capture held-out games`),
   });
   seconds.capture += (performance.now() - t0) / 1000;
   const layers: LayerResult[] = [];
   const examples = new Map<string, Uint8Array>();
+  const counts = new Map<string, GameCounts>();
   try {
     t0 = performance.now();
     for (const captured of heldCapture) {
       const labels = rowLabels(ctx.held, captured.index);
-      const exampleRows = pickExampleRows(captured.index);
+      const exampleRows = pickExampleRows(captured.index, ctx.exampleMoves);
       for (let i = 0; i < captured.layers.length; i++) {
         const fitted = probes.find((p) => p.source === captured.source && p.layer === captured.layers[i])!;
         const predicted = predictRows(fitted.probe, captured.files[i]);
@@ -317,9 +330,11 @@ async function runVariant(
           layer: fitted.layer, source: fitted.source, dim: fitted.probe.dim, fitPositions: fitted.fit.rows.fit, validationPositions: fitted.fit.rows.validation,
           ridge: fitted.fit.ridge, epochsKept: fitted.fit.epochs, trainCellAcc: fitted.fit.trainCellAcc, valCellAcc: fitted.fit.valCellAcc, fitSeconds: fitted.fitSeconds, ...metrics,
         });
+        const key = `${fitted.source}:${fitted.layer}`;
+        counts.set(key, gameCounts(predicted, labels, captured.index.game, ctx.held.points.length));
         const boards = new Uint8Array(exampleRows.length * SQUARES);
         exampleRows.forEach((r, k) => boards.set(predicted.subarray(r * SQUARES, (r + 1) * SQUARES), k * SQUARES));
-        examples.set(`${fitted.source}:${fitted.layer}`, boards);
+        examples.set(key, boards);
       }
     }
     seconds.score += (performance.now() - t0) / 1000;
@@ -327,7 +342,7 @@ async function runVariant(
     closeCapture(heldCapture);
     removeFiles(heldCapture);
   }
-  return { layers, examples, seconds };
+  return { layers, examples, counts, seconds };
 }
 
 function removeFiles(captured: CapturedSource[]): void {
@@ -351,12 +366,12 @@ export function predictRows(probe: LinearProbe, rows: RowSource): Uint8Array {
 }
 
 /**
- * The rows shown as decoded boards: held-out game k at move EXAMPLE_MOVES[k], or the nearest move of
+ * The rows shown as decoded boards: held-out game k at move exampleMoves[k], or the nearest move of
  * that game the source kept (the state is subsampled). Games without rows are skipped.
  */
-function pickExampleRows(index: RowIndex): number[] {
+function pickExampleRows(index: RowIndex, exampleMoves: number[]): number[] {
   const out: number[] = [];
-  EXAMPLE_MOVES.forEach((move, game) => {
+  exampleMoves.forEach((move, game) => {
     let best = -1;
     for (let r = 0; r < index.rows; r++) {
       if (index.game[r] !== game) continue;
@@ -367,19 +382,21 @@ function pickExampleRows(index: RowIndex): number[] {
   return out;
 }
 
-function decodedExamples(held: Split, keepHeld: Partial<Record<FeatureSource, PositionMask | null>>, options: ProbeRunOptions, P: number, best: LayerResult, predicted: Map<string, Uint8Array>): DecodedExample[] {
-  const index = rowIndex(held.lengths, P, options.batch, keepHeld[best.source] ?? null);
-  const rows = pickExampleRows(index);
+function decodedExamples(
+  held: Split, keepHeld: Partial<Record<FeatureSource, PointMask | null>>, options: ProbeRunOptions, best: LayerResult, predicted: Map<string, Uint8Array>, exampleMoves: number[],
+): DecodedExample[] {
+  const index = rowIndex(held.points, options.batch, keepHeld[best.source] ?? null);
+  const rows = pickExampleRows(index, exampleMoves);
   const boards = predicted.get(`${best.source}:${best.layer}`)!;
   return rows.map((r, k) => {
     const game = index.game[r];
-    const t = index.move[r];
+    const point = index.move[r];
     return {
       game,
-      move: t + 1,
+      move: point + 1,
       source: best.source,
       layer: best.layer,
-      truth: Array.from(held.labels[game].subarray(t * SQUARES, (t + 1) * SQUARES)),
+      truth: Array.from(held.probed[game].labels.subarray(point * SQUARES, (point + 1) * SQUARES)),
       predicted: Array.from(boards.subarray(k * SQUARES, (k + 1) * SQUARES)),
     };
   });

@@ -15,6 +15,8 @@ export interface Series {
   points: [number, number][];
   /** Draw a dot at each point. */
   markers?: boolean;
+  /** An interval around the line, drawn as a translucent band: [x, low, high] per point. */
+  band?: [number, number, number][];
 }
 
 export interface LineChartSpec {
@@ -59,6 +61,12 @@ export function lineChart(spec: LineChartSpec): string {
   parts.push(`<rect x="${margin.left}" y="${margin.top}" width="${innerW}" height="${innerH}" class="frame"/>`);
   parts.push(`<text x="${margin.left + innerW / 2}" y="${margin.top + innerH + 36}" text-anchor="middle" class="axis-label">${escapeXml(spec.xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${margin.top + innerH / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${escapeXml(spec.yLabel)}</text>`);
+  for (const s of spec.series) {
+    if (!s.band || s.band.length === 0) continue;
+    const upper = s.band.map(([bx, , hi]) => `${x(bx).toFixed(1)} ${y(hi).toFixed(1)}`);
+    const lower = s.band.map(([bx, lo]) => `${x(bx).toFixed(1)} ${y(lo).toFixed(1)}`).reverse();
+    parts.push(`<path d="M${[...upper, ...lower].join(' L')} Z" fill="${s.color}" fill-opacity="0.18" stroke="none"><title>${escapeXml(`${s.name}: 95% interval`)}</title></path>`);
+  }
   for (const s of spec.series) {
     if (s.points.length === 0) continue;
     const d = s.points.map(([px, py], i) => `${i === 0 ? 'M' : 'L'}${x(px).toFixed(1)} ${y(py).toFixed(1)}`).join(' ');
@@ -110,20 +118,22 @@ export interface GridCell {
 
 /**
  * An 8x8 board, square index = row * 8 + col with a1 (index 0) at the top left: columns a..h left to
- * right, rows 1..8 top to bottom, labelled on the top and left edges.
+ * right, rows 1..8 top to bottom, labelled on the top and left edges. With `rank8Top` the rows run
+ * 8..1 from the top instead, as chess diagrams are drawn (White at the bottom).
  */
-export function boardGrid(cells: GridCell[], cellSize: number, caption: string): string {
+export function boardGrid(cells: GridCell[], cellSize: number, caption: string, rank8Top = false): string {
+  const rowOf = (r: number) => (rank8Top ? 7 - r : r);
   const pad = 18;
   const size = pad + 8 * cellSize + 2;
   const height = size + 22;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" class="board" width="${size}" height="${height}" viewBox="0 0 ${size} ${height}" role="img" aria-label="${escapeXml(caption)}">`);
   for (let c = 0; c < 8; c++) parts.push(`<text x="${pad + c * cellSize + cellSize / 2}" y="13" text-anchor="middle" class="coord">${'abcdefgh'[c]}</text>`);
-  for (let r = 0; r < 8; r++) parts.push(`<text x="8" y="${pad + r * cellSize + cellSize / 2 + 4}" text-anchor="middle" class="coord">${r + 1}</text>`);
+  for (let r = 0; r < 8; r++) parts.push(`<text x="8" y="${pad + rowOf(r) * cellSize + cellSize / 2 + 4}" text-anchor="middle" class="coord">${r + 1}</text>`);
   for (let s = 0; s < 64; s++) {
     const cell = cells[s];
     const cx = pad + (s % 8) * cellSize;
-    const cy = pad + Math.floor(s / 8) * cellSize;
+    const cy = pad + rowOf(Math.floor(s / 8)) * cellSize;
     const title = cell.title ? `<title>${escapeXml(cell.title)}</title>` : '';
     parts.push(`<rect x="${cx}" y="${cy}" width="${cellSize}" height="${cellSize}" fill="${cell.fill}" stroke="#333" stroke-width="0.6">${title}</rect>`);
     if (cell.disc) parts.push(`<circle cx="${cx + cellSize / 2}" cy="${cy + cellSize / 2}" r="${cellSize * 0.36}" fill="${cell.disc.fill}" stroke="${cell.disc.stroke}" stroke-width="1">${title}</circle>`);

@@ -1,16 +1,13 @@
 /**
  * `gamba probe`: fits linear board probes on every layer of a checkpoint (residual stream and SSM
  * state), scores them on held-out games next to the majority baseline and a random-init control, and
- * writes report.json + report.html + the fitted probes (probes/run-probe.ts does the work).
+ * writes report.json + report.html + the fitted probes (probes/probe-checkpoint.ts does the work).
  */
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import type { FeatureSource } from '../../probes/capture.js';
-import type { LinearProbe } from '../../probes/linear-probe.js';
-import { checkReportDir, writeReportDir } from '../../probes/report-files.js';
+import { DEFAULT_PROBE, runProbe } from '../../probes/probe-checkpoint.js';
 import { REPORT_HTML, REPORT_JSON, type ProbeReport } from '../../probes/report.js';
-import { runProbe } from '../../probes/run-probe.js';
-import { PROBE_TARGETS, type ProbeTarget } from '../../probes/targets.js';
+import { PROBE_TARGETS, TARGETS_OF_GAME, type ProbeTarget } from '../../probes/targets.js';
 import type { BackendName } from '../backend/index.js';
 import { integerFlag } from '../util/flags.js';
 import { note, printResult, ProgressBar } from '../util/output.js';
@@ -18,7 +15,7 @@ import { note, printResult, ProgressBar } from '../util/output.js';
 interface ProbeArgs {
   checkpoint: string;
   data: string;
-  target: ProbeTarget;
+  target?: ProbeTarget;
   source: 'residual' | 'state' | 'both';
   games: number;
   'eval-games': number;
@@ -39,21 +36,28 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
   builder: (yargs) =>
     yargs
       .option('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint directory (from `gamba train`)' })
-      .option('data', { type: 'string', demandOption: true, describe: 'Othello dataset directory: probes fit on its train split, score on its val split' })
-      .option('target', { type: 'string', choices: PROBE_TARGETS as ProbeTarget[], default: 'mine-theirs' as ProbeTarget, describe: 'what to decode per square: mine-theirs (relative to the player who just moved), black-white, flipped (by the last move), legal (next moves)' })
+      .option('data', { type: 'string', demandOption: true, describe: 'Othello or chess dataset directory: probes fit on its train split, score on its val split' })
+      .option('target', {
+        type: 'string',
+        choices: PROBE_TARGETS as ProbeTarget[],
+        describe: `what to decode per square, by the dataset's game (default: the first). othello: ${TARGETS_OF_GAME.othello.join(', ')} ` +
+          '(mine-theirs relative to the player who just moved; flipped by the last move; legal next moves). chess: pieces ' +
+          "(13 classes, 6 pieces x mine/theirs + empty, at each '.', mine = White, the side to move)",
+      })
       .option('source', { type: 'string', choices: ['residual', 'state', 'both'] as const, default: 'both' as const, describe: 'decode from the residual stream, the SSM state, or both' })
-      .option('games', { type: 'number', default: 2000, describe: 'probe-training games (the first N of the train split)' })
-      .option('eval-games', { type: 'number', default: 500, describe: 'held-out games to score on (the first N of the val split)' })
-      .option('seed', { type: 'number', default: 1, describe: 'seed of the state-position sample, the descent and the random-init control' })
-      .option('state-positions', { type: 'number', default: 4, describe: 'SSM-state rows kept per game, sampled (0 = every position; the state is E*N floats per layer)' })
-      .option('epochs', { type: 'number', default: 3, describe: 'descent epochs after the closed-form ridge start (0 = ridge only)' })
-      .option('batch', { type: 'number', default: 256, describe: 'games per model step during capture' })
+      .option('games', { type: 'number', default: DEFAULT_PROBE.games, describe: 'probe-training games (the first N of the train split)' })
+      .option('eval-games', { type: 'number', default: DEFAULT_PROBE.evalGames, describe: 'held-out games to score on (the first N of the val split)' })
+      .option('seed', { type: 'number', default: DEFAULT_PROBE.seed, describe: 'seed of the state-position sample, the descent and the random-init control' })
+      .option('state-positions', { type: 'number', default: DEFAULT_PROBE.statePositions, describe: 'SSM-state rows kept per game, sampled (0 = every probe point; the state is E*N floats per layer)' })
+      .option('epochs', { type: 'number', default: DEFAULT_PROBE.epochs, describe: 'most descent epochs after the closed-form ridge start (0 = ridge only)' })
+      .option('batch', { type: 'number', default: DEFAULT_PROBE.batch, describe: 'games per model step during capture' })
       .option('random-init', { type: 'boolean', default: true, describe: 'also fit the random-init control (--no-random-init skips it)' })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'] as const, default: 'auto' as const, describe: 'compute backend for the model' })
       .option('out', { type: 'string', describe: 'report directory (default <checkpoint>/probe-<target>)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace a report already in --out' })
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary (the full numbers are in report.json)' })
       .example('$0 probe --checkpoint runs/quickstart --data datasets/samples/othello', 'mine/theirs probes on every layer, residual and state')
+      .example('$0 probe --checkpoint runs/chess --data datasets/chess-random', 'piece probes at every move number of a chess model')
       .example('$0 report runs/quickstart/probe-mine-theirs', 'redraw report.html from report.json') as unknown as Argv<ProbeArgs>,
   handler: async (args) => {
     const games = integerFlag('games', args.games, 1);
@@ -62,16 +66,12 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
     const statePositions = integerFlag('state-positions', args['state-positions'], 0);
     const epochs = integerFlag('epochs', args.epochs, 0, 1000);
     const batch = integerFlag('batch', args.batch, 1, 65536);
-    const out = args.out ?? join(args.checkpoint, `probe-${args.target}`);
-    checkReportDir(out, args.force);
-    const sources: FeatureSource[] = args.source === 'both' ? ['residual', 'state'] : [args.source];
-    const probes: { source: FeatureSource; layer: number; probe: LinearProbe }[] = [];
     let bar: { stage: string; bar: ProgressBar } | null = null;
-    const report = await runProbe({
+    const result = await runProbe({
       checkpoint: args.checkpoint,
       data: args.data,
       target: args.target,
-      sources,
+      source: args.source,
       games,
       evalGames,
       seed,
@@ -80,7 +80,8 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
       epochs,
       backend: args.backend,
       randomInit: args['random-init'],
-      onProbe: (source, layer, probe) => probes.push({ source, layer, probe }),
+      out: args.out,
+      force: args.force,
       onProgress: (stage, done, total) => {
         if (!bar || bar.stage !== stage) bar = { stage, bar: new ProgressBar(stage, total) };
         bar.bar.update(done);
@@ -88,8 +89,7 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
       },
       onNote: note,
     });
-    writeReportDir(out, report, probes);
-    printResult(args.json, jsonSummary(report, out), () => humanSummary(report, out));
+    printResult(args.json, jsonSummary(result.report, result.dir), () => humanSummary(result.report, result.dir));
   },
 };
 
@@ -98,9 +98,12 @@ function jsonSummary(report: ProbeReport, out: string) {
   return {
     report: join(out, REPORT_JSON),
     html: join(out, REPORT_HTML),
+    game: report.data.game,
     target: report.target,
+    mine: report.mine ?? null,
     best: report.best,
-    layers: report.layers.map(brief),
+    bestMargin: report.bestMargin ?? null,
+    layers: report.layers.map((l) => ({ ...brief(l), margin: l.margin ?? null })),
     baselines: {
       majority: { cellAcc: report.baselines.majority.cellAcc, boardAcc: report.baselines.majority.boardAcc },
       randomInit: report.baselines.randomInit.map(brief),
@@ -111,12 +114,16 @@ function jsonSummary(report: ProbeReport, out: string) {
 
 function humanSummary(report: ProbeReport, out: string): string {
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`.padStart(7);
-  const lines = [`probe ${report.target}: ${report.data.fitGames} probe-training games, ${report.data.evalGames} held-out games (cell / board accuracy)`];
+  const signed = (v: number) => `${v >= 0 ? '+' : '-'}${Math.abs(100 * v).toFixed(2)}`;
+  const lines = [`probe ${report.data.game} ${report.target}: ${report.data.fitGames} probe-training games, ${report.data.evalGames} held-out games ` +
+    '(cell / board accuracy; margin = trained minus random-init in points, 95% interval over games)'];
   for (const l of report.layers) {
     const control = report.baselines.randomInit.find((r) => r.source === l.source && r.layer === l.layer);
     const best = l.source === report.best.source && l.layer === report.best.layer ? '  <- best' : '';
+    const margin = l.margin ? `   margin ${signed(l.margin.cellAcc)} [${signed(l.margin.cellLow)}, ${signed(l.margin.cellHigh)}] / ${signed(l.margin.boardAcc)}` : '';
+    const bestMargin = report.bestMargin && l.source === report.bestMargin.source && l.layer === report.bestMargin.layer ? '  <- largest margin' : '';
     lines.push(`  ${l.source.padEnd(8)} layer ${String(l.layer).padStart(2)}: ${pct(l.cellAcc)} / ${pct(l.boardAcc)}` +
-      (control ? `   random-init ${pct(control.cellAcc)} / ${pct(control.boardAcc)}` : '') + best);
+      (control ? `   random-init ${pct(control.cellAcc)} / ${pct(control.boardAcc)}` : '') + margin + best + bestMargin);
   }
   const m = report.baselines.majority;
   lines.push(`  majority baseline: ${pct(m.cellAcc)} / ${pct(m.boardAcc)}`);

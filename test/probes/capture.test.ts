@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDataset } from '../../datasets/reader.js';
-import { captureFeatures, closeCapture, gameLengths, type CapturedSource } from '../../probes/capture.js';
+import { captureFeatures, closeCapture, type CapturedSource } from '../../probes/capture.js';
+import { gameLength } from '../../games/othello/labels.js';
 import { CpuBackend } from '../../src/backend/cpu/cpu-backend.js';
 import { validateConfig } from '../../src/model/config.js';
 import { MambaLM } from '../../src/model/mamba.js';
@@ -21,10 +22,10 @@ const G = 5;
 const L = 60;
 const P = 59;
 const games = openDataset(SAMPLES).readGames('val', 0, G);
-const lengths = gameLengths(games, L);
-// State: positions 0, 7 and 58 of every game (those the game reaches).
-const stateMask = new Uint8Array(G * P);
-for (let g = 0; g < G; g++) for (const t of [0, 7, 58]) stateMask[g * P + t] = 1;
+const lengths = Array.from({ length: G }, (_, g) => gameLength(games.subarray(g * L, (g + 1) * L)));
+// Othello probe points: positions 0 .. min(moves, P) - 1. State: points 0, 7 and 58 (those the game reaches).
+const points = lengths.map((n) => Int32Array.from({ length: Math.min(n, P) }, (_, t) => t));
+const stateMask = points.map((p) => Uint8Array.from(p, (t) => (t === 0 || t === 7 || t === 58 ? 1 : 0)));
 
 /** All rows of a captured source, layer by layer. */
 function readAll(source: CapturedSource): Float32Array[] {
@@ -37,7 +38,7 @@ function readAll(source: CapturedSource): Float32Array[] {
 
 describe('captureFeatures', async () => {
   // Batch 2, so batches cut across games and the last batch is short.
-  const captured = await captureFeatures(model, games, L, { dir, name: 'test', batch: 2, positions: P, keep: { residual: null, state: stateMask } });
+  const captured = await captureFeatures(model, games, L, { dir, name: 'test', batch: 2, points, keep: { residual: null, state: stateMask } });
   const [residual, state] = captured;
   const residualRows = readAll(residual);
   const stateRows = readAll(state);
@@ -86,7 +87,7 @@ describe('captureFeatures', async () => {
   it('captures the SSM state each game reaches on its own, one token at a time', async () => {
     for (const r of [0, state.index.rows - 1, Math.floor(state.index.rows / 2)]) {
       const g = state.index.game[r];
-      const t = state.index.move[r];
+      const t = state.index.at[r];
       const alone = model.newStepState(1);
       for (let u = 0; u <= t; u++) await model.step(alone, Int32Array.of(games[g * L + u]));
       for (let i = 0; i < 2; i++) {

@@ -87,7 +87,8 @@ describe('gamba probe', () => {
     const model = new MambaLM(new CpuBackend(), loaded.config, loaded.params);
     const games = openDataset(SAMPLES).readGames('val', 0, 10);
     const scratch = mkdtempSync(join(root, 'capture-'));
-    const [residual] = await captureFeatures(model, games, 60, { dir: scratch, name: 'again', batch: 3, positions: 59, keep: { residual: null } });
+    const points = Array.from({ length: 10 }, (_, g) => Int32Array.from({ length: Math.min(59, othelloLabels(games.subarray(g * 60, (g + 1) * 60)).moves) }, (_, t) => t));
+    const [residual] = await captureFeatures(model, games, 60, { dir: scratch, name: 'again', batch: 3, points, keep: { residual: null } });
     const file = residual.files[LAST];
     const x = new Float32Array(file.rows * file.dim);
     for (const chunk of file.chunks(1000)) x.set(chunk.data, chunk.start * file.dim);
