@@ -68,7 +68,7 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     { batch: 3, length: 17, E: 20, N: 16 },
     { batch: 3, length: 59, E: 40, N: 16 },
     { batch: 1, length: 300, E: 24, N: 16 },
-    // N = 3: 85 channels per workgroup, the second workgroup partly empty
+    // N = 3: 16 channels of 3 states per workgroup, the last workgroup partly empty
     { batch: 2, length: 33, E: 90, N: 3 },
   ];
 

@@ -9,9 +9,11 @@
  *
  * Layout: one thread per (sequence b, channel e, state n), so a thread's whole state is one register
  * and the grid has batch * E * N threads (batch 8 x E 1024 x N 16 = 131k: enough to fill a large GPU
- * even at small batch, where one thread per channel would give 8k). A workgroup holds CH = 256 / N
- * channels of one sequence (all N states of each), time is walked in chunks of CHUNK steps:
- * - B_t and C_t of the chunk are staged once in workgroup memory (every channel reads them);
+ * even at small batch, where one thread per channel would give 8k). A workgroup holds
+ * CH = min(16, 256 / N) channels of one sequence (all N states of each), time is walked in chunks of
+ * CHUNK steps:
+ * - B_t and C_t of the chunk (read by every channel), and u, delta (and dy) of the workgroup's
+ *   channels, are staged once per chunk in workgroup memory;
  * - the per-state terms of the sums over n (C_t[n] h_t[n] for y; the du and dDelta terms) and over
  *   the workgroup's channels (the dB and dC terms) go to workgroup memory and are summed by other
  *   threads in a fixed order: no atomics, same bits run after run.
@@ -43,6 +45,8 @@ const CHUNK = 16;
 const REDUCE = 2;
 /** Threads per workgroup (at most): CH channels x N states. */
 const THREADS = 256;
+/** Channels per workgroup (at most): workgroup memory grows with CHUNK x CH (u, delta, dy of the chunk). */
+const MAX_CHANNELS = 16;
 
 interface ScanLayout {
   E: number;
@@ -58,7 +62,7 @@ function layoutOf(inputs: SelectiveScanInputs): ScanLayout {
   const [E, N] = inputs.aLog.shape;
   if (N > THREADS) throw new Error(`selective scan: state size ${N} exceeds ${THREADS}`);
   if (inputs.batch > 65535) throw new Error(`selective scan: batch ${inputs.batch} exceeds 65535 workgroups`);
-  const ch = Math.floor(THREADS / N);
+  const ch = Math.min(MAX_CHANNELS, Math.floor(THREADS / N));
   return { E, N, ch, groups: Math.ceil(E / ch), chunks: Math.ceil(inputs.length / CHUNK) };
 }
 
@@ -72,6 +76,24 @@ const REDUCE = ${REDUCE}u;
 // Sums over n read rows of N + 1 (padding spreads the threads of one read over the memory banks).
 const NP = ${N + 1}u;
 const CHP = ${ch + 1}u;`;
+
+/**
+ * Stages the chunk's rows of (M, N) matrices and of the workgroup's channels of (M, E) ones in
+ * workgroup memory: one coalesced load per value, all issued together, so the step loop never waits
+ * on global memory (loading u and delta step by step left the scan latency-bound).
+ */
+const stageChunk = (perChannel: string[]) => `
+    for (var i = lid; i < count * N; i += WG) {
+      sB[i] = bm[rowBase * N + i];
+      sC[i] = cm[rowBase * N + i];
+    }
+    for (var i = lid; i < count * CH; i += WG) {
+      let ek = wid.x * CH + i % CH;
+      if (ek < E) {
+        let at = (rowBase + i / CH) * E + ek;
+${perChannel.map((name) => `        s_${name}[i] = ${name}[at];`).join('\n')}
+      }
+    }`;
 
 const forwardCode = (N: number, ch: number) => /* wgsl */ `
 struct Params { length: u32, channels: u32, chunks: u32, saving: u32, writeY: u32, chunk: u32 }
@@ -93,6 +115,9 @@ struct Params { length: u32, channels: u32, chunks: u32, saving: u32, writeY: u3
 ${constants(N, ch)}
 var<workgroup> sB: array<f32, CHUNK * N>;
 var<workgroup> sC: array<f32, CHUNK * N>;
+// u and delta of the chunk and the workgroup's channels: (CHUNK, CH)
+var<workgroup> s_u: array<f32, CHUNK * CH>;
+var<workgroup> s_delta: array<f32, CHUNK * CH>;
 // C_t[n] h_t[n] of the chunk: (CHUNK, CH, NP)
 var<workgroup> sY: array<f32, CHUNK * CH * NP>;
 
@@ -114,18 +139,14 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let rowBase = b * L + t0;
     // the previous chunk's readers of sB, sC and sY are done
     workgroupBarrier();
-    for (var i = lid; i < count * N; i += WG) {
-      sB[i] = bm[rowBase * N + i];
-      sC[i] = cm[rowBase * N + i];
-    }
+${stageChunk(['u', 'delta'])}
     workgroupBarrier();
     if (params.saving != 0u && c > 0u && live) { saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n] = h; }
     for (var tt = 0u; tt < count; tt++) {
       var term = 0.0;
       if (live) {
-        let at = (rowBase + tt) * E + e;
-        let dt = delta[at];
-        h = exp(dt * A) * h + dt * u[at] * sB[tt * N + n];
+        let dt = s_delta[tt * CH + c0];
+        h = exp(dt * A) * h + dt * s_u[tt * CH + c0] * sB[tt * N + n];
         term = sC[tt * N + n] * h;
       }
       sY[(tt * CH + c0) * NP + n] = term;
@@ -141,7 +162,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
           var s = 0.0;
           for (var m = 0u; m < N; m++) { s += sY[(tt * CH + k) * NP + m]; }
           let at = (rowBase + tt) * E + ek;
-          y[at] = s + d[ek] * u[at];
+          y[at] = s + d[ek] * s_u[o];
         }
       }
     }
@@ -174,10 +195,14 @@ struct Params { length: u32, channels: u32, chunks: u32, rows: u32, chunk: u32, 
 ${constants(N, ch)}
 var<workgroup> sB: array<f32, CHUNK * N>;
 var<workgroup> sC: array<f32, CHUNK * N>;
+// u and delta of the chunk and the workgroup's channels: (CHUNK, CH)
+var<workgroup> s_u: array<f32, CHUNK * CH>;
+var<workgroup> s_delta: array<f32, CHUNK * CH>;
 // The terms of REDUCE steps: du and dDelta as (2, REDUCE, CH, NP) (summed over n), then dB and dC as
 // (2, REDUCE, N, CHP) (summed over the channels).
 const SUM_N = 2u * REDUCE * CH * NP;
 var<workgroup> sRed: array<f32, SUM_N + 2u * REDUCE * N * CHP>;
+var<workgroup> s_dy: array<f32, CHUNK * CH>;
 // h_t of the chunk, recomputed: (CHUNK, WG), each thread its own column
 var<workgroup> sH: array<f32, CHUNK * WG>;
 
@@ -207,19 +232,15 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let count = min(params.chunk, L - t0);
     let rowBase = b * L + t0;
     workgroupBarrier();
-    for (var i = lid; i < count * N; i += WG) {
-      sB[i] = bm[rowBase * N + i];
-      sC[i] = cm[rowBase * N + i];
-    }
+${stageChunk(['u', 'delta', 'dy'])}
     workgroupBarrier();
     var h0 = 0.0;
     if (c > 0u && live) { h0 = saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n]; }
     var h = h0;
     if (live) {
       for (var tt = 0u; tt < count; tt++) {
-        let at = (rowBase + tt) * E + e;
-        let dt = delta[at];
-        h = exp(dt * A) * h + dt * u[at] * sB[tt * N + n];
+        let dt = s_delta[tt * CH + c0];
+        h = exp(dt * A) * h + dt * s_u[tt * CH + c0] * sB[tt * N + n];
         sH[tt * WG + lid] = h;
       }
     }
@@ -234,10 +255,9 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         var termB = 0.0;
         var termC = 0.0;
         if (tt < count && live) {
-          let at = (rowBase + tt) * E + e;
-          let g = dy[at];
-          let dt = delta[at];
-          let x = u[at];
+          let g = s_dy[tt * CH + c0];
+          let dt = s_delta[tt * CH + c0];
+          let x = s_u[tt * CH + c0];
           var hPrev = h0;
           if (tt > 0u) { hPrev = sH[(tt - 1u) * WG + lid]; }
           // the decay again: one exp is cheaper than the workgroup memory to keep it
