@@ -39,10 +39,17 @@ import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 /** Time steps per chunk: `saved` holds one state per chunk boundary (length / CHUNK of them). */
 const CHUNK = 16;
 /**
- * Backward steps between two reductions of the dB, dC, du and dDelta terms (workgroup memory: 4 * REDUCE * 256
- * floats, beside the chunk's states, CHUNK * 256 floats: 26 KB in all, under lavapipe's 32 KB).
+ * Backward steps between two reductions of the dB, dC, du and dDelta terms: as many (up to CHUNK) as
+ * the device's workgroup memory holds beside the chunk's states. Each reduction costs two barriers,
+ * so fewer is faster; lavapipe's 32 KB allows 2.
  */
-const REDUCE = 2;
+function reduceSteps(rt: GpuRuntime, N: number, ch: number): number {
+  const floats = rt.device.limits.maxComputeWorkgroupStorageSize / 4;
+  const fixed = 2 * CHUNK * N + 3 * CHUNK * ch + CHUNK * ch * N;
+  let steps = CHUNK;
+  while (steps > 1 && fixed + steps * 2 * (ch * (N + 1) + N * (ch + 1)) > floats) steps /= 2;
+  return steps;
+}
 /** Threads per workgroup (at most): CH channels x N states. */
 const THREADS = 256;
 /** Channels per workgroup (at most): workgroup memory grows with CHUNK x CH (u, delta, dy of the chunk). */
@@ -67,12 +74,12 @@ function layoutOf(inputs: SelectiveScanInputs): ScanLayout {
 }
 
 /** WGSL constants shared by the kernels: N, CH, the workgroup size and the padded strides of the sums. */
-const constants = (N: number, ch: number) => `
+const constants = (N: number, ch: number, reduce = 1) => `
 const N = ${N}u;
 const CH = ${ch}u;
 const WG = ${ch * N}u;
 const CHUNK = ${CHUNK}u;
-const REDUCE = ${REDUCE}u;
+const REDUCE = ${reduce}u;
 // Sums over n read rows of N + 1 (padding spreads the threads of one read over the memory banks).
 const NP = ${N + 1}u;
 const CHP = ${ch + 1}u;`;
@@ -169,7 +176,7 @@ ${stageChunk(['u', 'delta'])}
   }
 }`;
 
-const backwardCode = (N: number, ch: number) => /* wgsl */ `
+const backwardCode = (N: number, ch: number, reduce: number) => /* wgsl */ `
 struct Params { length: u32, channels: u32, chunks: u32, rows: u32, chunk: u32, reduce: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 // u, delta, dy: (M, E)
@@ -192,7 +199,7 @@ struct Params { length: u32, channels: u32, chunks: u32, rows: u32, chunk: u32, 
 @group(0) @binding(11) var<storage, read_write> partialBC: array<f32>;
 // partialAD: (batch, E * N + E): per sequence, its dA_log (E, N) then its dD (E)
 @group(0) @binding(12) var<storage, read_write> partialAD: array<f32>;
-${constants(N, ch)}
+${constants(N, ch, reduce)}
 var<workgroup> sB: array<f32, CHUNK * N>;
 var<workgroup> sC: array<f32, CHUNK * N>;
 // u and delta of the chunk and the workgroup's channels: (CHUNK, CH)
@@ -383,9 +390,10 @@ export function selectiveScanBackward(rt: GpuRuntime, inputs: SelectiveScanInput
   const partialBC = rt.tensor([lay.groups, 2 * M * N]);
   const partialAD = rt.tensor([batch, E * N + E]);
   const { u, delta, aLog, b, c, d } = inputs;
-  const pipeline = rt.pipeline(`scanBackward:${N}`, backwardCode(N, lay.ch));
+  const reduce = reduceSteps(rt, N, lay.ch);
+  const pipeline = rt.pipeline(`scanBackward:${N}:${reduce}`, backwardCode(N, lay.ch, reduce));
   rt.dispatch(pipeline, [...[u, delta, aLog, b, c, d].map((t) => t as GpuTensor), dy, savedIn, du, dDelta, partialBC, partialAD],
-    [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: CHUNK }, { u: REDUCE }], [lay.groups, batch]);
+    [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: CHUNK }, { u: reduce }], [lay.groups, batch]);
   groupSums(rt, partialBC, lay.groups, 2 * M * N, M * N, dB, dC);
   groupSums(rt, partialAD, batch, E * N + E, E * N, dALog, dD);
   for (const t of [partialBC, partialAD]) rt.release(t);
