@@ -10,6 +10,7 @@ import { readManifest } from '../datasets/reader.js';
 import type { BackendName } from '../src/backend/index.js';
 import { UserError } from '../src/util/errors.js';
 import type { FeatureSource } from './capture.js';
+import { DEFAULT_FIT } from './fit-probe.js';
 import type { LinearProbe } from './linear-probe.js';
 import { checkReportDir, writeReportDir } from './report-files.js';
 import { REPORT_HTML, REPORT_JSON, type ProbeReport } from './report.js';
@@ -64,7 +65,7 @@ export interface RunProbeResult {
   seconds: number;
 }
 
-export const DEFAULT_PROBE = { games: 2000, evalGames: 500, seed: 1, statePositions: 4, epochs: 3, batch: 256 } as const;
+export const DEFAULT_PROBE = { games: 2000, evalGames: 500, seed: 1, statePositions: 4, epochs: DEFAULT_FIT.epochs, batch: 256 } as const;
 
 /** The target and report directory a request resolves to (reads the dataset's manifest only). */
 export function resolveProbeRequest(request: Pick<RunProbeRequest, 'checkpoint' | 'data' | 'target' | 'out'>): { target: ProbeTarget; out: string } {

@@ -134,7 +134,11 @@ export function renderReportHtml(report: ProbeReport): string {
  */
 export function marginSummary(report: ProbeReport): string {
   const withMargin = report.layers.filter((l) => l.margin);
-  if (withMargin.length === 0) return 'No random-init control was fitted, so no margin: the accuracies above do not say how much of the board the model learned.';
+  if (withMargin.length === 0) {
+    return report.baselines.randomInit.length > 0
+      ? 'This report predates margins (report version 1): rerun gamba probe for the margin over the random-init control with its interval.'
+      : 'No random-init control was fitted, so no margin: the accuracies above do not say how much of the board the model learned.';
+  }
   const top = report.bestMargin
     ? withMargin.find((l) => l.source === report.bestMargin!.source && l.layer === report.bestMargin!.layer)!
     : withMargin.reduce((a, b) => (b.margin!.cellAcc > a.margin!.cellAcc ? b : a));
@@ -145,6 +149,8 @@ export function marginSummary(report: ProbeReport): string {
     `Largest margin over the random-init control: <b>${top.source} layer ${top.layer}</b>, <b>${points(m.cellAcc)} points</b> of cell accuracy (${pct(top.cellAcc, 2)} trained vs ${pct(control.cellAcc, 2)} random-init; 95% interval ${points(m.cellLow)} to ${points(m.cellHigh)}) and ${points(m.boardAcc)} points of full-board accuracy`,
     clear ? 'so training put board information there that an untrained model of the same shape does not carry' : 'an interval that reaches zero or below: no layer decodes clearly more than the untrained model',
   ];
+  const overMajority = top.cellAcc - report.baselines.majority.cellAcc;
+  if (overMajority <= 0) parts.push(`but that layer does not beat the majority baseline (${pct(report.baselines.majority.cellAcc, 2)}): the control is below it, not the model above`);
   const sentences = [`${parts.join(', ')}.`];
   // Where the control alone is strong: say it, per source.
   for (const source of [...new Set(withMargin.map((l) => l.source))]) {

@@ -86,6 +86,10 @@ export interface ProbeReport {
     epochs: number;
     /** The ridge search starts here (per row) and moves in tenfold steps; each layer reports its pick. */
     ridgeStart: number;
+    /** How the search went (absent in version 1). */
+    ridgeSearch?: string;
+    /** Rows per descent step (absent in version 1). */
+    batchRows?: number;
     validationGames: string;
     /** Adam's peak learning rate is lrScale / D. */
     lrScale: number;

@@ -142,7 +142,9 @@ export async function computeProbeReport(options: ProbeRunOptions): Promise<Prob
   const backend = await createBackend(options.backend);
   const scratch = mkdtempSync(join(tmpdir(), 'gamba-probe-'));
   try {
-    const common = { options, target, fit, held, keepFit, keepHeld, classes, scratch, note, exampleMoves: PROBE_POINTS_TEXT[game].exampleMoves };
+    const common: VariantContext = {
+      options, target, fit, held, keepFit, keepHeld, classes, scratch, note, exampleMoves: PROBE_POINTS_TEXT[game].exampleMoves, ridgeStart: new Map(),
+    };
     const trainedModel = new MambaLM(backend, checkpoint.config, checkpoint.params);
     const trained = await runVariant('trained', trainedModel, common, options.onProbe);
     const randomInit = options.randomInit === false
@@ -191,6 +193,8 @@ export async function computeProbeReport(options: ProbeRunOptions): Promise<Prob
         batch: options.batch,
         epochs: options.epochs,
         ridgeStart: DEFAULT_FIT.ridge,
+        ridgeSearch: 'tenfold steps down, then up, while the validation cell accuracy improves; each layer starts from the penalty the previous layer of its source chose',
+        batchRows: DEFAULT_FIT.batchRows,
         validationGames: 'every 10th probe-training game (index % 10 == 9) is held back to pick the ridge penalty and stop the descent',
         lrScale: DEFAULT_FIT.lrScale,
         backend: backend.name,
@@ -263,6 +267,11 @@ interface VariantContext {
   scratch: string;
   note: (message: string) => void;
   exampleMoves: number[];
+  /**
+   * Per source, the ridge penalty the last fit chose: the next layer's search starts there (neighbouring
+   * layers, and the control, want alike penalties), which saves Cholesky solves of the wide state.
+   */
+  ridgeStart: Map<FeatureSource, number>;
 }
 
 async function runVariant(
@@ -290,6 +299,7 @@ async function runVariant(
         const layer = captured.layers[i];
         t0 = performance.now();
         const result = fitLinearProbe(captured.files[i], labels, ctx.classes, {
+          ridge: ctx.ridgeStart.get(captured.source) ?? DEFAULT_FIT.ridge,
           epochs: options.epochs,
           seed: options.seed,
           validation: held,
@@ -297,6 +307,7 @@ async function runVariant(
         });
         const fitSeconds = (performance.now() - t0) / 1000;
         seconds.fit += fitSeconds;
+        ctx.ridgeStart.set(captured.source, result.ridge);
         probes.push({ source: captured.source, layer, probe: result.probe, fit: result, fitSeconds });
         const acc = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(2)}%`);
         ctx.note(`${name}: fitted ${captured.source} layer ${layer} on ${result.rows.fit} positions x ${captured.files[i].dim} in ${fitSeconds.toFixed(1)} s ` +

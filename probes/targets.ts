@@ -57,7 +57,7 @@ export function isRelativeTarget(target: ProbeTarget): boolean {
 export function resolveTarget(game: ProbeGame, target: ProbeTarget | undefined, flag = '--target'): ProbeTarget {
   const allowed = TARGETS_OF_GAME[game];
   if (target === undefined) return allowed[0];
-  if (!allowed.includes(target)) throw new UserError(`${flag} ${target}: not a ${game} target (${game} has ${allowed.join(', ')})`);
+  if (!allowed.includes(target)) throw new UserError(`${flag} ${target}: not a target for ${game} data (${game} targets: ${allowed.join(', ')})`);
   return target;
 }
 

@@ -49,7 +49,7 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
       .option('eval-games', { type: 'number', default: DEFAULT_PROBE.evalGames, describe: 'held-out games to score on (the first N of the val split)' })
       .option('seed', { type: 'number', default: DEFAULT_PROBE.seed, describe: 'seed of the state-position sample, the descent and the random-init control' })
       .option('state-positions', { type: 'number', default: DEFAULT_PROBE.statePositions, describe: 'SSM-state rows kept per game, sampled (0 = every probe point; the state is E*N floats per layer)' })
-      .option('epochs', { type: 'number', default: DEFAULT_PROBE.epochs, describe: 'most descent epochs after the closed-form ridge start (0 = ridge only)' })
+      .option('epochs', { type: 'number', default: DEFAULT_PROBE.epochs, describe: 'most descent epochs after the closed-form ridge start (0 = ridge only; stops early once the validation games stop gaining)' })
       .option('batch', { type: 'number', default: DEFAULT_PROBE.batch, describe: 'games per model step during capture' })
       .option('random-init', { type: 'boolean', default: true, describe: 'also fit the random-init control (--no-random-init skips it)' })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'] as const, default: 'auto' as const, describe: 'compute backend for the model' })

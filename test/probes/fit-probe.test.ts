@@ -4,7 +4,7 @@ import { dualSolver, fitLinearProbe, primalSolver } from '../../probes/fit-probe
 import { applyProbe } from '../../probes/linear-probe.js';
 import { majorityPredictions, majorityTable } from '../../probes/majority.js';
 import { probeMetrics } from '../../probes/metrics.js';
-import { solveRidge } from '../../probes/ridge-solve.js';
+import { choleskyLower, solveRidge } from '../../probes/ridge-solve.js';
 import { addGram, transpose } from '../../probes/probe-math.js';
 import { MemoryRows } from '../../probes/row-source.js';
 import { Rng } from '../../src/util/rng.js';
@@ -142,5 +142,26 @@ describe('solveRidge', () => {
     const reference = new CholeskyDecomposition(gram.clone().add(Matrix.eye(D).mul(lambda))).solve(rhs.transpose()).transpose();
     const expected = reference.to1DArray();
     for (let i = 0; i < expected.length; i++) expect(ours[i]).toBeCloseTo(expected[i], 9);
+  });
+});
+
+describe('blocked Cholesky solve', () => {
+  it('agrees with ml-matrix across several blocks and a ragged last block', () => {
+    const rng = new Rng(6);
+    const D = 150;
+    const K = 7;
+    const rows = 200;
+    const x = Matrix.from1DArray(rows, D, Array.from({ length: rows * D }, () => rng.normal()));
+    const gram = x.transpose().mmul(x);
+    const rhs = Matrix.from1DArray(K, D, Array.from({ length: K * D }, () => rng.normal()));
+    const lambda = 2;
+    const ours = solveRidge(Float64Array.from(gram.to1DArray()), D, lambda, Float64Array.from(rhs.to1DArray()), K);
+    const expected = new CholeskyDecomposition(gram.clone().add(Matrix.eye(D).mul(lambda))).solve(rhs.transpose()).transpose().to1DArray();
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(ours[i] - expected[i]) / (1e-9 + Math.abs(expected[i])));
+    expect(worst).toBeLessThan(1e-8);
+    const l = choleskyLower(Float64Array.from(gram.to1DArray()), D);
+    const reference = new CholeskyDecomposition(gram).lowerTriangularMatrix.to1DArray();
+    for (let i = 0; i < reference.length; i++) expect(l[i]).toBeCloseTo(reference[i], 8);
   });
 });

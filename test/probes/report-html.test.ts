@@ -2,17 +2,14 @@
  * report.html drawn from a hand-made report: self-contained (no script, no external resource), and
  * loaded in headless Chromium without console errors, with its charts present in the DOM.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ProbeMetrics } from '../../probes/metrics.js';
 import { renderReportHtml } from '../../probes/report-html.js';
 import { validateReport, type LayerResult, type ProbeReport } from '../../probes/report.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
+import { CHROMIUM, hasChromium, loadInChromium } from './chromium.js';
 const dir = mkdtempSync(join(tmpdir(), 'gamba-report-html-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -30,24 +27,33 @@ function layer(source: 'residual' | 'state', n: number, cellAcc: number, boardAc
   return { layer: n, source, dim: source === 'residual' ? 64 : 2048, fitPositions: 1000, validationPositions: 100, ridge: 0.01, epochsKept: 2, trainCellAcc: cellAcc + 0.01, valCellAcc: cellAcc, fitSeconds: 1.5, ...metrics(cellAcc, boardAcc) };
 }
 
+/** The layer with its margin over a control of the given accuracies (interval +-1 point). */
+function withMargin(l: LayerResult, controlCell: number, controlBoard: number): LayerResult {
+  const cell = l.cellAcc - controlCell;
+  const board = l.boardAcc - controlBoard;
+  return { ...l, margin: { cellAcc: cell, cellLow: cell - 0.01, cellHigh: cell + 0.01, boardAcc: board, boardLow: board - 0.01, boardHigh: board + 0.01 } };
+}
+
 /** A report as `gamba probe` writes it, with made-up numbers (and a name that needs escaping). */
 export function sampleReport(): ProbeReport {
   const truth = Array.from({ length: 64 }, (_, s) => (s % 3) as number);
   return {
     format: 'gamba-probe-report',
-    version: 1,
+    version: 2,
     createdAt: '2026-01-01T00:00:00.000Z',
     target: 'mine-theirs',
     classes: ['empty', 'mine', 'theirs'],
     checkpoint: { dir: 'runs/<tiny> & co', game: 'othello', preset: 'tiny', config: { d_model: 64, n_layers: 4, d_state: 16, expand: 2 } },
     data: { dir: 'datasets/samples/othello', game: 'othello', datasetSeed: 1, fitSplit: 'train', fitGames: 100, evalSplit: 'val', evalGames: 10, positionsPerGame: 59 },
     options: { sources: ['residual', 'state'], seed: 1, statePositions: 4, batch: 256, epochs: 3, ridgeStart: 0.01, validationGames: 'every 10th', lrScale: 0.2, backend: 'cpu', randomInit: { seed: 1, stream: 7 } },
-    layers: [0, 1, 2, 3, 4].map((n) => layer('residual', n, 0.6 + n * 0.08, n * 0.05)).concat([1, 2, 3, 4].map((n) => layer('state', n, 0.65 + n * 0.07, n * 0.04))),
+    layers: [0, 1, 2, 3, 4].map((n) => withMargin(layer('residual', n, 0.6 + n * 0.08, n * 0.05), 0.59, 0.01))
+      .concat([1, 2, 3, 4].map((n) => withMargin(layer('state', n, 0.65 + n * 0.07, n * 0.04), 0.7, 0.02))),
     baselines: {
       majority: metrics(0.62, 0),
       randomInit: [0, 1, 2, 3, 4].map((n) => layer('residual', n, 0.59, 0.01)).concat([1, 2, 3, 4].map((n) => layer('state', n, 0.7, 0.02))),
     },
     best: { source: 'residual', layer: 4 },
+    bestMargin: { source: 'residual', layer: 4 },
     examples: [12, 24].map((move, game) => ({ game, move, source: 'residual' as const, layer: 4, truth, predicted: truth.map((c, s) => (s === 5 ? (c + 1) % 3 : c)) })),
     probes: [],
     timings: { totalSeconds: 100, captureSeconds: 20, fitSeconds: 70, scoreSeconds: 10, trainedFitSeconds: 35 },
@@ -59,8 +65,8 @@ describe('renderReportHtml', () => {
   const html = renderReportHtml(report);
   const page = join(dir, 'report.html');
   writeFileSync(page, html);
-  // Charts: 2 by layer, 2 by move, 2 heatmaps, 2 boards per example.
-  const svgCount = 6 + 2 * report.examples.length;
+  // Charts: 2 by layer, 2 margins by layer, 2 by move, 2 heatmaps, 2 boards per example.
+  const svgCount = 8 + 2 * report.examples.length;
 
   it('is self-contained: no script, no stylesheet or image from elsewhere, names escaped', () => {
     expect(html).not.toMatch(/<script/i);
@@ -73,16 +79,33 @@ describe('renderReportHtml', () => {
     expect((html.match(/stroke="#e53935"/g) ?? []).length).toBe(report.examples.length);
   });
 
+  it('names the layer of largest margin and says where the random-init model already decodes much', () => {
+    const summary = html.match(/<p class="lead margin-summary">(.*)<\/p>/)![1];
+    // Residual 4: 92% trained vs 59% random-init; state 4: 93% vs 70%.
+    expect(summary).toContain('<b>residual layer 4</b>, <b>+33.0 points</b> of cell accuracy (92.00% trained vs 59.00% random-init; 95% interval +32.0 to +34.0)');
+    expect(summary).toContain('The random-init SSM state already decodes 70.00%');
+    expect(summary).not.toContain('random-init residual stream already');
+    // The table gives every layer's margin with its interval.
+    expect(html).toContain('<td>+23.00 [+22.00, +24.00]</td>');
+  });
+
+  it('redraws a version 1 report (no margins), saying so', () => {
+    const old = JSON.parse(JSON.stringify(sampleReport()));
+    old.version = 1;
+    delete old.bestMargin;
+    for (const l of old.layers) delete l.margin;
+    const page = renderReportHtml(validateReport(old, 'old report'));
+    expect(page).toContain('predates margins');
+    expect((page.match(/<svg /g) ?? []).length).toBe(6 + 2 * old.examples.length);
+  });
+
   it.skipIf(!hasChromium)(`loads in headless Chromium without console errors, with every chart in the DOM${hasChromium ? '' : ` [skipped: ${CHROMIUM} is absent; apt-get install -y chromium]`}`, () => {
-    const profile = mkdtempSync(join(dir, 'profile-'));
-    const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`];
-    const result = spawnSync(CHROMIUM, [...flags, '--enable-logging=stderr', '--v=0', '--dump-dom', `file://${page}`], { encoding: 'utf8', timeout: 60_000 });
-    expect(result.status).toBe(0);
-    const dom = result.stdout;
+    const { status, dom, problems } = loadInChromium(page, dir);
+    expect(status).toBe(0);
     expect((dom.match(/<svg /g) ?? []).length).toBe(svgCount);
     expect(dom).toContain('Cell accuracy by layer');
     expect(dom).toContain('Full-board accuracy by move number');
-    // Page problems (console messages, failed loads) are logged as CONSOLE lines on stderr.
-    expect(result.stderr.split('\n').filter((line) => /CONSOLE|Uncaught|Failed to load resource/.test(line))).toEqual([]);
+    expect(dom).toContain('Cell accuracy margin over random-init');
+    expect(problems).toEqual([]);
   });
 });
