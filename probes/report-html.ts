@@ -107,7 +107,7 @@ export function renderReportHtml(report: ProbeReport): string {
   if (report.examples.length > 0) {
     html.push(`<h2>Decoded boards (${report.examples[0].source} layer ${report.examples[0].layer}, held-out games)</h2>`);
     html.push(chess
-      ? `<p class="note">Pieces as letters (P pawn, N knight, B bishop, R rook, Q queen, K king): on a light disc and upper case ${escapeXml(report.classes[1] ?? 'mine')}&hellip; (mine: ${escapeXml(report.mine ?? 'the side to move')}), on a dark disc and lower case theirs. Rank 8 at the top. Wrong squares of the decoded board are outlined in red.</p>`
+      ? `<p class="note">Pieces as letters (P pawn, N knight, B bishop, R rook, Q queen, K king): mine (${escapeXml(report.mine ?? 'the side to move')}) upper case on a light disc, theirs lower case on a dark disc. Rank 8 at the top. Wrong squares of the decoded board are outlined in red.</p>`
       : `<p class="note">Legend:${legend(report)}. Wrong squares of the decoded board are outlined in red.</p>`);
     html.push('<div class="row">');
     for (const e of report.examples) {
@@ -144,13 +144,13 @@ export function marginSummary(report: ProbeReport): string {
     : withMargin.reduce((a, b) => (b.margin!.cellAcc > a.margin!.cellAcc ? b : a));
   const control = report.baselines.randomInit.find((r) => r.source === top.source && r.layer === top.layer)!;
   const m = top.margin!;
-  const clear = m.cellLow > 0;
-  const parts = [
-    `Largest margin over the random-init control: <b>${top.source} layer ${top.layer}</b>, <b>${points(m.cellAcc)} points</b> of cell accuracy (${pct(top.cellAcc, 2)} trained vs ${pct(control.cellAcc, 2)} random-init; 95% interval ${points(m.cellLow)} to ${points(m.cellHigh)}) and ${points(m.boardAcc)} points of full-board accuracy`,
-    clear ? 'so training put board information there that an untrained model of the same shape does not carry' : 'an interval that reaches zero or below: no layer decodes clearly more than the untrained model',
-  ];
   const overMajority = top.cellAcc - report.baselines.majority.cellAcc;
-  if (overMajority <= 0) parts.push(`but that layer does not beat the majority baseline (${pct(report.baselines.majority.cellAcc, 2)}): the control is below it, not the model above`);
+  const parts = [
+    `Largest margin over the random-init control: <b>${top.source} layer ${top.layer}</b>, <b>${points(m.cellAcc)} points</b> of cell accuracy (${pct(top.cellAcc, 2)} trained vs ${pct(control.cellAcc, 2)} random-init; 95% interval ${points(m.cellLow)} to ${points(m.cellHigh)}) and ${points(m.boardAcc)} points of full-board accuracy; ${points(overMajority)} points over the majority baseline (${pct(report.baselines.majority.cellAcc, 2)})`,
+  ];
+  if (m.cellLow <= 0) parts.push('an interval that reaches zero or below: no layer decodes clearly more than the untrained model');
+  else if (overMajority <= 0.005) parts.push('so the margin is the control falling below the majority baseline, not board information the model added');
+  else parts.push('so training put board information there that an untrained model of the same shape does not carry');
   const sentences = [`${parts.join(', ')}.`];
   // Where the control alone is strong: say it, per source.
   for (const source of [...new Set(withMargin.map((l) => l.source))]) {
