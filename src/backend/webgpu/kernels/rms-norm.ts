@@ -1,3 +1,159 @@
-import type { GpuRuntime, GpuTensor } from '../runtime.js';
-export function rmsNormForward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, eps: number): { y: GpuTensor; rstd: GpuTensor } { throw new Error('not written yet'); }
-export function rmsNormBackward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, rstd: GpuTensor, dy: GpuTensor, dWeight: GpuTensor): GpuTensor { throw new Error('not written yet'); }
+/**
+ * RMSNorm on the GPU (the cpu reference is src/backend/cpu/rms-norm.ts):
+ *
+ *   forward   y = x * rstd * w,  rstd = 1 / sqrt(mean(x^2) + eps)          x, y: (M, d), w: (d), rstd: (M)
+ *   backward  xhat = x * rstd, g = dy * w
+ *             dx = rstd * (g - xhat * mean(g * xhat));   dw = sum over rows of dy * xhat
+ *
+ * One workgroup of WG threads per row: thread t holds the columns t, t + WG, ... (PER of them, a
+ * compile-time constant per width so they live in registers), reads and writes are coalesced, and the
+ * row's sum is a shared-memory tree (fixed order). The backward pass gives each workgroup a block of
+ * ROWS rows, keeps that block's dw in registers and writes it as one partial; columnSums adds the
+ * blocks in a fixed order.
+ */
+import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
+import { columnSums } from './common.js';
+
+/** Threads per row. */
+const WG = 128;
+/** Rows per workgroup (one partial of dWeight each) in the backward pass. */
+const ROWS = 16;
+
+/** The shared-memory tree sum of `red` (WG values) into red[0]; ends with a barrier. */
+const TREE_SUM = /* wgsl */ `
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }`;
+
+const forwardCode = (per: number) => /* wgsl */ `
+struct Params { rows: u32, cols: u32, eps: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+// x, y: (M, d)
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+// w: (d)
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+// rstd: (M)
+@group(0) @binding(4) var<storage, read_write> rstd: array<f32>;
+const WG = ${WG}u;
+const PER = ${per}u;
+var<workgroup> red: array<f32, WG>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) groups: vec3u) {
+  let d = params.cols;
+  for (var row = wid.x; row < params.rows; row += groups.x) {
+    var xs: array<f32, PER>;
+    var ss = 0.0;
+    for (var j = 0u; j < PER; j++) {
+      let c = lid + j * WG;
+      xs[j] = 0.0;
+      if (c < d) { xs[j] = x[row * d + c]; }
+      ss += xs[j] * xs[j];
+    }
+    red[lid] = ss;
+    ${TREE_SUM}
+    let r = 1.0 / sqrt(red[0] / f32(d) + params.eps);
+    // everyone has read red[0] before the next row overwrites it
+    workgroupBarrier();
+    if (lid == 0u) { rstd[row] = r; }
+    for (var j = 0u; j < PER; j++) {
+      let c = lid + j * WG;
+      if (c < d) { y[row * d + c] = xs[j] * r * w[c]; }
+    }
+  }
+}`;
+
+const perThread = (d: number) => Math.max(1, Math.ceil(d / WG));
+
+/** x: (M, d), weight: (d) -> y: (M, d) and rstd: (M). */
+export function rmsNormForward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, eps: number): { y: GpuTensor; rstd: GpuTensor } {
+  const d = weight.size;
+  if (x.shape[x.shape.length - 1] !== d) throw new Error(`rmsNormForward: x [${x.shape.join(', ')}] against a weight of ${d}`);
+  const M = x.size / d;
+  const y = rt.tensor(x.shape);
+  const rstd = rt.tensor([M]);
+  const per = perThread(d);
+  rt.dispatch(rt.pipeline(`rmsNormForward:${per}`, forwardCode(per)), [x, weight, y, rstd], [{ u: M }, { u: d }, { f: eps }], [Math.max(1, Math.min(M, 65535))]);
+  return { y, rstd };
+}
+
+const backwardCode = (per: number) => /* wgsl */ `
+struct Params { rows: u32, cols: u32, blocks: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+// x, dy, dx: (M, d)
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+// w: (d)
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+// rstd: (M)
+@group(0) @binding(3) var<storage, read> rstd: array<f32>;
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+// partial: (blocks, d), dw summed over each block of ROWS rows
+@group(0) @binding(6) var<storage, read_write> partial: array<f32>;
+const WG = ${WG}u;
+const PER = ${per}u;
+const ROWS = ${ROWS}u;
+var<workgroup> red: array<f32, WG>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) groups: vec3u) {
+  let d = params.cols;
+  for (var block = wid.x; block < params.blocks; block += groups.x) {
+    var dw: array<f32, PER>;
+    var ws: array<f32, PER>;
+    for (var j = 0u; j < PER; j++) {
+      let c = lid + j * WG;
+      dw[j] = 0.0;
+      ws[j] = 0.0;
+      if (c < d) { ws[j] = w[c]; }
+    }
+    let end = min(params.rows, (block + 1u) * ROWS);
+    for (var row = block * ROWS; row < end; row++) {
+      let r = rstd[row];
+      var xhat: array<f32, PER>;
+      var g: array<f32, PER>;
+      var dot = 0.0;
+      for (var j = 0u; j < PER; j++) {
+        let c = lid + j * WG;
+        xhat[j] = 0.0;
+        g[j] = 0.0;
+        if (c < d) {
+          let gy = dy[row * d + c];
+          xhat[j] = x[row * d + c] * r;
+          g[j] = gy * ws[j];
+          dw[j] += gy * xhat[j];
+        }
+        dot += g[j] * xhat[j];
+      }
+      red[lid] = dot;
+      ${TREE_SUM}
+      let mean = red[0] / f32(d);
+      workgroupBarrier();
+      for (var j = 0u; j < PER; j++) {
+        let c = lid + j * WG;
+        if (c < d) { dx[row * d + c] = r * (g[j] - xhat[j] * mean); }
+      }
+    }
+    for (var j = 0u; j < PER; j++) {
+      let c = lid + j * WG;
+      if (c < d) { partial[block * d + c] = dw[j]; }
+    }
+  }
+}`;
+
+/** Returns dx: (M, d); writes dWeight: (d) (overwritten). */
+export function rmsNormBackward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, rstd: GpuTensor, dy: GpuTensor, dWeight: GpuTensor): GpuTensor {
+  const d = weight.size;
+  const M = x.size / d;
+  if (dy.size !== x.size || rstd.size !== M) throw new Error(`rmsNormBackward: x [${x.shape.join(', ')}], dy [${dy.shape.join(', ')}], rstd [${rstd.shape.join(', ')}]`);
+  const blocks = Math.max(1, Math.ceil(M / ROWS));
+  const dx = rt.tensor(x.shape);
+  const partial = rt.tensor([blocks, d]);
+  const per = perThread(d);
+  rt.dispatch(rt.pipeline(`rmsNormBackward:${per}`, backwardCode(per)), [x, weight, rstd, dy, dx, partial],
+    [{ u: M }, { u: d }, { u: blocks }], groupsFor(blocks, 1));
+  columnSums(rt, partial, blocks, d, dWeight);
+  rt.release(partial);
+  return dx;
+}
