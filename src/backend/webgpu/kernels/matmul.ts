@@ -1,2 +1,197 @@
+/**
+ * Matrix products on the GPU (the cpu reference is src/backend/cpu/matmul.ts):
+ *
+ *   C (M, N) = op(A) op(B)  (+ C with accumulate)     A: (M, K) or, transposed, (K, M); B: (K, N) or (N, K)
+ *
+ * One register-blocked f32 kernel, compiled per tile shape and transpose pair. A workgroup of 256
+ * threads computes a BM x BN tile of C, each thread TM rows x 4 columns of it in registers (vec4
+ * accumulators). K is walked in slices of BK: the workgroup stages a BM x BK slice of op(A) and a
+ * BK x BN slice of op(B) in workgroup memory, k-major, so the inner loop reads a vec4 of B and TM/4
+ * vec4s of A per k and does 4 TM multiply-adds. The transposes are folded into the staging loads: each
+ * load walks the operand's contiguous axis with adjacent threads (coalesced), and writes the slice
+ * k-major; rows of the slices are padded by 4 floats to spread those writes over the memory banks.
+ * Edges are bounds-checked (zeros staged outside the matrix), so any M, N, K works.
+ *
+ * Tile shapes by the width N of C: 256 x 16 for N <= 16, 128 x 32 for N <= 32, 128 x 64 when that
+ * still gives enough workgroups to fill the GPU, else 64 x 64.
+ *
+ * Split-K: a product with few output tiles and a long K (the weight gradients op(A) = X^T with
+ * K = batch * length rows, and small outputs) would leave most of the GPU idle. Such a product runs
+ * as S workgroup layers, each over a K range of its own, writing S partial products (S, M*N); then
+ * columnSums adds them in a fixed order (and adds the old C when accumulating). Deterministic: S
+ * depends only on the shape.
+ */
+import { sizeOf } from '../../backend.js';
 import type { GpuRuntime, GpuTensor } from '../runtime.js';
-export function matmul(rt: GpuRuntime, a: GpuTensor, b: GpuTensor, transA: boolean, transB: boolean, into: GpuTensor | null, accumulate: boolean): GpuTensor { throw new Error('not written yet'); }
+import { columnSums } from './common.js';
+
+/** K per staged slice. */
+const BK = 16;
+/** Workgroups that keep a large GPU busy (the H200 has 132 SMs); fewer tiles than this split K. */
+const TARGET_GROUPS = 256;
+/** The K range of one split is at least this long (shorter ones spend more on partials than they save). */
+const MIN_SPLIT_K = 128;
+/** Most splits: columnSums then adds them in one pass. */
+const MAX_SPLITS = 64;
+/** Largest partial-products buffer (bytes). */
+const MAX_PARTIAL_BYTES = 128 * 1024 * 1024;
+
+interface Tile {
+  /** Rows and columns of C per workgroup. */
+  bm: number;
+  bn: number;
+  /** Rows of C per thread (a multiple of 4); each thread has 4 columns, so (bm / tm) * (bn / 4) = 256. */
+  tm: number;
+}
+
+const WIDE: Tile = { bm: 128, bn: 64, tm: 8 };
+const SQUARE: Tile = { bm: 64, bn: 64, tm: 4 };
+const NARROW32: Tile = { bm: 128, bn: 32, tm: 4 };
+const NARROW16: Tile = { bm: 256, bn: 16, tm: 4 };
+
+const tilesOf = (t: Tile, M: number, N: number) => Math.ceil(M / t.bm) * Math.ceil(N / t.bn);
+
+function chooseTile(M: number, N: number): Tile {
+  if (N <= 16) return NARROW16;
+  if (N <= 32) return NARROW32;
+  return tilesOf(WIDE, M, N) >= TARGET_GROUPS ? WIDE : SQUARE;
+}
+
+const matmulCode = ({ bm, bn, tm }: Tile, transA: boolean, transB: boolean) => {
+  // Strides of the staged slices (padded rows, still multiples of 4 for the vec4 reads).
+  const sa = bm + 4;
+  const sb = bn + 4;
+  // Staging loads: adjacent threads along the operand's contiguous axis.
+  const loadA = transA
+    ? `let r = e % ${bm}u; let kk = e / ${bm}u;` // A stored (K, M): contiguous along m
+    : `let r = e / ${BK}u; let kk = e % ${BK}u;`; // A stored (M, K): contiguous along k
+  const readA = transA ? 'a[gk * M + gr]' : 'a[gr * K + gk]';
+  const loadB = transB
+    ? `let n = e / ${BK}u; let kk = e % ${BK}u;` // B stored (N, K): contiguous along k
+    : `let n = e % ${bn}u; let kk = e / ${bn}u;`; // B stored (K, N): contiguous along n
+  const readB = transB ? 'b[gn * K + gk]' : 'b[gk * N + gn]';
+  return /* wgsl */ `
+struct Params { M: u32, N: u32, K: u32, kSplit: u32, accumulate: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+// a: ${transA ? '(K, M)' : '(M, K)'}
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+// b: ${transB ? '(N, K)' : '(K, N)'}
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+// c: (M, N), or (splits, M, N) partial products when K is split
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+const BM = ${bm}u;
+const BN = ${bn}u;
+const BK = ${BK}u;
+const TM = ${tm}u;
+// aTile[k * ${sa} + m] = op(A)[row0 + m, k0 + k]; bTile[k * ${sb} + n] = op(B)[k0 + k, col0 + n]
+var<workgroup> aTile: array<vec4f, ${(BK * sa) / 4}>;
+var<workgroup> bTile: array<vec4f, ${(BK * sb) / 4}>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let row0 = wid.y * BM;
+  let col0 = wid.x * BN;
+  let kBegin = wid.z * params.kSplit;
+  let kEnd = min(K, kBegin + params.kSplit);
+  // this thread's rows tr*TM .. +TM-1 and columns tc*4 .. +3 of the tile
+  let tr = lid / (BN / 4u);
+  let tc = lid % (BN / 4u);
+  var acc: array<vec4f, ${tm}>;
+  for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); }
+  for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
+    for (var e = lid; e < BM * BK; e += 256u) {
+      ${loadA}
+      let gr = row0 + r;
+      let gk = k0 + kk;
+      var v = 0.0;
+      if (gr < M && gk < kEnd) { v = ${readA}; }
+      let at = kk * ${sa}u + r;
+      aTile[at / 4u][at % 4u] = v;
+    }
+    for (var e = lid; e < BN * BK; e += 256u) {
+      ${loadB}
+      let gn = col0 + n;
+      let gk = k0 + kk;
+      var v = 0.0;
+      if (gn < N && gk < kEnd) { v = ${readB}; }
+      let at = kk * ${sb}u + n;
+      bTile[at / 4u][at % 4u] = v;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+      let bv = bTile[(kk * ${sb}u) / 4u + tc];
+      let aBase = (kk * ${sa}u + tr * TM) / 4u;
+      for (var i4 = 0u; i4 < TM / 4u; i4++) {
+        let av = aTile[aBase + i4];
+        acc[i4 * 4u] = fma(vec4f(av.x), bv, acc[i4 * 4u]);
+        acc[i4 * 4u + 1u] = fma(vec4f(av.y), bv, acc[i4 * 4u + 1u]);
+        acc[i4 * 4u + 2u] = fma(vec4f(av.z), bv, acc[i4 * 4u + 2u]);
+        acc[i4 * 4u + 3u] = fma(vec4f(av.w), bv, acc[i4 * 4u + 3u]);
+      }
+    }
+    workgroupBarrier();
+  }
+  let base = wid.z * M * N;
+  for (var i = 0u; i < TM; i++) {
+    let gr = row0 + tr * TM + i;
+    if (gr >= M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let gc = col0 + tc * 4u + j;
+      if (gc < N) {
+        let at = base + gr * N + gc;
+        var v = acc[i][j];
+        if (params.accumulate != 0u) { v += c[at]; }
+        c[at] = v;
+      }
+    }
+  }
+}`;
+};
+
+/** Rows and columns of a tensor seen as a matrix (all leading dimensions are rows). */
+function rowsCols(t: GpuTensor): [number, number] {
+  const cols = t.shape[t.shape.length - 1];
+  return [sizeOf(t.shape.slice(0, -1)), cols];
+}
+
+/** Splits of K for a product of `tiles` workgroups (1 = no split). */
+function splitsFor(tiles: number, M: number, N: number, K: number): number {
+  if (tiles >= TARGET_GROUPS) return 1;
+  const byMemory = Math.floor(MAX_PARTIAL_BYTES / Math.max(1, 4 * M * N));
+  return Math.max(1, Math.min(Math.ceil(TARGET_GROUPS / tiles), Math.floor(K / MIN_SPLIT_K), MAX_SPLITS, byMemory));
+}
+
+/** C = op(A) op(B); into `into` (overwritten, or added to with accumulate) or a new (M, N) tensor. */
+export function matmul(rt: GpuRuntime, a: GpuTensor, b: GpuTensor, transA: boolean, transB: boolean, into: GpuTensor | null, accumulate: boolean): GpuTensor {
+  const [ar, ac] = rowsCols(a);
+  const [br, bc] = rowsCols(b);
+  const M = transA ? ac : ar;
+  const K = transA ? ar : ac;
+  const N = transB ? br : bc;
+  const Kb = transB ? bc : br;
+  if (K !== Kb) throw new Error(`matmul: inner sizes ${K} and ${Kb} differ ([${a.shape.join(', ')}]${transA ? '^T' : ''} x [${b.shape.join(', ')}]${transB ? '^T' : ''})`);
+  if (into && into.size !== M * N) throw new Error(`matmul: result [${M}, ${N}] does not fit into [${into.shape.join(', ')}]`);
+  const out = into ?? rt.tensor([M, N]);
+  const add = accumulate && into !== null;
+  if (M === 0 || N === 0) return out;
+  const tile = chooseTile(M, N);
+  const gridY = Math.ceil(M / tile.bm);
+  if (gridY > 65535) throw new Error(`matmul: ${M} rows exceed one dispatch (${65535 * tile.bm})`);
+  const splits = splitsFor(tilesOf(tile, M, N), M, N, K);
+  // K per split, whole slices of BK (the last split takes the rest)
+  const kSplit = splits === 1 ? Math.max(K, 1) : Math.ceil(K / splits / BK) * BK;
+  const layers = splits === 1 ? 1 : Math.ceil(K / kSplit);
+  const pipeline = rt.pipeline(`matmul:${tile.bm}x${tile.bn}x${tile.tm}:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`, matmulCode(tile, transA, transB));
+  const grid: [number, number, number] = [Math.ceil(N / tile.bn), gridY, layers];
+  if (layers === 1) {
+    rt.dispatch(pipeline, [a, b, out], [{ u: M }, { u: N }, { u: K }, { u: kSplit }, { u: add ? 1 : 0 }], grid);
+    return out;
+  }
+  const partial = rt.tensor([layers, M * N]);
+  rt.dispatch(pipeline, [a, b, partial], [{ u: M }, { u: N }, { u: K }, { u: kSplit }, { u: 0 }], grid);
+  columnSums(rt, partial, layers, M * N, out, add);
+  rt.release(partial);
+  return out;
+}
