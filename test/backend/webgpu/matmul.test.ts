@@ -6,9 +6,9 @@
  *
  * Tolerance: entries uniform in [-1, 1]; each element of C is a sum of K products of size <= 1, that
  * the cpu adds in float64 and the GPU in float32 in another order (per split, then across splits):
- * |gpu - cpu| <= 1e-6 sqrt(K) (plus 1e-6 for the added C with accumulate). Rounding errors of K terms
- * of a random sign grow like sqrt(K) * 2^-24 * |term|, so this leaves a margin of ~10, and one wrong
- * product (size ~0.1..1) in any element fails it.
+ * |gpu - cpu| <= 1e-6 sqrt(K) (plus 1e-6 for the added C with accumulate): float32 rounding of K
+ * terms of random sign grows like sqrt(K). On lavapipe the worst element uses 0.25 to 0.45 of the
+ * bound; one wrong or missing product (size ~0.1..1) in any element fails it.
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../../src/backend/backend.js';
