@@ -47,6 +47,11 @@ export const PRESETS: Readonly<Record<string, MambaPreset>> = {
    * legal-move rate than 3 or 4 layers, d=32/48/96 (runs of 8.6 minutes, one core each).
    */
   tiny: preset(64, 2),
+  /**
+   * The CPU quickstart: tiny with d_state 8, which learned as fast per step as d_state 16 (530 steps of
+   * batch 32 at lr 2e-2 and 4e-2: within 0.6 points of legal-move rate) and trains 23% more tokens/s.
+   */
+  quickstart: preset(64, 2, 8),
   /** Othello on a GPU: the size of the Othello-GPT / othello_mamba comparisons. */
   'othello-base': preset(256, 8),
   /** Chess (1024-character games). */
