@@ -18,7 +18,7 @@ describe('presets', () => {
 
   it('an unknown preset is a UserError listing the presets', () => {
     expect(() => configFromPreset('huge', 61)).toThrow(UserError);
-    expect(() => configFromPreset('huge', 61)).toThrow(/unknown model preset 'huge' \(expected one of: tiny, othello-base, chess-base\)/);
+    expect(() => configFromPreset('huge', 61)).toThrow(/unknown model preset 'huge' \(expected one of: tiny, quickstart, othello-base, chess-base\)/);
   });
 });
 
