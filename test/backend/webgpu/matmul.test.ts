@@ -1,8 +1,8 @@
 /**
  * The GPU matmul against the cpu backend: every transpose pair, a new result, `into` (overwritten) and
  * `into` with accumulate, on awkward sizes (1 x 1 x 1, sizes that are not multiples of the tiles or of
- * the 16-wide K slices), each tile shape (N <= 16, N <= 32, 64 x 64, 128 x 64 when there are enough
- * tiles), and long-K products that take the split-K path (partials, then column sums).
+ * the 16-wide K slices), each tile shape (N <= 16, N <= 32, 64 x 64, 128 x 128 when there are enough
+ * tiles, directly or by splitting K), and long-K products that take the split-K path (partials, then column sums).
  *
  * Tolerance: entries uniform in [-1, 1]; each element of C is a sum of K products of size <= 1, that
  * the cpu adds in float64 and the GPU in float32 in another order (per split, then across splits):
@@ -63,9 +63,15 @@ describe.skipIf(!gpu)(`webgpu matmul${gpu ? '' : ` (skipped: ${noGpuReason})`}`,
     });
   }
 
-  it('128 x 64 tiles (enough of them) match the cpu backend', async () => {
+  it('128 x 128 tiles (enough of them, partial tiles at both edges) match the cpu backend', async () => {
     await check({ M: 2100, N: 1030, K: 9 }, false, true, 100);
   });
+
+  for (const [transA, transB] of PAIRS) {
+    it(`128 x 128 tiles with K split (${name(transA, transB)}) match the cpu backend`, async () => {
+      await check({ M: 130, N: 140, K: 8200 }, transA, transB, 400 + (transA ? 2 : 0) + (transB ? 1 : 0));
+    });
+  }
 
   for (const [transA, transB] of PAIRS) {
     it(`split K: long K with few output tiles (${name(transA, transB)}) matches the cpu backend`, async () => {

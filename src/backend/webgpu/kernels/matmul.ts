@@ -4,16 +4,19 @@
  *   C (M, N) = op(A) op(B)  (+ C with accumulate)     A: (M, K) or, transposed, (K, M); B: (K, N) or (N, K)
  *
  * One register-blocked f32 kernel, compiled per tile shape and transpose pair. A workgroup of 256
- * threads computes a BM x BN tile of C, each thread TM rows x 4 columns of it in registers (vec4
- * accumulators). K is walked in slices of BK: the workgroup stages a BM x BK slice of op(A) and a
- * BK x BN slice of op(B) in workgroup memory, k-major, so the inner loop reads a vec4 of B and TM/4
- * vec4s of A per k and does 4 TM multiply-adds. The transposes are folded into the staging loads: each
+ * threads computes a BM x BN tile of C, each thread TM rows x TN columns of it in registers (vec4
+ * accumulators), as TM/4 groups of 4 rows and TN/4 groups of 4 columns, the groups BM/(TM/4) rows and
+ * BN/(TN/4) columns apart (so the threads of a warp read adjacent vec4s of the staged slices). K is
+ * walked in slices of BK: the workgroup stages a BM x BK slice of op(A) and a BK x BN slice of op(B) in
+ * workgroup memory, k-major, so the inner loop reads TN/4 vec4s of B and TM/4 vec4s of A per k and does
+ * TM TN multiply-adds (64 for the 8 x 8 of the largest tile). The transposes are folded into the staging loads: each
  * load walks the operand's contiguous axis with adjacent threads (coalesced), and writes the slice
  * k-major; rows of the slices are padded by 4 floats to spread those writes over the memory banks.
  * Edges are bounds-checked (zeros staged outside the matrix), so any M, N, K works.
  *
- * Tile shapes by the width N of C: 256 x 16 for N <= 16, 128 x 32 for N <= 32, 128 x 64 when that
- * still gives enough workgroups to fill the GPU, else 64 x 64.
+ * Tile shapes by the width N of C: 256 x 16 for N <= 16, 128 x 32 for N <= 32; 128 x 128 (8 x 8 per
+ * thread) when that gives enough workgroups (half a wave of TARGET_GROUPS), directly or by splitting a
+ * long K; else 64 x 64, whose four times as many workgroups fill the GPU on small products.
  *
  * Split-K: a product with few output tiles and a long K (the weight gradients op(A) = X^T with
  * K = batch * length rows, and small outputs) would leave most of the GPU idle. Such a product runs
@@ -40,24 +43,57 @@ interface Tile {
   /** Rows and columns of C per workgroup. */
   bm: number;
   bn: number;
-  /** Rows of C per thread (a multiple of 4); each thread has 4 columns, so (bm / tm) * (bn / 4) = 256. */
+  /** Rows and columns of C per thread (multiples of 4), with (bm / tm) * (bn / tn) = 256. */
   tm: number;
+  tn: number;
 }
 
-const WIDE: Tile = { bm: 128, bn: 64, tm: 8 };
-const SQUARE: Tile = { bm: 64, bn: 64, tm: 4 };
-const NARROW32: Tile = { bm: 128, bn: 32, tm: 4 };
-const NARROW16: Tile = { bm: 256, bn: 16, tm: 4 };
+const LARGE: Tile = { bm: 128, bn: 128, tm: 8, tn: 8 };
+const SQUARE: Tile = { bm: 64, bn: 64, tm: 4, tn: 4 };
+const NARROW32: Tile = { bm: 128, bn: 32, tm: 4, tn: 4 };
+const NARROW16: Tile = { bm: 256, bn: 16, tm: 4, tn: 4 };
 
 const tilesOf = (t: Tile, M: number, N: number) => Math.ceil(M / t.bm) * Math.ceil(N / t.bn);
 
-function chooseTile(M: number, N: number): Tile {
+function chooseTile(M: number, N: number, K: number): Tile {
   if (N <= 16) return NARROW16;
   if (N <= 32) return NARROW32;
-  return tilesOf(WIDE, M, N) >= TARGET_GROUPS ? WIDE : SQUARE;
+  const large = tilesOf(LARGE, M, N);
+  if (large >= TARGET_GROUPS / 2) return LARGE;
+  if (M >= LARGE.bm && N >= LARGE.bn && large * Math.floor(K / MIN_SPLIT_K) >= TARGET_GROUPS) return LARGE;
+  return SQUARE;
 }
 
-const matmulCode = ({ bm, bn, tm }: Tile, transA: boolean, transB: boolean) => {
+const matmulCode = ({ bm, bn, tm, tn }: Tile, transA: boolean, transB: boolean) => {
+  const rowGroups = tm / 4;
+  const colGroups = tn / 4;
+  // vec4 index steps between a thread's row groups in aTile and column groups in bTile
+  const rowGroupStep = bm / rowGroups / 4;
+  const colGroupStep = bn / colGroups / 4;
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  // acc[g * 4 + j][h]: row g*rowGroupStep*4 + tr*4 + j, columns h*colGroupStep*4 + tc*4 .. +3
+  const accIndex = (g: number, j: number, h: number) => (g * 4 + j) * colGroups + h;
+  const fmas = range(rowGroups)
+    .map((g) => {
+      const lanes = ['x', 'y', 'z', 'w'];
+      const lines = [`let av${g} = aTile[aBase + ${g * rowGroupStep}u];`];
+      for (let j = 0; j < 4; j++)
+        for (let h = 0; h < colGroups; h++)
+          lines.push(`acc[${accIndex(g, j, h)}] = fma(vec4f(av${g}.${lanes[j]}), bv${h}, acc[${accIndex(g, j, h)}]);`);
+      return lines.join('\n        ');
+    })
+    .join('\n        ');
+  const stores = range(tm)
+    .flatMap((i) =>
+      range(colGroups).map(
+        (h) =>
+          `storeRow(base, row0 + ${Math.floor(i / 4) * rowGroupStep * 4 + (i % 4)}u + tr * 4u, col0 + ${h * colGroupStep * 4}u + tc * 4u, acc[${i * colGroups + h}]);`,
+      ),
+    )
+    .join('\n  ');
+  const bReads = range(colGroups)
+    .map((h) => `let bv${h} = bTile[bBase + ${h * colGroupStep}u];`)
+    .join('\n        ');
   // Strides of the staged slices (padded rows, still multiples of 4 for the vec4 reads).
   const sa = bm + 4;
   const sb = bn + 4;
@@ -83,9 +119,22 @@ const BM = ${bm}u;
 const BN = ${bn}u;
 const BK = ${BK}u;
 const TM = ${tm}u;
+const TN = ${tn}u;
 // aTile[k * ${sa} + m] = op(A)[row0 + m, k0 + k]; bTile[k * ${sb} + n] = op(B)[k0 + k, col0 + n]
 var<workgroup> aTile: array<vec4f, ${(BK * sa) / 4}>;
 var<workgroup> bTile: array<vec4f, ${(BK * sb) / 4}>;
+// C[gr, gc .. gc+3] = v (+ C with accumulate), inside the matrix only
+fn storeRow(base: u32, gr: u32, gc: u32, v: vec4f) {
+  if (gr >= params.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    if (gc + j < params.N) {
+      let at = base + gr * params.N + gc + j;
+      var x = v[j];
+      if (params.accumulate != 0u) { x += c[at]; }
+      c[at] = x;
+    }
+  }
+}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let M = params.M;
@@ -95,11 +144,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let col0 = wid.x * BN;
   let kBegin = wid.z * params.kSplit;
   let kEnd = min(K, kBegin + params.kSplit);
-  // this thread's rows tr*TM .. +TM-1 and columns tc*4 .. +3 of the tile
-  let tr = lid / (BN / 4u);
-  let tc = lid % (BN / 4u);
-  var acc: array<vec4f, ${tm}>;
-  for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); }
+  // this thread's row groups start at rows tr*4 + g*${rowGroupStep * 4}, its column groups at tc*4 + h*${colGroupStep * 4}
+  let tr = lid / (BN / TN);
+  let tc = lid % (BN / TN);
+  // zero-initialised; indexed only by constants (unrolled code) so it stays in registers
+  var acc: array<vec4f, ${tm * colGroups}>;
   for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
     for (var e = lid; e < BM * BK; e += 256u) {
       ${loadA}
@@ -121,32 +170,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {
-      let bv = bTile[(kk * ${sb}u) / 4u + tc];
-      let aBase = (kk * ${sa}u + tr * TM) / 4u;
-      for (var i4 = 0u; i4 < TM / 4u; i4++) {
-        let av = aTile[aBase + i4];
-        acc[i4 * 4u] = fma(vec4f(av.x), bv, acc[i4 * 4u]);
-        acc[i4 * 4u + 1u] = fma(vec4f(av.y), bv, acc[i4 * 4u + 1u]);
-        acc[i4 * 4u + 2u] = fma(vec4f(av.z), bv, acc[i4 * 4u + 2u]);
-        acc[i4 * 4u + 3u] = fma(vec4f(av.w), bv, acc[i4 * 4u + 3u]);
-      }
+      let bBase = (kk * ${sb}u) / 4u + tc;
+      let aBase = (kk * ${sa}u) / 4u + tr;
+        ${bReads}
+        ${fmas}
     }
     workgroupBarrier();
   }
   let base = wid.z * M * N;
-  for (var i = 0u; i < TM; i++) {
-    let gr = row0 + tr * TM + i;
-    if (gr >= M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      let gc = col0 + tc * 4u + j;
-      if (gc < N) {
-        let at = base + gr * N + gc;
-        var v = acc[i][j];
-        if (params.accumulate != 0u) { v += c[at]; }
-        c[at] = v;
-      }
-    }
-  }
+  ${stores}
 }`;
 };
 
@@ -176,14 +208,14 @@ export function matmul(rt: GpuRuntime, a: GpuTensor, b: GpuTensor, transA: boole
   const out = into ?? rt.tensor([M, N]);
   const add = accumulate && into !== null;
   if (M === 0 || N === 0) return out;
-  const tile = chooseTile(M, N);
+  const tile = chooseTile(M, N, K);
   const gridY = Math.ceil(M / tile.bm);
   if (gridY > 65535) throw new Error(`matmul: ${M} rows exceed one dispatch (${65535 * tile.bm})`);
   const splits = splitsFor(tilesOf(tile, M, N), M, N, K);
   // K per split, whole slices of BK (the last split takes the rest)
   const kSplit = splits === 1 ? Math.max(K, 1) : Math.ceil(K / splits / BK) * BK;
   const layers = splits === 1 ? 1 : Math.ceil(K / kSplit);
-  const pipeline = rt.pipeline(`matmul:${tile.bm}x${tile.bn}x${tile.tm}:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`, matmulCode(tile, transA, transB));
+  const pipeline = rt.pipeline(`matmul:${tile.bm}x${tile.bn}x${tile.tm}x${tile.tn}:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`, matmulCode(tile, transA, transB));
   const grid: [number, number, number] = [Math.ceil(N / tile.bn), gridY, layers];
   if (layers === 1) {
     rt.dispatch(pipeline, [a, b, out], [{ u: M }, { u: N }, { u: K }, { u: kSplit }, { u: add ? 1 : 0 }], grid);
