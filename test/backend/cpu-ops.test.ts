@@ -77,6 +77,13 @@ describe('matmul', () => {
   it('rejects mismatched inner sizes', () => {
     expect(() => be.matmul(be.zeros([2, 3]), be.zeros([4, 2]))).toThrow(/inner sizes 3 and 4/);
   });
+
+  it('an empty inner size gives zeros, and an empty part adds no columns to a concatenation', async () => {
+    expect(Array.from(await down(be.matmul(be.zeros([5, 0]), be.zeros([0, 7]))))).toEqual(new Array(35).fill(0));
+    const joined = be.concatColumns([up(new Float32Array([1, 2, 3, 4]), [2, 2]), be.zeros([2, 0]), up(new Float32Array([5, 6]), [2, 1])]);
+    expect(joined.shape).toEqual([2, 3]);
+    expect(Array.from(await down(joined))).toEqual([1, 2, 5, 3, 4, 6]);
+  });
 });
 
 describe('embedding', () => {

@@ -87,8 +87,8 @@ function same(a: Tensor, b: Tensor, what: string): void {
 
 /** Rows and columns of a tensor seen as a matrix (all leading dimensions are rows). */
 function rowsCols(t: Tensor): [number, number] {
-  const cols = t.shape[t.shape.length - 1];
-  return [sizeOf(t.shape) / cols, cols];
+  // rows from the leading dimensions, not size / cols: a width of 0 still has its rows
+  return [sizeOf(t.shape.slice(0, -1)), t.shape[t.shape.length - 1]];
 }
 
 export class CpuBackend implements Backend {
