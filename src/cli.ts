@@ -10,8 +10,6 @@ import { commands } from './commands/index.js';
 async function main(): Promise<number> {
   let cli = yargs(hideBin(process.argv))
     .scriptName('gamba')
-    // A flag given twice takes its last value (as most tools do), instead of becoming a list.
-    .parserConfiguration({ 'duplicate-arguments-array': false })
     .usage('$0 <command> [options]')
     .strict()
     .demandCommand(1, 'name a command (see --help)')

@@ -22,12 +22,6 @@ describe('gamba perft othello', () => {
     expect(stdout).toBe('{"game":"othello","counts":[4,12,56,244,1396]}\n');
   });
 
-  it('takes the last value of a flag given twice', () => {
-    const { code, stdout } = gamba('perft', 'othello', '--depth', '9', '--depth', '3', '--json');
-    expect(code).toBe(0);
-    expect(stdout).toBe('{"game":"othello","counts":[4,12,56]}\n');
-  });
-
   it('prints one line per depth without --json', () => {
     const { code, stdout } = gamba('perft', 'othello', '--depth', '3');
     expect(code).toBe(0);
