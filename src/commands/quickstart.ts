@@ -50,6 +50,9 @@ const FRESH_GAMES = 200_000;
 const FRESH_VAL_FRACTION = 0.005;
 /** The fresh games' seed is this plus --seed: never the sample's seed (1). */
 const FRESH_SEED_OFFSET = 1_000_000;
+/** The Othello model shipped in the repository, trained on an H200 (models/othello-base/README.md). */
+const REFERENCE_MODEL = 'models/othello-base';
+
 /** The probe at the end: a quick look, not the full `gamba probe` defaults. */
 const PROBE_GAMES = 400;
 const PROBE_EVAL_GAMES = 200;
@@ -182,6 +185,9 @@ export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
         `checkpoint: ${training.outDir}`,
         `metrics:    ${result.metrics}`,
         `next: npx gamba play --game othello --checkpoint ${training.outDir} --opponent rhino --games 10`,
+        `the reference model trained on a GPU (${REFERENCE_MODEL}/README.md) works the same way on this CPU:`,
+        `  npx gamba play --game othello --checkpoint ${REFERENCE_MODEL} --opponent rhino --games 10`,
+        `  npx gamba probe --checkpoint ${REFERENCE_MODEL} --data ${samples}`,
       ].join('\n'),
     );
   },
