@@ -177,3 +177,8 @@ export function sizeOf(shape: readonly number[]): number {
   for (const s of shape) n *= s;
   return n;
 }
+
+/** Rows and columns of a tensor seen as a matrix: the leading dimensions are rows, so a width of 0 still has its rows. */
+export function rowsCols(t: { readonly shape: readonly number[] }): [number, number] {
+  return [sizeOf(t.shape.slice(0, -1)), t.shape[t.shape.length - 1]];
+}

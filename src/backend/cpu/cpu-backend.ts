@@ -13,7 +13,7 @@
  * most MAX_DEFAULT_THREADS); small ops stay on the calling thread, where a handoff would cost more
  * than it saves. Run from the TypeScript sources (no compiled worker script) the backend uses one thread.
  */
-import { sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type Tensor } from '../backend.js';
+import { rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type Tensor } from '../backend.js';
 import { availableParallelism } from 'node:os';
 import { UserError } from '../../util/errors.js';
 import { sumOfSquares } from './adamw.js';
@@ -83,12 +83,6 @@ function same(a: Tensor, b: Tensor, what: string): void {
   if (a.shape.length !== b.shape.length || a.shape.some((s, i) => s !== b.shape[i])) {
     throw new Error(`${what}: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
   }
-}
-
-/** Rows and columns of a tensor seen as a matrix (all leading dimensions are rows). */
-function rowsCols(t: Tensor): [number, number] {
-  // rows from the leading dimensions, not size / cols: a width of 0 still has its rows
-  return [sizeOf(t.shape.slice(0, -1)), t.shape[t.shape.length - 1]];
 }
 
 export class CpuBackend implements Backend {

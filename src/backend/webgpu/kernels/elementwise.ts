@@ -13,7 +13,7 @@
  * backward also sums dx over the rows for dBias: each thread takes a block of ROWS rows of one column
  * and writes the block's partial sum, and columnSums adds the blocks in a fixed order (no atomics).
  */
-import { sizeOf } from '../../backend.js';
+import { rowsCols } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
 
@@ -202,15 +202,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }`;
 
-/** Rows of a tensor seen as a matrix (all leading dimensions), defined for zero columns too. */
-const rowsOf = (t: GpuTensor) => sizeOf(t.shape.slice(0, -1));
-
 /** x: (M, sum(widths)) -> one (M, width) tensor per width, columns in order. */
 export function splitColumns(rt: GpuRuntime, x: GpuTensor, widths: readonly number[]): GpuTensor[] {
   const C = x.shape[x.shape.length - 1];
   const total = widths.reduce((s, w) => s + w, 0);
   if (total !== C) throw new Error(`splitColumns: widths sum to ${total}, the tensor has ${C} columns`);
-  const M = rowsOf(x);
+  const M = rowsCols(x)[0];
   const pipeline = rt.pipeline('splitColumns', COLUMNS_CODE(true));
   let offset = 0;
   return widths.map((w) => {
@@ -223,14 +220,14 @@ export function splitColumns(rt: GpuRuntime, x: GpuTensor, widths: readonly numb
 
 /** The inverse of splitColumns: parts (M, w_i) -> (M, sum w_i). */
 export function concatColumns(rt: GpuRuntime, parts: readonly GpuTensor[]): GpuTensor {
-  const M = rowsOf(parts[0]);
+  const M = rowsCols(parts[0])[0];
   const C = parts.reduce((s, p) => s + p.shape[p.shape.length - 1], 0);
   const out = rt.tensor([...parts[0].shape.slice(0, -1), C]);
   const pipeline = rt.pipeline('concatColumns', COLUMNS_CODE(false));
   let offset = 0;
   for (const part of parts) {
     const w = part.shape[part.shape.length - 1];
-    if (rowsOf(part) !== M) throw new Error(`concatColumns: ${rowsOf(part)} rows against ${M}`);
+    if (rowsCols(part)[0] !== M) throw new Error(`concatColumns: ${rowsCols(part)[0]} rows against ${M}`);
     if (w > 0) rt.dispatch(pipeline, [part, out], [{ u: M }, { u: C }, { u: w }, { u: offset }], groupsFor(M * w));
     offset += w;
   }

@@ -24,7 +24,7 @@
  * columnSums adds them in a fixed order (and adds the old C when accumulating). Deterministic: S
  * depends only on the shape.
  */
-import { sizeOf } from '../../backend.js';
+import { rowsCols } from '../../backend.js';
 import type { GpuRuntime, GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
 
@@ -118,7 +118,6 @@ struct Params { M: u32, N: u32, K: u32, kSplit: u32, accumulate: u32 }
 const BM = ${bm}u;
 const BN = ${bn}u;
 const BK = ${BK}u;
-const TM = ${tm}u;
 const TN = ${tn}u;
 // aTile[k * ${sa} + m] = op(A)[row0 + m, k0 + k]; bTile[k * ${sb} + n] = op(B)[k0 + k, col0 + n]
 var<workgroup> aTile: array<vec4f, ${(BK * sa) / 4}>;
@@ -181,12 +180,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   ${stores}
 }`;
 };
-
-/** Rows and columns of a tensor seen as a matrix (all leading dimensions are rows). */
-function rowsCols(t: GpuTensor): [number, number] {
-  const cols = t.shape[t.shape.length - 1];
-  return [sizeOf(t.shape.slice(0, -1)), cols];
-}
 
 /** Splits of K for a product of `tiles` workgroups (1 = no split). */
 function splitsFor(tiles: number, M: number, N: number, K: number): number {
