@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { SIMD_KERNELS_BASE64 } from '../../src/backend/cpu/simd/kernels-binary.js';
+import { gemmNT } from '../../src/backend/cpu/simd/simd-kernels.js';
+import { compileSimdKernels } from '../../tools/compile-simd-kernels.mjs';
+import { matmulRef, randomArray } from './reference.js';
+
+describe('cpu SIMD kernels', () => {
+  it('embeds exactly the module that kernels.wat compiles to (run tools/build-simd-kernels.mjs after editing it)', async () => {
+    const source = readFileSync(new URL('../../src/backend/cpu/simd/kernels.wat', import.meta.url), 'utf8');
+    const compiled = Buffer.from(await compileSimdKernels(source));
+    expect(Buffer.from(SIMD_KERNELS_BASE64, 'base64').equals(compiled)).toBe(true);
+  });
+
+  it('gemmNT matches the float64 product on sizes that need every kind of padding, and accumulates', () => {
+    for (const [M, N, K] of [[1, 1, 1], [4, 2, 4], [5, 3, 7], [13, 17, 11], [64, 61, 64], [9, 20, 944]]) {
+      const a = Float32Array.from(randomArray(M * K, M + 1));
+      const b = Float32Array.from(randomArray(N * K, N + 2));
+      const ref = matmulRef(Float64Array.from(a), Float64Array.from(b), M, N, K, false, true);
+      const c = new Float32Array(M * N).fill(Number.NaN);
+      gemmNT(a, b, c, M, N, K, false);
+      const base = Float32Array.from(randomArray(M * N, K + 3));
+      const acc = base.slice();
+      gemmNT(a, b, acc, M, N, K, true);
+      for (let i = 0; i < M * N; i++) {
+        const tol = 1e-6 * Math.sqrt(K) * (1 + Math.abs(ref[i]));
+        expect(Math.abs(c[i] - ref[i]), `${M}x${N}x${K} [${i}]`).toBeLessThan(tol);
+        expect(Math.abs(acc[i] - (base[i] + ref[i])), `${M}x${N}x${K} += [${i}]`).toBeLessThan(tol + 1e-6);
+      }
+    }
+  });
+
+  it('gives every row the same bits whether it is computed in the whole product or in a range of rows', () => {
+    const M = 23, N = 9, K = 37;
+    const a = Float32Array.from(randomArray(M * K, 5));
+    const b = Float32Array.from(randomArray(N * K, 6));
+    const whole = new Float32Array(M * N);
+    gemmNT(a, b, whole, M, N, K, false);
+    const parts = new Float32Array(M * N);
+    for (const [r0, r1] of [[0, 4], [4, 5], [5, 18], [18, 23]]) {
+      gemmNT(a.subarray(r0 * K, r1 * K), b, parts.subarray(r0 * N, r1 * N), r1 - r0, N, K, false);
+    }
+    expect(Buffer.from(parts.buffer).equals(Buffer.from(whole.buffer))).toBe(true);
+  });
+
+  it('gives zeros for an empty inner dimension', () => {
+    const c = new Float32Array(6).fill(Number.NaN);
+    gemmNT(new Float32Array(0), new Float32Array(0), c, 2, 3, 0, false);
+    expect(Array.from(c)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+});
