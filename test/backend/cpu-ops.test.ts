@@ -13,6 +13,8 @@ import {
 } from './reference.js';
 
 const be = new CpuBackend();
+/** The matmul and the scan have two implementations each (CpuKernels): both are checked. */
+const kernelBackends = [new CpuBackend({ kernels: 'simd' }), new CpuBackend({ kernels: 'reference' })];
 
 /** Random float32-representable values, held as float64. */
 function rand(n: number, seed: number, lo = -1, hi = 1): F64 {
@@ -42,7 +44,7 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number> | Ma
 const FWD = [1e-5, 1e-5] as const;
 const GRAD = [1e-4, 1e-3] as const;
 
-describe('matmul', () => {
+for (const kb of kernelBackends) describe(`matmul (${kb.kernels} kernels)`, () => {
   const M = 7, N = 5, K = 6;
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
@@ -50,14 +52,14 @@ describe('matmul', () => {
         const a = rand(M * K, 1), b = rand(K * N, 2), r = rand(M * N, 3);
         const aShape = transA ? [K, M] : [M, K];
         const bShape = transB ? [N, K] : [K, N];
-        const c = await down(be.matmul(up(a, aShape), up(b, bShape), { transA, transB }));
+        const c = await down(kb.matmul(up(a, aShape), up(b, bShape), { transA, transB }));
         expectClose(c, matmulRef(a, b, M, N, K, transA, transB), ...FWD, 'C');
         // Backward by the identities the model uses: for C = op(A) op(B), dA and dB are products too.
         const dC = up(r, [M, N]);
         const loss = () => dot(matmulRef(a, b, M, N, K, transA, transB), r);
         // dA (as stored): transA ? op(B) dC^T : dC op(B)^T
-        const dA = transA ? be.matmul(up(b, bShape), dC, { transA: transB, transB: true }) : be.matmul(dC, up(b, bShape), { transB: !transB });
-        const dB = transB ? be.matmul(dC, up(a, aShape), { transA: true, transB: transA }) : be.matmul(up(a, aShape), dC, { transA: !transA });
+        const dA = transA ? kb.matmul(up(b, bShape), dC, { transA: transB, transB: true }) : kb.matmul(dC, up(b, bShape), { transB: !transB });
+        const dB = transB ? kb.matmul(dC, up(a, aShape), { transA: true, transB: transA }) : kb.matmul(up(a, aShape), dC, { transA: !transA });
         expectClose(await down(dA), numericGradient(loss, a), ...GRAD, 'dA');
         expectClose(await down(dB), numericGradient(loss, b), ...GRAD, 'dB');
       });
@@ -68,18 +70,18 @@ describe('matmul', () => {
     for (const [m, n, k] of [[1, 1, 1], [4, 4, 4], [9, 6, 3], [13, 17, 11]]) {
       const a = rand(m * k, m), b = rand(n * k, n), base = rand(m * n, k);
       const into = up(base, [m, n]);
-      be.matmul(up(a, [m, k]), up(b, [n, k]), { transB: true, into, accumulate: true });
+      kb.matmul(up(a, [m, k]), up(b, [n, k]), { transB: true, into, accumulate: true });
       const ref = matmulRef(a, b, m, n, k, false, true);
       expectClose(await down(into), map(ref, (v, i) => v + base[i]), ...FWD, `${m}x${n}x${k}`);
     }
   });
 
   it('rejects mismatched inner sizes', () => {
-    expect(() => be.matmul(be.zeros([2, 3]), be.zeros([4, 2]))).toThrow(/inner sizes 3 and 4/);
+    expect(() => kb.matmul(be.zeros([2, 3]), be.zeros([4, 2]))).toThrow(/inner sizes 3 and 4/);
   });
 
   it('an empty inner size gives zeros, and an empty part adds no columns to a concatenation', async () => {
-    expect(Array.from(await down(be.matmul(be.zeros([5, 0]), be.zeros([0, 7]))))).toEqual(new Array(35).fill(0));
+    expect(Array.from(await down(kb.matmul(be.zeros([5, 0]), be.zeros([0, 7]))))).toEqual(new Array(35).fill(0));
     const joined = be.concatColumns([up(new Float32Array([1, 2, 3, 4]), [2, 2]), be.zeros([2, 0]), up(new Float32Array([5, 6]), [2, 1])]);
     expect(joined.shape).toEqual([2, 3]);
     expect(Array.from(await down(joined))).toEqual([1, 2, 5, 3, 4, 6]);
@@ -183,7 +185,7 @@ describe('elementwise', () => {
   });
 });
 
-describe('selective scan', () => {
+for (const kb of kernelBackends) describe(`selective scan (${kb.kernels} kernels)`, () => {
   it('known answer: N = 1, E = 1, L = 3 by hand', async () => {
     // A = -exp(0) = -1 and delta = ln 2, so exp(delta A) = 1/2 at every step; B = 1, u = 1, 2, 3.
     //   h0 = ln2 * 1                    = ln2
@@ -192,7 +194,7 @@ describe('selective scan', () => {
     // y = C h + D u with C = 1, 2, 1 and D = 0.5.
     const ln2 = Math.LN2;
     const t = (v: number[], shape: number[]) => be.upload(Float32Array.from(v), shape);
-    const { y } = be.selectiveScanForward({
+    const { y } = kb.selectiveScanForward({
       u: t([1, 2, 3], [3, 1]), delta: t([ln2, ln2, ln2], [3, 1]), aLog: t([0], [1, 1]),
       b: t([1, 1, 1], [3, 1]), c: t([1, 2, 1], [3, 1]), d: t([0.5], [1]), batch: 1, length: 3,
     }, false);
@@ -207,12 +209,13 @@ describe('selective scan', () => {
       u: up(u, [M, E]), delta: up(delta, [M, E]), aLog: up(aLog, [E, N]), b: up(bm, [M, N]), c: up(cm, [M, N]), d: up(d, [E]), batch, length: L,
     });
     const ref = () => scanRef(u, delta, aLog, bm, cm, d, batch, L, E, N);
-    const { y, saved } = be.selectiveScanForward(inputs(), forBackward);
-    expect(saved === null).toBe(!forBackward);
+    const { y, saved } = kb.selectiveScanForward(inputs(), forBackward);
+    // Only the reference kernels keep the states; the SIMD backward pass recomputes them.
+    expect(saved === null).toBe(!forBackward || kb.kernels === 'simd');
     expectClose(await down(y), ref(), ...FWD, 'y');
     const dALog = be.zeros([E, N]);
     const dD = be.zeros([E]);
-    const g = be.selectiveScanBackward(inputs(), saved, up(r, [M, E]), dALog, dD);
+    const g = kb.selectiveScanBackward(inputs(), saved, up(r, [M, E]), dALog, dD);
     const loss = () => dot(ref(), r);
     expectClose(await down(g.du), numericGradient(loss, u), ...GRAD, 'du');
     expectClose(await down(g.dDelta), numericGradient(loss, delta), ...GRAD, 'dDelta');
@@ -226,7 +229,7 @@ describe('selective scan', () => {
     const batch = 1, L = 3, E = 70, N = 2, M = batch * L;
     const u = rand(M * E, 30), delta = rand(M * E, 31, 0.05, 1), aLog = rand(E * N, 32), bm = rand(M * N, 33), cm = rand(M * N, 34), d = rand(E, 35), r = rand(M * E, 36);
     const inputs = { u: up(u, [M, E]), delta: up(delta, [M, E]), aLog: up(aLog, [E, N]), b: up(bm, [M, N]), c: up(cm, [M, N]), d: up(d, [E]), batch, length: L };
-    const g = be.selectiveScanBackward(inputs, null, up(r, [M, E]), be.zeros([E, N]), be.zeros([E]));
+    const g = kb.selectiveScanBackward(inputs, null, up(r, [M, E]), be.zeros([E, N]), be.zeros([E]));
     const loss = () => dot(scanRef(u, delta, aLog, bm, cm, d, batch, L, E, N), r);
     expectClose(await down(g.dDelta), numericGradient(loss, delta), ...GRAD, 'dDelta');
     expectClose(await down(g.dB), numericGradient(loss, bm), ...GRAD, 'dB');

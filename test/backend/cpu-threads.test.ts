@@ -20,8 +20,10 @@ requireBuiltCli();
 const { CpuBackend } = (await import(pathToFileURL(join(REPO, 'dist', 'src', 'backend', 'cpu', 'cpu-backend.js')).href)) as typeof CpuModule;
 
 // The first backend with threads starts the process's workers: 3 threads = 2 workers, which the
-// 2-thread backend shares (using one of them).
+// 2-thread backends share (using one of them). Default kernels (SIMD), and the reference kernels for
+// the scan that keeps its states.
 const backends = [new CpuBackend({ threads: 3 }), new CpuBackend({ threads: 2 }), new CpuBackend({ threads: 1 })];
+const referenceBackends = [new CpuBackend({ threads: 3, kernels: 'reference' }), new CpuBackend({ threads: 2, kernels: 'reference' }), new CpuBackend({ threads: 1, kernels: 'reference' })];
 
 function random(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const rng = new Rng(seed, 7);
@@ -35,9 +37,9 @@ async function bits(be: Backend, results: Tensor[]): Promise<number[][]> {
   return out;
 }
 
-/** Runs `ops` on every backend and expects the same bits from each. */
-async function expectSameBits(what: string, ops: (be: Backend) => Tensor[]): Promise<void> {
-  const [reference, ...others] = await Promise.all(backends.map((be) => bits(be, ops(be))));
+/** Runs `ops` on every backend (of `among`) and expects the same bits from each. */
+async function expectSameBits(what: string, ops: (be: Backend) => Tensor[], among = backends): Promise<void> {
+  const [reference, ...others] = await Promise.all(among.map((be) => bits(be, ops(be))));
   for (const [i, other] of others.entries()) {
     expect(other.length, what).toBe(reference.length);
     for (let r = 0; r < reference.length; r++) expect(other[r], `${what}: result ${r}, backend ${i + 1} against the 3-thread one`).toEqual(reference[r]);
@@ -66,7 +68,7 @@ describe('cpu backend threads', () => {
     expect(backends[0].chunksByWorkers()).toBeGreaterThan(workerChunksBefore);
   });
 
-  it('matmul, every transpose, into and accumulating', async () => {
+  for (const among of [backends, referenceBackends]) it(`matmul, every transpose, into and accumulating (${among[0].kernels} kernels)`, async () => {
     const M = 301, N = 37, K = 70;
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
@@ -77,7 +79,7 @@ describe('cpu backend threads', () => {
           const acc = be.upload(random(M * N, 4), [M, N]);
           be.matmul(a, b, { transA, transB, into: acc, accumulate: true });
           return [c, acc];
-        });
+        }, among);
       }
     }
   });
@@ -114,8 +116,8 @@ describe('cpu backend threads', () => {
     });
   });
 
-  for (const keepStates of [true, false]) {
-    it(`selective scan forward and backward (${keepStates ? 'states kept' : 'states recomputed'})`, async () => {
+  for (const [keepStates, among] of [[true, referenceBackends], [false, backends], [false, referenceBackends]] as const) {
+    it(`selective scan forward and backward (${keepStates ? 'states kept' : 'states recomputed'}, ${among[0].kernels} kernels)`, async () => {
       const batch = 6, L = 59, E = 64, N = 8, M = batch * L;
       await expectSameBits('scan', (be) => {
         const inputs = {
@@ -134,7 +136,7 @@ describe('cpu backend threads', () => {
         const dD = be.zeros([E]);
         const g = be.selectiveScanBackward(inputs, saved, be.upload(random(M * E, 19), [M, E]), dALog, dD);
         return [y, g.du, g.dDelta, g.dB, g.dC, dALog, dD];
-      });
+      }, among);
     });
   }
 

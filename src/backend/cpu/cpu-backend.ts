@@ -45,6 +45,17 @@ const CHUNKS_PER_THREAD = 6;
 /** The process's worker threads, started by the first backend that wants them (undefined: not yet). */
 let sharedPool: ThreadPool | null | undefined;
 
+/** Which kernels run the matmul and the selective scan (the rest is plain TypeScript either way). */
+export type CpuKernels = 'simd' | 'reference';
+
+/** GAMBA_CPU_KERNELS, or null when it is not set. */
+export function kernelsFromEnvironment(): CpuKernels | null {
+  const text = process.env.GAMBA_CPU_KERNELS;
+  if (text === undefined || text === '') return null;
+  if (text !== 'simd' && text !== 'reference') throw new UserError(`GAMBA_CPU_KERNELS: expected 'simd' or 'reference', got '${text}'`);
+  return text;
+}
+
 /** The thread count of GAMBA_CPU_THREADS, or null when it is not set. */
 export function threadsFromEnvironment(): number | null {
   const text = process.env.GAMBA_CPU_THREADS;
@@ -57,6 +68,12 @@ export function threadsFromEnvironment(): number | null {
 export interface CpuBackendOptions {
   /** Threads for the heavy ops (1 = the calling thread only). */
   threads?: number;
+  /**
+   * 'simd' (the default): the matmul and the selective scan run on WebAssembly SIMD kernels (simd/),
+   * several times faster. 'reference': every op in plain TypeScript, the code the SIMD kernels are
+   * tested against. Else GAMBA_CPU_KERNELS.
+   */
+  kernels?: CpuKernels;
 }
 
 export class CpuTensor implements Tensor {
@@ -89,6 +106,7 @@ export class CpuBackend implements Backend {
   readonly name = 'cpu';
   /** Threads the heavy ops run on (1 when no worker threads could be started). */
   readonly threads: number;
+  readonly kernels: CpuKernels;
   private readonly pool: ThreadPool | null;
   private readonly free = new Map<number, Float32Array[]>();
   /** A = -exp(A_log) of the scan, and its backward pass's per-sequence partials (shared memory). */
@@ -101,6 +119,7 @@ export class CpuBackend implements Backend {
     if (wanted > 1 && sharedPool === undefined) sharedPool = ThreadPool.create(wanted - 1);
     this.pool = wanted > 1 ? sharedPool ?? null : null;
     this.threads = this.pool ? Math.min(wanted, this.pool.size + 1) : 1;
+    this.kernels = options.kernels ?? kernelsFromEnvironment() ?? 'simd';
   }
 
   /** Chunks of this process's tasks that worker threads ran so far (0 without workers). */
@@ -218,7 +237,8 @@ export class CpuBackend implements Backend {
     const accumulate = (options.accumulate ?? false) && options.into !== undefined;
     const { left, right } = gemmOperands(f32(a), f32(b), M, N, K, transA, transB);
     const per = this.perChunk(M, 4);
-    this.exec(Op.gemmNT, { arrays: [left, right, f32(out)], ints: [M, N, K, accumulate ? 1 : 0, per], floats: [] }, Math.ceil(M / per), M * N * K);
+    const op = this.kernels === 'simd' ? Op.gemmNTSimd : Op.gemmNT;
+    this.exec(op, { arrays: [left, right, f32(out)], ints: [M, N, K, accumulate ? 1 : 0, per], floats: [] }, Math.ceil(M / per), M * N * K);
     return out;
   }
 
@@ -370,6 +390,11 @@ export class CpuBackend implements Backend {
   selectiveScanForward(inputs: SelectiveScanInputs, forBackward: boolean): { y: Tensor; saved: Tensor | null } {
     const task = this.scanTask(inputs);
     const y = this.alloc(inputs.u.shape);
+    if (this.kernels === 'simd') {
+      // The SIMD backward pass recomputes the states: cheaper than storing and reloading them.
+      this.exec(Op.scanForwardSimd, { arrays: [...task.arrays, f32(y)], ints: task.ints, floats: [] }, task.chunks, task.work);
+      return { y, saved: null };
+    }
     // Keep states and decays (2 * M * E * N floats) for the backward pass when they fit the budget.
     const savedSize = 2 * sizeOf(inputs.u.shape) * task.ints[3];
     const saved = forBackward && savedSize <= SCAN_SAVE_LIMIT ? this.alloc([savedSize]) : null;
@@ -391,7 +416,8 @@ export class CpuBackend implements Backend {
     const partials = this.partialScratch.subarray(0, partialFloats);
     const arrays = [...task.arrays, f32(dy), f32(du), f32(dDelta), f32(dB), f32(dC), partials];
     if (saved) arrays.push(f32(saved));
-    this.exec(Op.scanBackward, { arrays, ints: task.ints, floats: [] }, task.chunks, (saved ? 2 : 3) * task.work);
+    const op = this.kernels === 'simd' && !saved ? Op.scanBackwardSimd : Op.scanBackward;
+    this.exec(op, { arrays, ints: task.ints, floats: [] }, task.chunks, (saved ? 2 : 3) * task.work);
     selectiveScanReduce(partials, batch, E, N, f32(dALog), f32(dD));
     return { du, dDelta, dB, dC };
   }

@@ -12,6 +12,7 @@ import { causalConv1dBackward, causalConv1dForward } from './conv1d.js';
 import { gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackward, softplusBiasForward } from './elementwise.js';
 import { gemmNT } from './matmul.js';
 import { selectiveScanBackward, selectiveScanForward, type ScanArrays } from './selective-scan.js';
+import { gemmNT as gemmNTSimd, selectiveScanBackwardSimd, selectiveScanForwardSimd } from './simd/simd-kernels.js';
 
 export type SharedArray = Float32Array | Int32Array | Float64Array;
 
@@ -35,6 +36,10 @@ export const Op = {
   gateForward: 9,
   gateBackward: 10,
   adamw: 11,
+  // The WebAssembly SIMD kernels (simd/): same arguments as their plain TypeScript counterparts above.
+  gemmNTSimd: 12,
+  scanForwardSimd: 13,
+  scanBackwardSimd: 14,
 } as const;
 
 type Kernel = (args: TaskArgs, chunk: number) => void;
@@ -127,6 +132,22 @@ const KERNELS: readonly Kernel[] = [
     const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
     const [lr, beta1, beta2, eps, weightDecay, step, gradScale] = Array.from(args.floats);
     adamwUpdate(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), { lr, beta1, beta2, eps, weightDecay, step, gradScale }, i0, i1);
+  },
+  // gemmNTSimd: as gemmNT
+  (args, chunk) => {
+    const [M, N, K, accumulate, per] = Array.from(args.ints);
+    const [r0, r1] = span(M, per, chunk);
+    gemmNTSimd(f32(args, 0).subarray(r0 * K, r1 * K), f32(args, 1), f32(args, 2).subarray(r0 * N, r1 * N), r1 - r0, N, K, accumulate === 1);
+  },
+  // scanForwardSimd: as scanForward, never saving
+  (args, chunk) => {
+    const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
+    selectiveScanForwardSimd(scanArrays(args), f32(args, 6), b0, b1);
+  },
+  // scanBackwardSimd: as scanBackward, recomputing the states
+  (args, chunk) => {
+    const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
+    selectiveScanBackwardSimd(scanArrays(args), f32(args, 6), f32(args, 7), f32(args, 8), f32(args, 9), f32(args, 10), f64(args, 11), b0, b1);
   },
 ];
 
