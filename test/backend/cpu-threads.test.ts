@@ -99,7 +99,7 @@ describe('cpu backend threads', () => {
     });
   });
 
-  it('silu, softplus with bias and the gate, forward and backward', async () => {
+  for (const among of [backends, referenceBackends]) it(`silu, softplus with bias and the gate, forward and backward (${among[0].kernels} kernels)`, async () => {
     const M = 354, E = 128;
     await expectSameBits('elementwise', (be) => {
       const x = be.upload(random(M * E, 9, -25, 25), [M, E]);
@@ -113,7 +113,7 @@ describe('cpu backend threads', () => {
         be.softplusBiasForward(x, bias), be.softplusBiasBackward(x, bias, dy, dBias), dBias,
         be.gateForward(x, z), gate.dy, gate.dz,
       ];
-    });
+    }, among);
   });
 
   for (const [keepStates, among] of [[true, referenceBackends], [false, backends], [false, referenceBackends]] as const) {

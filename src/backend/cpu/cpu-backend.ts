@@ -146,6 +146,11 @@ export class CpuBackend implements Backend {
     for (let chunk = 0; chunk < chunks; chunk++) runChunk(op, args, chunk);
   }
 
+  /** The op code of the kernels this backend runs: the plain TypeScript one, or its SIMD counterpart. */
+  private op(reference: number, simd: number): number {
+    return this.kernels === 'simd' ? simd : reference;
+  }
+
   /** Items per chunk for `total` items split across the threads, a multiple of `align`. */
   private perChunk(total: number, align = 1): number {
     const per = Math.ceil(total / (CHUNKS_PER_THREAD * this.threads));
@@ -237,8 +242,7 @@ export class CpuBackend implements Backend {
     const accumulate = (options.accumulate ?? false) && options.into !== undefined;
     const { left, right } = gemmOperands(f32(a), f32(b), M, N, K, transA, transB);
     const per = this.perChunk(M, 4);
-    const op = this.kernels === 'simd' ? Op.gemmNTSimd : Op.gemmNT;
-    this.exec(op, { arrays: [left, right, f32(out)], ints: [M, N, K, accumulate ? 1 : 0, per], floats: [] }, Math.ceil(M / per), M * N * K);
+    this.exec(this.op(Op.gemmNT, Op.gemmNTSimd), { arrays: [left, right, f32(out)], ints: [M, N, K, accumulate ? 1 : 0, per], floats: [] }, Math.ceil(M / per), M * N * K);
     return out;
   }
 
@@ -318,13 +322,13 @@ export class CpuBackend implements Backend {
 
   siluForward(x: Tensor): Tensor {
     const y = this.alloc(x.shape);
-    this.elementwise(Op.siluForward, [f32(x), f32(y)]);
+    this.elementwise(this.op(Op.siluForward, Op.siluForwardSimd), [f32(x), f32(y)]);
     return y;
   }
 
   siluBackward(x: Tensor, dy: Tensor): Tensor {
     const dx = this.alloc(x.shape);
-    this.elementwise(Op.siluBackward, [f32(x), f32(dy), f32(dx)]);
+    this.elementwise(this.op(Op.siluBackward, Op.siluBackwardSimd), [f32(x), f32(dy), f32(dx)]);
     return dx;
   }
 
@@ -333,7 +337,7 @@ export class CpuBackend implements Backend {
     const n = sizeOf(x.shape);
     const E = sizeOf(bias.shape);
     const per = this.perChunk(n, E);
-    this.exec(Op.softplusForward, { arrays: [f32(x), f32(bias), f32(y)], ints: [n, E, per], floats: [] }, Math.ceil(n / per), 16 * n);
+    this.exec(this.op(Op.softplusForward, Op.softplusForwardSimd), { arrays: [f32(x), f32(bias), f32(y)], ints: [n, E, per], floats: [] }, Math.ceil(n / per), 16 * n);
     return y;
   }
 
@@ -341,21 +345,21 @@ export class CpuBackend implements Backend {
     const dx = this.alloc(x.shape);
     const E = sizeOf(bias.shape);
     const per = this.perChunk(E);
-    this.exec(Op.softplusBackward, { arrays: [f32(x), f32(bias), f32(dy), f32(dx), f32(dBias)], ints: [E, per], floats: [] }, Math.ceil(E / per), 8 * sizeOf(x.shape));
+    this.exec(this.op(Op.softplusBackward, Op.softplusBackwardSimd), { arrays: [f32(x), f32(bias), f32(dy), f32(dx), f32(dBias)], ints: [E, per], floats: [] }, Math.ceil(E / per), 8 * sizeOf(x.shape));
     return dx;
   }
 
   gateForward(y: Tensor, z: Tensor): Tensor {
     same(y, z, 'gateForward');
     const out = this.alloc(y.shape);
-    this.elementwise(Op.gateForward, [f32(y), f32(z), f32(out)]);
+    this.elementwise(this.op(Op.gateForward, Op.gateForwardSimd), [f32(y), f32(z), f32(out)]);
     return out;
   }
 
   gateBackward(y: Tensor, z: Tensor, dOut: Tensor): { dy: Tensor; dz: Tensor } {
     const dy = this.alloc(y.shape);
     const dz = this.alloc(z.shape);
-    this.elementwise(Op.gateBackward, [f32(y), f32(z), f32(dOut), f32(dy), f32(dz)]);
+    this.elementwise(this.op(Op.gateBackward, Op.gateBackwardSimd), [f32(y), f32(z), f32(dOut), f32(dy), f32(dz)]);
     return { dy, dz };
   }
 

@@ -12,7 +12,10 @@ import { causalConv1dBackward, causalConv1dForward } from './conv1d.js';
 import { gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackward, softplusBiasForward } from './elementwise.js';
 import { gemmNT } from './matmul.js';
 import { selectiveScanBackward, selectiveScanForward, type ScanArrays } from './selective-scan.js';
-import { gemmNT as gemmNTSimd, selectiveScanBackwardSimd, selectiveScanForwardSimd } from './simd/simd-kernels.js';
+import {
+  gateBackwardSimd, gateForwardSimd, gemmNT as gemmNTSimd, selectiveScanBackwardSimd, selectiveScanForwardSimd, siluBackwardSimd, siluForwardSimd,
+  softplusBiasBackwardSimd, softplusBiasForwardSimd,
+} from './simd/simd-kernels.js';
 
 export type SharedArray = Float32Array | Int32Array | Float64Array;
 
@@ -40,6 +43,12 @@ export const Op = {
   gemmNTSimd: 12,
   scanForwardSimd: 13,
   scanBackwardSimd: 14,
+  siluForwardSimd: 15,
+  siluBackwardSimd: 16,
+  softplusForwardSimd: 17,
+  softplusBackwardSimd: 18,
+  gateForwardSimd: 19,
+  gateBackwardSimd: 20,
 } as const;
 
 type Kernel = (args: TaskArgs, chunk: number) => void;
@@ -67,13 +76,50 @@ function scanArrays(args: TaskArgs): ScanArrays {
   };
 }
 
+type Gemm = typeof gemmNT;
+type ElementwiseIn1 = (x: Float32Array, y: Float32Array, i0: number, i1: number) => void;
+type ElementwiseIn2 = (x: Float32Array, y: Float32Array, out: Float32Array, i0: number, i1: number) => void;
+type ElementwiseIn3 = (a: Float32Array, b: Float32Array, c: Float32Array, d: Float32Array, e: Float32Array, i0: number, i1: number) => void;
+type SoftplusForward = typeof softplusBiasForward;
+type SoftplusBackward = typeof softplusBiasBackward;
+
+// Each task family is written once and serves both implementations of its op.
+
+/** gemm: arrays [a (M, K), b (N, K), c (M, N)]; ints [M, N, K, accumulate, rows per chunk] */
+const gemmTask = (gemm: Gemm): Kernel => (args, chunk) => {
+  const [M, N, K, accumulate, per] = Array.from(args.ints);
+  const [r0, r1] = span(M, per, chunk);
+  gemm(f32(args, 0).subarray(r0 * K, r1 * K), f32(args, 1), f32(args, 2).subarray(r0 * N, r1 * N), r1 - r0, N, K, accumulate === 1);
+};
+
+/** ints [n, elements per chunk]; arrays: the op's inputs then outputs, as its arguments. */
+const elementwiseTask1 = (op: ElementwiseIn1): Kernel => (args, chunk) => {
+  const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
+  op(f32(args, 0), f32(args, 1), i0, i1);
+};
+const elementwiseTask2 = (op: ElementwiseIn2): Kernel => (args, chunk) => {
+  const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
+  op(f32(args, 0), f32(args, 1), f32(args, 2), i0, i1);
+};
+const elementwiseTask3 = (op: ElementwiseIn3): Kernel => (args, chunk) => {
+  const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
+  op(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), i0, i1);
+};
+
+/** softplus forward: arrays [x, bias, y]; ints [n, E, elements per chunk (a multiple of E)] */
+const softplusForwardTask = (op: SoftplusForward): Kernel => (args, chunk) => {
+  const [i0, i1] = span(args.ints[0], args.ints[2], chunk);
+  op(f32(args, 0), f32(args, 1), f32(args, 2), args.ints[1], i0, i1);
+};
+
+/** softplus backward: arrays [x, bias, dy, dx, dBias]; ints [E, columns per chunk] */
+const softplusBackwardTask = (op: SoftplusBackward): Kernel => (args, chunk) => {
+  const [e0, e1] = span(args.ints[0], args.ints[1], chunk);
+  op(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), args.ints[0], e0, e1);
+};
+
 const KERNELS: readonly Kernel[] = [
-  // gemmNT: arrays [a (M, K), b (N, K), c (M, N)]; ints [M, N, K, accumulate, rows per chunk]
-  (args, chunk) => {
-    const [M, N, K, accumulate, per] = Array.from(args.ints);
-    const [r0, r1] = span(M, per, chunk);
-    gemmNT(f32(args, 0).subarray(r0 * K, r1 * K), f32(args, 1), f32(args, 2).subarray(r0 * N, r1 * N), r1 - r0, N, K, accumulate === 1);
-  },
+  gemmTask(gemmNT),
   // scanForward: arrays [u, delta, A, B, C, D, y, saved?]; ints [batch, length, E, N, sequences per chunk]
   (args, chunk) => {
     const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
@@ -97,48 +143,19 @@ const KERNELS: readonly Kernel[] = [
     const [e0, e1] = span(E, per, chunk);
     causalConv1dBackward(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), f32(args, 5), batch, L, E, K, e0, e1);
   },
-  // siluForward: arrays [x, y]; ints [n, elements per chunk]
-  (args, chunk) => {
-    const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
-    siluForward(f32(args, 0), f32(args, 1), i0, i1);
-  },
-  // siluBackward: arrays [x, dy, dx]; ints [n, elements per chunk]
-  (args, chunk) => {
-    const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
-    siluBackward(f32(args, 0), f32(args, 1), f32(args, 2), i0, i1);
-  },
-  // softplusForward: arrays [x, bias, y]; ints [n, E, elements per chunk (a multiple of E)]
-  (args, chunk) => {
-    const [i0, i1] = span(args.ints[0], args.ints[2], chunk);
-    softplusBiasForward(f32(args, 0), f32(args, 1), f32(args, 2), args.ints[1], i0, i1);
-  },
-  // softplusBackward: arrays [x, bias, dy, dx, dBias]; ints [E, columns per chunk]
-  (args, chunk) => {
-    const [e0, e1] = span(args.ints[0], args.ints[1], chunk);
-    softplusBiasBackward(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), args.ints[0], e0, e1);
-  },
-  // gateForward: arrays [y, z, out]; ints [n, elements per chunk]
-  (args, chunk) => {
-    const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
-    gateForward(f32(args, 0), f32(args, 1), f32(args, 2), i0, i1);
-  },
-  // gateBackward: arrays [y, z, dOut, dy, dz]; ints [n, elements per chunk]
-  (args, chunk) => {
-    const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
-    gateBackward(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), i0, i1);
-  },
+  elementwiseTask1(siluForward),
+  elementwiseTask2(siluBackward),
+  softplusForwardTask(softplusBiasForward),
+  softplusBackwardTask(softplusBiasBackward),
+  elementwiseTask2(gateForward),
+  elementwiseTask3(gateBackward),
   // adamw: arrays [param, grad, m, v]; ints [n, elements per chunk]; floats [lr, beta1, beta2, eps, weightDecay, step, gradScale]
   (args, chunk) => {
     const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
     const [lr, beta1, beta2, eps, weightDecay, step, gradScale] = Array.from(args.floats);
     adamwUpdate(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), { lr, beta1, beta2, eps, weightDecay, step, gradScale }, i0, i1);
   },
-  // gemmNTSimd: as gemmNT
-  (args, chunk) => {
-    const [M, N, K, accumulate, per] = Array.from(args.ints);
-    const [r0, r1] = span(M, per, chunk);
-    gemmNTSimd(f32(args, 0).subarray(r0 * K, r1 * K), f32(args, 1), f32(args, 2).subarray(r0 * N, r1 * N), r1 - r0, N, K, accumulate === 1);
-  },
+  gemmTask(gemmNTSimd),
   // scanForwardSimd: as scanForward, never saving
   (args, chunk) => {
     const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
@@ -149,6 +166,12 @@ const KERNELS: readonly Kernel[] = [
     const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
     selectiveScanBackwardSimd(scanArrays(args), f32(args, 6), f32(args, 7), f32(args, 8), f32(args, 9), f32(args, 10), f64(args, 11), b0, b1);
   },
+  elementwiseTask1(siluForwardSimd),
+  elementwiseTask2(siluBackwardSimd),
+  softplusForwardTask(softplusBiasForwardSimd),
+  softplusBackwardTask(softplusBiasBackwardSimd),
+  elementwiseTask2(gateForwardSimd),
+  elementwiseTask3(gateBackwardSimd),
 ];
 
 /** Runs chunk `chunk` of a task. */

@@ -243,4 +243,127 @@
         (local.set $e (i32.add (local.get $e) (i32.const 1)))
         (br $eloop2)))
       (br $bloop))))
+
+
+  ;; sigmoid of four lanes from exp of a non-positive argument only: e = exp(-|x|), then 1 / (1 + e)
+  ;; for x >= 0 and e / (1 + e) below.
+  (func $sigmoid4 (param $x v128) (result v128)
+    (local $e v128) (local $r v128)
+    (local.set $e (call $exp4 (f32x4.neg (f32x4.abs (local.get $x)))))
+    (local.set $r (f32x4.div (v128.const f32x4 1 1 1 1) (f32x4.add (v128.const f32x4 1 1 1 1) (local.get $e))))
+    (v128.bitselect (local.get $r) (f32x4.mul (local.get $e) (local.get $r)) (f32x4.ge (local.get $x) (v128.const i32x4 0 0 0 0))))
+
+  ;; PyTorch's softplus (threshold 20) of four lanes: v above 20, else max(v, 0) + log1p(exp(-|v|)), with
+  ;; log1p(y) = 2 atanh(s), s = y / (2 + y) in [0, 1/3], by its series to s^15 (remainder ~1e-9).
+  (func $softplus4 (param $v v128) (result v128)
+    (local $y v128) (local $s v128) (local $s2 v128) (local $p v128)
+    (local.set $y (call $exp4 (f32x4.neg (f32x4.abs (local.get $v)))))
+    (local.set $s (f32x4.div (local.get $y) (f32x4.add (v128.const f32x4 2 2 2 2) (local.get $y))))
+    (local.set $s2 (f32x4.mul (local.get $s) (local.get $s)))
+    (local.set $p (f32x4.add (v128.const f32x4 0.07692307692307693 0.07692307692307693 0.07692307692307693 0.07692307692307693) (f32x4.mul (local.get $s2) (v128.const f32x4 0.06666666666666667 0.06666666666666667 0.06666666666666667 0.06666666666666667))))
+    (local.set $p (f32x4.add (v128.const f32x4 0.09090909090909091 0.09090909090909091 0.09090909090909091 0.09090909090909091) (f32x4.mul (local.get $s2) (local.get $p))))
+    (local.set $p (f32x4.add (v128.const f32x4 0.1111111111111111 0.1111111111111111 0.1111111111111111 0.1111111111111111) (f32x4.mul (local.get $s2) (local.get $p))))
+    (local.set $p (f32x4.add (v128.const f32x4 0.14285714285714285 0.14285714285714285 0.14285714285714285 0.14285714285714285) (f32x4.mul (local.get $s2) (local.get $p))))
+    (local.set $p (f32x4.add (v128.const f32x4 0.2 0.2 0.2 0.2) (f32x4.mul (local.get $s2) (local.get $p))))
+    (local.set $p (f32x4.add (v128.const f32x4 0.3333333333333333 0.3333333333333333 0.3333333333333333 0.3333333333333333) (f32x4.mul (local.get $s2) (local.get $p))))
+    (local.set $p (f32x4.add (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $s2) (local.get $p))))
+    (v128.bitselect
+      (local.get $v)
+      (f32x4.add (f32x4.max (local.get $v) (v128.const i32x4 0 0 0 0)) (f32x4.mul (v128.const f32x4 2 2 2 2) (f32x4.mul (local.get $s) (local.get $p))))
+      (f32x4.gt (local.get $v) (v128.const f32x4 20 20 20 20))))
+
+  ;; The elementwise ops over n elements (rounded up to a multiple of 4: the lanes past n compute on
+  ;; whatever lies there and are not copied out). Byte offsets; each op's definition is in elementwise.ts.
+  (func (export "siluForward") (param $x i32) (param $y i32) (param $n i32)
+    (local $i i32) (local $v v128)
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (block $end (loop $loop
+      (br_if $end (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+      (v128.store (i32.add (local.get $y) (local.get $i)) (f32x4.mul (local.get $v) (call $sigmoid4 (local.get $v))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $loop))))
+
+  (func (export "siluBackward") (param $x i32) (param $dy i32) (param $dx i32) (param $n i32)
+    (local $i i32) (local $v v128) (local $s v128)
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (block $end (loop $loop
+      (br_if $end (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+      (local.set $s (call $sigmoid4 (local.get $v)))
+      (v128.store (i32.add (local.get $dx) (local.get $i))
+        (f32x4.mul (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i))) (local.get $s))
+                   (f32x4.add (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $v) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $s))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $loop))))
+
+  (func (export "gateForward") (param $y i32) (param $z i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $v v128)
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (block $end (loop $loop
+      (br_if $end (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $v (v128.load (i32.add (local.get $z) (local.get $i))))
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (f32x4.mul (f32x4.mul (v128.load (i32.add (local.get $y) (local.get $i))) (local.get $v)) (call $sigmoid4 (local.get $v))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $loop))))
+
+  (func (export "gateBackward") (param $y i32) (param $z i32) (param $dOut i32) (param $dy i32) (param $dz i32) (param $n i32)
+    (local $i i32) (local $v v128) (local $s v128) (local $g v128)
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (block $end (loop $loop
+      (br_if $end (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $v (v128.load (i32.add (local.get $z) (local.get $i))))
+      (local.set $s (call $sigmoid4 (local.get $v)))
+      (local.set $g (v128.load (i32.add (local.get $dOut) (local.get $i))))
+      (v128.store (i32.add (local.get $dy) (local.get $i)) (f32x4.mul (f32x4.mul (local.get $g) (local.get $v)) (local.get $s)))
+      (v128.store (i32.add (local.get $dz) (local.get $i))
+        (f32x4.mul (f32x4.mul (f32x4.mul (local.get $g) (v128.load (i32.add (local.get $y) (local.get $i)))) (local.get $s))
+                   (f32x4.add (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $v) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $s))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $loop))))
+
+  ;; x, y: (rows, W) with W % 4 == 0, bias: (W); y = softplus(x + bias).
+  (func (export "softplusBiasForward") (param $x i32) (param $bias i32) (param $y i32) (param $rows i32) (param $W i32)
+    (local $r i32) (local $j i32) (local $wb i32) (local $row i32)
+    (local.set $wb (i32.shl (local.get $W) (i32.const 2)))
+    (block $rend (loop $rloop
+      (br_if $rend (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $row (i32.mul (local.get $r) (local.get $wb)))
+      (local.set $j (i32.const 0))
+      (block $jend (loop $jloop
+        (br_if $jend (i32.ge_u (local.get $j) (local.get $wb)))
+        (v128.store (i32.add (i32.add (local.get $y) (local.get $row)) (local.get $j))
+          (call $softplus4 (f32x4.add (v128.load (i32.add (i32.add (local.get $x) (local.get $row)) (local.get $j)))
+                                      (v128.load (i32.add (local.get $bias) (local.get $j))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $jloop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rloop))))
+
+  ;; x, dy, dx: (rows, W) with W % 4 == 0, bias, dBias: (W); dx = dy sigmoid(x + bias) (dy above the
+  ;; threshold), dBias = its column sums in row order (overwritten).
+  (func (export "softplusBiasBackward") (param $x i32) (param $bias i32) (param $dy i32) (param $dx i32) (param $dBias i32) (param $rows i32) (param $W i32)
+    (local $r i32) (local $j i32) (local $wb i32) (local $o i32) (local $v v128) (local $g v128) (local $gy v128)
+    (local.set $wb (i32.shl (local.get $W) (i32.const 2)))
+    (block $zend (loop $zloop
+      (br_if $zend (i32.ge_u (local.get $j) (local.get $wb)))
+      (v128.store (i32.add (local.get $dBias) (local.get $j)) (v128.const i32x4 0 0 0 0))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $zloop)))
+    (block $rend (loop $rloop
+      (br_if $rend (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $jend (loop $jloop
+        (br_if $jend (i32.ge_u (local.get $j) (local.get $wb)))
+        (local.set $o (i32.add (i32.mul (local.get $r) (local.get $wb)) (local.get $j)))
+        (local.set $v (f32x4.add (v128.load (i32.add (local.get $x) (local.get $o))) (v128.load (i32.add (local.get $bias) (local.get $j)))))
+        (local.set $gy (v128.load (i32.add (local.get $dy) (local.get $o))))
+        (local.set $g (v128.bitselect (local.get $gy) (f32x4.mul (local.get $gy) (call $sigmoid4 (local.get $v))) (f32x4.gt (local.get $v) (v128.const f32x4 20 20 20 20))))
+        (v128.store (i32.add (local.get $dx) (local.get $o)) (local.get $g))
+        (v128.store (i32.add (local.get $dBias) (local.get $j)) (f32x4.add (v128.load (i32.add (local.get $dBias) (local.get $j))) (local.get $g)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $jloop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rloop))))
 )

@@ -16,6 +16,12 @@ interface SimdExports {
     u: number, dt: number, A: number, B: number, C: number, D: number, dy: number, du: number, ddt: number, dB: number, dC: number,
     pA: number, pD: number, S: number, Dc: number, dh: number, zeros: number, L: number, E: number, eCount: number, N: number,
   ): void;
+  siluForward(x: number, y: number, n: number): void;
+  siluBackward(x: number, dy: number, dx: number, n: number): void;
+  gateForward(y: number, z: number, out: number, n: number): void;
+  gateBackward(y: number, z: number, dOut: number, dy: number, dz: number, n: number): void;
+  softplusBiasForward(x: number, bias: number, y: number, rows: number, W: number): void;
+  softplusBiasBackward(x: number, bias: number, dy: number, dx: number, dBias: number, rows: number, W: number): void;
 }
 
 /**
@@ -184,4 +190,87 @@ export function selectiveScanBackwardSimd(
       partials[p + E * N + e] = heap[at.pD + e];
     }
   }
+}
+
+/** Columns [c0, c1) of x (rows, stride) into heap at `offset` as (rows, width); the padding is left as it is. */
+function gatherColumns(x: Float32Array, rows: number, stride: number, c0: number, c1: number, offset: number, width: number): void {
+  for (let r = 0; r < rows; r++) heap.set(x.subarray(r * stride + c0, r * stride + c1), offset + r * width);
+}
+
+/** The inverse of gatherColumns: heap (rows, width) at `offset` into the columns [c0, c1) of x (rows, stride). */
+function scatterColumns(x: Float32Array, rows: number, stride: number, c0: number, c1: number, offset: number, width: number): void {
+  for (let r = 0; r < rows; r++) x.set(heap.subarray(offset + r * width, offset + r * width + (c1 - c0)), r * stride + c0);
+}
+
+/**
+ * The elementwise ops of elementwise.ts on WebAssembly SIMD, with the same arguments (ranges of
+ * elements, or of columns where the op sums over rows).
+ */
+export function siluForwardSimd(x: Float32Array, y: Float32Array, i0: number, i1: number): void {
+  const n = i1 - i0;
+  const { at, total } = layout({ x: n, y: n });
+  const k = instance(total);
+  heap.set(x.subarray(i0, i1), at.x);
+  k.siluForward(4 * at.x, 4 * at.y, n);
+  y.set(heap.subarray(at.y, at.y + n), i0);
+}
+
+export function siluBackwardSimd(x: Float32Array, dy: Float32Array, dx: Float32Array, i0: number, i1: number): void {
+  const n = i1 - i0;
+  const { at, total } = layout({ x: n, dy: n, dx: n });
+  const k = instance(total);
+  heap.set(x.subarray(i0, i1), at.x);
+  heap.set(dy.subarray(i0, i1), at.dy);
+  k.siluBackward(4 * at.x, 4 * at.dy, 4 * at.dx, n);
+  dx.set(heap.subarray(at.dx, at.dx + n), i0);
+}
+
+export function gateForwardSimd(y: Float32Array, z: Float32Array, out: Float32Array, i0: number, i1: number): void {
+  const n = i1 - i0;
+  const { at, total } = layout({ y: n, z: n, out: n });
+  const k = instance(total);
+  heap.set(y.subarray(i0, i1), at.y);
+  heap.set(z.subarray(i0, i1), at.z);
+  k.gateForward(4 * at.y, 4 * at.z, 4 * at.out, n);
+  out.set(heap.subarray(at.out, at.out + n), i0);
+}
+
+export function gateBackwardSimd(y: Float32Array, z: Float32Array, dOut: Float32Array, dy: Float32Array, dz: Float32Array, i0: number, i1: number): void {
+  const n = i1 - i0;
+  const { at, total } = layout({ y: n, z: n, dOut: n, dy: n, dz: n });
+  const k = instance(total);
+  heap.set(y.subarray(i0, i1), at.y);
+  heap.set(z.subarray(i0, i1), at.z);
+  heap.set(dOut.subarray(i0, i1), at.dOut);
+  k.gateBackward(4 * at.y, 4 * at.z, 4 * at.dOut, 4 * at.dy, 4 * at.dz, n);
+  dy.set(heap.subarray(at.dy, at.dy + n), i0);
+  dz.set(heap.subarray(at.dz, at.dz + n), i0);
+}
+
+/** x: (M, E), bias: (E); y = softplus(x + bias) for the elements [i0, i1) (whole rows). */
+export function softplusBiasForwardSimd(x: Float32Array, bias: Float32Array, y: Float32Array, E: number, i0: number, i1: number): void {
+  const rows = (i1 - i0) / E;
+  const W = roundUp(E, 4);
+  const { at, total } = layout({ x: rows * W, bias: W, y: rows * W });
+  const k = instance(total);
+  gatherColumns(x.subarray(i0, i1), rows, E, 0, E, at.x, W);
+  heap.set(bias.subarray(0, E), at.bias);
+  k.softplusBiasForward(4 * at.x, 4 * at.bias, 4 * at.y, rows, W);
+  scatterColumns(y.subarray(i0, i1), rows, E, 0, E, at.y, W);
+}
+
+/** dx = dy * sigmoid(x + bias) (dy above the threshold); dBias = column sums of dx; for the columns [e0, e1). */
+export function softplusBiasBackwardSimd(
+  x: Float32Array, bias: Float32Array, dy: Float32Array, dx: Float32Array, dBias: Float32Array, E: number, e0: number, e1: number,
+): void {
+  const rows = x.length / E;
+  const W = roundUp(e1 - e0, 4);
+  const { at, total } = layout({ x: rows * W, bias: W, dy: rows * W, dx: rows * W, dBias: W });
+  const k = instance(total);
+  gatherColumns(x, rows, E, e0, e1, at.x, W);
+  gatherColumns(dy, rows, E, e0, e1, at.dy, W);
+  heap.set(bias.subarray(e0, e1), at.bias);
+  k.softplusBiasBackward(4 * at.x, 4 * at.bias, 4 * at.dy, 4 * at.dx, 4 * at.dBias, rows, W);
+  scatterColumns(dx, rows, E, e0, e1, at.dx, W);
+  dBias.set(heap.subarray(at.dBias, at.dBias + (e1 - e0)), e0);
 }
