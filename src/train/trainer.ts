@@ -343,12 +343,16 @@ async function validationLoss(model: MambaLM, valSet: ValidationSet): Promise<nu
   return tokens > 0 ? total / tokens : NaN;
 }
 
-/** The --minutes estimate: warm-up steps (at least, and for at least so long), then groups of timed steps for at least so long. */
+/**
+ * The --minutes estimate: warm-up steps (at least, and for at least so long), then groups of timed steps
+ * for at least so long. Six seconds of timing, because on a shared 2-core machine the speed of a
+ * 2-second window varied by 20% either way around the run's average.
+ */
 const ESTIMATE_MIN_WARMUP_STEPS = 2;
 const ESTIMATE_WARMUP_MS = 1500;
 const ESTIMATE_GROUP_STEPS = 6;
-const ESTIMATE_TIMED_MS = 2000;
-const ESTIMATE_MAX_STEPS = 60;
+const ESTIMATE_TIMED_MS = 6000;
+const ESTIMATE_MAX_STEPS = 200;
 
 /**
  * Steps that fit in `minutes`: time a few steps (and one validation pass) on a throwaway copy of the

@@ -126,14 +126,14 @@ describe('RMSNorm', () => {
 });
 
 describe('causal depthwise conv1d', () => {
-  it('forward and backward (x, weight, bias), two sequences that must not leak into each other', async () => {
+  for (const kb of kernelBackends) it(`forward and backward (x, weight, bias), two sequences that must not leak into each other (${kb.kernels} kernels)`, async () => {
     const batch = 2, L = 6, E = 3, K = 4;
     const x = rand(batch * L * E, 9), w = rand(E * K, 10), bias = rand(E, 11), r = rand(batch * L * E, 12);
-    const y = await down(be.causalConv1dForward(up(x, [batch * L, E]), up(w, [E, 1, K]), up(bias, [E]), batch, L));
+    const y = await down(kb.causalConv1dForward(up(x, [batch * L, E]), up(w, [E, 1, K]), up(bias, [E]), batch, L));
     expectClose(y, conv1dRef(x, w, bias, batch, L, E, K), ...FWD, 'y');
     const dW = be.zeros([E, 1, K]);
     const dBias = be.zeros([E]);
-    const dx = be.causalConv1dBackward(up(x, [batch * L, E]), up(w, [E, 1, K]), up(r, [batch * L, E]), batch, L, dW, dBias);
+    const dx = kb.causalConv1dBackward(up(x, [batch * L, E]), up(w, [E, 1, K]), up(r, [batch * L, E]), batch, L, dW, dBias);
     const loss = () => dot(conv1dRef(x, w, bias, batch, L, E, K), r);
     expectClose(await down(dx), numericGradient(loss, x), ...GRAD, 'dx');
     expectClose(await down(dW), numericGradient(loss, w), ...GRAD, 'dW');

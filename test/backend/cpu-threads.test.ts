@@ -84,7 +84,7 @@ describe('cpu backend threads', () => {
     }
   });
 
-  it('causal conv1d forward and backward', async () => {
+  for (const among of [backends, referenceBackends]) it(`causal conv1d forward and backward (${among[0].kernels} kernels)`, async () => {
     const batch = 6, L = 59, E = 128, K = 4;
     await expectSameBits('conv1d', (be) => {
       const x = be.upload(random(batch * L * E, 5), [batch * L, E]);
@@ -96,7 +96,7 @@ describe('cpu backend threads', () => {
       const y = be.causalConv1dForward(x, w, bias, batch, L);
       const dx = be.causalConv1dBackward(x, w, dy, batch, L, dw, dBias);
       return [y, dx, dw, dBias];
-    });
+    }, among);
   });
 
   for (const among of [backends, referenceBackends]) it(`silu, softplus with bias and the gate, forward and backward (${among[0].kernels} kernels)`, async () => {

@@ -298,7 +298,7 @@ export class CpuBackend implements Backend {
     const K = sizeOf(weight.shape) / E;
     const y = this.alloc(x.shape);
     const per = this.perChunk(E);
-    this.exec(Op.convForward, { arrays: [f32(x), f32(weight), f32(bias), f32(y)], ints: [batch, length, E, K, per], floats: [] }, Math.ceil(E / per), sizeOf(x.shape) * K);
+    this.exec(this.op(Op.convForward, Op.convForwardSimd), { arrays: [f32(x), f32(weight), f32(bias), f32(y)], ints: [batch, length, E, K, per], floats: [] }, Math.ceil(E / per), sizeOf(x.shape) * K);
     return y;
   }
 
@@ -308,7 +308,7 @@ export class CpuBackend implements Backend {
     const dx = this.alloc(x.shape);
     const per = this.perChunk(E);
     const args = { arrays: [f32(x), f32(weight), f32(dy), f32(dx), f32(dWeight), f32(dBias)], ints: [batch, length, E, K, per], floats: [] };
-    this.exec(Op.convBackward, args, Math.ceil(E / per), 2 * sizeOf(x.shape) * K);
+    this.exec(this.op(Op.convBackward, Op.convBackwardSimd), args, Math.ceil(E / per), 2 * sizeOf(x.shape) * K);
     return dx;
   }
 

@@ -13,7 +13,7 @@ import { gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackw
 import { gemmNT } from './matmul.js';
 import { selectiveScanBackward, selectiveScanForward, type ScanArrays } from './selective-scan.js';
 import {
-  gateBackwardSimd, gateForwardSimd, gemmNT as gemmNTSimd, selectiveScanBackwardSimd, selectiveScanForwardSimd, siluBackwardSimd, siluForwardSimd,
+  causalConv1dBackwardSimd, causalConv1dForwardSimd, gateBackwardSimd, gateForwardSimd, gemmNT as gemmNTSimd, selectiveScanBackwardSimd, selectiveScanForwardSimd, siluBackwardSimd, siluForwardSimd,
   softplusBiasBackwardSimd, softplusBiasForwardSimd,
 } from './simd/simd-kernels.js';
 
@@ -49,6 +49,8 @@ export const Op = {
   softplusBackwardSimd: 18,
   gateForwardSimd: 19,
   gateBackwardSimd: 20,
+  convForwardSimd: 21,
+  convBackwardSimd: 22,
 } as const;
 
 type Kernel = (args: TaskArgs, chunk: number) => void;
@@ -118,6 +120,20 @@ const softplusBackwardTask = (op: SoftplusBackward): Kernel => (args, chunk) => 
   op(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), args.ints[0], e0, e1);
 };
 
+/** conv forward: arrays [x, w, bias, y]; ints [batch, length, E, K, channels per chunk] */
+const convForwardTask = (op: typeof causalConv1dForward): Kernel => (args, chunk) => {
+  const [batch, L, E, K, per] = Array.from(args.ints);
+  const [e0, e1] = span(E, per, chunk);
+  op(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), batch, L, E, K, e0, e1);
+};
+
+/** conv backward: arrays [x, w, dy, dx, dw, dBias]; ints [batch, length, E, K, channels per chunk] */
+const convBackwardTask = (op: typeof causalConv1dBackward): Kernel => (args, chunk) => {
+  const [batch, L, E, K, per] = Array.from(args.ints);
+  const [e0, e1] = span(E, per, chunk);
+  op(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), f32(args, 5), batch, L, E, K, e0, e1);
+};
+
 const KERNELS: readonly Kernel[] = [
   gemmTask(gemmNT),
   // scanForward: arrays [u, delta, A, B, C, D, y, saved?]; ints [batch, length, E, N, sequences per chunk]
@@ -131,18 +147,8 @@ const KERNELS: readonly Kernel[] = [
     const saved = args.arrays.length > 12 ? f32(args, 12) : null;
     selectiveScanBackward(scanArrays(args), f32(args, 6), f32(args, 7), f32(args, 8), f32(args, 9), f32(args, 10), f64(args, 11), saved, b0, b1);
   },
-  // convForward: arrays [x, w, bias, y]; ints [batch, length, E, K, channels per chunk]
-  (args, chunk) => {
-    const [batch, L, E, K, per] = Array.from(args.ints);
-    const [e0, e1] = span(E, per, chunk);
-    causalConv1dForward(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), batch, L, E, K, e0, e1);
-  },
-  // convBackward: arrays [x, w, dy, dx, dw, dBias]; ints [batch, length, E, K, channels per chunk]
-  (args, chunk) => {
-    const [batch, L, E, K, per] = Array.from(args.ints);
-    const [e0, e1] = span(E, per, chunk);
-    causalConv1dBackward(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), f32(args, 5), batch, L, E, K, e0, e1);
-  },
+  convForwardTask(causalConv1dForward),
+  convBackwardTask(causalConv1dBackward),
   elementwiseTask1(siluForward),
   elementwiseTask2(siluBackward),
   softplusForwardTask(softplusBiasForward),
@@ -172,6 +178,8 @@ const KERNELS: readonly Kernel[] = [
   softplusBackwardTask(softplusBiasBackwardSimd),
   elementwiseTask2(gateForwardSimd),
   elementwiseTask3(gateBackwardSimd),
+  convForwardTask(causalConv1dForwardSimd),
+  convBackwardTask(causalConv1dBackwardSimd),
 ];
 
 /** Runs chunk `chunk` of a task. */

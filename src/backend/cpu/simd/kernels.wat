@@ -366,4 +366,95 @@
         (br $jloop)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rloop))))
+
+  ;; Causal depthwise conv1d over a block of W channels (W % 4 == 0), four channels a lane group:
+  ;; x, y: (batch * L, W); wT: (K, W) the taps transposed; bias: (W). conv1d.ts has the definitions.
+  (func (export "convForward") (param $x i32) (param $wT i32) (param $bias i32) (param $y i32) (param $batch i32) (param $L i32) (param $W i32) (param $K i32)
+    (local $wb i32) (local $b i32) (local $t i32) (local $j i32) (local $k i32) (local $s i32) (local $row i32) (local $acc v128)
+    (local.set $wb (i32.shl (local.get $W) (i32.const 2)))
+    (block $bend (loop $bloop
+      (br_if $bend (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $t (i32.const 0))
+      (block $tend (loop $tloop
+        (br_if $tend (i32.ge_u (local.get $t) (local.get $L)))
+        (local.set $row (i32.mul (i32.add (i32.mul (local.get $b) (local.get $L)) (local.get $t)) (local.get $wb)))
+        (local.set $j (i32.const 0))
+        (block $jend (loop $jloop
+          (br_if $jend (i32.ge_u (local.get $j) (local.get $wb)))
+          (local.set $acc (v128.load (i32.add (local.get $bias) (local.get $j))))
+          ;; tap k reads x at time t - (K - 1) + k, when that is >= 0
+          (local.set $k (i32.const 0))
+          (block $kend (loop $kloop
+            (br_if $kend (i32.ge_u (local.get $k) (local.get $K)))
+            (local.set $s (i32.add (i32.sub (local.get $t) (i32.sub (local.get $K) (i32.const 1))) (local.get $k)))
+            (if (i32.ge_s (local.get $s) (i32.const 0))
+              (then
+                (local.set $acc (f32x4.add (local.get $acc)
+                  (f32x4.mul (v128.load (i32.add (i32.add (local.get $wT) (i32.mul (local.get $k) (local.get $wb))) (local.get $j)))
+                             (v128.load (i32.add (i32.add (local.get $x) (i32.add (local.get $row) (i32.mul (i32.sub (local.get $s) (local.get $t)) (local.get $wb)))) (local.get $j))))))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $kloop)))
+          (v128.store (i32.add (i32.add (local.get $y) (local.get $row)) (local.get $j)) (local.get $acc))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $jloop)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $tloop)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bloop))))
+
+  ;; Its backward pass: dx (batch * L, W); dwT: (K, W) and dBias: (W), summed over (sequence, time) in
+  ;; order, overwritten.
+  (func (export "convBackward") (param $x i32) (param $wT i32) (param $dy i32) (param $dx i32) (param $dwT i32) (param $dBias i32)
+    (param $batch i32) (param $L i32) (param $W i32) (param $K i32)
+    (local $wb i32) (local $b i32) (local $t i32) (local $j i32) (local $k i32) (local $s i32) (local $row i32)
+    (local $g v128) (local $g2 v128) (local $tap i32)
+    (local.set $wb (i32.shl (local.get $W) (i32.const 2)))
+    (local.set $j (i32.const 0))
+    (block $zend (loop $zloop
+      (br_if $zend (i32.ge_u (local.get $j) (i32.mul (local.get $wb) (i32.add (local.get $K) (i32.const 1)))))
+      (if (i32.lt_u (local.get $j) (i32.mul (local.get $wb) (local.get $K)))
+        (then (v128.store (i32.add (local.get $dwT) (local.get $j)) (v128.const i32x4 0 0 0 0)))
+        (else (v128.store (i32.add (local.get $dBias) (i32.sub (local.get $j) (i32.mul (local.get $wb) (local.get $K)))) (v128.const i32x4 0 0 0 0))))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $zloop)))
+    (block $bend (loop $bloop
+      (br_if $bend (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $t (i32.const 0))
+      (block $tend (loop $tloop
+        (br_if $tend (i32.ge_u (local.get $t) (local.get $L)))
+        (local.set $row (i32.mul (i32.add (i32.mul (local.get $b) (local.get $L)) (local.get $t)) (local.get $wb)))
+        (local.set $j (i32.const 0))
+        (block $jend (loop $jloop
+          (br_if $jend (i32.ge_u (local.get $j) (local.get $wb)))
+          (local.set $g (v128.load (i32.add (i32.add (local.get $dy) (local.get $row)) (local.get $j))))
+          (v128.store (i32.add (local.get $dBias) (local.get $j)) (f32x4.add (v128.load (i32.add (local.get $dBias) (local.get $j))) (local.get $g)))
+          (local.set $g2 (v128.const i32x4 0 0 0 0))
+          (local.set $k (i32.const 0))
+          (block $kend (loop $kloop
+            (br_if $kend (i32.ge_u (local.get $k) (local.get $K)))
+            (local.set $tap (i32.add (i32.add (local.get $wT) (i32.mul (local.get $k) (local.get $wb))) (local.get $j)))
+            ;; dw[k] collects dy[t] x[t - (K - 1) + k]
+            (local.set $s (i32.add (i32.sub (local.get $t) (i32.sub (local.get $K) (i32.const 1))) (local.get $k)))
+            (if (i32.ge_s (local.get $s) (i32.const 0))
+              (then
+                (v128.store (i32.add (i32.add (local.get $dwT) (i32.mul (local.get $k) (local.get $wb))) (local.get $j))
+                  (f32x4.add (v128.load (i32.add (i32.add (local.get $dwT) (i32.mul (local.get $k) (local.get $wb))) (local.get $j)))
+                    (f32x4.mul (local.get $g)
+                      (v128.load (i32.add (i32.add (local.get $x) (i32.add (local.get $row) (i32.mul (i32.sub (local.get $s) (local.get $t)) (local.get $wb)))) (local.get $j))))))))
+            ;; dx[t] collects dy[t + (K - 1) - k] w[k] for the outputs that read x[t]
+            (local.set $s (i32.sub (i32.add (local.get $t) (i32.sub (local.get $K) (i32.const 1))) (local.get $k)))
+            (if (i32.lt_s (local.get $s) (local.get $L))
+              (then
+                (local.set $g2 (f32x4.add (local.get $g2)
+                  (f32x4.mul (v128.load (i32.add (i32.add (local.get $dy) (i32.add (local.get $row) (i32.mul (i32.sub (local.get $s) (local.get $t)) (local.get $wb)))) (local.get $j)))
+                             (v128.load (local.get $tap)))))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $kloop)))
+          (v128.store (i32.add (i32.add (local.get $dx) (local.get $row)) (local.get $j)) (local.get $g2))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $jloop)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $tloop)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bloop))))
 )

@@ -22,6 +22,8 @@ interface SimdExports {
   gateBackward(y: number, z: number, dOut: number, dy: number, dz: number, n: number): void;
   softplusBiasForward(x: number, bias: number, y: number, rows: number, W: number): void;
   softplusBiasBackward(x: number, bias: number, dy: number, dx: number, dBias: number, rows: number, W: number): void;
+  convForward(x: number, wT: number, bias: number, y: number, batch: number, L: number, W: number, K: number): void;
+  convBackward(x: number, wT: number, dy: number, dx: number, dwT: number, dBias: number, batch: number, L: number, W: number, K: number): void;
 }
 
 /**
@@ -273,4 +275,46 @@ export function softplusBiasBackwardSimd(
   k.softplusBiasBackward(4 * at.x, 4 * at.bias, 4 * at.dy, 4 * at.dx, 4 * at.dBias, rows, W);
   scatterColumns(dx, rows, E, e0, e1, at.dx, W);
   dBias.set(heap.subarray(at.dBias, at.dBias + (e1 - e0)), e0);
+}
+
+/** The taps of the channels [e0, e1) of w (E, K) into heap at `offset`, transposed to (K, width). */
+function copyTapsTransposed(w: Float32Array, K: number, e0: number, e1: number, offset: number, width: number): void {
+  for (let e = e0; e < e1; e++) {
+    for (let k = 0; k < K; k++) heap[offset + k * width + (e - e0)] = w[e * K + k];
+  }
+}
+
+/** The causal depthwise conv1d of conv1d.ts on WebAssembly SIMD, same arguments: the channels [e0, e1). */
+export function causalConv1dForwardSimd(
+  x: Float32Array, w: Float32Array, bias: Float32Array, y: Float32Array, batch: number, L: number, E: number, K: number, e0: number, e1: number,
+): void {
+  const rows = batch * L;
+  const W = roundUp(e1 - e0, 4);
+  const { at, total } = layout({ x: rows * W, wT: K * W, bias: W, y: rows * W });
+  const k = instance(total);
+  gatherColumns(x, rows, E, e0, e1, at.x, W);
+  copyTapsTransposed(w, K, e0, e1, at.wT, W);
+  heap.set(bias.subarray(e0, e1), at.bias);
+  k.convForward(4 * at.x, 4 * at.wT, 4 * at.bias, 4 * at.y, batch, L, W, K);
+  scatterColumns(y, rows, E, e0, e1, at.y, W);
+}
+
+/** Writes the channels [e0, e1) of dx: (M, E), dw: (E, K), dBias: (E) (overwritten). */
+export function causalConv1dBackwardSimd(
+  x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, dBias: Float32Array,
+  batch: number, L: number, E: number, K: number, e0: number, e1: number,
+): void {
+  const rows = batch * L;
+  const W = roundUp(e1 - e0, 4);
+  const { at, total } = layout({ x: rows * W, wT: K * W, dy: rows * W, dx: rows * W, dwT: K * W, dBias: W });
+  const k = instance(total);
+  gatherColumns(x, rows, E, e0, e1, at.x, W);
+  gatherColumns(dy, rows, E, e0, e1, at.dy, W);
+  copyTapsTransposed(w, K, e0, e1, at.wT, W);
+  k.convBackward(4 * at.x, 4 * at.wT, 4 * at.dy, 4 * at.dx, 4 * at.dwT, 4 * at.dBias, batch, L, W, K);
+  scatterColumns(dx, rows, E, e0, e1, at.dx, W);
+  for (let e = e0; e < e1; e++) {
+    for (let t = 0; t < K; t++) dw[e * K + t] = heap[at.dwT + t * W + (e - e0)];
+    dBias[e] = heap[at.dBias + (e - e0)];
+  }
 }
