@@ -115,6 +115,7 @@ export function trainingHooks(stop: StopSignals, stopAfterStep?: number): TrainH
     note: (message) => note(message),
     onStep: (metrics, run) => {
       bar ??= new ProgressBar('train', run.horizon);
+      bar.setTotal(run.horizon);
       // A smoothed rate: single steps are noisy on a shared machine.
       tokensPerSec = tokensPerSec === 0 ? metrics.tokensPerSec : 0.9 * tokensPerSec + 0.1 * metrics.tokensPerSec;
       const val = metrics.valLoss === undefined ? '' : ` val ${metrics.valLoss.toFixed(4)}`;

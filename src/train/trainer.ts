@@ -113,6 +113,8 @@ interface Session {
   optimizer: AdamW;
   stream: BatchStream;
   metrics: MetricsLog;
+  /** A new --minutes run: when it started and its budget, until the horizon is settled (settleHorizon). */
+  settleHorizon?: { began: number; minutes: number };
 }
 
 const DEFAULT_BETAS = { beta1: 0.9, beta2: 0.95, eps: 1e-8 };
@@ -151,6 +153,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     horizon: request.steps ?? 0,
     minutes: request.minutes ?? null,
   };
+  const began = performance.now();
   let horizonNote = `--steps ${request.steps}`;
   if (request.minutes !== undefined) {
     const estimate = await estimateHorizon(backend, config, params, dataset, run, request.minutes);
@@ -184,6 +187,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
       trainSeconds: 0,
       horizonNote,
     },
+    settleHorizon: request.minutes === undefined ? undefined : { began, minutes: request.minutes },
   };
   return runSteps(session, hooks);
 }
@@ -226,6 +230,7 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
 async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResult> {
   const { run, state, backend, model, optimizer, stream, metrics } = session;
   const schedule = { lr: run.lr, minLr: run.minLr, warmup: run.warmup, horizon: run.horizon };
+  const loopStarted = performance.now();
   const valSet = readValidationSet(session);
   let stepSeconds = 0;
   let stepsThisSession = 0;
@@ -242,7 +247,9 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
     const lr = learningRateAt(index, schedule);
     queued.push({ pending: queueTrainStep(model, optimizer, batch, lr, run.clip), lr, tokens: batch.batch * batch.length });
     const next = index + 1;
-    const boundary = next === run.horizon || next % run.valEvery === 0 || next % run.saveEvery === 0 || next === hooks.stopAfterStep;
+    const boundary =
+      next === run.horizon || next % run.valEvery === 0 || next % run.saveEvery === 0 || next === hooks.stopAfterStep ||
+      (session.settleHorizon !== undefined && next === run.warmup);
     if (!boundary && queued.length < readEvery && !(hooks.shouldStop?.() ?? false)) continue;
     const results: StepResult[] = [];
     for (const q of queued) results.push(await readStep(backend, q.pending));
@@ -268,6 +275,11 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
       hooks.onStep?.(record, run);
     }
     queued = [];
+    if (session.settleHorizon && state.step >= run.warmup) {
+      settleHorizon(session, session.settleHorizon, (performance.now() - loopStarted) / stepsThisSession, hooks);
+      schedule.horizon = run.horizon;
+      session.settleHorizon = undefined;
+    }
     const last = state.step === run.horizon;
     // Let signal handlers run: the step itself never yields to the event loop on the cpu backend.
     await new Promise((done) => setImmediate(done));
@@ -344,15 +356,31 @@ async function validationLoss(model: MambaLM, valSet: ValidationSet): Promise<nu
 }
 
 /**
- * The --minutes estimate: warm-up steps (at least, and for at least so long), then groups of timed steps
- * for at least so long. Six seconds of timing, because on a shared 2-core machine the speed of a
- * 2-second window varied by 20% either way around the run's average.
+ * A --minutes run's horizon, settled at the end of its warmup from the run's own steps (validation and
+ * saves included): the estimate before the first step runs on a throwaway copy and came out 10 to 20%
+ * slow on a 2-core CPU, which ended runs a minute early. The learning rate of the warmup does not depend
+ * on the horizon, so the schedule is the one a run given the settled horizon from the start would take.
+ * A run resumed before the end of its warmup keeps the first estimate.
+ */
+function settleHorizon(session: Session, settle: { began: number; minutes: number }, stepMs: number, hooks: TrainHooks): void {
+  const { run, state } = session;
+  const leftMs = settle.minutes * 60_000 - (performance.now() - settle.began);
+  const horizon = Math.max(state.step + 1, state.step + Math.floor(leftMs / stepMs));
+  const note = `settled at step ${state.step}: horizon ${horizon} steps (${stepMs.toFixed(1)} ms a step so far)`;
+  run.horizon = horizon;
+  state.horizonNote += `; ${note}`;
+  hooks.note?.(`--minutes ${settle.minutes}: ${note}`);
+}
+
+/**
+ * The first --minutes estimate (settled later, settleHorizon): warm-up steps (at least, and for at least
+ * so long), then groups of timed steps for at least so long.
  */
 const ESTIMATE_MIN_WARMUP_STEPS = 2;
 const ESTIMATE_WARMUP_MS = 1500;
 const ESTIMATE_GROUP_STEPS = 6;
-const ESTIMATE_TIMED_MS = 6000;
-const ESTIMATE_MAX_STEPS = 200;
+const ESTIMATE_TIMED_MS = 2000;
+const ESTIMATE_MAX_STEPS = 60;
 
 /**
  * Steps that fit in `minutes`: time a few steps (and one validation pass) on a throwaway copy of the

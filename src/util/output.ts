@@ -21,8 +21,13 @@ export class ProgressBar {
 
   constructor(
     private readonly label: string,
-    private readonly total: number,
+    private total: number,
   ) {}
+
+  /** A new total, for work whose size is settled after it started (a --minutes training run). */
+  setTotal(total: number): void {
+    this.total = total;
+  }
 
   update(done: number, extra = ''): void {
     const now = Date.now();

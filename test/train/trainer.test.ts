@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONFIG_FILE, METRICS_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE } from '../../src/train/checkpoint.js';
 import { MetricsLog } from '../../src/train/metrics.js';
+import { learningRateAt } from '../../src/train/schedule.js';
 import { resumeTraining, startTraining, type NewRunRequest } from '../../src/train/trainer.js';
 import { UserError } from '../../src/util/errors.js';
 
@@ -160,5 +161,18 @@ describe('trainer', () => {
     }
     await expect(resumeTraining({ outDir: base, given: { lr: 0.5 } })).rejects.toThrow(/--lr 0\.5 differs from this run's 0\.003/);
     await expect(startTraining(request(base))).rejects.toThrow(/already holds a checkpoint: add --resume .* or --force/);
+  });
+
+  it('settles a --minutes horizon at the end of warmup and follows the schedule of that horizon from the first step', async () => {
+    const dir = outDir();
+    const notes: string[] = [];
+    const result = await startTraining(request(dir, { steps: undefined, minutes: 0.15, valEvery: 50, saveEvery: 1000 }), { note: (m) => notes.push(m) });
+    const state = JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as { run: { horizon: number; warmup: number; lr: number; minLr: number } };
+    const { horizon, warmup, lr, minLr } = state.run;
+    expect(notes.some((n) => n.includes(`settled at step ${warmup}: horizon ${horizon} steps`))).toBe(true);
+    expect(result.steps).toBe(horizon);
+    const rates = readFileSync(join(dir, METRICS_FILE), 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { lr: number }).lr);
+    expect(rates).toHaveLength(horizon);
+    rates.forEach((rate, step) => expect(rate).toBe(learningRateAt(step, { lr, minLr, warmup, horizon })));
   });
 });
