@@ -1,2 +1,2 @@
-/** Compiles the SIMD kernels' WebAssembly text to its binary (wabt). */
+/** Compiles the SIMD kernels' WebAssembly text to its binary (wabt), helpers inlined (binaryen). */
 export function compileSimdKernels(watSource: string): Promise<Uint8Array>;
