@@ -231,6 +231,7 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
   const { run, state, backend, model, optimizer, stream, metrics } = session;
   const schedule = { lr: run.lr, minLr: run.minLr, warmup: run.warmup, horizon: run.horizon };
   const loopStarted = performance.now();
+  let timedFrom: { time: number; step: number } | null = null;
   const valSet = readValidationSet(session);
   let stepSeconds = 0;
   let stepsThisSession = 0;
@@ -275,10 +276,15 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
       hooks.onStep?.(record, run);
     }
     queued = [];
-    if (session.settleHorizon && state.step >= run.warmup) {
-      settleHorizon(session, session.settleHorizon, (performance.now() - loopStarted) / stepsThisSession, hooks);
-      schedule.horizon = run.horizon;
-      session.settleHorizon = undefined;
+    if (session.settleHorizon) {
+      // Timed over the second half of the warmup: the first steps run on code not yet optimised.
+      if (state.step >= run.warmup / 2 && timedFrom === null && state.step < run.warmup) timedFrom = { time: performance.now(), step: state.step };
+      if (state.step >= run.warmup) {
+        const from = timedFrom ?? { time: loopStarted, step: 0 };
+        settleHorizon(session, session.settleHorizon, (performance.now() - from.time) / (state.step - from.step), hooks);
+        schedule.horizon = run.horizon;
+        session.settleHorizon = undefined;
+      }
     }
     const last = state.step === run.horizon;
     // Let signal handlers run: the step itself never yields to the event loop on the cpu backend.
@@ -356,8 +362,8 @@ async function validationLoss(model: MambaLM, valSet: ValidationSet): Promise<nu
 }
 
 /**
- * A --minutes run's horizon, settled at the end of its warmup from the run's own steps (validation and
- * saves included): the estimate before the first step runs on a throwaway copy and came out 10 to 20%
+ * A --minutes run's horizon, settled at the end of its warmup from the speed of the run's own steps over
+ * the second half of the warmup (validation and saves included): the estimate before the first step runs on a throwaway copy and came out 10 to 20%
  * slow on a 2-core CPU, which ended runs a minute early. The learning rate of the warmup does not depend
  * on the horizon, so the schedule is the one a run given the settled horizon from the start would take.
  * A run resumed before the end of its warmup keeps the first estimate.
@@ -366,7 +372,7 @@ function settleHorizon(session: Session, settle: { began: number; minutes: numbe
   const { run, state } = session;
   const leftMs = settle.minutes * 60_000 - (performance.now() - settle.began);
   const horizon = Math.max(state.step + 1, state.step + Math.floor(leftMs / stepMs));
-  const note = `settled at step ${state.step}: horizon ${horizon} steps (${stepMs.toFixed(1)} ms a step so far)`;
+  const note = `settled at step ${state.step}: horizon ${horizon} steps (${stepMs.toFixed(1)} ms a step)`;
   run.horizon = horizon;
   state.horizonNote += `; ${note}`;
   hooks.note?.(`--minutes ${settle.minutes}: ${note}`);
