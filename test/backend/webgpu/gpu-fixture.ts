@@ -1,6 +1,6 @@
 /**
  * The webgpu backend for tests, on whatever adapter this machine has (lavapipe in CI), or null: suites
- * then skip (reported as skipped, never as passed). Also the cpu reference and random inputs.
+ * then skip (reported as skipped, never as passed). Also the cpu reference kernels and random inputs.
  */
 import { CpuBackend } from '../../../src/backend/cpu/cpu-backend.js';
 import { openGpu } from '../../../src/backend/webgpu/device.js';
@@ -10,7 +10,8 @@ import { Rng } from '../../../src/util/rng.js';
 const opened = await openGpu({ allowSoftware: true });
 export const gpu: WebGpuBackend | null = opened.gpu ? new WebGpuBackend(opened.gpu) : null;
 export const noGpuReason = opened.reason;
-export const cpu = new CpuBackend();
+// The plain TypeScript kernels (float64 sums in the matmul): the reference every webgpu kernel is held to.
+export const cpu = new CpuBackend({ kernels: 'reference' });
 
 /** n values uniform in [-scale, scale). */
 export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
