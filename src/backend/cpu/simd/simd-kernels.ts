@@ -205,48 +205,35 @@ function scatterColumns(x: Float32Array, rows: number, stride: number, c0: numbe
 }
 
 /**
- * The elementwise ops of elementwise.ts on WebAssembly SIMD, with the same arguments (ranges of
- * elements, or of columns where the op sums over rows).
+ * Runs an elementwise kernel on the elements [i0, i1): the inputs copied in, the outputs copied out,
+ * each kernel argument the byte offset of one array (inputs, then outputs), then the count.
  */
-export function siluForwardSimd(x: Float32Array, y: Float32Array, i0: number, i1: number): void {
+function elementwise(inputs: Float32Array[], outputs: Float32Array[], i0: number, i1: number, run: (k: SimdExports, offsets: number[], n: number) => void): void {
   const n = i1 - i0;
-  const { at, total } = layout({ x: n, y: n });
-  const k = instance(total);
-  heap.set(x.subarray(i0, i1), at.x);
-  k.siluForward(4 * at.x, 4 * at.y, n);
-  y.set(heap.subarray(at.y, at.y + n), i0);
+  const stride = roundUp(n, 4);
+  const k = instance(stride * (inputs.length + outputs.length));
+  inputs.forEach((x, i) => heap.set(x.subarray(i0, i1), i * stride));
+  run(k, [...inputs, ...outputs].map((_, i) => 4 * i * stride), n);
+  outputs.forEach((y, i) => y.set(heap.subarray((inputs.length + i) * stride, (inputs.length + i) * stride + n), i0));
+}
+
+// The elementwise ops of elementwise.ts on WebAssembly SIMD, with the same arguments (ranges of
+// elements, or of columns where the op sums over rows).
+
+export function siluForwardSimd(x: Float32Array, y: Float32Array, i0: number, i1: number): void {
+  elementwise([x], [y], i0, i1, (k, [px, py], n) => k.siluForward(px, py, n));
 }
 
 export function siluBackwardSimd(x: Float32Array, dy: Float32Array, dx: Float32Array, i0: number, i1: number): void {
-  const n = i1 - i0;
-  const { at, total } = layout({ x: n, dy: n, dx: n });
-  const k = instance(total);
-  heap.set(x.subarray(i0, i1), at.x);
-  heap.set(dy.subarray(i0, i1), at.dy);
-  k.siluBackward(4 * at.x, 4 * at.dy, 4 * at.dx, n);
-  dx.set(heap.subarray(at.dx, at.dx + n), i0);
+  elementwise([x, dy], [dx], i0, i1, (k, [px, pdy, pdx], n) => k.siluBackward(px, pdy, pdx, n));
 }
 
 export function gateForwardSimd(y: Float32Array, z: Float32Array, out: Float32Array, i0: number, i1: number): void {
-  const n = i1 - i0;
-  const { at, total } = layout({ y: n, z: n, out: n });
-  const k = instance(total);
-  heap.set(y.subarray(i0, i1), at.y);
-  heap.set(z.subarray(i0, i1), at.z);
-  k.gateForward(4 * at.y, 4 * at.z, 4 * at.out, n);
-  out.set(heap.subarray(at.out, at.out + n), i0);
+  elementwise([y, z], [out], i0, i1, (k, [py, pz, pout], n) => k.gateForward(py, pz, pout, n));
 }
 
 export function gateBackwardSimd(y: Float32Array, z: Float32Array, dOut: Float32Array, dy: Float32Array, dz: Float32Array, i0: number, i1: number): void {
-  const n = i1 - i0;
-  const { at, total } = layout({ y: n, z: n, dOut: n, dy: n, dz: n });
-  const k = instance(total);
-  heap.set(y.subarray(i0, i1), at.y);
-  heap.set(z.subarray(i0, i1), at.z);
-  heap.set(dOut.subarray(i0, i1), at.dOut);
-  k.gateBackward(4 * at.y, 4 * at.z, 4 * at.dOut, 4 * at.dy, 4 * at.dz, n);
-  dy.set(heap.subarray(at.dy, at.dy + n), i0);
-  dz.set(heap.subarray(at.dz, at.dz + n), i0);
+  elementwise([y, z, dOut], [dy, dz], i0, i1, (k, [py, pz, pdOut, pdy, pdz], n) => k.gateBackward(py, pz, pdOut, pdy, pdz, n));
 }
 
 /** x: (M, E), bias: (E); y = softplus(x + bias) for the elements [i0, i1) (whole rows). */
