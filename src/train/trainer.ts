@@ -363,10 +363,11 @@ async function validationLoss(model: MambaLM, valSet: ValidationSet): Promise<nu
 
 /**
  * A --minutes run's horizon, settled at the end of its warmup from the speed of the run's own steps over
- * the second half of the warmup (validation and saves included): the estimate before the first step runs on a throwaway copy and came out 10 to 20%
- * slow on a 2-core CPU, which ended runs a minute early. The learning rate of the warmup does not depend
- * on the horizon, so the schedule is the one a run given the settled horizon from the start would take.
- * A run resumed before the end of its warmup keeps the first estimate.
+ * the second half of the warmup (validation and saves included): the estimate before the first step
+ * runs on a throwaway copy and came out 10 to 20% slow on a 2-core CPU, which ended runs a minute
+ * early. The learning rate of the warmup does not depend on the horizon, so the schedule is the one a
+ * run given the settled horizon from the start would take. A run resumed before the end of its warmup
+ * keeps the first estimate.
  */
 function settleHorizon(session: Session, settle: { began: number; minutes: number }, stepMs: number, hooks: TrainHooks): void {
   const { run, state } = session;

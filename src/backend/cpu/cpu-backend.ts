@@ -1,6 +1,7 @@
 /**
- * The cpu backend: every Backend op in plain TypeScript on Float32Array. It is the reference the other
- * backends are tested against; the kernels live one family per file beside this one.
+ * The cpu backend: every Backend op on Float32Array. Each op has a plain TypeScript kernel, one family
+ * per file beside this one: the reference the other backends are tested against. The heavy ops also
+ * have WebAssembly SIMD kernels (simd/), which run by default (CpuKernels).
  *
  * Memory: intermediate tensors come from a free list keyed by element count, so a training step that
  * disposes its activations reuses the same arrays on the next step instead of allocating (and zeroing)
@@ -45,7 +46,10 @@ const CHUNKS_PER_THREAD = 6;
 /** The process's worker threads, started by the first backend that wants them (undefined: not yet). */
 let sharedPool: ThreadPool | null | undefined;
 
-/** Which kernels run the matmul and the selective scan (the rest is plain TypeScript either way). */
+/**
+ * Which kernels run the matmul, the selective scan, conv1d, SiLU, softplus and the gate (the other ops
+ * are plain TypeScript either way).
+ */
 export type CpuKernels = 'simd' | 'reference';
 
 /** GAMBA_CPU_KERNELS, or null when it is not set. */
@@ -69,9 +73,9 @@ export interface CpuBackendOptions {
   /** Threads for the heavy ops (1 = the calling thread only). */
   threads?: number;
   /**
-   * 'simd' (the default): the matmul and the selective scan run on WebAssembly SIMD kernels (simd/),
-   * several times faster. 'reference': every op in plain TypeScript, the code the SIMD kernels are
-   * tested against. Else GAMBA_CPU_KERNELS.
+   * 'simd' (the default): the heavy ops run on WebAssembly SIMD kernels (simd/), several times faster.
+   * 'reference': every op in plain TypeScript, the code the SIMD kernels are tested against. Else
+   * GAMBA_CPU_KERNELS.
    */
   kernels?: CpuKernels;
 }

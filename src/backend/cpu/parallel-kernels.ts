@@ -79,9 +79,10 @@ function scanArrays(args: TaskArgs): ScanArrays {
 }
 
 type Gemm = typeof gemmNT;
-type ElementwiseIn1 = (x: Float32Array, y: Float32Array, i0: number, i1: number) => void;
-type ElementwiseIn2 = (x: Float32Array, y: Float32Array, out: Float32Array, i0: number, i1: number) => void;
-type ElementwiseIn3 = (a: Float32Array, b: Float32Array, c: Float32Array, d: Float32Array, e: Float32Array, i0: number, i1: number) => void;
+/** Elementwise ops by their number of arrays (inputs, then outputs). */
+type Elementwise2 = (x: Float32Array, y: Float32Array, i0: number, i1: number) => void;
+type Elementwise3 = (x: Float32Array, y: Float32Array, out: Float32Array, i0: number, i1: number) => void;
+type Elementwise5 = (a: Float32Array, b: Float32Array, c: Float32Array, d: Float32Array, e: Float32Array, i0: number, i1: number) => void;
 type SoftplusForward = typeof softplusBiasForward;
 type SoftplusBackward = typeof softplusBiasBackward;
 
@@ -95,15 +96,15 @@ const gemmTask = (gemm: Gemm): Kernel => (args, chunk) => {
 };
 
 /** ints [n, elements per chunk]; arrays: the op's inputs then outputs, as its arguments. */
-const elementwiseTask1 = (op: ElementwiseIn1): Kernel => (args, chunk) => {
+const elementwiseTask2 = (op: Elementwise2): Kernel => (args, chunk) => {
   const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
   op(f32(args, 0), f32(args, 1), i0, i1);
 };
-const elementwiseTask2 = (op: ElementwiseIn2): Kernel => (args, chunk) => {
+const elementwiseTask3 = (op: Elementwise3): Kernel => (args, chunk) => {
   const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
   op(f32(args, 0), f32(args, 1), f32(args, 2), i0, i1);
 };
-const elementwiseTask3 = (op: ElementwiseIn3): Kernel => (args, chunk) => {
+const elementwiseTask5 = (op: Elementwise5): Kernel => (args, chunk) => {
   const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
   op(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), i0, i1);
 };
@@ -149,12 +150,12 @@ const KERNELS: readonly Kernel[] = [
   },
   convForwardTask(causalConv1dForward),
   convBackwardTask(causalConv1dBackward),
-  elementwiseTask1(siluForward),
-  elementwiseTask2(siluBackward),
+  elementwiseTask2(siluForward),
+  elementwiseTask3(siluBackward),
   softplusForwardTask(softplusBiasForward),
   softplusBackwardTask(softplusBiasBackward),
-  elementwiseTask2(gateForward),
-  elementwiseTask3(gateBackward),
+  elementwiseTask3(gateForward),
+  elementwiseTask5(gateBackward),
   // adamw: arrays [param, grad, m, v]; ints [n, elements per chunk]; floats [lr, beta1, beta2, eps, weightDecay, step, gradScale]
   (args, chunk) => {
     const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
@@ -172,12 +173,12 @@ const KERNELS: readonly Kernel[] = [
     const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
     selectiveScanBackwardSimd(scanArrays(args), f32(args, 6), f32(args, 7), f32(args, 8), f32(args, 9), f32(args, 10), f64(args, 11), b0, b1);
   },
-  elementwiseTask1(siluForwardSimd),
-  elementwiseTask2(siluBackwardSimd),
+  elementwiseTask2(siluForwardSimd),
+  elementwiseTask3(siluBackwardSimd),
   softplusForwardTask(softplusBiasForwardSimd),
   softplusBackwardTask(softplusBiasBackwardSimd),
-  elementwiseTask2(gateForwardSimd),
-  elementwiseTask3(gateBackwardSimd),
+  elementwiseTask3(gateForwardSimd),
+  elementwiseTask5(gateBackwardSimd),
   convForwardTask(causalConv1dForwardSimd),
   convBackwardTask(causalConv1dBackwardSimd),
 ];

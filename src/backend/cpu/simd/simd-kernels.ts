@@ -75,19 +75,17 @@ export function gemmNT(a: Float32Array, b: Float32Array, c: Float32Array, M: num
   const Mp = roundUp(M, 4);
   const Np = roundUp(N, 2);
   const Kp = roundUp(K, 4);
-  const offA = 0;
-  const offB = offA + Mp * Kp;
-  const offC = offB + Np * Kp;
-  const k = instance(offC + Mp * Np);
-  copyPadded(a, M, K, offA, Mp, Kp);
-  copyPadded(b, N, K, offB, Np, Kp);
-  k.gemmNT(offA * 4, offB * 4, offC * 4, Mp, Np, Kp);
+  const { at, total } = layout({ a: Mp * Kp, b: Np * Kp, c: Mp * Np });
+  const k = instance(total);
+  copyPadded(a, M, K, at.a, Mp, Kp);
+  copyPadded(b, N, K, at.b, Np, Kp);
+  k.gemmNT(4 * at.a, 4 * at.b, 4 * at.c, Mp, Np, Kp);
   if (!accumulate && N === Np) {
-    c.set(heap.subarray(offC, offC + M * N));
+    c.set(heap.subarray(at.c, at.c + M * N));
     return;
   }
   for (let i = 0; i < M; i++) {
-    const from = offC + i * Np;
+    const from = at.c + i * Np;
     const to = i * N;
     if (accumulate) for (let j = 0; j < N; j++) c[to + j] += heap[from + j];
     else c.set(heap.subarray(from, from + N), to);
