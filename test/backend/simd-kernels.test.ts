@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SIMD_KERNELS_BASE64 } from '../../src/backend/cpu/simd/kernels-binary.js';
-import { gemmNT } from '../../src/backend/cpu/simd/simd-kernels.js';
+import { gemmNT, gemmTN } from '../../src/backend/cpu/simd/simd-kernels.js';
 import { compileSimdKernels } from '../../tools/compile-simd-kernels.mjs';
 import { matmulRef, randomArray } from './reference.js';
 
@@ -30,6 +30,37 @@ describe('cpu SIMD kernels', () => {
     }
   });
 
+  it('gemmTN (a stored K x M, b stored K x N) matches the float64 product on sizes that need every kind of padding, and accumulates', () => {
+    for (const [M, N, K] of [[1, 1, 1], [4, 8, 4], [5, 3, 7], [13, 17, 11], [64, 61, 64], [22, 192, 944]]) {
+      const a = Float32Array.from(randomArray(K * M, M + 1));
+      const b = Float32Array.from(randomArray(K * N, N + 2));
+      const ref = matmulRef(Float64Array.from(a), Float64Array.from(b), M, N, K, true, false);
+      const c = new Float32Array(M * N).fill(Number.NaN);
+      gemmTN(a, b, c, M, N, K, false, 0, M);
+      const base = Float32Array.from(randomArray(M * N, K + 3));
+      const acc = base.slice();
+      gemmTN(a, b, acc, M, N, K, true, 0, M);
+      for (let i = 0; i < M * N; i++) {
+        const tol = 1e-6 * Math.sqrt(K) * (1 + Math.abs(ref[i]));
+        expect(Math.abs(c[i] - ref[i]), `${M}x${N}x${K} [${i}]`).toBeLessThan(tol);
+        expect(Math.abs(acc[i] - (base[i] + ref[i])), `${M}x${N}x${K} += [${i}]`).toBeLessThan(tol + 1e-6);
+      }
+    }
+  });
+
+  it('gemmTN writes only its range of rows, with the bits of the whole product', () => {
+    const M = 23, N = 9, K = 37;
+    const a = Float32Array.from(randomArray(K * M, 7));
+    const b = Float32Array.from(randomArray(K * N, 8));
+    const whole = new Float32Array(M * N);
+    gemmTN(a, b, whole, M, N, K, false, 0, M);
+    const parts = new Float32Array(M * N).fill(Number.NaN);
+    gemmTN(a, b, parts, M, N, K, false, 0, 4);
+    expect(parts.subarray(4 * N).every(Number.isNaN), 'rows past the range untouched').toBe(true);
+    for (const [r0, r1] of [[18, 23], [5, 18], [4, 5]]) gemmTN(a, b, parts, M, N, K, false, r0, r1);
+    expect(Buffer.from(parts.buffer).equals(Buffer.from(whole.buffer))).toBe(true);
+  });
+
   it('gives every row the same bits whether it is computed in the whole product or in a range of rows', () => {
     const M = 23, N = 9, K = 37;
     const a = Float32Array.from(randomArray(M * K, 5));
@@ -46,6 +77,9 @@ describe('cpu SIMD kernels', () => {
   it('gives zeros for an empty inner dimension', () => {
     const c = new Float32Array(6).fill(Number.NaN);
     gemmNT(new Float32Array(0), new Float32Array(0), c, 2, 3, 0, false);
+    expect(Array.from(c)).toEqual([0, 0, 0, 0, 0, 0]);
+    c.fill(Number.NaN);
+    gemmTN(new Float32Array(0), new Float32Array(0), c, 2, 3, 0, false, 0, 2);
     expect(Array.from(c)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });

@@ -66,6 +66,69 @@
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $iloop))))
 
+  ;; c (M, N) = a (K, M)^T . b (K, N), all row-major at byte offsets pa, pb, pc; M % 4 == 0, N % 8 == 0
+  ;; (zero padding). The weight gradients' product: both operands arrive in their stored layout, with no
+  ;; transposing copies. Blocks of 4 x 8 outputs, each a plain f32 sum over k = 0, 1, ..., K - 1 in order
+  ;; (a rank-1 update per k), so any split of the rows gives the same bits. j outside i keeps the
+  ;; (K, 8) panel of b in L1 while the panels of a stream past it.
+  (func (export "gemmTN") (param $pa i32) (param $pb i32) (param $pc i32) (param $M i32) (param $N i32) (param $K i32)
+    (local $mb i32) (local $nb i32) (local $i i32) (local $j i32) (local $k i32)
+    (local $a i32) (local $b i32) (local $c i32)
+    (local $y0 v128) (local $y1 v128) (local $x v128)
+    (local $s00 v128) (local $s01 v128) (local $s10 v128) (local $s11 v128)
+    (local $s20 v128) (local $s21 v128) (local $s30 v128) (local $s31 v128)
+    (local.set $mb (i32.shl (local.get $M) (i32.const 2)))
+    (local.set $nb (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $j (i32.const 0))
+    (block $jend (loop $jloop
+      (br_if $jend (i32.ge_u (local.get $j) (local.get $N)))
+      (local.set $i (i32.const 0))
+      (block $iend (loop $iloop
+        (br_if $iend (i32.ge_u (local.get $i) (local.get $M)))
+        (local.set $s00 (v128.const i32x4 0 0 0 0)) (local.set $s01 (v128.const i32x4 0 0 0 0))
+        (local.set $s10 (v128.const i32x4 0 0 0 0)) (local.set $s11 (v128.const i32x4 0 0 0 0))
+        (local.set $s20 (v128.const i32x4 0 0 0 0)) (local.set $s21 (v128.const i32x4 0 0 0 0))
+        (local.set $s30 (v128.const i32x4 0 0 0 0)) (local.set $s31 (v128.const i32x4 0 0 0 0))
+        (local.set $a (i32.add (local.get $pa) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $b (i32.add (local.get $pb) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $k (i32.const 0))
+        (block $kend (loop $kloop
+          (br_if $kend (i32.ge_u (local.get $k) (local.get $K)))
+          (local.set $y0 (v128.load (local.get $b)))
+          (local.set $y1 (v128.load offset=16 (local.get $b)))
+          (local.set $x (v128.load32_splat (local.get $a)))
+          (local.set $s00 (f32x4.add (local.get $s00) (f32x4.mul (local.get $x) (local.get $y0))))
+          (local.set $s01 (f32x4.add (local.get $s01) (f32x4.mul (local.get $x) (local.get $y1))))
+          (local.set $x (v128.load32_splat offset=4 (local.get $a)))
+          (local.set $s10 (f32x4.add (local.get $s10) (f32x4.mul (local.get $x) (local.get $y0))))
+          (local.set $s11 (f32x4.add (local.get $s11) (f32x4.mul (local.get $x) (local.get $y1))))
+          (local.set $x (v128.load32_splat offset=8 (local.get $a)))
+          (local.set $s20 (f32x4.add (local.get $s20) (f32x4.mul (local.get $x) (local.get $y0))))
+          (local.set $s21 (f32x4.add (local.get $s21) (f32x4.mul (local.get $x) (local.get $y1))))
+          (local.set $x (v128.load32_splat offset=12 (local.get $a)))
+          (local.set $s30 (f32x4.add (local.get $s30) (f32x4.mul (local.get $x) (local.get $y0))))
+          (local.set $s31 (f32x4.add (local.get $s31) (f32x4.mul (local.get $x) (local.get $y1))))
+          (local.set $a (i32.add (local.get $a) (local.get $mb)))
+          (local.set $b (i32.add (local.get $b) (local.get $nb)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $kloop)))
+        (local.set $c (i32.add (local.get $pc) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $N)) (local.get $j)) (i32.const 2))))
+        (v128.store (local.get $c) (local.get $s00))
+        (v128.store offset=16 (local.get $c) (local.get $s01))
+        (local.set $c (i32.add (local.get $c) (local.get $nb)))
+        (v128.store (local.get $c) (local.get $s10))
+        (v128.store offset=16 (local.get $c) (local.get $s11))
+        (local.set $c (i32.add (local.get $c) (local.get $nb)))
+        (v128.store (local.get $c) (local.get $s20))
+        (v128.store offset=16 (local.get $c) (local.get $s21))
+        (local.set $c (i32.add (local.get $c) (local.get $nb)))
+        (v128.store (local.get $c) (local.get $s30))
+        (v128.store offset=16 (local.get $c) (local.get $s31))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $iloop)))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $jloop))))
+
   ;; exp(x) of four lanes, x <= 0: 2^z with z = x log2(e) = k + f, k = nearest(z), |f| <= 1/2; 2^f by its
   ;; Taylor series in f ln 2 to degree 7 (remainder ~5e-9), 2^k built in the exponent bits. z is clamped
   ;; at -127, whose 2^k has exponent bits 0: results below 2^-126 come out 0.

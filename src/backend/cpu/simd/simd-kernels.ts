@@ -11,6 +11,7 @@ import { SIMD_KERNELS_BASE64 } from './kernels-binary.js';
 interface SimdExports {
   memory: WebAssembly.Memory;
   gemmNT(pa: number, pb: number, pc: number, M: number, N: number, K: number): void;
+  gemmTN(pa: number, pb: number, pc: number, M: number, N: number, K: number): void;
   scanForward(u: number, dt: number, A: number, B: number, C: number, D: number, y: number, h: number, L: number, E: number, N: number): void;
   scanBackward(
     u: number, dt: number, A: number, B: number, C: number, D: number, dy: number, du: number, ddt: number, dB: number, dC: number,
@@ -80,12 +81,38 @@ export function gemmNT(a: Float32Array, b: Float32Array, c: Float32Array, M: num
   copyPadded(a, M, K, at.a, Mp, Kp);
   copyPadded(b, N, K, at.b, Np, Kp);
   k.gemmNT(4 * at.a, 4 * at.b, 4 * at.c, Mp, Np, Kp);
+  copyProductOut(c, M, N, at.c, Np, accumulate);
+}
+
+/**
+ * The rows [r0, r1) of c (M, N) = a (K, M)^T . b (K, N), or += when `accumulate`; row-major. The
+ * operands are read in their stored layout (no transposes). Each element of c is the same sum
+ * wherever its row lies (kernels.wat), so row ranges computed apart give the bits of the whole product.
+ */
+export function gemmTN(
+  a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, accumulate: boolean, r0: number, r1: number,
+): void {
+  const rows = r1 - r0;
+  if (rows <= 0 || N === 0) return;
+  const Mp = roundUp(rows, 4);
+  const Np = roundUp(N, 8);
+  const { at, total } = layout({ a: K * Mp, b: K * Np, c: Mp * Np });
+  const k = instance(total);
+  // The padding columns of a and b need no zeroing: they only reach the padding of c, never copied out.
+  gatherColumns(a, K, M, r0, r1, at.a, Mp);
+  gatherColumns(b, K, N, 0, N, at.b, Np);
+  k.gemmTN(4 * at.a, 4 * at.b, 4 * at.c, Mp, Np, K);
+  copyProductOut(c.subarray(r0 * N, r1 * N), rows, N, at.c, Np, accumulate);
+}
+
+/** A product's rows (M, N) from heap at `offset`, stored with row stride Np, into (or added to) c. */
+function copyProductOut(c: Float32Array, M: number, N: number, offset: number, Np: number, accumulate: boolean): void {
   if (!accumulate && N === Np) {
-    c.set(heap.subarray(at.c, at.c + M * N));
+    c.set(heap.subarray(offset, offset + M * N));
     return;
   }
   for (let i = 0; i < M; i++) {
-    const from = at.c + i * Np;
+    const from = offset + i * Np;
     const to = i * N;
     if (accumulate) for (let j = 0; j < N; j++) c[to + j] += heap[from + j];
     else c.set(heap.subarray(from, from + N), to);
@@ -194,12 +221,23 @@ export function selectiveScanBackwardSimd(
 
 /** Columns [c0, c1) of x (rows, stride) into heap at `offset` as (rows, width); the padding is left as it is. */
 function gatherColumns(x: Float32Array, rows: number, stride: number, c0: number, c1: number, offset: number, width: number): void {
-  for (let r = 0; r < rows; r++) heap.set(x.subarray(r * stride + c0, r * stride + c1), offset + r * width);
+  // A plain loop: a subarray per row costs more than copying a row of a few dozen floats.
+  const w = c1 - c0;
+  for (let r = 0; r < rows; r++) {
+    const from = r * stride + c0;
+    const to = offset + r * width;
+    for (let c = 0; c < w; c++) heap[to + c] = x[from + c];
+  }
 }
 
 /** The inverse of gatherColumns: heap (rows, width) at `offset` into the columns [c0, c1) of x (rows, stride). */
 function scatterColumns(x: Float32Array, rows: number, stride: number, c0: number, c1: number, offset: number, width: number): void {
-  for (let r = 0; r < rows; r++) x.set(heap.subarray(offset + r * width, offset + r * width + (c1 - c0)), r * stride + c0);
+  const w = c1 - c0;
+  for (let r = 0; r < rows; r++) {
+    const from = offset + r * width;
+    const to = r * stride + c0;
+    for (let c = 0; c < w; c++) x[to + c] = heap[from + c];
+  }
 }
 
 /**
