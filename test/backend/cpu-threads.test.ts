@@ -140,6 +140,22 @@ describe('cpu backend threads', () => {
     });
   }
 
+  it('RMSNorm forward and backward, and the cross-entropy with and without its gradient', async () => {
+    const M = 354, d = 128, V = 65;
+    const targets = Int32Array.from({ length: M }, (_, m) => (m % 7 === 3 ? -1 : (m * 31) % V));
+    await expectSameBits('rmsnorm and cross-entropy', (be) => {
+      const x = be.upload(random(M * d, 24), [M, d]);
+      const w = be.upload(random(d, 25), [d]);
+      const { y, rstd } = be.rmsNormForward(x, w, 1e-5);
+      const dw = be.zeros([d]);
+      const dx = be.rmsNormBackward(x, w, rstd, be.upload(random(M * d, 26), [M, d]), dw);
+      const logits = be.upload(random(M * V, 27, -8, 8), [M, V]);
+      const ids = be.uploadInts(targets, [M]);
+      const withGradient = be.crossEntropy(logits, ids, true);
+      return [y, rstd, dx, dw, withGradient.loss, withGradient.dLogits!, be.crossEntropy(logits, ids, false).loss];
+    });
+  });
+
   it('AdamW update', async () => {
     const n = 40_000;
     await expectSameBits('adamw', (be) => {

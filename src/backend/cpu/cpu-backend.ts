@@ -19,11 +19,10 @@ import { availableParallelism } from 'node:os';
 import { UserError } from '../../util/errors.js';
 import { sumOfSquares } from './adamw.js';
 import { causalConv1dStep } from './conv1d.js';
-import { crossEntropy } from './cross-entropy.js';
+import { countTargets, meanLoss } from './cross-entropy.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
 import { gemmOperands } from './matmul.js';
 import { Op, runChunk, type TaskArgs } from './parallel-kernels.js';
-import { rmsNormBackward, rmsNormForward } from './rms-norm.js';
 import { negExp, scanPartialSize, selectiveScanReduce, selectiveScanStep, type ScanArrays } from './selective-scan.js';
 import { ThreadPool } from './thread-pool.js';
 
@@ -94,6 +93,22 @@ function f32(t: Tensor): Float32Array {
   return data;
 }
 
+/**
+ * `width` columns of `rows` rows from src (row stride srcStride, from column srcAt) to dst (row stride
+ * dstStride, from column dstAt). Wide rows go by set (a memcpy); narrow ones by a plain loop, cheaper
+ * than making a subarray per row.
+ */
+function copyColumns(
+  src: Float32Array, srcStride: number, srcAt: number, dst: Float32Array, dstStride: number, dstAt: number, rows: number, width: number,
+): void {
+  for (let m = 0; m < rows; m++) {
+    const from = m * srcStride + srcAt;
+    const to = m * dstStride + dstAt;
+    if (width >= 32) dst.set(src.subarray(from, from + width), to);
+    else for (let c = 0; c < width; c++) dst[to + c] = src[from + c];
+  }
+}
+
 function i32(t: Tensor): Int32Array {
   const data = (t as CpuTensor).data;
   if (!(data instanceof Int32Array)) throw new Error(`expected an int tensor, got ${t.dtype} [${t.shape.join(', ')}]`);
@@ -116,6 +131,7 @@ export class CpuBackend implements Backend {
   /** A = -exp(A_log) of the scan, and its backward pass's per-sequence partials (shared memory). */
   private aScratch: Float64Array = new Float64Array(0);
   private partialScratch: Float64Array = new Float64Array(0);
+  private rowLossScratch: Float64Array = new Float64Array(0);
 
   constructor(options: CpuBackendOptions = {}) {
     const wanted = options.threads ?? threadsFromEnvironment() ?? Math.min(availableParallelism(), MAX_DEFAULT_THREADS);
@@ -156,8 +172,8 @@ export class CpuBackend implements Backend {
   }
 
   /** Items per chunk for `total` items split across the threads, a multiple of `align`. */
-  private perChunk(total: number, align = 1): number {
-    const per = Math.ceil(total / (CHUNKS_PER_THREAD * this.threads));
+  private perChunk(total: number, align = 1, chunksPerThread = CHUNKS_PER_THREAD): number {
+    const per = Math.ceil(total / (chunksPerThread * this.threads));
     return Math.max(align, Math.ceil(per / align) * align);
   }
 
@@ -178,7 +194,10 @@ export class CpuBackend implements Backend {
 
   uploadInts(data: Int32Array, shape: readonly number[]): Tensor {
     if (data.length !== sizeOf(shape)) throw new Error(`uploadInts: ${data.length} values for shape [${shape.join(', ')}]`);
-    return new CpuTensor([...shape], 'i32', Int32Array.from(data));
+    // Shared when worker threads may read it (the cross-entropy's targets).
+    const ints = this.pool ? new Int32Array(new SharedArrayBuffer(data.length * 4)) : new Int32Array(data.length);
+    ints.set(data);
+    return new CpuTensor([...shape], 'i32', ints);
   }
 
   zeros(shape: readonly number[]): Tensor {
@@ -215,14 +234,20 @@ export class CpuBackend implements Backend {
     const [M, d] = rowsCols(x);
     const y = this.alloc(x.shape);
     const rstd = this.alloc([M]);
-    rmsNormForward(f32(x), f32(weight), eps, f32(y), f32(rstd), d);
+    const per = this.perChunk(M);
+    this.exec(Op.rmsNormForward, { arrays: [f32(x), f32(weight), f32(y), f32(rstd)], ints: [d, M, per], floats: [eps] }, Math.ceil(M / per), 4 * M * d);
     return { y, rstd };
   }
 
   rmsNormBackward(x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor): Tensor {
-    const d = x.shape[x.shape.length - 1];
+    const [M, d] = rowsCols(x);
     const dx = this.alloc(x.shape);
-    rmsNormBackward(f32(x), f32(weight), f32(rstd), f32(dy), f32(dx), f32(dWeight), d);
+    // As many chunks of dWeight's columns as of dx's rows: one task does both.
+    const chunks = Math.min(Math.ceil(M / this.perChunk(M)), d);
+    const rowsPer = Math.ceil(M / chunks);
+    const colsPer = Math.ceil(d / chunks);
+    const arrays = [f32(x), f32(weight), f32(rstd), f32(dy), f32(dx), f32(dWeight)];
+    this.exec(Op.rmsNormBackward, { arrays, ints: [d, M, rowsPer, colsPer], floats: [] }, chunks, 8 * M * d);
     return dx;
   }
 
@@ -244,9 +269,18 @@ export class CpuBackend implements Backend {
       out = this.alloc([M, N]);
     }
     const accumulate = (options.accumulate ?? false) && options.into !== undefined;
-    const { left, right } = gemmOperands(f32(a), f32(b), M, N, K, transA, transB);
+    if (this.kernels === 'simd' && transA && !transB) {
+      // The weight gradients' dy^T x: the SIMD kernel reads both operands as stored. Every chunk copies
+      // all of b (an activation, K = tokens rows), so one chunk a thread.
+      const per = this.perChunk(M, 4, 1);
+      const task = { arrays: [f32(a), f32(b), f32(out)], ints: [M, N, K, accumulate ? 1 : 0, per], floats: [] };
+      this.exec(Op.gemmTNSimd, task, Math.ceil(M / per), M * N * K);
+      return out;
+    }
     const per = this.perChunk(M, 4);
-    this.exec(this.op(Op.gemmNT, Op.gemmNTSimd), { arrays: [left, right, f32(out)], ints: [M, N, K, accumulate ? 1 : 0, per], floats: [] }, Math.ceil(M / per), M * N * K);
+    const ints = [M, N, K, accumulate ? 1 : 0, per];
+    const { left, right } = gemmOperands(f32(a), f32(b), M, N, K, transA, transB);
+    this.exec(this.op(Op.gemmNT, Op.gemmNTSimd), { arrays: [left, right, f32(out)], ints, floats: [] }, Math.ceil(M / per), M * N * K);
     return out;
   }
 
@@ -260,7 +294,7 @@ export class CpuBackend implements Backend {
     for (const w of widths) {
       const part = this.alloc([M, w]);
       const dst = f32(part);
-      for (let m = 0; m < M; m++) dst.set(src.subarray(m * C + offset, m * C + offset + w), m * w);
+      copyColumns(src, C, offset, dst, w, 0, M, w);
       parts.push(part);
       offset += w;
     }
@@ -277,7 +311,7 @@ export class CpuBackend implements Backend {
       const [rows, w] = rowsCols(part);
       if (rows !== M) throw new Error(`concatColumns: ${rows} rows against ${M}`);
       const src = f32(part);
-      for (let m = 0; m < M; m++) dst.set(src.subarray(m * w, m * w + w), m * C + offset);
+      copyColumns(src, w, 0, dst, C, offset, M, w);
       offset += w;
     }
     return out;
@@ -441,9 +475,21 @@ export class CpuBackend implements Backend {
   crossEntropy(logits: Tensor, targets: Tensor, withGradient: boolean): { loss: Tensor; dLogits: Tensor | null } {
     const V = logits.shape[logits.shape.length - 1];
     const dLogits = withGradient ? this.alloc(logits.shape) : null;
-    const value = crossEntropy(f32(logits), i32(targets), V, dLogits ? f32(dLogits) : null);
+    const ids = i32(targets);
+    const M = ids.length;
+    const count = countTargets(ids, V);
     const loss = this.alloc([1]);
-    f32(loss)[0] = value;
+    if (count === 0) {
+      f32(loss)[0] = 0;
+      if (dLogits) f32(dLogits).fill(0);
+      return { loss, dLogits };
+    }
+    this.rowLossScratch = this.float64Scratch(this.rowLossScratch, M);
+    const rowLoss = this.rowLossScratch.subarray(0, M);
+    const per = this.perChunk(M);
+    const arrays = dLogits ? [f32(logits), ids, rowLoss, f32(dLogits)] : [f32(logits), ids, rowLoss];
+    this.exec(Op.crossEntropy, { arrays, ints: [V, count, M, per], floats: [] }, Math.ceil(M / per), 8 * M * V);
+    f32(loss)[0] = meanLoss(ids, rowLoss, count);
     return { loss, dLogits };
   }
 

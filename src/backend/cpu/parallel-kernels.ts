@@ -10,10 +10,12 @@
 import { adamwUpdate } from './adamw.js';
 import { causalConv1dBackward, causalConv1dForward } from './conv1d.js';
 import { gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackward, softplusBiasForward } from './elementwise.js';
+import { crossEntropyRows } from './cross-entropy.js';
 import { gemmNT } from './matmul.js';
+import { rmsNormBackwardRows, rmsNormForward, rmsNormWeightGrad } from './rms-norm.js';
 import { selectiveScanBackward, selectiveScanForward, type ScanArrays } from './selective-scan.js';
 import {
-  causalConv1dBackwardSimd, causalConv1dForwardSimd, gateBackwardSimd, gateForwardSimd, gemmNT as gemmNTSimd, selectiveScanBackwardSimd, selectiveScanForwardSimd, siluBackwardSimd, siluForwardSimd,
+  causalConv1dBackwardSimd, causalConv1dForwardSimd, gateBackwardSimd, gateForwardSimd, gemmNT as gemmNTSimd, gemmTN as gemmTNSimd, selectiveScanBackwardSimd, selectiveScanForwardSimd, siluBackwardSimd, siluForwardSimd,
   softplusBiasBackwardSimd, softplusBiasForwardSimd,
 } from './simd/simd-kernels.js';
 
@@ -51,6 +53,11 @@ export const Op = {
   gateBackwardSimd: 20,
   convForwardSimd: 21,
   convBackwardSimd: 22,
+  gemmTNSimd: 23,
+  // Shared by both kernel sets.
+  rmsNormForward: 24,
+  rmsNormBackward: 25,
+  crossEntropy: 26,
 } as const;
 
 type Kernel = (args: TaskArgs, chunk: number) => void;
@@ -181,6 +188,34 @@ const KERNELS: readonly Kernel[] = [
   elementwiseTask5(gateBackwardSimd),
   convForwardTask(causalConv1dForwardSimd),
   convBackwardTask(causalConv1dBackwardSimd),
+  // gemmTNSimd: arrays [a (K, M), b (K, N), c (M, N)]; ints as gemm
+  (args, chunk) => {
+    const [M, N, K, accumulate, per] = Array.from(args.ints);
+    const [r0, r1] = span(M, per, chunk);
+    gemmTNSimd(f32(args, 0), f32(args, 1), f32(args, 2), M, N, K, accumulate === 1, r0, r1);
+  },
+  // rmsNormForward: arrays [x, w, y, rstd]; ints [d, M, rows per chunk]; floats [eps]
+  (args, chunk) => {
+    const [d, M, per] = Array.from(args.ints);
+    const [m0, m1] = span(M, per, chunk);
+    rmsNormForward(f32(args, 0), f32(args, 1), args.floats[0], f32(args, 2), f32(args, 3), d, m0, m1);
+  },
+  // rmsNormBackward: arrays [x, w, rstd, dy, dx, dw]; ints [d, M, rows per chunk, columns per chunk]:
+  // chunk k computes its rows of dx and its columns of dw (so there are as many of both)
+  (args, chunk) => {
+    const [d, M, rowsPer, colsPer] = Array.from(args.ints);
+    const [m0, m1] = span(M, rowsPer, chunk);
+    const [i0, i1] = span(d, colsPer, chunk);
+    rmsNormBackwardRows(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), d, m0, m1);
+    rmsNormWeightGrad(f32(args, 0), f32(args, 2), f32(args, 3), f32(args, 5), d, M, i0, i1);
+  },
+  // crossEntropy: arrays [logits, targets (i32), rowLoss (f64), dLogits?]; ints [V, count, M, rows per chunk]
+  (args, chunk) => {
+    const [V, count, M, per] = Array.from(args.ints);
+    const [m0, m1] = span(M, per, chunk);
+    const dLogits = args.arrays.length > 3 ? f32(args, 3) : null;
+    crossEntropyRows(f32(args, 0), args.arrays[1] as Int32Array, V, count, dLogits, f64(args, 2), m0, m1);
+  },
 ];
 
 /** Runs chunk `chunk` of a task. */
