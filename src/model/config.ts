@@ -48,7 +48,9 @@ export const PRESETS: Readonly<Record<string, MambaPreset>> = {
    * The CPU quickstart. At equal time on a 2-core CPU (SIMD kernels, batch 16, lr 1e-2, no weight
    * decay), d=96 x 2 layers with d_state 8 reached 85.0% legal moves where d=64 reached 83.3% (d_state
    * 8) and 81.9% (d_state 16), and d=64 x 3 layers 80.3%. Over a whole quickstart, d=128 reached 89.1%
-   * against d=96's 89.5%.
+   * against d=96's 89.5%. Later equal-time runs at a third of the quickstart's budget had d=112 with
+   * d_state 4 ahead by half a point (88.1% over 3 seeds against 87.5% over 2), but over a whole
+   * quickstart it reached 90.07% against d=96's 90.38%.
    */
   quickstart: preset(96, 2, 8),
   /** Othello on a GPU: the size of the Othello-GPT / othello_mamba comparisons. */

@@ -39,6 +39,13 @@ const MAX_DEFAULT_THREADS = 8;
  * calling thread: waking a worker costs tens of microseconds.
  */
 const PARALLEL_MIN_WORK = 1 << 17;
+/**
+ * The largest weight-gradient product (K (M + N) floats of operands) that goes to the SIMD gemmTN
+ * kernel. It walks all of a once per 8 columns of b with no blocking over K, which beats transposing
+ * while a stays in cache (the quickstart preset, 0.45M floats) and loses 15% past it (othello-base at
+ * batch 32, 2.4M floats, one thread).
+ */
+const GEMM_TN_MAX_FLOATS = 1 << 20;
 /** Chunks per thread: more than one, so that a thread the machine delays leaves its share to the others. */
 const CHUNKS_PER_THREAD = 6;
 
@@ -269,7 +276,7 @@ export class CpuBackend implements Backend {
       out = this.alloc([M, N]);
     }
     const accumulate = (options.accumulate ?? false) && options.into !== undefined;
-    if (this.kernels === 'simd' && transA && !transB) {
+    if (this.kernels === 'simd' && transA && !transB && K * (M + N) <= GEMM_TN_MAX_FLOATS) {
       // The weight gradients' dy^T x: the SIMD kernel reads both operands as stored. Every chunk copies
       // all of b (an activation, K = tokens rows), so one chunk a thread.
       const per = this.perChunk(M, 4, 1);

@@ -94,8 +94,10 @@ export function gemmTN(
 ): void {
   const rows = r1 - r0;
   if (rows <= 0 || N === 0) return;
-  const Mp = roundUp(rows, 4);
-  const Np = roundUp(N, 8);
+  // Row strides off multiples of 128 bytes: the kernel walks a and b down their K rows, and a stride of
+  // 2 or 4 KiB (othello-base's 512 and 1024 columns) sends every row to the same L1 cache set.
+  const Mp = offPowerStride(roundUp(rows, 4), 4);
+  const Np = offPowerStride(roundUp(N, 8), 8);
   const { at, total } = layout({ a: K * Mp, b: K * Np, c: Mp * Np });
   const k = instance(total);
   // The padding columns of a and b need no zeroing: they only reach the padding of c, never copied out.
@@ -103,6 +105,11 @@ export function gemmTN(
   gatherColumns(b, K, N, 0, N, at.b, Np);
   k.gemmTN(4 * at.a, 4 * at.b, 4 * at.c, Mp, Np, K);
   copyProductOut(c.subarray(r0 * N, r1 * N), rows, N, at.c, Np, accumulate);
+}
+
+/** `floats`, or `floats + step` when it is a multiple of 32 floats (128 bytes). */
+function offPowerStride(floats: number, step: number): number {
+  return floats % 32 === 0 ? floats + step : floats;
 }
 
 /** A product's rows (M, N) from heap at `offset`, stored with row stride Np, into (or added to) c. */
