@@ -249,8 +249,9 @@ export class CpuBackend implements Backend {
   rmsNormBackward(x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor): Tensor {
     const [M, d] = rowsCols(x);
     const dx = this.alloc(x.shape);
-    // As many chunks of dWeight's columns as of dx's rows: one task does both.
-    const chunks = Math.min(Math.ceil(M / this.perChunk(M)), d);
+    // As many chunks of dWeight's columns as of dx's rows: one task does both (at least one, so that
+    // dWeight is written, as zeros, when there are no rows).
+    const chunks = Math.max(1, Math.min(Math.ceil(M / this.perChunk(M)), d));
     const rowsPer = Math.ceil(M / chunks);
     const colsPer = Math.ceil(d / chunks);
     const arrays = [f32(x), f32(weight), f32(rstd), f32(dy), f32(dx), f32(dWeight)];
