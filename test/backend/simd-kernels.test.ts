@@ -12,34 +12,23 @@ describe('cpu SIMD kernels', () => {
     expect(Buffer.from(SIMD_KERNELS_BASE64, 'base64').equals(compiled)).toBe(true);
   });
 
-  it('gemmNT matches the float64 product on sizes that need every kind of padding, and accumulates', () => {
-    for (const [M, N, K] of [[1, 1, 1], [4, 2, 4], [5, 3, 7], [13, 17, 11], [64, 61, 64], [9, 20, 944]]) {
+  // The two products, each with its operands' stored layout (a then b) and its padding sizes.
+  const products = [
+    { name: 'gemmNT (a stored M x K, b stored N x K)', transA: false, transB: true, sizes: [[1, 1, 1], [4, 2, 4], [5, 3, 7], [13, 17, 11], [64, 61, 64], [9, 20, 944]],
+      run: (a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, acc: boolean) => gemmNT(a, b, c, M, N, K, acc) },
+    { name: 'gemmTN (a stored K x M, b stored K x N)', transA: true, transB: false, sizes: [[1, 1, 1], [4, 8, 4], [5, 3, 7], [13, 17, 11], [64, 61, 64], [22, 192, 944]],
+      run: (a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, acc: boolean) => gemmTN(a, b, c, M, N, K, acc, 0, M) },
+  ];
+  for (const { name, transA, transB, sizes, run } of products) it(`${name} matches the float64 product on sizes that need every kind of padding, and accumulates`, () => {
+    for (const [M, N, K] of sizes) {
       const a = Float32Array.from(randomArray(M * K, M + 1));
       const b = Float32Array.from(randomArray(N * K, N + 2));
-      const ref = matmulRef(Float64Array.from(a), Float64Array.from(b), M, N, K, false, true);
+      const ref = matmulRef(Float64Array.from(a), Float64Array.from(b), M, N, K, transA, transB);
       const c = new Float32Array(M * N).fill(Number.NaN);
-      gemmNT(a, b, c, M, N, K, false);
+      run(a, b, c, M, N, K, false);
       const base = Float32Array.from(randomArray(M * N, K + 3));
       const acc = base.slice();
-      gemmNT(a, b, acc, M, N, K, true);
-      for (let i = 0; i < M * N; i++) {
-        const tol = 1e-6 * Math.sqrt(K) * (1 + Math.abs(ref[i]));
-        expect(Math.abs(c[i] - ref[i]), `${M}x${N}x${K} [${i}]`).toBeLessThan(tol);
-        expect(Math.abs(acc[i] - (base[i] + ref[i])), `${M}x${N}x${K} += [${i}]`).toBeLessThan(tol + 1e-6);
-      }
-    }
-  });
-
-  it('gemmTN (a stored K x M, b stored K x N) matches the float64 product on sizes that need every kind of padding, and accumulates', () => {
-    for (const [M, N, K] of [[1, 1, 1], [4, 8, 4], [5, 3, 7], [13, 17, 11], [64, 61, 64], [22, 192, 944]]) {
-      const a = Float32Array.from(randomArray(K * M, M + 1));
-      const b = Float32Array.from(randomArray(K * N, N + 2));
-      const ref = matmulRef(Float64Array.from(a), Float64Array.from(b), M, N, K, true, false);
-      const c = new Float32Array(M * N).fill(Number.NaN);
-      gemmTN(a, b, c, M, N, K, false, 0, M);
-      const base = Float32Array.from(randomArray(M * N, K + 3));
-      const acc = base.slice();
-      gemmTN(a, b, acc, M, N, K, true, 0, M);
+      run(a, b, acc, M, N, K, true);
       for (let i = 0; i < M * N; i++) {
         const tol = 1e-6 * Math.sqrt(K) * (1 + Math.abs(ref[i]));
         expect(Math.abs(c[i] - ref[i]), `${M}x${N}x${K} [${i}]`).toBeLessThan(tol);

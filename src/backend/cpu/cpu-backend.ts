@@ -19,6 +19,7 @@ import { availableParallelism } from 'node:os';
 import { UserError } from '../../util/errors.js';
 import { sumOfSquares } from './adamw.js';
 import { causalConv1dStep } from './conv1d.js';
+import { copyColumns } from './copy-columns.js';
 import { countTargets, meanLoss } from './cross-entropy.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
 import { gemmOperands } from './matmul.js';
@@ -98,22 +99,6 @@ function f32(t: Tensor): Float32Array {
   const data = (t as CpuTensor).data;
   if (!(data instanceof Float32Array)) throw new Error(`expected a float tensor, got ${t.dtype} [${t.shape.join(', ')}]`);
   return data;
-}
-
-/**
- * `width` columns of `rows` rows from src (row stride srcStride, from column srcAt) to dst (row stride
- * dstStride, from column dstAt). Wide rows go by set (a memcpy); narrow ones by a plain loop, cheaper
- * than making a subarray per row.
- */
-function copyColumns(
-  src: Float32Array, srcStride: number, srcAt: number, dst: Float32Array, dstStride: number, dstAt: number, rows: number, width: number,
-): void {
-  for (let m = 0; m < rows; m++) {
-    const from = m * srcStride + srcAt;
-    const to = m * dstStride + dstAt;
-    if (width >= 32) dst.set(src.subarray(from, from + width), to);
-    else for (let c = 0; c < width; c++) dst[to + c] = src[from + c];
-  }
 }
 
 function i32(t: Tensor): Int32Array {

@@ -4,6 +4,7 @@
  * Operands are copied in, padded with zeros to the kernel's block sizes, and the results copied out:
  * O(size) copies next to the O(M N K) product, which runs about 7x faster than scalar TypeScript.
  */
+import { copyColumns } from '../copy-columns.js';
 import type { ScanArrays } from '../selective-scan.js';
 import { scanPartialSize } from '../selective-scan.js';
 import { SIMD_KERNELS_BASE64 } from './kernels-binary.js';
@@ -228,23 +229,12 @@ export function selectiveScanBackwardSimd(
 
 /** Columns [c0, c1) of x (rows, stride) into heap at `offset` as (rows, width); the padding is left as it is. */
 function gatherColumns(x: Float32Array, rows: number, stride: number, c0: number, c1: number, offset: number, width: number): void {
-  // A plain loop: a subarray per row costs more than copying a row of a few dozen floats.
-  const w = c1 - c0;
-  for (let r = 0; r < rows; r++) {
-    const from = r * stride + c0;
-    const to = offset + r * width;
-    for (let c = 0; c < w; c++) heap[to + c] = x[from + c];
-  }
+  copyColumns(x, stride, c0, heap, width, offset, rows, c1 - c0);
 }
 
 /** The inverse of gatherColumns: heap (rows, width) at `offset` into the columns [c0, c1) of x (rows, stride). */
 function scatterColumns(x: Float32Array, rows: number, stride: number, c0: number, c1: number, offset: number, width: number): void {
-  const w = c1 - c0;
-  for (let r = 0; r < rows; r++) {
-    const from = offset + r * width;
-    const to = r * stride + c0;
-    for (let c = 0; c < w; c++) x[to + c] = heap[from + c];
-  }
+  copyColumns(heap, width, offset, x, stride, c0, rows, c1 - c0);
 }
 
 /**
