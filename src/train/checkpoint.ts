@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { configJsonText } from './config-json.js';
 import { decodeSafetensors, encodeSafetensors, toFloat32, type StoredTensor } from './safetensors.js';
 
 export const MODEL_FILE = 'model.safetensors';
@@ -92,7 +93,7 @@ function toStored(tensors: NamedTensors): Map<string, StoredTensor> {
 export function encodeCheckpoint(parts: CheckpointParts): Map<string, Uint8Array> {
   const files = new Map<string, Uint8Array>();
   files.set(MODEL_FILE, encodeSafetensors(toStored(parts.model), { format: 'pt' }));
-  files.set(CONFIG_FILE, new TextEncoder().encode(JSON.stringify(parts.config, null, 2) + '\n'));
+  files.set(CONFIG_FILE, new TextEncoder().encode(configJsonText(parts.config)));
   if (parts.optimizer) {
     const tensors = new Map<string, StoredTensor>();
     for (const [name, t] of parts.model) {

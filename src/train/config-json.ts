@@ -14,6 +14,40 @@ export interface CheckpointIdentity {
   preset: string;
 }
 
+/**
+ * The fields Hugging Face's config classes type as float. transformers validates those types when it
+ * loads a config, and refuses an integer there (`time_step_scale: 1`), so they are written as `1.0`.
+ */
+export const FLOAT_CONFIG_FIELDS: ReadonlySet<string> = new Set([
+  'layer_norm_epsilon',
+  'initializer_range',
+  'time_step_scale',
+  'time_step_min',
+  'time_step_max',
+  'time_step_floor',
+]);
+
+/**
+ * config.json's text: JSON as JSON.stringify writes it, except that every field of FLOAT_CONFIG_FIELDS
+ * holding a number is written as a float literal (a decimal point or an exponent), at any depth.
+ */
+export function configJsonText(json: Record<string, unknown>): string {
+  // JSON.stringify has no way to write 1 as 1.0: mark those numbers, then write the marks out.
+  const mark = '\u0000float:';
+  const text = JSON.stringify(
+    json,
+    (key, value) => (FLOAT_CONFIG_FIELDS.has(key) && typeof value === 'number' && Number.isFinite(value) ? mark + floatLiteral(value) : value),
+    2,
+  );
+  return text.replace(/"\\u0000float:([^"]+)"/g, '$1') + '\n';
+}
+
+/** A finite number as a JSON literal that Python's json module reads as a float. */
+export function floatLiteral(value: number): string {
+  const text = JSON.stringify(value);
+  return /[.eE]/.test(text) ? text : `${text}.0`;
+}
+
 /** The config.json object for a model. */
 export function checkpointConfigJson(config: CheckpointModelConfig, identity: CheckpointIdentity): Record<string, unknown> {
   return {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { checkpointConfigJson, modelConfigFromJson } from '../../src/train/config-json.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CONFIG_FILE, writeCheckpoint } from '../../src/train/checkpoint.js';
+import { checkpointConfigJson, configJsonText, modelConfigFromJson } from '../../src/train/config-json.js';
 import { UserError } from '../../src/util/errors.js';
 
 const CONFIG = {
@@ -16,6 +20,31 @@ describe('config.json', () => {
       layer_norm_epsilon: 1e-5, tie_word_embeddings: true, pad_token_id: 0, vocab_size: 61, hidden_act: 'silu',
       game: 'othello', preset: 'othello-base',
     });
+  });
+
+  it('writes every field transformers types as float with a decimal point or an exponent', () => {
+    // MambaConfig's float fields in transformers 5 (its strict config validation refuses an int there).
+    const floatFields = ['layer_norm_epsilon', 'initializer_range', 'time_step_scale', 'time_step_min', 'time_step_max', 'time_step_floor'];
+    const dir = mkdtempSync(join(tmpdir(), 'gamba-config-'));
+    try {
+      writeCheckpoint(dir, { config: checkpointConfigJson(CONFIG, { game: 'othello', preset: 'othello-base' }), model: new Map() });
+      const text = readFileSync(join(dir, CONFIG_FILE), 'utf8');
+      for (const field of floatFields) {
+        const literal = new RegExp(`"${field}": ([^,\\n]+)`).exec(text)?.[1];
+        expect(literal, field).toBeDefined();
+        expect(literal, field).toMatch(/^-?\d+(\.\d+([eE][-+]?\d+)?|[eE][-+]?\d+)$/);
+      }
+      expect(text).toContain('"time_step_scale": 1.0');
+      // The same values come back, and nothing else changed.
+      expect(JSON.parse(text)).toEqual(checkpointConfigJson(CONFIG, { game: 'othello', preset: 'othello-base' }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes float fields as floats at any depth and leaves other integers alone', () => {
+    const text = configJsonText({ n_layers: 8, nested: { initializer_range: 2, layer_norm_epsilon: 1e-21 }, time_step_min: 0.25 });
+    expect(text).toBe('{\n  "n_layers": 8,\n  "nested": {\n    "initializer_range": 2.0,\n    "layer_norm_epsilon": 1e-21\n  },\n  "time_step_min": 0.25\n}\n');
   });
 
   it('reads its own config back', () => {
