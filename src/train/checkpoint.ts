@@ -7,6 +7,8 @@
  *   trainer-state.json     step, horizon, data position, RNG state, loss history, the run's flags, and
  *                          the SHA-256 of the three files above
  *   metrics.jsonl          one line per step (appended by the trainer; not part of the snapshot)
+ *   SHA256SUMS             in exported and shipped models instead of trainer-state.json: the hashes
+ *                          of model.safetensors and config.json, as `sha256sum` writes them
  *
  * A save is a small transaction. Every file is first written to `<name>.tmp-<pid>` and fsynced; the new
  * trainer-state.json.tmp-<pid> goes last and is the commit record (it names the hashes of the files it
@@ -29,6 +31,7 @@ export const CONFIG_FILE = 'config.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const STATE_FILE = 'trainer-state.json';
 export const METRICS_FILE = 'metrics.jsonl';
+export const HASHES_FILE = 'SHA256SUMS';
 
 /** Tensors by name with their shapes (the form parameters take on the way to and from disk). */
 export type NamedTensors = Map<string, { shape: number[]; data: Float32Array }>;
@@ -239,6 +242,59 @@ export function readTensors(path: string, bytes: Uint8Array, expected: [string, 
 
 export function readModelTensors(dir: string, expected: [string, number[]][]): Map<string, Float32Array> {
   return readTensors(join(dir, MODEL_FILE), readRequired(dir, MODEL_FILE), expected).tensors;
+}
+
+/** SHA256SUMS text for files of `dir`, one `<sha256>  <name>` line each (`sha256sum -c` checks it). */
+export function hashesFileText(files: Map<string, Uint8Array>): string {
+  return [...files].map(([name, bytes]) => `${sha256(bytes)}  ${name}\n`).join('');
+}
+
+/** The hashes a SHA256SUMS file records, by file name; null when the directory has none. */
+function readHashesFile(dir: string): Map<string, string> | null {
+  const path = join(dir, HASHES_FILE);
+  if (!existsSync(path)) return null;
+  const hashes = new Map<string, string>();
+  const lines = readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '');
+  for (const [i, line] of lines.entries()) {
+    const match = /^([0-9a-f]{64}) [ *]([^/\\]+)$/.exec(line);
+    if (!match) throw new UserError(`${path}: line ${i + 1} is not '<sha256>  <file name>'`);
+    hashes.set(match[2], match[1]);
+  }
+  return hashes;
+}
+
+/**
+ * Checks a checkpoint's model file (bytes as read) against the hash recorded beside it: in
+ * trainer-state.json for a training checkpoint, in SHA256SUMS for an exported or shipped model (which
+ * has every file it lists checked). Returns the file the hash came from, or null when none records one
+ * (a model made elsewhere, such as by transformers' save_pretrained).
+ */
+export function verifyModelHash(dir: string, modelBytes: Uint8Array): string | null {
+  const modelPath = join(dir, MODEL_FILE);
+  const listed = readHashesFile(dir);
+  if (listed) {
+    if (!listed.has(MODEL_FILE)) throw new UserError(`${join(dir, HASHES_FILE)}: no hash for ${MODEL_FILE}`);
+    for (const [name, hash] of listed) {
+      const bytes = name === MODEL_FILE ? modelBytes : readRequired(dir, name);
+      if (sha256(bytes) !== hash) throw new UserError(`${join(dir, name)}: does not match its hash in ${HASHES_FILE} (corrupted or replaced)`);
+    }
+    return HASHES_FILE;
+  }
+  const statePath = join(dir, STATE_FILE);
+  if (!existsSync(statePath)) return null;
+  const recorded = parseCommitRecord(statePath)?.[MODEL_FILE];
+  if (typeof recorded !== 'string') throw new UserError(`${statePath}: no hash for ${MODEL_FILE} (truncated, or not a gamba trainer state)`);
+  if (sha256(modelBytes) !== recorded) {
+    throw new UserError(`${modelPath}: does not match its hash in ${STATE_FILE} (corrupted, replaced, or a save under way: try again once training has saved)`);
+  }
+  return STATE_FILE;
+}
+
+/** The model file's bytes, after verifyModelHash; `unverified` is told when nothing records a hash. */
+export function readVerifiedModel(dir: string, expected: [string, number[]][], unverified: (message: string) => void): Map<string, Float32Array> {
+  const bytes = readRequired(dir, MODEL_FILE);
+  if (verifyModelHash(dir, bytes) === null) unverified(`${join(dir, MODEL_FILE)}: no recorded hash (a model made elsewhere), so its weights are not verified`);
+  return readTensors(join(dir, MODEL_FILE), bytes, expected).tensors;
 }
 
 /** The trainer state, after checking that the model, config and optimizer files are the ones it was saved with. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { validateConfig, type MambaConfig } from '../model/config.js';
 import { parameterShapes } from '../model/params.js';
 import { UserError } from '../util/errors.js';
-import { CONFIG_FILE, readConfigJson, readModelTensors, recoverInterruptedSave } from './checkpoint.js';
+import { CONFIG_FILE, readConfigJson, readVerifiedModel, recoverInterruptedSave } from './checkpoint.js';
 import { modelConfigFromJson } from './config-json.js';
 
 export interface LoadedCheckpoint {
@@ -20,6 +20,13 @@ export interface LoadedCheckpoint {
   params: Map<string, Float32Array>;
 }
 
+/** Directories already reported as unverified: the line is said once per process, not per load. */
+const reportedUnverified = new Set<string>();
+
+/**
+ * The checkpoint's config and weights. The model file is checked against its recorded hash (a
+ * corrupted file is refused); a model with none recorded loads with one line said through `note`.
+ */
 export function loadCheckpoint(dir: string, note?: (message: string) => void): LoadedCheckpoint {
   if (!existsSync(dir)) throw new UserError(`${dir}: no such checkpoint directory`);
   const recovered = recoverInterruptedSave(dir);
@@ -27,6 +34,10 @@ export function loadCheckpoint(dir: string, note?: (message: string) => void): L
   const path = join(dir, CONFIG_FILE);
   const { config: fields, game, preset } = modelConfigFromJson(readConfigJson(dir), path);
   const config = validateConfig(fields, path);
-  const params = readModelTensors(dir, parameterShapes(config));
+  const params = readVerifiedModel(dir, parameterShapes(config), (message) => {
+    if (reportedUnverified.has(dir)) return;
+    reportedUnverified.add(dir);
+    note?.(message);
+  });
   return { dir, config, game, preset, params };
 }
