@@ -13,7 +13,7 @@ import { decodeSafetensors, encodeSafetensors, f32Tensor, toFloat32, type Stored
 import { UserError } from '../src/util/errors.js';
 import { gemmNT } from './probe-math.js';
 import { SQUARES } from './targets.js';
-import { writeFileAtomic } from './write-file-atomic.js';
+import { writeFileAtomic } from '../src/util/write-file-atomic.js';
 
 export interface LinearProbe {
   /** D, the activation width. */

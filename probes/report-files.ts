@@ -12,7 +12,7 @@ import type { FeatureSource } from './capture.js';
 import { saveProbe, type LinearProbe } from './linear-probe.js';
 import { renderReportHtml } from './report-html.js';
 import { readReport, REPORT_HTML, REPORT_JSON, type ProbeReport } from './report.js';
-import { writeFileAtomic } from './write-file-atomic.js';
+import { writeFileAtomic } from '../src/util/write-file-atomic.js';
 
 export const PROBES_DIR = 'probes';
 const PROBE_FILE = /^(residual|state)-layer\d+\.safetensors$/;

@@ -5,7 +5,7 @@
  * Othello), and summary.json holds the totals; a dead engine stops the match with a one-line error,
  * the finished games kept.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { UciEngine, engineCommand } from '../../games/chess/uci.js';
@@ -22,6 +22,7 @@ import { loadCheckpoint } from '../train/load-checkpoint.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
 import { note, printResult } from '../util/output.js';
+import { writeFileAtomic } from '../util/write-file-atomic.js';
 
 interface PlayArgs {
   game: 'chess' | 'othello';
@@ -245,7 +246,5 @@ function errorText(error: unknown): string {
 }
 
 function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, path);
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }

@@ -243,6 +243,22 @@ export function float32ToFloat16(value: number): number {
   return sign | (e << 10) | mantissa;
 }
 
+/** float -> bfloat16 (the top 16 bits of the float), rounding to nearest even; NaN stays a quiet NaN. */
+export function float32ToBFloat16(value: number): number {
+  const bits = new Uint32Array(new Float32Array([value]).buffer)[0];
+  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) & 0x8000) | 0x7fc0;
+  // Adding 0x7fff plus the kept word's lowest bit rounds the dropped half to even (and carries into
+  // the exponent, up to infinity, as it should).
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** A float32 tensor narrowed to BF16 for storage. */
+export function bf16Tensor(shape: number[], data: Float32Array): StoredTensor {
+  const words = new Uint16Array(data.length);
+  for (let i = 0; i < data.length; i++) words[i] = float32ToBFloat16(data[i]);
+  return { dtype: 'BF16', shape, data: words };
+}
+
 /** A float32 tensor narrowed to F16 for storage. */
 export function f16Tensor(shape: number[], data: Float32Array): StoredTensor {
   const words = new Uint16Array(data.length);

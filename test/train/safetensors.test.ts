@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeSafetensors,
   encodeSafetensors,
+  bf16Tensor,
   f16Tensor,
   f32Tensor,
   float16ToFloat32,
+  float32ToBFloat16,
   float32ToFloat16,
   toFloat32,
   type StoredTensor,
@@ -194,6 +196,30 @@ describe('half precision', () => {
       if ((word & 0x7c00) === 0x7c00) continue;
       if (float32ToFloat16(float16ToFloat32(word)) !== word) wrong.push(word);
     }
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('bfloat16', () => {
+  it('keeps the top 16 bits, rounding the rest to nearest even', () => {
+    const cases: [number, number][] = [
+      [0, 0x0000], [-0, 0x8000], [1, 0x3f80], [-2, 0xc000], [Infinity, 0x7f80], [-Infinity, 0xff80], [3.140625, 0x4049],
+    ];
+    for (const [value, word] of cases) expect(float32ToBFloat16(value), String(value)).toBe(word);
+    expect(float32ToBFloat16(1 + 2 ** -8)).toBe(0x3f80); // tie, kept word even: down
+    expect(float32ToBFloat16(1 + 3 * 2 ** -8)).toBe(0x3f82); // tie, kept word odd: up
+    expect(float32ToBFloat16(1 + 2 ** -8 + 2 ** -20)).toBe(0x3f81); // above the tie: up
+    expect(float32ToBFloat16(3.4028234663852886e38)).toBe(0x7f80); // the largest float rounds up to infinity
+    expect(float32ToBFloat16(NaN) & 0x7fc0).toBe(0x7fc0);
+  });
+
+  it('round-trips every finite bfloat16 exactly through the file format', () => {
+    const words = new Uint16Array(0x10000);
+    for (let w = 0; w < 0x10000; w++) words[w] = w;
+    const widened = toFloat32({ dtype: 'BF16', shape: [0x10000], data: words });
+    const narrowed = bf16Tensor([0x10000], widened).data as Uint16Array;
+    const wrong: number[] = [];
+    for (let w = 0; w < 0x10000; w++) if ((w & 0x7f80) !== 0x7f80 && narrowed[w] !== w) wrong.push(w);
     expect(wrong).toEqual([]);
   });
 });
