@@ -78,9 +78,25 @@ export interface SelectiveScanGradients {
   dC: Tensor;
 }
 
+/**
+ * How large a step may be on a backend: what a step's tensors may take together, the largest single
+ * tensor, and the most sequences per dispatch. Each `what` says the limit in words for an error message
+ * ("this machine's 23.5 GiB of memory"). src/model/memory.ts holds a step's sizes against them.
+ */
+export interface SizeLimits {
+  /** All tensors together (bytes), or null when the backend cannot tell. */
+  memory: { bytes: number; what: string } | null;
+  /** One tensor: at most this many elements and this many bytes. */
+  tensor: { elements: number; bytes: number; what: string };
+  /** Sequences in one batch, where a kernel runs one workgroup per sequence. */
+  batch?: { max: number; what: string };
+}
+
 export interface Backend {
   /** 'cpu', 'webgpu'. */
   readonly name: string;
+  /** The limits a step's sizes are checked against before anything is allocated. */
+  sizeLimits(): SizeLimits;
 
   // ---- memory -------------------------------------------------------------------------------------
   upload(data: Float32Array, shape: readonly number[]): Tensor;

@@ -33,7 +33,8 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
     const seq = integerFlag('seq', args.seq ?? (chess ? 1023 : 59), 1);
     const steps = integerFlag('steps', args.steps, 1);
     const bar = new ProgressBar('bench train', steps);
-    const result = await benchTrain({ preset: args.preset, vocabSize: chess ? 32 : 61, backend: args.backend, batch, seq, steps, profile: args.profile }, (done) => bar.update(done));
+    const sizeFlag = args.seq === undefined ? `--batch ${batch}` : `--batch ${batch} --seq ${seq}`;
+    const result = await benchTrain({ preset: args.preset, vocabSize: chess ? 32 : 61, backend: args.backend, batch, seq, steps, profile: args.profile, sizeFlag }, (done) => bar.update(done));
     bar.finish();
     printResult(args.json, result, () => {
       const lines = [`train ${result.preset} (${result.parameters} parameters) on ${result.adapter ?? result.backend}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];

@@ -7,6 +7,7 @@ import { MANIFEST_FILE } from '../../datasets/format.js';
 import { openDataset } from '../../datasets/reader.js';
 import { createBackend } from '../backend/index.js';
 import { MambaLM } from '../model/mamba.js';
+import { checkBatchFits } from '../model/memory.js';
 import { CONFIG_FILE } from '../train/checkpoint.js';
 import { loadCheckpoint } from '../train/load-checkpoint.js';
 import type { BackendKind } from '../train/run-spec.js';
@@ -48,9 +49,12 @@ export async function evaluateCheckpoint(options: EvaluateOptions): Promise<Chec
   const games = dataset.readGames(options.split, 0, count);
   dataset.close();
   const backend = await createBackend(options.backend);
+  // Forward passes of `batch` games (fewer when the split has fewer): refused in one line if they cannot fit.
+  const batch = options.batch ?? 64;
+  checkBatchFits(backend, checkpoint.config, Math.min(batch, count), manifest.recordLength - 1, `--batch ${batch}`, false);
   const model = new MambaLM(backend, checkpoint.config, checkpoint.params);
   const report = await legalMoveRate(model, manifest.vocabSize, games, manifest.recordLength, {
-    batch: options.batch,
+    batch,
     onProgress: (done) => options.onProgress?.(done, count),
   });
   return { report, split: options.split, backend: backend.name };

@@ -5,6 +5,7 @@
 import { createBackend } from '../backend/index.js';
 import { configFromPreset } from '../model/config.js';
 import { MambaLM } from '../model/mamba.js';
+import { checkBatchFits } from '../model/memory.js';
 import { initParameters } from '../model/params.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -26,6 +27,8 @@ export interface TrainBenchOptions {
   seed?: number;
   /** Also time every GPU kernel of one extra step (webgpu only). */
   profile?: boolean;
+  /** The flags that set batch and seq, for the message that refuses a size too large (default `--batch B`). */
+  sizeFlag?: string;
 }
 
 /** GPU time of one kernel (pipeline) over one profiled step. */
@@ -57,6 +60,8 @@ export interface TrainBenchResult {
 export async function benchTrain(options: TrainBenchOptions, onStep?: (done: number) => void): Promise<TrainBenchResult> {
   const backend = await createBackend(options.backend);
   const config = configFromPreset(options.preset, options.vocabSize);
+  // Before the weights and the token arrays: a size that cannot fit stops here in one line.
+  checkBatchFits(backend, config, options.batch, options.seq, options.sizeFlag ?? `--batch ${options.batch}`);
   const rng = new Rng(options.seed ?? 1);
   const params = initParameters(config, rng);
   const model = new MambaLM(backend, config, params);

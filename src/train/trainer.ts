@@ -18,6 +18,7 @@ import { createBackend } from '../backend/index.js';
 import type { Backend } from '../backend/backend.js';
 import { configFromPreset, type MambaConfig } from '../model/config.js';
 import { MambaLM } from '../model/mamba.js';
+import { checkBatchFits } from '../model/memory.js';
 import { initParameters, parameterShapes } from '../model/params.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -130,6 +131,8 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
   const dataset = openTrainingData(request.data, request.game);
   const config = configFromPreset(request.preset, dataset.manifest.vocabSize);
   const backend = await createBackend(request.backend);
+  // Before anything is allocated or written to outDir: a batch that cannot fit stops here in one line.
+  checkBatchFits(backend, config, request.batch, dataset.recordLength - 1, `--batch ${request.batch}`);
   const params = initParameters(config, new Rng(request.seed, 1));
   const run: RunSpec = {
     game: request.game,
@@ -212,6 +215,8 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
   const backendKind = request.given?.backend ?? run.backend;
   if (backendKind !== run.backend) hooks.note?.(`resuming on --backend ${backendKind} (the run started on ${run.backend}); losses will not match an uninterrupted run bit for bit`);
   const backend = await createBackend(backendKind);
+  // The run's batch may not fit another backend than the one it started on.
+  checkBatchFits(backend, config, run.batch, dataset.recordLength - 1, `batch ${run.batch} (recorded in ${statePath})`);
   const shapes = parameterShapes(config);
   const params = readModelTensors(outDir, shapes);
   const model = new MambaLM(backend, config, params);

@@ -47,3 +47,15 @@ export class ProgressBar {
     if (this.tty) process.stderr.write('\n');
   }
 }
+
+/** Bytes in binary units with one decimal: "23.5 GiB", "82.3 TiB" (error messages, reports). */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${Math.round(value)} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -14,9 +14,11 @@
  * most MAX_DEFAULT_THREADS); small ops stay on the calling thread, where a handoff would cost more
  * than it saves. Run from the TypeScript sources (no compiled worker script) the backend uses one thread.
  */
-import { rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type Tensor } from '../backend.js';
-import { availableParallelism } from 'node:os';
+import { rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
+import { constants as bufferConstants } from 'node:buffer';
+import { availableParallelism, totalmem } from 'node:os';
 import { UserError } from '../../util/errors.js';
+import { formatBytes } from '../../util/output.js';
 import { sumOfSquares } from './adamw.js';
 import { causalConv1dStep } from './conv1d.js';
 import { copyColumns } from './copy-columns.js';
@@ -132,6 +134,20 @@ export class CpuBackend implements Backend {
     this.pool = wanted > 1 ? sharedPool ?? null : null;
     this.threads = this.pool ? Math.min(wanted, this.pool.size + 1) : 1;
     this.kernels = options.kernels ?? kernelsFromEnvironment() ?? 'simd';
+  }
+
+  /**
+   * Host memory, and V8's longest typed array: buffer.constants.MAX_LENGTH, the longest Uint8Array, is
+   * 2^32 on Node 20, where every typed array stops at that many elements (a longer one throws
+   * "Invalid typed array length").
+   */
+  sizeLimits(): SizeLimits {
+    const memory = totalmem();
+    const elements = bufferConstants.MAX_LENGTH;
+    return {
+      memory: { bytes: memory, what: `this machine's ${formatBytes(memory)} of memory` },
+      tensor: { elements, bytes: Infinity, what: `the ${elements} elements a typed array can hold` },
+    };
   }
 
   /** Chunks of this process's tasks that worker threads ran so far (0 without workers). */

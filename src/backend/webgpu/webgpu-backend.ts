@@ -2,7 +2,8 @@
  * The webgpu backend: every Backend op as WGSL kernels recorded into one command stream (runtime.ts).
  * This class only checks shapes and routes; the kernels live one family per file in kernels/.
  */
-import type { AdamWHyper, Backend, MatmulOptions, SelectiveScanGradients, SelectiveScanInputs, Tensor } from '../backend.js';
+import type { AdamWHyper, Backend, MatmulOptions, SelectiveScanGradients, SelectiveScanInputs, SizeLimits, Tensor } from '../backend.js';
+import { formatBytes } from '../../util/output.js';
 import type { GpuDevice } from './device.js';
 import { adamwUpdate, clipScale, sumOfSquares } from './kernels/adamw.js';
 import { fill } from './kernels/common.js';
@@ -12,7 +13,7 @@ import { add, addInPlace, concatColumns, gateBackward, gateForward, siluBackward
 import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
 import { matmul } from './kernels/matmul.js';
 import { rmsNormBackward, rmsNormForward } from './kernels/rms-norm.js';
-import { selectiveScanBackward, selectiveScanForward, selectiveScanStep } from './kernels/selective-scan.js';
+import { MAX_SCAN_BATCH, selectiveScanBackward, selectiveScanForward, selectiveScanStep } from './kernels/selective-scan.js';
 import { GpuRuntime, type GpuTensor } from './runtime.js';
 
 const g = (t: Tensor) => t as GpuTensor;
@@ -29,6 +30,20 @@ export class WebGpuBackend implements Backend {
   get adapterName(): string {
     const i = this.rt.gpu.adapterInfo;
     return `${i.vendor} ${i.architecture}${i.device ? ` (${i.device})` : ''}${this.rt.gpu.isSoftware ? ' [software]' : ''}`;
+  }
+
+  /**
+   * A buffer must fit both maxBufferSize and, to be bound, maxStorageBufferBindingSize (device.ts raises
+   * both to the adapter's maxima). WebGPU reports no memory size, so the total is not checked here.
+   */
+  sizeLimits(): SizeLimits {
+    const { maxBufferSize, maxStorageBufferBindingSize } = this.rt.device.limits;
+    const [name, bytes] = maxStorageBufferBindingSize <= maxBufferSize ? ['maxStorageBufferBindingSize', maxStorageBufferBindingSize] : ['maxBufferSize', maxBufferSize];
+    return {
+      memory: null,
+      tensor: { elements: Infinity, bytes, what: `the device's ${name} of ${formatBytes(bytes)}` },
+      batch: { max: MAX_SCAN_BATCH, what: `the ${MAX_SCAN_BATCH} sequences the webgpu selective scan runs in one dispatch` },
+    };
   }
 
   /** Bytes of GPU memory the buffer pool holds. */

@@ -55,6 +55,9 @@ const THREADS = 256;
 /** Channels per workgroup (at most): workgroup memory grows with CHUNK x CH (u, delta, dy of the chunk). */
 const MAX_CHANNELS = 16;
 
+/** Sequences per dispatch: one workgroup row each, and WebGPU guarantees 65535 workgroups a dimension. */
+export const MAX_SCAN_BATCH = 65535;
+
 interface ScanLayout {
   E: number;
   N: number;
@@ -68,7 +71,7 @@ interface ScanLayout {
 function layoutOf(inputs: SelectiveScanInputs): ScanLayout {
   const [E, N] = inputs.aLog.shape;
   if (N > THREADS) throw new Error(`selective scan: state size ${N} exceeds ${THREADS}`);
-  if (inputs.batch > 65535) throw new Error(`selective scan: batch ${inputs.batch} exceeds 65535 workgroups`);
+  if (inputs.batch > MAX_SCAN_BATCH) throw new Error(`selective scan: batch ${inputs.batch} exceeds ${MAX_SCAN_BATCH} workgroups`);
   const ch = Math.min(MAX_CHANNELS, Math.floor(THREADS / N));
   return { E, N, ch, groups: Math.ceil(E / ch), chunks: Math.ceil(inputs.length / CHUNK) };
 }
