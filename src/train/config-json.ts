@@ -9,9 +9,10 @@ import { UserError } from '../util/errors.js';
 /** A checkpoint records the whole model config. */
 export type CheckpointModelConfig = MambaConfig;
 
+/** The game and preset a model was trained for; null for a model made elsewhere (the keys are left out). */
 export interface CheckpointIdentity {
-  game: string;
-  preset: string;
+  game: string | null;
+  preset: string | null;
 }
 
 /**
@@ -62,8 +63,8 @@ export function checkpointConfigJson(config: CheckpointModelConfig, identity: Ch
     tie_embeddings: config.tie_embeddings,
     layer_norm_epsilon: config.layer_norm_epsilon,
     pad_token_id: config.pad_token_id,
-    game: identity.game,
-    preset: identity.preset,
+    ...(identity.game !== null ? { game: identity.game } : {}),
+    ...(identity.preset !== null ? { preset: identity.preset } : {}),
     // Hugging Face transformers MambaConfig
     architectures: ['MambaForCausalLM'],
     model_type: 'mamba',

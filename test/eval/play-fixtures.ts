@@ -1,10 +1,10 @@
 /** A small randomly initialised checkpoint written through the model and checkpoint API, for match tests. */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PRESETS, validateConfig } from '../../src/model/config.js';
 import { initParameters, parameterShapes } from '../../src/model/params.js';
-import { writeCheckpoint, type NamedTensors } from '../../src/train/checkpoint.js';
+import { CONFIG_FILE, hashesFileText, HASHES_FILE, MODEL_FILE, writeCheckpoint, type NamedTensors } from '../../src/train/checkpoint.js';
 import { checkpointConfigJson } from '../../src/train/config-json.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -20,5 +20,8 @@ export function writeTinyCheckpoint(dir: string, game: 'chess' | 'othello', seed
   for (const [name, shape] of parameterShapes(config)) model.set(name, { shape, data: params.get(name)! });
   mkdirSync(dir, { recursive: true });
   writeCheckpoint(dir, { config: checkpointConfigJson(config, { game, preset: 'test-d16' }), model });
+  // Hashes as an exported model records them, so loads are checked (and say nothing).
+  const files = new Map([MODEL_FILE, CONFIG_FILE].map((name) => [name, readFileSync(join(dir, name))]));
+  writeFileSync(join(dir, HASHES_FILE), hashesFileText(files));
   return dir;
 }
