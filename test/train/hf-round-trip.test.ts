@@ -15,6 +15,7 @@ import { MambaLM } from '../../src/model/mamba.js';
 import { parameterShapes } from '../../src/model/params.js';
 import { CONFIG_FILE, HASHES_FILE, MODEL_FILE, writeCheckpoint, type NamedTensors } from '../../src/train/checkpoint.js';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
+import { startTraining } from '../../src/train/trainer.js';
 import { decodeSafetensors, float32ToBFloat16, float32ToFloat16, toFloat32 } from '../../src/train/safetensors.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
 import { writeTinyCheckpoint } from '../eval/play-fixtures.js';
@@ -96,6 +97,22 @@ describe('gamba export', () => {
     expect(card).toContain(`${(100 * evalJson.legalTop1).toFixed(2)}% over ${evalJson.positions.toLocaleString('en-US')} positions`);
     expect(card).toContain('residual layer 6');
     expect(card).toContain('3,520,000');
+  });
+
+  it('puts a trained checkpoint\'s data, tokens and losses in the model card', async () => {
+    const dir = join(root, 'trained');
+    const result = await startTraining({
+      outDir: dir, game: 'othello', data: SAMPLES, preset: 'tiny', backend: 'cpu', batch: 4, lr: 3e-3, weightDecay: 0.1,
+      clip: 1, seed: 9, valEvery: 2, valGames: 4, saveEvery: 2, steps: 2,
+    });
+    const out = join(root, 'trained-export');
+    const run = gamba('export', '--checkpoint', dir, '--out', out);
+    expect(run.status, run.stderr).toBe(0);
+    const card = readFileSync(join(out, 'README.md'), 'utf8');
+    expect(card).toContain(`- 2 steps, batch 4 games, ${(2 * 4 * 59).toLocaleString('en-US')} training tokens`);
+    expect(card).toContain(`(18,960 training games)`);
+    expect(card).toContain(`final training loss ${result.lossHistory.at(-1)!.toFixed(4)}, validation loss ${result.valLoss!.toFixed(4)}`);
+    expect(card).toContain('None recorded in the checkpoint');
   });
 
   it('rounds to fp16 and bf16 as the formats do, and the exported models evaluate', () => {
