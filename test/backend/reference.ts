@@ -126,3 +126,49 @@ export function numericGradient(f: () => number, x: F64, indices?: number[], h =
   }
   return out;
 }
+
+/** PyTorch's LayerNorm (biased variance) with weight and bias, row by row over rows of width d. */
+export function layerNormRef(x: F64, w: F64, b: F64, eps: number, d: number): F64 {
+  const y = new Float64Array(x.length);
+  for (let m = 0; m < x.length / d; m++) {
+    let mean = 0;
+    for (let i = 0; i < d; i++) mean += x[m * d + i] / d;
+    let v = 0;
+    for (let i = 0; i < d; i++) v += (x[m * d + i] - mean) ** 2 / d;
+    for (let i = 0; i < d; i++) y[m * d + i] = ((x[m * d + i] - mean) / Math.sqrt(v + eps)) * w[i] + b[i];
+  }
+  return y;
+}
+
+/** GELU, tanh form (GPT-2's gelu_new). */
+export const geluRef = (v: number): number => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+
+/** Causal multi-head attention from qkv: (B L, 3d) (q, k, v column blocks, heads side by side) -> (B L, d). */
+export function attentionRef(qkv: F64, batch: number, L: number, heads: number, d: number): F64 {
+  const hd = d / heads;
+  const out = new Float64Array(batch * L * d);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      for (let t = 0; t < L; t++) {
+        const q = (c: number) => qkv[(b * L + t) * 3 * d + h * hd + c];
+        const k = (j: number, c: number) => qkv[(b * L + j) * 3 * d + d + h * hd + c];
+        const v = (j: number, c: number) => qkv[(b * L + j) * 3 * d + 2 * d + h * hd + c];
+        const s: number[] = [];
+        for (let j = 0; j <= t; j++) {
+          let acc = 0;
+          for (let c = 0; c < hd; c++) acc += q(c) * k(j, c);
+          s.push(acc / Math.sqrt(hd));
+        }
+        const max = Math.max(...s);
+        const e = s.map((x) => Math.exp(x - max));
+        const sum = e.reduce((a, x) => a + x, 0);
+        for (let c = 0; c < hd; c++) {
+          let acc = 0;
+          for (let j = 0; j <= t; j++) acc += (e[j] / sum) * v(j, c);
+          out[(b * L + t) * d + h * hd + c] = acc;
+        }
+      }
+    }
+  }
+  return out;
+}
