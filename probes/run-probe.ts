@@ -23,8 +23,7 @@ import { openDataset } from '../datasets/reader.js';
 import { createBackend, type BackendName } from '../src/backend/index.js';
 import { MambaLM } from '../src/model/mamba.js';
 import { initParameters } from '../src/model/params.js';
-import { CONFIG_FILE } from '../src/train/checkpoint.js';
-import { loadCheckpoint } from '../src/train/load-checkpoint.js';
+import { checkModelFitsDataset, loadCheckpoint } from '../src/train/load-checkpoint.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { captureFeatures, closeCapture, rowIndex, type CapturedSource, type FeatureSource, type PointMask, type RowIndex } from './capture.js';
@@ -97,12 +96,7 @@ export async function computeProbeReport(options: ProbeRunOptions): Promise<Prob
   if (!isProbeGame(manifest.game)) throw new UserError(`${manifestPath}: a ${manifest.game} dataset; board probes are implemented for othello and chess`);
   const game: ProbeGame = manifest.game;
   const target = resolveTarget(game, options.target);
-  if (checkpoint.game !== null && checkpoint.game !== manifest.game) {
-    throw new UserError(`${join(options.checkpoint, CONFIG_FILE)}: a ${checkpoint.game} model, but ${manifestPath} is a ${manifest.game} dataset`);
-  }
-  if (checkpoint.config.vocab_size !== manifest.vocabSize) {
-    throw new UserError(`${join(options.checkpoint, CONFIG_FILE)}: vocab_size ${checkpoint.config.vocab_size} but ${manifestPath} has vocabulary size ${manifest.vocabSize}`);
-  }
+  checkModelFitsDataset(checkpoint, options.data, manifest);
   const L = manifest.recordLength;
   // Probe-training and held-out games never overlap: train split for fitting, val split for scoring
   // (or, for a dataset without a val split, train games after the fitting ones).

@@ -9,8 +9,7 @@ import { MANIFEST_FILE } from '../../datasets/format.js';
 import { openDataset } from '../../datasets/reader.js';
 import { createBackend } from '../backend/index.js';
 import { MambaLM } from '../model/mamba.js';
-import { CONFIG_FILE } from '../train/checkpoint.js';
-import { loadCheckpoint } from '../train/load-checkpoint.js';
+import { checkModelFitsDataset, loadCheckpoint } from '../train/load-checkpoint.js';
 import type { BackendKind } from '../train/run-spec.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
@@ -63,9 +62,7 @@ export const logitsCommand: CommandModule<object, LogitsArgs> = {
     const checkpoint = loadCheckpoint(args.checkpoint, note);
     const dataset = openDataset(args.data);
     const manifest = dataset.manifest;
-    if (checkpoint.config.vocab_size !== manifest.vocabSize) {
-      throw new UserError(`${join(args.checkpoint, CONFIG_FILE)}: vocab_size ${checkpoint.config.vocab_size} but ${join(args.data, MANIFEST_FILE)} has vocabulary size ${manifest.vocabSize}`);
-    }
+    checkModelFitsDataset(checkpoint, args.data, manifest);
     const count = Math.min(games, dataset.count(args.split));
     if (count === 0) throw new UserError(`${join(args.data, MANIFEST_FILE)}: the ${args.split} split has no games`);
     const records = dataset.readGames(args.split, 0, count);

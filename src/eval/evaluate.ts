@@ -8,8 +8,7 @@ import { openDataset } from '../../datasets/reader.js';
 import { createBackend } from '../backend/index.js';
 import { MambaLM } from '../model/mamba.js';
 import { checkBatchFits } from '../model/memory.js';
-import { CONFIG_FILE } from '../train/checkpoint.js';
-import { loadCheckpoint } from '../train/load-checkpoint.js';
+import { checkModelFitsDataset, loadCheckpoint } from '../train/load-checkpoint.js';
 import type { BackendKind } from '../train/run-spec.js';
 import { UserError } from '../util/errors.js';
 import { note } from '../util/output.js';
@@ -38,12 +37,7 @@ export async function evaluateCheckpoint(options: EvaluateOptions): Promise<Chec
   const manifest = dataset.manifest;
   const manifestPath = join(options.data, MANIFEST_FILE);
   if (manifest.game !== 'othello') throw new UserError(`${manifestPath}: a ${manifest.game} dataset; the legal-move rate is implemented for othello`);
-  if (checkpoint.game !== null && checkpoint.game !== manifest.game) {
-    throw new UserError(`${join(options.checkpoint, CONFIG_FILE)}: a ${checkpoint.game} model, but ${manifestPath} is a ${manifest.game} dataset`);
-  }
-  if (checkpoint.config.vocab_size !== manifest.vocabSize) {
-    throw new UserError(`${join(options.checkpoint, CONFIG_FILE)}: vocab_size ${checkpoint.config.vocab_size} but ${manifestPath} has vocabulary size ${manifest.vocabSize}`);
-  }
+  checkModelFitsDataset(checkpoint, options.data, manifest);
   const count = Math.min(options.games, dataset.count(options.split));
   if (count === 0) throw new UserError(`${manifestPath}: the ${options.split} split has no games`);
   const games = dataset.readGames(options.split, 0, count);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { validateConfig, type MambaConfig } from '../model/config.js';
 import { parameterShapes } from '../model/params.js';
 import { UserError } from '../util/errors.js';
+import { MANIFEST_FILE } from '../../datasets/format.js';
 import { CONFIG_FILE, readConfigJson, readVerifiedModel, recoverInterruptedSave } from './checkpoint.js';
 import { modelConfigFromJson } from './config-json.js';
 
@@ -40,4 +41,16 @@ export function loadCheckpoint(dir: string, note?: (message: string) => void): L
     note?.(message);
   });
   return { dir, config, game, preset, params };
+}
+
+/** Refuses a model and a dataset that do not go together: another game, or another vocabulary. */
+export function checkModelFitsDataset(checkpoint: LoadedCheckpoint, dataDir: string, manifest: { game: string; vocabSize: number }): void {
+  const configPath = join(checkpoint.dir, CONFIG_FILE);
+  const manifestPath = join(dataDir, MANIFEST_FILE);
+  if (checkpoint.game !== null && checkpoint.game !== manifest.game) {
+    throw new UserError(`${configPath}: a ${checkpoint.game} model, but ${manifestPath} is a ${manifest.game} dataset`);
+  }
+  if (checkpoint.config.vocab_size !== manifest.vocabSize) {
+    throw new UserError(`${configPath}: vocab_size ${checkpoint.config.vocab_size} but ${manifestPath} has vocabulary size ${manifest.vocabSize}`);
+  }
 }
