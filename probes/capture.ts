@@ -16,6 +16,7 @@ import type { Tensor } from '../src/backend/backend.js';
 import { innerSize } from '../src/model/config.js';
 import type { MambaLM } from '../src/model/mamba.js';
 import { FeatureFile } from './feature-file.js';
+import { yieldToEventLoop } from '../src/util/event-loop.js';
 
 export type FeatureSource = 'residual' | 'state';
 
@@ -147,6 +148,7 @@ export async function captureFeatures(model: MambaLM, games: Uint8Array, recordL
     }
     for (const t of [...stepState.conv, ...stepState.ssm]) be.dispose(t);
     options.onProgress?.(g0 + B, count);
+    await yieldToEventLoop();
   }
   for (const source of captured) {
     for (const file of source.files) {

@@ -15,8 +15,7 @@
  * of residual and 0.33 GB of state rows, and 37 MB of labels in memory; the files are removed as soon
  * as they are scored.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../datasets/format.js';
 import { openDataset } from '../datasets/reader.js';
@@ -26,6 +25,8 @@ import { initParameters } from '../src/model/params.js';
 import { checkModelFitsDataset, loadCheckpoint } from '../src/train/load-checkpoint.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
+import { yieldToEventLoop } from '../src/util/event-loop.js';
+import { withScratchDir } from '../src/util/scratch-dir.js';
 import { captureFeatures, closeCapture, rowIndex, type CapturedSource, type FeatureSource, type PointMask, type RowIndex } from './capture.js';
 import { DEFAULT_FIT, fitLinearProbe, type FitResult } from './fit-probe.js';
 import { PROBE_POINTS_TEXT, probedGames, type ProbedGame } from './game-points.js';
@@ -134,8 +135,7 @@ export async function computeProbeReport(options: ProbeRunOptions): Promise<Prob
   const majorityMetrics = probeMetrics(majorityPredictions(majority, heldAll.move), heldAllLabels, heldAll.move);
 
   const backend = await createBackend(options.backend);
-  const scratch = mkdtempSync(join(tmpdir(), 'gamba-probe-'));
-  try {
+  return withScratchDir('gamba-probe-', async (scratch) => {
     const common: VariantContext = {
       options, target, fit, held, keepFit, keepHeld, classes, scratch, note, exampleMoves: PROBE_POINTS_TEXT[game].exampleMoves, ridgeStart: new Map(),
     };
@@ -208,9 +208,7 @@ export async function computeProbeReport(options: ProbeRunOptions): Promise<Prob
         trainedFitSeconds: trained.seconds.fit,
       },
     };
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
+  });
 }
 
 function makeSplit(name: string, games: Uint8Array, recordLength: number, game: ProbeGame, target: ProbeTarget, where: string): Split {
@@ -291,6 +289,7 @@ async function runVariant(
       const held = Uint8Array.from(captured.index.game, (g) => (g % VALIDATION_EVERY === VALIDATION_EVERY - 1 ? 1 : 0));
       for (let i = 0; i < captured.layers.length; i++) {
         const layer = captured.layers[i];
+        await yieldToEventLoop();
         t0 = performance.now();
         const result = fitLinearProbe(captured.files[i], labels, ctx.classes, {
           ridge: ctx.ridgeStart.get(captured.source) ?? DEFAULT_FIT.ridge,

@@ -8,8 +8,11 @@ export interface CliRun {
   stderr: string;
 }
 
+/** The CLI's entry point, relative to the repository root (the tests' working directory). */
+export const gambaPath = 'bin/gamba.js';
+
 export function gamba(...args: string[]): CliRun {
-  const run = spawnSync(process.execPath, ['bin/gamba.js', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const run = spawnSync(process.execPath, [gambaPath, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
