@@ -187,6 +187,33 @@ export interface Backend {
   clipScale(squares: readonly Tensor[], clip: number): Tensor;
 }
 
+/**
+ * The ops of the transformer baseline (GPT-2 blocks: LayerNorm with bias, tanh GELU, linear biases,
+ * causal multi-head attention). Only the cpu backend has them so far; they join Backend once the webgpu
+ * backend has its kernels, and until then the type says which backends can run a transformer.
+ */
+export interface TransformerOps {
+  /** x: (M, d), weight and bias: (d) -> y: (M, d), and the saved mean and 1/sqrt(var + eps): (M). */
+  layerNormForward(x: Tensor, weight: Tensor, bias: Tensor, eps: number): { y: Tensor; mean: Tensor; rstd: Tensor };
+  /** Returns dx: (M, d); writes dWeight and dBias: (d). */
+  layerNormBackward(x: Tensor, weight: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, dBias: Tensor): Tensor;
+  /** GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+  geluForward(x: Tensor): Tensor;
+  geluBackward(x: Tensor, dy: Tensor): Tensor;
+  /** x: (M, C), bias: (C) -> x + bias. */
+  biasAdd(x: Tensor, bias: Tensor): Tensor;
+  /** Writes dBias: (C), the column sums of dy: (M, C) (the bias gradient of biasAdd). */
+  biasGrad(dy: Tensor, dBias: Tensor): void;
+  /**
+   * Causal self-attention of `heads` heads over qkv: (M, 3d) (q, k, v column blocks, M = batch x length)
+   * -> out: (M, d) and lse: (batch, heads, length), the log-sum-exp of each softmax, all the backward
+   * pass needs besides qkv and out.
+   */
+  causalAttentionForward(qkv: Tensor, batch: number, length: number, heads: number): { out: Tensor; lse: Tensor };
+  /** Returns dqkv: (M, 3d). */
+  causalAttentionBackward(qkv: Tensor, out: Tensor, lse: Tensor, dOut: Tensor, batch: number, length: number, heads: number): Tensor;
+}
+
 /** Number of elements of a shape. */
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;

@@ -1,9 +1,11 @@
 /**
  * The cpu reference kernels of the transformer baseline (LayerNorm with bias, GELU, bias add, causal
  * attention): forward against the float64 reference, backward against its central differences (h = 1e-5),
- * with the tolerances of cpu-ops.test.ts; and the same bits however the work is cut into ranges.
+ * with the tolerances of cpu-ops.test.ts; the same bits however the work is cut into ranges; and the
+ * same through the cpu backend (TransformerOps) on one thread and on three.
  */
 import { describe, expect, it } from 'vitest';
+import { CpuBackend } from '../../src/backend/cpu/cpu-backend.js';
 import { causalAttentionBackward, causalAttentionForward, type AttentionShape } from '../../src/backend/cpu/causal-attention.js';
 import { biasAddForward, biasGrad, geluBackward, geluForward } from '../../src/backend/cpu/gelu.js';
 import { layerNormBackwardRows, layerNormForward, layerNormParamGrads } from '../../src/backend/cpu/layer-norm.js';
@@ -108,5 +110,46 @@ describe('causal attention', () => {
     const whole = run([0, U]);
     const split = run([0, 1, 4, U]);
     for (let k = 0; k < 3; k++) expect(split[k]).toEqual(whole[k]);
+  });
+});
+
+describe('the transformer ops through the cpu backend', () => {
+  const backends = [new CpuBackend({ threads: 1 }), new CpuBackend({ threads: 3 })];
+  // Large enough that LayerNorm, GELU and attention are split across the threads (PARALLEL_MIN_WORK).
+  const [batch, L, H, d] = [8, 40, 4, 72];
+  const M = batch * L;
+  const x = Float32Array.from(rand(M * d, 20, -3, 3));
+  const qkv = Float32Array.from(rand(M * 3 * d, 21, -2, 2));
+  const w = Float32Array.from(rand(d, 22, 0.5, 1.5)), b = Float32Array.from(rand(d, 23)), dy = Float32Array.from(rand(M * d, 24));
+
+  async function everything(be: CpuBackend): Promise<Float32Array[]> {
+    const t = (data: Float32Array, shape: number[]) => be.upload(data, shape);
+    const ln = be.layerNormForward(t(x, [M, d]), t(w, [d]), t(b, [d]), 1e-5);
+    const dW = be.zeros([d]), dB = be.zeros([d]);
+    const dx = be.layerNormBackward(t(x, [M, d]), t(w, [d]), ln.mean, ln.rstd, t(dy, [M, d]), dW, dB);
+    const gelu = be.geluForward(t(x, [M, d]));
+    const dGelu = be.geluBackward(t(x, [M, d]), t(dy, [M, d]));
+    const biased = be.biasAdd(t(x, [M, d]), t(b, [d]));
+    const dBias = be.zeros([d]);
+    be.biasGrad(t(dy, [M, d]), dBias);
+    const att = be.causalAttentionForward(t(qkv, [M, 3 * d]), batch, L, H);
+    const dqkv = be.causalAttentionBackward(t(qkv, [M, 3 * d]), att.out, att.lse, t(dy, [M, d]), batch, L, H);
+    return Promise.all([ln.y, dx, dW, dB, gelu, dGelu, biased, dBias, att.out, dqkv].map((tensor) => be.download(tensor)));
+  }
+
+  it('agree with the reference and give the same bits on 1 and 3 threads', async () => {
+    const [one, three] = await Promise.all(backends.map(everything));
+    for (let i = 0; i < one.length; i++) expect(three[i], `result ${i}`).toEqual(one[i]);
+    const x64 = Float64Array.from(x);
+    expectClose(one[0], layerNormRef(x64, Float64Array.from(w), Float64Array.from(b), 1e-5, d), 1e-4, 1e-5, 'LayerNorm');
+    expectClose(one[4], map(x64, geluRef), ...FWD, 'GELU');
+    expectClose(one[6], map(x64, (v, i) => v + b[i % d]), ...FWD, 'bias add');
+    expectClose(one[8], attentionRef(Float64Array.from(qkv), batch, L, H, d), ...FWD, 'attention');
+  });
+
+  it('refuses a qkv that is not (batch x length, 3 d) with d a multiple of the heads', () => {
+    const be = backends[0];
+    expect(() => be.causalAttentionForward(be.zeros([M, 3 * d]), batch, L, 5)).toThrow(/not \(8 x 40, 3 d\) with d a multiple of 5 heads/);
+    expect(() => be.causalAttentionForward(be.zeros([M - 1, 3 * d]), batch, L, H)).toThrow(/causal attention/);
   });
 });

@@ -14,7 +14,7 @@
  * most MAX_DEFAULT_THREADS); small ops stay on the calling thread, where a handoff would cost more
  * than it saves. Run from the TypeScript sources (no compiled worker script) the backend uses one thread.
  */
-import { rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
+import { rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor, type TransformerOps } from '../backend.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { availableParallelism, totalmem } from 'node:os';
 import { UserError } from '../../util/errors.js';
@@ -115,7 +115,7 @@ function same(a: Tensor, b: Tensor, what: string): void {
   }
 }
 
-export class CpuBackend implements Backend {
+export class CpuBackend implements Backend, TransformerOps {
   readonly name = 'cpu';
   /** Threads the heavy ops run on (1 when no worker threads could be started). */
   readonly threads: number;
@@ -408,6 +408,87 @@ export class CpuBackend implements Backend {
     const dz = this.alloc(z.shape);
     this.elementwise(this.op(Op.gateBackward, Op.gateBackwardSimd), [f32(y), f32(z), f32(dOut), f32(dy), f32(dz)]);
     return { dy, dz };
+  }
+
+  // ---- the transformer baseline's ops (TransformerOps) ----------------------------------------------
+
+  layerNormForward(x: Tensor, weight: Tensor, bias: Tensor, eps: number): { y: Tensor; mean: Tensor; rstd: Tensor } {
+    const [M, d] = rowsCols(x);
+    const y = this.alloc(x.shape);
+    const mean = this.alloc([M]);
+    const rstd = this.alloc([M]);
+    const per = this.perChunk(M);
+    const arrays = [f32(x), f32(weight), f32(bias), f32(y), f32(mean), f32(rstd)];
+    this.exec(Op.layerNormForward, { arrays, ints: [d, M, per], floats: [eps] }, Math.ceil(M / per), 6 * M * d);
+    return { y, mean, rstd };
+  }
+
+  layerNormBackward(x: Tensor, weight: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, dBias: Tensor): Tensor {
+    const [M, d] = rowsCols(x);
+    const dx = this.alloc(x.shape);
+    // As in rmsNormBackward: each chunk does its rows of dx and its columns of dWeight and dBias.
+    const chunks = Math.max(1, Math.min(Math.ceil(M / this.perChunk(M)), d));
+    const arrays = [f32(x), f32(weight), f32(mean), f32(rstd), f32(dy), f32(dx), f32(dWeight), f32(dBias)];
+    this.exec(Op.layerNormBackward, { arrays, ints: [d, M, Math.ceil(M / chunks), Math.ceil(d / chunks)], floats: [] }, chunks, 10 * M * d);
+    return dx;
+  }
+
+  geluForward(x: Tensor): Tensor {
+    const y = this.alloc(x.shape);
+    this.elementwise(Op.geluForward, [f32(x), f32(y)]);
+    return y;
+  }
+
+  geluBackward(x: Tensor, dy: Tensor): Tensor {
+    same(x, dy, 'geluBackward');
+    const dx = this.alloc(x.shape);
+    this.elementwise(Op.geluBackward, [f32(x), f32(dy), f32(dx)]);
+    return dx;
+  }
+
+  biasAdd(x: Tensor, bias: Tensor): Tensor {
+    const [M, C] = rowsCols(x);
+    if (sizeOf(bias.shape) !== C) throw new Error(`biasAdd: bias [${bias.shape.join(', ')}] does not fit rows of ${C}`);
+    const y = this.alloc(x.shape);
+    const per = this.perChunk(M) * C;
+    this.exec(Op.biasAdd, { arrays: [f32(x), f32(bias), f32(y)], ints: [M * C, C, per], floats: [] }, Math.ceil((M * C) / per) || 1, M * C);
+    return y;
+  }
+
+  biasGrad(dy: Tensor, dBias: Tensor): void {
+    const [M, C] = rowsCols(dy);
+    const per = this.perChunk(C);
+    this.exec(Op.biasGrad, { arrays: [f32(dy), f32(dBias)], ints: [M, C, per], floats: [] }, Math.ceil(C / per) || 1, M * C);
+  }
+
+  causalAttentionForward(qkv: Tensor, batch: number, length: number, heads: number): { out: Tensor; lse: Tensor } {
+    const d = this.attentionWidth(qkv, batch, length, heads);
+    const out = this.alloc([batch * length, d]);
+    const lse = this.alloc([batch, heads, length]);
+    const units = batch * heads;
+    const per = this.perChunk(units);
+    const ints = [batch, length, heads, d, per];
+    this.exec(Op.attentionForward, { arrays: [f32(qkv), f32(out), f32(lse)], ints, floats: [] }, Math.ceil(units / per), units * length * length * d);
+    return { out, lse };
+  }
+
+  causalAttentionBackward(qkv: Tensor, out: Tensor, lse: Tensor, dOut: Tensor, batch: number, length: number, heads: number): Tensor {
+    const d = this.attentionWidth(qkv, batch, length, heads);
+    const dqkv = this.alloc(qkv.shape);
+    const units = batch * heads;
+    const per = this.perChunk(units);
+    const arrays = [f32(qkv), f32(out), f32(lse), f32(dOut), f32(dqkv)];
+    this.exec(Op.attentionBackward, { arrays, ints: [batch, length, heads, d, per], floats: [] }, Math.ceil(units / per), 2 * units * length * length * d);
+    return dqkv;
+  }
+
+  /** d, after checking that qkv is (batch x length, 3d) with d a multiple of the head count. */
+  private attentionWidth(qkv: Tensor, batch: number, length: number, heads: number): number {
+    const [M, C] = rowsCols(qkv);
+    if (M !== batch * length || C % 3 !== 0 || (C / 3) % heads !== 0) {
+      throw new Error(`causal attention: qkv [${qkv.shape.join(', ')}] is not (${batch} x ${length}, 3 d) with d a multiple of ${heads} heads`);
+    }
+    return C / 3;
   }
 
   /** An elementwise task over arrays of equal length (inputs, then outputs). */

@@ -11,6 +11,9 @@ import { adamwUpdate } from './adamw.js';
 import { causalConv1dBackward, causalConv1dForward } from './conv1d.js';
 import { gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackward, softplusBiasForward } from './elementwise.js';
 import { crossEntropyRows } from './cross-entropy.js';
+import { causalAttentionBackward, causalAttentionForward } from './causal-attention.js';
+import { biasAddForward, biasGrad, geluBackward, geluForward } from './gelu.js';
+import { layerNormBackwardRows, layerNormForward, layerNormParamGrads } from './layer-norm.js';
 import { gemmNT } from './matmul.js';
 import { rmsNormBackwardRows, rmsNormForward, rmsNormWeightGrad } from './rms-norm.js';
 import { selectiveScanBackward, selectiveScanForward, type ScanArrays } from './selective-scan.js';
@@ -58,6 +61,15 @@ export const Op = {
   rmsNormForward: 24,
   rmsNormBackward: 25,
   crossEntropy: 26,
+  // The transformer baseline's ops.
+  layerNormForward: 27,
+  layerNormBackward: 28,
+  geluForward: 29,
+  geluBackward: 30,
+  biasAdd: 31,
+  biasGrad: 32,
+  attentionForward: 33,
+  attentionBackward: 34,
 } as const;
 
 type Kernel = (args: TaskArgs, chunk: number) => void;
@@ -215,6 +227,46 @@ const KERNELS: readonly Kernel[] = [
     const [m0, m1] = span(M, per, chunk);
     const dLogits = args.arrays.length > 3 ? f32(args, 3) : null;
     crossEntropyRows(f32(args, 0), args.arrays[1] as Int32Array, V, count, dLogits, f64(args, 2), m0, m1);
+  },
+  // layerNormForward: arrays [x, w, b, y, mean, rstd]; ints [d, M, rows per chunk]; floats [eps]
+  (args, chunk) => {
+    const [d, M, per] = Array.from(args.ints);
+    const [m0, m1] = span(M, per, chunk);
+    layerNormForward(f32(args, 0), f32(args, 1), f32(args, 2), args.floats[0], f32(args, 3), f32(args, 4), f32(args, 5), d, m0, m1);
+  },
+  // layerNormBackward: arrays [x, w, mean, rstd, dy, dx, dw, db]; ints [d, M, rows per chunk, columns per chunk]:
+  // chunk k computes its rows of dx and its columns of dw and db (as rmsNormBackward)
+  (args, chunk) => {
+    const [d, M, rowsPer, colsPer] = Array.from(args.ints);
+    const [m0, m1] = span(M, rowsPer, chunk);
+    const [i0, i1] = span(d, colsPer, chunk);
+    layerNormBackwardRows(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), f32(args, 5), d, m0, m1);
+    layerNormParamGrads(f32(args, 0), f32(args, 2), f32(args, 3), f32(args, 4), f32(args, 6), f32(args, 7), d, M, i0, i1);
+  },
+  elementwiseTask2(geluForward),
+  elementwiseTask3(geluBackward),
+  // biasAdd: arrays [x, bias, y]; ints [n, C, elements per chunk (a multiple of C)]
+  (args, chunk) => {
+    const [i0, i1] = span(args.ints[0], args.ints[2], chunk);
+    biasAddForward(f32(args, 0), f32(args, 1), f32(args, 2), args.ints[1], i0, i1);
+  },
+  // biasGrad: arrays [dy, dBias]; ints [M, C, columns per chunk]
+  (args, chunk) => {
+    const [M, C, per] = Array.from(args.ints);
+    const [c0, c1] = span(C, per, chunk);
+    biasGrad(f32(args, 0), f32(args, 1), C, M, c0, c1);
+  },
+  // attentionForward: arrays [qkv, out, lse]; ints [batch, length, heads, d, units per chunk]
+  (args, chunk) => {
+    const [batch, length, heads, d, per] = Array.from(args.ints);
+    const [u0, u1] = span(batch * heads, per, chunk);
+    causalAttentionForward(f32(args, 0), f32(args, 1), f32(args, 2), { batch, length, heads, d }, u0, u1);
+  },
+  // attentionBackward: arrays [qkv, out, lse, dOut, dqkv]; ints as attentionForward
+  (args, chunk) => {
+    const [batch, length, heads, d, per] = Array.from(args.ints);
+    const [u0, u1] = span(batch * heads, per, chunk);
+    causalAttentionBackward(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), { batch, length, heads, d }, u0, u1);
   },
 ];
 
