@@ -2,8 +2,8 @@
  * `gamba logits`: a checkpoint's next-token logits on dataset games, written as JSON, so another
  * implementation (transformers, through tools/hf-check.py) can be compared with this one number for number.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { MANIFEST_FILE } from '../../datasets/format.js';
 import { openDataset } from '../../datasets/reader.js';
@@ -96,6 +96,7 @@ export const logitsCommand: CommandModule<object, LogitsArgs> = {
       for (let t = 0; t < L; t++) rows.push(Array.from(logits.subarray((g * L + t) * V, (g * L + t + 1) * V)));
       file.logits.push(rows);
     }
+    mkdirSync(dirname(args.out), { recursive: true });
     writeFileAtomic(args.out, JSON.stringify(file) + '\n');
     printResult(args.json, { out: args.out, games: count, positions: count * L, backend: backend.name }, () =>
       `wrote the logits of ${count} games x ${L} positions (${backend.name}) to ${args.out}`);

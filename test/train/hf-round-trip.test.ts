@@ -164,7 +164,7 @@ describe('gamba export', () => {
   });
 
   it('gamba logits writes the tokens and the model\'s logits', async () => {
-    const out = join(root, 'logits.json');
+    const out = join(root, 'not-yet-made', 'logits.json');
     const run = gamba('logits', '--checkpoint', join(FIXTURES, 'untied-fp32'), '--data', SAMPLES, '--games', '3', '--out', out, '--json');
     expect(run.status, run.stderr).toBe(0);
     const file = JSON.parse(readFileSync(out, 'utf8'));
