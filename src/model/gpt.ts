@@ -1,0 +1,283 @@
+/**
+ * The transformer baseline: a GPT-2 decoder as Othello-GPT and Karvonen's chess GPT use (Hugging Face
+ * `GPT2LMHeadModel` names and layout), written against the Backend and its TransformerOps:
+ *
+ *   x = wte[tokens] + wpe[positions]                                   x: (M, d), M = B * L
+ *   per layer:  x = x + c_proj(attention(c_attn(LN_1(x))))             c_attn: (M, 3d), heads side by side
+ *               x = x + mlp.c_proj(gelu(mlp.c_fc(LN_2(x))))            c_fc: (M, 4d)
+ *   logits = LN_f(x) wte^T                                             (M, V), the head tied to wte
+ *
+ * A linear layer here is GPT-2's Conv1D: weight stored [in, out], y = x W + b.
+ */
+import type { Backend, Tensor, TransformerOps } from '../backend/backend.js';
+import type { Rng } from '../util/rng.js';
+import { UserError } from '../util/errors.js';
+
+export interface GptConfig {
+  d_model: number;
+  n_layers: number;
+  n_heads: number;
+  /** Longest sequence (rows of the position embedding). */
+  n_positions: number;
+  vocab_size: number;
+  layer_norm_epsilon: number;
+  pad_token_id: number;
+}
+
+export type GptBackend = Backend & TransformerOps;
+
+const LAYER_KEYS = ['ln1Weight', 'ln1Bias', 'attnWeight', 'attnBias', 'attnProjWeight', 'attnProjBias', 'ln2Weight', 'ln2Bias', 'fcWeight', 'fcBias', 'mlpProjWeight', 'mlpProjBias'] as const;
+type LayerParams = Record<(typeof LAYER_KEYS)[number], Tensor>;
+
+/** Hugging Face names and shapes of layer i's parameters, in LAYER_KEYS order. */
+function layerShapes(config: GptConfig, i: number): [(typeof LAYER_KEYS)[number], string, number[]][] {
+  const d = config.d_model;
+  const p = `transformer.h.${i}`;
+  return [
+    ['ln1Weight', `${p}.ln_1.weight`, [d]],
+    ['ln1Bias', `${p}.ln_1.bias`, [d]],
+    ['attnWeight', `${p}.attn.c_attn.weight`, [d, 3 * d]],
+    ['attnBias', `${p}.attn.c_attn.bias`, [3 * d]],
+    ['attnProjWeight', `${p}.attn.c_proj.weight`, [d, d]],
+    ['attnProjBias', `${p}.attn.c_proj.bias`, [d]],
+    ['ln2Weight', `${p}.ln_2.weight`, [d]],
+    ['ln2Bias', `${p}.ln_2.bias`, [d]],
+    ['fcWeight', `${p}.mlp.c_fc.weight`, [d, 4 * d]],
+    ['fcBias', `${p}.mlp.c_fc.bias`, [4 * d]],
+    ['mlpProjWeight', `${p}.mlp.c_proj.weight`, [4 * d, d]],
+    ['mlpProjBias', `${p}.mlp.c_proj.bias`, [d]],
+  ];
+}
+
+/** Every parameter's Hugging Face name and shape (lm_head is tied to wte and not stored). */
+export function gptParameterShapes(config: GptConfig): [string, number[]][] {
+  const d = config.d_model;
+  const shapes: [string, number[]][] = [['transformer.wte.weight', [config.vocab_size, d]], ['transformer.wpe.weight', [config.n_positions, d]]];
+  for (let i = 0; i < config.n_layers; i++) for (const [, name, shape] of layerShapes(config, i)) shapes.push([name, shape]);
+  shapes.push(['transformer.ln_f.weight', [d]], ['transformer.ln_f.bias', [d]]);
+  return shapes;
+}
+
+/**
+ * GPT-2's initialisation: weights normal with std 0.02, the residual projections (attn.c_proj and
+ * mlp.c_proj) with 0.02 / sqrt(2 n_layers), biases 0, LayerNorm weights 1.
+ */
+export function initGptParameters(config: GptConfig, rng: Rng): Map<string, Float32Array> {
+  const params = new Map<string, Float32Array>();
+  for (const [name, shape] of gptParameterShapes(config)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const value = new Float32Array(n);
+    if (/ln_\w+\.weight$/.test(name)) value.fill(1);
+    else if (!name.endsWith('.bias')) {
+      const std = name.endsWith('c_proj.weight') ? 0.02 / Math.sqrt(2 * config.n_layers) : 0.02;
+      for (let i = 0; i < n; i++) value[i] = rng.normal() * std;
+    }
+    params.set(name, value);
+  }
+  return params;
+}
+
+/** What one block's forward pass keeps for its backward pass. */
+interface BlockCache {
+  x: Tensor;
+  ln1: { y: Tensor; mean: Tensor; rstd: Tensor };
+  qkv: Tensor;
+  attn: { out: Tensor; lse: Tensor };
+  mid: Tensor;
+  ln2: { y: Tensor; mean: Tensor; rstd: Tensor };
+  fc: Tensor;
+  gelu: Tensor;
+}
+
+export class GptLM {
+  /** Parameters on the backend, Hugging Face names. */
+  readonly params = new Map<string, Tensor>();
+  /** Gradients of the last forwardBackward(), same names and shapes as params. */
+  readonly grads = new Map<string, Tensor>();
+  private readonly layers: LayerParams[] = [];
+  private readonly layerGrads: LayerParams[] = [];
+
+  constructor(
+    readonly backend: GptBackend,
+    readonly config: GptConfig,
+    params: Map<string, Float32Array>,
+  ) {
+    if (config.d_model % config.n_heads !== 0) throw new UserError(`d_model ${config.d_model} is not a multiple of n_heads ${config.n_heads}`);
+    const shapes = gptParameterShapes(config);
+    for (const [name, shape] of shapes) {
+      const value = params.get(name);
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (!value) throw new UserError(`model parameter ${name} [${shape.join(', ')}] is missing`);
+      if (value.length !== size) throw new UserError(`model parameter ${name} has ${value.length} values, expected [${shape.join(', ')}] = ${size}`);
+      this.params.set(name, backend.upload(value, shape));
+      this.grads.set(name, backend.zeros(shape));
+    }
+    const known = new Set(shapes.map(([name]) => name));
+    for (const name of params.keys()) if (!known.has(name)) throw new UserError(`unexpected model parameter ${name} for this config`);
+    for (let i = 0; i < config.n_layers; i++) {
+      const p = {} as LayerParams;
+      const g = {} as LayerParams;
+      for (const [key, name] of layerShapes(config, i)) {
+        p[key] = this.params.get(name)!;
+        g[key] = this.grads.get(name)!;
+      }
+      this.layers.push(p);
+      this.layerGrads.push(g);
+    }
+  }
+
+  private checkTokens(tokens: Int32Array, batch: number, length: number, what: string): void {
+    if (!Number.isInteger(batch) || !Number.isInteger(length) || batch < 1 || length < 1) throw new Error(`${what}: batch ${batch} and length ${length} must be positive integers`);
+    if (tokens.length !== batch * length) throw new Error(`${what}: ${tokens.length} values for batch ${batch} x length ${length}`);
+    if (length > this.config.n_positions) throw new Error(`${what}: length ${length} is longer than the ${this.config.n_positions} positions of the model`);
+  }
+
+  /** Position ids 0..L-1 of every sequence: (M). */
+  private positions(batch: number, length: number): Tensor {
+    const ids = new Int32Array(batch * length);
+    for (let i = 0; i < ids.length; i++) ids[i] = i % length;
+    return this.backend.uploadInts(ids, [batch * length]);
+  }
+
+  /** y = x W + b for a Conv1D weight W: (in, out). */
+  private linear(x: Tensor, weight: Tensor, bias: Tensor): Tensor {
+    const be = this.backend;
+    const xw = be.matmul(x, weight);
+    const y = be.biasAdd(xw, bias);
+    be.dispose(xw);
+    return y;
+  }
+
+  /** Backward of linear(): returns dx; writes dWeight = x^T dy and dBias = column sums of dy. */
+  private linearBackward(x: Tensor, weight: Tensor, dy: Tensor, dWeight: Tensor, dBias: Tensor): Tensor {
+    const be = this.backend;
+    be.matmul(x, dy, { transA: true, into: dWeight });
+    be.biasGrad(dy, dBias);
+    return be.matmul(dy, weight, { transB: true });
+  }
+
+  private blockForward(p: LayerParams, x: Tensor, batch: number, length: number): { out: Tensor; cache: BlockCache } {
+    const be = this.backend;
+    const eps = this.config.layer_norm_epsilon;
+    const ln1 = be.layerNormForward(x, p.ln1Weight, p.ln1Bias, eps);
+    // qkv: (M, 3d); attn.out: (M, d)
+    const qkv = this.linear(ln1.y, p.attnWeight, p.attnBias);
+    const attn = be.causalAttentionForward(qkv, batch, length, this.config.n_heads);
+    const attnProj = this.linear(attn.out, p.attnProjWeight, p.attnProjBias);
+    const mid = be.add(x, attnProj);
+    be.dispose(attnProj);
+    const ln2 = be.layerNormForward(mid, p.ln2Weight, p.ln2Bias, eps);
+    // fc, gelu: (M, 4d)
+    const fc = this.linear(ln2.y, p.fcWeight, p.fcBias);
+    const gelu = be.geluForward(fc);
+    const mlpProj = this.linear(gelu, p.mlpProjWeight, p.mlpProjBias);
+    const out = be.add(mid, mlpProj);
+    be.dispose(mlpProj);
+    return { out, cache: { x, ln1, qkv, attn, mid, ln2, fc, gelu } };
+  }
+
+  /** dx: (M, d) is dLoss/d(block output) on entry and dLoss/d(block input) on return. */
+  private blockBackward(p: LayerParams, g: LayerParams, cache: BlockCache, dx: Tensor, batch: number, length: number): void {
+    const be = this.backend;
+    // MLP branch: dx flows to mid unchanged and through the MLP.
+    const dGelu = this.linearBackward(cache.gelu, p.mlpProjWeight, dx, g.mlpProjWeight, g.mlpProjBias);
+    const dFc = be.geluBackward(cache.fc, dGelu);
+    be.dispose(dGelu);
+    const dLn2 = this.linearBackward(cache.ln2.y, p.fcWeight, dFc, g.fcWeight, g.fcBias);
+    be.dispose(dFc);
+    const dMid = be.layerNormBackward(cache.mid, p.ln2Weight, cache.ln2.mean, cache.ln2.rstd, dLn2, g.ln2Weight, g.ln2Bias);
+    be.dispose(dLn2);
+    be.addInPlace(dx, dMid);
+    be.dispose(dMid);
+    // Attention branch.
+    const dAttn = this.linearBackward(cache.attn.out, p.attnProjWeight, dx, g.attnProjWeight, g.attnProjBias);
+    const dQkv = be.causalAttentionBackward(cache.qkv, cache.attn.out, cache.attn.lse, dAttn, batch, length, this.config.n_heads);
+    be.dispose(dAttn);
+    const dLn1 = this.linearBackward(cache.ln1.y, p.attnWeight, dQkv, g.attnWeight, g.attnBias);
+    be.dispose(dQkv);
+    const dX = be.layerNormBackward(cache.x, p.ln1Weight, cache.ln1.mean, cache.ln1.rstd, dLn1, g.ln1Weight, g.ln1Bias);
+    be.dispose(dLn1);
+    be.addInPlace(dx, dX);
+    be.dispose(dX);
+  }
+
+  private disposeCache(cache: BlockCache): void {
+    const { ln1, attn, ln2 } = cache;
+    for (const t of [ln1.y, ln1.mean, ln1.rstd, cache.qkv, attn.out, attn.lse, cache.mid, ln2.y, ln2.mean, ln2.rstd, cache.fc, cache.gelu]) this.backend.dispose(t);
+  }
+
+  /** Full-sequence forward to the logits (M, V); with `keep`, the caches for the backward pass too. */
+  private forward(ids: Tensor, positions: Tensor, batch: number, length: number, keep: boolean) {
+    const be = this.backend;
+    const tokens = be.embeddingForward(ids, this.params.get('transformer.wte.weight')!);
+    const where = be.embeddingForward(positions, this.params.get('transformer.wpe.weight')!);
+    // x: (M, d)
+    let x = be.add(tokens, where);
+    be.dispose(tokens);
+    be.dispose(where);
+    const caches: BlockCache[] = [];
+    for (const p of this.layers) {
+      const { out, cache } = this.blockForward(p, x, batch, length);
+      if (keep) caches.push(cache);
+      else {
+        this.disposeCache(cache);
+        be.dispose(x);
+      }
+      x = out;
+    }
+    const lnF = be.layerNormForward(x, this.params.get('transformer.ln_f.weight')!, this.params.get('transformer.ln_f.bias')!, this.config.layer_norm_epsilon);
+    const logits = be.matmul(lnF.y, this.params.get('transformer.wte.weight')!, { transB: true });
+    if (!keep) for (const t of [x, lnF.y, lnF.mean, lnF.rstd]) be.dispose(t);
+    return { logits, caches, last: x, lnF };
+  }
+
+  /**
+   * One training forward + backward on (batch, length) token ids and targets (-1 = ignored). Overwrites
+   * `grads` and returns the mean cross-entropy as a 1-element tensor (the caller disposes it).
+   */
+  forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor {
+    this.checkTokens(inputs, batch, length, 'forwardBackward inputs');
+    this.checkTokens(targets, batch, length, 'forwardBackward targets');
+    const be = this.backend;
+    const M = batch * length;
+    const ids = be.uploadInts(inputs, [M]);
+    const positions = this.positions(batch, length);
+    const targetIds = be.uploadInts(targets, [M]);
+    const { logits, caches, last, lnF } = this.forward(ids, positions, batch, length, true);
+    const { loss, dLogits } = be.crossEntropy(logits, targetIds, true);
+    be.dispose(logits);
+    be.dispose(targetIds);
+    const wte = this.params.get('transformer.wte.weight')!;
+    const dWte = this.grads.get('transformer.wte.weight')!;
+    // The tied head: logits = lnF.y wte^T.
+    be.matmul(dLogits!, lnF.y, { transA: true, into: dWte });
+    const dLnF = be.matmul(dLogits!, wte);
+    be.dispose(dLogits!);
+    const dx = be.layerNormBackward(last, this.params.get('transformer.ln_f.weight')!, lnF.mean, lnF.rstd, dLnF, this.grads.get('transformer.ln_f.weight')!, this.grads.get('transformer.ln_f.bias')!);
+    for (const t of [dLnF, lnF.y, lnF.mean, lnF.rstd, last]) be.dispose(t);
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      this.blockBackward(this.layers[i], this.layerGrads[i], caches[i], dx, batch, length);
+      this.disposeCache(caches[i]);
+      be.dispose(caches[i].x);
+    }
+    // The head's gradient is already in dWte: the embedding's accumulates onto it.
+    be.embeddingBackward(ids, dx, dWte, true);
+    be.embeddingBackward(positions, dx, this.grads.get('transformer.wpe.weight')!, false);
+    for (const t of [dx, ids, positions]) be.dispose(t);
+    return loss;
+  }
+
+  /** Logits (B * L * V, row b*L + t) of the full-sequence path. */
+  async logits(inputs: Int32Array, batch: number, length: number): Promise<Float32Array> {
+    this.checkTokens(inputs, batch, length, 'logits inputs');
+    const be = this.backend;
+    const ids = be.uploadInts(inputs, [batch * length]);
+    const positions = this.positions(batch, length);
+    const { logits } = this.forward(ids, positions, batch, length, false);
+    be.dispose(ids);
+    be.dispose(positions);
+    const out = await be.download(logits);
+    be.dispose(logits);
+    return out;
+  }
+}
