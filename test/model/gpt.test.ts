@@ -3,9 +3,12 @@
  * the gradient of every parameter tensor (a sample of entries, central differences, h = 1e-5,
  * |a - n| <= 2e-4 * max|n| of the tensor + 2e-3 |n|, as for the Mamba), and refusals of bad parameters.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backend/cpu/cpu-backend.js';
 import { GptLM, gptParameterShapes, initGptParameters, type GptConfig } from '../../src/model/gpt.js';
+import { decodeSafetensors, toFloat32 } from '../../src/train/safetensors.js';
 import { Rng } from '../../src/util/rng.js';
 import { numericGradient, randomArray, type F64 } from '../backend/reference.js';
 import { gptReferenceLogits, gptReferenceLoss } from './gpt-reference.js';
@@ -81,5 +84,32 @@ describe('GptLM', () => {
     expect(() => new GptLM(new CpuBackend(), { ...CONFIG, n_heads: 3 }, initGptParameters(CONFIG, new Rng(1)))).toThrow(/d_model 8 is not a multiple of n_heads 3/);
     const model = new GptLM(new CpuBackend(), CONFIG, initGptParameters(CONFIG, new Rng(1)));
     await expect(model.logits(new Int32Array(9), 1, 9)).rejects.toThrow(/length 9 is longer than the 8 positions/);
+  });
+});
+
+describe('GptLM against transformers', () => {
+  it('gives GPT2LMHeadModel\'s logits for a model saved by transformers (test/fixtures/transformers/gpt2-fp32)', async () => {
+    const dir = 'test/fixtures/transformers/gpt2-fp32';
+    const hf = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(hf).toMatchObject({ model_type: 'gpt2', activation_function: 'gelu_new' });
+    const config: GptConfig = {
+      d_model: hf.n_embd, n_layers: hf.n_layer, n_heads: hf.n_head, n_positions: hf.n_positions, vocab_size: hf.vocab_size,
+      layer_norm_epsilon: hf.layer_norm_epsilon, pad_token_id: hf.pad_token_id ?? 0,
+    };
+    const stored = decodeSafetensors(readFileSync(join(dir, 'model.safetensors')), dir);
+    const params = new Map(gptParameterShapes(config).map(([name]) => [name, toFloat32(stored.tensors.get(name)!)]));
+    const expected = decodeSafetensors(readFileSync(`${dir}.logits.safetensors`), dir);
+    const tokenTensor = expected.tensors.get('tokens')!;
+    const [games, length] = tokenTensor.shape;
+    const theirs = toFloat32(expected.tensors.get('logits')!);
+    const ours = await new GptLM(new CpuBackend(), config, params).logits(Int32Array.from(toFloat32(tokenTensor)), games, length);
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < theirs.length; i++) {
+      worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
+      scale = Math.max(scale, Math.abs(theirs[i]));
+    }
+    expect(scale).toBeGreaterThan(1);
+    expect(worst).toBeLessThan(1e-4 * scale);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The Hugging Face round trip, both ways:
- * - in: models written by transformers' own save_pretrained (test/fixtures/hf-mamba, made by
+ * - in: models written by transformers' own save_pretrained (test/fixtures/transformers, made by
  *   tools/make-hf-fixture.py) load in gamba unchanged and give transformers' logits, and eval, probe
  *   and play run on them;
  * - out: `gamba export` writes a directory whose weights come back exactly (fp32) or as rounded
@@ -20,7 +20,7 @@ import { decodeSafetensors, float32ToBFloat16, float32ToFloat16, toFloat32 } fro
 import { gamba, requireBuiltCli } from '../cli-runner.js';
 import { writeTinyCheckpoint } from '../eval/play-fixtures.js';
 
-const FIXTURES = 'test/fixtures/hf-mamba';
+const FIXTURES = 'test/fixtures/transformers';
 const SAMPLES = 'datasets/samples/othello';
 const SHIPPED = 'models/othello-base';
 const root = mkdtempSync(join(tmpdir(), 'gamba-hf-'));
