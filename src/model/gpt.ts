@@ -12,6 +12,7 @@
 import type { Backend, Tensor, TransformerOps } from '../backend/backend.js';
 import type { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
+import { uploadParameters } from './upload-parameters.js';
 
 export interface GptConfig {
   d_model: number;
@@ -103,17 +104,7 @@ export class GptLM {
     params: Map<string, Float32Array>,
   ) {
     if (config.d_model % config.n_heads !== 0) throw new UserError(`d_model ${config.d_model} is not a multiple of n_heads ${config.n_heads}`);
-    const shapes = gptParameterShapes(config);
-    for (const [name, shape] of shapes) {
-      const value = params.get(name);
-      const size = shape.reduce((a, b) => a * b, 1);
-      if (!value) throw new UserError(`model parameter ${name} [${shape.join(', ')}] is missing`);
-      if (value.length !== size) throw new UserError(`model parameter ${name} has ${value.length} values, expected [${shape.join(', ')}] = ${size}`);
-      this.params.set(name, backend.upload(value, shape));
-      this.grads.set(name, backend.zeros(shape));
-    }
-    const known = new Set(shapes.map(([name]) => name));
-    for (const name of params.keys()) if (!known.has(name)) throw new UserError(`unexpected model parameter ${name} for this config`);
+    uploadParameters(backend, gptParameterShapes(config), params, this.params, this.grads);
     for (let i = 0; i < config.n_layers; i++) {
       const p = {} as LayerParams;
       const g = {} as LayerParams;

@@ -17,9 +17,9 @@
  * time and memory per token, the same logits as the full-sequence path.
  */
 import type { Backend, SelectiveScanInputs, Tensor } from '../backend/backend.js';
-import { UserError } from '../util/errors.js';
 import { innerSize, type MambaConfig } from './config.js';
 import { parameterShapes } from './params.js';
+import { uploadParameters } from './upload-parameters.js';
 
 interface LayerParams {
   norm: Tensor;
@@ -96,19 +96,7 @@ export class MambaLM {
     params: Map<string, Float32Array>,
   ) {
     this.E = innerSize(config);
-    const shapes = parameterShapes(config);
-    for (const [name, shape] of shapes) {
-      const value = params.get(name);
-      const size = shape.reduce((a, b) => a * b, 1);
-      if (!value) throw new UserError(`model parameter ${name} [${shape.join(', ')}] is missing`);
-      if (value.length !== size) throw new UserError(`model parameter ${name} has ${value.length} values, expected [${shape.join(', ')}] = ${size}`);
-      this.params.set(name, backend.upload(value, shape));
-      this.grads.set(name, backend.zeros(shape));
-    }
-    const known = new Set(shapes.map(([name]) => name));
-    for (const name of params.keys()) {
-      if (!known.has(name)) throw new UserError(`unexpected model parameter ${name} for this config`);
-    }
+    uploadParameters(backend, parameterShapes(config), params, this.params, this.grads);
     for (let i = 0; i < config.n_layers; i++) {
       const names = layerNames(i);
       const p = {} as LayerParams;

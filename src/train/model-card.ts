@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { MANIFEST_FILE } from '../../datasets/format.js';
 import type { MambaConfig } from '../model/config.js';
 import { METRICS_FILE, STATE_FILE } from './checkpoint.js';
 
@@ -63,7 +64,7 @@ export function gatherModelCardFacts(dir: string, base: Pick<ModelCardFacts, 'na
   if (steps !== null) {
     const batch = num(run?.batch);
     const data = typeof run?.data === 'string' ? run.data : null;
-    const manifest = data ? readJson(join(data, 'manifest.json')) : null;
+    const manifest = data ? readJson(join(data, MANIFEST_FILE)) : null;
     const length = num(manifest?.recordLength);
     const counts = manifest?.counts as Record<string, unknown> | undefined;
     training = {
