@@ -1,5 +1,6 @@
 /**
- * The Backend interface: every operation the Mamba language model needs, forward and backward.
+ * The Backend interface: every operation the language models (the Mamba and the transformer) need,
+ * forward and backward.
  *
  * The model (src/model/) is written once against this interface and never reaches past it. Tensors are
  * opaque handles that live on the backend (Float32Array on cpu, GPU buffers later); only `upload*` and
@@ -92,7 +93,7 @@ export interface SizeLimits {
   batch?: { max: number; what: string };
 }
 
-export interface Backend {
+export interface Backend extends TransformerOps {
   /** 'cpu', 'webgpu'. */
   readonly name: string;
   /** The limits a step's sizes are checked against before anything is allocated. */
@@ -189,8 +190,7 @@ export interface Backend {
 
 /**
  * The ops of the transformer baseline (GPT-2 blocks: LayerNorm with bias, tanh GELU, linear biases,
- * causal multi-head attention). Only the cpu backend has them so far; they join Backend once the webgpu
- * backend has its kernels, and until then the type says which backends can run a transformer.
+ * causal multi-head attention), kept apart from the Mamba's for reading; every Backend has them.
  */
 export interface TransformerOps {
   /** x: (M, d), weight and bias: (d) -> y: (M, d), and the saved mean and 1/sqrt(var + eps): (M). */
@@ -212,6 +212,13 @@ export interface TransformerOps {
   causalAttentionForward(qkv: Tensor, batch: number, length: number, heads: number): { out: Tensor; lse: Tensor };
   /** Returns dqkv: (M, 3d). */
   causalAttentionBackward(qkv: Tensor, out: Tensor, lse: Tensor, dOut: Tensor, batch: number, length: number, heads: number): Tensor;
+  /**
+   * One token of causal attention for decoding with a key/value cache. qkv: (B, 3d), the new token of
+   * each sequence, all at `position`; kCache, vCache: (B, P, d) with P >= position + 1. Writes the token's
+   * k and v into row `position` of the caches, then returns out: (B, d), each head's softmax over the
+   * cached positions 0..position, as causalAttentionForward gives at that position.
+   */
+  attentionStep(qkv: Tensor, kCache: Tensor, vCache: Tensor, position: number, heads: number): Tensor;
 }
 
 /** Number of elements of a shape. */

@@ -114,3 +114,42 @@ export function causalAttentionBackward(
     }
   }
 }
+
+/**
+ * One decoding step with a key/value cache (B sequences, all at `position`): writes k and v of qkv:
+ * (B, 3d) into row `position` of kCache and vCache: (B, P, d), then out: (B, d) attends over rows
+ * 0..position in the order causalAttentionForward sums them.
+ */
+export function attentionStep(qkv: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array, B: number, P: number, d: number, heads: number, position: number): void {
+  const hd = d / heads;
+  const scale = 1 / Math.sqrt(hd);
+  const s = new Float64Array(position + 1);
+  for (let b = 0; b < B; b++) {
+    const row = b * 3 * d;
+    const cache = b * P * d;
+    kCache.set(qkv.subarray(row + d, row + 2 * d), cache + position * d);
+    vCache.set(qkv.subarray(row + 2 * d, row + 3 * d), cache + position * d);
+    for (let h = 0; h < heads; h++) {
+      const q0 = row + h * hd;
+      let max = -Infinity;
+      for (let j = 0; j <= position; j++) {
+        const k0 = cache + j * d + h * hd;
+        let acc = 0;
+        for (let c = 0; c < hd; c++) acc += qkv[q0 + c] * kCache[k0 + c];
+        s[j] = acc * scale;
+        if (s[j] > max) max = s[j];
+      }
+      let sum = 0;
+      for (let j = 0; j <= position; j++) {
+        s[j] = Math.exp(s[j] - max);
+        sum += s[j];
+      }
+      const o0 = b * d + h * hd;
+      for (let c = 0; c < hd; c++) {
+        let acc = 0;
+        for (let j = 0; j <= position; j++) acc += s[j] * vCache[cache + j * d + h * hd + c];
+        out[o0 + c] = acc / sum;
+      }
+    }
+  }
+}

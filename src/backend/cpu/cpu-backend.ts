@@ -20,6 +20,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { UserError } from '../../util/errors.js';
 import { formatBytes } from '../../util/output.js';
 import { sumOfSquares } from './adamw.js';
+import { attentionStep } from './causal-attention.js';
 import { causalConv1dStep } from './conv1d.js';
 import { copyColumns } from './copy-columns.js';
 import { countTargets, meanLoss } from './cross-entropy.js';
@@ -480,6 +481,22 @@ export class CpuBackend implements Backend, TransformerOps {
     const arrays = [f32(qkv), f32(out), f32(lse), f32(dOut), f32(dqkv)];
     this.exec(Op.attentionBackward, { arrays, ints: [batch, length, heads, d, per], floats: [] }, Math.ceil(units / per), 2 * units * length * length * d);
     return dqkv;
+  }
+
+  attentionStep(qkv: Tensor, kCache: Tensor, vCache: Tensor, position: number, heads: number): Tensor {
+    const [B, C] = rowsCols(qkv);
+    const d = C / 3;
+    const P = kCache.shape[1];
+    const cacheShape = `[${B}, P, ${d}] with P > ${position}`;
+    if (C % 3 !== 0 || d % heads !== 0) throw new Error(`attentionStep: qkv [${qkv.shape.join(', ')}] is not (B, 3 d) with d a multiple of ${heads} heads`);
+    for (const cache of [kCache, vCache]) {
+      if (cache.shape.length !== 3 || cache.shape[0] !== B || cache.shape[1] !== P || cache.shape[2] !== d || !(position >= 0 && position < P)) {
+        throw new Error(`attentionStep: cache [${cache.shape.join(', ')}] is not ${cacheShape}`);
+      }
+    }
+    const out = this.alloc([B, d]);
+    attentionStep(f32(qkv), f32(kCache), f32(vCache), f32(out), B, P, d, heads, position);
+    return out;
   }
 
   /** d, after checking that qkv is (batch x length, 3d) with d a multiple of the head count. */

@@ -2,15 +2,18 @@
  * The webgpu backend: every Backend op as WGSL kernels recorded into one command stream (runtime.ts).
  * This class only checks shapes and routes; the kernels live one family per file in kernels/.
  */
-import type { AdamWHyper, Backend, MatmulOptions, SelectiveScanGradients, SelectiveScanInputs, SizeLimits, Tensor } from '../backend.js';
+import type { AdamWHyper, Backend, MatmulOptions, SelectiveScanGradients, SelectiveScanInputs, SizeLimits, Tensor, TransformerOps } from '../backend.js';
 import { formatBytes } from '../../util/output.js';
 import type { GpuDevice } from './device.js';
 import { adamwUpdate, clipScale, sumOfSquares } from './kernels/adamw.js';
+import { attentionStep, causalAttentionBackward, causalAttentionForward } from './kernels/attention.js';
 import { fill } from './kernels/common.js';
 import { causalConv1dBackward, causalConv1dForward, causalConv1dStep } from './kernels/conv1d.js';
 import { crossEntropy } from './kernels/cross-entropy.js';
 import { add, addInPlace, concatColumns, gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackward, softplusBiasForward, splitColumns } from './kernels/elementwise.js';
 import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
+import { biasAdd, biasGrad, geluBackward, geluForward } from './kernels/gelu.js';
+import { layerNormBackward, layerNormForward } from './kernels/layer-norm.js';
 import { matmul } from './kernels/matmul.js';
 import { rmsNormBackward, rmsNormForward } from './kernels/rms-norm.js';
 import { MAX_SCAN_BATCH, selectiveScanBackward, selectiveScanForward, selectiveScanStep } from './kernels/selective-scan.js';
@@ -18,7 +21,7 @@ import { GpuRuntime, type GpuTensor } from './runtime.js';
 
 const g = (t: Tensor) => t as GpuTensor;
 
-export class WebGpuBackend implements Backend {
+export class WebGpuBackend implements Backend, TransformerOps {
   readonly name = 'webgpu';
   readonly rt: GpuRuntime;
 
@@ -144,5 +147,35 @@ export class WebGpuBackend implements Backend {
   }
   clipScale(squares: readonly Tensor[], clip: number): Tensor {
     return clipScale(this.rt, squares.map(g), clip);
+  }
+
+  // ---- the transformer baseline's ops (TransformerOps) ----------------------------------------------
+
+  layerNormForward(x: Tensor, weight: Tensor, bias: Tensor, eps: number): { y: Tensor; mean: Tensor; rstd: Tensor } {
+    return layerNormForward(this.rt, g(x), g(weight), g(bias), eps);
+  }
+  layerNormBackward(x: Tensor, weight: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, dBias: Tensor): Tensor {
+    return layerNormBackward(this.rt, g(x), g(weight), g(mean), g(rstd), g(dy), g(dWeight), g(dBias));
+  }
+  geluForward(x: Tensor): Tensor {
+    return geluForward(this.rt, g(x));
+  }
+  geluBackward(x: Tensor, dy: Tensor): Tensor {
+    return geluBackward(this.rt, g(x), g(dy));
+  }
+  biasAdd(x: Tensor, bias: Tensor): Tensor {
+    return biasAdd(this.rt, g(x), g(bias));
+  }
+  biasGrad(dy: Tensor, dBias: Tensor): void {
+    biasGrad(this.rt, g(dy), g(dBias));
+  }
+  causalAttentionForward(qkv: Tensor, batch: number, length: number, heads: number): { out: Tensor; lse: Tensor } {
+    return causalAttentionForward(this.rt, g(qkv), batch, length, heads);
+  }
+  causalAttentionBackward(qkv: Tensor, out: Tensor, lse: Tensor, dOut: Tensor, batch: number, length: number, heads: number): Tensor {
+    return causalAttentionBackward(this.rt, g(qkv), g(out), g(lse), g(dOut), batch, length, heads);
+  }
+  attentionStep(qkv: Tensor, kCache: Tensor, vCache: Tensor, position: number, heads: number): Tensor {
+    return attentionStep(this.rt, g(qkv), g(kCache), g(vCache), position, heads);
   }
 }

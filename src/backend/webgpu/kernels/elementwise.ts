@@ -24,7 +24,7 @@ const SIGMOID = /* wgsl */ `
 fn sigmoid(v: f32) -> f32 { return 1.0 / (1.0 + exp(-v)); }`;
 
 /** A kernel over n elements; `body` reads and writes index i. */
-const elementwiseCode = (bindings: string, body: string) => /* wgsl */ `
+export const elementwiseCode = (bindings: string, body: string) => /* wgsl */ `
 struct Params { n: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 ${bindings}
@@ -36,7 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }`;
 
-const binding = (k: number, name: string, write = false) =>
+export const binding = (k: number, name: string, write = false) =>
   `@group(0) @binding(${k}) var<storage, ${write ? 'read_write' : 'read'}> ${name}: array<f32>;`;
 
 const ADD = elementwiseCode([binding(1, 'a'), binding(2, 'b'), binding(3, 'out', true)].join('\n'), 'out[i] = a[i] + b[i];');
@@ -50,7 +50,7 @@ const GATE_BACKWARD = elementwiseCode(
   [binding(1, 'y'), binding(2, 'z'), binding(3, 'dOut'), binding(4, 'dy', true), binding(5, 'dz', true)].join('\n'),
   'let v = z[i]; let s = sigmoid(v); let g = dOut[i]; dy[i] = g * v * s; dz[i] = g * y[i] * s * (1.0 + v * (1.0 - s));');
 
-function checkSame(a: GpuTensor, b: GpuTensor, what: string): void {
+export function checkSame(a: GpuTensor, b: GpuTensor, what: string): void {
   if (a.shape.length !== b.shape.length || a.shape.some((s, i) => s !== b.shape[i])) {
     throw new Error(`${what}: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
   }
