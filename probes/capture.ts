@@ -3,7 +3,7 @@
  * call, and streams to feature files, per layer,
  *   residual: the residual stream x: (d) after the embedding (layer 0) and after each layer i (layer i),
  *             before the final norm;
- *   state:    the SSM hidden state h: (E, N) of layer i (layer i = 1..n_layers), flattened e-major.
+ *   state:    a Mamba's SSM hidden state h: (E, N) of layer i (layer i = 1..n_layers), flattened e-major.
  * The row for (game g, probe point k) is taken after feeding the token at points[g][k] (game-points.ts
  * says what that position is per game). Only the probe points selected by `keep` are written: the state
  * is E*N floats per layer and point (2048 for `tiny`), so callers subsample it.
@@ -14,7 +14,8 @@
 import { join } from 'node:path';
 import type { Tensor } from '../src/backend/backend.js';
 import { innerSize } from '../src/model/config.js';
-import type { MambaLM } from '../src/model/mamba.js';
+import type { LanguageModel } from '../src/model/language-model.js';
+import { MambaLM } from '../src/model/mamba.js';
 import { FeatureFile } from './feature-file.js';
 import { yieldToEventLoop } from '../src/util/event-loop.js';
 
@@ -79,10 +80,12 @@ export function rowIndex(points: Int32Array[], batch: number, keep: PointMask | 
   return { rows: games.length, game: Int32Array.from(games), move: Int32Array.from(moves), at: Int32Array.from(ats) };
 }
 
-export async function captureFeatures(model: MambaLM, games: Uint8Array, recordLength: number, options: CaptureOptions): Promise<CapturedSource[]> {
+export async function captureFeatures(model: LanguageModel, games: Uint8Array, recordLength: number, options: CaptureOptions): Promise<CapturedSource[]> {
   const be = model.backend;
-  const { d_model: d, n_layers: L, d_state: N } = model.config;
-  const stateDim = innerSize(model.config) * N;
+  const { d_model: d, n_layers: L } = model.config;
+  const ssm = model instanceof MambaLM ? model : null;
+  if (options.keep.state !== undefined && !ssm) throw new Error(`capture: the state source needs a Mamba, not a ${model.config.architecture}`);
+  const stateDim = ssm ? innerSize(ssm.config) * ssm.config.d_state : 0;
   const count = games.length / recordLength;
   if (options.points.length !== count) throw new Error(`capture: probe points for ${options.points.length} games, but ${count} records`);
   for (const p of options.points) if (p.length > 0 && p[p.length - 1] >= recordLength) throw new Error(`capture: probe point ${p[p.length - 1]} past the record length ${recordLength}`);
@@ -140,13 +143,13 @@ export async function captureFeatures(model: MambaLM, games: Uint8Array, recordL
         } else {
           for (let l = 0; l < L; l++) {
             // h: (B, E, N)
-            const h = await be.download(stepState.ssm[l]);
+            const h = await be.download(ssm!.ssmState(stepState, l));
             appendRows(source.files[l], h, which[i], stateDim);
           }
         }
       }
     }
-    for (const t of [...stepState.conv, ...stepState.ssm]) be.dispose(t);
+    model.disposeStepState(stepState);
     options.onProgress?.(g0 + B, count);
     await yieldToEventLoop();
   }

@@ -78,13 +78,13 @@ export function resolveProbeRequest(request: Pick<RunProbeRequest, 'checkpoint' 
 export async function runProbe(request: RunProbeRequest): Promise<RunProbeResult> {
   const { target, out } = resolveProbeRequest(request);
   checkReportDir(out, request.force ?? false);
-  const source = request.source ?? 'both';
+  const source = request.source;
   const probes: { source: FeatureSource; layer: number; probe: LinearProbe }[] = [];
   const report = await computeProbeReport({
     checkpoint: request.checkpoint,
     data: request.data,
     target,
-    sources: source === 'both' ? ['residual', 'state'] : [source],
+    sources: source === undefined ? undefined : source === 'both' ? ['residual', 'state'] : [source],
     games: request.games ?? DEFAULT_PROBE.games,
     evalGames: request.evalGames ?? DEFAULT_PROBE.evalGames,
     seed: request.seed ?? DEFAULT_PROBE.seed,

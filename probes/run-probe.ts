@@ -20,8 +20,9 @@ import { join } from 'node:path';
 import { MANIFEST_FILE } from '../datasets/format.js';
 import { openDataset } from '../datasets/reader.js';
 import { createBackend, type BackendName } from '../src/backend/index.js';
-import { MambaLM } from '../src/model/mamba.js';
-import { initParameters } from '../src/model/params.js';
+import type { LanguageModel } from '../src/model/language-model.js';
+import type { ModelConfig } from '../src/model/config.js';
+import { createModel, initModelParameters } from '../src/model/models.js';
 import { checkModelFitsDataset, loadCheckpoint } from '../src/train/load-checkpoint.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
@@ -50,7 +51,8 @@ export interface ProbeRunOptions {
   data: string;
   /** What to decode; absent: the game's first target (mine-theirs for Othello, pieces for chess). */
   target?: ProbeTarget;
-  sources: FeatureSource[];
+  /** What to decode from; absent: every source the model has (a transformer has no state). */
+  sources?: FeatureSource[];
   /** Probe-training games (the first of the train split). */
   games: number;
   /** Held-out games (the first of the val split). */
@@ -87,10 +89,11 @@ interface VariantResult {
   seconds: { capture: number; fit: number; score: number };
 }
 
-export async function computeProbeReport(options: ProbeRunOptions): Promise<ProbeReport> {
+export async function computeProbeReport(request: ProbeRunOptions): Promise<ProbeReport> {
   const started = performance.now();
-  const note = options.onNote ?? (() => {});
-  const checkpoint = loadCheckpoint(options.checkpoint, note);
+  const note = request.onNote ?? (() => {});
+  const checkpoint = loadCheckpoint(request.checkpoint, note);
+  const options = { ...request, sources: modelSources(checkpoint.config, request.sources) };
   const dataset = openDataset(options.data);
   const manifest = dataset.manifest;
   const manifestPath = join(options.data, MANIFEST_FILE);
@@ -139,11 +142,11 @@ export async function computeProbeReport(options: ProbeRunOptions): Promise<Prob
     const common: VariantContext = {
       options, target, fit, held, keepFit, keepHeld, classes, scratch, note, exampleMoves: PROBE_POINTS_TEXT[game].exampleMoves, ridgeStart: new Map(),
     };
-    const trainedModel = new MambaLM(backend, checkpoint.config, checkpoint.params);
+    const trainedModel = createModel(backend, checkpoint.config, checkpoint.params);
     const trained = await runVariant('trained', trainedModel, common, options.onProbe);
     const randomInit = options.randomInit === false
       ? null
-      : await runVariant('random-init', new MambaLM(backend, checkpoint.config, initParameters(checkpoint.config, new Rng(options.seed, RANDOM_INIT_STREAM))), common, undefined);
+      : await runVariant('random-init', createModel(backend, checkpoint.config, initModelParameters(checkpoint.config, new Rng(options.seed, RANDOM_INIT_STREAM))), common, undefined);
 
     if (randomInit) {
       for (const layer of trained.layers) {
@@ -216,8 +219,17 @@ function makeSplit(name: string, games: Uint8Array, recordLength: number, game: 
   return { name, games, probed, points: probed.map((p) => p.at) };
 }
 
+/** The sources to probe: those asked for, or every one the model has; a transformer's state is refused. */
+function modelSources(config: ModelConfig, asked: FeatureSource[] | undefined): FeatureSource[] {
+  if (config.architecture === 'mamba') return asked ?? ['residual', 'state'];
+  if (asked?.includes('state')) {
+    throw new UserError(`--source ${asked.length > 1 ? 'both' : 'state'}: a transformer has no recurrent state to probe (it carries a key/value cache between tokens); use --source residual`);
+  }
+  return ['residual'];
+}
+
 /** Which probe points each source keeps: every one for the residual stream, a seeded sample for the state. */
-function masks(options: ProbeRunOptions, split: Split, stream: number): Partial<Record<FeatureSource, PointMask | null>> {
+function masks(options: ProbeRunOptions & { sources: FeatureSource[] }, split: Split, stream: number): Partial<Record<FeatureSource, PointMask | null>> {
   const keep: Partial<Record<FeatureSource, PointMask | null>> = {};
   if (options.sources.includes('residual')) keep.residual = null;
   if (options.sources.includes('state')) {
@@ -268,7 +280,7 @@ interface VariantContext {
 
 async function runVariant(
   name: 'trained' | 'random-init',
-  model: MambaLM,
+  model: LanguageModel,
   ctx: VariantContext,
   onProbe: ProbeRunOptions['onProbe'],
 ): Promise<VariantResult> {

@@ -4,7 +4,8 @@
     npx gamba logits --checkpoint DIR --data DATASET --games 100 --out gamba-logits.json
     python3 tools/hf-check.py --checkpoint DIR --logits gamba-logits.json [--tolerance 1e-4]
 
-Loads DIR with MambaForCausalLM.from_pretrained (fp16 and bf16 weights are widened to float32, as gamba
+Loads DIR with AutoModelForCausalLM.from_pretrained (MambaForCausalLM for a Mamba, GPT2LMHeadModel for
+the transformer; fp16 and bf16 weights are widened to float32, as gamba
 does), runs it on the tokens of the logits file (written by `gamba logits`) in float32, and prints one
 JSON line: the largest and mean absolute difference of the logits, and how often the two agree on the
 most likely next token. Exit status 1 when the largest difference exceeds --tolerance.
@@ -29,7 +30,7 @@ def main() -> int:
 
     import torch
     import transformers
-    from transformers import MambaForCausalLM
+    from transformers import AutoModelForCausalLM
 
     try:
         with open(args.logits) as f:
@@ -44,7 +45,7 @@ def main() -> int:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     started = time.time()
-    model = MambaForCausalLM.from_pretrained(args.checkpoint, dtype=torch.float32).to(args.device).eval()
+    model = AutoModelForCausalLM.from_pretrained(args.checkpoint, dtype=torch.float32).to(args.device).eval()
     load_seconds = time.time() - started
 
     tokens = torch.tensor(expected['tokens'], dtype=torch.long)  # (G, L)
@@ -63,6 +64,7 @@ def main() -> int:
     agree = (theirs.argmax(-1) == ours.argmax(-1)).float().mean().item()
     result = {
         'checkpoint': args.checkpoint,
+        'model': type(model).__name__,
         'gambaBackend': expected.get('backend'),
         'transformers': transformers.__version__,
         'torch': torch.__version__,

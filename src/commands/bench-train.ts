@@ -1,5 +1,6 @@
 /** `gamba bench train`: tokens/s and ms per training step of a preset on a backend (random tokens). */
 import type { Argv, CommandModule } from 'yargs';
+import { presetSummary } from '../model/models.js';
 import { benchTrain } from '../train/bench.js';
 import type { BackendKind } from '../train/run-spec.js';
 import { integerFlag } from '../util/flags.js';
@@ -20,7 +21,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
   describe: 'Training speed of a model preset: tokens/s and ms per step (forward, backward, AdamW)',
   builder: (yargs) =>
     yargs
-      .option('preset', { type: 'string', default: 'tiny', describe: 'model preset: tiny, othello-base, chess-base' })
+      .option('preset', { type: 'string', default: 'tiny', describe: `model preset: ${presetSummary()}` })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'], default: 'auto', describe: 'compute backend' })
       .option('batch', { type: 'number', default: 32, describe: 'sequences per step' })
       .option('seq', { type: 'number', describe: 'tokens per sequence (default 59 for Othello presets, 1023 for chess)' })
@@ -37,7 +38,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
     const result = await benchTrain({ preset: args.preset, vocabSize: chess ? 32 : 61, backend: args.backend, batch, seq, steps, profile: args.profile, sizeFlag }, (done) => bar.update(done));
     bar.finish();
     printResult(args.json, result, () => {
-      const lines = [`train ${result.preset} (${result.parameters} parameters) on ${result.adapter ?? result.backend}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];
+      const lines = [`train ${result.preset} (${result.architecture}, ${result.parameters} parameters) on ${result.adapter ?? result.backend}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];
       if (result.gpuBytes !== null) lines.push(`GPU memory held by the pool: ${(result.gpuBytes / 2 ** 20).toFixed(1)} MiB`);
       for (const k of result.profile ?? []) lines.push(`  ${k.kernel.padEnd(32)} ${k.ms.toFixed(3).padStart(9)} ms  ${(100 * k.share).toFixed(1).padStart(5)}%  x${k.dispatches}`);
       return lines.join('\n');

@@ -8,7 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { MANIFEST_FILE } from '../../datasets/format.js';
 import { openDataset } from '../../datasets/reader.js';
 import { createBackend } from '../backend/index.js';
-import { MambaLM } from '../model/mamba.js';
+import { createModel } from '../model/models.js';
 import { checkModelFitsDataset, loadCheckpoint } from '../train/load-checkpoint.js';
 import type { BackendKind } from '../train/run-spec.js';
 import { UserError } from '../util/errors.js';
@@ -47,7 +47,7 @@ export const logitsCommand: CommandModule<object, LogitsArgs> = {
   describe: 'Write a checkpoint\'s logits on dataset games as JSON (to compare with another implementation)',
   builder: (yargs) =>
     yargs
-      .option('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint directory (gamba\'s or a Hugging Face Mamba)' })
+      .option('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint directory (gamba\'s, or a Hugging Face Mamba or GPT-2)' })
       .option('data', { type: 'string', demandOption: true, describe: 'dataset directory' })
       .option('games', { type: 'number', default: 16, describe: 'games (the first N of the split)' })
       .option('split', { type: 'string', choices: ['val', 'train'], default: 'val', describe: 'which split' })
@@ -75,7 +75,7 @@ export const logitsCommand: CommandModule<object, LogitsArgs> = {
     const inputs = new Int32Array(count * L);
     for (let g = 0; g < count; g++) for (let t = 0; t < L; t++) inputs[g * L + t] = records[g * R + t];
     const backend = await createBackend(args.backend);
-    const model = new MambaLM(backend, checkpoint.config, checkpoint.params);
+    const model = createModel(backend, checkpoint.config, checkpoint.params);
     // logits: (count, L, V)
     const logits = await model.logits(inputs, count, L);
 

@@ -16,7 +16,8 @@ import { createBackend, type BackendName } from '../backend/index.js';
 import { eloAgainstSkill, tally } from '../eval/match-summary.js';
 import { playChessMatch, CHESS_MOVE_CAP } from '../eval/play-chess.js';
 import { playOthelloMatch } from '../eval/play-othello.js';
-import { MambaLM } from '../model/mamba.js';
+import type { LanguageModel } from '../model/language-model.js';
+import { createModel } from '../model/models.js';
 import { CONFIG_FILE } from '../train/checkpoint.js';
 import { loadCheckpoint } from '../train/load-checkpoint.js';
 import { UserError } from '../util/errors.js';
@@ -98,7 +99,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     mkdirSync(out, { recursive: true });
 
     const backend = await createBackend(args.backend);
-    const model = new MambaLM(backend, checkpoint.config, checkpoint.params);
+    const model = createModel(backend, checkpoint.config, checkpoint.params);
     const modelName = checkpoint.preset ? `${args.checkpoint} (${checkpoint.preset})` : args.checkpoint;
     const summary = args.game === 'chess'
       ? await chessMatch(args, { games, seed, temperature, out, model, modelName })
@@ -115,7 +116,7 @@ interface Common {
   seed: number;
   temperature: number;
   out: string;
-  model: MambaLM;
+  model: LanguageModel;
 }
 
 interface MatchOutcome {

@@ -16,7 +16,7 @@ interface ProbeArgs {
   checkpoint: string;
   data: string;
   target?: ProbeTarget;
-  source: 'residual' | 'state' | 'both';
+  source?: 'residual' | 'state' | 'both';
   games: number;
   'eval-games': number;
   seed: number;
@@ -44,7 +44,7 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
           '(mine-theirs relative to the player who just moved; flipped by the last move; legal next moves). chess: pieces ' +
           "(13 classes, 6 pieces x mine/theirs + empty, at each '.', mine = White, the side to move)",
       })
-      .option('source', { type: 'string', choices: ['residual', 'state', 'both'] as const, default: 'both' as const, describe: 'decode from the residual stream, the SSM state, or both' })
+      .option('source', { type: 'string', choices: ['residual', 'state', 'both'] as const, describe: 'decode from the residual stream, the SSM state (a Mamba\'s), or both (default: every source the model has)' })
       .option('games', { type: 'number', default: DEFAULT_PROBE.games, describe: 'probe-training games (the first N of the train split)' })
       .option('eval-games', { type: 'number', default: DEFAULT_PROBE.evalGames, describe: 'held-out games to score on (the first N of the val split)' })
       .option('seed', { type: 'number', default: DEFAULT_PROBE.seed, describe: 'seed of the state-position sample, the descent and the random-init control' })

@@ -1,7 +1,8 @@
 /**
  * `gamba quickstart` (`npm run quickstart`): the whole loop in one command. Generates fresh synthetic
- * Othello games (seconds), trains the `quickstart` preset (tiny with a smaller SSM state) on them for a few minutes on the best backend
- * available, evaluates the legal-move rate on the held-out games of the sample set shipped in
+ * Othello games (seconds), trains the `quickstart` preset (tiny with a smaller SSM state), or with
+ * `--arch transformer` the `quickstart-gpt` preset of as many parameters, on them for a few minutes on the
+ * best backend available, evaluates the legal-move rate on the held-out games of the sample set shipped in
  * datasets/samples/othello, fits the board probes on the trained model, and says where everything is.
  *
  * Fresh games rather than epochs over the 19k sample games: the run sees each game once. They come
@@ -23,12 +24,14 @@ import { trainingDefaults } from '../train/defaults.js';
 import type { BackendKind } from '../train/run-spec.js';
 import { resumeCommand } from '../train/run-spec.js';
 import { startTraining } from '../train/trainer.js';
+import { ARCHITECTURES, type Architecture } from '../model/config.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
 import { note, printResult, ProgressBar } from '../util/output.js';
 import { installStopSignals, trainingHooks } from './train.js';
 
 interface QuickstartArgs {
+  arch: Architecture;
   minutes: number;
   out: string;
   backend: BackendKind;
@@ -38,7 +41,8 @@ interface QuickstartArgs {
   json: boolean;
 }
 
-const PRESET = 'quickstart';
+/** The quickstart's model of each architecture, equal in parameters (133k). */
+const PRESETS: Record<Architecture, string> = { mamba: 'quickstart', transformer: 'quickstart-gpt' };
 /**
  * The training stops this long after --minutes (counted from the start) even if the estimated horizon
  * is not reached: the horizon comes from the first steps' speed, and a shared machine can slow down
@@ -62,6 +66,7 @@ export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
   describe: 'Train a small model on fresh Othello games for a few minutes, measure its legal-move rate on the sample games, probe its board picture',
   builder: (yargs) =>
     yargs
+      .option('arch', { type: 'string', choices: ARCHITECTURES, default: 'mamba' as Architecture, describe: `the model: a Mamba (preset ${PRESETS.mamba}) or a transformer (${PRESETS.transformer})` })
       .option('minutes', { type: 'number', default: 9.4, describe: 'training time' })
       .option('probe', { type: 'boolean', default: true, describe: 'fit the board probes on the trained model at the end (--no-probe skips it)' })
       .option('out', { type: 'string', default: join('runs', 'quickstart'), describe: 'checkpoint directory' })
@@ -78,8 +83,9 @@ export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
     const samples = join(packageRoot(), 'datasets', 'samples', 'othello');
     if (hasCheckpoint(args.out) && !args.force) throw alreadyTrained(args.out);
     const data = await freshGames(join(args.out, 'train-data'), FRESH_SEED_OFFSET + seed);
-    const defaults = trainingDefaults(PRESET);
-    note(`quickstart: training the ${PRESET} preset on ${data} for ${args.minutes} minutes (Ctrl-C saves and stops)`);
+    const preset = PRESETS[args.arch];
+    const defaults = trainingDefaults(preset);
+    note(`quickstart: training the ${preset} preset on ${data} for ${args.minutes} minutes (Ctrl-C saves and stops)`);
     const stop = installStopSignals();
     let training;
     try {
@@ -88,7 +94,7 @@ export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
           outDir: args.out,
           game: 'othello',
           data,
-          preset: PRESET,
+          preset,
           backend: args.backend,
           batch: defaults.batch,
           lr: defaults.lr,
@@ -138,7 +144,6 @@ export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
         checkpoint: training.outDir,
         data: samples,
         target: 'mine-theirs',
-        source: 'both',
         games: PROBE_GAMES,
         evalGames: PROBE_EVAL_GAMES,
         // The report describes the model just trained: an older one in its place is stale.
@@ -171,7 +176,7 @@ export const quickstartCommand: CommandModule<object, QuickstartArgs> = {
     };
     printResult(args.json, result, () =>
       [
-        `trained ${PRESET} for ${training.steps} steps on ${training.backend}: loss ${training.finalLoss?.toFixed(4)}, val loss ${training.valLoss?.toFixed(4)}, ${training.tokensPerSec} tokens/s`,
+        `trained ${preset} for ${training.steps} steps on ${training.backend}: loss ${training.finalLoss?.toFixed(4)}, val loss ${training.valLoss?.toFixed(4)}, ${training.tokensPerSec} tokens/s`,
         `legal-move rate (top-1, held-out games): ${(100 * evaluation.report.legalTop1).toFixed(2)}% over ${evaluation.report.positions} positions of ${evaluation.report.games} games`,
         `data, training and evaluation took ${formatMinutes(trainEvalSeconds)}`,
         ...(probe

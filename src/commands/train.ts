@@ -1,11 +1,12 @@
 /**
- * `gamba train`: trains a Mamba language model on a dataset of game records and writes a checkpoint
+ * `gamba train`: trains a language model (a Mamba or a transformer) on a dataset of game records and writes a checkpoint
  * directory (model.safetensors, config.json, optimizer and trainer state, metrics.jsonl).
  * Ctrl-C / SIGTERM saves at the end of the current step and prints the command that resumes.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { DATASET_GAMES } from '../../datasets/games.js';
 import { PRESETS } from '../model/config.js';
+import { presetSummary } from '../model/models.js';
 import { trainingDefaults, type TrainingDefaults } from '../train/defaults.js';
 import type { BackendKind, RunSpec } from '../train/run-spec.js';
 import { resumeCommand } from '../train/run-spec.js';
@@ -40,12 +41,12 @@ interface TrainArgs {
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train',
-  describe: 'Train a Mamba model on game records (AdamW, warmup + cosine, checkpoints, resumable)',
+  describe: 'Train a model (a Mamba or a transformer) on game records (AdamW, warmup + cosine, checkpoints, resumable)',
   builder: (yargs) =>
     yargs
       .option('game', { type: 'string', choices: Object.keys(DATASET_GAMES), describe: 'game of the dataset' })
       .option('data', { type: 'string', describe: 'dataset directory (from `gamba generate`)' })
-      .option('preset', { type: 'string', describe: `model preset: ${Object.keys(PRESETS).join(', ')}` })
+      .option('preset', { type: 'string', describe: `model preset, by architecture and parameters: ${presetSummary()}` })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'], describe: 'compute backend (default auto)' })
       .option('out', { type: 'string', demandOption: true, describe: 'checkpoint directory' })
       .option('steps', { type: 'number', describe: 'optimizer steps: the run\'s horizon' })

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { MANIFEST_FILE } from '../../datasets/format.js';
 import { openDataset } from '../../datasets/reader.js';
 import { createBackend } from '../backend/index.js';
-import { MambaLM } from '../model/mamba.js';
+import { createModel } from '../model/models.js';
 import { checkBatchFits } from '../model/memory.js';
 import { checkModelFitsDataset, loadCheckpoint } from '../train/load-checkpoint.js';
 import type { BackendKind } from '../train/run-spec.js';
@@ -46,7 +46,7 @@ export async function evaluateCheckpoint(options: EvaluateOptions): Promise<Chec
   // Forward passes of `batch` games (fewer when the split has fewer): refused in one line if they cannot fit.
   const batch = options.batch ?? 64;
   checkBatchFits(backend, checkpoint.config, Math.min(batch, count), manifest.recordLength - 1, `--batch ${batch}`, false);
-  const model = new MambaLM(backend, checkpoint.config, checkpoint.params);
+  const model = createModel(backend, checkpoint.config, checkpoint.params);
   const report = await legalMoveRate(model, manifest.vocabSize, games, manifest.recordLength, {
     batch,
     onProgress: (done) => options.onProgress?.(done, count),

@@ -3,7 +3,7 @@
  * finished game on at once, and let a failing engine end the match early without losing the games
  * already played.
  */
-import type { MambaLM } from '../model/mamba.js';
+import type { LanguageModel } from '../model/language-model.js';
 import { TokenStepper } from './token-stepper.js';
 
 export interface MatchResult<G> {
@@ -13,7 +13,7 @@ export interface MatchResult<G> {
 }
 
 export async function playMatch<G>(
-  model: MambaLM,
+  model: LanguageModel,
   games: number,
   playGame: (stepper: TokenStepper, index: number) => Promise<G>,
   onGame?: (game: G) => void,

@@ -3,7 +3,8 @@
  * game string so far (`;1.e4 e5 2.`) and its move is the first space-separated token it samples,
  * character by character with the stateful step(). A move that is not legal SAN is taken back and
  * resampled, up to 5 times; a sixth failure forfeits the game. Games stop at 89 full moves (the
- * context of a 1024-character block); such a game counts as a draw and is reported as capped. The
+ * context of a 1024-character block, or a transformer's shorter one); such a game counts as a draw and is
+ * reported as capped. The
  * engine plays with a fixed Skill Level and a node or time limit per move.
  */
 import { Chess } from 'chess.js';
@@ -12,7 +13,7 @@ import { pgnOfGame } from '../../games/chess/pgn-writer.js';
 import { playSan, playUci, uciOfMove } from '../../games/chess/san.js';
 import type { SearchLimit, UciEngine } from '../../games/chess/uci.js';
 import { CHESS_BLOCK_LENGTH, CHESS_CHARS, SPACE_TOKEN, encodeChessText } from '../../games/chess/vocabulary.js';
-import type { MambaLM } from '../model/mamba.js';
+import type { LanguageModel } from '../model/language-model.js';
 import { Rng } from '../util/rng.js';
 import { playMatch, type MatchResult } from './match-loop.js';
 import { TokenStepper, sampleToken } from './token-stepper.js';
@@ -26,7 +27,7 @@ const MAX_TOKEN_CHARS = 10;
 export type Color = 'white' | 'black';
 
 export interface ChessMatchOptions {
-  model: MambaLM;
+  model: LanguageModel;
   modelName: string;
   engine: UciEngine;
   /** How the PGN names the engine side, e.g. "Stockfish 19 WASM (Skill 0, 1000 nodes)". */
@@ -102,7 +103,8 @@ export async function playChessGame(options: ChessMatchOptions, stepper: TokenSt
     // The model's turn: the string up to its move (`;1.e4 e5 2.` or `;1.e4 `).
     const soFar = gameStringOf(sans);
     const prefix = toMove === 'white' ? soFar + (sans.length > 0 ? ' ' : '') + `${sans.length / 2 + 1}.` : soFar + ' ';
-    if (prefix.length + 2 > CHESS_BLOCK_LENGTH) {
+    // Room for a move of at least two characters in the block, and for the longest in a transformer's context.
+    if (prefix.length + 2 > CHESS_BLOCK_LENGTH || prefix.length + MAX_TOKEN_CHARS > stepper.capacity) {
       termination = 'context-full';
       break;
     }

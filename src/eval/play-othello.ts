@@ -12,7 +12,7 @@ import { OthelloBoard, BLACK } from '../../games/othello/board.js';
 import type { GtpEngine } from '../../games/othello/gtp.js';
 import { SQUARE_TO_TOKEN, TOKEN_TO_SQUARE, squareName } from '../../games/othello/notation.js';
 import { greedyPlayer, randomPlayer } from '../../games/othello/players.js';
-import type { MambaLM } from '../model/mamba.js';
+import type { LanguageModel } from '../model/language-model.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { playMatch, type MatchResult } from './match-loop.js';
@@ -22,7 +22,7 @@ export type OthelloColor = 'black' | 'white';
 export type OthelloMode = 'legal-only' | 'unrestricted';
 
 export interface OthelloMatchOptions {
-  model: MambaLM;
+  model: LanguageModel;
   opponent: 'random' | 'greedy' | 'rhino';
   /** Started engine, for opponent 'rhino'. */
   engine?: GtpEngine;

@@ -1,15 +1,15 @@
 /**
- * A model read token by token for play: feeds tokens through MambaLM.step() (constant work per token)
- * and keeps the logits of the last one. A snapshot copies the recurrent state (conv windows and SSM
- * states of every layer) so a sampled continuation can be taken back, as the resampling of an illegal
- * chess move needs.
+ * A model read token by token for play: feeds tokens through the model's step() and keeps the logits of
+ * the last one. A snapshot copies the step state (a Mamba's conv windows and SSM states, a transformer's
+ * key/value cache) so a sampled continuation can be taken back, as the resampling of an illegal chess
+ * move needs.
  */
-import type { Backend, Tensor } from '../backend/backend.js';
-import type { MambaLM, StepState } from '../model/mamba.js';
+import type { Backend } from '../backend/backend.js';
+import type { LanguageModel, StepState } from '../model/language-model.js';
 
 export interface StepperSnapshot {
-  conv: { data: Float32Array; shape: readonly number[] }[];
-  ssm: { data: Float32Array; shape: readonly number[] }[];
+  tensors: { data: Float32Array; shape: readonly number[] }[];
+  position: number;
   logits: Float32Array | null;
   fed: number;
 }
@@ -22,9 +22,14 @@ export class TokenStepper {
   fed = 0;
   private readonly backend: Backend;
 
-  constructor(private readonly model: MambaLM) {
+  constructor(private readonly model: LanguageModel) {
     this.backend = model.backend;
     this.state = model.newStepState(1);
+  }
+
+  /** The most tokens the model can be fed (Infinity for a Mamba). */
+  get capacity(): number {
+    return this.model.contextLength;
   }
 
   get vocabSize(): number {
@@ -52,23 +57,19 @@ export class TokenStepper {
   }
 
   async snapshot(): Promise<StepperSnapshot> {
-    const copy = async (tensors: Tensor[]) => Promise.all(tensors.map(async (t) => ({ data: await this.backend.download(t), shape: t.shape })));
-    return { conv: await copy(this.state.conv), ssm: await copy(this.state.ssm), logits: this.logits, fed: this.fed };
+    const tensors = await Promise.all(this.state.tensors.map(async (t) => ({ data: await this.backend.download(t), shape: t.shape })));
+    return { tensors, position: this.state.position, logits: this.logits, fed: this.fed };
   }
 
   restore(snapshot: StepperSnapshot): void {
     this.dispose();
-    this.state = {
-      batch: 1,
-      conv: snapshot.conv.map((t) => this.backend.upload(t.data, t.shape)),
-      ssm: snapshot.ssm.map((t) => this.backend.upload(t.data, t.shape)),
-    };
+    this.state = { batch: 1, position: snapshot.position, tensors: snapshot.tensors.map((t) => this.backend.upload(t.data, t.shape)) };
     this.logits = snapshot.logits;
     this.fed = snapshot.fed;
   }
 
   dispose(): void {
-    for (const t of [...this.state.conv, ...this.state.ssm]) this.backend.dispose(t);
+    this.model.disposeStepState(this.state);
   }
 }
 

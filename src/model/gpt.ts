@@ -7,25 +7,14 @@
  *               x = x + mlp.c_proj(gelu(mlp.c_fc(LN_2(x))))            c_fc: (M, 4d)
  *   logits = LN_f(x) wte^T                                             (M, V), the head tied to wte
  *
- * A linear layer here is GPT-2's Conv1D: weight stored [in, out], y = x W + b.
+ * A linear layer here is GPT-2's Conv1D: weight stored [in, out], y = x W + b. step() keeps each layer's
+ * keys and values (B, n_positions, d) and attends the new token over them: the same logits as the
+ * full-sequence path, at a cost per token that grows with the position.
  */
-import type { Backend, Tensor, TransformerOps } from '../backend/backend.js';
+import type { Backend, Tensor } from '../backend/backend.js';
 import type { Rng } from '../util/rng.js';
-import { UserError } from '../util/errors.js';
-import { uploadParameters } from './upload-parameters.js';
-
-export interface GptConfig {
-  d_model: number;
-  n_layers: number;
-  n_heads: number;
-  /** Longest sequence (rows of the position embedding). */
-  n_positions: number;
-  vocab_size: number;
-  layer_norm_epsilon: number;
-  pad_token_id: number;
-}
-
-export type GptBackend = Backend & TransformerOps;
+import type { GptConfig } from './config.js';
+import { LanguageModel, type ResidualObserver, type StepState } from './language-model.js';
 
 const LAYER_KEYS = ['ln1Weight', 'ln1Bias', 'attnWeight', 'attnBias', 'attnProjWeight', 'attnProjBias', 'ln2Weight', 'ln2Bias', 'fcWeight', 'fcBias', 'mlpProjWeight', 'mlpProjBias'] as const;
 type LayerParams = Record<(typeof LAYER_KEYS)[number], Tensor>;
@@ -90,21 +79,13 @@ interface BlockCache {
   gelu: Tensor;
 }
 
-export class GptLM {
-  /** Parameters on the backend, Hugging Face names. */
-  readonly params = new Map<string, Tensor>();
-  /** Gradients of the last forwardBackward(), same names and shapes as params. */
-  readonly grads = new Map<string, Tensor>();
+export class GptLM extends LanguageModel<GptConfig> {
   private readonly layers: LayerParams[] = [];
   private readonly layerGrads: LayerParams[] = [];
 
-  constructor(
-    readonly backend: GptBackend,
-    readonly config: GptConfig,
-    params: Map<string, Float32Array>,
-  ) {
-    if (config.d_model % config.n_heads !== 0) throw new UserError(`d_model ${config.d_model} is not a multiple of n_heads ${config.n_heads}`);
-    uploadParameters(backend, gptParameterShapes(config), params, this.params, this.grads);
+  constructor(backend: Backend, config: GptConfig, params: Map<string, Float32Array>) {
+    if (config.d_model % config.n_heads !== 0) throw new Error(`d_model ${config.d_model} is not a multiple of n_heads ${config.n_heads}`);
+    super(backend, config, gptParameterShapes(config), params);
     for (let i = 0; i < config.n_layers; i++) {
       const p = {} as LayerParams;
       const g = {} as LayerParams;
@@ -117,9 +98,8 @@ export class GptLM {
     }
   }
 
-  private checkTokens(tokens: Int32Array, batch: number, length: number, what: string): void {
-    if (!Number.isInteger(batch) || !Number.isInteger(length) || batch < 1 || length < 1) throw new Error(`${what}: batch ${batch} and length ${length} must be positive integers`);
-    if (tokens.length !== batch * length) throw new Error(`${what}: ${tokens.length} values for batch ${batch} x length ${length}`);
+  protected override checkTokens(tokens: Int32Array, batch: number, length: number, what: string): void {
+    super.checkTokens(tokens, batch, length, what);
     if (length > this.config.n_positions) throw new Error(`${what}: length ${length} is longer than the ${this.config.n_positions} positions of the model`);
   }
 
@@ -222,10 +202,6 @@ export class GptLM {
     return { logits, caches, last: x, lnF };
   }
 
-  /**
-   * One training forward + backward on (batch, length) token ids and targets (-1 = ignored). Overwrites
-   * `grads` and returns the mean cross-entropy as a 1-element tensor (the caller disposes it).
-   */
   forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor {
     this.checkTokens(inputs, batch, length, 'forwardBackward inputs');
     this.checkTokens(targets, batch, length, 'forwardBackward targets');
@@ -258,15 +234,60 @@ export class GptLM {
     return loss;
   }
 
-  /** Logits (B * L * V, row b*L + t) of the full-sequence path. */
-  async logits(inputs: Int32Array, batch: number, length: number): Promise<Float32Array> {
-    this.checkTokens(inputs, batch, length, 'logits inputs');
-    const be = this.backend;
-    const ids = be.uploadInts(inputs, [batch * length]);
+  protected forwardLogits(ids: Tensor, batch: number, length: number): Tensor {
     const positions = this.positions(batch, length);
     const { logits } = this.forward(ids, positions, batch, length, false);
-    be.dispose(ids);
-    be.dispose(positions);
+    this.backend.dispose(positions);
+    return logits;
+  }
+
+  get contextLength(): number {
+    return this.config.n_positions;
+  }
+
+  /** The key/value cache: per layer i, tensors[2i] holds the keys and tensors[2i + 1] the values, (B, n_positions, d). */
+  newStepState(batch: number): StepState {
+    const shape = [batch, this.config.n_positions, this.config.d_model];
+    const tensors: Tensor[] = [];
+    for (let i = 0; i < 2 * this.config.n_layers; i++) tensors.push(this.backend.zeros(shape));
+    return { batch, position: 0, tensors };
+  }
+
+  async step(state: StepState, tokens: Int32Array, onResidual?: ResidualObserver): Promise<Float32Array> {
+    const B = state.batch;
+    if (tokens.length !== B) throw new Error(`step: ${tokens.length} tokens for a state of batch ${B}`);
+    const t = state.position;
+    if (t >= this.config.n_positions) throw new Error(`step: token ${t + 1} is past the ${this.config.n_positions} positions of the model`);
+    const be = this.backend;
+    const eps = this.config.layer_norm_epsilon;
+    const ids = be.uploadInts(tokens, [B]);
+    const where = be.uploadInts(new Int32Array(B).fill(t), [B]);
+    const tokenRows = be.embeddingForward(ids, this.params.get('transformer.wte.weight')!);
+    const positionRows = be.embeddingForward(where, this.params.get('transformer.wpe.weight')!);
+    // x: (B, d)
+    let x = be.add(tokenRows, positionRows);
+    for (const u of [ids, where, tokenRows, positionRows]) be.dispose(u);
+    onResidual?.(0, x);
+    for (let i = 0; i < this.layers.length; i++) {
+      const p = this.layers[i];
+      const ln1 = be.layerNormForward(x, p.ln1Weight, p.ln1Bias, eps);
+      const qkv = this.linear(ln1.y, p.attnWeight, p.attnBias);
+      const attn = be.attentionStep(qkv, state.tensors[2 * i], state.tensors[2 * i + 1], t, this.config.n_heads);
+      const attnProj = this.linear(attn, p.attnProjWeight, p.attnProjBias);
+      const mid = be.add(x, attnProj);
+      const ln2 = be.layerNormForward(mid, p.ln2Weight, p.ln2Bias, eps);
+      const fc = this.linear(ln2.y, p.fcWeight, p.fcBias);
+      const gelu = be.geluForward(fc);
+      const mlpProj = this.linear(gelu, p.mlpProjWeight, p.mlpProjBias);
+      const next = be.add(mid, mlpProj);
+      for (const u of [x, ln1.y, ln1.mean, ln1.rstd, qkv, attn, attnProj, mid, ln2.y, ln2.mean, ln2.rstd, fc, gelu, mlpProj]) be.dispose(u);
+      x = next;
+      onResidual?.(i + 1, x);
+    }
+    const lnF = be.layerNormForward(x, this.params.get('transformer.ln_f.weight')!, this.params.get('transformer.ln_f.bias')!, eps);
+    const logits = be.matmul(lnF.y, this.params.get('transformer.wte.weight')!, { transB: true });
+    for (const u of [x, lnF.y, lnF.mean, lnF.rstd]) be.dispose(u);
+    state.position++;
     const out = await be.download(logits);
     be.dispose(logits);
     return out;

@@ -18,8 +18,8 @@
  */
 import type { Backend, SelectiveScanInputs, Tensor } from '../backend/backend.js';
 import { innerSize, type MambaConfig } from './config.js';
+import { LanguageModel, type ResidualObserver, type StepState } from './language-model.js';
 import { parameterShapes } from './params.js';
-import { uploadParameters } from './upload-parameters.js';
 
 interface LayerParams {
   norm: Tensor;
@@ -56,15 +56,6 @@ interface LayerCache {
   gated: Tensor;
 }
 
-/** The recurrent state of step(): per layer, the conv window and the SSM state. */
-export interface StepState {
-  batch: number;
-  /** Per layer (B, d_conv - 1, E): the last inputs of the convolution, oldest first. */
-  conv: Tensor[];
-  /** Per layer (B, E, N): the SSM hidden state h. */
-  ssm: Tensor[];
-}
-
 function layerNames(i: number): Record<keyof LayerParams, string> {
   const p = `backbone.layers.${i}`;
   return {
@@ -81,22 +72,14 @@ function layerNames(i: number): Record<keyof LayerParams, string> {
   };
 }
 
-export class MambaLM {
-  /** Parameters on the backend, Hugging Face names. */
-  readonly params = new Map<string, Tensor>();
-  /** Gradients of the last forwardBackward(), same names and shapes as params. */
-  readonly grads = new Map<string, Tensor>();
+export class MambaLM extends LanguageModel<MambaConfig> {
   private readonly layers: LayerParams[] = [];
   private readonly layerGrads: LayerParams[] = [];
   private readonly E: number;
 
-  constructor(
-    readonly backend: Backend,
-    readonly config: MambaConfig,
-    params: Map<string, Float32Array>,
-  ) {
+  constructor(backend: Backend, config: MambaConfig, params: Map<string, Float32Array>) {
+    super(backend, config, parameterShapes(config), params);
     this.E = innerSize(config);
-    uploadParameters(backend, parameterShapes(config), params, this.params, this.grads);
     for (let i = 0; i < config.n_layers; i++) {
       const names = layerNames(i);
       const p = {} as LayerParams;
@@ -112,11 +95,6 @@ export class MambaLM {
 
   private get headWeight(): Tensor {
     return this.params.get(this.config.tie_embeddings ? 'backbone.embeddings.weight' : 'lm_head.weight')!;
-  }
-
-  private checkTokens(tokens: Int32Array, batch: number, length: number, what: string): void {
-    if (!Number.isInteger(batch) || !Number.isInteger(length) || batch < 1 || length < 1) throw new Error(`${what}: batch ${batch} and length ${length} must be positive integers`);
-    if (tokens.length !== batch * length) throw new Error(`${what}: ${tokens.length} values for batch ${batch} x length ${length}`);
   }
 
   /** One layer forward on x: (M, d) -> the new residual stream and the cache for the backward pass. */
@@ -231,11 +209,10 @@ export class MambaLM {
     return { logits, caches, last: x, xFinal, rstdFinal };
   }
 
-  /**
-   * One training forward + backward on (batch, length) token ids and targets (-1 = ignored). Overwrites
-   * `grads` and returns the mean cross-entropy over the counted targets as a 1-element tensor (read it
-   * with backend.download; the caller disposes it).
-   */
+  protected forwardLogits(ids: Tensor, batch: number, length: number): Tensor {
+    return this.forward(ids, batch, length, false).logits;
+  }
+
   forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor {
     this.checkTokens(inputs, batch, length, 'forwardBackward inputs');
     this.checkTokens(targets, batch, length, 'forwardBackward targets');
@@ -271,62 +248,28 @@ export class MambaLM {
     return loss;
   }
 
-  /** Mean cross-entropy over targets != -1, without gradients. */
-  async lossOnly(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Promise<number> {
-    this.checkTokens(inputs, batch, length, 'lossOnly inputs');
-    this.checkTokens(targets, batch, length, 'lossOnly targets');
-    const be = this.backend;
-    const ids = be.uploadInts(inputs, [batch * length]);
-    const targetIds = be.uploadInts(targets, [batch * length]);
-    const { logits } = this.forward(ids, batch, length, false);
-    const { loss } = be.crossEntropy(logits, targetIds, false);
-    be.dispose(logits);
-    be.dispose(ids);
-    be.dispose(targetIds);
-    const value = (await be.download(loss))[0];
-    be.dispose(loss);
-    return value;
-  }
-
-  /** Logits (B * L * V, row b*L + t) of the full-sequence path. */
-  async logits(inputs: Int32Array, batch: number, length: number): Promise<Float32Array> {
-    this.checkTokens(inputs, batch, length, 'logits inputs');
-    const be = this.backend;
-    const ids = be.uploadInts(inputs, [batch * length]);
-    const { logits } = this.forward(ids, batch, length, false);
-    be.dispose(ids);
-    const out = await be.download(logits);
-    be.dispose(logits);
-    return out;
-  }
-
-  /** Every parameter, downloaded, under its Hugging Face name. */
-  async exportParameters(): Promise<Map<string, Float32Array>> {
-    const out = new Map<string, Float32Array>();
-    for (const [name, t] of this.params) out.set(name, await this.backend.download(t));
-    return out;
-  }
-
-  /** An empty recurrent state for `batch` sequences (before their first token). */
-  newStepState(batch: number): StepState {
-    const { d_conv: K, d_state: N, n_layers } = this.config;
-    const conv: Tensor[] = [];
-    const ssm: Tensor[] = [];
-    for (let i = 0; i < n_layers; i++) {
-      conv.push(this.backend.zeros([batch, K - 1, this.E]));
-      ssm.push(this.backend.zeros([batch, this.E, N]));
-    }
-    return { batch, conv, ssm };
+  get contextLength(): number {
+    return Infinity;
   }
 
   /**
-   * Feeds one token per sequence (tokens: (B)) and returns the next-token logits (B * V), advancing
-   * `state` in place. After tokens t_0..t_k the logits equal row k of the full-sequence path.
-   * `onResidual`, when given, sees the residual stream x: (B, d) after the embedding (layer 0) and after
-   * each layer i (layer i), before the final norm; it must start its download of x before returning (x is
-   * disposed afterwards).
+   * The recurrent state: per layer i, tensors[i] is the conv window (B, d_conv - 1, E) of the last inputs,
+   * oldest first, and tensors[n_layers + i] the SSM state h (B, E, N).
    */
-  async step(state: StepState, tokens: Int32Array, onResidual?: (layer: number, x: Tensor) => void): Promise<Float32Array> {
+  newStepState(batch: number): StepState {
+    const { d_conv: K, d_state: N, n_layers } = this.config;
+    const tensors: Tensor[] = [];
+    for (let i = 0; i < n_layers; i++) tensors.push(this.backend.zeros([batch, K - 1, this.E]));
+    for (let i = 0; i < n_layers; i++) tensors.push(this.backend.zeros([batch, this.E, N]));
+    return { batch, position: 0, tensors };
+  }
+
+  /** The SSM state h: (B, E, N) of layer i (0-based) in a step state. */
+  ssmState(state: StepState, layer: number): Tensor {
+    return state.tensors[this.config.n_layers + layer];
+  }
+
+  async step(state: StepState, tokens: Int32Array, onResidual?: ResidualObserver): Promise<Float32Array> {
     const B = state.batch;
     if (tokens.length !== B) throw new Error(`step: ${tokens.length} tokens for a state of batch ${B}`);
     const be = this.backend;
@@ -343,14 +286,14 @@ export class MambaLM {
       const xz = be.matmul(xNorm, p.inProj, { transB: true });
       const [inX, z] = be.splitColumns(xz, [E, E]);
       // conv, u: (B, E)
-      const conv = be.causalConv1dStep(state.conv[i], inX, p.convWeight, p.convBias);
+      const conv = be.causalConv1dStep(state.tensors[i], inX, p.convWeight, p.convBias);
       const u = be.siluForward(conv);
       const xDbl = be.matmul(u, p.xProj, { transB: true });
       const [dt, b, c] = be.splitColumns(xDbl, [R, N, N]);
       const dtProj = be.matmul(dt, p.dtProjWeight, { transB: true });
       const delta = be.softplusBiasForward(dtProj, p.dtProjBias);
       // y: (B, E)
-      const y = be.selectiveScanStep(state.ssm[i], u, delta, p.aLog, b, c, p.d);
+      const y = be.selectiveScanStep(this.ssmState(state, i), u, delta, p.aLog, b, c, p.d);
       const gated = be.gateForward(y, z);
       const branch = be.matmul(gated, p.outProj, { transB: true });
       const next = be.add(x, branch);
@@ -361,6 +304,7 @@ export class MambaLM {
     const { y: xFinal, rstd } = be.rmsNormForward(x, this.params.get('backbone.norm_f.weight')!, eps);
     const logits = be.matmul(xFinal, this.headWeight, { transB: true });
     for (const t of [x, xFinal, rstd]) be.dispose(t);
+    state.position++;
     const out = await be.download(logits);
     be.dispose(logits);
     return out;

@@ -1,5 +1,5 @@
 /**
- * What a training step (or a forward pass) of the Mamba model holds, estimated from the config, the
+ * What a training step (or a forward pass) of a model holds, estimated from the config, the
  * batch and the sequence length, so that a size that cannot fit is refused with one line before
  * anything is allocated or written (a batch of 10^8 games otherwise dies in `new Int32Array`).
  *
@@ -23,6 +23,17 @@
  * (forward only: one layer's tensors at once, from its input to its output, then the final norm, the
  * logits and the host copy of the logits that eval reads).
  *
+ * The transformer (gpt.ts's names; H = n_heads, P = n_positions), in 4-byte floats per token:
+ *   kept per layer (BlockCache): x, ln_1, attention out, mid, ln_2 (5d) + qkv (3d) + fc, gelu (8d)
+ *     + the norms' mean and rstd (4) + the attention's log-sum-exp (H)
+ *   working set: the MLP's product before its bias and its result (8d) in the forward pass, its
+ *     gradients (dGelu, dFc: 8d) in the backward pass, dx (d), and the pool keeps tensors of each size
+ *     apart: 13d against the cpu pool
+ *   head: as the Mamba's, the final norm with its mean (2d + 2) and the logits with their gradient (2V)
+ *   on webgpu, the embedding gradients' partial sums (ceil(M / 256) (V + P) d floats)
+ *   training bytes = 4 M (n_layers (16d + 4 + H) + 13d + 2d + 2 + 2V) + 16 M + 16 P_params [+ partials]
+ *   forward only   = 4 M (18d + 4 + H  +  d + 1 + 2V) + 8 M + 4 P_params
+ *
  * Both backends pool the memory they free and reuse it for the next tensor of the same size, so the peak
  * is what they hold. Against the webgpu pool measured on an H200 (README): othello-base 256 x 60,
  * estimated 2.7 GiB (held 2.7); chess-base 8 x 1024, 5.7 GiB (5.7); chess-base 32 x 1024, 21.8 GiB (21.5).
@@ -32,8 +43,8 @@
 import type { Backend, SizeLimits } from '../backend/backend.js';
 import { UserError } from '../util/errors.js';
 import { formatBytes } from '../util/output.js';
-import { innerSize, type MambaConfig } from './config.js';
-import { parameterShapes } from './params.js';
+import { innerSize, type GptConfig, type MambaConfig, type ModelConfig } from './config.js';
+import { parameterCount } from './models.js';
 
 export type SizedBackend = 'cpu' | 'webgpu';
 
@@ -62,18 +73,28 @@ const GPU_SCAN_CHUNK = 16;
  * The memory of one training step (`backward`, the default) or one forward pass of `batch` sequences of
  * `length` tokens on `backend` (the formula is in the file comment).
  */
-export function stepMemory(config: MambaConfig, batch: number, length: number, backend: SizedBackend, backward = true): StepMemory {
+export function stepMemory(config: ModelConfig, batch: number, length: number, backend: SizedBackend, backward = true): StepMemory {
+  return config.architecture === 'transformer' ? gptStepMemory(config, batch, length, backend, backward) : mambaStepMemory(config, batch, length, backend, backward);
+}
+
+const f32 = (what: string, elements: number): TensorSize => ({ what, elements, bytes: 4 * elements });
+
+/** The largest of `tensors`: by bytes on webgpu, by elements on cpu. */
+function largestOf(tensors: TensorSize[], backend: SizedBackend): TensorSize {
+  const size = (t: TensorSize) => (backend === 'webgpu' ? t.bytes : t.elements);
+  return tensors.reduce((a, b) => (size(b) > size(a) ? b : a));
+}
+
+function mambaStepMemory(config: MambaConfig, batch: number, length: number, backend: SizedBackend, backward: boolean): StepMemory {
   const { d_model: d, d_state: N, dt_rank: R, vocab_size: V, n_layers: layers } = config;
   const E = innerSize(config);
   const M = batch * length;
   const gpu = backend === 'webgpu';
-  let parameters = 0;
-  for (const [, shape] of parameterShapes(config)) parameters += shape.reduce((a, b) => a * b, 1);
+  const parameters = parameterCount(config);
   // The webgpu scan: boundary states (batch, chunks - 1, E, N) a layer; partial dB, dC (groups, 2 M N).
   const scanGroups = Math.ceil(E / Math.min(16, Math.floor(256 / N)));
   const savedFloats = gpu ? batch * (Math.ceil(length / GPU_SCAN_CHUNK) - 1) * E * N : 0;
   const scanPartialFloats = gpu ? scanGroups * 2 * M * N : 0;
-  const f32 = (what: string, elements: number): TensorSize => ({ what, elements, bytes: 4 * elements });
   const tensors: TensorSize[] = [
     f32("in_proj's output (batch x length x 2E)", M * 2 * E),
     f32("x_proj's output (batch x length x (R + 2N))", M * (R + 2 * N)),
@@ -97,9 +118,23 @@ export function stepMemory(config: MambaConfig, batch: number, length: number, b
   } else {
     bytes = 4 * M * (4 * d + 1 + 10 * E + 2 * R + 4 * N + d + 1 + 2 * V) + 8 * M + 4 * parameters;
   }
-  const size = (t: TensorSize) => (gpu ? t.bytes : t.elements);
-  const largest = tensors.reduce((a, b) => (size(b) > size(a) ? b : a));
-  return { pass: backward ? 'training step' : 'forward pass', batch, length, bytes, largest };
+  return { pass: backward ? 'training step' : 'forward pass', batch, length, bytes, largest: largestOf(tensors, backend) };
+}
+
+function gptStepMemory(config: GptConfig, batch: number, length: number, backend: SizedBackend, backward: boolean): StepMemory {
+  const { d_model: d, n_heads: H, n_positions: P, vocab_size: V, n_layers: layers } = config;
+  const M = batch * length;
+  const parameters = parameterCount(config);
+  const tensors: TensorSize[] = [f32("the MLP's hidden layer (batch x length x 4d)", M * 4 * d), f32('the logits (batch x length x vocabulary)', M * V)];
+  let bytes: number;
+  if (backward) {
+    const partials = backend === 'webgpu' ? Math.ceil(M / 256) * (V + P) * d : 0;
+    bytes = 4 * M * (layers * (16 * d + 4 + H) + 13 * d + 2 * d + 2 + 2 * V) + 16 * M + 16 * parameters + 4 * partials;
+    if (partials > 0) tensors.push(f32("the embedding gradient's partial sums", Math.ceil(M / 256) * V * d));
+  } else {
+    bytes = 4 * M * (18 * d + 4 + H + d + 1 + 2 * V) + 8 * M + 4 * parameters;
+  }
+  return { pass: backward ? 'training step' : 'forward pass', batch, length, bytes, largest: largestOf(tensors, backend) };
 }
 
 /**
@@ -124,7 +159,9 @@ export function checkStepFits(need: StepMemory, limits: SizeLimits, flag: string
  * Refuses a training step (or with `backward` false, a forward pass) of `batch` x `length` tokens that
  * cannot fit `backend`; `flag` names what set the batch, as in checkStepFits.
  */
-export function checkBatchFits(backend: Backend, config: MambaConfig, batch: number, length: number, flag: string, backward = true): void {
+export function checkBatchFits(backend: Backend, config: ModelConfig, batch: number, length: number, flag: string, backward = true): void {
   const need = stepMemory(config, batch, length, backend.name === 'webgpu' ? 'webgpu' : 'cpu', backward);
-  checkStepFits(need, backend.sizeLimits(), flag);
+  const limits = backend.sizeLimits();
+  // The batch limit is the Mamba scan's; the transformer has no kernel of one workgroup per sequence.
+  checkStepFits(need, config.architecture === 'mamba' ? limits : { ...limits, batch: undefined }, flag);
 }

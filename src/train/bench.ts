@@ -4,9 +4,8 @@
  */
 import { createBackend } from '../backend/index.js';
 import { configFromPreset } from '../model/config.js';
-import { MambaLM } from '../model/mamba.js';
 import { checkBatchFits } from '../model/memory.js';
-import { initParameters } from '../model/params.js';
+import { createModel, initModelParameters } from '../model/models.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { AdamW } from './optimizer.js';
@@ -47,6 +46,7 @@ export interface TrainBenchResult {
   gpuBytes: number | null;
   backend: string;
   preset: string;
+  architecture: string;
   batch: number;
   seq: number;
   steps: number;
@@ -59,12 +59,13 @@ export interface TrainBenchResult {
 
 export async function benchTrain(options: TrainBenchOptions, onStep?: (done: number) => void): Promise<TrainBenchResult> {
   const backend = await createBackend(options.backend);
-  const config = configFromPreset(options.preset, options.vocabSize);
+  // A transformer's context is the benchmark's sequence length.
+  const config = configFromPreset(options.preset, options.vocabSize, options.seq);
   // Before the weights and the token arrays: a size that cannot fit stops here in one line.
   checkBatchFits(backend, config, options.batch, options.seq, options.sizeFlag ?? `--batch ${options.batch}`);
   const rng = new Rng(options.seed ?? 1);
-  const params = initParameters(config, rng);
-  const model = new MambaLM(backend, config, params);
+  const params = initModelParameters(config, rng);
+  const model = createModel(backend, config, params);
   const optimizer = new AdamW(backend, model.params, model.grads, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
   const { batch, seq } = options;
   // inputs, targets: (batch, seq) uniform over the non-padding tokens
@@ -109,6 +110,7 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
     gpuBytes: gpu ? gpu.gpuBytes : null,
     backend: backend.name,
     preset: options.preset,
+    architecture: config.architecture,
     batch,
     seq,
     steps: options.steps,

@@ -229,7 +229,12 @@ export function readTensors(path: string, bytes: Uint8Array, expected: [string, 
   const tensors = new Map<string, Float32Array>();
   for (const [name, shape] of expected) {
     const tensor = file.tensors.get(name);
-    if (!tensor) throw new UserError(`${path}: tensor ${name} is missing (the checkpoint does not match its config)`);
+    if (!tensor) {
+      const held = architectureOfTensor(file.tensors.keys().next().value ?? '');
+      const wanted = architectureOfTensor(name);
+      if (held && wanted && held !== wanted) throw new UserError(`${path}: holds a ${held} model, but its config describes a ${wanted}`);
+      throw new UserError(`${path}: tensor ${name} is missing (the checkpoint does not match its config)`);
+    }
     if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
       throw new UserError(`${path}: tensor ${name} has shape [${tensor.shape}] but the config needs [${shape}]`);
     }
@@ -238,6 +243,13 @@ export function readTensors(path: string, bytes: Uint8Array, expected: [string, 
   const extra = [...file.tensors.keys()].filter((name) => !tensors.has(name));
   if (extra.length > 0) throw new UserError(`${path}: unexpected tensor ${extra[0]} (the checkpoint does not match its config)`);
   return { tensors, metadata: file.metadata };
+}
+
+/** The architecture a tensor of Hugging Face's naming belongs to, by its prefix (null when neither). */
+function architectureOfTensor(name: string): string | null {
+  if (name.startsWith('backbone.')) return 'Mamba';
+  if (name.startsWith('transformer.')) return 'transformer (GPT-2)';
+  return null;
 }
 
 export function readModelTensors(dir: string, expected: [string, number[]][]): Map<string, Float32Array> {

@@ -1,13 +1,11 @@
 /**
- * config.json of a checkpoint: gamba's own model config (snake_case, as MambaConfig) plus the keys of
- * Hugging Face's `MambaConfig`, so `MambaForCausalLM.from_pretrained(dir)` loads the directory as is.
- * Reading accepts either form: a config written by `transformers` (no `d_model`) is mapped back.
+ * config.json of a checkpoint: gamba's own model config (snake_case, as ModelConfig) plus the keys of
+ * Hugging Face's config class of the architecture (`MambaConfig`, or `GPT2Config` for the transformer),
+ * so `AutoModelForCausalLM.from_pretrained(dir)` loads the directory as is. Reading accepts either form: a
+ * config written by `transformers` (no `d_model`) is mapped back.
  */
-import type { MambaConfig } from '../model/config.js';
+import type { GptConfig, MambaConfig, ModelConfig } from '../model/config.js';
 import { UserError } from '../util/errors.js';
-
-/** A checkpoint records the whole model config. */
-export type CheckpointModelConfig = MambaConfig;
 
 /** The game and preset a model was trained for; null for a model made elsewhere (the keys are left out). */
 export interface CheckpointIdentity {
@@ -26,6 +24,9 @@ export const FLOAT_CONFIG_FIELDS: ReadonlySet<string> = new Set([
   'time_step_min',
   'time_step_max',
   'time_step_floor',
+  'resid_pdrop',
+  'embd_pdrop',
+  'attn_pdrop',
 ]);
 
 /**
@@ -50,9 +51,53 @@ export function floatLiteral(value: number): string {
 }
 
 /** The config.json object for a model. */
-export function checkpointConfigJson(config: CheckpointModelConfig, identity: CheckpointIdentity): Record<string, unknown> {
+export function checkpointConfigJson(config: ModelConfig, identity: CheckpointIdentity): Record<string, unknown> {
+  return config.architecture === 'transformer' ? gptConfigJson(config, identity) : mambaConfigJson(config, identity);
+}
+
+function identityKeys(identity: CheckpointIdentity): Record<string, string> {
+  return { ...(identity.game !== null ? { game: identity.game } : {}), ...(identity.preset !== null ? { preset: identity.preset } : {}) };
+}
+
+function gptConfigJson(config: GptConfig, identity: CheckpointIdentity): Record<string, unknown> {
   return {
     // gamba
+    architecture: config.architecture,
+    d_model: config.d_model,
+    n_layers: config.n_layers,
+    n_heads: config.n_heads,
+    n_positions: config.n_positions,
+    vocab_size: config.vocab_size,
+    layer_norm_epsilon: config.layer_norm_epsilon,
+    pad_token_id: config.pad_token_id,
+    ...identityKeys(identity),
+    // Hugging Face transformers GPT2Config
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    n_embd: config.d_model,
+    n_layer: config.n_layers,
+    n_head: config.n_heads,
+    n_inner: null,
+    activation_function: 'gelu_new',
+    resid_pdrop: 0.0,
+    embd_pdrop: 0.0,
+    attn_pdrop: 0.0,
+    initializer_range: 0.02,
+    scale_attn_weights: true,
+    scale_attn_by_inverse_layer_idx: false,
+    reorder_and_upcast_attn: false,
+    tie_word_embeddings: true,
+    bos_token_id: config.pad_token_id,
+    eos_token_id: config.pad_token_id,
+    use_cache: true,
+    torch_dtype: 'float32',
+  };
+}
+
+function mambaConfigJson(config: MambaConfig, identity: CheckpointIdentity): Record<string, unknown> {
+  return {
+    // gamba
+    architecture: config.architecture,
     d_model: config.d_model,
     n_layers: config.n_layers,
     d_state: config.d_state,
@@ -63,8 +108,7 @@ export function checkpointConfigJson(config: CheckpointModelConfig, identity: Ch
     tie_embeddings: config.tie_embeddings,
     layer_norm_epsilon: config.layer_norm_epsilon,
     pad_token_id: config.pad_token_id,
-    ...(identity.game !== null ? { game: identity.game } : {}),
-    ...(identity.preset !== null ? { preset: identity.preset } : {}),
+    ...identityKeys(identity),
     // Hugging Face transformers MambaConfig
     architectures: ['MambaForCausalLM'],
     model_type: 'mamba',
@@ -103,11 +147,13 @@ export function modelConfigFromJson(json: Record<string, unknown>, file: string)
   const game = typeof json.game === 'string' ? json.game : null;
   const preset = typeof json.preset === 'string' ? json.preset : null;
   if ('d_model' in json) {
-    const keys: (keyof CheckpointModelConfig)[] = ['d_model', 'n_layers', 'd_state', 'expand', 'd_conv', 'dt_rank', 'vocab_size', 'tie_embeddings', 'layer_norm_epsilon', 'pad_token_id'];
-    const config: Record<string, unknown> = {};
+    const architecture = json.architecture ?? 'mamba';
+    const keys = architecture === 'transformer' ? GPT_KEYS : MAMBA_KEYS;
+    const config: Record<string, unknown> = { architecture };
     for (const key of keys) config[key] = json[key];
     return { config, game, preset };
   }
+  if (json.model_type === 'gpt2' && typeof json.n_embd === 'number') return { config: gptConfigFromHuggingFace(json, file), game, preset };
   if (json.model_type === 'mamba' && typeof json.hidden_size === 'number') {
     const d = json.hidden_size;
     const intermediate = typeof json.intermediate_size === 'number' ? json.intermediate_size : 2 * d;
@@ -115,6 +161,7 @@ export function modelConfigFromJson(json: Record<string, unknown>, file: string)
     if (json.use_bias === true) throw new UserError(`${file}: use_bias true (projection biases) is not supported`);
     if (json.use_conv_bias === false) throw new UserError(`${file}: use_conv_bias false is not supported`);
     const config = {
+      architecture: 'mamba',
       d_model: d,
       n_layers: json.num_hidden_layers,
       d_state: json.state_size ?? 16,
@@ -128,5 +175,30 @@ export function modelConfigFromJson(json: Record<string, unknown>, file: string)
     };
     return { config, game, preset };
   }
-  throw new UserError(`${file}: not a Mamba model config (neither gamba's d_model nor Hugging Face's model_type "mamba")`);
+  throw new UserError(`${file}: not a model config gamba reads (neither gamba's d_model nor Hugging Face's model_type "mamba" or "gpt2")`);
+}
+
+const MAMBA_KEYS: readonly (keyof MambaConfig)[] = ['d_model', 'n_layers', 'd_state', 'expand', 'd_conv', 'dt_rank', 'vocab_size', 'tie_embeddings', 'layer_norm_epsilon', 'pad_token_id'];
+const GPT_KEYS: readonly (keyof GptConfig)[] = ['d_model', 'n_layers', 'n_heads', 'n_positions', 'vocab_size', 'layer_norm_epsilon', 'pad_token_id'];
+
+/** GPT2Config's keys as gamba's transformer config; a GPT-2 variant gpt.ts does not compute is refused. */
+function gptConfigFromHuggingFace(json: Record<string, unknown>, file: string): Record<string, unknown> {
+  const d = json.n_embd as number;
+  const activation = json.activation_function ?? 'gelu_new';
+  // gelu_pytorch_tanh is the same tanh approximation as gelu_new.
+  if (activation !== 'gelu_new' && activation !== 'gelu_pytorch_tanh') throw new UserError(`${file}: activation_function ${JSON.stringify(activation)} is not supported (gamba's GPT uses the tanh GELU, "gelu_new")`);
+  if (json.n_inner !== undefined && json.n_inner !== null && json.n_inner !== 4 * d) throw new UserError(`${file}: n_inner ${JSON.stringify(json.n_inner)} is not supported (gamba's GPT has an MLP of 4 n_embd = ${4 * d})`);
+  if (json.tie_word_embeddings === false) throw new UserError(`${file}: tie_word_embeddings false is not supported (gamba's GPT ties lm_head to wte)`);
+  if (json.scale_attn_by_inverse_layer_idx === true) throw new UserError(`${file}: scale_attn_by_inverse_layer_idx true is not supported`);
+  if (json.scale_attn_weights === false) throw new UserError(`${file}: scale_attn_weights false is not supported`);
+  return {
+    architecture: 'transformer',
+    d_model: d,
+    n_layers: json.n_layer,
+    n_heads: json.n_head,
+    n_positions: json.n_positions,
+    vocab_size: json.vocab_size,
+    layer_norm_epsilon: json.layer_norm_epsilon ?? 1e-5,
+    pad_token_id: json.pad_token_id ?? 0,
+  };
 }

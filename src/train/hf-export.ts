@@ -1,8 +1,9 @@
 /**
  * `gamba export`: a checkpoint as a clean Hugging Face model directory, ready to upload:
  *
- *   model.safetensors        the weights in fp32, fp16 or bf16 (MambaForCausalLM names and shapes)
- *   config.json              the Hugging Face MambaConfig keys (and gamba's, so gamba reads it back)
+ *   model.safetensors        the weights in fp32, fp16 or bf16 (MambaForCausalLM's or GPT2LMHeadModel's
+ *                            names and shapes)
+ *   config.json              the Hugging Face config keys (and gamba's, so gamba reads it back)
  *   generation_config.json   the token ids generation starts, stops and pads with
  *   README.md                the model card (model-card.ts)
  *   SHA256SUMS               hashes of model.safetensors and config.json, checked on every gamba load
@@ -12,7 +13,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parameterShapes } from '../model/params.js';
+import { modelParameterShapes } from '../model/models.js';
 import { UserError } from '../util/errors.js';
 import { CONFIG_FILE, hashesFileText, HASHES_FILE, MODEL_FILE } from './checkpoint.js';
 import { checkpointConfigJson, configJsonText } from './config-json.js';
@@ -54,10 +55,10 @@ export function exportHuggingFace(options: ExportOptions): ExportResult {
   const checkpoint = loadCheckpoint(options.checkpoint, options.note);
   const { config } = checkpoint;
 
-  // Weights: only the model's own tensors, in the order and names MambaForCausalLM saves.
+  // Weights: only the model's own tensors, in the order and names transformers saves.
   const tensors = new Map<string, StoredTensor>();
   let parameters = 0;
-  for (const [name, shape] of parameterShapes(config)) {
+  for (const [name, shape] of modelParameterShapes(config)) {
     const data = checkpoint.params.get(name)!;
     parameters += data.length;
     if (options.dtype === 'fp16') {

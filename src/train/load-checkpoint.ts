@@ -1,12 +1,12 @@
 /**
- * Loads the model of a checkpoint directory (gamba's, or a Hugging Face Mamba export with
+ * Loads the model of a checkpoint directory (gamba's, or a Hugging Face Mamba or GPT-2 export with
  * config.json + model.safetensors) for evaluation, play and probes: config checked by the model's own
  * validation, every tensor checked against the shapes that config implies.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateConfig, type MambaConfig } from '../model/config.js';
-import { parameterShapes } from '../model/params.js';
+import { validateConfig, type ModelConfig } from '../model/config.js';
+import { modelParameterShapes } from '../model/models.js';
 import { UserError } from '../util/errors.js';
 import { MANIFEST_FILE } from '../../datasets/format.js';
 import { CONFIG_FILE, readConfigJson, readVerifiedModel, recoverInterruptedSave } from './checkpoint.js';
@@ -14,7 +14,7 @@ import { modelConfigFromJson } from './config-json.js';
 
 export interface LoadedCheckpoint {
   dir: string;
-  config: MambaConfig;
+  config: ModelConfig;
   /** The game and preset config.json names (null for a model made elsewhere). */
   game: string | null;
   preset: string | null;
@@ -35,7 +35,7 @@ export function loadCheckpoint(dir: string, note?: (message: string) => void): L
   const path = join(dir, CONFIG_FILE);
   const { config: fields, game, preset } = modelConfigFromJson(readConfigJson(dir), path);
   const config = validateConfig(fields, path);
-  const params = readVerifiedModel(dir, parameterShapes(config), (message) => {
+  const params = readVerifiedModel(dir, modelParameterShapes(config), (message) => {
     if (reportedUnverified.has(dir)) return;
     reportedUnverified.add(dir);
     note?.(message);

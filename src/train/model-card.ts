@@ -6,12 +6,12 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../../datasets/format.js';
-import type { MambaConfig } from '../model/config.js';
+import type { ModelConfig } from '../model/config.js';
 import { METRICS_FILE, STATE_FILE } from './checkpoint.js';
 
 export interface ModelCardFacts {
   name: string;
-  config: MambaConfig;
+  config: ModelConfig;
   game: string | null;
   preset: string | null;
   parameters: number;
@@ -116,7 +116,20 @@ const TOKENS: Record<string, string> = {
 /** README.md of the exported directory: YAML front matter for the Hugging Face hub, then the card. */
 export function modelCardText(facts: ModelCardFacts): string {
   const c = facts.config;
-  const tags = ['mamba', 'gamba', ...(facts.game ? [facts.game] : [])];
+  const gpt = c.architecture === 'transformer';
+  const hfClass = gpt ? 'GPT2LMHeadModel' : 'MambaForCausalLM';
+  const tags = [gpt ? 'gpt2' : 'mamba', 'gamba', ...(facts.game ? [facts.game] : [])];
+  const table = gpt
+    ? [
+        `| parameters | d_model | layers | heads | context | vocabulary | weights |`,
+        `|---|---|---|---|---|---|---|`,
+        `| ${count(facts.parameters)} | ${c.d_model} | ${c.n_layers} | ${c.n_heads} | ${c.n_positions} | ${c.vocab_size} | ${facts.dtype} |`,
+      ]
+    : [
+        `| parameters | d_model | layers | d_state | expand | conv kernel | dt rank | vocabulary | weights |`,
+        `|---|---|---|---|---|---|---|---|---|`,
+        `| ${count(facts.parameters)} | ${c.d_model} | ${c.n_layers} | ${c.d_state} | ${c.expand} | ${c.d_conv} | ${c.dt_rank} | ${c.vocab_size} | ${facts.dtype} |`,
+      ];
   const lines = [
     '---',
     'library_name: transformers',
@@ -127,14 +140,12 @@ export function modelCardText(facts: ModelCardFacts): string {
     '',
     `# ${facts.name}`,
     '',
-    `A Mamba language model${facts.game ? ` of ${GAME_NAMES[facts.game] ?? facts.game} games` : ''}, trained with gamba by next-move prediction` +
-      `${facts.preset ? ` (preset \`${facts.preset}\`)` : ''}. It loads in Hugging Face transformers as \`MambaForCausalLM\`.`,
+    `A ${gpt ? 'transformer (GPT-2)' : 'Mamba'} language model${facts.game ? ` of ${GAME_NAMES[facts.game] ?? facts.game} games` : ''}, trained with gamba by next-move prediction` +
+      `${facts.preset ? ` (preset \`${facts.preset}\`)` : ''}. It loads in Hugging Face transformers as \`${hfClass}\`.`,
     '',
     '## Model',
     '',
-    `| parameters | d_model | layers | d_state | expand | conv kernel | dt rank | vocabulary | weights |`,
-    `|---|---|---|---|---|---|---|---|---|`,
-    `| ${count(facts.parameters)} | ${c.d_model} | ${c.n_layers} | ${c.d_state} | ${c.expand} | ${c.d_conv} | ${c.dt_rank} | ${c.vocab_size} | ${facts.dtype} |`,
+    ...table,
     '',
   ];
   if (facts.game && TOKENS[facts.game]) lines.push(`Tokens: ${TOKENS[facts.game]}.`, '');
@@ -170,8 +181,8 @@ export function modelCardText(facts: ModelCardFacts): string {
     '## Use',
     '',
     '```python',
-    'from transformers import MambaForCausalLM',
-    'model = MambaForCausalLM.from_pretrained("path/to/this/directory")',
+    `from transformers import ${hfClass}`,
+    `model = ${hfClass}.from_pretrained("path/to/this/directory")`,
     '```',
     '',
     '```sh',

@@ -21,8 +21,8 @@ export interface AdamWConfig {
 
 /** Whether AdamW's weight decay applies to the parameter `name` (Hugging Face naming). */
 export function isDecayed(name: string): boolean {
-  if (name === 'backbone.embeddings.weight') return false;
-  if (name.endsWith('.bias') || name.endsWith('norm.weight') || name.endsWith('norm_f.weight')) return false;
+  if (name === 'backbone.embeddings.weight' || name === 'transformer.wte.weight' || name === 'transformer.wpe.weight') return false;
+  if (name.endsWith('.bias') || name.endsWith('norm.weight') || name.endsWith('norm_f.weight') || /\.ln_\w+\.weight$/.test(name)) return false;
   if (name.endsWith('.A_log') || name.endsWith('.D')) return false;
   return name.endsWith('.weight');
 }

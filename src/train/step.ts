@@ -4,7 +4,7 @@
  * Shared by the trainer, its --minutes calibration and `gamba bench train`, so all three time the same work.
  */
 import type { Backend, Tensor } from '../backend/backend.js';
-import type { MambaLM } from '../model/mamba.js';
+import type { LanguageModel } from '../model/language-model.js';
 import type { AdamW } from './optimizer.js';
 
 export interface StepBatch {
@@ -31,7 +31,7 @@ export interface PendingStep {
 }
 
 /** Queues forward + backward, the clip and the AdamW update, without waiting for any of it. */
-export function queueTrainStep(model: MambaLM, optimizer: AdamW, batch: StepBatch, lr: number, clip: number): PendingStep {
+export function queueTrainStep(model: LanguageModel, optimizer: AdamW, batch: StepBatch, lr: number, clip: number): PendingStep {
   const loss = model.forwardBackward(batch.inputs, batch.targets, batch.batch, batch.length);
   return { loss, clip: optimizer.clipAndUpdate(lr, clip) };
 }
@@ -46,6 +46,6 @@ export async function readStep(backend: Backend, pending: PendingStep): Promise<
 }
 
 /** One step, read at once. */
-export async function trainStep(backend: Backend, model: MambaLM, optimizer: AdamW, batch: StepBatch, lr: number, clip: number): Promise<StepResult> {
+export async function trainStep(backend: Backend, model: LanguageModel, optimizer: AdamW, batch: StepBatch, lr: number, clip: number): Promise<StepResult> {
   return readStep(backend, queueTrainStep(model, optimizer, batch, lr, clip));
 }

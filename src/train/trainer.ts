@@ -16,10 +16,10 @@ import { MANIFEST_FILE } from '../../datasets/format.js';
 import { openDataset, type Dataset } from '../../datasets/reader.js';
 import { createBackend } from '../backend/index.js';
 import type { Backend } from '../backend/backend.js';
-import { configFromPreset, type MambaConfig } from '../model/config.js';
-import { MambaLM } from '../model/mamba.js';
+import { configFromPreset, type ModelConfig } from '../model/config.js';
+import type { LanguageModel } from '../model/language-model.js';
 import { checkBatchFits } from '../model/memory.js';
-import { initParameters, parameterShapes } from '../model/params.js';
+import { createModel, initModelParameters, modelParameterShapes } from '../model/models.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import {
@@ -107,10 +107,10 @@ interface Session {
   outDir: string;
   run: RunSpec;
   state: TrainerState;
-  config: MambaConfig;
+  config: ModelConfig;
   backend: Backend;
   dataset: Dataset;
-  model: MambaLM;
+  model: LanguageModel;
   optimizer: AdamW;
   stream: BatchStream;
   metrics: MetricsLog;
@@ -129,11 +129,11 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
   }
   if ((request.steps === undefined) === (request.minutes === undefined)) throw new UserError('give exactly one of --steps and --minutes (the run\'s horizon)');
   const dataset = openTrainingData(request.data, request.game);
-  const config = configFromPreset(request.preset, dataset.manifest.vocabSize);
+  const config = configFromPreset(request.preset, dataset.manifest.vocabSize, dataset.recordLength - 1);
   const backend = await createBackend(request.backend);
   // Before anything is allocated or written to outDir: a batch that cannot fit stops here in one line.
   checkBatchFits(backend, config, request.batch, dataset.recordLength - 1, `--batch ${request.batch}`);
-  const params = initParameters(config, new Rng(request.seed, 1));
+  const params = initModelParameters(config, new Rng(request.seed, 1));
   const run: RunSpec = {
     game: request.game,
     data: resolve(request.data),
@@ -168,7 +168,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
 
   mkdirSync(outDir, { recursive: true });
   if (request.force) for (const name of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, STATE_FILE, METRICS_FILE]) rmSync(join(outDir, name), { force: true });
-  const model = new MambaLM(backend, config, params);
+  const model = createModel(backend, config, params);
   const session: Session = {
     outDir,
     run,
@@ -210,16 +210,16 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
     throw new UserError(`${join(dataDir, MANIFEST_FILE)}: not the dataset this run was trained on (its manifest differs from the one recorded in ${statePath})`);
   }
   run.data = resolve(dataDir);
-  const config = configFromPreset(run.preset, dataset.manifest.vocabSize);
+  const config = configFromPreset(run.preset, dataset.manifest.vocabSize, dataset.recordLength - 1);
   checkConfigMatches(outDir, config);
   const backendKind = request.given?.backend ?? run.backend;
   if (backendKind !== run.backend) hooks.note?.(`resuming on --backend ${backendKind} (the run started on ${run.backend}); losses will not match an uninterrupted run bit for bit`);
   const backend = await createBackend(backendKind);
   // The run's batch may not fit another backend than the one it started on.
   checkBatchFits(backend, config, run.batch, dataset.recordLength - 1, `batch ${run.batch} (recorded in ${statePath})`);
-  const shapes = parameterShapes(config);
+  const shapes = modelParameterShapes(config);
   const params = readModelTensors(outDir, shapes);
-  const model = new MambaLM(backend, config, params);
+  const model = createModel(backend, config, params);
   const optimizer = new AdamW(backend, model.params, model.grads, run);
   const snapshot = readOptimizer(outDir, shapes);
   if (snapshot.step !== state.step) throw new UserError(`${join(outDir, OPTIMIZER_FILE)}: optimizer step ${snapshot.step} but ${STATE_FILE} says step ${state.step}`);
@@ -317,7 +317,7 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
 async function saveCheckpoint(session: Session): Promise<void> {
   const exported = await session.model.exportParameters();
   const model: NamedTensors = new Map();
-  for (const [name, shape] of parameterShapes(session.config)) model.set(name, { shape, data: exported.get(name)! });
+  for (const [name, shape] of modelParameterShapes(session.config)) model.set(name, { shape, data: exported.get(name)! });
   session.state.dataPosition = session.stream.getPosition();
   writeCheckpoint(session.outDir, {
     config: checkpointConfigJson(session.config, { game: session.run.game, preset: session.run.preset }),
@@ -355,7 +355,7 @@ function readValidationSet(session: Session): ValidationSet {
 }
 
 /** Mean cross-entropy over every non-padding target of the validation subset. */
-async function validationLoss(model: MambaLM, valSet: ValidationSet): Promise<number> {
+async function validationLoss(model: LanguageModel, valSet: ValidationSet): Promise<number> {
   let total = 0;
   let tokens = 0;
   for (const b of valSet.batches) {
@@ -399,9 +399,9 @@ const ESTIMATE_MAX_STEPS = 60;
  * model, optimizer and data stream, so the run itself starts untouched, then divide the budget by the
  * cost per step. The result is recorded as the run's horizon, so a resume follows the same schedule.
  */
-async function estimateHorizon(backend: Backend, config: MambaConfig, params: Map<string, Float32Array>, dataset: Dataset, run: RunSpec, minutes: number): Promise<{ horizon: number; note: string }> {
+async function estimateHorizon(backend: Backend, config: ModelConfig, params: Map<string, Float32Array>, dataset: Dataset, run: RunSpec, minutes: number): Promise<{ horizon: number; note: string }> {
   const began = performance.now();
-  const model = new MambaLM(backend, config, params);
+  const model = createModel(backend, config, params);
   const optimizer = new AdamW(backend, model.params, model.grads, run);
   const stream = new BatchStream(dataset, 'train', run.batch, run.seed);
   // Warm up by time as well as by steps: the first steps run on code the JavaScript and WebAssembly
@@ -444,7 +444,7 @@ function datasetFingerprint(dir: string): string {
 }
 
 /** Refuses a checkpoint whose config.json is not the run's model. */
-function checkConfigMatches(outDir: string, config: MambaConfig): void {
+function checkConfigMatches(outDir: string, config: ModelConfig): void {
   const path = join(outDir, CONFIG_FILE);
   const recorded = modelConfigFromJson(readConfigJson(outDir), path).config;
   for (const [key, value] of Object.entries(config)) {

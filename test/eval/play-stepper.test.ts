@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createBackend } from '../../src/backend/index.js';
 import { TokenStepper, sampleToken } from '../../src/eval/token-stepper.js';
-import { MambaLM } from '../../src/model/mamba.js';
 import { PRESETS, validateConfig } from '../../src/model/config.js';
-import { initParameters } from '../../src/model/params.js';
+import { createModel, initModelParameters } from '../../src/model/models.js';
 import { Rng } from '../../src/util/rng.js';
 
 describe('token stepper for play', () => {
   it('matches the full-sequence logits and takes a sampled continuation back exactly', async () => {
     const config = validateConfig({ ...PRESETS.tiny, d_model: 16, n_layers: 2, dt_rank: 1, vocab_size: 32 }, 'test');
-    const model = new MambaLM(await createBackend('cpu'), config, initParameters(config, new Rng(2)));
+    const model = createModel(await createBackend('cpu'), config, initModelParameters(config, new Rng(2)));
     const stepper = new TokenStepper(model);
     const prefix = [15, 6, 4, 27, 9];
     await stepper.feed(prefix);

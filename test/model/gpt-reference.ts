@@ -1,5 +1,5 @@
 /** The GPT-2 decoder in float64, straight from its definition, for the GptLM tests. */
-import type { GptConfig } from '../../src/model/gpt.js';
+import type { GptConfig } from '../../src/model/config.js';
 import { attentionRef, crossEntropyRef, geluRef, layerNormRef, map, matmulRef, type F64 } from '../backend/reference.js';
 
 /** y = x W + b, W: (in, out) as GPT-2's Conv1D stores it. */

@@ -7,13 +7,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backend/cpu/cpu-backend.js';
-import { GptLM, gptParameterShapes, initGptParameters, type GptConfig } from '../../src/model/gpt.js';
+import type { GptConfig } from '../../src/model/config.js';
+import { GptLM, gptParameterShapes, initGptParameters } from '../../src/model/gpt.js';
+import { createModel } from '../../src/model/models.js';
+import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { decodeSafetensors, toFloat32 } from '../../src/train/safetensors.js';
 import { Rng } from '../../src/util/rng.js';
 import { numericGradient, randomArray, type F64 } from '../backend/reference.js';
 import { gptReferenceLogits, gptReferenceLoss } from './gpt-reference.js';
 
-const CONFIG: GptConfig = { d_model: 8, n_layers: 2, n_heads: 2, n_positions: 8, vocab_size: 7, layer_norm_epsilon: 1e-5, pad_token_id: 0 };
+const CONFIG: GptConfig = { architecture: 'transformer', d_model: 8, n_layers: 2, n_heads: 2, n_positions: 8, vocab_size: 7, layer_norm_epsilon: 1e-5, pad_token_id: 0 };
 
 /** GPT-2's init with larger random values added, so every path carries a gradient well above float32 noise. */
 function spreadParameters(config: GptConfig, seed: number): Map<string, Float32Array> {
@@ -87,22 +90,44 @@ describe('GptLM', () => {
   });
 });
 
+describe('GptLM step', () => {
+  it('token by token with the key/value cache gives the full-sequence logits at every position (two sequences)', async () => {
+    const params = spreadParameters(CONFIG, 17);
+    const model = new GptLM(new CpuBackend(), CONFIG, params);
+    const B = 2, L = CONFIG.n_positions, V = CONFIG.vocab_size;
+    const ids = tokens(B * L, V, 19);
+    const full = await model.logits(ids, B, L);
+    const state = model.newStepState(B);
+    const residuals: number[] = [];
+    for (let t = 0; t < L; t++) {
+      const stepLogits = await model.step(state, Int32Array.from([ids[t], ids[L + t]]), (layer) => residuals.push(layer));
+      for (let b = 0; b < B; b++) {
+        for (let v = 0; v < V; v++) {
+          expect(Math.abs(stepLogits[b * V + v] - full[(b * L + t) * V + v]), `b=${b} t=${t} v=${v}`).toBeLessThan(1e-5);
+        }
+      }
+    }
+    // Keys and values of every layer for every position; the residual stream after the embedding and each layer.
+    expect(state.tensors.map((t) => t.shape)).toEqual(Array(2 * CONFIG.n_layers).fill([B, L, CONFIG.d_model]));
+    expect(residuals.slice(0, 3)).toEqual([0, 1, 2]);
+    expect(state.position).toBe(L);
+    await expect(model.step(state, Int32Array.from([1, 1]))).rejects.toThrow(/token 9 is past the 8 positions of the model/);
+  });
+});
+
 describe('GptLM against transformers', () => {
-  it('gives GPT2LMHeadModel\'s logits for a model saved by transformers (test/fixtures/transformers/gpt2-fp32)', async () => {
+  it('gives GPT2LMHeadModel\'s logits for a model saved by transformers (test/fixtures/transformers/gpt2-fp32), loaded as any checkpoint', async () => {
     const dir = 'test/fixtures/transformers/gpt2-fp32';
     const hf = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(hf).toMatchObject({ model_type: 'gpt2', activation_function: 'gelu_new' });
-    const config: GptConfig = {
-      d_model: hf.n_embd, n_layers: hf.n_layer, n_heads: hf.n_head, n_positions: hf.n_positions, vocab_size: hf.vocab_size,
-      layer_norm_epsilon: hf.layer_norm_epsilon, pad_token_id: hf.pad_token_id ?? 0,
-    };
-    const stored = decodeSafetensors(readFileSync(join(dir, 'model.safetensors')), dir);
-    const params = new Map(gptParameterShapes(config).map(([name]) => [name, toFloat32(stored.tensors.get(name)!)]));
+    expect(hf.d_model).toBeUndefined();
+    const { config, params } = loadCheckpoint(dir);
+    expect(config).toMatchObject({ architecture: 'transformer', d_model: hf.n_embd, n_layers: hf.n_layer, n_heads: hf.n_head, n_positions: hf.n_positions });
     const expected = decodeSafetensors(readFileSync(`${dir}.logits.safetensors`), dir);
     const tokenTensor = expected.tensors.get('tokens')!;
     const [games, length] = tokenTensor.shape;
     const theirs = toFloat32(expected.tensors.get('logits')!);
-    const ours = await new GptLM(new CpuBackend(), config, params).logits(Int32Array.from(toFloat32(tokenTensor)), games, length);
+    const ours = await createModel(new CpuBackend(), config, params).logits(Int32Array.from(toFloat32(tokenTensor)), games, length);
     let worst = 0;
     let scale = 0;
     for (let i = 0; i < theirs.length; i++) {

@@ -16,7 +16,7 @@ function microConfig(tie: boolean): MambaConfig {
   return validateConfig(
     { d_model: 8, n_layers: 2, d_state: 4, expand: 2, d_conv: 4, dt_rank: 2, vocab_size: 7, tie_embeddings: tie, layer_norm_epsilon: 1e-5, pad_token_id: 0 },
     'micro config',
-  );
+  ) as MambaConfig;
 }
 
 /**
@@ -138,7 +138,8 @@ describe('MambaLM step', () => {
       }
     }
     // The state is one conv window and one SSM state per layer, whatever the number of tokens fed.
-    expect(state.conv.map((t) => t.shape)).toEqual([[2, 3, 16], [2, 3, 16]]);
-    expect(state.ssm.map((t) => t.shape)).toEqual([[2, 16, 4], [2, 16, 4]]);
+    expect(state.tensors.map((t) => t.shape)).toEqual([[2, 3, 16], [2, 3, 16], [2, 16, 4], [2, 16, 4]]);
+    expect(model.ssmState(state, 1)).toBe(state.tensors[3]);
+    expect(state.position).toBe(L);
   });
 });

@@ -5,9 +5,11 @@
  * initialisation.
  */
 import { describe, expect, it } from 'vitest';
-import { configFromPreset, validateConfig } from '../../src/model/config.js';
+import { configFromPreset, validateConfig, type MambaConfig } from '../../src/model/config.js';
 import { initParameters, parameterShapes } from '../../src/model/params.js';
 import { Rng } from '../../src/util/rng.js';
+
+const mambaPreset = (name: string, vocab: number) => configFromPreset(name, vocab, 59) as MambaConfig;
 
 /** HF shapes for hidden_size d, intermediate_size E, state_size N, time_step_rank R, conv_kernel K, vocab V. */
 function hfParameters(layers: number, d: number, E: number, N: number, R: number, K: number, V: number, tied: boolean): [string, number[]][] {
@@ -33,24 +35,24 @@ function hfParameters(layers: number, d: number, E: number, N: number, R: number
 
 describe('parameterShapes', () => {
   it('othello-base: the HF names and shapes, in state_dict order, lm_head omitted when tied', () => {
-    const config = configFromPreset('othello-base', 61);
+    const config = mambaPreset('othello-base', 61);
     expect(parameterShapes(config)).toEqual(hfParameters(8, 256, 512, 16, 16, 4, 61, true));
   });
 
   it('an untied config adds lm_head.weight [V, d]', () => {
-    const config = { ...configFromPreset('tiny', 61), tie_embeddings: false };
-    const t = configFromPreset('tiny', 61);
+    const config = { ...mambaPreset('tiny', 61), tie_embeddings: false };
+    const t = mambaPreset('tiny', 61);
     expect(parameterShapes(config)).toEqual(hfParameters(t.n_layers, t.d_model, 2 * t.d_model, 16, Math.ceil(t.d_model / 16), 4, 61, false));
   });
 
   it('chess-base: 16 layers of d = 512, vocabulary 32', () => {
-    const shapes = parameterShapes(configFromPreset('chess-base', 32));
+    const shapes = parameterShapes(mambaPreset('chess-base', 32));
     expect(shapes).toEqual(hfParameters(16, 512, 1024, 16, 32, 4, 32, true));
   });
 });
 
 describe('initParameters', () => {
-  const config = validateConfig({ d_model: 64, n_layers: 4, d_state: 16, expand: 2, d_conv: 4, dt_rank: 4, vocab_size: 61, tie_embeddings: false, layer_norm_epsilon: 1e-5, pad_token_id: 0 }, 'test');
+  const config = validateConfig({ d_model: 64, n_layers: 4, d_state: 16, expand: 2, d_conv: 4, dt_rank: 4, vocab_size: 61, tie_embeddings: false, layer_norm_epsilon: 1e-5, pad_token_id: 0 }, 'test') as MambaConfig;
   const params = initParameters(config, new Rng(42));
   const mixer = (name: string) => params.get(`backbone.layers.1.mixer.${name}`)!;
 

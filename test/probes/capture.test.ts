@@ -6,7 +6,7 @@ import { openDataset } from '../../datasets/reader.js';
 import { captureFeatures, closeCapture, type CapturedSource } from '../../probes/capture.js';
 import { gameLength } from '../../games/othello/labels.js';
 import { CpuBackend } from '../../src/backend/cpu/cpu-backend.js';
-import { validateConfig } from '../../src/model/config.js';
+import { validateConfig, type MambaConfig } from '../../src/model/config.js';
 import { MambaLM } from '../../src/model/mamba.js';
 import { initParameters } from '../../src/model/params.js';
 import { Rng } from '../../src/util/rng.js';
@@ -15,7 +15,7 @@ const SAMPLES = join(import.meta.dirname, '..', '..', 'datasets', 'samples', 'ot
 const dir = mkdtempSync(join(tmpdir(), 'gamba-capture-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const config = validateConfig({ d_model: 16, n_layers: 2, d_state: 4, expand: 2, d_conv: 4, dt_rank: 1, vocab_size: 61, tie_embeddings: true, layer_norm_epsilon: 1e-5, pad_token_id: 0 }, 'test config');
+const config = validateConfig({ d_model: 16, n_layers: 2, d_state: 4, expand: 2, d_conv: 4, dt_rank: 1, vocab_size: 61, tie_embeddings: true, layer_norm_epsilon: 1e-5, pad_token_id: 0 }, 'test config') as MambaConfig;
 const params = initParameters(config, new Rng(3, 1));
 const model = new MambaLM(new CpuBackend(), config, params);
 const G = 5;
@@ -91,7 +91,7 @@ describe('captureFeatures', async () => {
       const alone = model.newStepState(1);
       for (let u = 0; u <= t; u++) await model.step(alone, Int32Array.of(games[g * L + u]));
       for (let i = 0; i < 2; i++) {
-        const h = await model.backend.download(alone.ssm[i]);
+        const h = await model.backend.download(model.ssmState(alone, i));
         const row = stateRows[i].subarray(r * 128, (r + 1) * 128);
         for (let k = 0; k < 128; k++) expect(row[k]).toBeCloseTo(h[k], 5);
       }

@@ -14,7 +14,7 @@ import { applyProbe, loadProbe } from '../../probes/linear-probe.js';
 import { probeMetrics } from '../../probes/metrics.js';
 import { readReport } from '../../probes/report.js';
 import { CpuBackend } from '../../src/backend/cpu/cpu-backend.js';
-import { MambaLM } from '../../src/model/mamba.js';
+import { createModel } from '../../src/model/models.js';
 import { PRESETS } from '../../src/model/config.js';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { startTraining } from '../../src/train/trainer.js';
@@ -84,7 +84,7 @@ describe('gamba probe', () => {
     const probe = loadProbe(join(out, 'probes', `residual-layer${LAST}.safetensors`));
     expect(probe.meta).toMatchObject({ target: 'mine-theirs', source: 'residual', layer: String(LAST) });
     const loaded = loadCheckpoint(checkpoint);
-    const model = new MambaLM(new CpuBackend(), loaded.config, loaded.params);
+    const model = createModel(new CpuBackend(), loaded.config, loaded.params);
     const games = openDataset(SAMPLES).readGames('val', 0, 10);
     const scratch = mkdtempSync(join(root, 'capture-'));
     const points = Array.from({ length: 10 }, (_, g) => Int32Array.from({ length: Math.min(59, othelloLabels(games.subarray(g * 60, (g + 1) * 60)).moves) }, (_, t) => t));

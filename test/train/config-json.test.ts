@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { CONFIG_FILE, writeCheckpoint } from '../../src/train/checkpoint.js';
 import { checkpointConfigJson, configJsonText, modelConfigFromJson } from '../../src/train/config-json.js';
 import { UserError } from '../../src/util/errors.js';
+import { configFromPreset, validateConfig, type MambaConfig } from '../../src/model/config.js';
 
-const CONFIG = {
-  d_model: 256, n_layers: 8, d_state: 16, expand: 2, d_conv: 4, dt_rank: 16, vocab_size: 61,
+const GPT = configFromPreset('othello-base-gpt', 61, 59);
+
+const CONFIG: MambaConfig = {
+  architecture: 'mamba', d_model: 256, n_layers: 8, d_state: 16, expand: 2, d_conv: 4, dt_rank: 16, vocab_size: 61,
   tie_embeddings: true, layer_norm_epsilon: 1e-5, pad_token_id: 0,
 };
 
@@ -59,7 +62,7 @@ describe('config.json', () => {
       pad_token_id: 0, tie_word_embeddings: true,
     };
     expect(modelConfigFromJson(hf, 'c.json')).toEqual({
-      config: { d_model: 768, n_layers: 24, d_state: 16, expand: 2, d_conv: 4, dt_rank: 48, vocab_size: 50280, tie_embeddings: true, layer_norm_epsilon: 1e-5, pad_token_id: 0 },
+      config: { architecture: 'mamba', d_model: 768, n_layers: 24, d_state: 16, expand: 2, d_conv: 4, dt_rank: 48, vocab_size: 50280, tie_embeddings: true, layer_norm_epsilon: 1e-5, pad_token_id: 0 },
       game: null,
       preset: null,
     });
@@ -67,7 +70,29 @@ describe('config.json', () => {
 
   it('refuses what it cannot load', () => {
     expect(() => modelConfigFromJson({ model_type: 'llama', hidden_size: 8 }, '/x/config.json')).toThrow(UserError);
-    expect(() => modelConfigFromJson({ model_type: 'llama' }, '/x/config.json')).toThrow(/^\/x\/config\.json: not a Mamba model config/);
+    expect(() => modelConfigFromJson({ model_type: 'llama' }, '/x/config.json')).toThrow(/^\/x\/config\.json: not a model config gamba reads/);
     expect(() => modelConfigFromJson({ model_type: 'mamba', hidden_size: 8, use_bias: true }, 'c.json')).toThrow(/use_bias true/);
+  });
+
+  it('a transformer: the GPT2Config keys transformers reads, float fields as floats, and back', () => {
+    const json = checkpointConfigJson(GPT, { game: 'othello', preset: 'othello-base-gpt' });
+    expect(json).toMatchObject({
+      model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_embd: 192, n_layer: 8, n_head: 8, n_positions: 59, vocab_size: 61,
+      activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, tie_word_embeddings: true, architecture: 'transformer',
+    });
+    const text = configJsonText(json);
+    for (const field of ['layer_norm_epsilon', 'initializer_range', 'resid_pdrop', 'embd_pdrop', 'attn_pdrop']) {
+      expect(new RegExp(`"${field}": ([^,\\n]+)`).exec(text)?.[1], field).toMatch(/^-?\d+(\.\d+([eE][-+]?\d+)?|[eE][-+]?\d+)$/);
+    }
+    expect(modelConfigFromJson(JSON.parse(text), 'config.json')).toEqual({ config: GPT, game: 'othello', preset: 'othello-base-gpt' });
+  });
+
+  it('maps a GPT2Config written by transformers, and refuses a GPT-2 variant gamba does not compute', () => {
+    const hf = { model_type: 'gpt2', n_embd: 64, n_layer: 3, n_head: 4, n_positions: 128, vocab_size: 61, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new', n_inner: null };
+    const { config } = modelConfigFromJson(hf, 'c.json');
+    expect(validateConfig(config, 'c.json')).toEqual({ architecture: 'transformer', d_model: 64, n_layers: 3, n_heads: 4, n_positions: 128, vocab_size: 61, layer_norm_epsilon: 1e-5, pad_token_id: 0 });
+    expect(() => modelConfigFromJson({ ...hf, activation_function: 'relu' }, 'c.json')).toThrow(/^c\.json: activation_function "relu" is not supported/);
+    expect(() => modelConfigFromJson({ ...hf, n_inner: 100 }, 'c.json')).toThrow(/n_inner 100 is not supported/);
+    expect(() => modelConfigFromJson({ ...hf, tie_word_embeddings: false }, 'c.json')).toThrow(/tie_word_embeddings false is not supported/);
   });
 });

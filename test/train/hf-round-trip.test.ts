@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backend/cpu/cpu-backend.js';
-import { MambaLM } from '../../src/model/mamba.js';
-import { parameterShapes } from '../../src/model/params.js';
+import type { MambaConfig } from '../../src/model/config.js';
+import { createModel, modelParameterShapes } from '../../src/model/models.js';
 import { CONFIG_FILE, HASHES_FILE, MODEL_FILE, writeCheckpoint, type NamedTensors } from '../../src/train/checkpoint.js';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { startTraining } from '../../src/train/trainer.js';
@@ -42,7 +42,7 @@ describe('models saved by transformers', () => {
       const checkpoint = loadCheckpoint(dir, (line) => notes.push(line));
       expect(notes).toEqual([`${join(dir, MODEL_FILE)}: no recorded hash (a model made elsewhere), so its weights are not verified`]);
       expect(checkpoint.game).toBeNull();
-      expect(checkpoint.config.tie_embeddings).toBe(name.startsWith('tied'));
+      expect((checkpoint.config as MambaConfig).tie_embeddings).toBe(name.startsWith('tied'));
       const stored = decodeSafetensors(readFileSync(join(dir, MODEL_FILE)), dir);
       expect(new Set([...stored.tensors.values()].map((t) => t.dtype))).toEqual(new Set([name.endsWith('bf16') ? 'BF16' : 'F32']));
 
@@ -50,7 +50,7 @@ describe('models saved by transformers', () => {
       const tokens = expected.tensors.get('tokens')!;
       const [games, length] = tokens.shape;
       const theirs = toFloat32(expected.tensors.get('logits')!);
-      const model = new MambaLM(new CpuBackend(), checkpoint.config, checkpoint.params);
+      const model = createModel(new CpuBackend(), checkpoint.config, checkpoint.params);
       const ours = await model.logits(Int32Array.from(toFloat32(tokens)), games, length);
       let scale = 0;
       for (const x of theirs) scale = Math.max(scale, Math.abs(x));
@@ -151,7 +151,7 @@ describe('gamba export', () => {
     const big = writeTinyCheckpoint(join(root, 'big'), 'othello');
     const checkpoint = loadCheckpoint(big);
     const model: NamedTensors = new Map();
-    for (const [name, shape] of parameterShapes(checkpoint.config)) model.set(name, { shape, data: checkpoint.params.get(name)! });
+    for (const [name, shape] of modelParameterShapes(checkpoint.config)) model.set(name, { shape, data: checkpoint.params.get(name)! });
     model.get('backbone.norm_f.weight')!.data[3] = 1e6;
     writeCheckpoint(big, { config: JSON.parse(readFileSync(join(big, CONFIG_FILE), 'utf8')), model });
     rmSync(join(big, HASHES_FILE));
@@ -173,7 +173,7 @@ describe('gamba export', () => {
     expect(file.logits[0]).toHaveLength(59);
     expect(file.logits[0][0]).toHaveLength(61);
     const checkpoint = loadCheckpoint(join(FIXTURES, 'untied-fp32'));
-    const model = new MambaLM(new CpuBackend(), checkpoint.config, checkpoint.params);
+    const model = createModel(new CpuBackend(), checkpoint.config, checkpoint.params);
     const logits = await model.logits(Int32Array.from(file.tokens.flat()), 3, 59);
     expect(maxAbsDiff(Float32Array.from(file.logits.flat(2)), logits)).toBe(0);
     const again = gamba('logits', '--checkpoint', join(FIXTURES, 'untied-fp32'), '--data', SAMPLES, '--out', out);

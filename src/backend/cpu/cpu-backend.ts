@@ -14,7 +14,7 @@
  * most MAX_DEFAULT_THREADS); small ops stay on the calling thread, where a handoff would cost more
  * than it saves. Run from the TypeScript sources (no compiled worker script) the backend uses one thread.
  */
-import { rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor, type TransformerOps } from '../backend.js';
+import { rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { availableParallelism, totalmem } from 'node:os';
 import { UserError } from '../../util/errors.js';
@@ -116,7 +116,7 @@ function same(a: Tensor, b: Tensor, what: string): void {
   }
 }
 
-export class CpuBackend implements Backend, TransformerOps {
+export class CpuBackend implements Backend {
   readonly name = 'cpu';
   /** Threads the heavy ops run on (1 when no worker threads could be started). */
   readonly threads: number;

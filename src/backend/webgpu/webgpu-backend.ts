@@ -2,7 +2,7 @@
  * The webgpu backend: every Backend op as WGSL kernels recorded into one command stream (runtime.ts).
  * This class only checks shapes and routes; the kernels live one family per file in kernels/.
  */
-import type { AdamWHyper, Backend, MatmulOptions, SelectiveScanGradients, SelectiveScanInputs, SizeLimits, Tensor, TransformerOps } from '../backend.js';
+import type { AdamWHyper, Backend, MatmulOptions, SelectiveScanGradients, SelectiveScanInputs, SizeLimits, Tensor } from '../backend.js';
 import { formatBytes } from '../../util/output.js';
 import type { GpuDevice } from './device.js';
 import { adamwUpdate, clipScale, sumOfSquares } from './kernels/adamw.js';
@@ -21,7 +21,7 @@ import { GpuRuntime, type GpuTensor } from './runtime.js';
 
 const g = (t: Tensor) => t as GpuTensor;
 
-export class WebGpuBackend implements Backend, TransformerOps {
+export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
   readonly rt: GpuRuntime;
 

@@ -5,9 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { configFromPreset } from '../../../src/model/config.js';
-import { MambaLM } from '../../../src/model/mamba.js';
 import { checkBatchFits, stepMemory } from '../../../src/model/memory.js';
-import { initParameters } from '../../../src/model/params.js';
+import { createModel, initModelParameters } from '../../../src/model/models.js';
 import { AdamW } from '../../../src/train/optimizer.js';
 import { trainStep } from '../../../src/train/step.js';
 import { UserError } from '../../../src/util/errors.js';
@@ -18,10 +17,10 @@ import { gpu, noGpuReason } from './gpu-fixture.js';
 describe.skipIf(!gpu)(`webgpu step size${gpu ? '' : ` (skipped: ${noGpuReason})`}`, () => {
   it('the pool after two training steps holds what stepMemory estimates, to within 5%', async () => {
     const backend = gpu!;
-    const config = configFromPreset('tiny', 61);
+    const config = configFromPreset('tiny', 61, 59);
     const [B, L] = [32, 59];
     const before = backend.gpuBytes;
-    const model = new MambaLM(backend, config, initParameters(config, new Rng(1)));
+    const model = createModel(backend, config, initModelParameters(config, new Rng(1)));
     const optimizer = new AdamW(backend, model.params, model.grads, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
     const step = { inputs: new Int32Array(B * L).fill(3), targets: new Int32Array(B * L).fill(4), batch: B, length: L };
     for (let i = 0; i < 2; i++) await trainStep(backend, model, optimizer, step, 1e-3, 1);
@@ -34,10 +33,10 @@ describe.skipIf(!gpu)(`webgpu step size${gpu ? '' : ` (skipped: ${noGpuReason})`
     const backend = gpu!;
     const limits = backend.sizeLimits();
     expect(limits.tensor.bytes).toBeGreaterThanOrEqual(128 * 2 ** 20);
-    checkBatchFits(backend, configFromPreset('othello-base', 61), 256, 59, '--batch 256');
+    checkBatchFits(backend, configFromPreset('othello-base', 61, 59), 256, 59, '--batch 256');
     // The first batch whose in_proj output (59 x 1024 floats a sequence) is past the largest buffer.
     const batch = Math.floor(limits.tensor.bytes / (4 * 59 * 1024)) + 1;
-    const config = configFromPreset('othello-base', 61);
+    const config = configFromPreset('othello-base', 61, 59);
     expect(stepMemory(config, batch, 59, 'webgpu').largest.bytes).toBeGreaterThan(limits.tensor.bytes);
     let message = '';
     try {

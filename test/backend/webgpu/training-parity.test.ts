@@ -1,7 +1,8 @@
 /**
- * The whole model on webgpu against the cpu reference: a 30-step training run of the `tiny` preset on
- * the sample Othello games (same seed, same batches, same schedule) with losses within 1e-3 relative at
- * every step; logits of the sequence path and the step path; and `gamba train --backend webgpu`.
+ * The whole model on webgpu against the cpu reference, for each architecture (the Mamba's `tiny`, the
+ * transformer's `quickstart-gpt`): a 30-step training run on the sample Othello games (same seed, same
+ * batches, same schedule) with losses within 1e-3 relative at every step; logits of the sequence path and
+ * the step path; and `gamba train --backend webgpu`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,8 +12,7 @@ import { BatchStream } from '../../../datasets/batches.js';
 import { openDataset } from '../../../datasets/reader.js';
 import type { Backend } from '../../../src/backend/backend.js';
 import { configFromPreset } from '../../../src/model/config.js';
-import { MambaLM } from '../../../src/model/mamba.js';
-import { initParameters } from '../../../src/model/params.js';
+import { createModel, initModelParameters } from '../../../src/model/models.js';
 import { AdamW } from '../../../src/train/optimizer.js';
 import { learningRateAt } from '../../../src/train/schedule.js';
 import { trainStep } from '../../../src/train/step.js';
@@ -22,9 +22,9 @@ import { cpu, gpu, noGpuReason } from './gpu-fixture.js';
 
 const DATA = 'datasets/samples/othello';
 
-async function lossCurve(backend: Backend, steps: number): Promise<number[]> {
-  const config = configFromPreset('tiny', 61);
-  const model = new MambaLM(backend, config, initParameters(config, new Rng(7)));
+async function lossCurve(backend: Backend, preset: string, steps: number): Promise<number[]> {
+  const config = configFromPreset(preset, 61, 59);
+  const model = createModel(backend, config, initModelParameters(config, new Rng(7)));
   const optimizer = new AdamW(backend, model.params, model.grads, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
   const dataset = openDataset(DATA);
   const stream = new BatchStream(dataset, 'train', 8, 7);
@@ -39,18 +39,18 @@ describe.skipIf(!gpu)(`webgpu against cpu, whole model${gpu ? '' : ` (skipped: $
   const scratch = mkdtempSync(join(tmpdir(), 'gamba-gpu-train-'));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it('trains the tiny preset for 30 steps on the same loss curve (1e-3 relative)', async () => {
-    const [onCpu, onGpu] = [await lossCurve(cpu, 30), await lossCurve(gpu!, 30)];
+  it.each(['tiny', 'quickstart-gpt'])('trains the %s preset for 30 steps on the same loss curve (1e-3 relative)', async (preset) => {
+    const [onCpu, onGpu] = [await lossCurve(cpu, preset, 30), await lossCurve(gpu!, preset, 30)];
     // The run must actually learn, or agreeing curves would prove little.
     expect(onCpu[29]).toBeLessThan(onCpu[0] - 0.15);
     onCpu.forEach((l, s) => expect(Math.abs(onGpu[s] - l) / l, `step ${s + 1}: cpu ${l}, webgpu ${onGpu[s]}`).toBeLessThan(1e-3));
   });
 
-  it('gives the sequence-path logits and the same logits one token at a time', async () => {
-    const config = configFromPreset('tiny', 61);
-    const params = initParameters(config, new Rng(3));
-    const onCpu = new MambaLM(cpu, config, params);
-    const onGpu = new MambaLM(gpu!, config, params);
+  it.each(['tiny', 'quickstart-gpt'])('%s: gives the sequence-path logits and the same logits one token at a time', async (preset) => {
+    const config = configFromPreset(preset, 61, 59);
+    const params = initModelParameters(config, new Rng(3));
+    const onCpu = createModel(cpu, config, params);
+    const onGpu = createModel(gpu!, config, params);
     const rng = new Rng(4);
     const [B, L] = [3, 11];
     const ids = Int32Array.from({ length: B * L }, () => 1 + rng.nextInt(60));
@@ -67,10 +67,10 @@ describe.skipIf(!gpu)(`webgpu against cpu, whole model${gpu ? '' : ` (skipped: $
     }
   });
 
-  it('gamba train --backend webgpu trains, checkpoints and reports its backend', async () => {
+  it.each(['tiny', 'quickstart-gpt'])('gamba train --backend webgpu trains %s, checkpoints and reports its backend', async (preset) => {
     requireBuiltCli();
-    const out = join(scratch, 'run');
-    const r = gamba('train', '--game', 'othello', '--data', DATA, '--preset', 'tiny', '--backend', 'webgpu', '--steps', '20', '--batch', '8', '--out', out, '--json');
+    const out = join(scratch, preset);
+    const r = gamba('train', '--game', 'othello', '--data', DATA, '--preset', preset, '--backend', 'webgpu', '--steps', '20', '--batch', '8', '--out', out, '--json');
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.backend).toBe('webgpu');

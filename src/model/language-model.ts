@@ -1,0 +1,123 @@
+/**
+ * What every architecture's language model is to the rest of gamba (training, eval, play, probes,
+ * export): named parameters and their gradients on a backend, a training forward + backward, the
+ * full-sequence logits and loss, and a token-by-token step() for play and activation capture. The Mamba
+ * (mamba.ts) and the transformer (gpt.ts) each implement the forward and backward passes and the step;
+ * what is the same for both lives here.
+ */
+import type { Backend, Tensor } from '../backend/backend.js';
+import { UserError } from '../util/errors.js';
+import type { ModelConfig } from './config.js';
+
+/**
+ * The state step() carries from token to token for `batch` sequences: `position` tokens fed so far and
+ * the model's own tensors (a Mamba's conv windows and SSM states, a transformer's key/value cache), in an
+ * order the model defines, so a state can be copied, restored and disposed without knowing its kind.
+ */
+export interface StepState {
+  batch: number;
+  position: number;
+  tensors: Tensor[];
+}
+
+/** Sees the residual stream x: (B, d) of one step after the embedding (layer 0) and after each layer i (layer i). */
+export type ResidualObserver = (layer: number, x: Tensor) => void;
+
+export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
+  /** Parameters on the backend, Hugging Face names. */
+  readonly params = new Map<string, Tensor>();
+  /** Gradients of the last forwardBackward(), same names and shapes as params. */
+  readonly grads = new Map<string, Tensor>();
+
+  /**
+   * Uploads `values` as the parameters `shapes` names (each checked for presence and size; a name the
+   * shapes do not list is refused too), with a zeroed gradient tensor beside each.
+   */
+  protected constructor(
+    readonly backend: Backend,
+    readonly config: C,
+    shapes: readonly [string, number[]][],
+    values: Map<string, Float32Array>,
+  ) {
+    for (const [name, shape] of shapes) {
+      const value = values.get(name);
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (!value) throw new UserError(`model parameter ${name} [${shape.join(', ')}] is missing`);
+      if (value.length !== size) throw new UserError(`model parameter ${name} has ${value.length} values, expected [${shape.join(', ')}] = ${size}`);
+      this.params.set(name, backend.upload(value, shape));
+      this.grads.set(name, backend.zeros(shape));
+    }
+    const known = new Set(shapes.map(([name]) => name));
+    for (const name of values.keys()) {
+      if (!known.has(name)) throw new UserError(`unexpected model parameter ${name} for this config`);
+    }
+  }
+
+  /**
+   * One training forward + backward on (batch, length) token ids and targets (-1 = ignored). Overwrites
+   * `grads` and returns the mean cross-entropy over the counted targets as a 1-element tensor (read it
+   * with backend.download; the caller disposes it).
+   */
+  abstract forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor;
+
+  /** The full-sequence forward pass of uploaded ids: (M) to the logits (M, V), nothing else kept. */
+  protected abstract forwardLogits(ids: Tensor, batch: number, length: number): Tensor;
+
+  /** The most tokens one sequence may hold (a transformer's positions; a Mamba has no limit). */
+  abstract get contextLength(): number;
+
+  /** An empty step state for `batch` sequences (before their first token). */
+  abstract newStepState(batch: number): StepState;
+
+  /**
+   * Feeds one token per sequence (tokens: (B)) and returns the next-token logits (B * V), advancing
+   * `state` in place. After tokens t_0..t_k the logits equal row k of the full-sequence path.
+   * `onResidual`, when given, sees the residual stream before the final norm; it must start its download
+   * of x before returning (x is disposed afterwards).
+   */
+  abstract step(state: StepState, tokens: Int32Array, onResidual?: ResidualObserver): Promise<Float32Array>;
+
+  protected checkTokens(tokens: Int32Array, batch: number, length: number, what: string): void {
+    if (!Number.isInteger(batch) || !Number.isInteger(length) || batch < 1 || length < 1) throw new Error(`${what}: batch ${batch} and length ${length} must be positive integers`);
+    if (tokens.length !== batch * length) throw new Error(`${what}: ${tokens.length} values for batch ${batch} x length ${length}`);
+  }
+
+  /** Mean cross-entropy over targets != -1, without gradients. */
+  async lossOnly(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Promise<number> {
+    this.checkTokens(inputs, batch, length, 'lossOnly inputs');
+    this.checkTokens(targets, batch, length, 'lossOnly targets');
+    const be = this.backend;
+    const ids = be.uploadInts(inputs, [batch * length]);
+    const targetIds = be.uploadInts(targets, [batch * length]);
+    const logits = this.forwardLogits(ids, batch, length);
+    const { loss } = be.crossEntropy(logits, targetIds, false);
+    for (const t of [logits, ids, targetIds]) be.dispose(t);
+    const value = (await be.download(loss))[0];
+    be.dispose(loss);
+    return value;
+  }
+
+  /** Logits (B * L * V, row b*L + t) of the full-sequence path. */
+  async logits(inputs: Int32Array, batch: number, length: number): Promise<Float32Array> {
+    this.checkTokens(inputs, batch, length, 'logits inputs');
+    const be = this.backend;
+    const ids = be.uploadInts(inputs, [batch * length]);
+    const logits = this.forwardLogits(ids, batch, length);
+    be.dispose(ids);
+    const out = await be.download(logits);
+    be.dispose(logits);
+    return out;
+  }
+
+  /** Every parameter, downloaded, under its Hugging Face name. */
+  async exportParameters(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, t] of this.params) out.set(name, await this.backend.download(t));
+    return out;
+  }
+
+  /** Hands a step state's tensors back to the backend. */
+  disposeStepState(state: StepState): void {
+    for (const t of state.tensors) this.backend.dispose(t);
+  }
+}
