@@ -232,3 +232,26 @@ export function sizeOf(shape: readonly number[]): number {
 export function rowsCols(t: { readonly shape: readonly number[] }): [number, number] {
   return [sizeOf(t.shape.slice(0, -1)), t.shape[t.shape.length - 1]];
 }
+
+/** d, after checking that qkv is (batch x length, 3d) with d a multiple of the head count (causal attention). */
+export function attentionWidth(qkv: Tensor, batch: number, length: number, heads: number): number {
+  const [M, C] = rowsCols(qkv);
+  if (M !== batch * length || C % 3 !== 0 || (C / 3) % heads !== 0) {
+    throw new Error(`causal attention: qkv [${qkv.shape.join(', ')}] is not (${batch} x ${length}, 3 d) with d a multiple of ${heads} heads`);
+  }
+  return C / 3;
+}
+
+/** B, d and P of an attentionStep, after checking qkv: (B, 3d) and both caches (B, P, d) with P > position. */
+export function attentionStepShape(qkv: Tensor, kCache: Tensor, vCache: Tensor, position: number, heads: number): { B: number; d: number; P: number } {
+  const [B, C] = rowsCols(qkv);
+  const d = C / 3;
+  const P = kCache.shape[1];
+  if (C % 3 !== 0 || d % heads !== 0) throw new Error(`attentionStep: qkv [${qkv.shape.join(', ')}] is not (B, 3 d) with d a multiple of ${heads} heads`);
+  for (const cache of [kCache, vCache]) {
+    if (cache.shape.length !== 3 || cache.shape[0] !== B || cache.shape[1] !== P || cache.shape[2] !== d || !(position >= 0 && position < P)) {
+      throw new Error(`attentionStep: cache [${cache.shape.join(', ')}] is not [${B}, P, ${d}] with P > ${position}`);
+    }
+  }
+  return { B, d, P };
+}

@@ -14,7 +14,7 @@
  * most MAX_DEFAULT_THREADS); small ops stay on the calling thread, where a handoff would cost more
  * than it saves. Run from the TypeScript sources (no compiled worker script) the backend uses one thread.
  */
-import { rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
+import { attentionStepShape, attentionWidth, rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { availableParallelism, totalmem } from 'node:os';
 import { UserError } from '../../util/errors.js';
@@ -463,7 +463,7 @@ export class CpuBackend implements Backend {
   }
 
   causalAttentionForward(qkv: Tensor, batch: number, length: number, heads: number): { out: Tensor; lse: Tensor } {
-    const d = this.attentionWidth(qkv, batch, length, heads);
+    const d = attentionWidth(qkv, batch, length, heads);
     const out = this.alloc([batch * length, d]);
     const lse = this.alloc([batch, heads, length]);
     const units = batch * heads;
@@ -474,7 +474,7 @@ export class CpuBackend implements Backend {
   }
 
   causalAttentionBackward(qkv: Tensor, out: Tensor, lse: Tensor, dOut: Tensor, batch: number, length: number, heads: number): Tensor {
-    const d = this.attentionWidth(qkv, batch, length, heads);
+    const d = attentionWidth(qkv, batch, length, heads);
     const dqkv = this.alloc(qkv.shape);
     const units = batch * heads;
     const per = this.perChunk(units);
@@ -484,28 +484,10 @@ export class CpuBackend implements Backend {
   }
 
   attentionStep(qkv: Tensor, kCache: Tensor, vCache: Tensor, position: number, heads: number): Tensor {
-    const [B, C] = rowsCols(qkv);
-    const d = C / 3;
-    const P = kCache.shape[1];
-    const cacheShape = `[${B}, P, ${d}] with P > ${position}`;
-    if (C % 3 !== 0 || d % heads !== 0) throw new Error(`attentionStep: qkv [${qkv.shape.join(', ')}] is not (B, 3 d) with d a multiple of ${heads} heads`);
-    for (const cache of [kCache, vCache]) {
-      if (cache.shape.length !== 3 || cache.shape[0] !== B || cache.shape[1] !== P || cache.shape[2] !== d || !(position >= 0 && position < P)) {
-        throw new Error(`attentionStep: cache [${cache.shape.join(', ')}] is not ${cacheShape}`);
-      }
-    }
+    const { B, d, P } = attentionStepShape(qkv, kCache, vCache, position, heads);
     const out = this.alloc([B, d]);
     attentionStep(f32(qkv), f32(kCache), f32(vCache), f32(out), B, P, d, heads, position);
     return out;
-  }
-
-  /** d, after checking that qkv is (batch x length, 3d) with d a multiple of the head count. */
-  private attentionWidth(qkv: Tensor, batch: number, length: number, heads: number): number {
-    const [M, C] = rowsCols(qkv);
-    if (M !== batch * length || C % 3 !== 0 || (C / 3) % heads !== 0) {
-      throw new Error(`causal attention: qkv [${qkv.shape.join(', ')}] is not (${batch} x ${length}, 3 d) with d a multiple of ${heads} heads`);
-    }
-    return C / 3;
   }
 
   /** An elementwise task over arrays of equal length (inputs, then outputs). */

@@ -35,7 +35,7 @@
  * floats, zero-padded to whole vec4s. Grids are (units x blocks) workgroups flattened over x and y
  * (65535 per dimension), heaviest blocks first.
  */
-import { rowsCols } from '../../backend.js';
+import { attentionStepShape, attentionWidth } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 
 /** Rows (queries, or keys for dk and dv) per workgroup, one thread each. */
@@ -520,15 +520,6 @@ function flatGrid(count: number): [number, number] {
   return [Math.max(1, Math.min(count, MAX_GROUPS)), Math.ceil(count / MAX_GROUPS)];
 }
 
-/** d, after checking that qkv is (batch x length, 3d) with d a multiple of the head count. */
-function attentionWidth(qkv: GpuTensor, batch: number, length: number, heads: number): number {
-  const [M, C] = rowsCols(qkv);
-  if (M !== batch * length || C % 3 !== 0 || (C / 3) % heads !== 0) {
-    throw new Error(`causal attention: qkv [${qkv.shape.join(', ')}] is not (${batch} x ${length}, 3 d) with d a multiple of ${heads} heads`);
-  }
-  return C / 3;
-}
-
 /** The path asked for (a test forces one), after checking that the short one fits, or the choice by length. */
 function choosePath(rt: GpuRuntime, asked: AttentionPath | undefined, length: number, hd: number): AttentionPath {
   const fitting = attentionPath(rt, length, hd);
@@ -591,16 +582,7 @@ export function causalAttentionBackward(
  * `position`; returns out: (B, d), attention over rows 0..position.
  */
 export function attentionStep(rt: GpuRuntime, qkv: GpuTensor, kCache: GpuTensor, vCache: GpuTensor, position: number, heads: number): GpuTensor {
-  const [B, C] = rowsCols(qkv);
-  const d = C / 3;
-  const P = kCache.shape[1];
-  const cacheShape = `[${B}, P, ${d}] with P > ${position}`;
-  if (C % 3 !== 0 || d % heads !== 0) throw new Error(`attentionStep: qkv [${qkv.shape.join(', ')}] is not (B, 3 d) with d a multiple of ${heads} heads`);
-  for (const cache of [kCache, vCache]) {
-    if (cache.shape.length !== 3 || cache.shape[0] !== B || cache.shape[1] !== P || cache.shape[2] !== d || !(position >= 0 && position < P)) {
-      throw new Error(`attentionStep: cache [${cache.shape.join(', ')}] is not ${cacheShape}`);
-    }
-  }
+  const { B, d, P } = attentionStepShape(qkv, kCache, vCache, position, heads);
   const head = headOf(d / heads);
   const out = rt.tensor([B, d]);
   const units = B * heads;

@@ -59,3 +59,20 @@ export function columnSums(rt: GpuRuntime, x: GpuTensor, rows: number, cols: num
     n = outRows;
   }
 }
+
+/**
+ * The row kernels' work split (RMSNorm, LayerNorm): ROW_THREADS threads per row, each holding the columns
+ * t, t + ROW_THREADS, ... in registers (rowColumnsPerThread of them); the backward passes take
+ * ROWS_PER_BLOCK rows a workgroup and write one partial of each parameter gradient per block.
+ */
+export const ROW_THREADS = 128;
+export const ROWS_PER_BLOCK = 16;
+export const rowColumnsPerThread = (d: number) => Math.max(1, Math.ceil(d / ROW_THREADS));
+
+/** WGSL: the shared-memory tree sum of `red` (WG values) into red[0] in a fixed order; ends with a barrier. */
+export const TREE_SUM = /* wgsl */ `
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }`;

@@ -15,22 +15,10 @@
  */
 import { rowsCols } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
-import { columnSums } from './common.js';
+import { columnSums, rowColumnsPerThread, ROW_THREADS, ROWS_PER_BLOCK, TREE_SUM } from './common.js';
 
-/** Threads per row. */
-const WG = 128;
-/** Rows per workgroup (one partial of dWeight and dBias each) in the backward pass. */
-const ROWS = 16;
-
-/** The shared-memory tree sum of `red` (WG values) into red[0]; ends with a barrier. */
-const TREE_SUM = /* wgsl */ `
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }`;
-
-const perThread = (d: number) => Math.max(1, Math.ceil(d / WG));
+const WG = ROW_THREADS;
+const ROWS = ROWS_PER_BLOCK;
 
 const forwardCode = (per: number) => /* wgsl */ `
 struct Params { rows: u32, cols: u32, eps: f32 }
@@ -96,7 +84,7 @@ export function layerNormForward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor
   const y = rt.tensor(x.shape);
   const mean = rt.tensor([M]);
   const rstd = rt.tensor([M]);
-  const per = perThread(d);
+  const per = rowColumnsPerThread(d);
   rt.dispatch(rt.pipeline(`layerNormForward:${per}`, forwardCode(per)), [x, weight, bias, y, mean, rstd],
     [{ u: M }, { u: d }, { f: eps }], [Math.max(1, Math.min(M, 65535))]);
   return { y, mean, rstd };
@@ -187,7 +175,7 @@ export function layerNormBackward(
   const dx = rt.tensor(x.shape);
   const partialW = rt.tensor([blocks, d]);
   const partialB = rt.tensor([blocks, d]);
-  const per = perThread(d);
+  const per = rowColumnsPerThread(d);
   rt.dispatch(rt.pipeline(`layerNormBackward:${per}`, backwardCode(per)), [x, weight, mean, rstd, dy, dx, partialW, partialB],
     [{ u: M }, { u: d }, { u: blocks }], groupsFor(blocks, 1));
   columnSums(rt, partialW, blocks, d, dWeight);

@@ -12,20 +12,10 @@
  * blocks in a fixed order.
  */
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
-import { columnSums } from './common.js';
+import { columnSums, rowColumnsPerThread, ROW_THREADS, ROWS_PER_BLOCK, TREE_SUM } from './common.js';
 
-/** Threads per row. */
-const WG = 128;
-/** Rows per workgroup (one partial of dWeight each) in the backward pass. */
-const ROWS = 16;
-
-/** The shared-memory tree sum of `red` (WG values) into red[0]; ends with a barrier. */
-const TREE_SUM = /* wgsl */ `
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }`;
+const WG = ROW_THREADS;
+const ROWS = ROWS_PER_BLOCK;
 
 const forwardCode = (per: number) => /* wgsl */ `
 struct Params { rows: u32, cols: u32, eps: f32 }
@@ -65,8 +55,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
 }`;
 
-const perThread = (d: number) => Math.max(1, Math.ceil(d / WG));
-
 /** x: (M, d), weight: (d) -> y: (M, d) and rstd: (M). */
 export function rmsNormForward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, eps: number): { y: GpuTensor; rstd: GpuTensor } {
   const d = weight.size;
@@ -74,7 +62,7 @@ export function rmsNormForward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, 
   const M = x.size / d;
   const y = rt.tensor(x.shape);
   const rstd = rt.tensor([M]);
-  const per = perThread(d);
+  const per = rowColumnsPerThread(d);
   rt.dispatch(rt.pipeline(`rmsNormForward:${per}`, forwardCode(per)), [x, weight, y, rstd], [{ u: M }, { u: d }, { f: eps }], [Math.max(1, Math.min(M, 65535))]);
   return { y, rstd };
 }
@@ -150,7 +138,7 @@ export function rmsNormBackward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor,
   const blocks = Math.max(1, Math.ceil(M / ROWS));
   const dx = rt.tensor(x.shape);
   const partial = rt.tensor([blocks, d]);
-  const per = perThread(d);
+  const per = rowColumnsPerThread(d);
   rt.dispatch(rt.pipeline(`rmsNormBackward:${per}`, backwardCode(per)), [x, weight, rstd, dy, dx, partial],
     [{ u: M }, { u: d }, { u: blocks }], groupsFor(blocks, 1));
   columnSums(rt, partial, blocks, d, dWeight);
