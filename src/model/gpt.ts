@@ -72,7 +72,8 @@ interface BlockCache {
   x: Tensor;
   ln1: { y: Tensor; mean: Tensor; rstd: Tensor };
   qkv: Tensor;
-  attn: { out: Tensor; lse: Tensor };
+  /** lse is null in step(), which keeps nothing for a backward pass. */
+  attn: { out: Tensor; lse: Tensor | null };
   mid: Tensor;
   ln2: { y: Tensor; mean: Tensor; rstd: Tensor };
   fc: Tensor;
@@ -127,13 +128,28 @@ export class GptLM extends LanguageModel<GptConfig> {
     return be.matmul(dy, weight, { transB: true });
   }
 
-  private blockForward(p: LayerParams, x: Tensor, batch: number, length: number): { out: Tensor; cache: BlockCache } {
+  /** x = wte[ids] + wpe[positions]: (M, d). */
+  private embed(ids: Tensor, positions: Tensor): Tensor {
+    const be = this.backend;
+    const tokens = be.embeddingForward(ids, this.params.get('transformer.wte.weight')!);
+    const where = be.embeddingForward(positions, this.params.get('transformer.wpe.weight')!);
+    const x = be.add(tokens, where);
+    be.dispose(tokens);
+    be.dispose(where);
+    return x;
+  }
+
+  /**
+   * One block on x: (M, d); `attend` maps qkv: (M, 3d) to the attention output (M, d) (the sequence path's
+   * causal attention, or step()'s attention over the key/value cache).
+   */
+  private blockForward(p: LayerParams, x: Tensor, attend: (qkv: Tensor) => BlockCache['attn']): { out: Tensor; cache: BlockCache } {
     const be = this.backend;
     const eps = this.config.layer_norm_epsilon;
     const ln1 = be.layerNormForward(x, p.ln1Weight, p.ln1Bias, eps);
     // qkv: (M, 3d); attn.out: (M, d)
     const qkv = this.linear(ln1.y, p.attnWeight, p.attnBias);
-    const attn = be.causalAttentionForward(qkv, batch, length, this.config.n_heads);
+    const attn = attend(qkv);
     const attnProj = this.linear(attn.out, p.attnProjWeight, p.attnProjBias);
     const mid = be.add(x, attnProj);
     be.dispose(attnProj);
@@ -162,7 +178,7 @@ export class GptLM extends LanguageModel<GptConfig> {
     be.dispose(dMid);
     // Attention branch.
     const dAttn = this.linearBackward(cache.attn.out, p.attnProjWeight, dx, g.attnProjWeight, g.attnProjBias);
-    const dQkv = be.causalAttentionBackward(cache.qkv, cache.attn.out, cache.attn.lse, dAttn, batch, length, this.config.n_heads);
+    const dQkv = be.causalAttentionBackward(cache.qkv, cache.attn.out, cache.attn.lse!, dAttn, batch, length, this.config.n_heads);
     be.dispose(dAttn);
     const dLn1 = this.linearBackward(cache.ln1.y, p.attnWeight, dQkv, g.attnWeight, g.attnBias);
     be.dispose(dQkv);
@@ -174,21 +190,18 @@ export class GptLM extends LanguageModel<GptConfig> {
 
   private disposeCache(cache: BlockCache): void {
     const { ln1, attn, ln2 } = cache;
-    for (const t of [ln1.y, ln1.mean, ln1.rstd, cache.qkv, attn.out, attn.lse, cache.mid, ln2.y, ln2.mean, ln2.rstd, cache.fc, cache.gelu]) this.backend.dispose(t);
+    for (const t of [ln1.y, ln1.mean, ln1.rstd, cache.qkv, attn.out, cache.mid, ln2.y, ln2.mean, ln2.rstd, cache.fc, cache.gelu]) this.backend.dispose(t);
+    if (attn.lse) this.backend.dispose(attn.lse);
   }
 
   /** Full-sequence forward to the logits (M, V); with `keep`, the caches for the backward pass too. */
   private forward(ids: Tensor, positions: Tensor, batch: number, length: number, keep: boolean) {
     const be = this.backend;
-    const tokens = be.embeddingForward(ids, this.params.get('transformer.wte.weight')!);
-    const where = be.embeddingForward(positions, this.params.get('transformer.wpe.weight')!);
-    // x: (M, d)
-    let x = be.add(tokens, where);
-    be.dispose(tokens);
-    be.dispose(where);
+    let x = this.embed(ids, positions);
+    const attend = (qkv: Tensor) => be.causalAttentionForward(qkv, batch, length, this.config.n_heads);
     const caches: BlockCache[] = [];
     for (const p of this.layers) {
-      const { out, cache } = this.blockForward(p, x, batch, length);
+      const { out, cache } = this.blockForward(p, x, attend);
       if (keep) caches.push(cache);
       else {
         this.disposeCache(cache);
@@ -262,26 +275,17 @@ export class GptLM extends LanguageModel<GptConfig> {
     const eps = this.config.layer_norm_epsilon;
     const ids = be.uploadInts(tokens, [B]);
     const where = be.uploadInts(new Int32Array(B).fill(t), [B]);
-    const tokenRows = be.embeddingForward(ids, this.params.get('transformer.wte.weight')!);
-    const positionRows = be.embeddingForward(where, this.params.get('transformer.wpe.weight')!);
     // x: (B, d)
-    let x = be.add(tokenRows, positionRows);
-    for (const u of [ids, where, tokenRows, positionRows]) be.dispose(u);
+    let x = this.embed(ids, where);
+    be.dispose(ids);
+    be.dispose(where);
     onResidual?.(0, x);
     for (let i = 0; i < this.layers.length; i++) {
-      const p = this.layers[i];
-      const ln1 = be.layerNormForward(x, p.ln1Weight, p.ln1Bias, eps);
-      const qkv = this.linear(ln1.y, p.attnWeight, p.attnBias);
-      const attn = be.attentionStep(qkv, state.tensors[2 * i], state.tensors[2 * i + 1], t, this.config.n_heads);
-      const attnProj = this.linear(attn, p.attnProjWeight, p.attnProjBias);
-      const mid = be.add(x, attnProj);
-      const ln2 = be.layerNormForward(mid, p.ln2Weight, p.ln2Bias, eps);
-      const fc = this.linear(ln2.y, p.fcWeight, p.fcBias);
-      const gelu = be.geluForward(fc);
-      const mlpProj = this.linear(gelu, p.mlpProjWeight, p.mlpProjBias);
-      const next = be.add(mid, mlpProj);
-      for (const u of [x, ln1.y, ln1.mean, ln1.rstd, qkv, attn, attnProj, mid, ln2.y, ln2.mean, ln2.rstd, fc, gelu, mlpProj]) be.dispose(u);
-      x = next;
+      const attend = (qkv: Tensor) => ({ out: be.attentionStep(qkv, state.tensors[2 * i], state.tensors[2 * i + 1], t, this.config.n_heads), lse: null });
+      const { out, cache } = this.blockForward(this.layers[i], x, attend);
+      this.disposeCache(cache);
+      be.dispose(x);
+      x = out;
       onResidual?.(i + 1, x);
     }
     const lnF = be.layerNormForward(x, this.params.get('transformer.ln_f.weight')!, this.params.get('transformer.ln_f.bias')!, eps);
