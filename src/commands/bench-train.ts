@@ -1,5 +1,6 @@
 /** `gamba bench train`: tokens/s and ms per training step of a preset on a backend (random tokens). */
 import type { Argv, CommandModule } from 'yargs';
+import type { AttentionPath } from '../backend/webgpu/kernels/attention.js';
 import { presetSummary } from '../model/models.js';
 import { benchTrain } from '../train/bench.js';
 import type { BackendKind } from '../train/run-spec.js';
@@ -13,6 +14,7 @@ interface BenchTrainArgs {
   seq?: number;
   steps: number;
   profile: boolean;
+  attention?: AttentionPath;
   json: boolean;
 }
 
@@ -27,6 +29,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
       .option('seq', { type: 'number', describe: 'tokens per sequence (default 59 for Othello presets, 1023 for chess)' })
       .option('steps', { type: 'number', default: 10, describe: 'timed steps (after 2 untimed ones)' })
       .option('profile', { type: 'boolean', default: false, describe: 'also time each GPU kernel over one step (webgpu)' })
+      .option('attention', { type: 'string', choices: ['short', 'flash'] as const, describe: 'force the transformer\'s attention kernels (webgpu; default: short up to 64 tokens where they fit, else flash)' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"tokensPerSec","stepMs","gpuBytes"} as JSON' }) as unknown as Argv<BenchTrainArgs>,
   handler: async (args) => {
     const chess = args.preset.startsWith('chess');
@@ -35,7 +38,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
     const steps = integerFlag('steps', args.steps, 1);
     const bar = new ProgressBar('bench train', steps);
     const sizeFlag = args.seq === undefined ? `--batch ${batch}` : `--batch ${batch} --seq ${seq}`;
-    const result = await benchTrain({ preset: args.preset, vocabSize: chess ? 32 : 61, backend: args.backend, batch, seq, steps, profile: args.profile, sizeFlag }, (done) => bar.update(done));
+    const result = await benchTrain({ preset: args.preset, vocabSize: chess ? 32 : 61, backend: args.backend, batch, seq, steps, profile: args.profile, attention: args.attention, sizeFlag }, (done) => bar.update(done));
     bar.finish();
     printResult(args.json, result, () => {
       const lines = [`train ${result.preset} (${result.architecture}, ${result.parameters} parameters) on ${result.adapter ?? result.backend}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];

@@ -12,6 +12,7 @@ import { AdamW } from './optimizer.js';
 import type { BackendKind } from './run-spec.js';
 import { queueTrainStep, readStep, trainStep, type PendingStep } from './step.js';
 import type { WebGpuBackend } from '../backend/webgpu/webgpu-backend.js';
+import type { AttentionPath } from '../backend/webgpu/kernels/attention.js';
 
 export interface TrainBenchOptions {
   preset: string;
@@ -26,6 +27,8 @@ export interface TrainBenchOptions {
   seed?: number;
   /** Also time every GPU kernel of one extra step (webgpu only). */
   profile?: boolean;
+  /** Force the causal attention's kernels (webgpu only; default: chosen by length). */
+  attention?: AttentionPath;
   /** The flags that set batch and seq, for the message that refuses a size too large (default `--batch B`). */
   sizeFlag?: string;
 }
@@ -59,6 +62,10 @@ export interface TrainBenchResult {
 
 export async function benchTrain(options: TrainBenchOptions, onStep?: (done: number) => void): Promise<TrainBenchResult> {
   const backend = await createBackend(options.backend);
+  if (options.attention) {
+    if (backend.name !== 'webgpu') throw new UserError('--attention needs --backend webgpu (it picks webgpu kernels)');
+    (backend as WebGpuBackend).attentionPath = options.attention;
+  }
   // A transformer's context is the benchmark's sequence length.
   const config = configFromPreset(options.preset, options.vocabSize, options.seq);
   // Before the weights and the token arrays: a size that cannot fit stops here in one line.
@@ -116,6 +123,7 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
     steps: options.steps,
     parameters,
     adapter: gpu ? gpu.adapterName : null,
+    ...(options.attention ? { attention: options.attention } : {}),
     ...(profile ? { profile } : {}),
   };
 }

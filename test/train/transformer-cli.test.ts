@@ -56,6 +56,9 @@ describe('a transformer through the commands', () => {
     const bench = json(gamba('bench', 'train', '--preset', 'quickstart-gpt', '--backend', 'cpu', '--batch', '2', '--steps', '1', '--json'));
     expect(bench).toMatchObject({ preset: 'quickstart-gpt', architecture: 'transformer', batch: 2, seq: 59 });
     expect(bench.tokensPerSec).toBeGreaterThan(0);
+    const forced = gamba('bench', 'train', '--preset', 'quickstart-gpt', '--backend', 'cpu', '--attention', 'flash');
+    expect(forced.status).toBe(2);
+    expect(forced.stderr.trim()).toBe('gamba: --attention needs --backend webgpu (it picks webgpu kernels)');
   });
 
   it('exports for transformers, and the export gives the checkpoint\'s logits', () => {

@@ -6,7 +6,7 @@ import type { AdamWHyper, Backend, MatmulOptions, SelectiveScanGradients, Select
 import { formatBytes } from '../../util/output.js';
 import type { GpuDevice } from './device.js';
 import { adamwUpdate, clipScale, sumOfSquares } from './kernels/adamw.js';
-import { attentionStep, causalAttentionBackward, causalAttentionForward } from './kernels/attention.js';
+import { attentionStep, causalAttentionBackward, causalAttentionForward, type AttentionPath } from './kernels/attention.js';
 import { fill } from './kernels/common.js';
 import { causalConv1dBackward, causalConv1dForward, causalConv1dStep } from './kernels/conv1d.js';
 import { crossEntropy } from './kernels/cross-entropy.js';
@@ -24,6 +24,8 @@ const g = (t: Tensor) => t as GpuTensor;
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
   readonly rt: GpuRuntime;
+  /** The causal attention's kernels: chosen by length when undefined, or forced (a benchmark compares them). */
+  attentionPath: AttentionPath | undefined;
 
   constructor(gpu: GpuDevice) {
     this.rt = new GpuRuntime(gpu);
@@ -170,10 +172,10 @@ export class WebGpuBackend implements Backend {
     biasGrad(this.rt, g(dy), g(dBias));
   }
   causalAttentionForward(qkv: Tensor, batch: number, length: number, heads: number): { out: Tensor; lse: Tensor } {
-    return causalAttentionForward(this.rt, g(qkv), batch, length, heads);
+    return causalAttentionForward(this.rt, g(qkv), batch, length, heads, this.attentionPath);
   }
   causalAttentionBackward(qkv: Tensor, out: Tensor, lse: Tensor, dOut: Tensor, batch: number, length: number, heads: number): Tensor {
-    return causalAttentionBackward(this.rt, g(qkv), g(out), g(lse), g(dOut), batch, length, heads);
+    return causalAttentionBackward(this.rt, g(qkv), g(out), g(lse), g(dOut), batch, length, heads, this.attentionPath);
   }
   attentionStep(qkv: Tensor, kCache: Tensor, vCache: Tensor, position: number, heads: number): Tensor {
     return attentionStep(this.rt, g(qkv), g(kCache), g(vCache), position, heads);
