@@ -41,7 +41,7 @@ interface QuickstartArgs {
   json: boolean;
 }
 
-/** The quickstart's model of each architecture, equal in parameters (133k). */
+/** The quickstart's model of each architecture, about equal in parameters (133k and 135k). */
 const PRESETS: Record<Architecture, string> = { mamba: 'quickstart', transformer: 'quickstart-gpt' };
 /**
  * The training stops this long after --minutes (counted from the start) even if the estimated horizon

@@ -3,9 +3,8 @@
  * game string so far (`;1.e4 e5 2.`) and its move is the first space-separated token it samples,
  * character by character with the stateful step(). A move that is not legal SAN is taken back and
  * resampled, up to 5 times; a sixth failure forfeits the game. Games stop at 89 full moves (the
- * context of a 1024-character block, or a transformer's shorter one); such a game counts as a draw and is
- * reported as capped. The
- * engine plays with a fixed Skill Level and a node or time limit per move.
+ * context of a 1024-character block, or a transformer's shorter one); such a game counts as a draw and
+ * is reported as capped. The engine plays with a fixed Skill Level and a node or time limit per move.
  */
 import { Chess } from 'chess.js';
 import { gameStringOf } from '../../games/chess/game-string.js';

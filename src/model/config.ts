@@ -91,7 +91,7 @@ export const PRESETS: Readonly<Record<string, ModelPreset>> = {
   'othello-base': mamba(256, 8),
   /** Chess (1024-character games). */
   'chess-base': mamba(512, 16),
-  /** The CPU quickstart's transformer (and the tests'): as many parameters as `quickstart` (133k). */
+  /** The CPU quickstart's transformer (and the tests'): about as many parameters as `quickstart` (135k against 133k). */
   'quickstart-gpt': gpt(72, 2, 4),
   /** The transformer matched in parameters to othello-base (3.6M against 3.5M). */
   'othello-base-gpt': gpt(192, 8, 8),
