@@ -216,13 +216,9 @@ export class GptLM extends LanguageModel<GptConfig> {
   }
 
   forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor {
-    this.checkTokens(inputs, batch, length, 'forwardBackward inputs');
-    this.checkTokens(targets, batch, length, 'forwardBackward targets');
     const be = this.backend;
-    const M = batch * length;
-    const ids = be.uploadInts(inputs, [M]);
+    const { ids, targetIds } = this.uploadBatch(inputs, targets, batch, length, 'forwardBackward');
     const positions = this.positions(batch, length);
-    const targetIds = be.uploadInts(targets, [M]);
     const { logits, caches, last, lnF } = this.forward(ids, positions, batch, length, true);
     const { loss, dLogits } = be.crossEntropy(logits, targetIds, true);
     be.dispose(logits);

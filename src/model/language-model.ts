@@ -82,13 +82,18 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
     if (tokens.length !== batch * length) throw new Error(`${what}: ${tokens.length} values for batch ${batch} x length ${length}`);
   }
 
+  /** Checks a batch of token ids and targets (`what` names the caller) and uploads both as (M) int tensors. */
+  protected uploadBatch(inputs: Int32Array, targets: Int32Array, batch: number, length: number, what: string): { ids: Tensor; targetIds: Tensor } {
+    this.checkTokens(inputs, batch, length, `${what} inputs`);
+    this.checkTokens(targets, batch, length, `${what} targets`);
+    const M = batch * length;
+    return { ids: this.backend.uploadInts(inputs, [M]), targetIds: this.backend.uploadInts(targets, [M]) };
+  }
+
   /** Mean cross-entropy over targets != -1, without gradients. */
   async lossOnly(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Promise<number> {
-    this.checkTokens(inputs, batch, length, 'lossOnly inputs');
-    this.checkTokens(targets, batch, length, 'lossOnly targets');
     const be = this.backend;
-    const ids = be.uploadInts(inputs, [batch * length]);
-    const targetIds = be.uploadInts(targets, [batch * length]);
+    const { ids, targetIds } = this.uploadBatch(inputs, targets, batch, length, 'lossOnly');
     const logits = this.forwardLogits(ids, batch, length);
     const { loss } = be.crossEntropy(logits, targetIds, false);
     for (const t of [logits, ids, targetIds]) be.dispose(t);

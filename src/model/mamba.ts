@@ -214,12 +214,8 @@ export class MambaLM extends LanguageModel<MambaConfig> {
   }
 
   forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor {
-    this.checkTokens(inputs, batch, length, 'forwardBackward inputs');
-    this.checkTokens(targets, batch, length, 'forwardBackward targets');
     const be = this.backend;
-    const M = batch * length;
-    const ids = be.uploadInts(inputs, [M]);
-    const targetIds = be.uploadInts(targets, [M]);
+    const { ids, targetIds } = this.uploadBatch(inputs, targets, batch, length, 'forwardBackward');
     const { logits, caches, last, xFinal, rstdFinal } = this.forward(ids, batch, length, true);
     const { loss, dLogits } = be.crossEntropy(logits, targetIds, true);
     be.dispose(logits);

@@ -5,7 +5,7 @@
 import { createBackend } from '../backend/index.js';
 import { configFromPreset } from '../model/config.js';
 import { checkBatchFits } from '../model/memory.js';
-import { createModel, initModelParameters } from '../model/models.js';
+import { createModel, initModelParameters, parameterCount } from '../model/models.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { AdamW } from './optimizer.js';
@@ -109,8 +109,6 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
     profile = [...totals].map(([kernel, t]) => ({ kernel, ms: Number(t.ms.toFixed(3)), dispatches: t.count, share: Number((t.ms / sum).toFixed(4)) }));
     profile.sort((a, b) => b.ms - a.ms);
   }
-  let parameters = 0;
-  for (const p of params.values()) parameters += p.length;
   return {
     tokensPerSec: Math.round((batch * seq) / (stepMs / 1000)),
     stepMs: Number(stepMs.toFixed(2)),
@@ -121,7 +119,7 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
     batch,
     seq,
     steps: options.steps,
-    parameters,
+    parameters: parameterCount(config),
     adapter: gpu ? gpu.adapterName : null,
     ...(options.attention ? { attention: options.attention } : {}),
     ...(profile ? { profile } : {}),

@@ -22,6 +22,37 @@ export interface AttentionShape {
   d: number;
 }
 
+/**
+ * One query of one head against `count` keys: out[o0 .. o0 + hd) = sum_j softmax(s)_j v_j with
+ * s_j = q . k_j * scale, for q at q[q0..], key j at k[k0 + j stride..] and value j at v[v0 + j stride..];
+ * s is scratch of at least `count`. Returns the log-sum-exp of s. The sequence path and the decoding
+ * step both attend through it, so they sum in the same order.
+ */
+function attendQuery(
+  q: Float32Array, q0: number, k: Float32Array, k0: number, v: Float32Array, v0: number, stride: number, count: number,
+  hd: number, scale: number, s: Float64Array, out: Float32Array, o0: number,
+): number {
+  let max = -Infinity;
+  for (let j = 0; j < count; j++) {
+    const kj = k0 + j * stride;
+    let acc = 0;
+    for (let c = 0; c < hd; c++) acc += q[q0 + c] * k[kj + c];
+    s[j] = acc * scale;
+    if (s[j] > max) max = s[j];
+  }
+  let sum = 0;
+  for (let j = 0; j < count; j++) {
+    s[j] = Math.exp(s[j] - max);
+    sum += s[j];
+  }
+  for (let c = 0; c < hd; c++) {
+    let acc = 0;
+    for (let j = 0; j < count; j++) acc += s[j] * v[v0 + j * stride + c];
+    out[o0 + c] = acc / sum;
+  }
+  return max + Math.log(sum);
+}
+
 /** The units [u0, u1) of out (M, d) and lse (batch, heads, length). */
 export function causalAttentionForward(qkv: Float32Array, out: Float32Array, lse: Float32Array, shape: AttentionShape, u0: number, u1: number): void {
   const { length: L, heads: H, d } = shape;
@@ -35,28 +66,9 @@ export function causalAttentionForward(qkv: Float32Array, out: Float32Array, lse
     const q0 = h * hd;
     const k0 = d + h * hd;
     const v0 = 2 * d + h * hd;
+    const first = b * L * row;
     for (let t = 0; t < L; t++) {
-      const qt = (b * L + t) * row + q0;
-      let max = -Infinity;
-      for (let j = 0; j <= t; j++) {
-        const kj = (b * L + j) * row + k0;
-        let acc = 0;
-        for (let c = 0; c < hd; c++) acc += qkv[qt + c] * qkv[kj + c];
-        s[j] = acc * scale;
-        if (s[j] > max) max = s[j];
-      }
-      let sum = 0;
-      for (let j = 0; j <= t; j++) {
-        s[j] = Math.exp(s[j] - max);
-        sum += s[j];
-      }
-      lse[u * L + t] = max + Math.log(sum);
-      const ot = (b * L + t) * d + h * hd;
-      for (let c = 0; c < hd; c++) {
-        let acc = 0;
-        for (let j = 0; j <= t; j++) acc += s[j] * qkv[(b * L + j) * row + v0 + c];
-        out[ot + c] = acc / sum;
-      }
+      lse[u * L + t] = attendQuery(qkv, (b * L + t) * row + q0, qkv, first + k0, qkv, first + v0, row, t + 1, hd, scale, s, out, (b * L + t) * d + h * hd);
     }
   }
 }
@@ -130,26 +142,7 @@ export function attentionStep(qkv: Float32Array, kCache: Float32Array, vCache: F
     kCache.set(qkv.subarray(row + d, row + 2 * d), cache + position * d);
     vCache.set(qkv.subarray(row + 2 * d, row + 3 * d), cache + position * d);
     for (let h = 0; h < heads; h++) {
-      const q0 = row + h * hd;
-      let max = -Infinity;
-      for (let j = 0; j <= position; j++) {
-        const k0 = cache + j * d + h * hd;
-        let acc = 0;
-        for (let c = 0; c < hd; c++) acc += qkv[q0 + c] * kCache[k0 + c];
-        s[j] = acc * scale;
-        if (s[j] > max) max = s[j];
-      }
-      let sum = 0;
-      for (let j = 0; j <= position; j++) {
-        s[j] = Math.exp(s[j] - max);
-        sum += s[j];
-      }
-      const o0 = b * d + h * hd;
-      for (let c = 0; c < hd; c++) {
-        let acc = 0;
-        for (let j = 0; j <= position; j++) acc += s[j] * vCache[cache + j * d + h * hd + c];
-        out[o0 + c] = acc / sum;
-      }
+      attendQuery(qkv, row + h * hd, kCache, cache + h * hd, vCache, cache + h * hd, d, position + 1, hd, scale, s, out, b * d + h * hd);
     }
   }
 }

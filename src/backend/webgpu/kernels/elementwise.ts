@@ -57,7 +57,7 @@ export function checkSame(a: GpuTensor, b: GpuTensor, what: string): void {
 }
 
 /** One dispatch of an elementwise kernel over the elements of tensors[0]. */
-function run(rt: GpuRuntime, key: string, code: string, tensors: GpuTensor[]): void {
+export function runElementwise(rt: GpuRuntime, key: string, code: string, tensors: GpuTensor[]): void {
   const n = tensors[0].size;
   rt.dispatch(rt.pipeline(key, code), tensors, [{ u: n }], groupsFor(n));
 }
@@ -66,26 +66,26 @@ function run(rt: GpuRuntime, key: string, code: string, tensors: GpuTensor[]): v
 export function add(rt: GpuRuntime, a: GpuTensor, b: GpuTensor): GpuTensor {
   checkSame(a, b, 'add');
   const out = rt.tensor(a.shape);
-  run(rt, 'add', ADD, [a, b, out]);
+  runElementwise(rt, 'add', ADD, [a, b, out]);
   return out;
 }
 
 /** target += source (same shape). */
 export function addInPlace(rt: GpuRuntime, target: GpuTensor, source: GpuTensor): void {
   checkSame(target, source, 'addInPlace');
-  run(rt, 'addInPlace', ADD_IN_PLACE, [target, source]);
+  runElementwise(rt, 'addInPlace', ADD_IN_PLACE, [target, source]);
 }
 
 export function siluForward(rt: GpuRuntime, x: GpuTensor): GpuTensor {
   const y = rt.tensor(x.shape);
-  run(rt, 'siluForward', SILU_FORWARD, [x, y]);
+  runElementwise(rt, 'siluForward', SILU_FORWARD, [x, y]);
   return y;
 }
 
 export function siluBackward(rt: GpuRuntime, x: GpuTensor, dy: GpuTensor): GpuTensor {
   checkSame(x, dy, 'siluBackward');
   const dx = rt.tensor(x.shape);
-  run(rt, 'siluBackward', SILU_BACKWARD, [x, dy, dx]);
+  runElementwise(rt, 'siluBackward', SILU_BACKWARD, [x, dy, dx]);
   return dx;
 }
 
@@ -173,7 +173,7 @@ export function softplusBiasBackward(rt: GpuRuntime, x: GpuTensor, bias: GpuTens
 export function gateForward(rt: GpuRuntime, y: GpuTensor, z: GpuTensor): GpuTensor {
   checkSame(y, z, 'gateForward');
   const out = rt.tensor(y.shape);
-  run(rt, 'gateForward', GATE_FORWARD, [y, z, out]);
+  runElementwise(rt, 'gateForward', GATE_FORWARD, [y, z, out]);
   return out;
 }
 
@@ -182,7 +182,7 @@ export function gateBackward(rt: GpuRuntime, y: GpuTensor, z: GpuTensor, dOut: G
   checkSame(y, dOut, 'gateBackward');
   const dy = rt.tensor(y.shape);
   const dz = rt.tensor(z.shape);
-  run(rt, 'gateBackward', GATE_BACKWARD, [y, z, dOut, dy, dz]);
+  runElementwise(rt, 'gateBackward', GATE_BACKWARD, [y, z, dOut, dy, dz]);
   return { dy, dz };
 }
 

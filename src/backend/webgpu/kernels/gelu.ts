@@ -12,7 +12,7 @@
 import { rowsCols } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
-import { binding, checkSame, elementwiseCode } from './elementwise.js';
+import { binding, checkSame, elementwiseCode, runElementwise } from './elementwise.js';
 
 /**
  * With s = sigmoid(2u) = 0.5 (1 + tanh u) and s (1 - s) = 0.25 (1 - tanh^2 u), both from e = exp(-2|u|),
@@ -35,11 +35,6 @@ fn gelu(x: f32) -> vec2f {
 
 const GELU_FORWARD = elementwiseCode([binding(1, 'x'), binding(2, 'y', true), GELU].join('\n'), 'let v = x[i]; y[i] = v * gelu(v).x;');
 const GELU_BACKWARD = elementwiseCode([binding(1, 'x'), binding(2, 'dy'), binding(3, 'dx', true), GELU].join('\n'), 'dx[i] = dy[i] * gelu(x[i]).y;');
-
-function runElementwise(rt: GpuRuntime, key: string, code: string, tensors: GpuTensor[]): void {
-  const n = tensors[0].size;
-  rt.dispatch(rt.pipeline(key, code), tensors, [{ u: n }], groupsFor(n));
-}
 
 export function geluForward(rt: GpuRuntime, x: GpuTensor): GpuTensor {
   const y = rt.tensor(x.shape);
