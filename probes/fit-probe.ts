@@ -17,11 +17,16 @@
  * and the early stop; narrow ones (the residual stream) are barely affected by either.
  * Every pass streams the RowSource chunk by chunk, so memory is one chunk, the validation rows, the
  * (D, D) Gram matrix and the probe, whatever the number of rows.
+ *
+ * Everything past the statistics runs through Backend ops (the products, the Cholesky solves, the
+ * softmax, Adam, the arg max), so the same code fits on the cpu backend's threads or on the GPU; the
+ * host gathers rows, keeps score and chooses. The statistics stay on the host in float64: one
+ * memory-bound pass, and exactly the standardisation a probe is saved with.
  */
+import type { Backend, Tensor } from '../src/backend/backend.js';
 import { Rng } from '../src/util/rng.js';
-import { argmaxClasses, logitsFromStandardised, standardise, zeroProbe, type LinearProbe } from './linear-probe.js';
-import { addGram, gemmNT, mirrorUpper, transpose } from './probe-math.js';
-import { solveRidge } from './ridge-solve.js';
+import { DeviceProbe } from './device-probe.js';
+import { zeroProbe, type LinearProbe } from './linear-probe.js';
 import { chunkRowsFor, type RowSource } from './row-source.js';
 import { SQUARES } from './targets.js';
 
@@ -72,15 +77,8 @@ export interface FitResult {
   seconds: { stats: number; ridge: number; descent: number };
 }
 
-interface Validation {
-  rows: number;
-  /** Raw features (rows, D) and labels (rows, 64). */
-  x: Float32Array;
-  labels: Uint8Array;
-}
-
-/** Fits a probe on x: (rows, D) with labels (rows, 64) in 0..classes-1. */
-export function fitLinearProbe(x: RowSource, labels: Uint8Array, classes: number, options: Partial<FitOptions> = {}): FitResult {
+/** Fits a probe on x: (rows, D) with labels (rows, 64) in 0..classes-1, on the backend `be`. */
+export async function fitLinearProbe(be: Backend, x: RowSource, labels: Uint8Array, classes: number, options: Partial<FitOptions> = {}): Promise<FitResult> {
   const opts = { ...DEFAULT_FIT, ...options };
   const D = x.dim;
   if (labels.length !== x.rows * SQUARES) throw new Error(`fitLinearProbe: ${labels.length} labels for ${x.rows} rows of ${SQUARES} squares`);
@@ -98,21 +96,33 @@ export function fitLinearProbe(x: RowSource, labels: Uint8Array, classes: number
   featureStatistics(x, held, fitRows, chunkRows, probe);
   const stats = (performance.now() - t0) / 1000;
 
-  t0 = performance.now();
-  const { validation, ridge } = ridgeStart(x, labels, held, fitRows, heldRows, chunkRows, probe, opts.ridge);
-  const ridgeSeconds = (performance.now() - t0) / 1000;
+  const device = new DeviceProbe(be, probe);
+  let validation: Validation | null = null;
+  try {
+    t0 = performance.now();
+    const start = await ridgeStart(x, labels, held, fitRows, heldRows, chunkRows, device, opts.ridge);
+    validation = start.validation;
+    const ridgeSeconds = (performance.now() - t0) / 1000;
 
-  t0 = performance.now();
-  const descent = opts.epochs > 0 ? gradientDescent(x, labels, held, fitRows, chunkRows, probe, validation, opts) : null;
-  return {
-    probe,
-    ridge,
-    epochs: descent ? descent.epochs : 0,
-    trainCellAcc: descent ? descent.trainCellAcc : null,
-    valCellAcc: validation ? (descent ? descent.valCellAcc : cellAccuracy(probe, validation)) : null,
-    rows: { fit: fitRows, validation: heldRows },
-    seconds: { stats, ridge: ridgeSeconds, descent: (performance.now() - t0) / 1000 },
-  };
+    t0 = performance.now();
+    const descent = opts.epochs > 0 ? await gradientDescent(x, labels, held, fitRows, chunkRows, device, validation, opts) : null;
+    if (!descent) {
+      probe.weight.set(await be.download(device.weight));
+      probe.bias.set(await be.download(device.bias));
+    }
+    return {
+      probe,
+      ridge: start.ridge,
+      epochs: descent ? descent.epochs : 0,
+      trainCellAcc: descent ? descent.trainCellAcc : null,
+      valCellAcc: validation ? (descent ? descent.valCellAcc : await cellAccuracy(device, validation)) : null,
+      rows: { fit: fitRows, validation: heldRows },
+      seconds: { stats, ridge: ridgeSeconds, descent: (performance.now() - t0) / 1000 },
+    };
+  } finally {
+    device.dispose();
+    if (validation) be.dispose(validation.z);
+  }
 }
 
 /** Sets probe.mean and probe.invStd from the fitted rows (invStd 0 for a constant feature, which then drops out). */
@@ -154,176 +164,207 @@ function fittedRowsOf(held: Uint8Array, start: number, rows: number): number[] {
   return out;
 }
 
-/** Closed-form ridge regression onto one-hot labels, turned into logits (see the file comment). */
-function ridgeStart(
-  x: RowSource, labels: Uint8Array, held: Uint8Array, fitRows: number, heldRows: number, chunkRows: number, probe: LinearProbe, startRidge: number,
-): { validation: Validation | null; ridge: number } {
-  const D = x.dim;
-  const C = probe.classes;
+/** The validation rows: standardised on the backend, labels on the host. */
+interface Validation {
+  rows: number;
+  /** (rows, D) */
+  z: Tensor;
+  /** (rows, 64) */
+  labels: Uint8Array;
+}
+
+/** One-hot labels (rows, 64 C) of rows `rows` of `labels` (row r of the result: labels row rows[r]). */
+function oneHot(labels: Uint8Array, rows: ArrayLike<number>, C: number): Float32Array {
   const K = SQUARES * C;
+  const out = new Float32Array(rows.length * K);
+  for (let i = 0; i < rows.length; i++) {
+    const o = rows[i] * SQUARES;
+    for (let s = 0; s < SQUARES; s++) out[i * K + s * C + labels[o + s]] = 1;
+  }
+  return out;
+}
+
+/** Closed-form ridge regression onto one-hot labels, turned into logits (see the file comment). */
+async function ridgeStart(
+  x: RowSource, labels: Uint8Array, held: Uint8Array, fitRows: number, heldRows: number, chunkRows: number, device: DeviceProbe, startRidge: number,
+): Promise<{ validation: Validation | null; ridge: number }> {
+  const be = device.be;
+  const D = x.dim;
+  const C = device.probe.classes;
+  const K = SQUARES * C;
+  // With fewer rows than features the dual system (n x n) is the smaller one: gather the raw fitted
+  // rows (at most D * D floats) and their row numbers.
   const dual = fitRows < D;
-  const gram = new Float64Array(dual ? 0 : D * D);
+  const gram = dual ? null : be.zeros([D, D]);
   // zty: (K, D), row s * C + c = sum of z over fitted rows whose square s has class c.
-  const zty = new Float64Array(dual ? 0 : K * D);
+  const zty = dual ? null : be.zeros([K, D]);
+  const xAll = dual ? new Float32Array(fitRows * D) : null;
+  const fittedAll = dual ? new Int32Array(fitRows) : null;
   const counts = new Float64Array(K);
-  const zSum = new Float64Array(D);
   const xb = new Float32Array(chunkRows * D);
-  const z = new Float32Array(chunkRows * D);
-  const zT = new Float32Array(chunkRows * D);
-  // With fewer rows than features the dual system (n x n) is the smaller one: keep Z (n, D), at most
-  // D * D floats, and the labels of the fitted rows.
-  const zAll = dual ? new Float32Array(fitRows * D) : null;
-  const yAll = dual ? new Uint8Array(fitRows * SQUARES) : null;
+  const heldX = heldRows > 0 ? new Float32Array(heldRows * D) : null;
+  const heldLabels = new Uint8Array(heldRows * SQUARES);
   let f = 0;
-  const validation: Validation | null = heldRows > 0 ? { rows: heldRows, x: new Float32Array(heldRows * D), labels: new Uint8Array(heldRows * SQUARES) } : null;
   let v = 0;
   for (const chunk of x.chunks(chunkRows)) {
     const rows = fittedRowsOf(held, chunk.start, chunk.rows);
-    rows.forEach((r, i) => xb.set(chunk.data.subarray(r * D, (r + 1) * D), i * D));
-    if (validation) {
-      for (let r = 0; r < chunk.rows; r++) {
-        if (!held[chunk.start + r]) continue;
-        validation.x.set(chunk.data.subarray(r * D, (r + 1) * D), v * D);
-        validation.labels.set(labels.subarray((chunk.start + r) * SQUARES, (chunk.start + r + 1) * SQUARES), v * SQUARES);
-        v++;
-      }
+    for (let r = 0; r < chunk.rows; r++) {
+      if (!held[chunk.start + r]) continue;
+      heldX!.set(chunk.data.subarray(r * D, (r + 1) * D), v * D);
+      heldLabels.set(labels.subarray((chunk.start + r) * SQUARES, (chunk.start + r + 1) * SQUARES), v * SQUARES);
+      v++;
     }
     const R = rows.length;
     if (R === 0) continue;
-    standardise(probe, xb, R, z);
-    if (zAll && yAll) {
-      zAll.set(z.subarray(0, R * D), f * D);
-      rows.forEach((r, i) => yAll.set(labels.subarray((chunk.start + r) * SQUARES, (chunk.start + r + 1) * SQUARES), (f + i) * SQUARES));
+    const global = rows.map((r) => chunk.start + r);
+    for (const g of global) for (let s = 0; s < SQUARES; s++) counts[s * C + labels[g * SQUARES + s]]++;
+    if (xAll && fittedAll) {
+      rows.forEach((r, i) => xAll.set(chunk.data.subarray(r * D, (r + 1) * D), (f + i) * D));
+      fittedAll.set(global, f);
       f += R;
-      for (let i = 0; i < R; i++) for (let s = 0; s < SQUARES; s++) counts[s * C + labels[(chunk.start + rows[i]) * SQUARES + s]]++;
       continue;
     }
-    transpose(z, R, D, zT);
-    addGram(zT, D, R, gram);
-    // Class 0 (empty, unflipped, illegal: the commonest) is skipped here and filled in below from
-    // the sum of all rows, which saves about half of these D-wide additions on a board target.
-    for (let i = 0; i < R; i++) {
-      const zo = i * D;
-      const lo = (chunk.start + rows[i]) * SQUARES;
-      for (let j = 0; j < D; j++) zSum[j] += z[zo + j];
-      for (let s = 0; s < SQUARES; s++) {
-        const c = labels[lo + s];
-        const k = s * C + c;
-        counts[k]++;
-        if (c === 0) continue;
-        const row = k * D;
-        for (let j = 0; j < D; j++) zty[row + j] += z[zo + j];
-      }
-    }
+    rows.forEach((r, i) => xb.set(chunk.data.subarray(r * D, (r + 1) * D), i * D));
+    const z = device.standardiseRows(xb, R);
+    const y = be.upload(oneHot(labels, global, C), [R, K]);
+    be.matmul(z, z, { transA: true, into: gram!, accumulate: true });
+    be.matmul(y, z, { transA: true, into: zty!, accumulate: true });
+    be.dispose(z);
+    be.dispose(y);
   }
-  if (!dual) {
-    for (let s = 0; s < SQUARES; s++) {
-      const row0 = s * C * D;
-      for (let j = 0; j < D; j++) {
-        let rest = 0;
-        for (let c = 1; c < C; c++) rest += zty[row0 + c * D + j];
-        zty[row0 + j] = zSum[j] - rest;
-      }
-    }
-  }
+  const validation: Validation | null = heldX ? { rows: heldRows, z: device.standardiseRows(heldX, heldRows), labels: heldLabels } : null;
   // Z is centred, so the bias is the class frequency and the weights solve the centred system.
-  for (let k = 0; k < K; k++) probe.bias[k] = counts[k] / fitRows;
-  const solve = zAll && yAll ? dualSolver(zAll, yAll, fitRows, D, C) : primalSolver(gram, zty, D, K);
-  probe.weight.set(solve(startRidge * fitRows));
-  let bestRidge = startRidge;
-  if (validation) {
-    let bestAcc = cellAccuracy(probe, validation);
-    let bestWeight = Float32Array.from(probe.weight);
-    // Tenfold steps down while the validation accuracy improves; if the first step down does not, up.
-    for (const factor of [0.1, 10]) {
-      let improved = false;
-      for (let k = 1; ; k++) {
-        // Rounded, so the report says 0.0001 rather than 0.00010000000000000002.
-        const ridge = Number((startRidge * factor ** k).toPrecision(6));
-        if (ridge < MIN_RIDGE || ridge > MAX_RIDGE) break;
-        probe.weight.set(solve(ridge * fitRows));
-        const acc = cellAccuracy(probe, validation);
-        if (acc <= bestAcc) break;
-        improved = true;
-        bestAcc = acc;
-        bestRidge = ridge;
-        bestWeight = Float32Array.from(probe.weight);
-      }
-      if (improved) break;
+  device.setBias(be.upload(Float32Array.from(counts, (n) => n / fitRows), [K]));
+  const solver = xAll && fittedAll ? dualSolver(device, xAll, fittedAll, labels) : primalSolver(be, gram!, zty!);
+  try {
+    // A penalty whose system is not positive definite at the backend's precision (NaN weights) counts
+    // as no better than the last: the search stops there.
+    const solveAt = async (ridge: number): Promise<Tensor | null> => {
+      const weight = await solver.solve(ridge * fitRows);
+      const squares = be.sumOfSquares(weight);
+      const finite = Number.isFinite((await be.download(squares))[0]);
+      be.dispose(squares);
+      if (finite) return weight;
+      be.dispose(weight);
+      return null;
+    };
+    let bestRidge = startRidge;
+    let best = await solveAt(bestRidge);
+    // Without a finite start (float32 on a near-singular system), tenfold up until there is one.
+    while (!best) {
+      bestRidge = roundRidge(bestRidge * 10);
+      if (bestRidge > MAX_RIDGE) throw new Error(`fitLinearProbe: no ridge penalty from ${startRidge} to ${MAX_RIDGE} gives a positive definite system`);
+      best = await solveAt(bestRidge);
     }
-    probe.weight.set(bestWeight);
+    if (validation) {
+      let bestAcc = await cellAccuracy(device, validation, best);
+      const start = bestRidge;
+      // Tenfold steps down while the validation accuracy improves; if the first step down does not, up.
+      for (const factor of [0.1, 10]) {
+        let improved = false;
+        for (let k = 1; ; k++) {
+          const ridge = roundRidge(start * factor ** k);
+          if (ridge < MIN_RIDGE || ridge > MAX_RIDGE) break;
+          const weight = await solveAt(ridge);
+          if (!weight) break;
+          const acc = await cellAccuracy(device, validation, weight);
+          if (acc <= bestAcc) {
+            be.dispose(weight);
+            break;
+          }
+          improved = true;
+          be.dispose(best);
+          [best, bestAcc, bestRidge] = [weight, acc, ridge];
+        }
+        if (improved) break;
+      }
+    }
+    device.setWeight(best);
+    await scaleToLogits(device, x, labels, held, chunkRows, validation);
+    return { validation, ridge: bestRidge };
+  } finally {
+    solver.dispose();
   }
-  scaleToLogits(x, labels, held, chunkRows, probe, validation);
-  return { validation, ridge: bestRidge };
 }
 
 /** Bounds of the ridge search (per row). */
 const MIN_RIDGE = 1e-6;
 const MAX_RIDGE = 100;
 
-/** Ridge weights (K, D) for a penalty lambda from the Gram matrix G = Z^T Z (upper triangle) and Z^T Y. */
-export function primalSolver(gram: Float64Array, zty: Float64Array, D: number, K: number): (lambda: number) => Float32Array {
-  mirrorUpper(gram, D);
-  return (lambda) => Float32Array.from(solveRidge(gram, D, lambda, zty, K));
+/** Rounded, so the report says 0.0001 rather than 0.00010000000000000002. */
+function roundRidge(ridge: number): number {
+  return Number(ridge.toPrecision(6));
 }
 
-/**
- * The same weights from the dual: W = ((Z Z^T + lambda I)^-1 Y)^T Z, an (n, n) system for n rows.
- * (The one-hot Y need not be centred: Z^T 1 = 0, so the constant part drops out.)
- */
-export function dualSolver(z: Float32Array, y: Uint8Array, n: number, D: number, C: number): (lambda: number) => Float32Array {
-  const K = SQUARES * C;
-  const kernel = new Float64Array(n * n);
-  gemmNT(z, z, kernel, n, n, D, false, true);
-  mirrorUpper(kernel, n);
-  // rhs: (K, n), row s * C + c = indicator of class c at square s over the rows.
-  const rhs = new Float64Array(K * n);
-  for (let i = 0; i < n; i++) for (let s = 0; s < SQUARES; s++) rhs[(s * C + y[i * SQUARES + s]) * n + i] = 1;
-  const zT = new Float32Array(n * D);
-  transpose(z, n, D, zT);
-  return (lambda) => {
-    const a = Float32Array.from(solveRidge(kernel, n, lambda, rhs, K));
-    const w = new Float32Array(K * D);
-    gemmNT(a, zT, w, K, D, n, false);
-    return w;
+interface RidgeSolver {
+  /** The weights (K, D) for a penalty lambda (NaN where the system is not positive definite). */
+  solve(lambda: number): Promise<Tensor>;
+  dispose(): void;
+}
+
+/** Ridge weights (K, D) from the Gram matrix G = Z^T Z: (D, D) and Z^T Y: (K, D). */
+export function primalSolver(be: Backend, gram: Tensor, zty: Tensor): RidgeSolver {
+  return {
+    solve: (lambda) => be.solveRidge(gram, lambda, zty),
+    dispose: () => [gram, zty].forEach((t) => be.dispose(t)),
   };
 }
 
-/** Cell accuracy of the probe on the validation rows. */
-function cellAccuracy(probe: LinearProbe, validation: Validation): number {
-  const D = probe.dim;
-  const K = SQUARES * probe.classes;
-  const block = 2048;
-  const z = new Float32Array(block * D);
-  const logits = new Float32Array(block * K);
-  const predicted = new Uint8Array(block * SQUARES);
+/**
+ * The same weights from the dual: W = ((Z Z^T + lambda I)^-1 Y)^T Z, an (n, n) system for n rows, from
+ * the raw fitted rows x (n, D) and their row numbers in `labels`. (The one-hot Y need not be centred:
+ * Z^T 1 = 0, so the constant part drops out.)
+ */
+export function dualSolver(device: DeviceProbe, x: Float32Array, rows: Int32Array, labels: Uint8Array): RidgeSolver {
+  const be = device.be;
+  const n = rows.length;
+  const K = SQUARES * device.probe.classes;
+  const z = device.standardiseRows(x, n);
+  const kernel = be.matmul(z, z, { transB: true });
+  // rhs: (K, n), row s * C + c = indicator of class c at square s over the rows.
+  const C = device.probe.classes;
+  const indicators = new Float32Array(K * n);
+  for (let i = 0; i < n; i++) for (let s = 0; s < SQUARES; s++) indicators[(s * C + labels[rows[i] * SQUARES + s]) * n + i] = 1;
+  const rhs = be.upload(indicators, [K, n]);
+  return {
+    solve: async (lambda) => {
+      const a = await be.solveRidge(kernel, lambda, rhs);
+      const w = be.matmul(a, z);
+      be.dispose(a);
+      return w;
+    },
+    dispose: () => [z, kernel, rhs].forEach((t) => be.dispose(t)),
+  };
+}
+
+/** Cell accuracy on the validation rows of the probe, or of the probe with other weights. */
+async function cellAccuracy(device: DeviceProbe, validation: Validation, weight: Tensor = device.weight): Promise<number> {
+  const predicted = await device.predict(validation.z, weight);
   let right = 0;
-  for (let start = 0; start < validation.rows; start += block) {
-    const R = Math.min(block, validation.rows - start);
-    standardise(probe, validation.x.subarray(start * D, (start + R) * D), R, z);
-    logitsFromStandardised(probe, z, R, logits);
-    argmaxClasses(logits, R, probe.classes, predicted);
-    const labels = validation.labels.subarray(start * SQUARES, (start + R) * SQUARES);
-    for (let i = 0; i < R * SQUARES; i++) if (predicted[i] === labels[i]) right++;
-  }
-  return right / (validation.rows * SQUARES);
+  for (let i = 0; i < predicted.length; i++) if (predicted[i] === validation.labels[i]) right++;
+  return right / predicted.length;
+}
+
+/** The per-square targets (rows 64) of label rows, as ints for the backend's cross-entropy. */
+function targetsOf(labels: Uint8Array): Int32Array {
+  return Int32Array.from(labels);
 }
 
 /**
  * Least-squares outputs approximate class probabilities; softmax(alpha * output) with the alpha of
- * lowest cross-entropy (on the validation rows, else on the first chunk) makes them a sensible
- * starting point for the descent.
+ * lowest cross-entropy (on the validation rows, else on the first chunk's fitted rows) makes them a
+ * sensible starting point for the descent.
  */
-function scaleToLogits(x: RowSource, labels: Uint8Array, held: Uint8Array, chunkRows: number, probe: LinearProbe, validation: Validation | null): void {
+async function scaleToLogits(device: DeviceProbe, x: RowSource, labels: Uint8Array, held: Uint8Array, chunkRows: number, validation: Validation | null): Promise<void> {
+  const be = device.be;
   const D = x.dim;
-  const C = probe.classes;
+  const C = device.probe.classes;
   const K = SQUARES * C;
-  let sample: { x: Float32Array; labels: Uint8Array; rows: number } | null = null;
+  let sample: { z: Tensor; labels: Uint8Array; owned: boolean } | null = null;
   if (validation) {
-    const rows = Math.min(validation.rows, 8192);
-    sample = { x: validation.x.subarray(0, rows * D), labels: validation.labels.subarray(0, rows * SQUARES), rows };
+    sample = { z: validation.z, labels: validation.labels, owned: false } as { z: Tensor; labels: Uint8Array; owned: boolean };
   } else {
-    for (const chunk of x.chunks(Math.min(chunkRows, 8192))) {
+    for (const chunk of x.chunks(chunkRows)) {
       const rows = fittedRowsOf(held, chunk.start, chunk.rows);
       const xs = new Float32Array(rows.length * D);
       const ls = new Uint8Array(rows.length * SQUARES);
@@ -331,65 +372,60 @@ function scaleToLogits(x: RowSource, labels: Uint8Array, held: Uint8Array, chunk
         xs.set(chunk.data.subarray(r * D, (r + 1) * D), i * D);
         ls.set(labels.subarray((chunk.start + r) * SQUARES, (chunk.start + r + 1) * SQUARES), i * SQUARES);
       });
-      sample = { x: xs, labels: ls, rows: rows.length };
+      if (rows.length > 0) sample = { z: device.standardiseRows(xs, rows.length), labels: ls, owned: true };
       break;
     }
   }
-  if (!sample || sample.rows === 0) return;
-  const z = new Float32Array(sample.rows * D);
-  standardise(probe, sample.x, sample.rows, z);
-  const outputs = new Float32Array(sample.rows * K);
-  logitsFromStandardised(probe, z, sample.rows, outputs);
+  if (!sample) return;
+  const outputs = device.logits(sample.z);
+  const targets = be.uploadInts(targetsOf(sample.labels), [sample.labels.length]);
+  const zerosK = be.zeros([K]);
   let bestAlpha = 1;
   let bestLoss = Infinity;
   for (const alpha of [1, 2, 4, 8, 16, 32, 64]) {
-    let loss = 0;
-    for (let r = 0; r < sample.rows; r++) {
-      for (let s = 0; s < SQUARES; s++) {
-        const o = (r * SQUARES + s) * C;
-        let max = -Infinity;
-        for (let c = 0; c < C; c++) max = Math.max(max, alpha * outputs[o + c]);
-        let sum = 0;
-        for (let c = 0; c < C; c++) sum += Math.exp(alpha * outputs[o + c] - max);
-        loss += Math.log(sum) + max - alpha * outputs[o + sample.labels[r * SQUARES + s]];
-      }
-    }
-    if (loss < bestLoss) {
-      bestLoss = loss;
+    const factor = be.upload(new Float32Array(K).fill(alpha), [K]);
+    const scaled = be.shiftScaleColumns(outputs, zerosK, factor);
+    const { loss } = be.crossEntropy(be.reshape(scaled, [sample.labels.length, C]), targets, false);
+    const value = (await be.download(loss))[0];
+    [factor, scaled, loss].forEach((t) => be.dispose(t));
+    if (value < bestLoss) {
+      bestLoss = value;
       bestAlpha = alpha;
     }
   }
-  for (let i = 0; i < probe.weight.length; i++) probe.weight[i] *= bestAlpha;
-  for (let i = 0; i < probe.bias.length; i++) probe.bias[i] *= bestAlpha;
+  [outputs, targets].forEach((t) => be.dispose(t));
+  if (sample.owned) be.dispose(sample.z);
+  const zerosD = be.zeros([D]);
+  const alphaD = be.upload(new Float32Array(D).fill(bestAlpha), [D]);
+  const alphaK = be.upload(new Float32Array(K).fill(bestAlpha), [K]);
+  device.setWeight(be.shiftScaleColumns(device.weight, zerosD, alphaD));
+  device.setBias(be.shiftScaleColumns(device.bias, zerosK, alphaK));
+  [zerosD, zerosK, alphaD, alphaK].forEach((t) => be.dispose(t));
 }
 
 const CHECKS_PER_EPOCH = 4;
 const PATIENCE = 2;
 
-/** Adam on the mean per-square cross-entropy with early stopping on the validation rows. */
-function gradientDescent(
-  x: RowSource, labels: Uint8Array, held: Uint8Array, fitRows: number, chunkRows: number, probe: LinearProbe, validation: Validation | null, opts: FitOptions,
-): { epochs: number; trainCellAcc: number | null; valCellAcc: number | null } {
+/**
+ * Adam on the mean per-square cross-entropy with early stopping on the validation rows. Leaves the
+ * weights kept in device.probe (host) and returns how far the descent went.
+ */
+async function gradientDescent(
+  x: RowSource, labels: Uint8Array, held: Uint8Array, fitRows: number, chunkRows: number, device: DeviceProbe, validation: Validation | null, opts: FitOptions,
+): Promise<{ epochs: number; trainCellAcc: number | null; valCellAcc: number | null }> {
+  const be = device.be;
+  const probe = device.probe;
   const D = x.dim;
   const C = probe.classes;
   const K = SQUARES * C;
   const B = Math.max(1, opts.batchRows);
   const rng = new Rng(opts.seed, 0x9b0be);
-  const mW = new Float32Array(K * D);
-  const vW = new Float32Array(K * D);
-  const mB = new Float32Array(K);
-  const vB = new Float32Array(K);
-  const gradW = new Float32Array(K * D);
-  const gradB = new Float32Array(K);
-  const zb = new Float32Array(B * D);
-  const zbT = new Float32Array(B * D);
+  const moments = [be.zeros([K, D]), be.zeros([K, D]), be.zeros([K]), be.zeros([K])];
+  const [mW, vW, mB, vB] = moments;
+  const gradB = be.zeros([K]);
   const xb = new Float32Array(B * D);
-  const logits = new Float32Array(B * K);
-  const dlT = new Float32Array(B * K);
-  const yb = new Uint8Array(B * SQUARES);
-  const beta1 = 0.9;
-  const beta2 = 0.999;
-  const eps = 1e-8;
+  const yb = new Int32Array(B * SQUARES);
+  const adam = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
   const stepsPerEpoch = Math.ceil(fitRows / B);
   const totalSteps = opts.epochs * stepsPerEpoch;
   // Validation checks: CHECKS_PER_EPOCH per epoch; the descent stops after PATIENCE checks in a row
@@ -397,98 +433,72 @@ function gradientDescent(
   const checkEvery = Math.max(1, Math.ceil(stepsPerEpoch / CHECKS_PER_EPOCH));
   let step = 0;
   let misses = 0;
-  let best = { epochs: 0, trainCellAcc: null as number | null, valCellAcc: validation ? cellAccuracy(probe, validation) : null };
-  let bestWeight = Float32Array.from(probe.weight);
-  let bestBias = Float32Array.from(probe.bias);
+  let best = { epochs: 0, trainCellAcc: null as number | null, valCellAcc: validation ? await cellAccuracy(device, validation) : null };
+  probe.weight.set(await be.download(device.weight));
+  probe.bias.set(await be.download(device.bias));
+  // The fitted rows' decoded squares, compared with their labels at each check: reading them back at
+  // every step would wait for the backend step by step.
+  let pending: { predicted: Promise<Float32Array>; labels: Int32Array }[] = [];
   let correct = 0;
   let cells = 0;
   /** After each checkEvery steps (and at the end): keep the weights if validation improved; false = stop. */
-  const check = (): boolean => {
+  const check = async (): Promise<boolean> => {
+    for (const p of pending) {
+      const predicted = await p.predicted;
+      for (let i = 0; i < predicted.length; i++) if (predicted[i] === p.labels[i]) correct++;
+      cells += predicted.length;
+    }
+    pending = [];
     const epochs = Number((step / stepsPerEpoch).toFixed(2));
     const trainCellAcc = correct / cells;
-    if (!validation) {
-      best = { epochs, trainCellAcc, valCellAcc: null };
-      return true;
-    }
-    const valCellAcc = cellAccuracy(probe, validation);
-    if (valCellAcc <= best.valCellAcc!) return ++misses < PATIENCE;
+    const valCellAcc = validation ? await cellAccuracy(device, validation) : null;
+    if (validation && valCellAcc! <= best.valCellAcc!) return ++misses < PATIENCE;
     misses = 0;
     best = { epochs, trainCellAcc, valCellAcc };
-    bestWeight = Float32Array.from(probe.weight);
-    bestBias = Float32Array.from(probe.bias);
+    probe.weight.set(await be.download(device.weight));
+    probe.bias.set(await be.download(device.bias));
     return true;
   };
-  descent: for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-    // The fitted rows' accuracy runs over the epoch so far.
-    correct = 0;
-    cells = 0;
-    for (const chunk of x.chunks(chunkRows)) {
-      const order = fittedRowsOf(held, chunk.start, chunk.rows);
-      rng.shuffle(order);
-      for (let at = 0; at < order.length; at += B) {
-        const R = Math.min(B, order.length - at);
-        // Gather the minibatch: xb (R, D) raw, yb (R, 64) labels.
-        for (let r = 0; r < R; r++) {
-          const src = order[at + r];
-          xb.set(chunk.data.subarray(src * D, (src + 1) * D), r * D);
-          yb.set(labels.subarray((chunk.start + src) * SQUARES, (chunk.start + src + 1) * SQUARES), r * SQUARES);
-        }
-        standardise(probe, xb, R, zb);
-        // logits: (R, K)
-        logitsFromStandardised(probe, zb, R, logits);
-        // dlT: (K, R) = dLoss/dlogits transposed; loss = mean over rows of the sum over squares.
-        gradB.fill(0);
-        for (let r = 0; r < R; r++) {
-          for (let s = 0; s < SQUARES; s++) {
-            const o = r * K + s * C;
-            const y = yb[r * SQUARES + s];
-            let max = -Infinity;
-            let arg = 0;
-            for (let c = 0; c < C; c++) {
-              if (logits[o + c] > max) {
-                max = logits[o + c];
-                arg = c;
-              }
-            }
-            if (arg === y) correct++;
-            cells++;
-            let sum = 0;
-            for (let c = 0; c < C; c++) {
-              logits[o + c] = Math.exp(logits[o + c] - max);
-              sum += logits[o + c];
-            }
-            for (let c = 0; c < C; c++) {
-              const g = (logits[o + c] / sum - (c === y ? 1 : 0)) / R;
-              dlT[(s * C + c) * R + r] = g;
-              gradB[s * C + c] += g;
-            }
+  try {
+    descent: for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+      // The fitted rows' accuracy runs over the epoch so far.
+      correct = 0;
+      cells = 0;
+      pending = [];
+      for (const chunk of x.chunks(chunkRows)) {
+        const order = fittedRowsOf(held, chunk.start, chunk.rows);
+        rng.shuffle(order);
+        for (let at = 0; at < order.length; at += B) {
+          const R = Math.min(B, order.length - at);
+          // Gather the minibatch: xb (R, D) raw, yb (R 64) labels.
+          for (let r = 0; r < R; r++) {
+            const src = order[at + r];
+            xb.set(chunk.data.subarray(src * D, (src + 1) * D), r * D);
+            for (let s = 0; s < SQUARES; s++) yb[r * SQUARES + s] = labels[(chunk.start + src) * SQUARES + s];
           }
+          const z = device.standardiseRows(xb, R);
+          const logits = device.logits(z);
+          const targets = be.uploadInts(yb.subarray(0, R * SQUARES), [R * SQUARES]);
+          // The loss is the mean over rows of the sum over squares; crossEntropy means over squares
+          // too, so its gradient comes out 64 times smaller: AdamW's gradScale puts that back.
+          const { loss, dLogits } = be.crossEntropy(be.reshape(logits, [R * SQUARES, C]), targets, true);
+          const predicted = device.classes(logits);
+          pending.push({ predicted: be.download(predicted), labels: yb.slice(0, R * SQUARES) });
+          const dl = be.reshape(dLogits!, [R, K]);
+          const gradW = be.matmul(dl, z, { transA: true });
+          be.biasGrad(dl, gradB);
+          const progress = totalSteps > 1 ? step / (totalSteps - 1) : 1;
+          const lr = (opts.lrScale / D) * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
+          step++;
+          be.adamwUpdate(device.weight, gradW, mW, vW, { ...adam, lr, weightDecay: opts.weightDecay, step, gradScale: SQUARES });
+          be.adamwUpdate(device.bias, gradB, mB, vB, { ...adam, lr, weightDecay: 0, step, gradScale: SQUARES });
+          [z, logits, targets, loss, predicted, dl, gradW].forEach((t) => be.dispose(t));
+          if ((step % checkEvery === 0 || step === totalSteps) && !(await check())) break descent;
         }
-        // gradW: (K, D) = dl^T z
-        transpose(zb, R, D, zbT);
-        gemmNT(dlT, zbT, gradW, K, D, R, false);
-        const progress = totalSteps > 1 ? step / (totalSteps - 1) : 1;
-        const lr = (opts.lrScale / D) * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
-        step++;
-        adam(probe.weight, gradW, mW, vW, lr, beta1, beta2, eps, step, opts.weightDecay);
-        adam(probe.bias, gradB, mB, vB, lr, beta1, beta2, eps, step, 0);
-        if ((step % checkEvery === 0 || step === totalSteps) && !check()) break descent;
       }
     }
-  }
-  if (validation) {
-    probe.weight.set(bestWeight);
-    probe.bias.set(bestBias);
+  } finally {
+    [...moments, gradB].forEach((t) => be.dispose(t));
   }
   return best;
-}
-
-function adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number, step: number, weightDecay: number): void {
-  const c1 = 1 - Math.pow(beta1, step);
-  const c2 = 1 - Math.pow(beta2, step);
-  for (let i = 0; i < p.length; i++) {
-    m[i] = beta1 * m[i] + (1 - beta1) * g[i];
-    v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
-    p[i] -= lr * ((m[i] / c1) / (Math.sqrt(v[i] / c2) + eps) + weightDecay * p[i]);
-  }
 }

@@ -11,7 +11,6 @@
 import { readFileSync } from 'node:fs';
 import { decodeSafetensors, encodeSafetensors, f32Tensor, toFloat32, type StoredTensor } from '../src/train/safetensors.js';
 import { UserError } from '../src/util/errors.js';
-import { gemmNT } from './probe-math.js';
 import { SQUARES } from './targets.js';
 import { writeFileAtomic } from '../src/util/write-file-atomic.js';
 
@@ -38,49 +37,6 @@ export function zeroProbe(dim: number, classes: number, meta: Record<string, str
     bias: new Float32Array(SQUARES * classes),
     meta,
   };
-}
-
-/** z (rows, D) = standardised x (rows, D). */
-export function standardise(probe: LinearProbe, x: Float32Array, rows: number, z: Float32Array): void {
-  const D = probe.dim;
-  for (let r = 0; r < rows; r++) {
-    const o = r * D;
-    for (let k = 0; k < D; k++) z[o + k] = (x[o + k] - probe.mean[k]) * probe.invStd[k];
-  }
-}
-
-/** logits (rows, 64 * C) from standardised features z (rows, D). */
-export function logitsFromStandardised(probe: LinearProbe, z: Float32Array, rows: number, logits: Float32Array): void {
-  const K = SQUARES * probe.classes;
-  gemmNT(z, probe.weight, logits, rows, K, probe.dim, false);
-  for (let r = 0; r < rows; r++) {
-    const o = r * K;
-    for (let k = 0; k < K; k++) logits[o + k] += probe.bias[k];
-  }
-}
-
-/** The argmax class per square: predictions (rows, 64) from logits (rows, 64 * C). */
-export function argmaxClasses(logits: Float32Array, rows: number, classes: number, out: Uint8Array): void {
-  for (let r = 0; r < rows; r++) {
-    for (let s = 0; s < SQUARES; s++) {
-      const o = (r * SQUARES + s) * classes;
-      let best = 0;
-      for (let c = 1; c < classes; c++) if (logits[o + c] > logits[o + best]) best = c;
-      out[r * SQUARES + s] = best;
-    }
-  }
-}
-
-/** Decoded boards (rows, 64) of raw activations x (rows, D). */
-export function applyProbe(probe: LinearProbe, x: Float32Array, rows: number): Uint8Array {
-  if (x.length !== rows * probe.dim) throw new Error(`applyProbe: ${x.length} values for ${rows} rows of ${probe.dim}`);
-  const z = new Float32Array(rows * probe.dim);
-  standardise(probe, x, rows, z);
-  const logits = new Float32Array(rows * SQUARES * probe.classes);
-  logitsFromStandardised(probe, z, rows, logits);
-  const out = new Uint8Array(rows * SQUARES);
-  argmaxClasses(logits, rows, probe.classes, out);
-  return out;
 }
 
 export function encodeProbe(probe: LinearProbe): Uint8Array {

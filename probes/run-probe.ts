@@ -31,12 +31,12 @@ import { withScratchDir } from '../src/util/scratch-dir.js';
 import { captureFeatures, closeCapture, rowIndex, type CapturedSource, type FeatureSource, type PointMask, type RowIndex } from './capture.js';
 import { DEFAULT_FIT, fitLinearProbe, type FitResult } from './fit-probe.js';
 import { PROBE_POINTS_TEXT, probedGames, type ProbedGame } from './game-points.js';
-import { argmaxClasses, logitsFromStandardised, standardise, type LinearProbe } from './linear-probe.js';
+import type { LinearProbe } from './linear-probe.js';
+import { predictRows } from './device-probe.js';
 import { majorityPredictions, majorityTable } from './majority.js';
 import { gameCounts, marginOver, type GameCounts } from './margin.js';
 import { probeMetrics } from './metrics.js';
 import { bestByMargin, REPORT_FORMAT, REPORT_VERSION, type DecodedExample, type LayerResult, type ProbeReport } from './report.js';
-import { chunkRowsFor, type RowSource } from './row-source.js';
 import { isProbeGame, isRelativeTarget, resolveTarget, SQUARES, targetClasses, type ProbeGame, type ProbeTarget } from './targets.js';
 
 /** Rng stream of the control model's parameters (the trainer initialises from stream 1). */
@@ -303,7 +303,7 @@ async function runVariant(
         const layer = captured.layers[i];
         await yieldToEventLoop();
         t0 = performance.now();
-        const result = fitLinearProbe(captured.files[i], labels, ctx.classes, {
+        const result = await fitLinearProbe(model.backend, captured.files[i], labels, ctx.classes, {
           ridge: ctx.ridgeStart.get(captured.source) ?? DEFAULT_FIT.ridge,
           epochs: options.epochs,
           seed: options.seed,
@@ -340,7 +340,7 @@ async function runVariant(
       const exampleRows = pickExampleRows(captured.index, ctx.exampleMoves);
       for (let i = 0; i < captured.layers.length; i++) {
         const fitted = probes.find((p) => p.source === captured.source && p.layer === captured.layers[i])!;
-        const predicted = predictRows(fitted.probe, captured.files[i]);
+        const predicted = await predictRows(model.backend, fitted.probe, captured.files[i]);
         const metrics = probeMetrics(predicted, labels, captured.index.move);
         layers.push({
           layer: fitted.layer, source: fitted.source, dim: fitted.probe.dim, fitPositions: fitted.fit.rows.fit, validationPositions: fitted.fit.rows.validation,
@@ -363,22 +363,6 @@ async function runVariant(
 
 function removeFiles(captured: CapturedSource[]): void {
   for (const source of captured) for (const file of source.files) rmSync(file.path, { force: true });
-}
-
-/** Decoded boards (rows, 64) of every row of a source. */
-export function predictRows(probe: LinearProbe, rows: RowSource): Uint8Array {
-  const D = rows.dim;
-  const K = SQUARES * probe.classes;
-  const chunkRows = Math.min(8192, chunkRowsFor(D));
-  const z = new Float32Array(chunkRows * D);
-  const logits = new Float32Array(chunkRows * K);
-  const out = new Uint8Array(rows.rows * SQUARES);
-  for (const chunk of rows.chunks(chunkRows)) {
-    standardise(probe, chunk.data, chunk.rows, z);
-    logitsFromStandardised(probe, z, chunk.rows, logits);
-    argmaxClasses(logits, chunk.rows, probe.classes, out.subarray(chunk.start * SQUARES, (chunk.start + chunk.rows) * SQUARES));
-  }
-  return out;
 }
 
 /**

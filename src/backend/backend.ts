@@ -93,7 +93,7 @@ export interface SizeLimits {
   batch?: { max: number; what: string };
 }
 
-export interface Backend extends TransformerOps {
+export interface Backend extends TransformerOps, ProbeOps {
   /** 'cpu', 'webgpu'. */
   readonly name: string;
   /** The limits a step's sizes are checked against before anything is allocated. */
@@ -106,6 +106,11 @@ export interface Backend extends TransformerOps {
   /** The tensor's values (a copy). Token tensors come back converted to float. */
   download(tensor: Tensor): Promise<Float32Array>;
   dispose(tensor: Tensor): void;
+  /**
+   * The same elements seen with another shape of the same size (row-major, so (R, 64 C) becomes
+   * (64 R, C)). The view shares the tensor's memory: dispose one of the two, and use neither after.
+   */
+  reshape(tensor: Tensor, shape: readonly number[]): Tensor;
 
   // ---- embedding ----------------------------------------------------------------------------------
   /** ids: (M) int, weight: (V, d) -> (M, d). */
@@ -221,6 +226,24 @@ export interface TransformerOps {
   attentionStep(qkv: Tensor, kCache: Tensor, vCache: Tensor, position: number, heads: number): Tensor;
 }
 
+/**
+ * The ops of fitting and applying linear probes (probes/fit-probe.ts) besides the matmul, the
+ * cross-entropy and AdamW they share with training; every Backend has them.
+ */
+export interface ProbeOps {
+  /** x: (M, C), shift and scale: (C) -> (x - shift) * scale, column by column (standardising features). */
+  shiftScaleColumns(x: Tensor, shift: Tensor, scale: Tensor): Tensor;
+  /** x: (M, C) -> (M) int: the column of each row's largest value, the first of equal ones. */
+  argmaxRows(x: Tensor): Tensor;
+  /**
+   * The ridge systems (G + lambda I) x_k = r_k by Cholesky: gram G: (n, n) symmetric positive
+   * semi-definite (only its lower triangle is read), rhs: (K, n), one right-hand side per row ->
+   * x: (K, n). Where G + lambda I is not positive definite at the backend's precision, x is NaN.
+   * Async, the one op besides `download` that may be: a backend may solve a small system on the host.
+   */
+  solveRidge(gram: Tensor, lambda: number, rhs: Tensor): Promise<Tensor>;
+}
+
 /** Number of elements of a shape. */
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
@@ -254,4 +277,11 @@ export function attentionStepShape(qkv: Tensor, kCache: Tensor, vCache: Tensor, 
     }
   }
   return { B, d, P };
+}
+
+/** n of a solveRidge, after checking gram: (n, n) and rhs: (K, n). */
+export function ridgeSystemSize(gram: Tensor, rhs: Tensor): number {
+  const [n, cols] = rowsCols(gram);
+  if (gram.shape.length !== 2 || n !== cols || rowsCols(rhs)[1] !== n) throw new Error(`solveRidge: gram [${gram.shape.join(', ')}] and rhs [${rhs.shape.join(', ')}] are not (n, n) and (K, n)`);
+  return n;
 }

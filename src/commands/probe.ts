@@ -52,7 +52,7 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
       .option('epochs', { type: 'number', default: DEFAULT_PROBE.epochs, describe: 'most descent epochs after the closed-form ridge start (0 = ridge only; stops early once the validation games stop gaining)' })
       .option('batch', { type: 'number', default: DEFAULT_PROBE.batch, describe: 'games per model step during capture' })
       .option('random-init', { type: 'boolean', default: true, describe: 'also fit the random-init control (--no-random-init skips it)' })
-      .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'] as const, default: 'auto' as const, describe: 'compute backend for the model' })
+      .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'] as const, default: 'auto' as const, describe: 'compute backend for the model and the probe fits' })
       .option('out', { type: 'string', describe: 'report directory (default <checkpoint>/probe-<target>)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace a report already in --out' })
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary (the full numbers are in report.json)' })

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDataset } from '../../datasets/reader.js';
 import { othelloLabels } from '../../games/othello/labels.js';
 import { captureFeatures, closeCapture } from '../../probes/capture.js';
-import { applyProbe, loadProbe } from '../../probes/linear-probe.js';
+import { applyProbe } from '../../probes/device-probe.js';
+import { loadProbe } from '../../probes/linear-probe.js';
 import { probeMetrics } from '../../probes/metrics.js';
 import { readReport } from '../../probes/report.js';
 import { CpuBackend } from '../../src/backend/cpu/cpu-backend.js';
@@ -18,6 +19,7 @@ import { createModel } from '../../src/model/models.js';
 import { PRESETS } from '../../src/model/config.js';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { startTraining } from '../../src/train/trainer.js';
+import { gpu, noGpuReason } from '../backend/webgpu/gpu-fixture.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 /** Layers 1..n of the preset the test trains (layer 0 = the embeddings). */
@@ -84,7 +86,8 @@ describe('gamba probe', () => {
     const probe = loadProbe(join(out, 'probes', `residual-layer${LAST}.safetensors`));
     expect(probe.meta).toMatchObject({ target: 'mine-theirs', source: 'residual', layer: String(LAST) });
     const loaded = loadCheckpoint(checkpoint);
-    const model = createModel(new CpuBackend(), loaded.config, loaded.params);
+    const be = new CpuBackend();
+    const model = createModel(be, loaded.config, loaded.params);
     const games = openDataset(SAMPLES).readGames('val', 0, 10);
     const scratch = mkdtempSync(join(root, 'capture-'));
     const points = Array.from({ length: 10 }, (_, g) => Int32Array.from({ length: Math.min(59, othelloLabels(games.subarray(g * 60, (g + 1) * 60)).moves) }, (_, t) => t));
@@ -99,7 +102,7 @@ describe('gamba probe', () => {
       const t = residual.index.move[r];
       labels.set(othelloLabels(games.subarray(g * 60, (g + 1) * 60)).mineTheirs.subarray(t * 64, (t + 1) * 64), r * 64);
     }
-    const metrics = probeMetrics(applyProbe(probe, x, residual.index.rows), labels, residual.index.move);
+    const metrics = probeMetrics(await applyProbe(be, probe, x, residual.index.rows), labels, residual.index.move);
     const reported = report.layers.find((l) => l.source === 'residual' && l.layer === LAST)!;
     expect(metrics.cellAcc).toBeCloseTo(reported.cellAcc, 3);
     expect(metrics.boardAcc).toBeCloseTo(reported.boardAcc, 3);
@@ -137,6 +140,29 @@ describe('gamba probe', () => {
     expect(target.stderr).toMatch(/--target|target/);
     expect(existsSync(join(root, 'r2'))).toBe(false);
   });
+});
+
+describe.skipIf(!gpu)(`gamba probe --backend webgpu${gpu ? '' : ` (skipped: ${noGpuReason})`}`, () => {
+  it('fits the same probes as the cpu backend: every held-out cell accuracy within 0.2 points', () => {
+    // Enough rows that the validated choices (ridge penalty, early stop) do not hang on one cell: 180
+    // probe-training games (900 state rows of 2048 features), 50 held out.
+    const flags = ['--data', SAMPLES, '--games', '200', '--eval-games', '50', '--state-positions', '5', '--epochs', '1', '--batch', '50', '--json'];
+    const reports = (['cpu', 'webgpu'] as const).map((backend) => {
+      const dir = join(root, `agree-${backend}`);
+      const result = gamba('probe', '--checkpoint', checkpoint, ...flags, '--backend', backend, '--out', dir);
+      expect(result.stderr).not.toMatch(/^gamba:/m);
+      expect(result.code).toBe(0);
+      return readReport(join(dir, 'report.json'));
+    });
+    const [onCpu, onGpu] = reports;
+    expect(onCpu.options.backend).toBe('cpu');
+    expect(onGpu.options.backend).toBe('webgpu');
+    const pairs = [[onGpu.layers, onCpu.layers], [onGpu.baselines.randomInit, onCpu.baselines.randomInit]] as const;
+    for (const [gpuLayers, cpuLayers] of pairs) {
+      expect(gpuLayers.map((l) => `${l.source} ${l.layer}`)).toEqual(cpuLayers.map((l) => `${l.source} ${l.layer}`));
+      gpuLayers.forEach((l, i) => expect(Math.abs(l.cellAcc - cpuLayers[i].cellAcc), `${l.source} ${l.layer}`).toBeLessThanOrEqual(0.002));
+    }
+  }, 300_000);
 });
 
 describe('gamba report', () => {

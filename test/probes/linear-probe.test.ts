@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyProbe, loadProbe, saveProbe, zeroProbe } from '../../probes/linear-probe.js';
+import { applyProbe } from '../../probes/device-probe.js';
+import { loadProbe, saveProbe, zeroProbe } from '../../probes/linear-probe.js';
+import { CpuBackend } from '../../src/backend/cpu/cpu-backend.js';
 import { Rng } from '../../src/util/rng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gamba-probe-file-'));
@@ -13,7 +15,7 @@ describe('probe files', () => {
   const probe = zeroProbe(24, 3, { target: 'mine-theirs', source: 'state', layer: '2' });
   for (const t of [probe.mean, probe.invStd, probe.weight, probe.bias]) for (let i = 0; i < t.length; i++) t[i] = rng.normal();
 
-  it('round-trips every value and the metadata, and decodes the same boards', () => {
+  it('round-trips every value and the metadata, and decodes the same boards', async () => {
     const path = join(dir, 'p.safetensors');
     saveProbe(path, probe);
     const back = loadProbe(path);
@@ -22,7 +24,8 @@ describe('probe files', () => {
     expect(back.meta).toEqual({ target: 'mine-theirs', source: 'state', layer: '2' });
     for (const key of ['mean', 'invStd', 'weight', 'bias'] as const) expect(Buffer.from(back[key].buffer).equals(Buffer.from(probe[key].buffer))).toBe(true);
     const x = new Float32Array(5 * 24).map(() => rng.normal());
-    expect(Array.from(applyProbe(back, x, 5))).toEqual(Array.from(applyProbe(probe, x, 5)));
+    const be = new CpuBackend();
+    expect(Array.from(await applyProbe(be, back, x, 5))).toEqual(Array.from(await applyProbe(be, probe, x, 5)));
   });
 
   it('refuses a truncated file and a file that is not a probe, naming it', () => {

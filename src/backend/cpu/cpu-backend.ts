@@ -14,7 +14,7 @@
  * most MAX_DEFAULT_THREADS); small ops stay on the calling thread, where a handoff would cost more
  * than it saves. Run from the TypeScript sources (no compiled worker script) the backend uses one thread.
  */
-import { attentionStepShape, attentionWidth, rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
+import { attentionStepShape, attentionWidth, ridgeSystemSize, rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { availableParallelism, totalmem } from 'node:os';
 import { UserError } from '../../util/errors.js';
@@ -23,6 +23,8 @@ import { sumOfSquares } from './adamw.js';
 import { attentionStep } from './causal-attention.js';
 import { causalConv1dStep } from './conv1d.js';
 import { copyColumns } from './copy-columns.js';
+import { argmaxRows, shiftScaleColumns } from './probe-ops.js';
+import { solveRidge } from './ridge-solve.js';
 import { countTargets, meanLoss } from './cross-entropy.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
 import { gemmOperands } from './matmul.js';
@@ -217,6 +219,11 @@ export class CpuBackend implements Backend {
 
   async download(tensor: Tensor): Promise<Float32Array> {
     return Float32Array.from((tensor as CpuTensor).data);
+  }
+
+  reshape(tensor: Tensor, shape: readonly number[]): Tensor {
+    if (sizeOf(shape) !== sizeOf(tensor.shape)) throw new Error(`reshape: [${tensor.shape.join(', ')}] has ${sizeOf(tensor.shape)} elements, not those of [${shape.join(', ')}]`);
+    return new CpuTensor([...shape], tensor.dtype, (tensor as CpuTensor).data);
   }
 
   dispose(tensor: Tensor): void {
@@ -604,5 +611,29 @@ export class CpuBackend implements Backend {
     f32(out)[0] = clip > 0 && norm > clip ? clip / norm : 1;
     f32(out)[1] = norm;
     return out;
+  }
+
+  // ---- the probes' ops (ProbeOps) -------------------------------------------------------------------
+
+  shiftScaleColumns(x: Tensor, shift: Tensor, scale: Tensor): Tensor {
+    const C = rowsCols(x)[1];
+    if (sizeOf(shift.shape) !== C || sizeOf(scale.shape) !== C) throw new Error(`shiftScaleColumns: shift [${shift.shape.join(', ')}] and scale [${scale.shape.join(', ')}] do not fit rows of ${C}`);
+    const out = this.alloc(x.shape);
+    shiftScaleColumns(f32(x), f32(shift), f32(scale), f32(out), C);
+    return out;
+  }
+
+  argmaxRows(x: Tensor): Tensor {
+    const [M, C] = rowsCols(x);
+    const out = new CpuTensor([M], 'i32', new Int32Array(M));
+    argmaxRows(f32(x), C, i32(out));
+    return out;
+  }
+
+  async solveRidge(gram: Tensor, lambda: number, rhs: Tensor): Promise<Tensor> {
+    const n = ridgeSystemSize(gram, rhs);
+    const K = rowsCols(rhs)[0];
+    const x = solveRidge(Float64Array.from(f32(gram)), n, lambda, Float64Array.from(f32(rhs)), K);
+    return this.upload(Float32Array.from(x), [K, n]);
   }
 }

@@ -2,7 +2,8 @@
  * The webgpu backend: every Backend op as WGSL kernels recorded into one command stream (runtime.ts).
  * This class only checks shapes and routes; the kernels live one family per file in kernels/.
  */
-import type { AdamWHyper, Backend, MatmulOptions, SelectiveScanGradients, SelectiveScanInputs, SizeLimits, Tensor } from '../backend.js';
+import { ridgeSystemSize, rowsCols, sizeOf, type AdamWHyper, type Backend, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
+import { solveRidge as solveRidgeOnHost } from '../cpu/ridge-solve.js';
 import { formatBytes } from '../../util/output.js';
 import type { GpuDevice } from './device.js';
 import { adamwUpdate, clipScale, sumOfSquares } from './kernels/adamw.js';
@@ -15,11 +16,21 @@ import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
 import { biasAdd, biasGrad, geluBackward, geluForward } from './kernels/gelu.js';
 import { layerNormBackward, layerNormForward } from './kernels/layer-norm.js';
 import { matmul } from './kernels/matmul.js';
+import { argmaxRows, shiftScaleColumns } from './kernels/probe-ops.js';
+import { solveRidge } from './kernels/ridge-solve.js';
 import { rmsNormBackward, rmsNormForward } from './kernels/rms-norm.js';
 import { MAX_SCAN_BATCH, selectiveScanBackward, selectiveScanForward, selectiveScanStep } from './kernels/selective-scan.js';
-import { GpuRuntime, type GpuTensor } from './runtime.js';
+import { GpuRuntime, GpuTensor } from './runtime.js';
 
 const g = (t: Tensor) => t as GpuTensor;
+
+/**
+ * Ridge systems up to this size are solved on the host in float64 (a 1024 x 1024 Cholesky takes about
+ * 0.2 s there): the residual stream's (d x d) systems, whose penalties go down to 1e-6 per row, where
+ * float32 loses the factor. Larger ones (the state's, E N or rows wide, with penalties of 0.1 to 1 per
+ * row) run on the GPU in float32.
+ */
+const HOST_SOLVE_MAX = 1024;
 
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
@@ -73,6 +84,11 @@ export class WebGpuBackend implements Backend {
   }
   dispose(tensor: Tensor): void {
     this.rt.release(tensor);
+  }
+  reshape(tensor: Tensor, shape: readonly number[]): Tensor {
+    const t = g(tensor);
+    if (sizeOf(shape) !== t.size) throw new Error(`reshape: [${t.shape.join(', ')}] has ${t.size} elements, not those of [${shape.join(', ')}]`);
+    return new GpuTensor([...shape], t.dtype, t.buffer, t.size);
   }
 
   embeddingForward(ids: Tensor, weight: Tensor): Tensor {
@@ -179,5 +195,21 @@ export class WebGpuBackend implements Backend {
   }
   attentionStep(qkv: Tensor, kCache: Tensor, vCache: Tensor, position: number, heads: number): Tensor {
     return attentionStep(this.rt, g(qkv), g(kCache), g(vCache), position, heads);
+  }
+
+  // ---- the probes' ops (ProbeOps) -------------------------------------------------------------------
+
+  shiftScaleColumns(x: Tensor, shift: Tensor, scale: Tensor): Tensor {
+    return shiftScaleColumns(this.rt, g(x), g(shift), g(scale));
+  }
+  argmaxRows(x: Tensor): Tensor {
+    return argmaxRows(this.rt, g(x));
+  }
+  async solveRidge(gram: Tensor, lambda: number, rhs: Tensor): Promise<Tensor> {
+    const n = ridgeSystemSize(gram, rhs);
+    if (n > HOST_SOLVE_MAX) return solveRidge(this.rt, g(gram), lambda, g(rhs));
+    const K = rowsCols(rhs)[0];
+    const [G, R] = await Promise.all([this.download(gram), this.download(rhs)]);
+    return this.upload(Float32Array.from(solveRidgeOnHost(Float64Array.from(G), n, lambda, Float64Array.from(R), K)), [K, n]);
   }
 }

@@ -8,11 +8,11 @@
  * Three dispatches, no readback (the loss stays a 1-element tensor until the trainer reads it):
  *   1. count the rows with a target (one workgroup, fixed-order tree), as dLogits needs 1 / count;
  *   2. one workgroup of WG threads per row: max, sum of exponentials (shared-memory trees), the row's
- *      loss and its dLogits row;
+ *      loss and its dLogits row (a thread per row where there are at most SMALL_VOCAB columns);
  *   3. one workgroup sums the row losses in a fixed order and divides by the count (0 when none).
  * A target outside 0..V-1 that is not -1 (the cpu backend throws) makes the row's loss NaN.
  */
-import type { GpuRuntime, GpuTensor } from '../runtime.js';
+import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 
 /** Threads per row (game vocabularies are 30 to 70 tokens: one or two columns per thread). */
 const WG = 64;
@@ -100,6 +100,50 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
 }`;
 
+/**
+ * Rows of a few classes (a probe's per-square softmax: 2 to 13) get a thread each: a workgroup per row
+ * would leave most of its threads idle and pay its barriers for every row.
+ */
+const SMALL_VOCAB = 16;
+
+const smallRowsCode = (withGradient: boolean) => /* wgsl */ `
+struct Params { rows: u32, vocab: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+// logits: (M, V)
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+// targets: (M)
+@group(0) @binding(2) var<storage, read> targets: array<i32>;
+// stats: (1), the count
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+// rowLoss: (M), 0 for ignored rows
+@group(0) @binding(4) var<storage, read_write> rowLoss: array<f32>;
+${withGradient ? '// dLogits: (M, V)\n@group(0) @binding(5) var<storage, read_write> dLogits: array<f32>;' : ''}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let V = params.vocab;
+  ${withGradient ? 'let invCount = 1.0 / max(stats[0], 1.0);' : '_ = stats[0];'}
+  for (var row = gid.x; row < params.rows; row += groups.x * 256u) {
+    let o = row * V;
+    let t = targets[row];
+    var mx = -0x1.fffffep+127f;
+    for (var c = 0u; c < V; c++) { mx = max(mx, logits[o + c]); }
+    var sum = 0.0;
+    for (var c = 0u; c < V; c++) { sum += exp(logits[o + c] - mx); }
+    let valid = t >= 0 && u32(t) < V;
+    if (valid) { rowLoss[row] = mx + log(sum) - logits[o + u32(t)]; }
+    else if (t == -1) { rowLoss[row] = 0.0; }
+    else {
+      var nanBits = 0x7fc00000u;
+      rowLoss[row] = bitcast<f32>(nanBits);
+    }
+    ${withGradient ? `let scale = select(0.0, invCount / sum, valid);
+    for (var c = 0u; c < V; c++) {
+      let p = exp(logits[o + c] - mx) * scale;
+      dLogits[o + c] = select(p, p - invCount, valid && c == u32(t));
+    }` : ''}
+  }
+}`;
+
 const SUM = /* wgsl */ `
 struct Params { rows: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -134,8 +178,12 @@ export function crossEntropy(rt: GpuRuntime, logits: GpuTensor, targets: GpuTens
   const loss = rt.tensor([1]);
   const dLogits = withGradient ? rt.tensor(logits.shape) : null;
   rt.dispatch(rt.pipeline('crossEntropyCount', COUNT), [targets, stats], [{ u: M }], [1]);
-  rt.dispatch(rt.pipeline(`crossEntropyRows:${withGradient}`, rowsCode(withGradient)), [logits, targets, stats, rowLoss, ...(dLogits ? [dLogits] : [])],
-    [{ u: M }, { u: V }], [Math.max(1, Math.min(M, 65535))]);
+  const tensors = [logits, targets, stats, rowLoss, ...(dLogits ? [dLogits] : [])];
+  if (V <= SMALL_VOCAB) {
+    rt.dispatch(rt.pipeline(`crossEntropySmallRows:${withGradient}`, smallRowsCode(withGradient)), tensors, [{ u: M }, { u: V }], groupsFor(M));
+  } else {
+    rt.dispatch(rt.pipeline(`crossEntropyRows:${withGradient}`, rowsCode(withGradient)), tensors, [{ u: M }, { u: V }], [Math.max(1, Math.min(M, 65535))]);
+  }
   rt.dispatch(rt.pipeline('crossEntropySum', SUM), [rowLoss, stats, loss], [{ u: M }], [1]);
   rt.release(stats);
   rt.release(rowLoss);

@@ -69,8 +69,11 @@ function dot(a: Float64Array, ia: number, b: Float64Array, ib: number, n: number
   return s0 + s1 + s2 + s3;
 }
 
-/** L (D, D) lower-triangular with L L^T = a (row-major; only the lower triangle of `a` is read). */
-export function choleskyLower(a: Float64Array, D: number): Float64Array {
+/**
+ * L (D, D) lower-triangular with L L^T = a (row-major; only the lower triangle of `a` is read), or null
+ * when `a` is not positive definite (a pivot that is not above 0).
+ */
+export function choleskyLower(a: Float64Array, D: number): Float64Array | null {
   // Work in place on a copy of the lower triangle; the upper one ends zero.
   const l = new Float64Array(D * D);
   for (let i = 0; i < D; i++) l.set(a.subarray(i * D, i * D + i + 1), i * D);
@@ -81,7 +84,7 @@ export function choleskyLower(a: Float64Array, D: number): Float64Array {
       for (let j = k0; j <= i; j++) {
         const s = l[i * D + j] - dot(l, i * D + k0, l, j * D + k0, j - k0);
         if (i === j) {
-          if (!(s > 0)) throw new Error(`ridge system is not positive definite at row ${i} (pivot ${s})`);
+          if (!(s > 0)) return null;
           l[i * D + i] = Math.sqrt(s);
         } else {
           l[i * D + j] = s / l[j * D + j];
@@ -102,12 +105,13 @@ export function choleskyLower(a: Float64Array, D: number): Float64Array {
 
 /**
  * Solves (G + lambda I) x = b for each of the K right-hand sides given as rows of rhs: (K, D).
- * Returns x as rows (K, D).
+ * Returns x as rows (K, D), all NaN when G + lambda I is not positive definite.
  */
 export function solveRidge(gram: Float64Array, D: number, lambda: number, rhs: Float64Array, K: number): Float64Array {
   const a = Float64Array.from(gram);
   for (let i = 0; i < D; i++) a[i * D + i] += lambda;
   const l = choleskyLower(a, D);
+  if (!l) return new Float64Array(K * D).fill(NaN);
   // lt = L^T, so both solves read rows.
   const lt = new Float64Array(D * D);
   for (let i = 0; i < D; i++) for (let j = 0; j <= i; j++) lt[j * D + i] = l[i * D + j];
