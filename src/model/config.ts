@@ -89,6 +89,9 @@ export const PRESETS: Readonly<Record<string, ModelPreset>> = {
   quickstart: mamba(96, 2, 8),
   /** Othello on a GPU: the size of the Othello-GPT / othello_mamba comparisons. */
   'othello-base': mamba(256, 8),
+  /** othello_mamba's Mambas: 16 layers of d 288 (about 9M parameters) and 408 (about 17M). */
+  'othello-mamba-9m': mamba(288, 16),
+  'othello-mamba-17m': mamba(408, 16),
   /** Chess (1024-character games). */
   'chess-base': mamba(512, 16),
   /** The CPU quickstart's transformer (and the tests'): about as many parameters as `quickstart` (135k against 133k). */

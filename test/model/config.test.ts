@@ -24,12 +24,15 @@ describe('presets', () => {
     expect(configFromPreset('chess-gpt', 32, 1023)).toMatchObject({ architecture: 'transformer', d_model: 512, n_layers: 8, n_heads: 8, n_positions: 1023 });
   });
 
-  it('the othello_mamba comparison sizes: a transformer matched to othello-base, and about 11M and 21M', () => {
+  it('the othello_mamba comparison sizes: a transformer matched to othello-base, about 11M and 21M, and its 16-layer Mambas of about 9M and 17M', () => {
     const size = (preset: string) => parameterCount(configFromPreset(preset, 61, 59));
     const base = size('othello-base');
     expect(Math.abs(size('othello-base-gpt') - base) / base).toBeLessThan(0.03);
     expect(Math.abs(size('othello-gpt-11m') - 11e6) / 11e6).toBeLessThan(0.03);
     expect(Math.abs(size('othello-gpt-21m') - 21e6) / 21e6).toBeLessThan(0.03);
+    expect(Math.abs(size('othello-mamba-9m') - 9e6) / 9e6).toBeLessThan(0.03);
+    expect(Math.abs(size('othello-mamba-17m') - 17e6) / 17e6).toBeLessThan(0.03);
+    expect(configFromPreset('othello-mamba-9m', 61, 59)).toMatchObject({ architecture: 'mamba', n_layers: 16, d_model: 288 });
     expect(Math.abs(size('quickstart-gpt') - size('quickstart')) / size('quickstart')).toBeLessThan(0.03);
     expect(presetSummary()).toContain('othello-base-gpt (transformer, 3.6M)');
     expect(presetSummary()).toContain('othello-base (mamba, 3.5M)');
@@ -37,7 +40,7 @@ describe('presets', () => {
 
   it('an unknown preset is a UserError listing the presets', () => {
     expect(() => configFromPreset('huge', 61, 59)).toThrow(UserError);
-    expect(() => configFromPreset('huge', 61, 59)).toThrow(/unknown model preset 'huge' \(expected one of: tiny, quickstart, othello-base, chess-base, quickstart-gpt, /);
+    expect(() => configFromPreset('huge', 61, 59)).toThrow(/unknown model preset 'huge' \(expected one of: tiny, quickstart, othello-base, othello-mamba-9m, othello-mamba-17m, chess-base, quickstart-gpt, /);
   });
 });
 
