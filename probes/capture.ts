@@ -12,7 +12,7 @@
  * gives the order up front, so labels can be lined up without waiting for the capture.
  */
 import { join } from 'node:path';
-import type { Tensor } from '../src/backend/backend.js';
+import { sizeOf, type Backend, type Tensor } from '../src/backend/backend.js';
 import { innerSize } from '../src/model/config.js';
 import type { LanguageModel } from '../src/model/language-model.js';
 import { MambaLM } from '../src/model/mamba.js';
@@ -128,26 +128,27 @@ export async function captureFeatures(model: LanguageModel, games: Uint8Array, r
         which[i].length = 0;
         while (cursor[i] < source.index.rows && source.index.at[cursor[i]] === t && source.index.game[cursor[i]] < g0 + B) which[i].push(source.index.game[cursor[i]++] - g0);
       });
-      const downloads: Promise<Float32Array>[] = [];
+      // Only the kept rows come back (gatherRows), every download of a step in flight together. The
+      // residual stream x: (B, d) is read as the step produces it (the model reuses its memory after);
+      // the state h: (B, E, N) persists, read after the step.
+      const reads: Promise<void>[] = [];
+      const read = (file: FeatureFile, tensor: Tensor, rows: number[]) => {
+        const kept = gatherRows(be, tensor, rows, B);
+        reads.push(be.download(kept).then((data) => {
+          if (kept !== tensor) be.dispose(kept);
+          file.append(data, rows.length, 0);
+        }));
+      };
       const residualAt = captured.findIndex((s) => s.source === 'residual');
-      const wantResidual = residualAt >= 0 && which[residualAt].length > 0;
-      const onResidual = wantResidual ? (_layer: number, x: Tensor) => void downloads.push(be.download(x)) : undefined;
+      const onResidual = residualAt >= 0 && which[residualAt].length > 0
+        ? (layer: number, x: Tensor) => read(captured[residualAt].files[layer], x, which[residualAt])
+        : undefined;
       await model.step(stepState, tokens, onResidual);
-      for (let i = 0; i < captured.length; i++) {
-        if (which[i].length === 0) continue;
-        const source = captured[i];
-        if (source.source === 'residual') {
-          // x: (B, d) per layer
-          const xs = await Promise.all(downloads);
-          for (let l = 0; l <= L; l++) appendRows(source.files[l], xs[l], which[i], d);
-        } else {
-          for (let l = 0; l < L; l++) {
-            // h: (B, E, N)
-            const h = await be.download(ssm!.ssmState(stepState, l));
-            appendRows(source.files[l], h, which[i], stateDim);
-          }
-        }
+      const stateAt = captured.findIndex((s) => s.source === 'state');
+      if (stateAt >= 0 && which[stateAt].length > 0) {
+        for (let l = 0; l < L; l++) read(captured[stateAt].files[l], ssm!.ssmState(stepState, l), which[stateAt]);
       }
+      await Promise.all(reads);
     }
     model.disposeStepState(stepState);
     options.onProgress?.(g0 + B, count);
@@ -161,15 +162,17 @@ export async function captureFeatures(model: LanguageModel, games: Uint8Array, r
   return captured;
 }
 
-/** Appends rows b of x: (B, dim), for b in `which` (ascending), coalescing runs of consecutive rows. */
-function appendRows(file: FeatureFile, x: Float32Array, which: number[], dim: number): void {
-  let i = 0;
-  while (i < which.length) {
-    let j = i + 1;
-    while (j < which.length && which[j] === which[j - 1] + 1) j++;
-    file.append(x, j - i, which[i] * dim);
-    i = j;
-  }
+/**
+ * Rows `which` of a (B, ...) tensor as a (which.length, ...) tensor: the tensor itself when every row
+ * is kept, else gathered on the backend (an embedding lookup is a row gather), so that only the kept
+ * rows come back from a GPU.
+ */
+function gatherRows(be: Backend, t: Tensor, which: number[], B: number): Tensor {
+  if (which.length === B) return t;
+  const ids = be.uploadInts(Int32Array.from(which), [which.length]);
+  const rows = be.embeddingForward(ids, be.reshape(t, [B, sizeOf(t.shape) / B]));
+  be.dispose(ids);
+  return rows;
 }
 
 /** Closes a capture's files (the caller removes the scratch directory). */
