@@ -128,25 +128,26 @@ export async function captureFeatures(model: LanguageModel, games: Uint8Array, r
         which[i].length = 0;
         while (cursor[i] < source.index.rows && source.index.at[cursor[i]] === t && source.index.game[cursor[i]] < g0 + B) which[i].push(source.index.game[cursor[i]++] - g0);
       });
-      // Only the kept rows come back (gatherRows), every download of a step in flight together. The
-      // residual stream x: (B, d) is read as the step produces it (the model reuses its memory after);
-      // the state h: (B, E, N) persists, read after the step.
+      // One download per source and step: the kept rows of every layer side by side. The residual
+      // stream x: (B, d) is gathered as the step produces it (the model reuses its memory after); the
+      // state h: (B, E, N) persists, gathered after the step.
       const reads: Promise<void>[] = [];
-      const read = (file: FeatureFile, tensor: Tensor, rows: number[]) => {
-        const kept = gatherRows(be, tensor, rows, B);
-        reads.push(be.download(kept).then((data) => {
-          if (kept !== tensor) be.dispose(kept);
-          file.append(data, rows.length, 0);
+      const read = (source: CapturedSource, parts: Tensor[], rows: number) => {
+        const joined = be.concatColumns(parts);
+        parts.forEach((t) => be.dispose(t));
+        reads.push(be.download(joined).then((data) => {
+          be.dispose(joined);
+          source.files.forEach((file, l) => appendColumns(file, data, rows, l, source.files.length));
         }));
       };
       const residualAt = captured.findIndex((s) => s.source === 'residual');
-      const onResidual = residualAt >= 0 && which[residualAt].length > 0
-        ? (layer: number, x: Tensor) => read(captured[residualAt].files[layer], x, which[residualAt])
-        : undefined;
+      const residuals: Tensor[] = [];
+      const onResidual = residualAt >= 0 && which[residualAt].length > 0 ? (_layer: number, x: Tensor) => void residuals.push(gatherRows(be, x, which[residualAt], B)) : undefined;
       await model.step(stepState, tokens, onResidual);
+      if (residuals.length > 0) read(captured[residualAt], residuals, which[residualAt].length);
       const stateAt = captured.findIndex((s) => s.source === 'state');
       if (stateAt >= 0 && which[stateAt].length > 0) {
-        for (let l = 0; l < L; l++) read(captured[stateAt].files[l], ssm!.ssmState(stepState, l), which[stateAt]);
+        read(captured[stateAt], Array.from({ length: L }, (_, l) => gatherRows(be, ssm!.ssmState(stepState, l), which[stateAt], B)), which[stateAt].length);
       }
       await Promise.all(reads);
     }
@@ -162,17 +163,20 @@ export async function captureFeatures(model: LanguageModel, games: Uint8Array, r
   return captured;
 }
 
-/**
- * Rows `which` of a (B, ...) tensor as a (which.length, ...) tensor: the tensor itself when every row
- * is kept, else gathered on the backend (an embedding lookup is a row gather), so that only the kept
- * rows come back from a GPU.
- */
+/** Rows `which` of a (B, ...) tensor, as a new (which.length, ...) tensor (an embedding lookup is a row gather). */
 function gatherRows(be: Backend, t: Tensor, which: number[], B: number): Tensor {
-  if (which.length === B) return t;
   const ids = be.uploadInts(Int32Array.from(which), [which.length]);
   const rows = be.embeddingForward(ids, be.reshape(t, [B, sizeOf(t.shape) / B]));
   be.dispose(ids);
   return rows;
+}
+
+/** Appends part `part` of `parts` equal column blocks of each of `rows` rows of data to the file. */
+function appendColumns(file: FeatureFile, data: Float32Array, rows: number, part: number, parts: number): void {
+  const width = file.dim;
+  const out = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) out.set(data.subarray((r * parts + part) * width, (r * parts + part + 1) * width), r * width);
+  file.append(out, rows, 0);
 }
 
 /** Closes a capture's files (the caller removes the scratch directory). */

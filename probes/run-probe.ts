@@ -316,7 +316,7 @@ async function runVariant(
         probes.push({ source: captured.source, layer, probe: result.probe, fit: result, fitSeconds });
         const acc = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(2)}%`);
         ctx.note(`${name}: fitted ${captured.source} layer ${layer} on ${result.rows.fit} positions x ${captured.files[i].dim} in ${fitSeconds.toFixed(1)} s ` +
-          `(ridge ${result.ridge}, ${result.epochs} epochs kept; cell accuracy fit ${acc(result.trainCellAcc)}, validation ${acc(result.valCellAcc)})`);
+          `(statistics ${result.seconds.stats.toFixed(1)}, ridge ${result.seconds.ridge.toFixed(1)}, descent ${result.seconds.descent.toFixed(1)} s; ridge ${result.ridge}, ${result.epochs} epochs kept; cell accuracy fit ${acc(result.trainCellAcc)}, validation ${acc(result.valCellAcc)})`);
         onProbe?.(captured.source, layer, result.probe);
       }
     }
