@@ -93,7 +93,7 @@ export async function fitLinearProbe(be: Backend, x: RowSource, labels: Uint8Arr
   const probe = zeroProbe(D, classes, opts.meta ?? {});
 
   let t0 = performance.now();
-  featureStatistics(x, held, fitRows, chunkRows, probe);
+  featureStatistics(x, held, probe);
   const stats = (performance.now() - t0) / 1000;
 
   const device = new DeviceProbe(be, probe);
@@ -125,22 +125,22 @@ export async function fitLinearProbe(be: Backend, x: RowSource, labels: Uint8Arr
   }
 }
 
-/** Sets probe.mean and probe.invStd from the fitted rows (invStd 0 for a constant feature, which then drops out). */
-function featureStatistics(x: RowSource, held: Uint8Array, fitRows: number, chunkRows: number, probe: LinearProbe): void {
+/**
+ * Sets out.mean and out.invStd from the fitted rows (those `held` does not mark; every row without it)
+ * and returns their count. invStd is 0 for a constant feature, which then drops out.
+ */
+export function featureStatistics(x: RowSource, held: Uint8Array | null, out: Pick<LinearProbe, 'mean' | 'invStd'>): number {
   const D = x.dim;
   // Sums of (x - shift) with shift = the first fitted row, so the variance does not cancel catastrophically.
   const shift = new Float64Array(D);
   const sum = new Float64Array(D);
   const sumSq = new Float64Array(D);
-  let first = true;
-  for (const chunk of x.chunks(chunkRows)) {
+  let rows = 0;
+  for (const chunk of x.chunks(Math.min(16384, chunkRowsFor(D)))) {
     for (let r = 0; r < chunk.rows; r++) {
-      if (held[chunk.start + r]) continue;
+      if (held && held[chunk.start + r]) continue;
       const o = r * D;
-      if (first) {
-        for (let k = 0; k < D; k++) shift[k] = chunk.data[o + k];
-        first = false;
-      }
+      if (rows++ === 0) for (let k = 0; k < D; k++) shift[k] = chunk.data[o + k];
       for (let k = 0; k < D; k++) {
         const v = chunk.data[o + k] - shift[k];
         sum[k] += v;
@@ -149,12 +149,13 @@ function featureStatistics(x: RowSource, held: Uint8Array, fitRows: number, chun
     }
   }
   for (let k = 0; k < D; k++) {
-    const m = sum[k] / fitRows;
-    const std = Math.sqrt(Math.max(0, sumSq[k] / fitRows - m * m));
-    probe.mean[k] = shift[k] + m;
+    const m = sum[k] / Math.max(1, rows);
+    const std = Math.sqrt(Math.max(0, sumSq[k] / Math.max(1, rows) - m * m));
+    out.mean[k] = shift[k] + m;
     // A feature that does not vary (up to float noise) carries nothing: weight it out.
-    probe.invStd[k] = std > 1e-7 * Math.max(1, Math.abs(probe.mean[k])) ? 1 / std : 0;
+    out.invStd[k] = std > 1e-7 * Math.max(1, Math.abs(out.mean[k])) ? 1 / std : 0;
   }
+  return rows;
 }
 
 /** The fitted rows of a chunk, compacted: their indices within the chunk. */

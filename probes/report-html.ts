@@ -15,6 +15,7 @@
 import type { FeatureSource } from './capture.js';
 import type { MoveAccuracy, ProbeMetrics } from './metrics.js';
 import type { Margin } from './margin.js';
+import type { LensReport } from './lens.js';
 import type { LayerResult, ProbeReport } from './report.js';
 import { PROBE_POINTS_TEXT } from './game-points.js';
 import { boardGrid, escapeXml, lineChart, sequentialColor, ticks, type GridCell, type Series } from './svg-charts.js';
@@ -96,6 +97,15 @@ export function renderReportHtml(report: ProbeReport): string {
   html.push('</div>');
   if (sources.includes('state') && report.options.statePositions > 0) {
     html.push(`<p class="note">The state is probed at ${report.options.statePositions} sampled positions per game (of ${report.data.positionsPerGame}), so its by-move curve rests on fewer positions than the residual one (counts in report.json).</p>`);
+  }
+
+  if (report.lens) {
+    const lens = report.lens;
+    const moves = lens.layers[0].logit.legalTop1 !== null;
+    html.push('<h2>The lens: the next move read from each layer</h2>', '<div class="row">');
+    html.push(lensChart(report.lens));
+    html.push('</div>');
+    html.push(`<p class="note">Each residual layer read as if it were the last: the <b>logit lens</b> puts it through the model's own final norm and head; the <b>tuned lens</b> through a linear map per layer fitted (least squares, ridge ${lens.tunedRidge} per row) to the final logits on the probe-training positions. ${moves ? 'Solid: the share of held-out positions whose top-1 move is legal; dashed: ' : ''}the share whose top-1 is the model's own top-1${moves ? '' : ' (chess tokens are characters of a move, so legality is not scored)'}. ${lens.positions} held-out positions (after the game is over there is no next move); by move number in report.json.</p>`);
   }
 
   html.push(`<h2>Per-square accuracy: ${best.source} layer ${best.layer} beside the majority baseline</h2>`, '<div class="row">');
@@ -211,6 +221,22 @@ function byLayerChart(report: ProbeReport, sources: FeatureSource[], key: 'cellA
   return lineChart({
     title, xLabel: 'layer (residual 0 = embeddings; state i = SSM state of layer i)', yLabel: key === 'cellAcc' ? 'cell accuracy' : 'board accuracy',
     series, xMin, xMax, yMin: range.min, yMax: range.max, xTicks: ticks(xMin, xMax, 1), yTicks: ticks(range.min, range.max, range.step), formatY: (v) => pct(v, range.step < 0.02 ? 1 : 0),
+  });
+}
+
+/** The lens by residual layer: legal rate (Othello) and agreement with the model's own top-1. */
+function lensChart(lens: LensReport): string {
+  const series: Series[] = [];
+  const kinds = [['logit', 'logit lens', '#ff7f0e'], ['tuned', 'tuned lens', '#2ca02c']] as const;
+  for (const [kind, name, color] of kinds) {
+    if (lens.layers[0][kind].legalTop1 !== null) series.push({ name: `${name}: legal`, color, markers: true, points: lens.layers.map((l) => [l.layer, l[kind].legalTop1!]) });
+    series.push({ name: `${name}: agrees with the model`, color, dash: '6 4', markers: true, points: lens.layers.map((l) => [l.layer, l[kind].agreeTop1]) });
+  }
+  const xMin = lens.layers[0].layer;
+  const xMax = lens.layers[lens.layers.length - 1].layer;
+  return lineChart({
+    title: 'Top-1 next move by residual layer', xLabel: 'residual layer (0 = embeddings)', yLabel: 'share of held-out positions',
+    series, xMin, xMax, yMin: 0, yMax: 1, xTicks: ticks(xMin, xMax, 1), yTicks: ticks(0, 1, 0.1), formatY: (v) => pct(v, 0),
   });
 }
 

@@ -2,18 +2,20 @@
  * report.json of `gamba probe`: every number of a probe run, with what it was run on. `gamba report`
  * reads it back through validateReport, which checks the fields the HTML page draws and names the
  * first bad one. Version 2 added chess (target `pieces`), the probe-point wording, whose "mine" is,
- * and each layer's margin over its random-init control; version 1 reports still read and redraw.
+ * and each layer's margin over its random-init control; version 3 the lens (lens.ts). Version 1 and 2
+ * reports still read and redraw.
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../src/util/errors.js';
 import type { FeatureSource } from './capture.js';
+import type { LensReport } from './lens.js';
 import type { Margin } from './margin.js';
 import type { ProbeMetrics } from './metrics.js';
 import { PROBE_TARGETS, SQUARES, type ProbeTarget } from './targets.js';
 
 export const REPORT_FORMAT = 'gamba-probe-report';
-export const REPORT_VERSION = 2;
-const READABLE_VERSIONS = [1, 2];
+export const REPORT_VERSION = 3;
+const READABLE_VERSIONS = [1, 2, 3];
 export const REPORT_JSON = 'report.json';
 export const REPORT_HTML = 'report.html';
 
@@ -103,6 +105,8 @@ export interface ProbeReport {
   /** Largest cell-accuracy margin over the random-init control (null without the control; absent in version 1). */
   bestMargin?: { source: FeatureSource; layer: number } | null;
   examples: DecodedExample[];
+  /** What each residual layer predicts of the next move (null when the residual was not probed; absent before version 3). */
+  lens?: LensReport | null;
   probes: { source: FeatureSource; layer: number; file: string }[];
   timings: {
     totalSeconds: number;
@@ -111,6 +115,8 @@ export interface ProbeReport {
     scoreSeconds: number;
     /** Fitting the trained model's probes alone (every layer and source). */
     trainedFitSeconds: number;
+    /** Fitting and scoring the lens (absent before version 3). */
+    lensSeconds?: number;
   };
 }
 
@@ -216,6 +222,28 @@ export function validateReport(value: unknown, file: string): ProbeReport {
       }
     }
   });
+  if (root.lens !== undefined && root.lens !== null) {
+    const lens = object(root.lens, 'lens');
+    count(lens.positions, 'lens.positions');
+    const orNull: Check = (v, path) => v === null || fraction(v, path);
+    array(lens.layers, 'lens.layers').forEach((l, i) => {
+      const o = object(l, `lens.layers[${i}]`);
+      count(o.layer, `lens.layers[${i}].layer`);
+      for (const kind of ['logit', 'tuned'] as const) {
+        const path = `lens.layers[${i}].${kind}`;
+        const scores = object(o[kind], path);
+        orNull(scores.legalTop1, `${path}.legalTop1`);
+        fraction(scores.agreeTop1, `${path}.agreeTop1`);
+        array(scores.byMove, `${path}.byMove`).forEach((m, k) => {
+          const mo = object(m, `${path}.byMove[${k}]`);
+          count(mo.move, `${path}.byMove[${k}].move`);
+          count(mo.positions, `${path}.byMove[${k}].positions`);
+          orNull(mo.legalTop1, `${path}.byMove[${k}].legalTop1`);
+          fraction(mo.agreeTop1, `${path}.byMove[${k}].agreeTop1`);
+        });
+      }
+    });
+  }
   array(root.probes, 'probes');
   return root as unknown as ProbeReport;
 }

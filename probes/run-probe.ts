@@ -33,6 +33,7 @@ import { DEFAULT_FIT, fitLinearProbe, type FitResult } from './fit-probe.js';
 import { PROBE_POINTS_TEXT, probedGames, type ProbedGame } from './game-points.js';
 import type { LinearProbe } from './linear-probe.js';
 import { predictRows } from './device-probe.js';
+import { fitTunedLens, legalNextTokens, scoreLens, type LensReport } from './lens.js';
 import { majorityPredictions, majorityTable } from './majority.js';
 import { gameCounts, marginOver, type GameCounts } from './margin.js';
 import { probeMetrics } from './metrics.js';
@@ -86,7 +87,9 @@ interface VariantResult {
   examples: Map<string, Uint8Array>;
   /** Per `${source}:${layer}`, the held-out counts per game (for the paired margin). */
   counts: Map<string, GameCounts>;
-  seconds: { capture: number; fit: number; score: number };
+  /** The logit and tuned lens of the residual stream (the trained model's, when the residual was probed). */
+  lens: LensReport | null;
+  seconds: { capture: number; fit: number; score: number; lens: number };
 }
 
 export async function computeProbeReport(request: ProbeRunOptions): Promise<ProbeReport> {
@@ -140,7 +143,7 @@ export async function computeProbeReport(request: ProbeRunOptions): Promise<Prob
   const backend = await createBackend(options.backend);
   return withScratchDir('gamba-probe-', async (scratch) => {
     const common: VariantContext = {
-      options, target, fit, held, keepFit, keepHeld, classes, scratch, note, exampleMoves: PROBE_POINTS_TEXT[game].exampleMoves, ridgeStart: new Map(),
+      options, target, fit, held, keepFit, keepHeld, classes, scratch, note, exampleMoves: PROBE_POINTS_TEXT[game].exampleMoves, ridgeStart: new Map(), game,
     };
     const trainedModel = createModel(backend, checkpoint.config, checkpoint.params);
     const trained = await runVariant('trained', trainedModel, common, options.onProbe);
@@ -202,6 +205,7 @@ export async function computeProbeReport(request: ProbeRunOptions): Promise<Prob
       best: { source: best.source, layer: best.layer },
       bestMargin: bestByMargin(trained.layers),
       examples,
+      lens: trained.lens,
       probes: [],
       timings: {
         totalSeconds,
@@ -209,6 +213,7 @@ export async function computeProbeReport(request: ProbeRunOptions): Promise<Prob
         fitSeconds: sum('fit'),
         scoreSeconds: sum('score'),
         trainedFitSeconds: trained.seconds.fit,
+        lensSeconds: trained.seconds.lens,
       },
     };
   });
@@ -276,6 +281,7 @@ interface VariantContext {
    * layers, and the control, want alike penalties), which saves Cholesky solves of the wide state.
    */
   ridgeStart: Map<FeatureSource, number>;
+  game: ProbeGame;
 }
 
 async function runVariant(
@@ -285,7 +291,11 @@ async function runVariant(
   onProbe: ProbeRunOptions['onProbe'],
 ): Promise<VariantResult> {
   const { options } = ctx;
-  const seconds = { capture: 0, fit: 0, score: 0 };
+  const seconds = { capture: 0, fit: 0, score: 0, lens: 0 };
+  // The lens reads the trained model's residual stream; a random model's predictions say nothing.
+  const withLens = name === 'trained' && ctx.keepFit.residual !== undefined;
+  let tunedLens: Awaited<ReturnType<typeof fitTunedLens>> | null = null;
+  let lens: LensReport | null = null;
   const progress = (stage: string) => (done: number, total: number) => options.onProgress?.(stage, done, total);
   const recordLength = (split: Split) => split.games.length / split.points.length;
 
@@ -319,6 +329,12 @@ async function runVariant(
           `(statistics ${result.seconds.stats.toFixed(1)}, ridge ${result.seconds.ridge.toFixed(1)}, descent ${result.seconds.descent.toFixed(1)} s; ridge ${result.ridge}, ${result.epochs} epochs kept; cell accuracy fit ${acc(result.trainCellAcc)}, validation ${acc(result.valCellAcc)})`);
         onProbe?.(captured.source, layer, result.probe);
       }
+    }
+    if (withLens) {
+      t0 = performance.now();
+      tunedLens = await fitTunedLens(model, fitCapture.find((c) => c.source === 'residual')!);
+      seconds.lens += (performance.now() - t0) / 1000;
+      ctx.note(`${name}: fitted the tuned lens of ${tunedLens.length} residual layers in ${seconds.lens.toFixed(1)} s`);
     }
   } finally {
     closeCapture(fitCapture);
@@ -354,11 +370,17 @@ async function runVariant(
       }
     }
     seconds.score += (performance.now() - t0) / 1000;
+    if (tunedLens) {
+      t0 = performance.now();
+      const residual = heldCapture.find((c) => c.source === 'residual')!;
+      lens = await scoreLens(model, residual, tunedLens, legalNextTokens(ctx.game, ctx.held.games, recordLength(ctx.held)));
+      seconds.lens += (performance.now() - t0) / 1000;
+    }
   } finally {
     closeCapture(heldCapture);
     removeFiles(heldCapture);
   }
-  return { layers, examples, counts, seconds };
+  return { layers, examples, counts, lens, seconds };
 }
 
 function removeFiles(captured: CapturedSource[]): void {

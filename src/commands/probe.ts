@@ -108,6 +108,7 @@ function jsonSummary(report: ProbeReport, out: string) {
       majority: { cellAcc: report.baselines.majority.cellAcc, boardAcc: report.baselines.majority.boardAcc },
       randomInit: report.baselines.randomInit.map(brief),
     },
+    lens: report.lens ? report.lens.layers.map((l) => ({ layer: l.layer, logit: { legalTop1: l.logit.legalTop1, agreeTop1: l.logit.agreeTop1 }, tuned: { legalTop1: l.tuned.legalTop1, agreeTop1: l.tuned.agreeTop1 } })) : null,
     timings: report.timings,
   };
 }
@@ -127,8 +128,16 @@ function humanSummary(report: ProbeReport, out: string): string {
   }
   const m = report.baselines.majority;
   lines.push(`  majority baseline: ${pct(m.cellAcc)} / ${pct(m.boardAcc)}`);
+  if (report.lens) {
+    const legal = report.lens.layers[0].logit.legalTop1 !== null;
+    lines.push(`lens by residual layer (top-1 ${legal ? 'legal' : 'agrees with the model'}; logit lens / tuned lens):`);
+    for (const l of report.lens.layers) {
+      const key = legal ? 'legalTop1' : 'agreeTop1';
+      lines.push(`  layer ${String(l.layer).padStart(2)}: ${pct(l.logit[key]!)} / ${pct(l.tuned[key]!)}`);
+    }
+  }
   const t = report.timings;
-  lines.push(`time: ${t.totalSeconds.toFixed(0)} s (capture ${t.captureSeconds.toFixed(0)} s, fit ${t.fitSeconds.toFixed(0)} s of which the trained model ${t.trainedFitSeconds.toFixed(0)} s, score ${t.scoreSeconds.toFixed(0)} s)`);
+  lines.push(`time: ${t.totalSeconds.toFixed(0)} s (capture ${t.captureSeconds.toFixed(0)} s, fit ${t.fitSeconds.toFixed(0)} s of which the trained model ${t.trainedFitSeconds.toFixed(0)} s, score ${t.scoreSeconds.toFixed(0)} s${t.lensSeconds !== undefined ? `, lens ${t.lensSeconds.toFixed(0)} s` : ''})`);
   lines.push(`report: ${join(out, REPORT_HTML)} (numbers in ${join(out, REPORT_JSON)})`);
   return lines.join('\n');
 }

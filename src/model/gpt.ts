@@ -284,12 +284,19 @@ export class GptLM extends LanguageModel<GptConfig> {
       x = out;
       onResidual?.(i + 1, x);
     }
-    const lnF = be.layerNormForward(x, this.params.get('transformer.ln_f.weight')!, this.params.get('transformer.ln_f.bias')!, eps);
-    const logits = be.matmul(lnF.y, this.params.get('transformer.wte.weight')!, { transB: true });
-    for (const u of [x, lnF.y, lnF.mean, lnF.rstd]) be.dispose(u);
+    const logits = this.readout(x);
+    be.dispose(x);
     state.position++;
     const out = await be.download(logits);
     be.dispose(logits);
     return out;
+  }
+
+  readout(x: Tensor): Tensor {
+    const be = this.backend;
+    const lnF = be.layerNormForward(x, this.params.get('transformer.ln_f.weight')!, this.params.get('transformer.ln_f.bias')!, this.config.layer_norm_epsilon);
+    const logits = be.matmul(lnF.y, this.params.get('transformer.wte.weight')!, { transB: true });
+    for (const u of [lnF.y, lnF.mean, lnF.rstd]) be.dispose(u);
+    return logits;
   }
 }

@@ -77,6 +77,12 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
    */
   abstract step(state: StepState, tokens: Int32Array, onResidual?: ResidualObserver): Promise<Float32Array>;
 
+  /**
+   * Next-token logits (M, V) of residual-stream rows x: (M, d), through the final norm and the head:
+   * what step() does after the last layer, and what the logit lens does to every layer.
+   */
+  abstract readout(x: Tensor): Tensor;
+
   protected checkTokens(tokens: Int32Array, batch: number, length: number, what: string): void {
     if (!Number.isInteger(batch) || !Number.isInteger(length) || batch < 1 || length < 1) throw new Error(`${what}: batch ${batch} and length ${length} must be positive integers`);
     if (tokens.length !== batch * length) throw new Error(`${what}: ${tokens.length} values for batch ${batch} x length ${length}`);

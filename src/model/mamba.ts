@@ -297,12 +297,20 @@ export class MambaLM extends LanguageModel<MambaConfig> {
       x = next;
       onResidual?.(i + 1, x);
     }
-    const { y: xFinal, rstd } = be.rmsNormForward(x, this.params.get('backbone.norm_f.weight')!, eps);
-    const logits = be.matmul(xFinal, this.headWeight, { transB: true });
-    for (const t of [x, xFinal, rstd]) be.dispose(t);
+    const logits = this.readout(x);
+    be.dispose(x);
     state.position++;
     const out = await be.download(logits);
     be.dispose(logits);
     return out;
+  }
+
+  readout(x: Tensor): Tensor {
+    const be = this.backend;
+    const { y, rstd } = be.rmsNormForward(x, this.params.get('backbone.norm_f.weight')!, this.config.layer_norm_epsilon);
+    const logits = be.matmul(y, this.headWeight, { transB: true });
+    be.dispose(y);
+    be.dispose(rstd);
+    return logits;
   }
 }

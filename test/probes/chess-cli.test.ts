@@ -107,7 +107,17 @@ describe('gamba probe on chess', () => {
     const { status, dom, problems } = loadInChromium(join(out, 'report.html'), root);
     expect(status).toBe(0);
     expect(problems).toEqual([]);
-    expect((dom.match(/<svg /g) ?? []).length).toBe(8 + 2 * report.examples.length);
+    // 8 charts and heatmaps, the lens chart, and two boards per example.
+    expect((dom.match(/<svg /g) ?? []).length).toBe(9 + 2 * report.examples.length);
+  });
+
+  it('reads the next token from every residual layer (the lens), agreement only: chess tokens are not moves', () => {
+    const lens = report.lens!;
+    expect(lens.layers.map((l) => l.layer)).toEqual([0, 1, 2]);
+    expect(lens.positions).toBe(report.layers.find((l) => l.source === 'residual')!.positions);
+    for (const l of lens.layers) for (const kind of ['logit', 'tuned'] as const) expect(l[kind].legalTop1).toBeNull();
+    // The last layer's logit lens is the model's own prediction.
+    expect(lens.layers[2].logit.agreeTop1).toBe(1);
   });
 
   it('refuses Othello targets on chess data, and pieces on Othello data, naming the flag', () => {

@@ -39,7 +39,7 @@ export function sampleReport(): ProbeReport {
   const truth = Array.from({ length: 64 }, (_, s) => (s % 3) as number);
   return {
     format: 'gamba-probe-report',
-    version: 2,
+    version: 3,
     createdAt: '2026-01-01T00:00:00.000Z',
     target: 'mine-theirs',
     classes: ['empty', 'mine', 'theirs'],
@@ -55,6 +55,14 @@ export function sampleReport(): ProbeReport {
     best: { source: 'residual', layer: 4 },
     bestMargin: { source: 'residual', layer: 4 },
     examples: [12, 24].map((move, game) => ({ game, move, source: 'residual' as const, layer: 4, truth, predicted: truth.map((c, s) => (s === 5 ? (c + 1) % 3 : c)) })),
+    lens: {
+      positions: 590,
+      tunedRidge: 1e-4,
+      layers: [0, 1, 2, 3, 4].map((n) => {
+        const scores = (legal: number) => ({ legalTop1: legal, agreeTop1: legal * 0.9, byMove: [{ move: 1, positions: 10, legalTop1: legal, agreeTop1: legal * 0.9 }] });
+        return { layer: n, logit: scores(n / 4), tuned: scores(0.5 + n / 8) };
+      }),
+    },
     probes: [],
     timings: { totalSeconds: 100, captureSeconds: 20, fitSeconds: 70, scoreSeconds: 10, trainedFitSeconds: 35 },
   };
@@ -65,8 +73,8 @@ describe('renderReportHtml', () => {
   const html = renderReportHtml(report);
   const page = join(dir, 'report.html');
   writeFileSync(page, html);
-  // Charts: 2 by layer, 2 margins by layer, 2 by move, 2 heatmaps, 2 boards per example.
-  const svgCount = 8 + 2 * report.examples.length;
+  // Charts: 2 by layer, 2 margins by layer, 2 by move, the lens, 2 heatmaps, 2 boards per example.
+  const svgCount = 9 + 2 * report.examples.length;
 
   it('is self-contained: no script, no stylesheet or image from elsewhere, names escaped', () => {
     expect(html).not.toMatch(/<script/i);
@@ -89,10 +97,27 @@ describe('renderReportHtml', () => {
     expect(html).toContain('<td>+23.00 [+22.00, +24.00]</td>');
   });
 
+  it('draws the lens by residual layer, legal and agreeing shares of both lenses, and checks its numbers', () => {
+    expect(html).toContain('Top-1 next move by residual layer');
+    for (const name of ['logit lens: legal', 'tuned lens: legal', 'logit lens: agrees with the model', 'tuned lens: agrees with the model']) expect(html).toContain(name);
+    const bad = JSON.parse(JSON.stringify(sampleReport()));
+    bad.lens.layers[2].tuned.agreeTop1 = 1.5;
+    expect(() => validateReport(bad, 'bad.json')).toThrow('bad.json: malformed probe report: lens.layers[2].tuned.agreeTop1 must be a number from 0 to 1, got 1.5');
+    const chess = JSON.parse(JSON.stringify(sampleReport()));
+    for (const l of chess.lens.layers) for (const kind of ['logit', 'tuned']) {
+      l[kind].legalTop1 = null;
+      l[kind].byMove[0].legalTop1 = null;
+    }
+    const page = renderReportHtml(validateReport(chess, 'chess report'));
+    expect(page).not.toContain('lens: legal');
+    expect(page).toContain('logit lens: agrees with the model');
+  });
+
   it('redraws a version 1 report (no margins), saying so', () => {
     const old = JSON.parse(JSON.stringify(sampleReport()));
     old.version = 1;
     delete old.bestMargin;
+    delete old.lens;
     for (const l of old.layers) delete l.margin;
     const page = renderReportHtml(validateReport(old, 'old report'));
     expect(page).toContain('predates margins');
