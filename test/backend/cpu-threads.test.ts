@@ -68,6 +68,20 @@ describe('cpu backend threads', () => {
     expect(backends[0].chunksByWorkers()).toBeGreaterThan(workerChunksBefore);
   });
 
+  it('solveRidge: the factor and both substitutions split across threads, the same bits', async () => {
+    // n = 301: four whole 64-column blocks and a ragged one; the gram of 400 random rows.
+    const n = 301, K = 7, rows = 400;
+    const z = random(rows * n, 11);
+    const gram = new Float32Array(n * n);
+    for (let r = 0; r < rows; r++) for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) gram[i * n + j] += z[r * n + i] * z[r * n + j];
+    const results = await Promise.all(backends.map(async (be) => {
+      const x = await be.solveRidge(be.upload(gram, [n, n]), 0.5, be.upload(random(K * n, 12), [K, n]));
+      return Array.from(new Uint32Array((await be.download(x)).buffer));
+    }));
+    expect(results[0].some((b) => b !== 0)).toBe(true);
+    for (const other of results.slice(1)) expect(other).toEqual(results[0]);
+  });
+
   for (const among of [backends, referenceBackends]) it(`matmul, every transpose, into and accumulating (${among[0].kernels} kernels)`, async () => {
     const M = 301, N = 37, K = 70;
     for (const transA of [false, true]) {

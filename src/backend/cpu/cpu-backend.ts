@@ -24,10 +24,10 @@ import { attentionStep } from './causal-attention.js';
 import { causalConv1dStep } from './conv1d.js';
 import { copyColumns } from './copy-columns.js';
 import { argmaxRows, shiftScaleColumns } from './probe-ops.js';
-import { solveRidge } from './ridge-solve.js';
+import { solveRidge, type SubtractProduct } from './ridge-solve.js';
 import { countTargets, meanLoss } from './cross-entropy.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
-import { gemmOperands } from './matmul.js';
+import { gemmOperands, SUBTRACT } from './matmul.js';
 import { Op, runChunk, type TaskArgs } from './parallel-kernels.js';
 import { negExp, scanPartialSize, selectiveScanReduce, selectiveScanStep, type ScanArrays } from './selective-scan.js';
 import { ThreadPool } from './thread-pool.js';
@@ -633,7 +633,14 @@ export class CpuBackend implements Backend {
   async solveRidge(gram: Tensor, lambda: number, rhs: Tensor): Promise<Tensor> {
     const n = ridgeSystemSize(gram, rhs);
     const K = rowsCols(rhs)[0];
-    const x = solveRidge(Float64Array.from(f32(gram)), n, lambda, Float64Array.from(f32(rhs)), K);
+    // The factor's trailing updates and the substitutions' products run on the threads, row chunks of 4.
+    const subtract: SubtractProduct = (a, ao, lda, b, bo, ldb, c, co, ldc, M, N, K, lower) => {
+      const per = this.perChunk(M, 4);
+      const ints = [ao, lda, bo, ldb, co, ldc, M, N, K, SUBTRACT, lower, per];
+      this.exec(Op.gemmNTStrided, { arrays: [a, b, c], ints, floats: [] }, Math.ceil(M / per), M * N * K);
+    };
+    const alloc = (size: number) => (this.pool ? new Float64Array(new SharedArrayBuffer(size * 8)) : new Float64Array(size));
+    const x = solveRidge(Float64Array.from(f32(gram)), n, lambda, Float64Array.from(f32(rhs)), K, { subtract, alloc });
     return this.upload(Float32Array.from(x), [K, n]);
   }
 }

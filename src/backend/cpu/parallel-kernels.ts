@@ -14,7 +14,7 @@ import { crossEntropyRows } from './cross-entropy.js';
 import { causalAttentionBackward, causalAttentionForward } from './causal-attention.js';
 import { biasAddForward, biasGrad, geluBackward, geluForward } from './gelu.js';
 import { layerNormBackwardRows, layerNormForward, layerNormParamGrads } from './layer-norm.js';
-import { gemmNT } from './matmul.js';
+import { gemmNT, gemmNTStrided } from './matmul.js';
 import { rmsNormBackwardRows, rmsNormForward, rmsNormWeightGrad } from './rms-norm.js';
 import { selectiveScanBackward, selectiveScanForward, type ScanArrays } from './selective-scan.js';
 import {
@@ -70,6 +70,8 @@ export const Op = {
   biasGrad: 32,
   attentionForward: 33,
   attentionBackward: 34,
+  // The probes' ridge solve.
+  gemmNTStrided: 35,
 } as const;
 
 type Kernel = (args: TaskArgs, chunk: number) => void;
@@ -267,6 +269,14 @@ const KERNELS: readonly Kernel[] = [
     const [batch, length, heads, d, per] = Array.from(args.ints);
     const [u0, u1] = span(batch * heads, per, chunk);
     causalAttentionBackward(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), { batch, length, heads, d }, u0, u1);
+  },
+  // gemmNTStrided: arrays [a, b, c] (f64 or f32); ints [ao, lda, bo, ldb, co, ldc, M, N, K, mode, lower, rows per chunk (a multiple of 4)]:
+  // chunk k takes rows [k per, (k + 1) per) of c, its diagonal that many rows further down
+  (args, chunk) => {
+    const [ao, lda, bo, ldb, co, ldc, M, N, K, mode, lower, per] = Array.from(args.ints);
+    const [r0, r1] = span(M, per, chunk);
+    const [a, b, c] = args.arrays as Float64Array[];
+    gemmNTStrided(a, ao + r0 * lda, lda, b, bo, ldb, c, co + r0 * ldc, ldc, r1 - r0, N, K, mode, lower >= 0 ? lower + r0 : -1);
   },
 ];
 
