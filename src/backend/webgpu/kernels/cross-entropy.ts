@@ -41,7 +41,8 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   if (lid == 0u) { stats[0] = f32(red[0]); }
 }`;
 
-const rowsCode = (withGradient: boolean) => /* wgsl */ `
+/** The bindings of both row kernels. */
+const rowsBindings = (withGradient: boolean) => /* wgsl */ `
 struct Params { rows: u32, vocab: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 // logits: (M, V)
@@ -52,7 +53,10 @@ struct Params { rows: u32, vocab: u32 }
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 // rowLoss: (M), 0 for ignored rows
 @group(0) @binding(4) var<storage, read_write> rowLoss: array<f32>;
-${withGradient ? '// dLogits: (M, V)\n@group(0) @binding(5) var<storage, read_write> dLogits: array<f32>;' : ''}
+${withGradient ? '// dLogits: (M, V)\n@group(0) @binding(5) var<storage, read_write> dLogits: array<f32>;' : ''}`;
+
+const rowsCode = (withGradient: boolean) => /* wgsl */ `
+${rowsBindings(withGradient)}
 const WG = ${WG}u;
 var<workgroup> red: array<f32, WG>;
 @compute @workgroup_size(${WG})
@@ -107,17 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 const SMALL_VOCAB = 16;
 
 const smallRowsCode = (withGradient: boolean) => /* wgsl */ `
-struct Params { rows: u32, vocab: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-// logits: (M, V)
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-// targets: (M)
-@group(0) @binding(2) var<storage, read> targets: array<i32>;
-// stats: (1), the count
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-// rowLoss: (M), 0 for ignored rows
-@group(0) @binding(4) var<storage, read_write> rowLoss: array<f32>;
-${withGradient ? '// dLogits: (M, V)\n@group(0) @binding(5) var<storage, read_write> dLogits: array<f32>;' : ''}
+${rowsBindings(withGradient)}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let V = params.vocab;
