@@ -165,6 +165,21 @@ describe.skipIf(!gpu)(`gamba probe --backend webgpu${gpu ? '' : ` (skipped: ${no
   }, 300_000);
 });
 
+describe('gamba bench probe', () => {
+  it('times one fit on synthetic rows stage by stage, holding back every 10th row, and refuses bad sizes', () => {
+    const result = gamba('bench', 'probe', '--rows', '400', '--dim', '32', '--backend', 'cpu', '--json');
+    expect(result.code).toBe(0);
+    const bench = JSON.parse(result.stdout);
+    expect(bench).toMatchObject({ backend: 'cpu', rows: { fit: 360, validation: 40 }, dim: 32, classes: 3 });
+    for (const stage of ['total', 'statistics', 'ridge', 'descent']) expect(bench.seconds[stage]).toBeGreaterThanOrEqual(0);
+    expect(bench.seconds.total).toBeGreaterThanOrEqual(bench.seconds.ridge);
+    expect(bench.valCellAcc).toBeGreaterThan(0);
+    const bad = gamba('bench', 'probe', '--rows', '5', '--backend', 'cpu');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('gamba: --rows: expected an integer from 20 to 2147483648, got 5\n');
+  });
+});
+
 describe('gamba report', () => {
   it('redraws report.html from report.json, identical to the page the probe run wrote', () => {
     const copy = join(root, 'copy');
