@@ -275,14 +275,14 @@ export class GptLM extends LanguageModel<GptConfig> {
     let x = this.embed(ids, where);
     be.dispose(ids);
     be.dispose(where);
-    onResidual?.(0, x);
+    x = this.observeResidual(onResidual, 0, x);
     for (let i = 0; i < this.layers.length; i++) {
       const attend = (qkv: Tensor) => ({ out: be.attentionStep(qkv, state.tensors[2 * i], state.tensors[2 * i + 1], t, this.config.n_heads), lse: null });
       const { out, cache } = this.blockForward(this.layers[i], x, attend);
       this.disposeCache(cache);
       be.dispose(x);
       x = out;
-      onResidual?.(i + 1, x);
+      x = this.observeResidual(onResidual, i + 1, x);
     }
     const logits = this.readout(x);
     be.dispose(x);

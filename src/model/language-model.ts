@@ -20,8 +20,12 @@ export interface StepState {
   tensors: Tensor[];
 }
 
-/** Sees the residual stream x: (B, d) of one step after the embedding (layer 0) and after each layer i (layer i). */
-export type ResidualObserver = (layer: number, x: Tensor) => void;
+/**
+ * Sees the residual stream x: (B, d) of one step after the embedding (layer 0) and after each layer i
+ * (layer i). It may return a tensor of x's shape to carry on with instead (an edit of the stream: the
+ * later layers, the state they keep and the logits then follow from it); x is then disposed.
+ */
+export type ResidualObserver = (layer: number, x: Tensor) => Tensor | void;
 
 export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
   /** Parameters on the backend, Hugging Face names. */
@@ -72,8 +76,8 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
   /**
    * Feeds one token per sequence (tokens: (B)) and returns the next-token logits (B * V), advancing
    * `state` in place. After tokens t_0..t_k the logits equal row k of the full-sequence path.
-   * `onResidual`, when given, sees the residual stream before the final norm; it must start its download
-   * of x before returning (x is disposed afterwards).
+   * `onResidual`, when given, sees the residual stream before the final norm (and may replace it); it
+   * must start its download of x before returning (x is disposed afterwards).
    */
   abstract step(state: StepState, tokens: Int32Array, onResidual?: ResidualObserver): Promise<Float32Array>;
 
@@ -82,6 +86,17 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
    * what step() does after the last layer, and what the logit lens does to every layer.
    */
   abstract readout(x: Tensor): Tensor;
+
+  /** The residual stream after `onResidual` saw it at `layer`: x, or the tensor it returned in x's place. */
+  protected observeResidual(onResidual: ResidualObserver | undefined, layer: number, x: Tensor): Tensor {
+    const replaced = onResidual?.(layer, x);
+    if (!replaced || replaced === x) return x;
+    if (replaced.shape.length !== x.shape.length || replaced.shape.some((n, i) => n !== x.shape[i])) {
+      throw new Error(`step: the residual stream of layer ${layer} is [${x.shape.join(', ')}], its replacement [${replaced.shape.join(', ')}]`);
+    }
+    this.backend.dispose(x);
+    return replaced;
+  }
 
   protected checkTokens(tokens: Int32Array, batch: number, length: number, what: string): void {
     if (!Number.isInteger(batch) || !Number.isInteger(length) || batch < 1 || length < 1) throw new Error(`${what}: batch ${batch} and length ${length} must be positive integers`);

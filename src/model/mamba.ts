@@ -275,7 +275,7 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     // x: (B, d)
     let x = be.embeddingForward(ids, this.params.get('backbone.embeddings.weight')!);
     be.dispose(ids);
-    onResidual?.(0, x);
+    x = this.observeResidual(onResidual, 0, x);
     for (let i = 0; i < this.layers.length; i++) {
       const p = this.layers[i];
       const { y: xNorm, rstd } = be.rmsNormForward(x, p.norm, eps);
@@ -295,7 +295,7 @@ export class MambaLM extends LanguageModel<MambaConfig> {
       const next = be.add(x, branch);
       for (const t of [x, xNorm, rstd, xz, inX, z, conv, u, xDbl, dt, b, c, dtProj, delta, y, gated, branch]) be.dispose(t);
       x = next;
-      onResidual?.(i + 1, x);
+      x = this.observeResidual(onResidual, i + 1, x);
     }
     const logits = this.readout(x);
     be.dispose(x);
