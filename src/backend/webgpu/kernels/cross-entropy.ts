@@ -53,7 +53,17 @@ struct Params { rows: u32, vocab: u32 }
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 // rowLoss: (M), 0 for ignored rows
 @group(0) @binding(4) var<storage, read_write> rowLoss: array<f32>;
-${withGradient ? '// dLogits: (M, V)\n@group(0) @binding(5) var<storage, read_write> dLogits: array<f32>;' : ''}`;
+${withGradient ? '// dLogits: (M, V)\n@group(0) @binding(5) var<storage, read_write> dLogits: array<f32>;' : ''}
+// The loss of a row of max mx and sum of exponentials sum: 0 for an ignored row, NaN for a bad target.
+fn writeRowLoss(row: u32, t: i32, V: u32, mx: f32, sum: f32) {
+  if (t >= 0 && u32(t) < V) { rowLoss[row] = mx + log(sum) - logits[row * V + u32(t)]; }
+  else if (t == -1) { rowLoss[row] = 0.0; }
+  else {
+    // a NaN (through a var: WGSL rejects NaN as a constant expression)
+    var nanBits = 0x7fc00000u;
+    rowLoss[row] = bitcast<f32>(nanBits);
+  }
+}`;
 
 const rowsCode = (withGradient: boolean) => /* wgsl */ `
 ${rowsBindings(withGradient)}
@@ -87,15 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     sum = red[0];
     workgroupBarrier();
     let valid = t >= 0 && u32(t) < V;
-    if (lid == 0u) {
-      if (valid) { rowLoss[row] = mx + log(sum) - logits[o + u32(t)]; }
-      else if (t == -1) { rowLoss[row] = 0.0; }
-      else {
-        // a NaN (through a var: WGSL rejects NaN as a constant expression)
-        var nanBits = 0x7fc00000u;
-        rowLoss[row] = bitcast<f32>(nanBits);
-      }
-    }
+    if (lid == 0u) { writeRowLoss(row, t, V, mx, sum); }
     ${withGradient ? `let scale = select(0.0, invCount / sum, valid);
     for (var c = lid; c < V; c += WG) {
       let p = exp(logits[o + c] - mx) * scale;
@@ -124,12 +126,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     var sum = 0.0;
     for (var c = 0u; c < V; c++) { sum += exp(logits[o + c] - mx); }
     let valid = t >= 0 && u32(t) < V;
-    if (valid) { rowLoss[row] = mx + log(sum) - logits[o + u32(t)]; }
-    else if (t == -1) { rowLoss[row] = 0.0; }
-    else {
-      var nanBits = 0x7fc00000u;
-      rowLoss[row] = bitcast<f32>(nanBits);
-    }
+    writeRowLoss(row, t, V, mx, sum);
     ${withGradient ? `let scale = select(0.0, invCount / sum, valid);
     for (var c = 0u; c < V; c++) {
       let p = exp(logits[o + c] - mx) * scale;
