@@ -23,7 +23,8 @@ export interface StepState {
 /**
  * Sees the residual stream x: (B, d) of one step after the embedding (layer 0) and after each layer i
  * (layer i). It may return a tensor of x's shape to carry on with instead (an edit of the stream: the
- * later layers, the state they keep and the logits then follow from it); x is then disposed.
+ * later layers, the state they keep and the logits then follow from it); x is then disposed. Anything
+ * else it returns is ignored.
  */
 export type ResidualObserver = (layer: number, x: Tensor) => Tensor | void;
 
@@ -89,13 +90,15 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
 
   /** The residual stream after `onResidual` saw it at `layer`: x, or the tensor it returned in x's place. */
   protected observeResidual(onResidual: ResidualObserver | undefined, layer: number, x: Tensor): Tensor {
-    const replaced = onResidual?.(layer, x);
-    if (!replaced || replaced === x) return x;
-    if (replaced.shape.length !== x.shape.length || replaced.shape.some((n, i) => n !== x.shape[i])) {
-      throw new Error(`step: the residual stream of layer ${layer} is [${x.shape.join(', ')}], its replacement [${replaced.shape.join(', ')}]`);
+    const replaced: unknown = onResidual?.(layer, x);
+    // Only a tensor replaces x: an observer written as `(layer) => seen.push(layer)` returns a number.
+    if (typeof replaced !== 'object' || replaced === null || replaced === x) return x;
+    const tensor = replaced as Tensor;
+    if (tensor.shape.length !== x.shape.length || tensor.shape.some((n, i) => n !== x.shape[i])) {
+      throw new Error(`step: the residual stream of layer ${layer} is [${x.shape.join(', ')}], its replacement [${tensor.shape.join(', ')}]`);
     }
     this.backend.dispose(x);
-    return replaced;
+    return tensor;
   }
 
   protected checkTokens(tokens: Int32Array, batch: number, length: number, what: string): void {

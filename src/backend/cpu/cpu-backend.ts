@@ -129,6 +129,8 @@ export class CpuBackend implements Backend {
   private aScratch: Float64Array = new Float64Array(0);
   private partialScratch: Float64Array = new Float64Array(0);
   private rowLossScratch: Float64Array = new Float64Array(0);
+  /** The ridge solve's float64 arrays (solveRidge). */
+  private readonly solveScratch: Float64Array[] = [];
 
   constructor(options: CpuBackendOptions = {}) {
     const wanted = options.threads ?? threadsFromEnvironment() ?? Math.min(availableParallelism(), MAX_DEFAULT_THREADS);
@@ -639,7 +641,15 @@ export class CpuBackend implements Backend {
       const ints = [ao, lda, bo, ldb, co, ldc, M, N, K, SUBTRACT, lower, per];
       this.exec(Op.gemmNTStrided, { arrays: [a, b, c], ints, floats: [] }, Math.ceil(M / per), M * N * K);
     };
-    const alloc = (size: number) => (this.pool ? new Float64Array(new SharedArrayBuffer(size * 8)) : new Float64Array(size));
+    // The factor, its transpose and the solution, in memory kept from solve to solve (a penalty search
+    // solves several systems of the same size: fresh shared buffers of n^2 doubles each pile up faster
+    // than the collector hands them back).
+    let used = 0;
+    const alloc = (size: number): Float64Array => {
+      const kept = this.solveScratch[used];
+      if (!kept || kept.length < size) this.solveScratch[used] = this.pool ? new Float64Array(new SharedArrayBuffer(size * 8)) : new Float64Array(size);
+      return this.solveScratch[used++].subarray(0, size);
+    };
     const x = solveRidge(Float64Array.from(f32(gram)), n, lambda, Float64Array.from(f32(rhs)), K, { subtract, alloc });
     return this.upload(Float32Array.from(x), [K, n]);
   }

@@ -26,7 +26,10 @@ export type SubtractProduct = (
 
 export interface RidgeSolveOptions {
   subtract?: SubtractProduct;
-  /** The factor's and the solution's memory (shared memory, for the backend's threads to write). */
+  /**
+   * The factor's, its transpose's and the solution's memory (shared memory, for the backend's threads
+   * to write). It may hold anything: every entry the solve reads, it has written first.
+   */
   alloc?: (n: number) => Float64Array;
 }
 
