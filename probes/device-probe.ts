@@ -82,7 +82,7 @@ export async function predictRows(be: Backend, probe: LinearProbe, rows: RowSour
   const device = new DeviceProbe(be, probe);
   const out = new Uint8Array(rows.rows * SQUARES);
   try {
-    for (const chunk of rows.chunks(Math.min(16384, chunkRowsFor(rows.dim)))) {
+    for (const chunk of rows.chunks(chunkRowsFor(rows.dim))) {
       const z = device.standardiseRows(chunk.data, chunk.rows);
       out.set(await device.predict(z), chunk.start * SQUARES);
       be.dispose(z);

@@ -89,7 +89,7 @@ export async function fitLinearProbe(be: Backend, x: RowSource, labels: Uint8Arr
   for (let r = 0; r < x.rows; r++) heldRows += held[r] ? 1 : 0;
   const fitRows = x.rows - heldRows;
   if (fitRows === 0) throw new Error('fitLinearProbe: no rows to fit');
-  const chunkRows = Math.min(16384, chunkRowsFor(D));
+  const chunkRows = chunkRowsFor(D);
   const probe = zeroProbe(D, classes, opts.meta ?? {});
 
   let t0 = performance.now();
@@ -136,7 +136,7 @@ export function featureStatistics(x: RowSource, held: Uint8Array | null, out: Pi
   const sum = new Float64Array(D);
   const sumSq = new Float64Array(D);
   let rows = 0;
-  for (const chunk of x.chunks(Math.min(16384, chunkRowsFor(D)))) {
+  for (const chunk of x.chunks(chunkRowsFor(D))) {
     for (let r = 0; r < chunk.rows; r++) {
       if (held && held[chunk.start + r]) continue;
       const o = r * D;

@@ -82,7 +82,7 @@ export async function fitTunedLens(model: LanguageModel, fit: CapturedSource): P
     const zty = be.zeros([V, d]);
     const targetSum = be.zeros([V]);
     const columnSums = be.zeros([V]);
-    for (const [chunk, lastChunk] of pairedChunks(file, last, Math.min(16384, chunkRowsFor(d)))) {
+    for (const [chunk, lastChunk] of pairedChunks(file, last, chunkRowsFor(d))) {
       const raw = be.upload(chunk.data.subarray(0, chunk.rows * d), [chunk.rows, d]);
       const z = be.shiftScaleColumns(raw, mean, invStd);
       const finalRaw = be.upload(lastChunk.data.subarray(0, chunk.rows * last.dim), [chunk.rows, last.dim]);
@@ -160,7 +160,7 @@ export async function scoreLens(model: LanguageModel, held: CapturedSource, maps
 /** The top-1 token of every row of a source under `logitsOf` (raw rows (R, d) -> logits (R, V)). */
 async function topTokens(be: Backend, rows: RowSource, logitsOf: (x: Tensor) => Tensor): Promise<Int32Array> {
   const out = new Int32Array(rows.rows);
-  for (const chunk of rows.chunks(Math.min(16384, chunkRowsFor(rows.dim)))) {
+  for (const chunk of rows.chunks(chunkRowsFor(rows.dim))) {
     const x = be.upload(chunk.data.subarray(0, chunk.rows * rows.dim), [chunk.rows, rows.dim]);
     const logits = logitsOf(x);
     const top = be.argmaxRows(logits);

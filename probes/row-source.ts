@@ -19,9 +19,12 @@ export interface RowSource {
   chunks(maxRows: number): Iterable<RowChunk>;
 }
 
-/** Rows per chunk so that one chunk holds about `bytes` of float32 features (at least 64 rows). */
+/**
+ * Rows per chunk so that one chunk holds about `bytes` of float32 features: at least 64 rows, and at
+ * most 16,384 (a narrow source's chunk is a batch of backend work, not a whole file).
+ */
 export function chunkRowsFor(dim: number, bytes = 32 << 20): number {
-  return Math.max(64, Math.floor(bytes / (4 * dim)));
+  return Math.min(16384, Math.max(64, Math.floor(bytes / (4 * dim))));
 }
 
 /** A RowSource over a matrix already in memory. */
