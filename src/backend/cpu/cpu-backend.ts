@@ -650,7 +650,7 @@ export class CpuBackend implements Backend {
       if (!kept || kept.length < size) this.solveScratch[used] = this.pool ? new Float64Array(new SharedArrayBuffer(size * 8)) : new Float64Array(size);
       return this.solveScratch[used++].subarray(0, size);
     };
-    const x = solveRidge(Float64Array.from(f32(gram)), n, lambda, Float64Array.from(f32(rhs)), K, { subtract, alloc });
+    const x = solveRidge(f32(gram), n, lambda, f32(rhs), K, { subtract, alloc });
     return this.upload(Float32Array.from(x), [K, n]);
   }
 }

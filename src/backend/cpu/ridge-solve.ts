@@ -50,14 +50,17 @@ function dot(a: Float64Array, ia: number, b: Float64Array, ib: number, n: number
 }
 
 /**
- * L (D, D) lower-triangular with L L^T = a (row-major; only the lower triangle of `a` is read), or null
- * when `a` is not positive definite (a pivot that is not above 0).
+ * L (D, D) lower-triangular with L L^T = a + lambda I (row-major; only the lower triangle of `a` is
+ * read, float32 or float64), or null when that is not positive definite (a pivot that is not above 0).
  */
-export function choleskyLower(a: Float64Array, D: number, options: RidgeSolveOptions = {}): Float64Array | null {
+export function choleskyLower(a: Float32Array | Float64Array, D: number, options: RidgeSolveOptions = {}, lambda = 0): Float64Array | null {
   const subtract = options.subtract ?? subtractHere;
-  // Work in place on a copy of the lower triangle; the upper one ends zero.
+  // Work in place on a float64 copy of the lower triangle; the upper one ends zero.
   const l = options.alloc ? options.alloc(D * D) : new Float64Array(D * D);
-  for (let i = 0; i < D; i++) l.set(a.subarray(i * D, i * D + i + 1), i * D);
+  for (let i = 0; i < D; i++) {
+    l.set(a.subarray(i * D, i * D + i + 1), i * D);
+    l[i * D + i] += lambda;
+  }
   for (let k0 = 0; k0 < D; k0 += NB) {
     const k1 = Math.min(D, k0 + NB);
     // Diagonal block: unblocked Cholesky of l[k0:k1, k0:k1] (already updated by the blocks left of it).
@@ -85,14 +88,15 @@ export function choleskyLower(a: Float64Array, D: number, options: RidgeSolveOpt
 }
 
 /**
- * Solves (G + lambda I) x = b for each of the K right-hand sides given as rows of rhs: (K, D).
- * Returns x as rows (K, D), all NaN when G + lambda I is not positive definite.
+ * Solves (G + lambda I) x = b for each of the K right-hand sides given as rows of rhs: (K, D), in
+ * float64 whether G and rhs are float32 or float64 (neither is changed). Returns x as rows (K, D), all
+ * NaN when G + lambda I is not positive definite.
  */
-export function solveRidge(gram: Float64Array, D: number, lambda: number, rhs: Float64Array, K: number, options: RidgeSolveOptions = {}): Float64Array {
+export function solveRidge(
+  gram: Float32Array | Float64Array, D: number, lambda: number, rhs: Float32Array | Float64Array, K: number, options: RidgeSolveOptions = {},
+): Float64Array {
   const subtract = options.subtract ?? subtractHere;
-  const a = Float64Array.from(gram);
-  for (let i = 0; i < D; i++) a[i * D + i] += lambda;
-  const l = choleskyLower(a, D, options);
+  const l = choleskyLower(gram, D, options, lambda);
   if (!l) return new Float64Array(K * D).fill(NaN);
   // lt = L^T, so both solves read rows.
   const lt = options.alloc ? options.alloc(D * D) : new Float64Array(D * D);

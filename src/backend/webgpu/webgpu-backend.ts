@@ -210,6 +210,6 @@ export class WebGpuBackend implements Backend {
     if (n > HOST_SOLVE_MAX) return solveRidge(this.rt, g(gram), lambda, g(rhs));
     const K = rowsCols(rhs)[0];
     const [G, R] = await Promise.all([this.download(gram), this.download(rhs)]);
-    return this.upload(Float32Array.from(solveRidgeOnHost(Float64Array.from(G), n, lambda, Float64Array.from(R), K)), [K, n]);
+    return this.upload(Float32Array.from(solveRidgeOnHost(G, n, lambda, R, K)), [K, n]);
   }
 }
