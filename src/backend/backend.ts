@@ -285,3 +285,15 @@ export function ridgeSystemSize(gram: Tensor, rhs: Tensor): number {
   if (gram.shape.length !== 2 || n !== cols || rowsCols(rhs)[1] !== n) throw new Error(`solveRidge: gram [${gram.shape.join(', ')}] and rhs [${rhs.shape.join(', ')}] are not (n, n) and (K, n)`);
   return n;
 }
+
+/** Checks that `shape` holds as many elements as `tensor` (Backend.reshape). */
+export function checkReshape(tensor: Tensor, shape: readonly number[]): void {
+  if (sizeOf(shape) !== sizeOf(tensor.shape)) throw new Error(`reshape: [${tensor.shape.join(', ')}] has ${sizeOf(tensor.shape)} elements, not those of [${shape.join(', ')}]`);
+}
+
+/** C of a shiftScaleColumns, after checking x: (M, C) against shift and scale: (C). */
+export function shiftScaleWidth(x: Tensor, shift: Tensor, scale: Tensor): number {
+  const C = rowsCols(x)[1];
+  if (sizeOf(shift.shape) !== C || sizeOf(scale.shape) !== C) throw new Error(`shiftScaleColumns: shift [${shift.shape.join(', ')}] and scale [${scale.shape.join(', ')}] do not fit rows of ${C}`);
+  return C;
+}

@@ -14,7 +14,7 @@
  * most MAX_DEFAULT_THREADS); small ops stay on the calling thread, where a handoff would cost more
  * than it saves. Run from the TypeScript sources (no compiled worker script) the backend uses one thread.
  */
-import { attentionStepShape, attentionWidth, ridgeSystemSize, rowsCols, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
+import { attentionStepShape, attentionWidth, checkReshape, ridgeSystemSize, rowsCols, shiftScaleWidth, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { availableParallelism, totalmem } from 'node:os';
 import { UserError } from '../../util/errors.js';
@@ -224,7 +224,7 @@ export class CpuBackend implements Backend {
   }
 
   reshape(tensor: Tensor, shape: readonly number[]): Tensor {
-    if (sizeOf(shape) !== sizeOf(tensor.shape)) throw new Error(`reshape: [${tensor.shape.join(', ')}] has ${sizeOf(tensor.shape)} elements, not those of [${shape.join(', ')}]`);
+    checkReshape(tensor, shape);
     return new CpuTensor([...shape], tensor.dtype, (tensor as CpuTensor).data);
   }
 
@@ -618,8 +618,7 @@ export class CpuBackend implements Backend {
   // ---- the probes' ops (ProbeOps) -------------------------------------------------------------------
 
   shiftScaleColumns(x: Tensor, shift: Tensor, scale: Tensor): Tensor {
-    const C = rowsCols(x)[1];
-    if (sizeOf(shift.shape) !== C || sizeOf(scale.shape) !== C) throw new Error(`shiftScaleColumns: shift [${shift.shape.join(', ')}] and scale [${scale.shape.join(', ')}] do not fit rows of ${C}`);
+    const C = shiftScaleWidth(x, shift, scale);
     const out = this.alloc(x.shape);
     shiftScaleColumns(f32(x), f32(shift), f32(scale), f32(out), C);
     return out;

@@ -2,7 +2,7 @@
  * The webgpu backend: every Backend op as WGSL kernels recorded into one command stream (runtime.ts).
  * This class only checks shapes and routes; the kernels live one family per file in kernels/.
  */
-import { ridgeSystemSize, rowsCols, sizeOf, type AdamWHyper, type Backend, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
+import { checkReshape, ridgeSystemSize, rowsCols, type AdamWHyper, type Backend, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
 import { solveRidge as solveRidgeOnHost } from '../cpu/ridge-solve.js';
 import { formatBytes } from '../../util/output.js';
 import type { GpuDevice } from './device.js';
@@ -86,8 +86,8 @@ export class WebGpuBackend implements Backend {
     this.rt.release(tensor);
   }
   reshape(tensor: Tensor, shape: readonly number[]): Tensor {
+    checkReshape(tensor, shape);
     const t = g(tensor);
-    if (sizeOf(shape) !== t.size) throw new Error(`reshape: [${t.shape.join(', ')}] has ${t.size} elements, not those of [${shape.join(', ')}]`);
     return new GpuTensor([...shape], t.dtype, t.buffer, t.size);
   }
 

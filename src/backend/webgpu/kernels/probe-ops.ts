@@ -7,7 +7,7 @@
  * The first walks the elements in a grid-stride loop like biasAdd; the second gives each row a thread:
  * probe rows have a few classes (3 for Othello, 13 for chess pieces), too few to share.
  */
-import { rowsCols } from '../../backend.js';
+import { rowsCols, shiftScaleWidth } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 
 const SHIFT_SCALE = /* wgsl */ `
@@ -48,8 +48,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 
 /** x: (M, C), shift and scale: (C) -> (x - shift) * scale. */
 export function shiftScaleColumns(rt: GpuRuntime, x: GpuTensor, shift: GpuTensor, scale: GpuTensor): GpuTensor {
-  const C = rowsCols(x)[1];
-  if (shift.size !== C || scale.size !== C) throw new Error(`shiftScaleColumns: shift [${shift.shape.join(', ')}] and scale [${scale.shape.join(', ')}] do not fit rows of ${C}`);
+  const C = shiftScaleWidth(x, shift, scale);
   const y = rt.tensor(x.shape);
   if (x.size > 0) rt.dispatch(rt.pipeline('shiftScaleColumns', SHIFT_SCALE), [x, shift, scale, y], [{ u: x.size }, { u: C }], groupsFor(x.size));
   return y;
