@@ -1,28 +1,28 @@
 /**
  * A linear probe's tensors on a backend and what is done with them there: standardising raw feature
  * rows, the logits, the decoded boards. The fit (fit-probe.ts) trains the weight and bias in place;
- * scoring and `applyProbe` read the decoded boards back.
+ * scoring and `applyProbe` read the decoded boards back; the tuned lens (lens.ts) is the same affine
+ * map with the vocabulary as outputs.
  */
 import type { Backend, Tensor } from '../src/backend/backend.js';
 import type { LinearProbe } from './linear-probe.js';
 import { chunkRowsFor, MemoryRows, type RowSource } from './row-source.js';
 import { SQUARES } from './targets.js';
 
-export class DeviceProbe {
-  readonly mean: Tensor;
-  readonly invStd: Tensor;
-  /** (64 C, D), replaced by `setWeight` (the fit's solves give fresh tensors). */
-  weight: Tensor;
-  /** (64 C) */
-  bias: Tensor;
-
-  constructor(readonly be: Backend, readonly probe: LinearProbe) {
-    const K = SQUARES * probe.classes;
-    this.mean = be.upload(probe.mean, [probe.dim]);
-    this.invStd = be.upload(probe.invStd, [probe.dim]);
-    this.weight = be.upload(probe.weight, [K, probe.dim]);
-    this.bias = be.upload(probe.bias, [K]);
-  }
+/**
+ * An affine map of standardised rows on a backend: outputs (R, K) = ((x - mean) * invStd) W^T + bias.
+ * A probe is one (K = 64 C logits); so is a layer's tuned lens (lens.ts; K = the vocabulary).
+ */
+export class DeviceAffine {
+  constructor(
+    readonly be: Backend,
+    readonly mean: Tensor,
+    readonly invStd: Tensor,
+    /** (K, D), replaced by `setWeight` (the fit's solves give fresh tensors). */
+    public weight: Tensor,
+    /** (K) */
+    public bias: Tensor,
+  ) {}
 
   /** z (R, D), the standardised rows of raw x (R, D). */
   standardise(x: Tensor): Tensor {
@@ -31,18 +31,41 @@ export class DeviceProbe {
 
   /** Uploads raw rows x (R, D) and standardises them. */
   standardiseRows(x: Float32Array, rows: number): Tensor {
-    const raw = this.be.upload(x.subarray(0, rows * this.probe.dim), [rows, this.probe.dim]);
+    const D = this.mean.shape[0];
+    const raw = this.be.upload(x.subarray(0, rows * D), [rows, D]);
     const z = this.standardise(raw);
     this.be.dispose(raw);
     return z;
   }
 
-  /** logits (R, 64 C) = z W^T + bias, with the probe's weights W or others. */
+  /** Outputs (R, K) = z W^T + bias, with the map's weights W or others. */
   logits(z: Tensor, weight: Tensor = this.weight): Tensor {
     const product = this.be.matmul(z, weight, { transB: true });
     const logits = this.be.biasAdd(product, this.bias);
     this.be.dispose(product);
     return logits;
+  }
+
+  setWeight(weight: Tensor): void {
+    this.be.dispose(this.weight);
+    this.weight = weight;
+  }
+
+  setBias(bias: Tensor): void {
+    this.be.dispose(this.bias);
+    this.bias = bias;
+  }
+
+  dispose(): void {
+    for (const t of [this.mean, this.invStd, this.weight, this.bias]) this.be.dispose(t);
+  }
+}
+
+/** A linear board probe on a backend: the affine map to its per-square logits, and the decoded boards. */
+export class DeviceProbe extends DeviceAffine {
+  constructor(be: Backend, readonly probe: LinearProbe) {
+    const K = SQUARES * probe.classes;
+    super(be, be.upload(probe.mean, [probe.dim]), be.upload(probe.invStd, [probe.dim]), be.upload(probe.weight, [K, probe.dim]), be.upload(probe.bias, [K]));
   }
 
   /** The decoded class of every square, (R 64) int, from logits (R, 64 C). */
@@ -61,18 +84,10 @@ export class DeviceProbe {
     return Uint8Array.from(out);
   }
 
-  setWeight(weight: Tensor): void {
-    this.be.dispose(this.weight);
-    this.weight = weight;
-  }
-
-  setBias(bias: Tensor): void {
-    this.be.dispose(this.bias);
-    this.bias = bias;
-  }
-
-  dispose(): void {
-    for (const t of [this.mean, this.invStd, this.weight, this.bias]) this.be.dispose(t);
+  /** Copies the weights and bias on the backend into the host probe. */
+  async toHost(): Promise<void> {
+    this.probe.weight.set(await this.be.download(this.weight));
+    this.probe.bias.set(await this.be.download(this.bias));
   }
 }
 

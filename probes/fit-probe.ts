@@ -106,10 +106,7 @@ export async function fitLinearProbe(be: Backend, x: RowSource, labels: Uint8Arr
 
     t0 = performance.now();
     const descent = opts.epochs > 0 ? await gradientDescent(x, labels, held, fitRows, chunkRows, device, validation, opts) : null;
-    if (!descent) {
-      probe.weight.set(await be.download(device.weight));
-      probe.bias.set(await be.download(device.bias));
-    }
+    if (!descent) await device.toHost();
     return {
       probe,
       ridge: start.ridge,
@@ -346,11 +343,6 @@ async function cellAccuracy(device: DeviceProbe, validation: Validation, weight:
   return right / predicted.length;
 }
 
-/** The per-square targets (rows 64) of label rows, as ints for the backend's cross-entropy. */
-function targetsOf(labels: Uint8Array): Int32Array {
-  return Int32Array.from(labels);
-}
-
 /**
  * Least-squares outputs approximate class probabilities; softmax(alpha * output) with the alpha of
  * lowest cross-entropy (on the validation rows, else on the first chunk's fitted rows) makes them a
@@ -361,10 +353,8 @@ async function scaleToLogits(device: DeviceProbe, x: RowSource, labels: Uint8Arr
   const D = x.dim;
   const C = device.probe.classes;
   const K = SQUARES * C;
-  let sample: { z: Tensor; labels: Uint8Array; owned: boolean } | null = null;
-  if (validation) {
-    sample = { z: validation.z, labels: validation.labels, owned: false } as { z: Tensor; labels: Uint8Array; owned: boolean };
-  } else {
+  let sample: { z: Tensor; labels: Uint8Array; owned: boolean } | null = validation ? { z: validation.z, labels: validation.labels, owned: false } : null;
+  if (!validation) {
     for (const chunk of x.chunks(chunkRows)) {
       const rows = fittedRowsOf(held, chunk.start, chunk.rows);
       const xs = new Float32Array(rows.length * D);
@@ -379,7 +369,7 @@ async function scaleToLogits(device: DeviceProbe, x: RowSource, labels: Uint8Arr
   }
   if (!sample) return;
   const outputs = device.logits(sample.z);
-  const targets = be.uploadInts(targetsOf(sample.labels), [sample.labels.length]);
+  const targets = be.uploadInts(Int32Array.from(sample.labels), [sample.labels.length]);
   const zerosK = be.zeros([K]);
   let bestAlpha = 1;
   let bestLoss = Infinity;
@@ -435,8 +425,7 @@ async function gradientDescent(
   let step = 0;
   let misses = 0;
   let best = { epochs: 0, trainCellAcc: null as number | null, valCellAcc: validation ? await cellAccuracy(device, validation) : null };
-  probe.weight.set(await be.download(device.weight));
-  probe.bias.set(await be.download(device.bias));
+  await device.toHost();
   // The fitted rows' decoded squares, compared with their labels at each check: reading them back at
   // every step would wait for the backend step by step.
   let pending: { predicted: Promise<Float32Array>; labels: Int32Array }[] = [];
@@ -456,8 +445,7 @@ async function gradientDescent(
     if (validation && valCellAcc! <= best.valCellAcc!) return ++misses < PATIENCE;
     misses = 0;
     best = { epochs, trainCellAcc, valCellAcc };
-    probe.weight.set(await be.download(device.weight));
-    probe.bias.set(await be.download(device.bias));
+    await device.toHost();
     return true;
   };
   try {

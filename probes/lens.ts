@@ -17,6 +17,7 @@ import type { LanguageModel } from '../src/model/language-model.js';
 import { OthelloBoard } from '../games/othello/board.js';
 import { PAD_TOKEN, TOKEN_TO_SQUARE } from '../games/othello/notation.js';
 import type { CapturedSource } from './capture.js';
+import { DeviceAffine } from './device-probe.js';
 import { featureStatistics } from './fit-probe.js';
 import { chunkRowsFor, type RowSource } from './row-source.js';
 import type { ProbeGame } from './targets.js';
@@ -46,16 +47,6 @@ export interface LensReport {
   layers: LensLayer[];
 }
 
-/** A tuned-lens map: logits (R, V) = ((x - mean) * invStd) W^T + bias, on the backend. */
-interface TunedMap {
-  mean: Tensor;
-  invStd: Tensor;
-  /** (V, d) */
-  weight: Tensor;
-  /** (V) */
-  bias: Tensor;
-}
-
 /** The rows of two sources (the same rows, other features) chunk by chunk, side by side. */
 function* pairedChunks(a: RowSource, b: RowSource, rows: number): Iterable<[{ data: Float32Array; start: number; rows: number }, { data: Float32Array }]> {
   const second = b.chunks(rows)[Symbol.iterator]();
@@ -67,37 +58,35 @@ function* pairedChunks(a: RowSource, b: RowSource, rows: number): Iterable<[{ da
 }
 
 /** Fits the tuned lens of every residual layer on the probe-training capture (final logits from its last layer). */
-export async function fitTunedLens(model: LanguageModel, fit: CapturedSource): Promise<TunedMap[]> {
+export async function fitTunedLens(model: LanguageModel, fit: CapturedSource): Promise<DeviceAffine[]> {
   const be = model.backend;
   const V = model.config.vocab_size;
   const last = fit.files[fit.files.length - 1];
-  const maps: TunedMap[] = [];
+  const maps: DeviceAffine[] = [];
   for (const file of fit.files) {
     const d = file.dim;
     const stats = { mean: new Float32Array(d), invStd: new Float32Array(d) };
     const n = featureStatistics(file, null, stats);
-    const mean = be.upload(stats.mean, [d]);
-    const invStd = be.upload(stats.invStd, [d]);
+    const map = new DeviceAffine(be, be.upload(stats.mean, [d]), be.upload(stats.invStd, [d]), be.zeros([V, d]), be.zeros([V]));
     const gram = be.zeros([d, d]);
     const zty = be.zeros([V, d]);
     const targetSum = be.zeros([V]);
     const columnSums = be.zeros([V]);
     for (const [chunk, lastChunk] of pairedChunks(file, last, chunkRowsFor(d))) {
-      const raw = be.upload(chunk.data.subarray(0, chunk.rows * d), [chunk.rows, d]);
-      const z = be.shiftScaleColumns(raw, mean, invStd);
+      const z = map.standardiseRows(chunk.data, chunk.rows);
       const finalRaw = be.upload(lastChunk.data.subarray(0, chunk.rows * last.dim), [chunk.rows, last.dim]);
       const target = model.readout(finalRaw);
       be.matmul(z, z, { transA: true, into: gram, accumulate: true });
       be.matmul(target, z, { transA: true, into: zty, accumulate: true });
       be.biasGrad(target, columnSums);
       be.addInPlace(targetSum, columnSums);
-      for (const t of [raw, z, finalRaw, target]) be.dispose(t);
+      for (const t of [z, finalRaw, target]) be.dispose(t);
     }
     // z is centred, so the bias is the mean target and the weights solve the centred system.
-    const weight = await be.solveRidge(gram, TUNED_RIDGE * n, zty);
-    const meanTarget = (await be.download(targetSum)).map((s) => s / n);
+    map.setWeight(await be.solveRidge(gram, TUNED_RIDGE * n, zty));
+    map.setBias(be.upload((await be.download(targetSum)).map((s) => s / n), [V]));
     for (const t of [gram, zty, targetSum, columnSums]) be.dispose(t);
-    maps.push({ mean, invStd, weight, bias: be.upload(meanTarget, [V]) });
+    maps.push(map);
   }
   return maps;
 }
@@ -129,7 +118,7 @@ export function legalNextTokens(game: ProbeGame, records: Uint8Array, recordLeng
 }
 
 /** Scores both lenses of every residual layer on the held-out capture; disposes the tuned maps. */
-export async function scoreLens(model: LanguageModel, held: CapturedSource, maps: TunedMap[], legal: ((Uint8Array | null)[] | null)[] | null): Promise<LensReport> {
+export async function scoreLens(model: LanguageModel, held: CapturedSource, maps: DeviceAffine[], legal: ((Uint8Array | null)[] | null)[] | null): Promise<LensReport> {
   const be = model.backend;
   const { index } = held;
   const last = held.files[held.files.length - 1];
@@ -142,16 +131,14 @@ export async function scoreLens(model: LanguageModel, held: CapturedSource, maps
     const map = maps[l];
     const logit = l === held.files.length - 1 ? own : await topTokens(be, file, (x) => model.readout(x));
     const tuned = await topTokens(be, file, (x) => {
-      const z = be.shiftScaleColumns(x, map.mean, map.invStd);
-      const product = be.matmul(z, map.weight, { transB: true });
-      const logits = be.biasAdd(product, map.bias);
+      const z = map.standardise(x);
+      const logits = map.logits(z);
       be.dispose(z);
-      be.dispose(product);
       return logits;
     });
     layers.push({ layer: held.layers[l], logit: lensScores(logit, own, counted, index, legal), tuned: lensScores(tuned, own, counted, index, legal) });
   }
-  for (const map of maps) for (const t of [map.mean, map.invStd, map.weight, map.bias]) be.dispose(t);
+  for (const map of maps) map.dispose();
   let positions = 0;
   for (const c of counted) positions += c;
   return { positions, tunedRidge: TUNED_RIDGE, layers };
