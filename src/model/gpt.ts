@@ -268,7 +268,6 @@ export class GptLM extends LanguageModel<GptConfig> {
     const t = state.position;
     if (t >= this.config.n_positions) throw new Error(`step: token ${t + 1} is past the ${this.config.n_positions} positions of the model`);
     const be = this.backend;
-    const eps = this.config.layer_norm_epsilon;
     const ids = be.uploadInts(tokens, [B]);
     const where = be.uploadInts(new Int32Array(B).fill(t), [B]);
     // x: (B, d)
