@@ -55,6 +55,8 @@ export interface CaptureOptions {
   points: Int32Array[];
   /** Per source, the points to keep (null: every point). A source absent here is not captured. */
   keep: Partial<Record<FeatureSource, PointMask | null>>;
+  /** The layers to capture (absent: every layer of each source). */
+  layers?: readonly number[];
   onProgress?: (gamesDone: number, games: number) => void;
 }
 
@@ -89,10 +91,11 @@ export async function captureFeatures(model: LanguageModel, games: Uint8Array, r
   const count = games.length / recordLength;
   if (options.points.length !== count) throw new Error(`capture: probe points for ${options.points.length} games, but ${count} records`);
   for (const p of options.points) if (p.length > 0 && p[p.length - 1] >= recordLength) throw new Error(`capture: probe point ${p[p.length - 1]} past the record length ${recordLength}`);
+  const wanted = (layer: number) => options.layers === undefined || options.layers.includes(layer);
   const captured: CapturedSource[] = [];
   if (options.keep.residual !== undefined) {
-    const layers = Array.from({ length: L + 1 }, (_, i) => i);
-    captured.push({
+    const layers = Array.from({ length: L + 1 }, (_, i) => i).filter(wanted);
+    if (layers.length > 0) captured.push({
       source: 'residual',
       layers,
       files: layers.map((i) => new FeatureFile(join(options.dir, `${options.name}-residual-${i}.f32`), d)),
@@ -100,8 +103,8 @@ export async function captureFeatures(model: LanguageModel, games: Uint8Array, r
     });
   }
   if (options.keep.state !== undefined) {
-    const layers = Array.from({ length: L }, (_, i) => i + 1);
-    captured.push({
+    const layers = Array.from({ length: L }, (_, i) => i + 1).filter(wanted);
+    if (layers.length > 0) captured.push({
       source: 'state',
       layers,
       files: layers.map((i) => new FeatureFile(join(options.dir, `${options.name}-state-${i}.f32`), stateDim)),
@@ -142,12 +145,14 @@ export async function captureFeatures(model: LanguageModel, games: Uint8Array, r
       };
       const residualAt = captured.findIndex((s) => s.source === 'residual');
       const residuals: Tensor[] = [];
-      const onResidual = residualAt >= 0 && which[residualAt].length > 0 ? (_layer: number, x: Tensor) => void residuals.push(gatherRows(be, x, which[residualAt], B)) : undefined;
+      const onResidual = residualAt >= 0 && which[residualAt].length > 0
+        ? (layer: number, x: Tensor) => void (captured[residualAt].layers.includes(layer) && residuals.push(gatherRows(be, x, which[residualAt], B)))
+        : undefined;
       await model.step(stepState, tokens, onResidual);
       if (residuals.length > 0) read(captured[residualAt], residuals, which[residualAt].length);
       const stateAt = captured.findIndex((s) => s.source === 'state');
       if (stateAt >= 0 && which[stateAt].length > 0) {
-        read(captured[stateAt], Array.from({ length: L }, (_, l) => gatherRows(be, ssm!.ssmState(stepState, l), which[stateAt], B)), which[stateAt].length);
+        read(captured[stateAt], captured[stateAt].layers.map((l) => gatherRows(be, ssm!.ssmState(stepState, l - 1), which[stateAt], B)), which[stateAt].length);
       }
       await Promise.all(reads);
     }
@@ -164,7 +169,7 @@ export async function captureFeatures(model: LanguageModel, games: Uint8Array, r
 }
 
 /** Rows `which` of a (B, ...) tensor, as a new (which.length, ...) tensor (an embedding lookup is a row gather). */
-function gatherRows(be: Backend, t: Tensor, which: number[], B: number): Tensor {
+export function gatherRows(be: Backend, t: Tensor, which: number[], B: number): Tensor {
   const ids = be.uploadInts(Int32Array.from(which), [which.length]);
   const rows = be.embeddingForward(ids, be.reshape(t, [B, sizeOf(t.shape) / B]));
   be.dispose(ids);

@@ -10,6 +10,7 @@ import { readManifest } from '../datasets/reader.js';
 import type { BackendName } from '../src/backend/index.js';
 import { UserError } from '../src/util/errors.js';
 import type { FeatureSource } from './capture.js';
+import type { EditKind } from './intervene.js';
 import { DEFAULT_FIT } from './fit-probe.js';
 import type { LinearProbe } from './linear-probe.js';
 import { checkReportDir, writeReportDir } from './report-files.js';
@@ -39,6 +40,8 @@ export interface RunProbeRequest {
   batch?: number;
   /** Default true. */
   randomInit?: boolean;
+  /** Edit the board through the trained probes too (run-probe.ts says where); absent: no interventions. */
+  intervene?: { edit: EditKind; strength: number };
   backend?: BackendName;
   onProgress?: (stage: string, done: number, total: number) => void;
   onNote?: (message: string) => void;
@@ -93,6 +96,7 @@ export async function runProbe(request: RunProbeRequest): Promise<RunProbeResult
     epochs: request.epochs ?? DEFAULT_PROBE.epochs,
     backend: request.backend ?? 'auto',
     randomInit: request.randomInit ?? true,
+    intervene: request.intervene,
     onProbe: (s, layer, probe) => probes.push({ source: s, layer, probe }),
     onProgress: request.onProgress,
     onNote: request.onNote,

@@ -10,12 +10,15 @@
  *   - per-square accuracy at the best layer, beside the majority baseline's;
  *   - a few decoded boards beside the true ones (wrong squares outlined; chess pieces as letters,
  *     White's upper case, rank 8 at the top);
+ *   - the interventions, when run: the moves predicted after an edit of the board through the probe
+ *     beside a random edit of the same size, by layer, in a chart and a table;
  *   - every number in a table.
  */
 import type { FeatureSource } from './capture.js';
 import type { MoveAccuracy, ProbeMetrics } from './metrics.js';
 import type { Margin } from './margin.js';
 import type { LensReport } from './lens.js';
+import type { EditScores, InterventionReport } from './intervene.js';
 import type { LayerResult, ProbeReport } from './report.js';
 import { PROBE_POINTS_TEXT } from './game-points.js';
 import { boardGrid, escapeXml, lineChart, sequentialColor, ticks, type GridCell, type Series } from './svg-charts.js';
@@ -108,6 +111,16 @@ export function renderReportHtml(report: ProbeReport): string {
     html.push(`<p class="note">Each residual layer read as if it were the last: the <b>logit lens</b> puts it through the model's own final norm and head; the <b>tuned lens</b> through a linear map per layer fitted (least squares, ridge ${lens.tunedRidge} per row) to the final logits on the probe-training positions. ${moves ? 'Solid: the share of held-out positions whose top-1 move is legal; dashed: ' : ''}the share whose top-1 is the model's own top-1${moves ? '' : ' (chess tokens are characters of a move, so legality is not scored)'}. ${lens.positions} held-out positions (after the game is over there is no next move); by move number in report.json.</p>`);
   }
 
+  if (report.interventions && report.interventions.layers.length > 0) {
+    const iv = report.interventions;
+    html.push('<h2>Interventions: does the model play on the board the probe reads?</h2>', '<div class="row">');
+    html.push(interventionChart(iv, 'overlapEdited', 'Top-k overlap with the edited board\'s legal moves'));
+    html.push(interventionChart(iv, 'overlapOriginal', 'Top-k overlap with the original board\'s legal moves'));
+    html.push('</div>');
+    html.push(`<p class="note">At one position of each of ${iv.games} held-out games (${iv.sites} had a square whose ${iv.edit === 'flip' ? 'flip' : 'emptying'} changes the legal moves, seed ${iv.seed}), the activation at the layer was pushed along the mine/theirs probe's direction until the probe read the square ${iv.edit === 'flip' ? 'flipped' : 'empty'} by the margin it read it before${iv.strength !== 1 ? `, times ${iv.strength}` : ''}; the rest of the model then ran on the edit. <b>Random</b>: an edit of the same size along a Gaussian direction. The overlap is the share of a board's k legal moves among the model's top-k predictions; an edit the model reads moves the predictions towards the edited board's legal moves and away from the original's.</p>`);
+    html.push(interventionTable(iv));
+  }
+
   html.push(`<h2>Per-square accuracy: ${best.source} layer ${best.layer} beside the majority baseline</h2>`, '<div class="row">');
   html.push(squareHeatmap(best, `${best.source} layer ${best.layer}: cell ${pct(best.cellAcc)}`, chess));
   html.push(squareHeatmap(majority, `majority baseline: cell ${pct(majority.cellAcc)}`, chess));
@@ -189,7 +202,7 @@ function metaList(report: ProbeReport): string {
     ['model', `${report.checkpoint.preset ?? 'custom'}: d_model ${c.d_model}, ${c.n_layers} layers, d_state ${c.d_state}, expand ${c.expand}`],
     ['data', `${report.data.dir} (${report.data.game}): fitted on ${report.data.fitGames} ${report.data.fitSplit} games, scored on ${report.data.evalGames} ${report.data.evalSplit} games, probe points among input positions 1..${report.data.positionsPerGame} of each game`],
     ['probe', `target ${report.target}; sources ${report.options.sources.join(' + ')}; ridge start then ${report.options.epochs} epochs of descent; seed ${report.options.seed}${report.options.sources.includes('state') ? `; state positions per game ${report.options.statePositions || 'all'}` : ''}`],
-    ['time', `${t.totalSeconds.toFixed(0)} s in all: capture ${t.captureSeconds.toFixed(0)} s, fitting ${t.fitSeconds.toFixed(0)} s (trained model ${t.trainedFitSeconds.toFixed(0)} s), scoring ${t.scoreSeconds.toFixed(0)} s (${escapeXml(report.options.backend)} backend)`],
+    ['time', `${t.totalSeconds.toFixed(0)} s in all: capture ${t.captureSeconds.toFixed(0)} s, fitting ${t.fitSeconds.toFixed(0)} s (trained model ${t.trainedFitSeconds.toFixed(0)} s), scoring ${t.scoreSeconds.toFixed(0)} s${t.lensSeconds !== undefined ? `, lens ${t.lensSeconds.toFixed(0)} s` : ''}${t.interventionSeconds !== undefined ? `, interventions ${t.interventionSeconds.toFixed(0)} s` : ''} (${escapeXml(report.options.backend)} backend)`],
   ];
   return `<dl class="meta">${items.map(([k, v]) => `<dt>${k}</dt><dd>${escapeXml(v)}</dd>`).join('')}</dl>`;
 }
@@ -238,6 +251,39 @@ function lensChart(lens: LensReport): string {
     title: 'Top-1 next move by residual layer', xLabel: 'residual layer (0 = embeddings)', yLabel: 'share of held-out positions',
     series, xMin, xMax, yMin: 0, yMax: 1, xTicks: ticks(xMin, xMax, 1), yTicks: ticks(0, 1, 0.1), formatY: (v) => pct(v, 0),
   });
+}
+
+/** An intervention score by layer: the probe's edit and the random edit per source, and no edit as a line. */
+function interventionChart(iv: InterventionReport, key: keyof EditScores, title: string): string {
+  const series: Series[] = [];
+  const layers = iv.layers.map((l) => l.layer);
+  const xMin = Math.min(...layers);
+  const xMax = Math.max(xMin + 1, ...layers);
+  for (const source of ['residual', 'state'] as const) {
+    const rows = iv.layers.filter((l) => l.source === source).sort((a, b) => a.layer - b.layer);
+    if (rows.length === 0) continue;
+    series.push({ name: `${source}: probe edit`, color: COLORS[source], markers: true, points: rows.map((r) => [r.layer, r.probe[key]]) });
+    series.push({ name: `${source}: random edit`, color: CONTROL_COLORS[source], dash: '6 4', markers: true, points: rows.map((r) => [r.layer, r.random[key]]) });
+  }
+  series.push({ name: 'no edit', color: MAJORITY_COLOR, dash: '2 4', points: [[xMin, iv.unedited[key]], [xMax, iv.unedited[key]]] });
+  const y = yRange(series.flatMap((s) => s.points.map((p) => p[1])), 1);
+  return lineChart({
+    title, xLabel: 'edited after layer', yLabel: 'mean over the edited positions', series, xMin, xMax, yMin: y.min, yMax: y.max,
+    xTicks: ticks(xMin, xMax, 1), yTicks: ticks(y.min, y.max, y.step), formatY: (v) => pct(v, 0),
+  });
+}
+
+function interventionTable(iv: InterventionReport): string {
+  const cells = (s: EditScores) => `<td>${pct(s.top1LegalEdited)}</td><td>${pct(s.top1LegalOriginal)}</td><td>${pct(s.overlapEdited)}</td><td>${pct(s.overlapOriginal)}</td>`;
+  const rows = ['<table>', '<tr><th class="left">edit</th><th>top-1 legal, edited board</th><th>top-1 legal, original board</th><th>overlap, edited</th><th>overlap, original</th>' +
+    '<th>probe reads the edit</th><th>other squares changed</th><th>|edit| / |x|</th></tr>'];
+  rows.push(`<tr><td class="left">no edit</td>${cells(iv.unedited)}<td>-</td><td>-</td><td>-</td></tr>`);
+  for (const l of iv.layers) {
+    rows.push(`<tr><td class="left">${l.source} layer ${l.layer}: probe</td>${cells(l.probe)}<td>${pct(l.readsEdit)}</td><td>${pct(l.otherSquaresChanged)}</td><td>${l.relativeNorm.toFixed(2)}</td></tr>`);
+    rows.push(`<tr><td class="left">${l.source} layer ${l.layer}: random</td>${cells(l.random)}<td>-</td><td>-</td><td>${l.relativeNorm.toFixed(2)}</td></tr>`);
+  }
+  rows.push('</table>');
+  return rows.join('\n');
 }
 
 /** Trained minus random-init accuracy by layer, per source, with its interval, against a zero line. */

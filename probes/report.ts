@@ -2,20 +2,21 @@
  * report.json of `gamba probe`: every number of a probe run, with what it was run on. `gamba report`
  * reads it back through validateReport, which checks the fields the HTML page draws and names the
  * first bad one. Version 2 added chess (target `pieces`), the probe-point wording, whose "mine" is,
- * and each layer's margin over its random-init control; version 3 the lens (lens.ts). Version 1 and 2
- * reports still read and redraw.
+ * and each layer's margin over its random-init control; version 3 the lens (lens.ts); version 4 the
+ * interventions (intervene.ts), when asked for. Earlier versions still read and redraw.
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../src/util/errors.js';
 import type { FeatureSource } from './capture.js';
+import type { InterventionReport } from './intervene.js';
 import type { LensReport } from './lens.js';
 import type { Margin } from './margin.js';
 import type { ProbeMetrics } from './metrics.js';
 import { PROBE_TARGETS, SQUARES, type ProbeTarget } from './targets.js';
 
 export const REPORT_FORMAT = 'gamba-probe-report';
-export const REPORT_VERSION = 3;
-const READABLE_VERSIONS = [1, 2, 3];
+export const REPORT_VERSION = 4;
+const READABLE_VERSIONS = [1, 2, 3, 4];
 export const REPORT_JSON = 'report.json';
 export const REPORT_HTML = 'report.html';
 
@@ -107,6 +108,8 @@ export interface ProbeReport {
   examples: DecodedExample[];
   /** What each residual layer predicts of the next move (null when the residual was not probed; absent before version 3). */
   lens?: LensReport | null;
+  /** Edits of the board through the mine/theirs probes (only when asked for; absent before version 4). */
+  interventions?: InterventionReport;
   probes: { source: FeatureSource; layer: number; file: string }[];
   timings: {
     totalSeconds: number;
@@ -117,6 +120,8 @@ export interface ProbeReport {
     trainedFitSeconds: number;
     /** Fitting and scoring the lens (absent before version 3). */
     lensSeconds?: number;
+    /** The interventions, when asked for. */
+    interventionSeconds?: number;
   };
 }
 
@@ -242,6 +247,28 @@ export function validateReport(value: unknown, file: string): ProbeReport {
           fraction(mo.agreeTop1, `${path}.byMove[${k}].agreeTop1`);
         });
       }
+    });
+  }
+  if (root.interventions !== undefined) {
+    const iv = object(root.interventions, 'interventions');
+    count(iv.sites, 'interventions.sites');
+    count(iv.games, 'interventions.games');
+    if (typeof iv.strength !== 'number' || !(iv.strength > 0)) fail(file, 'interventions.strength', `must be a positive number, got ${JSON.stringify(iv.strength)}`);
+    if (iv.edit !== 'flip' && iv.edit !== 'empty') fail(file, 'interventions.edit', `must be "flip" or "empty", got ${JSON.stringify(iv.edit)}`);
+    const scores = (v: unknown, path: string) => {
+      const o = object(v, path);
+      for (const key of ['top1LegalEdited', 'top1LegalOriginal', 'overlapEdited', 'overlapOriginal']) fraction(o[key], `${path}.${key}`);
+    };
+    scores(iv.unedited, 'interventions.unedited');
+    array(iv.layers, 'interventions.layers').forEach((l, i) => {
+      const path = `interventions.layers[${i}]`;
+      const o = object(l, path);
+      count(o.layer, `${path}.layer`);
+      if (o.source !== 'residual' && o.source !== 'state') fail(file, `${path}.source`, `must be "residual" or "state", got ${JSON.stringify(o.source)}`);
+      fraction(o.readsEdit, `${path}.readsEdit`);
+      fraction(o.otherSquaresChanged, `${path}.otherSquaresChanged`);
+      scores(o.probe, `${path}.probe`);
+      scores(o.random, `${path}.random`);
     });
   }
   array(root.probes, 'probes');

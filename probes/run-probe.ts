@@ -33,6 +33,7 @@ import { DEFAULT_FIT, fitLinearProbe, type FitResult } from './fit-probe.js';
 import { PROBE_POINTS_TEXT, probedGames, type ProbedGame } from './game-points.js';
 import type { LinearProbe } from './linear-probe.js';
 import { predictRows } from './device-probe.js';
+import { runInterventions, type EditKind, type EditProbe } from './intervene.js';
 import { fitTunedLens, legalNextTokens, scoreLens, type LensReport } from './lens.js';
 import { majorityPredictions, majorityTable } from './majority.js';
 import { gameCounts, marginOver, type GameCounts } from './margin.js';
@@ -67,6 +68,17 @@ export interface ProbeRunOptions {
   backend: BackendName;
   /** Fit and score the random-init control too (default true). */
   randomInit?: boolean;
+  /**
+   * Probe only these layers (residual 0..n_layers, state 1..n_layers; absent: every layer). The lens
+   * reads every residual layer, so it is left out when this is given.
+   */
+  layers?: number[];
+  /**
+   * Edit the board through the trained mine/theirs probes (intervene.ts) at the held-out games: at every
+   * probed residual layer past the embeddings, and every probed state layer whose probe beats its
+   * random-init control (or every one, without the control). Othello and mine-theirs only.
+   */
+  intervene?: { edit: EditKind; strength: number };
   /** Called with each fitted probe of the trained model (to save it). */
   onProbe?: (source: FeatureSource, layer: number, probe: LinearProbe) => void;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -89,6 +101,8 @@ interface VariantResult {
   counts: Map<string, GameCounts>;
   /** The logit and tuned lens of the residual stream (the trained model's, when the residual was probed). */
   lens: LensReport | null;
+  /** The fitted probes, by `${source}:${layer}`. */
+  probes: Map<string, LinearProbe>;
   seconds: { capture: number; fit: number; score: number; lens: number };
 }
 
@@ -102,7 +116,10 @@ export async function computeProbeReport(request: ProbeRunOptions): Promise<Prob
   const manifestPath = join(options.data, MANIFEST_FILE);
   if (!isProbeGame(manifest.game)) throw new UserError(`${manifestPath}: a ${manifest.game} dataset; board probes are implemented for othello and chess`);
   const game: ProbeGame = manifest.game;
+  if (options.intervene && game !== 'othello') throw new UserError(`${manifestPath}: a ${game} dataset; interventions edit an Othello board`);
   const target = resolveTarget(game, options.target);
+  if (options.intervene && target !== 'mine-theirs') throw new UserError(`--target ${target}: interventions edit the board through the mine-theirs probes (leave --target out, or give mine-theirs)`);
+  checkLayers(checkpoint.config, options.layers);
   checkModelFitsDataset(checkpoint, options.data, manifest);
   const L = manifest.recordLength;
   // Probe-training and held-out games never overlap: train split for fitting, val split for scoring
@@ -158,6 +175,11 @@ export async function computeProbeReport(request: ProbeRunOptions): Promise<Prob
         if (control) layer.margin = marginOver(trained.counts.get(key)!, control);
       }
     }
+    const interventions = options.intervene
+      ? await runInterventions(trainedModel, held.games, L, held.probed, interventionProbes(trained, randomInit !== null), {
+        ...options.intervene, seed: options.seed, batch: options.batch, onProgress: options.onProgress,
+      })
+      : undefined;
     let best = trained.layers[0];
     for (const r of trained.layers) if (r.cellAcc > best.cellAcc) best = r;
     const examples = decodedExamples(held, keepHeld, options, best, trained.examples, common.exampleMoves);
@@ -206,6 +228,7 @@ export async function computeProbeReport(request: ProbeRunOptions): Promise<Prob
       bestMargin: bestByMargin(trained.layers),
       examples,
       lens: trained.lens,
+      ...(interventions ? { interventions } : {}),
       probes: [],
       timings: {
         totalSeconds,
@@ -214,6 +237,7 @@ export async function computeProbeReport(request: ProbeRunOptions): Promise<Prob
         scoreSeconds: sum('score'),
         trainedFitSeconds: trained.seconds.fit,
         lensSeconds: trained.seconds.lens,
+        ...(interventions ? { interventionSeconds: interventions.seconds } : {}),
       },
     };
   });
@@ -231,6 +255,27 @@ function modelSources(config: ModelConfig, asked: FeatureSource[] | undefined): 
     throw new UserError(`--source ${asked.length > 1 ? 'both' : 'state'}: a transformer has no recurrent state to probe (it carries a key/value cache between tokens); use --source residual`);
   }
   return ['residual'];
+}
+
+/** Refuses a layer the model does not have. */
+function checkLayers(config: ModelConfig, layers: number[] | undefined): void {
+  for (const layer of layers ?? []) {
+    if (!Number.isInteger(layer) || layer < 0 || layer > config.n_layers) throw new UserError(`--layer ${layer}: the model has residual layers 0..${config.n_layers} (0 = the embeddings) and state layers 1..${config.n_layers}`);
+  }
+}
+
+/**
+ * The trained probes to edit through: residual layers past the embeddings, and state layers whose
+ * probe beats its control (its margin's 95% interval above zero) when the control was fitted.
+ */
+function interventionProbes(trained: VariantResult, withControl: boolean): EditProbe[] {
+  const out: EditProbe[] = [];
+  for (const l of trained.layers) {
+    if (l.source === 'residual' && l.layer === 0) continue;
+    if (l.source === 'state' && withControl && !(l.margin && l.margin.cellLow > 0)) continue;
+    out.push({ source: l.source, layer: l.layer, probe: trained.probes.get(`${l.source}:${l.layer}`)! });
+  }
+  return out;
 }
 
 /** Which probe points each source keeps: every one for the residual stream, a seeded sample for the state. */
@@ -293,7 +338,7 @@ async function runVariant(
   const { options } = ctx;
   const seconds = { capture: 0, fit: 0, score: 0, lens: 0 };
   // The lens reads the trained model's residual stream; a random model's predictions say nothing.
-  const withLens = name === 'trained' && ctx.keepFit.residual !== undefined;
+  const withLens = name === 'trained' && ctx.keepFit.residual !== undefined && options.layers === undefined;
   let tunedLens: Awaited<ReturnType<typeof fitTunedLens>> | null = null;
   let lens: LensReport | null = null;
   const progress = (stage: string) => (done: number, total: number) => options.onProgress?.(stage, done, total);
@@ -301,7 +346,7 @@ async function runVariant(
 
   let t0 = performance.now();
   const fitCapture = await captureFeatures(model, ctx.fit.games, recordLength(ctx.fit), {
-    dir: ctx.scratch, name: `${name}-fit`, batch: options.batch, points: ctx.fit.points, keep: ctx.keepFit, onProgress: progress(`${name}: capture probe-training games`),
+    dir: ctx.scratch, name: `${name}-fit`, batch: options.batch, points: ctx.fit.points, keep: ctx.keepFit, layers: options.layers, onProgress: progress(`${name}: capture probe-training games`),
   });
   seconds.capture += (performance.now() - t0) / 1000;
   const probes: { source: FeatureSource; layer: number; probe: LinearProbe; fit: FitResult; fitSeconds: number }[] = [];
@@ -343,7 +388,7 @@ async function runVariant(
 
   t0 = performance.now();
   const heldCapture = await captureFeatures(model, ctx.held.games, recordLength(ctx.held), {
-    dir: ctx.scratch, name: `${name}-held`, batch: options.batch, points: ctx.held.points, keep: ctx.keepHeld, onProgress: progress(`${name}: capture held-out games`),
+    dir: ctx.scratch, name: `${name}-held`, batch: options.batch, points: ctx.held.points, keep: ctx.keepHeld, layers: options.layers, onProgress: progress(`${name}: capture held-out games`),
   });
   seconds.capture += (performance.now() - t0) / 1000;
   const layers: LayerResult[] = [];
@@ -380,7 +425,7 @@ async function runVariant(
     closeCapture(heldCapture);
     removeFiles(heldCapture);
   }
-  return { layers, examples, counts, lens, seconds };
+  return { layers, examples, counts, lens, probes: new Map(probes.map((p) => [`${p.source}:${p.layer}`, p.probe])), seconds };
 }
 
 function removeFiles(captured: CapturedSource[]): void {

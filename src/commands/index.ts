@@ -5,6 +5,7 @@ import { datasetCommand } from './dataset.js';
 import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { generateCommand } from './generate.js';
+import { interveneCommand } from './intervene.js';
 import { logitsCommand } from './logits.js';
 import { perftCommand } from './perft.js';
 import { playCommand } from './play.js';
@@ -14,4 +15,4 @@ import { reportCommand } from './report.js';
 import { trainCommand } from './train.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [generateCommand, datasetCommand, trainCommand, evalCommand, playCommand, probeCommand, reportCommand, exportCommand, logitsCommand, quickstartCommand, benchCommand, perftCommand];
+export const commands: CommandModule<any, any>[] = [generateCommand, datasetCommand, trainCommand, evalCommand, playCommand, probeCommand, interveneCommand, reportCommand, exportCommand, logitsCommand, quickstartCommand, benchCommand, perftCommand];

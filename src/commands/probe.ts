@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_PROBE, runProbe } from '../../probes/probe-checkpoint.js';
 import { REPORT_HTML, REPORT_JSON, type ProbeReport } from '../../probes/report.js';
+import { EDIT_KINDS, type EditKind } from '../../probes/intervene.js';
 import { PROBE_TARGETS, TARGETS_OF_GAME, type ProbeTarget } from '../../probes/targets.js';
 import type { BackendName } from '../backend/index.js';
 import { integerFlag } from '../util/flags.js';
+import { interventionLines, strengthFlag } from './intervene.js';
 import { note, printResult, ProgressBar } from '../util/output.js';
 
 interface ProbeArgs {
@@ -24,6 +26,9 @@ interface ProbeArgs {
   epochs: number;
   batch: number;
   'random-init': boolean;
+  intervene: boolean;
+  edit: EditKind;
+  strength: number;
   backend: BackendName;
   out?: string;
   force: boolean;
@@ -52,6 +57,9 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
       .option('epochs', { type: 'number', default: DEFAULT_PROBE.epochs, describe: 'most descent epochs after the closed-form ridge start (0 = ridge only; stops early once the validation games stop gaining)' })
       .option('batch', { type: 'number', default: DEFAULT_PROBE.batch, describe: 'games per model step during capture' })
       .option('random-init', { type: 'boolean', default: true, describe: 'also fit the random-init control (--no-random-init skips it)' })
+      .option('intervene', { type: 'boolean', default: false, describe: 'also edit the board through the mine/theirs probes at every layer and score the moves the model then predicts (Othello; see `gamba intervene`)' })
+      .option('edit', { type: 'string', choices: EDIT_KINDS as EditKind[], default: 'flip' as EditKind, describe: 'with --intervene: flip a disc to the other side, or empty its square' })
+      .option('strength', { type: 'number', default: 1, describe: 'with --intervene: the edit is this many times the smallest one that makes the probe read the square edited by the margin it read it before' })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'] as const, default: 'auto' as const, describe: 'compute backend for the model and the probe fits' })
       .option('out', { type: 'string', describe: 'report directory (default <checkpoint>/probe-<target>)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace a report already in --out' })
@@ -80,6 +88,7 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
       epochs,
       backend: args.backend,
       randomInit: args['random-init'],
+      intervene: args.intervene ? { edit: args.edit, strength: strengthFlag(args.strength) } : undefined,
       out: args.out,
       force: args.force,
       onProgress: (stage, done, total) => {
@@ -109,6 +118,7 @@ function jsonSummary(report: ProbeReport, out: string) {
       randomInit: report.baselines.randomInit.map(brief),
     },
     lens: report.lens ? report.lens.layers.map((l) => ({ layer: l.layer, logit: { legalTop1: l.logit.legalTop1, agreeTop1: l.logit.agreeTop1 }, tuned: { legalTop1: l.tuned.legalTop1, agreeTop1: l.tuned.agreeTop1 } })) : null,
+    interventions: report.interventions ?? null,
     timings: report.timings,
   };
 }
@@ -136,8 +146,9 @@ function humanSummary(report: ProbeReport, out: string): string {
       lines.push(`  layer ${String(l.layer).padStart(2)}: ${pct(l.logit[key]!)} / ${pct(l.tuned[key]!)}`);
     }
   }
+  if (report.interventions) lines.push(...interventionLines(report.interventions));
   const t = report.timings;
-  lines.push(`time: ${t.totalSeconds.toFixed(0)} s (capture ${t.captureSeconds.toFixed(0)} s, fit ${t.fitSeconds.toFixed(0)} s of which the trained model ${t.trainedFitSeconds.toFixed(0)} s, score ${t.scoreSeconds.toFixed(0)} s${t.lensSeconds !== undefined ? `, lens ${t.lensSeconds.toFixed(0)} s` : ''})`);
+  lines.push(`time: ${t.totalSeconds.toFixed(0)} s (capture ${t.captureSeconds.toFixed(0)} s, fit ${t.fitSeconds.toFixed(0)} s of which the trained model ${t.trainedFitSeconds.toFixed(0)} s, score ${t.scoreSeconds.toFixed(0)} s${t.lensSeconds !== undefined ? `, lens ${t.lensSeconds.toFixed(0)} s` : ''}${t.interventionSeconds !== undefined ? `, interventions ${t.interventionSeconds.toFixed(0)} s` : ''})`);
   lines.push(`report: ${join(out, REPORT_HTML)} (numbers in ${join(out, REPORT_JSON)})`);
   return lines.join('\n');
 }

@@ -28,6 +28,15 @@ export interface StepState {
  */
 export type ResidualObserver = (layer: number, x: Tensor) => Tensor | void;
 
+/**
+ * Sees a Mamba's SSM state h: (B, E, N) of layer `layer` (1-based, as the state probes number them)
+ * right after this step's update, before the layer reads its output from it. It may return an edit
+ * dh of h's shape: the state becomes h + dh and the layer's output y = C h + D u follows it (y += C dh),
+ * so the edit reaches this step's logits and every later step; the model disposes dh after. Anything
+ * else it returns is ignored.
+ */
+export type StateEditor = (layer: number, h: Tensor) => Tensor | void;
+
 export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
   /** Parameters on the backend, Hugging Face names. */
   readonly params = new Map<string, Tensor>();

@@ -18,7 +18,7 @@
  */
 import type { Backend, SelectiveScanInputs, Tensor } from '../backend/backend.js';
 import { innerSize, type MambaConfig } from './config.js';
-import { LanguageModel, type ResidualObserver, type StepState } from './language-model.js';
+import { LanguageModel, type ResidualObserver, type StateEditor, type StepState } from './language-model.js';
 import { parameterShapes } from './params.js';
 
 interface LayerParams {
@@ -265,7 +265,8 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     return state.tensors[this.config.n_layers + layer];
   }
 
-  async step(state: StepState, tokens: Int32Array, onResidual?: ResidualObserver): Promise<Float32Array> {
+  /** step() of every model, and `onState` (see StateEditor) that may edit each layer's SSM state. */
+  async step(state: StepState, tokens: Int32Array, onResidual?: ResidualObserver, onState?: StateEditor): Promise<Float32Array> {
     const B = state.batch;
     if (tokens.length !== B) throw new Error(`step: ${tokens.length} tokens for a state of batch ${B}`);
     const be = this.backend;
@@ -290,6 +291,7 @@ export class MambaLM extends LanguageModel<MambaConfig> {
       const delta = be.softplusBiasForward(dtProj, p.dtProjBias);
       // y: (B, E)
       const y = be.selectiveScanStep(this.ssmState(state, i), u, delta, p.aLog, b, c, p.d);
+      if (onState) this.editState(state, i, y, p.aLog, c, p.d, onState);
       const gated = be.gateForward(y, z);
       const branch = be.matmul(gated, p.outProj, { transB: true });
       const next = be.add(x, branch);
@@ -303,6 +305,30 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     const out = await be.download(logits);
     be.dispose(logits);
     return out;
+  }
+
+  /**
+   * Applies `onState`'s edit dh (if it returns one) to layer i's state and output y. The step kernel
+   * itself gives C dh: run on dh with u = 0 and delta = 0 it keeps h = exp(0) dh + 0 and returns
+   * y = C dh + D 0.
+   */
+  private editState(state: StepState, i: number, y: Tensor, aLog: Tensor, c: Tensor, d: Tensor, onState: StateEditor): void {
+    const be = this.backend;
+    const h = this.ssmState(state, i);
+    const edit: unknown = onState(i + 1, h);
+    if (typeof edit !== 'object' || edit === null) return;
+    const dh = edit as Tensor;
+    if (dh.shape.length !== h.shape.length || dh.shape.some((n, k) => n !== h.shape[k])) {
+      throw new Error(`step: the SSM state of layer ${i + 1} is [${h.shape.join(', ')}], its edit [${dh.shape.join(', ')}]`);
+    }
+    const [B, E, N] = h.shape;
+    const zeroU = be.zeros([B, E]);
+    const zeroDelta = be.zeros([B, E]);
+    const unusedB = be.zeros([B, N]);
+    const readEdit = be.selectiveScanStep(dh, zeroU, zeroDelta, aLog, unusedB, c, d);
+    be.addInPlace(y, readEdit);
+    be.addInPlace(h, dh);
+    for (const t of [zeroU, zeroDelta, unusedB, readEdit, dh]) be.dispose(t);
   }
 
   readout(x: Tensor): Tensor {

@@ -2,7 +2,7 @@
  * `gamba probe` on a chess model end to end: a random-game dataset from `gamba generate chess`, a tiny
  * chess model trained for two steps, then pieces probes at each '.' with both baselines, the margins,
  * decoded boards checked square by square against chess.js, report.html in headless Chromium, and
- * Othello targets refused for chess data with one line naming the flag.
+ * Othello targets and interventions refused for chess data with one line naming the flag or file.
  */
 import { Chess } from 'chess.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -127,5 +127,13 @@ describe('gamba probe on chess', () => {
     const othello = gamba('probe', '--checkpoint', checkpoint, '--data', 'datasets/samples/othello', '--target', 'pieces', '--out', join(root, 'r3'));
     expect(othello.status).toBe(2);
     expect(othello.stderr).toBe('gamba: --target pieces: not a target for othello data (othello targets: mine-theirs, black-white, flipped, legal)\n');
+  });
+
+  it('refuses interventions on chess data, naming the manifest', () => {
+    for (const args of [['intervene', '--layer', '1'], ['probe', '--intervene', '--out', join(root, 'r4')]]) {
+      const run = gamba(args[0], '--checkpoint', checkpoint, '--data', data, ...args.slice(1));
+      expect(run.status).toBe(2);
+      expect(run.stderr).toBe(`gamba: ${join(data, 'manifest.json')}: a chess dataset; interventions edit an Othello board\n`);
+    }
   });
 });
