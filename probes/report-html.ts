@@ -279,8 +279,8 @@ function interventionTable(iv: InterventionReport): string {
     '<th>probe reads the edit</th><th>other squares changed</th><th>|edit| / |x|</th></tr>'];
   rows.push(`<tr><td class="left">no edit</td>${cells(iv.unedited)}<td>-</td><td>-</td><td>-</td></tr>`);
   for (const l of iv.layers) {
-    rows.push(`<tr><td class="left">${l.source} layer ${l.layer}: probe</td>${cells(l.probe)}<td>${pct(l.readsEdit)}</td><td>${pct(l.otherSquaresChanged)}</td><td>${l.relativeNorm.toFixed(2)}</td></tr>`);
-    rows.push(`<tr><td class="left">${l.source} layer ${l.layer}: random</td>${cells(l.random)}<td>-</td><td>-</td><td>${l.relativeNorm.toFixed(2)}</td></tr>`);
+    rows.push(`<tr><td class="left">${l.source} layer ${l.layer}: probe</td>${cells(l.probe)}<td>${pct(l.readsEdit)}</td><td>${pct(l.otherSquaresChanged)}</td><td>${l.relativeNorm.toPrecision(2)}</td></tr>`);
+    rows.push(`<tr><td class="left">${l.source} layer ${l.layer}: random</td>${cells(l.random)}<td>-</td><td>-</td><td>${l.relativeNorm.toPrecision(2)}</td></tr>`);
   }
   rows.push('</table>');
   return rows.join('\n');

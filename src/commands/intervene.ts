@@ -113,7 +113,7 @@ export function interventionLines(iv: InterventionReport): string[] {
   ];
   for (const l of iv.layers) {
     const name = `${l.source} layer ${l.layer}`;
-    lines.push(row(`${name}: probe edit`, l.probe, `   probe reads the edit ${pct(l.readsEdit)}, other squares changed ${pct(l.otherSquaresChanged)}, |edit|/|x| ${l.relativeNorm.toFixed(2)}`));
+    lines.push(row(`${name}: probe edit`, l.probe, `   probe reads the edit ${pct(l.readsEdit)}, other squares changed ${pct(l.otherSquaresChanged)}, |edit|/|x| ${l.relativeNorm.toPrecision(2)}`));
     lines.push(row(`${name}: random`, l.random));
   }
   if (iv.layers.length === 0) lines.push('  (no probe to edit through: no state probe beat its random-init control)');
