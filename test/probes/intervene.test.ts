@@ -2,7 +2,8 @@
  * Interventions, piece by piece: the edited positions and their legal moves (a one-move game whose
  * every edit is worked out by hand), the probe's edit (the square reads the class asked for by the
  * mirrored margin; a reading already there gives no edit), and the edit passes through the model (a
- * zero edit changes no bit of the logits, an edit changes them; the unedited pass reads the same
+ * probe edit that leaves its reading as it is is zero and changes no bit of the logits, another edit
+ * changes them; the unedited pass reads the same
  * activations as the probe capture).
  */
 import { describe, expect, it } from 'vitest';
@@ -167,11 +168,28 @@ describe('the edit passes', () => {
     });
 
     for (const source of sources) {
-      it(`${preset}: a zero ${source} edit changes no bit, a non-zero one changes the logits of its site`, async () => {
+      it(`${preset}: a ${source} edit that leaves the probe's reading as it is changes no bit, another edit changes the logits of its site`, async () => {
         const layer = 1;
         const base = await logitsAtSites(model, games, L, sites, 2, [null], [{ source, layer }]);
-        const width = base.captured.get(`${source}:${layer}`)!.length / sites.length;
-        const zeros = sites.map(() => new Float32Array(width));
+        const activations = base.captured.get(`${source}:${layer}`)!;
+        const width = activations.length / sites.length;
+        // A probe of random weights, asked for the class it already reads at each site's square.
+        const probe = zeroProbe(width, 3);
+        const r = new Rng(8, 1);
+        for (const a of [probe.weight, probe.bias]) for (let i = 0; i < a.length; i++) a[i] = r.normal();
+        const zeros = sites.map((site, i) => {
+          const x = activations.subarray(i * width, (i + 1) * width);
+          const reads = (k: number) => {
+            let v = probe.bias[site.square * 3 + k];
+            for (let j = 0; j < width; j++) v += probe.weight[(site.square * 3 + k) * width + j] * x[j];
+            return v;
+          };
+          const current = [0, 1, 2].reduce((best, k) => (reads(k) > reads(best) ? k : best), 0);
+          const edit = probeEdit(probe, x, site.square, current);
+          expect(edit.readsTo).toBe(true);
+          return edit.delta;
+        });
+        expect(zeros.every((d) => d.every((v) => v === 0))).toBe(true);
         const pushed = sites.map((_, i) => Float32Array.from({ length: width }, (_, j) => (i === 0 ? 0.5 * Math.sin(j + 1) : 0)));
         const pass = await logitsAtSites(model, games, L, sites, 1, [{ source, layer, deltas: zeros }, { source, layer, deltas: pushed }], []);
         expect(Array.from(pass.logits[0])).toEqual(Array.from(base.logits[0]));
