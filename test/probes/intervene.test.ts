@@ -3,8 +3,7 @@
  * every edit is worked out by hand), the probe's edit (the square reads the class asked for by the
  * mirrored margin; a reading already there gives no edit), and the edit passes through the model (a
  * probe edit that leaves its reading as it is is zero and changes no bit of the logits, another edit
- * changes them; the unedited pass reads the same
- * activations as the probe capture).
+ * changes them; the unedited pass reads the same activations as the probe capture).
  */
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
