@@ -12,7 +12,7 @@ import { computeProbeReport } from '../../probes/run-probe.js';
 import type { BackendName } from '../backend/index.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
-import { note, printResult, ProgressBar } from '../util/output.js';
+import { note, printResult, stagedProgress } from '../util/output.js';
 
 interface InterveneArgs {
   checkpoint: string;
@@ -56,7 +56,6 @@ export const interveneCommand: CommandModule<object, InterveneArgs> = {
   handler: async (args) => {
     const layer = integerFlag('layer', args.layer, 0);
     if (layer === 0) throw new UserError('--layer 0: the embeddings hold no board to edit; give a layer from 1 to n_layers');
-    let bar: { stage: string; bar: ProgressBar } | null = null;
     const report = await computeProbeReport({
       checkpoint: args.checkpoint,
       data: args.data,
@@ -72,11 +71,7 @@ export const interveneCommand: CommandModule<object, InterveneArgs> = {
       randomInit: args['random-init'],
       layers: [layer],
       intervene: { edit: args.edit, strength: strengthFlag(args.strength) },
-      onProgress: (stage, done, total) => {
-        if (!bar || bar.stage !== stage) bar = { stage, bar: new ProgressBar(stage, total) };
-        bar.bar.update(done);
-        if (done === total) bar.bar.finish();
-      },
+      onProgress: stagedProgress(),
       onNote: note,
     });
     const iv = report.interventions!;

@@ -12,7 +12,7 @@ import { PROBE_TARGETS, TARGETS_OF_GAME, type ProbeTarget } from '../../probes/t
 import type { BackendName } from '../backend/index.js';
 import { integerFlag } from '../util/flags.js';
 import { interventionLines, strengthFlag } from './intervene.js';
-import { note, printResult, ProgressBar } from '../util/output.js';
+import { note, printResult, stagedProgress } from '../util/output.js';
 
 interface ProbeArgs {
   checkpoint: string;
@@ -74,7 +74,6 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
     const statePositions = integerFlag('state-positions', args['state-positions'], 0);
     const epochs = integerFlag('epochs', args.epochs, 0, 1000);
     const batch = integerFlag('batch', args.batch, 1, 65536);
-    let bar: { stage: string; bar: ProgressBar } | null = null;
     const result = await runProbe({
       checkpoint: args.checkpoint,
       data: args.data,
@@ -91,11 +90,7 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
       intervene: args.intervene ? { edit: args.edit, strength: strengthFlag(args.strength) } : undefined,
       out: args.out,
       force: args.force,
-      onProgress: (stage, done, total) => {
-        if (!bar || bar.stage !== stage) bar = { stage, bar: new ProgressBar(stage, total) };
-        bar.bar.update(done);
-        if (done === total) bar.bar.finish();
-      },
+      onProgress: stagedProgress(),
       onNote: note,
     });
     printResult(args.json, jsonSummary(result.report, result.dir), () => humanSummary(result.report, result.dir));

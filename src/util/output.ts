@@ -48,6 +48,16 @@ export class ProgressBar {
   }
 }
 
+/** A progress callback for work in named stages: one bar per stage, a new one when the stage changes. */
+export function stagedProgress(): (stage: string, done: number, total: number) => void {
+  let current: { stage: string; bar: ProgressBar } | null = null;
+  return (stage, done, total) => {
+    if (!current || current.stage !== stage) current = { stage, bar: new ProgressBar(stage, total) };
+    current.bar.update(done);
+    if (done === total) current.bar.finish();
+  };
+}
+
 /** Bytes in binary units with one decimal: "23.5 GiB", "82.3 TiB" (error messages, reports). */
 export function formatBytes(bytes: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
