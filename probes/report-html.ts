@@ -32,7 +32,7 @@ const pct = (v: number, digits = 1) => `${(100 * v).toFixed(digits)}%`;
 const points = (v: number, digits = 1) => `${v >= 0 ? '+' : '\u2212'}${Math.abs(100 * v).toFixed(digits)}`;
 const CHESS_LETTERS = ' PNBRQKpnbrqk';
 
-const STYLE = `
+export const PAGE_STYLE = `
 body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; margin: 24px auto; max-width: 1180px; color: #222; padding: 0 16px; }
 h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
@@ -74,7 +74,7 @@ export function renderReportHtml(report: ProbeReport): string {
   ].join('; ');
   const chess = report.data.game === 'chess';
   const html: string[] = [];
-  html.push('<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>${escapeXml(title)}</title>`, `<style>${STYLE}</style>`, '</head>', '<body>');
+  html.push('<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>${escapeXml(title)}</title>`, `<style>${PAGE_STYLE}</style>`, '</head>', '<body>');
   html.push(`<h1>${escapeXml(title)}</h1>`);
   html.push(`<p class="lead">${lead}.</p>`);
   html.push(`<p class="lead margin-summary">${marginSummary(report)}</p>`);
@@ -208,7 +208,7 @@ function metaList(report: ProbeReport): string {
 }
 
 /** y range of a chart: from a round value below the data (at most `floor`) to a round value above. */
-function yRange(values: number[], floor: number): { min: number; max: number; step: number } {
+export function yRange(values: number[], floor: number): { min: number; max: number; step: number } {
   const lo = Math.min(floor, ...values);
   const hi = Math.max(...values, lo + 0.01);
   const span = hi - lo;

@@ -1,6 +1,7 @@
 /** Every `gamba` subcommand, in the order `--help` lists them. */
 import type { CommandModule } from 'yargs';
 import { benchCommand } from './bench.js';
+import { compareCommand } from './compare.js';
 import { datasetCommand } from './dataset.js';
 import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
@@ -15,4 +16,4 @@ import { reportCommand } from './report.js';
 import { trainCommand } from './train.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [generateCommand, datasetCommand, trainCommand, evalCommand, playCommand, probeCommand, interveneCommand, reportCommand, exportCommand, logitsCommand, quickstartCommand, benchCommand, perftCommand];
+export const commands: CommandModule<any, any>[] = [generateCommand, datasetCommand, trainCommand, evalCommand, playCommand, probeCommand, interveneCommand, reportCommand, compareCommand, exportCommand, logitsCommand, quickstartCommand, benchCommand, perftCommand];

@@ -1,0 +1,104 @@
+/**
+ * compare.html: one self-contained page (inline CSS and SVG, no script) drawn from compare.json alone:
+ *   - a table of the models: size, training, legal-move rate, best probe layer of each source beside
+ *     its random-init control;
+ *   - probe cell and board accuracy by layer (residual solid, state dashed), one colour per model;
+ *   - cell and board accuracy by move number at each model's best residual layer;
+ *   - the lens (legal top-1 by residual layer, logit lens solid, tuned lens dashed).
+ */
+import type { CompareReport, ComparedModel } from './compare.js';
+import { PAGE_STYLE, yRange } from './report-html.js';
+import { escapeXml, lineChart, ticks, type Series } from './svg-charts.js';
+
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+const pct = (v: number, digits = 1) => `${(100 * v).toFixed(digits)}%`;
+const colorOf = (i: number) => PALETTE[i % PALETTE.length];
+
+export function renderCompareHtml(compare: CompareReport): string {
+  const title = `${compare.models.length} models compared: ${compare.game} ${compare.target} probes`;
+  const html = ['<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>${escapeXml(title)}</title>`, `<style>${PAGE_STYLE}</style>`, '</head>', '<body>'];
+  html.push(`<h1>${escapeXml(title)}</h1>`);
+  html.push(modelTable(compare.models));
+  html.push('<p class="note">Tokens: training steps x batch x positions per game, from each checkpoint\'s trainer-state.json, with the minutes its steps took and the backend they ran on (- where the checkpoint was shipped without it). Legal: the share of held-out positions whose greedy move is legal, from the eval.json of `gamba eval --json` beside the checkpoint. Best layers: highest held-out cell accuracy of each source, next to the same probe on a randomly initialised model of the same config.</p>');
+
+  html.push('<h2>Probe accuracy by layer</h2>', '<div class="row">');
+  html.push(byLayerChart(compare, 'cellAcc', 'Cell accuracy by layer'));
+  html.push(byLayerChart(compare, 'boardAcc', 'Full-board accuracy by layer'));
+  html.push('</div>');
+  html.push('<p class="note">Solid: the residual stream (layer 0 = embeddings, layer i = after layer i); dashed: a Mamba\'s SSM state of layer i.</p>');
+
+  html.push('<h2>By move number, at each model\'s best residual layer</h2>', '<div class="row">');
+  html.push(byMoveChart(compare, 'cellAcc', 'Cell accuracy by move number'));
+  html.push(byMoveChart(compare, 'boardAcc', 'Full-board accuracy by move number'));
+  html.push('</div>');
+
+  if (compare.models.some((m) => m.lens)) {
+    html.push('<h2>The lens: legal next moves read from each layer</h2>', '<div class="row">', lensChart(compare), '</div>');
+    html.push('<p class="note">The share of held-out positions whose top-1 move is legal when layer l is read through the model\'s own final norm and head (logit lens, solid) or through a linear map fitted to the final logits (tuned lens, dashed).</p>');
+  }
+  html.push('</body>', '</html>');
+  return html.join('\n') + '\n';
+}
+
+function modelTable(models: ComparedModel[]): string {
+  const rows = ['<table>', '<tr><th class="left">model</th><th class="left">architecture</th><th>parameters</th><th>d_model x layers</th><th>d_state</th>' +
+    '<th>steps</th><th>tokens</th><th>minutes</th><th>legal</th><th>best residual: cell / board</th><th>random-init there</th><th>best state: cell / board</th><th>random-init there</th></tr>'];
+  models.forEach((m, i) => {
+    const best = (source: 'residual' | 'state') => {
+      const b = m.best.find((x) => x.source === source);
+      if (!b) return '<td>-</td><td>-</td>';
+      const control = m.layers.find((l) => l.source === source && l.layer === b.layer)?.control;
+      return `<td>layer ${b.layer}: ${pct(b.cellAcc, 2)} / ${pct(b.boardAcc, 2)}</td><td>${control ? `${pct(control.cellAcc, 2)} / ${pct(control.boardAcc, 2)}` : '-'}</td>`;
+    };
+    const t = m.training;
+    rows.push(`<tr><td class="left"><span class="swatch" style="background:${colorOf(i)}"></span>${escapeXml(m.name)}</td><td class="left">${escapeXml(m.architecture)}${m.preset ? ` (${escapeXml(m.preset)})` : ''}</td>` +
+      `<td>${(m.parameters / 1e6).toFixed(2)}M</td><td>${m.dModel} x ${m.nLayers}</td><td>${m.dState ?? '-'}</td>` +
+      `<td>${t ? t.steps : '-'}</td><td>${t ? `${(t.tokens / 1e6).toFixed(1)}M` : '-'}</td><td>${t ? `${t.minutes.toFixed(1)} (${escapeXml(t.backend)})` : '-'}</td>` +
+      `<td>${m.legalTop1 === null ? '-' : pct(m.legalTop1, 2)}</td>${best('residual')}${best('state')}</tr>`);
+  });
+  rows.push('</table>');
+  return rows.join('\n');
+}
+
+function chart(title: string, xLabel: string, yLabel: string, series: Series[], xStep: number): string {
+  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
+  const xMin = Math.min(...xs);
+  const xMax = Math.max(xMin + 1, ...xs);
+  const y = yRange(series.flatMap((s) => s.points.map((p) => p[1])), 1);
+  return lineChart({
+    title, xLabel, yLabel, series, xMin, xMax, yMin: y.min, yMax: y.max,
+    xTicks: ticks(xMin, xMax, xStep), yTicks: ticks(y.min, y.max, y.step), formatY: (v) => pct(v, 0),
+  });
+}
+
+function byLayerChart(compare: CompareReport, key: 'cellAcc' | 'boardAcc', title: string): string {
+  const series: Series[] = [];
+  compare.models.forEach((m, i) => {
+    for (const source of ['residual', 'state'] as const) {
+      const rows = m.layers.filter((l) => l.source === source).sort((a, b) => a.layer - b.layer);
+      if (rows.length > 0) series.push({ name: `${m.name}: ${source}`, color: colorOf(i), dash: source === 'state' ? '6 4' : undefined, markers: true, points: rows.map((r) => [r.layer, r[key]]) });
+    }
+  });
+  const depth = Math.max(...compare.models.map((m) => m.nLayers));
+  return chart(title, 'layer', 'held-out accuracy', series, depth > 12 ? 2 : 1);
+}
+
+function byMoveChart(compare: CompareReport, key: 'cellAcc' | 'boardAcc', title: string): string {
+  const series: Series[] = [];
+  compare.models.forEach((m, i) => {
+    const b = m.best.find((x) => x.source === 'residual') ?? m.best[0];
+    series.push({ name: `${m.name}: ${b.source} layer ${b.layer}`, color: colorOf(i), points: b.byMove.map((p) => [p.move, p[key]]) });
+  });
+  return chart(title, compare.moveAxis, 'held-out accuracy', series, 10);
+}
+
+function lensChart(compare: CompareReport): string {
+  const series: Series[] = [];
+  compare.models.forEach((m, i) => {
+    if (!m.lens) return;
+    series.push({ name: `${m.name}: logit lens`, color: colorOf(i), markers: true, points: m.lens.map((l) => [l.layer, l.logit]) });
+    series.push({ name: `${m.name}: tuned lens`, color: colorOf(i), dash: '6 4', markers: true, points: m.lens.map((l) => [l.layer, l.tuned]) });
+  });
+  const depth = Math.max(...compare.models.map((m) => m.nLayers));
+  return chart('Legal top-1 by residual layer', 'residual layer (0 = embeddings)', 'share of held-out positions', series, depth > 12 ? 2 : 1);
+}

@@ -1,0 +1,176 @@
+/**
+ * `gamba compare`: several models' probe reports side by side (compare.json + compare.html), as the
+ * layer studies set Mambas against transformers. Per model, from its report.json and, where they lie
+ * beside the checkpoint the report names, its trainer-state.json (steps, tokens, training minutes) and
+ * eval.json (legal-move rate):
+ *   - size: architecture, preset, parameters, width and depth;
+ *   - training: steps, tokens, minutes and the backend they ran on (null for a checkpoint shipped
+ *     without its trainer state);
+ *   - the legal-move rate of `gamba eval` (null without eval.json);
+ *   - probe accuracy by layer and source with the random-init control, by move number at the best
+ *     layer of each source, and the lens.
+ * The reports must probe one game and target: accuracies of different targets do not compare.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { CONFIG_FILE, STATE_FILE } from '../src/train/checkpoint.js';
+import type { ModelConfig } from '../src/model/config.js';
+import { parameterCount } from '../src/model/models.js';
+import { UserError } from '../src/util/errors.js';
+import { writeFileAtomic } from '../src/util/write-file-atomic.js';
+import { renderCompareHtml } from './compare-html.js';
+import type { FeatureSource } from './capture.js';
+import { readReport, REPORT_JSON, type LayerResult, type ProbeReport } from './report.js';
+
+export const COMPARE_FORMAT = 'gamba-compare';
+export const COMPARE_VERSION = 1;
+export const COMPARE_JSON = 'compare.json';
+export const COMPARE_HTML = 'compare.html';
+/** What `gamba eval --json > eval.json` leaves beside a checkpoint. */
+export const EVAL_FILE = 'eval.json';
+
+export interface ComparedLayer {
+  source: FeatureSource;
+  layer: number;
+  cellAcc: number;
+  boardAcc: number;
+  /** The random-init control at the same source and layer (null without it). */
+  control: { cellAcc: number; boardAcc: number } | null;
+}
+
+export interface ComparedModel {
+  name: string;
+  /** The report directory and the checkpoint its report names. */
+  report: string;
+  checkpoint: string;
+  architecture: string;
+  preset: string | null;
+  parameters: number;
+  dModel: number;
+  nLayers: number;
+  /** A Mamba's d_state (null for a transformer). */
+  dState: number | null;
+  training: { steps: number; tokens: number; minutes: number; backend: string } | null;
+  /** Share of held-out positions whose greedy move is legal (`gamba eval`; null without eval.json). */
+  legalTop1: number | null;
+  layers: ComparedLayer[];
+  /** The layer of highest cell accuracy per source, with its accuracy by move number. */
+  best: { source: FeatureSource; layer: number; cellAcc: number; boardAcc: number; byMove: { move: number; cellAcc: number; boardAcc: number }[] }[];
+  /** Legal top-1 of the logit and tuned lens by residual layer (null without the lens or its legality). */
+  lens: { layer: number; logit: number; tuned: number }[] | null;
+}
+
+export interface CompareReport {
+  format: typeof COMPARE_FORMAT;
+  version: number;
+  createdAt: string;
+  game: string;
+  target: string;
+  /** Probe points and held-out games of the first report (the others' are listed per model). */
+  moveAxis: string;
+  models: ComparedModel[];
+}
+
+/** Reads the reports (directories holding report.json, or the files) and puts them side by side. */
+export function compareReports(paths: string[], names?: string[]): CompareReport {
+  if (paths.length < 1) throw new UserError('compare: give at least one probe report directory');
+  if (names && names.length !== paths.length) throw new UserError(`--name: ${names.length} names for ${paths.length} reports (give one per report, in order)`);
+  const reports = paths.map((p) => {
+    const file = p.endsWith('.json') ? p : join(p, REPORT_JSON);
+    return { file, report: readReport(file) };
+  });
+  const first = reports[0].report;
+  for (const { file, report } of reports) {
+    if (report.data.game !== first.data.game || report.target !== first.target) {
+      throw new UserError(`${file}: probes ${report.data.game} ${report.target}, but ${reports[0].file} probes ${first.data.game} ${first.target}; compare reports of one game and target`);
+    }
+  }
+  const models = reports.map(({ file, report }, i) => comparedModel(file, report, names?.[i]));
+  const seen = new Set<string>();
+  for (const m of models) {
+    if (seen.has(m.name)) throw new UserError(`compare: two models are named ${m.name}; name them with --name`);
+    seen.add(m.name);
+  }
+  return {
+    format: COMPARE_FORMAT,
+    version: COMPARE_VERSION,
+    createdAt: new Date().toISOString(),
+    game: first.data.game,
+    target: first.target,
+    moveAxis: first.data.moveAxis ?? 'move number',
+    models,
+  };
+}
+
+function comparedModel(file: string, report: ProbeReport, name: string | undefined): ComparedModel {
+  const reportDir = dirname(file);
+  // The checkpoint as the probe run was given it (relative to where it ran), or else the directory
+  // above the report (where `gamba probe` puts it by default).
+  const checkpoint = [report.checkpoint.dir, dirname(resolve(reportDir))].find((d) => existsSync(join(d, CONFIG_FILE))) ?? report.checkpoint.dir;
+  const config = report.checkpoint.config as unknown as ModelConfig & Record<string, unknown>;
+  const control = (l: LayerResult) => report.baselines.randomInit.find((r) => r.source === l.source && r.layer === l.layer) ?? null;
+  const sources = [...new Set(report.layers.map((l) => l.source))];
+  return {
+    name: name ?? (basename(resolve(checkpoint)) || checkpoint),
+    report: reportDir,
+    checkpoint,
+    architecture: String(config.architecture ?? 'mamba'),
+    preset: report.checkpoint.preset ?? null,
+    parameters: parameterCount({ ...config, architecture: config.architecture ?? 'mamba' } as ModelConfig),
+    dModel: Number(config.d_model),
+    nLayers: Number(config.n_layers),
+    dState: config.architecture === 'transformer' ? null : Number(config.d_state),
+    training: trainingOf(checkpoint, report.data.positionsPerGame),
+    legalTop1: legalRateOf(checkpoint),
+    layers: report.layers.map((l) => {
+      const c = control(l);
+      return { source: l.source, layer: l.layer, cellAcc: l.cellAcc, boardAcc: l.boardAcc, control: c ? { cellAcc: c.cellAcc, boardAcc: c.boardAcc } : null };
+    }),
+    best: sources.map((source) => {
+      const rows = report.layers.filter((l) => l.source === source);
+      const b = rows.reduce((x, y) => (y.cellAcc > x.cellAcc ? y : x));
+      return { source, layer: b.layer, cellAcc: b.cellAcc, boardAcc: b.boardAcc, byMove: b.byMove.map((m) => ({ move: m.move, cellAcc: m.cellAcc, boardAcc: m.boardAcc })) };
+    }),
+    lens: report.lens && report.lens.layers[0].logit.legalTop1 !== null
+      ? report.lens.layers.map((l) => ({ layer: l.layer, logit: l.logit.legalTop1!, tuned: l.tuned.legalTop1! }))
+      : null,
+  };
+}
+
+/** Steps, tokens and minutes of training from the checkpoint's trainer state, if it was kept. */
+function trainingOf(checkpoint: string, tokensPerGame: number): ComparedModel['training'] {
+  const file = join(checkpoint, STATE_FILE);
+  if (!existsSync(file)) return null;
+  const state = readJson(file) as { step?: unknown; trainSeconds?: unknown; run?: { batch?: unknown; backend?: unknown } };
+  const steps = Number(state.step);
+  const batch = Number(state.run?.batch);
+  const seconds = Number(state.trainSeconds);
+  if (![steps, batch, seconds].every(Number.isFinite)) throw new UserError(`${file}: step, run.batch or trainSeconds is missing or not a number`);
+  return { steps, tokens: steps * batch * tokensPerGame, minutes: seconds / 60, backend: String(state.run?.backend ?? 'unknown') };
+}
+
+/** The legal-move rate of eval.json beside the checkpoint, if there is one. */
+function legalRateOf(checkpoint: string): number | null {
+  const file = join(checkpoint, EVAL_FILE);
+  if (!existsSync(file)) return null;
+  const value = (readJson(file) as { legalTop1?: unknown }).legalTop1;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new UserError(`${file}: legalTop1 must be a number from 0 to 1 (the output of \`gamba eval --json\`)`);
+  return value;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UserError(`${file}: cannot read JSON (${(error as Error).message})`);
+  }
+}
+
+/** Writes compare.html and compare.json into `dir` (each atomically, the JSON last); refuses to replace them unless forced. */
+export function writeCompareDir(dir: string, compare: CompareReport, force: boolean): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`--out ${dir}: exists and is not a directory`);
+  if (!force && existsSync(join(dir, COMPARE_JSON))) throw new UserError(`--out ${dir}: already holds ${COMPARE_JSON} (use --force to replace it)`);
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(join(dir, COMPARE_HTML), renderCompareHtml(compare));
+  writeFileAtomic(join(dir, COMPARE_JSON), JSON.stringify(compare, null, 1) + '\n');
+}

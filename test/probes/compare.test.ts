@@ -1,0 +1,104 @@
+/**
+ * `gamba compare` end to end: a tiny Mamba and a tiny transformer trained for two steps, each probed
+ * and evaluated, beside the shipped othello-base report (no trainer state: its training reads as
+ * unknown). compare.json carries each model's size, training, legal rate and probes as their own
+ * files say; compare.html loads in headless Chromium; bad input is refused with one line.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CompareReport } from '../../probes/compare.js';
+import { readReport } from '../../probes/report.js';
+import { configFromPreset } from '../../src/model/config.js';
+import { parameterCount } from '../../src/model/models.js';
+import { startTraining } from '../../src/train/trainer.js';
+import { gamba, gambaPath, requireBuiltCli } from '../cli-runner.js';
+import { hasChromium, loadInChromium } from './chromium.js';
+
+const SAMPLES = join('datasets', 'samples', 'othello');
+const SHIPPED = join('models', 'othello-base', 'probe-mine-theirs');
+const root = mkdtempSync(join(tmpdir(), 'gamba-compare-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const PRESETS = ['tiny', 'quickstart-gpt'] as const;
+const BATCH = 4;
+
+beforeAll(async () => {
+  requireBuiltCli();
+  for (const preset of PRESETS) {
+    const checkpoint = join(root, preset);
+    await startTraining({
+      outDir: checkpoint, game: 'othello', data: SAMPLES, preset, backend: 'cpu', batch: BATCH, lr: 3e-3, weightDecay: 0.1,
+      clip: 1, seed: 2, valEvery: 10, valGames: 4, saveEvery: 10, steps: 2,
+    });
+    const probe = gamba('probe', '--checkpoint', checkpoint, '--data', SAMPLES, '--games', '20', '--eval-games', '5', '--epochs', '0', '--backend', 'cpu', '--batch', '10', '--json');
+    expect(probe.stderr).not.toMatch(/^gamba:/m);
+    const evaluation = execFileSync(process.execPath, [gambaPath, 'eval', '--checkpoint', checkpoint, '--data', SAMPLES, '--games', '5', '--backend', 'cpu', '--json'], { encoding: 'utf8' });
+    writeFileSync(join(checkpoint, 'eval.json'), evaluation);
+  }
+}, 300_000);
+
+describe('gamba compare', () => {
+  it('puts the models side by side as their reports, trainer states and evals say', () => {
+    const out = join(root, 'compare');
+    const reports = [...PRESETS.map((p) => join(root, p, 'probe-mine-theirs')), SHIPPED];
+    const run = gamba('compare', ...reports, '--out', out, '--json');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ json: join(out, 'compare.json'), html: join(out, 'compare.html') });
+    const compare = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareReport;
+    expect(compare).toMatchObject({ format: 'gamba-compare', version: 1, game: 'othello', target: 'mine-theirs' });
+    expect(compare.models.map((m) => m.name)).toEqual(['tiny', 'quickstart-gpt', 'othello-base']);
+    expect(compare.models.map((m) => m.architecture)).toEqual(['mamba', 'transformer', 'mamba']);
+    PRESETS.forEach((preset, i) => {
+      const m = compare.models[i];
+      expect(m.parameters).toBe(parameterCount(configFromPreset(preset, 61, 59)));
+      expect(m.training).toMatchObject({ steps: 2, tokens: 2 * BATCH * 59, backend: 'cpu' });
+      expect(m.legalTop1).toBe(JSON.parse(readFileSync(join(root, preset, 'eval.json'), 'utf8')).legalTop1);
+      const report = readReport(join(reports[i], 'report.json'));
+      expect(m.layers.map((l) => [l.source, l.layer, l.cellAcc, l.boardAcc])).toEqual(report.layers.map((l) => [l.source, l.layer, l.cellAcc, l.boardAcc]));
+      expect(m.lens).toHaveLength(report.lens!.layers.length);
+    });
+    // The transformer has no state; the shipped model has no trainer state but an eval.json.
+    expect(compare.models[1].best.map((b) => b.source)).toEqual(['residual']);
+    expect(compare.models[1].dState).toBeNull();
+    const shipped = compare.models[2];
+    expect(shipped.training).toBeNull();
+    expect(shipped.legalTop1).toBe(JSON.parse(readFileSync(join('models', 'othello-base', 'eval.json'), 'utf8')).legalTop1);
+    expect(shipped.best.find((b) => b.source === 'residual')).toMatchObject({ layer: 6 });
+    expect(shipped.layers.find((l) => l.source === 'residual' && l.layer === 6)!.control!.cellAcc).toBeLessThan(0.7);
+  });
+
+  it.skipIf(!hasChromium)('draws a page that loads in headless Chromium without a problem', () => {
+    const out = join(root, 'compare-page');
+    expect(gamba('compare', join(root, 'tiny', 'probe-mine-theirs'), SHIPPED, '--name', 'small', 'base', '--out', out).status).toBe(0);
+    const page = loadInChromium(join(out, 'compare.html'), root);
+    expect(page.status).toBe(0);
+    expect(page.problems).toEqual([]);
+    expect((page.dom.match(/<svg /g) ?? []).length).toBe(5);
+    expect(page.dom).toContain('small: state');
+    expect(page.dom).toContain('base: tuned lens');
+  });
+
+  it('refuses mixed targets, a second run into the same directory, and names that do not match, with one line each', () => {
+    const flipped = join(root, 'flipped');
+    expect(gamba('probe', '--checkpoint', join(root, 'tiny'), '--data', SAMPLES, '--target', 'flipped', '--games', '10', '--eval-games', '3', '--epochs', '0',
+      '--source', 'residual', '--no-random-init', '--backend', 'cpu', '--out', flipped).status).toBe(0);
+    const mixed = gamba('compare', SHIPPED, flipped, '--out', join(root, 'mixed'));
+    expect(mixed.status).toBe(2);
+    expect(mixed.stderr).toBe(`gamba: ${join(flipped, 'report.json')}: probes othello flipped, but ${join(SHIPPED, 'report.json')} probes othello mine-theirs; compare reports of one game and target\n`);
+    expect(existsSync(join(root, 'mixed'))).toBe(false);
+    const out = join(root, 'compare');
+    const again = gamba('compare', SHIPPED, '--out', out);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toBe(`gamba: --out ${out}: already holds compare.json (use --force to replace it)\n`);
+    const names = gamba('compare', SHIPPED, SHIPPED, '--name', 'one', '--out', join(root, 'names'));
+    expect(names.stderr).toBe('gamba: --name: 1 names for 2 reports (give one per report, in order)\n');
+    const twice = gamba('compare', SHIPPED, SHIPPED, '--out', join(root, 'twice'));
+    expect(twice.stderr).toBe('gamba: compare: two models are named othello-base; name them with --name\n');
+    const missing = gamba('compare', join(root, 'nope'), '--out', join(root, 'missing'));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toBe(`gamba: ${join(root, 'nope', 'report.json')}: no such report (run \`gamba probe\` first)\n`);
+  });
+});
