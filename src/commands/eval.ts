@@ -1,6 +1,7 @@
 /**
- * `gamba eval`: top-1 legal-move rate of a checkpoint over every prefix of held-out games, overall and
- * by move number (the Othello-GPT metric).
+ * `gamba eval`: legal-move rate of a checkpoint on held-out games, overall and by move number. Othello:
+ * the top-1 next move after every prefix (the Othello-GPT metric); chess: the greedy move, read
+ * character by character until a space as in play, at every White and Black move (first-try legality).
  */
 import type { Argv, CommandModule } from 'yargs';
 import { evaluateCheckpoint, type CheckpointEvaluation } from '../eval/evaluate.js';
@@ -28,8 +29,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('games', { type: 'number', default: 1000, describe: 'games to score (the first N of the split)' })
       .option('split', { type: 'string', choices: ['val', 'train'], default: 'val', describe: 'which split to score' })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'], default: 'auto', describe: 'compute backend' })
-      .option('batch', { type: 'number', default: 64, describe: 'games per forward pass' })
-      .option('json', { type: 'boolean', default: false, describe: 'print {"legalTop1","positions","byMove"} as JSON' })
+      .option('batch', { type: 'number', default: 64, describe: 'games per forward pass (Othello; chess games are read one at a time)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print {"legalTop1","positions","byMove"} as JSON (chess adds "bySide")' })
       .example('$0 eval --checkpoint runs/quickstart --data datasets/samples/othello', '') as unknown as Argv<EvalArgs>,
   handler: async (args) => {
     const games = integerFlag('games', args.games, 1);
@@ -60,15 +61,21 @@ function jsonOf(result: CheckpointEvaluation) {
     split: result.split,
     backend: result.backend,
     byMove: result.report.byMove,
+    ...('bySide' in result.report ? { bySide: result.report.bySide } : {}),
   };
 }
 
 function humanReport(result: CheckpointEvaluation): string {
   const { report } = result;
-  const lines = [`legal top-1: ${(100 * report.legalTop1).toFixed(2)}% over ${report.positions} positions of ${report.games} ${result.split} games (${result.backend})`];
+  const chess = 'bySide' in report;
+  const lines = [chess
+    ? `legal greedy move: ${(100 * report.legalTop1).toFixed(2)}% of ${report.positions} moves of ${report.games} ${result.split} games (${result.backend}); ` +
+      `White ${(100 * report.bySide.white.legalTop1).toFixed(2)}%, Black ${(100 * report.bySide.black.legalTop1).toFixed(2)}%`
+    : `legal top-1: ${(100 * report.legalTop1).toFixed(2)}% over ${report.positions} positions of ${report.games} ${result.split} games (${result.backend})`];
   // By move number, in bands of 10 moves, so it fits a screen.
   const bands: string[] = [];
-  for (let from = 1; from <= 60; from += 10) {
+  const last = report.byMove.length > 0 ? report.byMove[report.byMove.length - 1].move : 0;
+  for (let from = 1; from <= last; from += 10) {
     const rows = report.byMove.filter((m) => m.move >= from && m.move < from + 10);
     const positions = rows.reduce((sum, m) => sum + m.positions, 0);
     if (positions === 0) continue;

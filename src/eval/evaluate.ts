@@ -1,6 +1,7 @@
 /**
  * Evaluates a checkpoint on a dataset split: loads both, checks they belong together (same game,
- * same vocabulary), and scores the legal-move rate on the first N games of the split.
+ * same vocabulary), and scores the legal-move rate on the first N games of the split: Othello's
+ * top-1 next move (legal-moves.ts), chess's greedy move read character by character (chess-legal-moves.ts).
  */
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../../datasets/format.js';
@@ -12,6 +13,7 @@ import { checkModelFitsDataset, loadCheckpoint } from '../train/load-checkpoint.
 import type { BackendKind } from '../train/run-spec.js';
 import { UserError } from '../util/errors.js';
 import { note } from '../util/output.js';
+import { chessLegalMoveRate, type ChessLegalMoveReport } from './chess-legal-moves.js';
 import { legalMoveRate, type LegalMoveReport } from './legal-moves.js';
 
 export interface EvaluateOptions {
@@ -26,7 +28,8 @@ export interface EvaluateOptions {
 }
 
 export interface CheckpointEvaluation {
-  report: LegalMoveReport;
+  /** Othello: the next token of every prefix; chess: the greedy move of every White and Black move. */
+  report: LegalMoveReport | ChessLegalMoveReport;
   split: 'val' | 'train';
   backend: string;
 }
@@ -36,7 +39,7 @@ export async function evaluateCheckpoint(options: EvaluateOptions): Promise<Chec
   const dataset = openDataset(options.data);
   const manifest = dataset.manifest;
   const manifestPath = join(options.data, MANIFEST_FILE);
-  if (manifest.game !== 'othello') throw new UserError(`${manifestPath}: a ${manifest.game} dataset; the legal-move rate is implemented for othello`);
+  if (manifest.game !== 'othello' && manifest.game !== 'chess') throw new UserError(`${manifestPath}: a ${manifest.game} dataset; the legal-move rate is implemented for othello and chess`);
   checkModelFitsDataset(checkpoint, options.data, manifest);
   const count = Math.min(options.games, dataset.count(options.split));
   if (count === 0) throw new UserError(`${manifestPath}: the ${options.split} split has no games`);
@@ -47,9 +50,9 @@ export async function evaluateCheckpoint(options: EvaluateOptions): Promise<Chec
   const batch = options.batch ?? 64;
   checkBatchFits(backend, checkpoint.config, Math.min(batch, count), manifest.recordLength - 1, `--batch ${batch}`, false);
   const model = createModel(backend, checkpoint.config, checkpoint.params);
-  const report = await legalMoveRate(model, manifest.vocabSize, games, manifest.recordLength, {
-    batch,
-    onProgress: (done) => options.onProgress?.(done, count),
-  });
+  const onProgress = (done: number) => options.onProgress?.(done, count);
+  const report = manifest.game === 'chess'
+    ? await chessLegalMoveRate(model, games, manifest.recordLength, { onProgress, where: `${manifestPath}: ${options.split}` })
+    : await legalMoveRate(model, manifest.vocabSize, games, manifest.recordLength, { batch, onProgress });
   return { report, split: options.split, backend: backend.name };
 }

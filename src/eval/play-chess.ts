@@ -21,7 +21,7 @@ export const CHESS_MOVE_CAP = 89;
 /** The first try plus 5 resamples. */
 export const CHESS_ATTEMPTS = 6;
 /** Longest SAN is 7 characters (`exd8=Q+`); a token still unfinished after this many is cut there. */
-const MAX_TOKEN_CHARS = 10;
+export const MAX_TOKEN_CHARS = 10;
 
 export type Color = 'white' | 'black';
 
@@ -163,7 +163,7 @@ export async function playChessGame(options: ChessMatchOptions, stepper: TokenSt
 }
 
 /** Samples characters until a space; returns the text before it (the state then holds that text). */
-async function sampleMoveText(stepper: TokenStepper, temperature: number, rng: Rng): Promise<string> {
+export async function sampleMoveText(stepper: TokenStepper, temperature: number, rng: Rng): Promise<string> {
   let text = '';
   let logits = stepper.logits!;
   while (text.length < MAX_TOKEN_CHARS) {

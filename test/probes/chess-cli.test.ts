@@ -129,6 +129,29 @@ describe('gamba probe on chess', () => {
     expect(othello.stderr).toBe('gamba: --target pieces: not a target for othello data (othello targets: mine-theirs, black-white, flipped, legal)\n');
   });
 
+  it('scores the greedy move of every White and Black move with gamba eval, on generated and on imported games', () => {
+    const run = gamba('eval', '--checkpoint', checkpoint, '--data', data, '--games', '3', '--backend', 'cpu', '--json');
+    expect(run.stderr).not.toMatch(/^gamba:/m);
+    expect(run.status).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ games: 3, split: 'val', backend: 'cpu' });
+    // Every move of the 3 games (a game string fits its block, so every move starts within the inputs).
+    const plies = valGames(3).map((text) => movesOfGameString(text).length);
+    const total = plies.reduce((a, b) => a + b, 0);
+    expect(result.positions).toBe(total);
+    expect(result.bySide.white.positions).toBe(plies.reduce((n, p) => n + Math.ceil(p / 2), 0));
+    expect(result.bySide.black.positions).toBe(plies.reduce((n, p) => n + Math.floor(p / 2), 0));
+    expect(result.byMove.reduce((n: number, m: { positions: number }) => n + m.positions, 0)).toBe(total);
+    expect(result.byMove[0]).toMatchObject({ move: 1, positions: 6 });
+
+    const imported = join(root, 'imported');
+    expect(gamba('dataset', 'import-pgn', 'test/fixtures/chess/mixed.pgn', '--out', imported, '--val-fraction', '0', '--json').status).toBe(0);
+    const fromPgn = gamba('eval', '--checkpoint', checkpoint, '--data', imported, '--split', 'train', '--games', '2', '--backend', 'cpu', '--json');
+    expect(fromPgn.stderr).not.toMatch(/^gamba:/m);
+    expect(JSON.parse(fromPgn.stdout)).toMatchObject({ games: 2, split: 'train' });
+    expect(JSON.parse(fromPgn.stdout).positions).toBeGreaterThan(0);
+  });
+
   it('refuses interventions on chess data, naming the manifest', () => {
     for (const args of [['intervene', '--layer', '1'], ['probe', '--intervene', '--out', join(root, 'r4')]]) {
       const run = gamba(args[0], '--checkpoint', checkpoint, '--data', data, ...args.slice(1));
