@@ -8,19 +8,18 @@
  * Same seed, same settings per game; the moves are not byte-reproducible, because Stockfish below
  * Skill Level 20 picks among its candidate moves with a generator seeded from the clock.
  *
- * Finished games are kept in game order. If an engine dies or hangs, no new games are started, the games
- * already finished are written as the dataset, and the engine's error is reported after it.
+ * The engines, the game order and a dying engine are engine-selfplay.ts's.
  */
 import { Chess } from 'chess.js';
 import { writeGameRecord } from '../games/chess/game-string.js';
 import { playUci } from '../games/chess/san.js';
 import { UciEngine, engineCommand } from '../games/chess/uci.js';
 import { CHESS_BLOCK_LENGTH } from '../games/chess/vocabulary.js';
-import { DATASET_GAMES, recordShape } from './games.js';
+import { DATASET_GAMES } from './games.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
+import { generateEngineSelfPlay } from './engine-selfplay.js';
 import type { DatasetManifest, Split } from './format.js';
-import { DatasetWriter, buildDatasetDirectory } from './writer.js';
 
 export interface SelfPlayOptions {
   games: number;
@@ -105,69 +104,22 @@ export async function playSelfPlayGame(engine: UciEngine, settings: SelfPlaySett
 
 export async function generateChessSelfPlay(outDir: string, options: SelfPlayOptions): Promise<SelfPlayResult> {
   const command = engineCommand(options.enginePath);
-  let failure: unknown = null;
-  const result = await buildDatasetDirectory(outDir, options.force, async (tmpDir) => {
-    const count = Math.min(options.engines, options.games);
-    const started = await Promise.allSettled(Array.from({ length: count }, () => UciEngine.start(command)));
-    const engines = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (refused) {
-      for (const engine of engines) engine.kill();
-      throw refused.reason;
-    }
-    const engineName = engines[0].name;
-    for (const engine of engines) await engine.setOption('Threads', 1);
-    const writer = new DatasetWriter(tmpDir, {
-      ...recordShape(DATASET_GAMES.chess),
-      source: `stockfish-selfplay (${engineName})`,
-      seed: options.seed,
-      valFraction: options.valFraction,
-      chunkGames: 1,
-      shardGames: options.shardGames,
-    });
-    const finished = new Map<number, { split: Split; record: Uint8Array }>();
-    let nextGame = 0;
-    let nextToWrite = 0;
-    let done = 0;
-    let plies = 0;
-    const writeReady = (): void => {
-      for (let ready = finished.get(nextToWrite); ready; ready = finished.get(nextToWrite)) {
-        finished.delete(nextToWrite++);
-        writer.append(ready.split, ready.record);
-      }
-    };
-    const worker = async (engine: UciEngine): Promise<void> => {
-      while (failure === null && nextGame < options.games) {
-        const index = nextGame++;
-        const settings = selfPlaySettings(options.seed, index, options.valFraction);
-        let sans: string[];
-        try {
-          sans = await playSelfPlayGame(engine, settings);
-        } catch (error) {
-          failure ??= error;
-          return;
-        }
-        const record = new Uint8Array(CHESS_BLOCK_LENGTH);
-        writeGameRecord(sans, record, 0);
-        plies += sans.length;
-        finished.set(index, { split: settings.split, record });
-        writeReady();
-        options.onProgress?.(++done);
-      }
-    };
-    try {
-      await Promise.all(engines.map(worker));
-    } finally {
-      await Promise.all(engines.map((engine) => engine.quit()));
-    }
-    // After a failure, games that finished after a gap are kept too (in game order).
-    for (const index of [...finished.keys()].sort((a, b) => a - b)) writer.append(finished.get(index)!.split, finished.get(index)!.record);
-    if (done === 0) throw failure ?? new UserError('no game was played');
-    return { manifest: writer.finish(), engine: engineName, engines: count, plies };
+  const result = await generateEngineSelfPlay(outDir, {
+    ...options,
+    game: DATASET_GAMES.chess,
+    startEngine: async () => {
+      const engine = await UciEngine.start(command);
+      await engine.setOption('Threads', 1);
+      return engine;
+    },
+    sourceOf: (engine) => `stockfish-selfplay (${engine.name})`,
+    playGame: async (engine, index) => {
+      const settings = selfPlaySettings(options.seed, index, options.valFraction);
+      const sans = await playSelfPlayGame(engine, settings);
+      const record = new Uint8Array(CHESS_BLOCK_LENGTH);
+      writeGameRecord(sans, record, 0);
+      return { split: settings.split, record, plies: sans.length };
+    },
   });
-  if (failure !== null) {
-    const message = failure instanceof Error ? failure.message : String(failure);
-    throw new UserError(`${message} (the ${result.manifest.counts.train + result.manifest.counts.val} games finished before it were written to ${outDir})`);
-  }
-  return result;
+  return { manifest: result.manifest, engine: result.engine.name, engines: result.engines, plies: result.plies };
 }

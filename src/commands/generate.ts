@@ -1,12 +1,14 @@
 /**
  * `gamba generate <game>`: a synthetic dataset as shards + manifest: games of uniformly random legal
- * moves (`--source random`), or for chess engine self-play at mixed strength (`--source stockfish`).
+ * moves (`--source random`), or engine self-play at mixed strength: Stockfish for chess
+ * (`--source stockfish`), gtp-rhino for Othello (`--source rhino`).
  */
 import { availableParallelism } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { DATASET_GAMES, GENERATABLE_GAMES } from '../../datasets/games.js';
 import { DEFAULT_SHARD_GAMES, generateDataset } from '../../datasets/generate.js';
 import { generateChessSelfPlay } from '../../datasets/generate-chess-selfplay.js';
+import { DEFAULT_RHINO_LEVELS, RHINO_LEVELS, generateOthelloSelfPlay } from '../../datasets/generate-othello-selfplay.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
 import { ProgressBar, printResult } from '../util/output.js';
@@ -21,22 +23,24 @@ interface GenerateArgs {
   'shard-games': number;
   force: boolean;
   json: boolean;
-  source: 'random' | 'stockfish';
+  source: 'random' | 'stockfish' | 'rhino';
   engine?: string;
+  levels?: string;
 }
 
 export const generateCommand: CommandModule<object, GenerateArgs> = {
   command: 'generate <game>',
-  describe: 'Generate a dataset: random legal games, or chess engine self-play (--source stockfish)',
+  describe: 'Generate a dataset: random legal games, or engine self-play (--source stockfish for chess, rhino for Othello)',
   builder: (yargs) =>
     yargs
       .positional('game', { choices: GENERATABLE_GAMES, describe: 'game to generate', demandOption: true })
       .option('games', { type: 'number', demandOption: true, describe: 'number of games' })
       .option('seed', { type: 'number', demandOption: true, describe: 'random seed (same seed and --games, same bytes)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output dataset directory' })
-      .option('source', { choices: ['random', 'stockfish'] as const, default: 'random' as const, describe: 'random: every move uniform over the legal moves; stockfish (chess): engine self-play at mixed strength' })
-      .option('engine', { type: 'string', describe: 'UCI engine for --source stockfish (default: the npm stockfish package)' })
-      .option('workers', { type: 'number', describe: 'worker threads, or engine processes for --source stockfish (default: all cores)' })
+      .option('source', { choices: ['random', 'stockfish', 'rhino'] as const, default: 'random' as const, describe: 'random: every move uniform over the legal moves; stockfish (chess), rhino (Othello): engine self-play at mixed strength' })
+      .option('engine', { type: 'string', describe: 'the engine for --source stockfish (a UCI engine; default the npm stockfish package) or rhino (a GTP engine; default /usr/games/gtp-rhino)' })
+      .option('levels', { type: 'string', describe: `--source rhino: the gtp-rhino levels drawn per side and game, LO-HI within ${RHINO_LEVELS.join('-')} (default ${DEFAULT_RHINO_LEVELS.join('-')}: level 4 takes half a minute a game, 5 longer than the engine timeout)` })
+      .option('workers', { type: 'number', describe: 'worker threads, or engine slots for --source stockfish or rhino (default: all cores)' })
       .option('val-fraction', { type: 'number', default: 0.05, describe: 'share of games held out for validation' })
       .option('shard-games', { type: 'number', default: DEFAULT_SHARD_GAMES, describe: 'most games per shard file' })
       .option('force', { type: 'boolean', default: false, describe: 'replace an existing output directory' })
@@ -50,21 +54,16 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
     if (typeof valFraction !== 'number' || !(valFraction >= 0 && valFraction <= 1)) {
       throw new UserError(`--val-fraction: expected a number from 0 to 1, got ${String(valFraction)}`);
     }
-    if (args.source === 'stockfish' && args.game !== 'chess') throw new UserError(`--source stockfish: only for chess (${args.game} has --source random)`);
-    if (args.engine !== undefined && args.source !== 'stockfish') throw new UserError('--engine: only with --source stockfish');
+    const engineGame = { stockfish: 'chess', rhino: 'othello' } as const;
+    if (args.source !== 'random' && args.game !== engineGame[args.source]) throw new UserError(`--source ${args.source}: only for ${engineGame[args.source]} (${args.game} has --source random${args.game === 'chess' ? ' and stockfish' : ' and rhino'})`);
+    if (args.engine !== undefined && args.source === 'random') throw new UserError('--engine: only with --source stockfish or rhino');
+    if (args.levels !== undefined && args.source !== 'rhino') throw new UserError('--levels: only with --source rhino');
+    const levels = args.levels === undefined ? undefined : levelRange(args.levels);
     const progress = new ProgressBar(`generate ${args.game}`, games);
     const start = performance.now();
-    if (args.source === 'stockfish') {
-      const result = await generateChessSelfPlay(args.out, {
-        games,
-        seed,
-        valFraction,
-        shardGames,
-        force: args.force,
-        engines: workers,
-        enginePath: args.engine,
-        onProgress: (done) => progress.update(done),
-      });
+    if (args.source !== 'random') {
+      const options = { games, seed, valFraction, shardGames, force: args.force, engines: workers, enginePath: args.engine, onProgress: (done: number) => progress.update(done) };
+      const result = args.source === 'stockfish' ? await generateChessSelfPlay(args.out, options) : await generateOthelloSelfPlay(args.out, { ...options, levels });
       progress.finish();
       const seconds = (performance.now() - start) / 1000;
       const { manifest } = result;
@@ -83,7 +82,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
         seconds: Number(seconds.toFixed(3)),
       };
       printResult(args.json, summary, () =>
-        `wrote ${args.out}: ${games} chess games of ${result.engine} self-play (train ${summary.train}, val ${summary.val}), ` +
+        `wrote ${args.out}: ${games} ${manifest.game} games of ${result.engine} self-play (train ${summary.train}, val ${summary.val}), ` +
         `${summary.meanPlies} plies per game on average, ${summary.seconds}s with ${result.engines} engine process(es)`,
       );
       return;
@@ -119,3 +118,12 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
     );
   },
 };
+
+/** `--levels 2` or `--levels 1-3`, within gtp-rhino's levels. */
+function levelRange(text: string): [number, number] {
+  const match = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
+  const lo = match ? Number(match[1]) : NaN;
+  const hi = match ? Number(match[2] ?? match[1]) : NaN;
+  if (!(lo >= RHINO_LEVELS[0] && hi <= RHINO_LEVELS[1] && lo <= hi)) throw new UserError(`--levels ${text}: expected a level or a range LO-HI within ${RHINO_LEVELS.join('-')}, e.g. 1-3`);
+  return [lo, hi];
+}

@@ -1,0 +1,66 @@
+/**
+ * `gamba generate othello --source rhino`: gtp-rhino self-play at levels drawn per game. The games are
+ * legal Othello to the end, differ from each other, and are the same bytes for the same seed whatever
+ * the number of engine slots; the manifest names the engine and the levels; bad flags and a dead
+ * engine are refused in one line with nothing half-written.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OthelloBoard } from '../../games/othello/board.js';
+import { RHINO_PATH } from '../../games/othello/gtp.js';
+import { parseSquare } from '../../games/othello/notation.js';
+import { othelloSelfPlaySettings } from '../../datasets/generate-othello-selfplay.js';
+import { gamba } from '../cli-runner.js';
+
+const root = mkdtempSync(join(tmpdir(), 'gamba-rhino-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${existsSync(RHINO_PATH) ? '' : ` (skipped: no ${RHINO_PATH})`}`, () => {
+  it('plays whole legal games, the same bytes for the same seed on one or two engine slots', () => {
+    const texts = ['1', '2'].map((workers) => {
+      const out = join(root, `w${workers}`);
+      const run = gamba('generate', 'othello', '--source', 'rhino', '--games', '6', '--seed', '3', '--levels', '1-2', '--val-fraction', '0.3', '--workers', workers, '--out', out, '--json');
+      expect(run.stderr).not.toMatch(/^gamba:/m);
+      expect(run.status).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ game: 'othello', games: 6, source: expect.stringMatching(/^rhino-selfplay \(GTP GRhino [\d.]+, levels 1-2\)$/) });
+      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+      expect(manifest.counts.train + manifest.counts.val).toBe(6);
+      return ['train', 'val'].map((split) => gamba('dataset', 'export', out, '--format', 'text', '--split', split).stdout).join('');
+    });
+    expect(texts[1]).toBe(texts[0]);
+    const games = texts[0].trim().split('\n');
+    expect(new Set(games).size).toBe(6);
+    for (const game of games) {
+      const board = OthelloBoard.initial();
+      for (const square of game.split(' ')) board.play(parseSquare(square));
+      expect(board.isOver()).toBe(true);
+    }
+    // Each side's level is drawn from the range asked for.
+    for (let i = 0; i < 50; i++) {
+      const s = othelloSelfPlaySettings(3, i, 0.3, [2, 4]);
+      expect([s.black, s.white].every((l) => l >= 2 && l <= 4)).toBe(true);
+      expect(s.openingMoves).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('refuses rhino for chess, levels out of range or without rhino, and a dead engine, keeping nothing', () => {
+    const cases: [string[], string][] = [
+      [['chess', '--source', 'rhino'], 'gamba: --source rhino: only for othello (chess has --source random and stockfish)\n'],
+      [['othello', '--source', 'rhino', '--levels', '2-6'], 'gamba: --levels 2-6: expected a level or a range LO-HI within 1-5, e.g. 1-3\n'],
+      [['othello', '--levels', '2'], 'gamba: --levels: only with --source rhino\n'],
+    ];
+    for (const [args, message] of cases) {
+      const run = gamba('generate', ...args, '--games', '1', '--seed', '1', '--out', join(root, 'bad'));
+      expect(run.status).toBe(2);
+      expect(run.stderr).toBe(message);
+    }
+    const dead = gamba('generate', 'othello', '--source', 'rhino', '--engine', '/bin/true', '--games', '1', '--seed', '1', '--out', join(root, 'dead'));
+    expect(dead.status).toBe(2);
+    expect(dead.stderr.trim().split('\n')).toHaveLength(1);
+    expect(dead.stderr).toMatch(/^gamba: .*\/bin\/true/);
+    expect(existsSync(join(root, 'dead'))).toBe(false);
+    expect(existsSync(join(root, 'bad'))).toBe(false);
+  });
+});
