@@ -1,6 +1,7 @@
 /**
  * `gamba play`: a checkpoint against an opponent. Chess: a UCI engine (Stockfish) with the anchors'
- * protocol (src/eval/play-chess.ts); Othello: random, greedy or gtp-rhino (src/eval/play-othello.ts).
+ * protocol (src/eval/play-chess.ts); Othello: random, greedy or gtp-rhino (src/eval/play-othello.ts);
+ * either game: a person at the terminal (src/eval/human-seat.ts).
  * Every game is appended to the output directory as it finishes (games.pgn for chess, games.jsonl for
  * Othello), and summary.json holds the totals; a dead engine stops the match with a one-line error,
  * the finished games kept.
@@ -13,6 +14,7 @@ import { CHESS_VOCAB_SIZE } from '../../games/chess/vocabulary.js';
 import { GtpEngine, RHINO_PATH } from '../../games/othello/gtp.js';
 import { VOCAB_SIZE as OTHELLO_VOCAB_SIZE } from '../../games/othello/notation.js';
 import { createBackend, type BackendName } from '../backend/index.js';
+import { HumanSeat } from '../eval/human-seat.js';
 import { eloAgainstSkill, tally } from '../eval/match-summary.js';
 import { playChessMatch, CHESS_MOVE_CAP } from '../eval/play-chess.js';
 import { playOthelloMatch } from '../eval/play-othello.js';
@@ -28,8 +30,8 @@ import { writeFileAtomic } from '../util/write-file-atomic.js';
 interface PlayArgs {
   game: 'chess' | 'othello';
   checkpoint: string;
-  opponent?: 'stockfish' | 'random' | 'greedy' | 'rhino';
-  games: number;
+  opponent?: 'stockfish' | 'random' | 'greedy' | 'rhino' | 'human';
+  games?: number;
   color?: 'white' | 'black' | 'both';
   seed: number;
   out?: string;
@@ -54,8 +56,8 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     yargs
       .option('game', { choices: ['chess', 'othello'] as const, demandOption: true, describe: 'which game' })
       .option('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint directory' })
-      .option('opponent', { choices: ['stockfish', 'random', 'greedy', 'rhino'] as const, describe: 'chess: stockfish (default); othello: random (default), greedy, rhino' })
-      .option('games', { type: 'number', default: 10, describe: 'games to play' })
+      .option('opponent', { choices: ['stockfish', 'random', 'greedy', 'rhino', 'human'] as const, describe: 'chess: stockfish (default) or human; othello: random (default), greedy, rhino or human (you, at this terminal: moves in the game\'s notation, resign, quit)' })
+      .option('games', { type: 'number', describe: 'games to play (default 10; 1 against a human)' })
       .option('color', { choices: ['white', 'black', 'both'] as const, describe: "the model's colour (chess: white by default; othello: black, white or both (default), alternating)" })
       .option('seed', { type: 'number', default: 0, describe: 'seed of the sampling and the random opponents' })
       .option('out', { type: 'string', describe: 'directory for the games and summary.json (default: CHECKPOINT/matches/<game>-<opponent>-<time>)' })
@@ -72,13 +74,19 @@ export const playCommand: CommandModule<object, PlayArgs> = {
       .option('legal-only', { type: 'boolean', describe: 'othello: choose among legal moves only (default)' })
       .option('unrestricted', { type: 'boolean', describe: "othello: the model's top token over the whole vocabulary; an illegal one forfeits" })
       .example('$0 play --game chess --checkpoint runs/chess --opponent stockfish --skill 0 --nodes 1000 --games 20', '')
-      .example('$0 play --game othello --checkpoint runs/quickstart --opponent rhino --games 10', '') as unknown as Argv<PlayArgs>,
+      .example('$0 play --game othello --checkpoint runs/quickstart --opponent rhino --games 10', '')
+      .example('$0 play --game chess --checkpoint runs/chess --opponent human --color white', 'you play Black against the model') as unknown as Argv<PlayArgs>,
   handler: async (args) => {
-    const games = integerFlag('games', args.games, 1, 1_000_000);
     const seed = integerFlag('seed', args.seed, 0);
     const opponent = args.opponent ?? (args.game === 'chess' ? 'stockfish' : 'random');
-    if (args.game === 'chess' && opponent !== 'stockfish') throw new UserError(`--opponent ${opponent}: chess plays against stockfish (a UCI engine, see --engine)`);
-    if (args.game === 'othello' && opponent === 'stockfish') throw new UserError('--opponent stockfish: othello plays against random, greedy or rhino');
+    const games = integerFlag('games', args.games ?? (opponent === 'human' ? 1 : 10), 1, 1_000_000);
+    if (args.game === 'chess' && opponent !== 'stockfish' && opponent !== 'human') throw new UserError(`--opponent ${opponent}: chess plays against stockfish (a UCI engine, see --engine) or human`);
+    if (opponent === 'human') {
+      for (const flag of ['skill', 'movetime', 'nodes', 'threads', 'engine', 'level'] as const) {
+        if (args[flag] !== undefined) throw new UserError(`--${flag}: not for --opponent human`);
+      }
+    }
+    if (args.game === 'othello' && opponent === 'stockfish') throw new UserError('--opponent stockfish: othello plays against random, greedy, rhino or human');
     const chessOnly = ['skill', 'movetime', 'nodes', 'threads'] as const;
     const othelloOnly = ['level', 'legal-only', 'unrestricted'] as const;
     for (const flag of args.game === 'chess' ? othelloOnly : chessOnly) {
@@ -94,16 +102,22 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     if (checkpoint.config.vocab_size !== vocab) throw new UserError(`${configPath}: vocab_size ${checkpoint.config.vocab_size}, but ${args.game} models have ${vocab}`);
 
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const out = args.out ?? join(args.checkpoint, 'matches', `${args.game}-${opponent}${args.game === 'chess' ? `-skill${args.skill ?? 0}` : ''}-${stamp}`);
+    const out = args.out ?? join(args.checkpoint, 'matches', `${args.game}-${opponent}${args.game === 'chess' && opponent === 'stockfish' ? `-skill${args.skill ?? 0}` : ''}-${stamp}`);
     if (existsSync(out) && readdirSync(out).length > 0 && !args.force) throw new UserError(`${out}: already exists and is not empty (use --force to write into it)`);
     mkdirSync(out, { recursive: true });
 
     const backend = await createBackend(args.backend);
     const model = createModel(backend, checkpoint.config, checkpoint.params);
     const modelName = checkpoint.preset ? `${args.checkpoint} (${checkpoint.preset})` : args.checkpoint;
-    const summary = args.game === 'chess'
-      ? await chessMatch(args, { games, seed, temperature, out, model, modelName })
-      : await othelloMatch(args, { games, seed, temperature, out, model, opponent: opponent as 'random' | 'greedy' | 'rhino' });
+    const human = opponent === 'human' ? new HumanSeat() : undefined;
+    let summary: MatchOutcome;
+    try {
+      summary = args.game === 'chess'
+        ? await (human ? humanChessMatch(args, { games, seed, temperature, out, model, modelName }, human) : chessMatch(args, { games, seed, temperature, out, model, modelName }))
+        : await othelloMatch(args, { games, seed, temperature, out, model, opponent: opponent as 'random' | 'greedy' | 'rhino' | 'human', human });
+    } finally {
+      human?.close();
+    }
     const result = { ...summary.result, out, backend: backend.name };
     writeJsonAtomic(join(out, 'summary.json'), summary.error ? { ...result, error: summary.error } : result);
     if (summary.error) throw new UserError(`${summary.error} (the ${result.games} finished games are in ${join(out, summary.file)})`);
@@ -194,7 +208,33 @@ async function chessMatch(args: PlayArgs, common: Common & { modelName: string }
   return { result, human, error: match.error ? errorText(match.error) : null, file: 'games.pgn' };
 }
 
-async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random' | 'greedy' | 'rhino' }): Promise<MatchOutcome> {
+/** The model against a person at the terminal (human-seat.ts): each game saved as PGN as it ends. */
+async function humanChessMatch(args: PlayArgs, common: Common & { modelName: string }, seat: HumanSeat): Promise<MatchOutcome> {
+  const pgnFile = join(common.out, 'games.pgn');
+  const color = args.color ?? 'white';
+  const match = await playChessMatch({
+    model: common.model,
+    modelName: common.modelName,
+    engine: seat.chessOpponent(),
+    engineLabel: 'human',
+    limit: {},
+    games: common.games,
+    color,
+    seed: common.seed,
+    temperature: common.temperature,
+    onGame: (game) => {
+      appendFileSync(pgnFile, game.pgn + '\n');
+      seat.say(`game ${game.index + 1}: ${game.result} (${game.termination}) after ${game.sans.length} plies; saved to ${pgnFile}`);
+    },
+    stop: () => seat.quitRequested,
+  });
+  const t = tally(match.games.map((g) => g.modelPoints));
+  const result = { ...t, opponent: { name: 'human' }, model: { checkpoint: args.checkpoint, color, temperature: common.temperature } };
+  const human = `${t.games} game(s) vs you: the model +${t.wins} =${t.draws} -${t.losses}; games in ${pgnFile}`;
+  return { result, human, error: match.error ? errorText(match.error) : null, file: 'games.pgn' };
+}
+
+async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random' | 'greedy' | 'rhino' | 'human'; human?: HumanSeat }): Promise<MatchOutcome> {
   if (args['legal-only'] && args.unrestricted) throw new UserError('--legal-only and --unrestricted: choose one');
   const mode = args.unrestricted ? 'unrestricted' : 'legal-only';
   if (args.engine !== undefined && common.opponent !== 'rhino') throw new UserError('--engine: only with --opponent rhino (for othello)');
@@ -212,7 +252,11 @@ async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random
       seed: common.seed,
       mode,
       temperature: common.temperature,
-      onGame: (game) => appendFileSync(file, JSON.stringify(game) + '\n'),
+      human: common.human,
+      onGame: (game) => {
+        appendFileSync(file, JSON.stringify(game) + '\n');
+        common.human?.say(`game ${game.index + 1}: ${game.result === 'draw' ? 'draw' : `${game.result} wins`} (${game.termination}), X ${game.counts.black} O ${game.counts.white}; saved to ${file}`);
+      },
     });
   } finally {
     await engine?.quit();

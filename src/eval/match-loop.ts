@@ -17,6 +17,8 @@ export async function playMatch<G>(
   games: number,
   playGame: (stepper: TokenStepper, index: number) => Promise<G>,
   onGame?: (game: G) => void,
+  /** Asked after each game: true ends the match there (a person who quit). */
+  stop?: () => boolean,
 ): Promise<MatchResult<G>> {
   const stepper = new TokenStepper(model);
   const finished: G[] = [];
@@ -25,6 +27,7 @@ export async function playMatch<G>(
       const game = await playGame(stepper, i);
       finished.push(game);
       onGame?.(game);
+      if (stop?.()) break;
     }
   } catch (error) {
     return { games: finished, error };

@@ -10,7 +10,7 @@ import { Chess } from 'chess.js';
 import { gameStringOf } from '../../games/chess/game-string.js';
 import { pgnOfGame } from '../../games/chess/pgn-writer.js';
 import { playSan, playUci, uciOfMove } from '../../games/chess/san.js';
-import type { SearchLimit, UciEngine } from '../../games/chess/uci.js';
+import type { SearchLimit, SearchResult } from '../../games/chess/uci.js';
 import { CHESS_BLOCK_LENGTH, CHESS_CHARS, SPACE_TOKEN, encodeChessText } from '../../games/chess/vocabulary.js';
 import type { LanguageModel } from '../model/language-model.js';
 import { Rng } from '../util/rng.js';
@@ -25,10 +25,17 @@ export const MAX_TOKEN_CHARS = 10;
 
 export type Color = 'white' | 'black';
 
+/** What a game asks of the model's opponent: a UCI engine, or a person (human-seat.ts), who may resign. */
+export interface ChessOpponent {
+  label: string;
+  newGame(): Promise<void>;
+  bestMove(uciMoves: readonly string[], limit: SearchLimit): Promise<SearchResult & { resigned?: boolean }>;
+}
+
 export interface ChessMatchOptions {
   model: LanguageModel;
   modelName: string;
-  engine: UciEngine;
+  engine: ChessOpponent;
   /** How the PGN names the engine side, e.g. "Stockfish 19 WASM (Skill 0, 1000 nodes)". */
   engineLabel: string;
   limit: SearchLimit;
@@ -41,9 +48,11 @@ export interface ChessMatchOptions {
   moveCap?: number;
   /** Called as each game finishes (so it can be saved before the next starts). */
   onGame?: (game: ChessGameRecord) => void;
+  /** Asked after each game: true ends the match (a person who quit). */
+  stop?: () => boolean;
 }
 
-export type ChessTermination = 'checkmate' | 'stalemate' | 'threefold' | 'fifty-move' | 'insufficient-material' | 'move-cap' | 'context-full' | 'forfeit';
+export type ChessTermination = 'checkmate' | 'stalemate' | 'threefold' | 'fifty-move' | 'insufficient-material' | 'move-cap' | 'context-full' | 'forfeit' | 'resign';
 
 export interface ChessGameRecord {
   index: number;
@@ -89,6 +98,11 @@ export async function playChessGame(options: ChessMatchOptions, stepper: TokenSt
     const toMove: Color = chess.turn() === 'w' ? 'white' : 'black';
     if (toMove !== modelColor) {
       const search = await engine.bestMove(ucis, limit);
+      if (search.resigned) {
+        termination = 'resign';
+        forfeitBy = toMove;
+        break;
+      }
       if (search.move === null) throw new Error(`engine ${engine.label} found no move in ${chess.fen()}, which is not over`);
       const move = playUci(chess, search.move);
       if (!move) throw new Error(`engine ${engine.label} played ${search.move}, not legal in ${chess.fen()}`);
@@ -140,7 +154,7 @@ export async function playChessGame(options: ChessMatchOptions, stepper: TokenSt
 
   let result: ChessGameRecord['result'];
   if (termination === 'checkmate') result = chess.turn() === 'w' ? '0-1' : '1-0';
-  else if (termination === 'forfeit') result = forfeitBy === 'white' ? '0-1' : '1-0';
+  else if (termination === 'forfeit' || termination === 'resign') result = forfeitBy === 'white' ? '0-1' : '1-0';
   else result = '1/2-1/2';
   const modelPoints = result === '1/2-1/2' ? 0.5 : (result === '1-0') === (modelColor === 'white') ? 1 : 0;
   const modelSide = `gamba ${options.modelName}`;
@@ -152,7 +166,7 @@ export async function playChessGame(options: ChessMatchOptions, stepper: TokenSt
       Round: String(index + 1),
       White: modelColor === 'white' ? modelSide : options.engineLabel,
       Black: modelColor === 'black' ? modelSide : options.engineLabel,
-      Termination: termination === 'forfeit' ? `forfeit: ${CHESS_ATTEMPTS} illegal moves in a row` : termination,
+      Termination: termination === 'forfeit' ? `forfeit: ${CHESS_ATTEMPTS} illegal moves in a row` : termination === 'resign' ? `${options.engineLabel} resigned` : termination,
       PlyCount: String(sans.length),
       ModelLegalFirstTry: `${record.legalFirstTry}/${record.modelMoves}`,
     },
@@ -179,5 +193,5 @@ export type ChessMatchResult = MatchResult<ChessGameRecord>;
 
 /** Plays the match; a failing engine ends it early, keeping the finished games. */
 export function playChessMatch(options: ChessMatchOptions): Promise<ChessMatchResult> {
-  return playMatch(options.model, options.games, (stepper, i) => playChessGame(options, stepper, i), options.onGame);
+  return playMatch(options.model, options.games, (stepper, i) => playChessGame(options, stepper, i), options.onGame, options.stop);
 }

@@ -1,6 +1,6 @@
 /**
  * The model against an Othello opponent: random or greedy (games/othello/players.ts) or a GTP engine
- * (gtp-rhino). The model reads the moves so far as Othello-GPT tokens (passes are silent, as in its
+ * (gtp-rhino), or a person at the terminal (human-seat.ts). The model reads the moves so far as Othello-GPT tokens (passes are silent, as in its
  * training data) and picks its move from the next-token distribution:
  * - legal-only: restricted to the legal moves (argmax, or sampled with a temperature); it never errs;
  * - unrestricted: over the whole vocabulary; a token that is not a legal move is an illegal move and
@@ -10,6 +10,7 @@
  */
 import { OthelloBoard, BLACK } from '../../games/othello/board.js';
 import type { GtpEngine } from '../../games/othello/gtp.js';
+import type { HumanSeat } from './human-seat.js';
 import { SQUARE_TO_TOKEN, TOKEN_TO_SQUARE, squareName } from '../../games/othello/notation.js';
 import { greedyPlayer, randomPlayer } from '../../games/othello/players.js';
 import type { LanguageModel } from '../model/language-model.js';
@@ -23,9 +24,11 @@ export type OthelloMode = 'legal-only' | 'unrestricted';
 
 export interface OthelloMatchOptions {
   model: LanguageModel;
-  opponent: 'random' | 'greedy' | 'rhino';
+  opponent: 'random' | 'greedy' | 'rhino' | 'human';
   /** Started engine, for opponent 'rhino'. */
   engine?: GtpEngine;
+  /** The person at the terminal, for opponent 'human'. */
+  human?: HumanSeat;
   games: number;
   color: OthelloColor | 'both';
   seed: number;
@@ -38,9 +41,9 @@ export interface OthelloGameRecord {
   index: number;
   modelColor: OthelloColor;
   moves: string[];
-  /** Winner colour, 'draw', or the forfeit. */
+  /** Winner colour, 'draw', or the side that did not forfeit or resign. */
   result: OthelloColor | 'draw';
-  termination: 'finished' | 'forfeit';
+  termination: 'finished' | 'forfeit' | 'resign';
   counts: { black: number; white: number };
   modelPoints: number;
   /** Moves chosen by the model (its forced first move as Black excluded). */
@@ -62,6 +65,8 @@ export async function playOthelloGame(options: OthelloMatchOptions, stepper: Tok
   let modelMoves = 0;
   let illegalMoves = 0;
   let forfeit = false;
+  let resigned = false;
+  if (options.opponent === 'human' && !options.human) throw new Error('playOthelloGame: opponent human needs a seat');
   while (!board.isOver()) {
     const mover = COLORS[board.toMove];
     let square: number;
@@ -85,6 +90,13 @@ export async function playOthelloGame(options: OthelloMatchOptions, stepper: Tok
         }
       }
       await engine?.play(mover, square);
+    } else if (options.opponent === 'human') {
+      const answer = await options.human!.othelloMove(board, moves);
+      if (answer === 'resign' || answer === 'quit') {
+        resigned = true;
+        break;
+      }
+      square = answer;
     } else if (engine) {
       const answer = await engine.genmove(mover);
       if (answer === 'pass' || !board.isLegal(answer)) {
@@ -101,17 +113,18 @@ export async function playOthelloGame(options: OthelloMatchOptions, stepper: Tok
   const counts = board.counts();
   let result: OthelloGameRecord['result'];
   if (forfeit) result = modelColor === 'black' ? 'white' : 'black';
+  else if (resigned) result = modelColor;
   else {
     const winner = board.winner();
     result = winner === null ? 'draw' : winner === BLACK ? 'black' : 'white';
   }
   const modelPoints = result === 'draw' ? 0.5 : result === modelColor ? 1 : 0;
-  return { index, modelColor, moves: moves.map(squareName), result, termination: forfeit ? 'forfeit' : 'finished', counts, modelPoints, modelMoves, illegalMoves };
+  return { index, modelColor, moves: moves.map(squareName), result, termination: forfeit ? 'forfeit' : resigned ? 'resign' : 'finished', counts, modelPoints, modelMoves, illegalMoves };
 }
 
 export type OthelloMatchResult = MatchResult<OthelloGameRecord>;
 
 /** Plays the match; a failing engine ends it early, keeping the finished games. */
 export function playOthelloMatch(options: OthelloMatchOptions): Promise<OthelloMatchResult> {
-  return playMatch(options.model, options.games, (stepper, i) => playOthelloGame(options, stepper, i), options.onGame);
+  return playMatch(options.model, options.games, (stepper, i) => playOthelloGame(options, stepper, i), options.onGame, () => options.human?.quitRequested ?? false);
 }
