@@ -23,8 +23,8 @@ export interface SelfPlayRecord {
   plies: number;
 }
 
-export interface EngineSelfPlaySpec<E extends SelfPlayEngine> {
-  game: DatasetGame;
+/** What every self-play run is asked for, whatever the game. */
+export interface SelfPlayRunOptions {
   games: number;
   seed: number;
   valFraction: number;
@@ -32,12 +32,16 @@ export interface EngineSelfPlaySpec<E extends SelfPlayEngine> {
   force: boolean;
   /** Engines playing at once (at most one per game). */
   engines: number;
+  onProgress?: (gamesDone: number) => void;
+}
+
+export interface EngineSelfPlaySpec<E extends SelfPlayEngine> extends SelfPlayRunOptions {
+  game: DatasetGame;
   startEngine: () => Promise<E>;
   /** The manifest's `source`, from the first started engine (its name and version). */
   sourceOf: (engine: E) => string;
   /** Plays game `index` on `engine`. */
   playGame: (engine: E, index: number) => Promise<SelfPlayRecord>;
-  onProgress?: (gamesDone: number) => void;
 }
 
 export interface EngineSelfPlayResult<E> {

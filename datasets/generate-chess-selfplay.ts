@@ -18,20 +18,12 @@ import { CHESS_BLOCK_LENGTH } from '../games/chess/vocabulary.js';
 import { DATASET_GAMES } from './games.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
-import { generateEngineSelfPlay } from './engine-selfplay.js';
+import { generateEngineSelfPlay, type SelfPlayRunOptions } from './engine-selfplay.js';
 import type { DatasetManifest, Split } from './format.js';
 
-export interface SelfPlayOptions {
-  games: number;
-  seed: number;
-  valFraction: number;
-  shardGames: number;
-  force: boolean;
-  /** Engine processes playing at once. */
-  engines: number;
+export interface SelfPlayOptions extends SelfPlayRunOptions {
   /** UCI engine path (default: the npm stockfish package). */
   enginePath?: string;
-  onProgress?: (gamesDone: number) => void;
 }
 
 export interface SelfPlayResult {

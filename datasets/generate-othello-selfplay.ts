@@ -18,7 +18,7 @@ import { GtpEngine, RHINO_PATH, type GtpColor } from '../games/othello/gtp.js';
 import { SQUARE_TO_TOKEN, squareName } from '../games/othello/notation.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
-import { generateEngineSelfPlay, type SelfPlayEngine } from './engine-selfplay.js';
+import { generateEngineSelfPlay, type SelfPlayEngine, type SelfPlayRunOptions } from './engine-selfplay.js';
 import type { DatasetManifest, Split } from './format.js';
 import { DATASET_GAMES } from './games.js';
 
@@ -27,19 +27,11 @@ export const RHINO_LEVELS: readonly [number, number] = [1, 5];
 export const DEFAULT_RHINO_LEVELS: readonly [number, number] = [1, 3];
 const MAX_OPENING_MOVES = 8;
 
-export interface OthelloSelfPlayOptions {
-  games: number;
-  seed: number;
-  valFraction: number;
-  shardGames: number;
-  force: boolean;
-  /** Engine slots playing at once. */
-  engines: number;
+export interface OthelloSelfPlayOptions extends SelfPlayRunOptions {
   /** The GTP engine (default: Debian grhino's gtp-rhino). */
   enginePath?: string;
   /** Lowest and highest level drawn (default DEFAULT_RHINO_LEVELS). */
   levels?: readonly [number, number];
-  onProgress?: (gamesDone: number) => void;
 }
 
 export interface OthelloSelfPlaySettings {
