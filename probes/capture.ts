@@ -12,7 +12,7 @@
  * gives the order up front, so labels can be lined up without waiting for the capture.
  */
 import { join } from 'node:path';
-import { sizeOf, type Backend, type Tensor } from '../src/backend/backend.js';
+import { gatherRows, type Tensor } from '../src/backend/backend.js';
 import { innerSize } from '../src/model/config.js';
 import type { LanguageModel } from '../src/model/language-model.js';
 import { MambaLM } from '../src/model/mamba.js';
@@ -146,13 +146,13 @@ export async function captureFeatures(model: LanguageModel, games: Uint8Array, r
       const residualAt = captured.findIndex((s) => s.source === 'residual');
       const residuals: Tensor[] = [];
       const onResidual = residualAt >= 0 && which[residualAt].length > 0
-        ? (layer: number, x: Tensor) => void (captured[residualAt].layers.includes(layer) && residuals.push(gatherRows(be, x, which[residualAt], B)))
+        ? (layer: number, x: Tensor) => void (captured[residualAt].layers.includes(layer) && residuals.push(gatherRows(be, x, which[residualAt])))
         : undefined;
       await model.step(stepState, tokens, onResidual);
       if (residuals.length > 0) read(captured[residualAt], residuals, which[residualAt].length);
       const stateAt = captured.findIndex((s) => s.source === 'state');
       if (stateAt >= 0 && which[stateAt].length > 0) {
-        read(captured[stateAt], captured[stateAt].layers.map((l) => gatherRows(be, ssm!.ssmState(stepState, l - 1), which[stateAt], B)), which[stateAt].length);
+        read(captured[stateAt], captured[stateAt].layers.map((l) => gatherRows(be, ssm!.ssmState(stepState, l - 1), which[stateAt])), which[stateAt].length);
       }
       await Promise.all(reads);
     }
@@ -166,14 +166,6 @@ export async function captureFeatures(model: LanguageModel, games: Uint8Array, r
     }
   }
   return captured;
-}
-
-/** Rows `which` of a (B, ...) tensor, as a new (which.length, ...) tensor (an embedding lookup is a row gather). */
-export function gatherRows(be: Backend, t: Tensor, which: number[], B: number): Tensor {
-  const ids = be.uploadInts(Int32Array.from(which), [which.length]);
-  const rows = be.embeddingForward(ids, be.reshape(t, [B, sizeOf(t.shape) / B]));
-  be.dispose(ids);
-  return rows;
 }
 
 /** Appends part `part` of `parts` equal column blocks of each of `rows` rows of data to the file. */

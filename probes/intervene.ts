@@ -26,13 +26,13 @@
 import { OthelloBoard, EMPTY_CELL, BLACK_CELL, WHITE_CELL } from '../games/othello/board.js';
 import { MINE, THEIRS } from '../games/othello/labels.js';
 import { SQUARE_TO_TOKEN, TOKEN_TO_SQUARE } from '../games/othello/notation.js';
-import type { Tensor } from '../src/backend/backend.js';
+import { gatherRows, type Tensor } from '../src/backend/backend.js';
 import { innerSize } from '../src/model/config.js';
 import type { LanguageModel } from '../src/model/language-model.js';
 import { MambaLM } from '../src/model/mamba.js';
 import { Rng } from '../src/util/rng.js';
 import { yieldToEventLoop } from '../src/util/event-loop.js';
-import { gatherRows, type FeatureSource } from './capture.js';
+import type { FeatureSource } from './capture.js';
 import type { ProbedGame } from './game-points.js';
 import type { LinearProbe } from './linear-probe.js';
 import { SQUARES } from './targets.js';
@@ -271,7 +271,7 @@ export async function logitsAtSites(
         const out = captured.get(`${source}:${layer}`);
         if (!out || active.length === 0) return;
         const width = widths.get(source)!;
-        const gathered = gatherRows(be, x, active, rows);
+        const gathered = gatherRows(be, x, active);
         reads.push(be.download(gathered).then((data) => {
           be.dispose(gathered);
           active.forEach((i, r) => out.set(data.subarray(r * width, (r + 1) * width), (s0 + i) * width));

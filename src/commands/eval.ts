@@ -29,7 +29,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('games', { type: 'number', default: 1000, describe: 'games to score (the first N of the split)' })
       .option('split', { type: 'string', choices: ['val', 'train'], default: 'val', describe: 'which split to score' })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'], default: 'auto', describe: 'compute backend' })
-      .option('batch', { type: 'number', default: 64, describe: 'games per forward pass (Othello; chess games are read one at a time)' })
+      .option('batch', { type: 'number', default: 64, describe: 'games read side by side (a forward pass of them for Othello, step by step for chess)' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"legalTop1","positions","byMove"} as JSON (chess adds "bySide")' })
       .example('$0 eval --checkpoint runs/quickstart --data datasets/samples/othello', '') as unknown as Argv<EvalArgs>,
   handler: async (args) => {

@@ -52,7 +52,7 @@ export async function evaluateCheckpoint(options: EvaluateOptions): Promise<Chec
   const model = createModel(backend, checkpoint.config, checkpoint.params);
   const onProgress = (done: number) => options.onProgress?.(done, count);
   const report = manifest.game === 'chess'
-    ? await chessLegalMoveRate(model, games, manifest.recordLength, { onProgress, where: `${manifestPath}: ${options.split}` })
+    ? await chessLegalMoveRate(model, games, manifest.recordLength, { batch, onProgress, where: `${manifestPath}: ${options.split}` })
     : await legalMoveRate(model, manifest.vocabSize, games, manifest.recordLength, { batch, onProgress });
   return { report, split: options.split, backend: backend.name };
 }

@@ -5,7 +5,7 @@
  * (mamba.ts) and the transformer (gpt.ts) each implement the forward and backward passes and the step;
  * what is the same for both lives here.
  */
-import type { Backend, Tensor } from '../backend/backend.js';
+import { gatherRows, type Backend, type Tensor } from '../backend/backend.js';
 import { UserError } from '../util/errors.js';
 import type { ModelConfig } from './config.js';
 
@@ -152,6 +152,14 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
     const out = new Map<string, Float32Array>();
     for (const [name, t] of this.params) out.set(name, await this.backend.download(t));
     return out;
+  }
+
+  /**
+   * A new step state for sequences `rows` of `state` (in that order), at the same position: a fork from
+   * which those sequences can be continued apart (the caller disposes it).
+   */
+  selectStepState(state: StepState, rows: readonly number[]): StepState {
+    return { batch: rows.length, position: state.position, tensors: state.tensors.map((t) => gatherRows(this.backend, t, rows)) };
   }
 
   /** Hands a step state's tensors back to the backend. */
