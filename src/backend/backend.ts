@@ -252,15 +252,16 @@ export function sizeOf(shape: readonly number[]): number {
 }
 
 /**
- * Rows `which` of a (B, ...) tensor, as a new (which.length, ...) tensor: an embedding lookup is a row
- * gather. What a capture keeps of a step, and what a step state forked for some of its sequences holds.
+ * Rows `which` of a (B, ...) tensor, as a new (which.length, rest) matrix, each row flattened: an
+ * embedding lookup is a row gather. What a capture keeps of a step, and what a step state forked for
+ * some of its sequences holds (reshaped back).
  */
 export function gatherRows(be: Backend, t: Tensor, which: readonly number[]): Tensor {
   const B = t.shape[0];
   const ids = be.uploadInts(Int32Array.from(which), [which.length]);
   const rows = be.embeddingForward(ids, be.reshape(t, [B, sizeOf(t.shape) / B]));
   be.dispose(ids);
-  return be.reshape(rows, [which.length, ...t.shape.slice(1)]);
+  return rows;
 }
 
 /** Rows and columns of a tensor seen as a matrix: the leading dimensions are rows, so a width of 0 still has its rows. */

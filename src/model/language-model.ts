@@ -159,7 +159,8 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
    * which those sequences can be continued apart (the caller disposes it).
    */
   selectStepState(state: StepState, rows: readonly number[]): StepState {
-    return { batch: rows.length, position: state.position, tensors: state.tensors.map((t) => gatherRows(this.backend, t, rows)) };
+    const tensors = state.tensors.map((t) => this.backend.reshape(gatherRows(this.backend, t, rows), [rows.length, ...t.shape.slice(1)]));
+    return { batch: rows.length, position: state.position, tensors };
   }
 
   /** Hands a step state's tensors back to the backend. */
