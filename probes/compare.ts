@@ -11,15 +11,17 @@
  *     layer of each source, and the lens.
  * The reports must probe one game and target: accuracies of different targets do not compare.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CONFIG_FILE, STATE_FILE } from '../src/train/checkpoint.js';
+import { validateTrainerState } from '../src/train/run-spec.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { parameterCount } from '../src/model/models.js';
 import { UserError } from '../src/util/errors.js';
 import { writeFileAtomic } from '../src/util/write-file-atomic.js';
 import { renderCompareHtml } from './compare-html.js';
 import type { FeatureSource } from './capture.js';
+import { checkReportDir } from './report-files.js';
 import { readReport, REPORT_JSON, type LayerResult, type ProbeReport } from './report.js';
 
 export const COMPARE_FORMAT = 'gamba-compare';
@@ -141,12 +143,9 @@ function comparedModel(file: string, report: ProbeReport, name: string | undefin
 function trainingOf(checkpoint: string, tokensPerGame: number): ComparedModel['training'] {
   const file = join(checkpoint, STATE_FILE);
   if (!existsSync(file)) return null;
-  const state = readJson(file) as { step?: unknown; trainSeconds?: unknown; run?: { batch?: unknown; backend?: unknown } };
-  const steps = Number(state.step);
-  const batch = Number(state.run?.batch);
-  const seconds = Number(state.trainSeconds);
-  if (![steps, batch, seconds].every(Number.isFinite)) throw new UserError(`${file}: step, run.batch or trainSeconds is missing or not a number`);
-  return { steps, tokens: steps * batch * tokensPerGame, minutes: seconds / 60, backend: String(state.run?.backend ?? 'unknown') };
+  const state = validateTrainerState((readJson(file) ?? {}) as Record<string, unknown>, file);
+  if (!Number.isFinite(state.run.batch) || !Number.isFinite(state.trainSeconds)) throw new UserError(`${file}: run.batch or trainSeconds is missing or not a number`);
+  return { steps: state.step, tokens: state.step * state.run.batch * tokensPerGame, minutes: state.trainSeconds / 60, backend: state.run.backend };
 }
 
 /** The legal-move rate of eval.json beside the checkpoint, if there is one. */
@@ -168,8 +167,7 @@ function readJson(file: string): unknown {
 
 /** Writes compare.html and compare.json into `dir` (each atomically, the JSON last); refuses to replace them unless forced. */
 export function writeCompareDir(dir: string, compare: CompareReport, force: boolean): void {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`--out ${dir}: exists and is not a directory`);
-  if (!force && existsSync(join(dir, COMPARE_JSON))) throw new UserError(`--out ${dir}: already holds ${COMPARE_JSON} (use --force to replace it)`);
+  checkReportDir(dir, force, COMPARE_JSON);
   mkdirSync(dir, { recursive: true });
   writeFileAtomic(join(dir, COMPARE_HTML), renderCompareHtml(compare));
   writeFileAtomic(join(dir, COMPARE_JSON), JSON.stringify(compare, null, 1) + '\n');

@@ -21,10 +21,13 @@ export function probeFileName(source: FeatureSource, layer: number): string {
   return `${source}-layer${layer}.safetensors`;
 }
 
-/** Refuses to replace a finished report unless forced; call before the (long) run. */
-export function checkReportDir(dir: string, force: boolean): void {
+/**
+ * Refuses to replace a finished report (its `json` file: report.json, or compare.json of a comparison)
+ * unless forced; call before the (long) run.
+ */
+export function checkReportDir(dir: string, force: boolean, json = REPORT_JSON): void {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`--out ${dir}: exists and is not a directory`);
-  if (!force && existsSync(join(dir, REPORT_JSON))) throw new UserError(`--out ${dir}: already holds ${REPORT_JSON} (use --force to replace it)`);
+  if (!force && existsSync(join(dir, json))) throw new UserError(`--out ${dir}: already holds ${json} (use --force to replace it)`);
 }
 
 /** Writes probes, report.json and report.html into `dir`; fills report.probes with the probe files. */
