@@ -15,8 +15,7 @@
  */
 import { BLACK, OthelloBoard } from '../games/othello/board.js';
 import { GtpEngine, RHINO_PATH, type GtpColor } from '../games/othello/gtp.js';
-import { SQUARE_TO_TOKEN, squareName } from '../games/othello/notation.js';
-import { UserError } from '../src/util/errors.js';
+import { SQUARE_TO_TOKEN } from '../games/othello/notation.js';
 import { Rng } from '../src/util/rng.js';
 import { generateEngineSelfPlay, type SelfPlayEngine, type SelfPlayRunOptions } from './engine-selfplay.js';
 import type { DatasetManifest, Split } from './format.js';
@@ -107,11 +106,7 @@ export async function playOthelloSelfPlayGame(slot: RhinoLevels, settings: Othel
       square = legal[settings.rng.nextInt(legal.length)];
     } else {
       madeBy = players[color];
-      const answer = await madeBy.genmove(color);
-      if (answer === 'pass' || !board.isLegal(answer)) {
-        throw new UserError(`engine ${madeBy.label} answered ${answer === 'pass' ? 'pass' : squareName(answer)} for ${color}, not a legal move after ${moves.map(squareName).join(' ') || 'the start'}`);
-      }
-      square = answer;
+      square = await madeBy.legalMove(board, moves);
     }
     for (const engine of engines) if (engine !== madeBy) await engine.play(color, square);
     board.play(square);

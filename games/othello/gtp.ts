@@ -6,6 +6,7 @@
  */
 import { EngineProcess } from '../../src/util/engine-process.js';
 import { UserError } from '../../src/util/errors.js';
+import { BLACK, type OthelloBoard } from './board.js';
 import { parseSquare, squareName } from './notation.js';
 
 export const RHINO_PATH = '/usr/games/gtp-rhino';
@@ -65,6 +66,19 @@ export class GtpEngine {
     } catch {
       throw new UserError(`engine ${this.label} answered 'genmove ${color}' with ${JSON.stringify(answer)}, which is not a square`);
     }
+  }
+
+  /**
+   * The engine's move for the side to move on `board` (after `moves`), which must be legal there; a
+   * pass or an illegal square is a UserError naming the engine and the moves so far.
+   */
+  async legalMove(board: OthelloBoard, moves: readonly number[]): Promise<number> {
+    const color: GtpColor = board.toMove === BLACK ? 'black' : 'white';
+    const answer = await this.genmove(color);
+    if (answer === 'pass' || !board.isLegal(answer)) {
+      throw new UserError(`engine ${this.label} answered ${answer === 'pass' ? 'pass' : squareName(answer)} for ${color}, not a legal move after ${moves.map(squareName).join(' ') || 'the start'}`);
+    }
+    return answer;
   }
 
   async quit(): Promise<void> {

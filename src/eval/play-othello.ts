@@ -14,7 +14,6 @@ import type { HumanSeat } from './human-seat.js';
 import { SQUARE_TO_TOKEN, TOKEN_TO_SQUARE, squareName } from '../../games/othello/notation.js';
 import { greedyPlayer, randomPlayer } from '../../games/othello/players.js';
 import type { LanguageModel } from '../model/language-model.js';
-import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { playMatch, type MatchResult } from './match-loop.js';
 import { TokenStepper, sampleToken } from './token-stepper.js';
@@ -98,11 +97,7 @@ export async function playOthelloGame(options: OthelloMatchOptions, stepper: Tok
       }
       square = answer;
     } else if (engine) {
-      const answer = await engine.genmove(mover);
-      if (answer === 'pass' || !board.isLegal(answer)) {
-        throw new UserError(`engine ${engine.label} answered ${answer === 'pass' ? 'pass' : squareName(answer)} for ${mover}, not a legal move after ${moves.map(squareName).join(' ') || 'the start'}`);
-      }
-      square = answer;
+      square = await engine.legalMove(board, moves);
     } else {
       square = (options.opponent === 'greedy' ? greedyPlayer : randomPlayer)(board, rng);
     }
