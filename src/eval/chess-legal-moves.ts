@@ -54,7 +54,6 @@ export async function chessLegalMoveRate(model: LanguageModel, games: Uint8Array
   const inputs = Math.min(recordLength - 1, model.contextLength - MAX_TOKEN_CHARS);
   const tally = new Map<number, { positions: number; legal: number }>();
   const side = { white: { positions: 0, legal: 0 }, black: { positions: 0, legal: 0 } };
-  const greedy = () => 0;
   for (let g0 = 0; g0 < count; g0 += batch) {
     const B = Math.min(batch, count - g0);
     const chunk: GameToScore[] = [];
@@ -88,7 +87,7 @@ export async function chessLegalMoveRate(model: LanguageModel, games: Uint8Array
         // The games whose next move starts after token t: their greedy moves, read side by side.
         const active = chunk.flatMap((c, b) => (c.starts[c.next] === t + 1 ? [b] : []));
         if (active.length === 0) continue;
-        const guesses = await greedyMoves(model, state, active, logits, V, greedy);
+        const guesses = await greedyMoves(model, state, active, logits, V);
         active.forEach((b, i) => {
           const c = chunk[b];
           const ply = c.next++;
@@ -132,7 +131,7 @@ export async function chessLegalMoveRate(model: LanguageModel, games: Uint8Array
  * given: characters until a space, at most MAX_TOKEN_CHARS, as play samples them at temperature 0,
  * read on a fork of the state so the game itself goes on unchanged.
  */
-async function greedyMoves(model: LanguageModel, state: StepState, rows: number[], logits: Float32Array, V: number, uniform: () => number): Promise<string[]> {
+async function greedyMoves(model: LanguageModel, state: StepState, rows: number[], logits: Float32Array, V: number): Promise<string[]> {
   const texts = rows.map(() => '');
   const done = rows.map(() => false);
   let current: Float32Array = Float32Array.from(rows.flatMap((b) => Array.from(logits.subarray(b * V, (b + 1) * V))));
@@ -142,7 +141,8 @@ async function greedyMoves(model: LanguageModel, state: StepState, rows: number[
       const ids = new Int32Array(rows.length);
       rows.forEach((_, i) => {
         if (done[i]) return;
-        const id = sampleToken(current.subarray(i * V, (i + 1) * V), 0, uniform);
+        // Temperature 0: the arg max, as play's greedy draw (the uniform source is never asked).
+        const id = sampleToken(current.subarray(i * V, (i + 1) * V), 0, () => 0);
         if (id === SPACE_TOKEN) done[i] = true;
         else {
           texts[i] += CHESS_CHARS[id] ?? '?';
