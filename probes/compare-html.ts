@@ -7,8 +7,8 @@
  *   - the lens (legal top-1 by residual layer, logit lens solid, tuned lens dashed).
  */
 import type { CompareReport, ComparedModel } from './compare.js';
-import { PAGE_STYLE, yRange } from './report-html.js';
-import { escapeXml, lineChart, ticks, type Series } from './svg-charts.js';
+import { PAGE_STYLE, shareChart } from './report-html.js';
+import { escapeXml, type Series } from './svg-charts.js';
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 const pct = (v: number, digits = 1) => `${(100 * v).toFixed(digits)}%`;
@@ -60,17 +60,6 @@ function modelTable(models: ComparedModel[]): string {
   return rows.join('\n');
 }
 
-function chart(title: string, xLabel: string, yLabel: string, series: Series[], xStep: number): string {
-  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
-  const xMin = Math.min(...xs);
-  const xMax = Math.max(xMin + 1, ...xs);
-  const y = yRange(series.flatMap((s) => s.points.map((p) => p[1])), 1);
-  return lineChart({
-    title, xLabel, yLabel, series, xMin, xMax, yMin: y.min, yMax: y.max,
-    xTicks: ticks(xMin, xMax, xStep), yTicks: ticks(y.min, y.max, y.step), formatY: (v) => pct(v, 0),
-  });
-}
-
 function byLayerChart(compare: CompareReport, key: 'cellAcc' | 'boardAcc', title: string): string {
   const series: Series[] = [];
   compare.models.forEach((m, i) => {
@@ -80,7 +69,7 @@ function byLayerChart(compare: CompareReport, key: 'cellAcc' | 'boardAcc', title
     }
   });
   const depth = Math.max(...compare.models.map((m) => m.nLayers));
-  return chart(title, 'layer', 'held-out accuracy', series, depth > 12 ? 2 : 1);
+  return shareChart(title, 'layer', 'held-out accuracy', series, depth > 12 ? 2 : 1);
 }
 
 function byMoveChart(compare: CompareReport, key: 'cellAcc' | 'boardAcc', title: string): string {
@@ -89,7 +78,7 @@ function byMoveChart(compare: CompareReport, key: 'cellAcc' | 'boardAcc', title:
     const b = m.best.find((x) => x.source === 'residual') ?? m.best[0];
     series.push({ name: `${m.name}: ${b.source} layer ${b.layer}`, color: colorOf(i), points: b.byMove.map((p) => [p.move, p[key]]) });
   });
-  return chart(title, compare.moveAxis, 'held-out accuracy', series, 10);
+  return shareChart(title, compare.moveAxis, 'held-out accuracy', series, 10);
 }
 
 function lensChart(compare: CompareReport): string {
@@ -100,5 +89,5 @@ function lensChart(compare: CompareReport): string {
     series.push({ name: `${m.name}: tuned lens`, color: colorOf(i), dash: '6 4', markers: true, points: m.lens.map((l) => [l.layer, l.tuned]) });
   });
   const depth = Math.max(...compare.models.map((m) => m.nLayers));
-  return chart('Legal top-1 by residual layer', 'residual layer (0 = embeddings)', 'share of held-out positions', series, depth > 12 ? 2 : 1);
+  return shareChart('Legal top-1 by residual layer', 'residual layer (0 = embeddings)', 'share of held-out positions', series, depth > 12 ? 2 : 1);
 }

@@ -266,10 +266,18 @@ function interventionChart(iv: InterventionReport, key: keyof EditScores, title:
     series.push({ name: `${source}: random edit`, color: CONTROL_COLORS[source], dash: '6 4', markers: true, points: rows.map((r) => [r.layer, r.random[key]]) });
   }
   series.push({ name: 'no edit', color: MAJORITY_COLOR, dash: '2 4', points: [[xMin, iv.unedited[key]], [xMax, iv.unedited[key]]] });
+  return shareChart(title, 'edited after layer', 'mean over the edited positions', series, 1);
+}
+
+/** A chart of shares (0..1) drawn over the series' own x extent and a y range fitted to their values. */
+export function shareChart(title: string, xLabel: string, yLabel: string, series: Series[], xStep: number): string {
+  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
+  const xMin = Math.min(...xs);
+  const xMax = Math.max(xMin + 1, ...xs);
   const y = yRange(series.flatMap((s) => s.points.map((p) => p[1])), 1);
   return lineChart({
-    title, xLabel: 'edited after layer', yLabel: 'mean over the edited positions', series, xMin, xMax, yMin: y.min, yMax: y.max,
-    xTicks: ticks(xMin, xMax, 1), yTicks: ticks(y.min, y.max, y.step), formatY: (v) => pct(v, 0),
+    title, xLabel, yLabel, series, xMin, xMax, yMin: y.min, yMax: y.max,
+    xTicks: ticks(xMin, xMax, xStep), yTicks: ticks(y.min, y.max, y.step), formatY: (v) => pct(v, 0),
   });
 }
 
