@@ -20,6 +20,13 @@
 
 export type DType = 'f32' | 'i32';
 
+/**
+ * How a backend multiplies matrices. 'f32': float32 operands and sums. 'mixed': operands rounded to
+ * float16 on the way into the tensor cores, sums in float32; every tensor stays float32 (the weights,
+ * gradients and optimizer state too), so only the products' inputs lose bits.
+ */
+export type Precision = 'f32' | 'mixed';
+
 /** A tensor on a backend: only its shape and element type are visible. */
 export interface Tensor {
   readonly shape: readonly number[];
@@ -38,7 +45,8 @@ export interface AdamWHyper {
   step: number;
   /**
    * Factor applied to the gradient first: the global-norm clip (1 = unclipped), as a number or as
-   * element 0 of a tensor from `clipScale` (so the clip never needs a readback).
+   * element 0 of a tensor from `clipScale` (so the clip never needs a readback). 0 skips the step
+   * (param, m and v untouched): clipScale's answer to a non-finite gradient.
    */
   gradScale: number | Tensor;
 }
@@ -96,6 +104,8 @@ export interface SizeLimits {
 export interface Backend extends TransformerOps, ProbeOps {
   /** 'cpu', 'webgpu'. */
   readonly name: string;
+  /** How its matmuls run (see Precision). */
+  readonly precision: Precision;
   /** The limits a step's sizes are checked against before anything is allocated. */
   sizeLimits(): SizeLimits;
 
@@ -177,9 +187,10 @@ export interface Backend extends TransformerOps, ProbeOps {
   // ---- loss ---------------------------------------------------------------------------------------
   /**
    * Mean cross-entropy of logits: (M, V) against targets: (M) int, over the rows whose target is not -1
-   * (0 when there are none). Returns the loss as a 1-element tensor and, when asked, dLoss/dLogits.
+   * (0 when there are none). Returns the loss as a 1-element tensor and, when asked, dLoss/dLogits
+   * times `gradScale` (a power of two, default 1: mixed precision's loss scale, exact in float32).
    */
-  crossEntropy(logits: Tensor, targets: Tensor, withGradient: boolean): { loss: Tensor; dLogits: Tensor | null };
+  crossEntropy(logits: Tensor, targets: Tensor, withGradient: boolean, gradScale?: number): { loss: Tensor; dLogits: Tensor | null };
 
   // ---- optimizer ----------------------------------------------------------------------------------
   /** One AdamW step on one parameter, in place on param, m and v. */
@@ -187,10 +198,13 @@ export interface Backend extends TransformerOps, ProbeOps {
   /** sum(t^2) as a 1-element tensor (for the global gradient norm). */
   sumOfSquares(t: Tensor): Tensor;
   /**
-   * The global-norm clip from the per-tensor sums of squares: a 2-element tensor [scale, norm] with
-   * norm = sqrt(sum of squares) and scale = min(1, clip / norm) (1 when clip is 0).
+   * The global-norm clip from the per-tensor sums of squares of gradients that carry a loss scale S
+   * (a power of two, default 1): a 2-element tensor [scale, norm] with norm = sqrt(sum of squares) / S
+   * and scale = min(1, clip / norm) / S (1 / S when clip is 0), so grad * scale is the clipped
+   * unscaled gradient. A non-finite sum (an overflow in float16) gives scale 0, which adamwUpdate
+   * takes as "skip this step".
    */
-  clipScale(squares: readonly Tensor[], clip: number): Tensor;
+  clipScale(squares: readonly Tensor[], clip: number, lossScale?: number): Tensor;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { AttentionPath } from '../backend/webgpu/kernels/attention.js';
 import { presetSummary } from '../model/models.js';
 import { benchTrain } from '../train/bench.js';
+import type { PrecisionChoice } from '../backend/index.js';
 import type { BackendKind } from '../train/run-spec.js';
 import { integerFlag } from '../util/flags.js';
 import { printResult, ProgressBar } from '../util/output.js';
@@ -10,6 +11,7 @@ import { printResult, ProgressBar } from '../util/output.js';
 interface BenchTrainArgs {
   preset: string;
   backend: BackendKind;
+  precision: PrecisionChoice;
   batch: number;
   seq?: number;
   steps: number;
@@ -25,6 +27,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
     yargs
       .option('preset', { type: 'string', default: 'tiny', describe: `model preset: ${presetSummary()}` })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'], default: 'auto', describe: 'compute backend' })
+      .option('precision', { type: 'string', choices: ['auto', 'f32', 'mixed'], default: 'auto', describe: 'matmuls in float32 or mixed (f16 operands on the tensor cores); auto: mixed where the adapter has f16 subgroup matrices' })
       .option('batch', { type: 'number', default: 32, describe: 'sequences per step' })
       .option('seq', { type: 'number', describe: 'tokens per sequence (default 59 for Othello presets, 1023 for chess)' })
       .option('steps', { type: 'number', default: 10, describe: 'timed steps (after 2 untimed ones)' })
@@ -38,10 +41,10 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
     const steps = integerFlag('steps', args.steps, 1);
     const bar = new ProgressBar('bench train', steps);
     const sizeFlag = args.seq === undefined ? `--batch ${batch}` : `--batch ${batch} --seq ${seq}`;
-    const result = await benchTrain({ preset: args.preset, vocabSize: chess ? 32 : 61, backend: args.backend, batch, seq, steps, profile: args.profile, attention: args.attention, sizeFlag }, (done) => bar.update(done));
+    const result = await benchTrain({ preset: args.preset, vocabSize: chess ? 32 : 61, backend: args.backend, precision: args.precision, batch, seq, steps, profile: args.profile, attention: args.attention, sizeFlag }, (done) => bar.update(done));
     bar.finish();
     printResult(args.json, result, () => {
-      const lines = [`train ${result.preset} (${result.architecture}, ${result.parameters} parameters) on ${result.adapter ?? result.backend}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];
+      const lines = [`train ${result.preset} (${result.architecture}, ${result.parameters} parameters) on ${result.adapter ?? result.backend}, ${result.precision}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];
       if (result.gpuBytes !== null) lines.push(`GPU memory held by the pool: ${(result.gpuBytes / 2 ** 20).toFixed(1)} MiB`);
       for (const k of result.profile ?? []) lines.push(`  ${k.kernel.padEnd(32)} ${k.ms.toFixed(3).padStart(9)} ms  ${(100 * k.share).toFixed(1).padStart(5)}%  x${k.dispatches}`);
       return lines.join('\n');

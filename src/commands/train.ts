@@ -8,6 +8,7 @@ import { DATASET_GAMES } from '../../datasets/games.js';
 import { PRESETS } from '../model/config.js';
 import { presetSummary } from '../model/models.js';
 import { trainingDefaults, type TrainingDefaults } from '../train/defaults.js';
+import type { PrecisionChoice } from '../backend/index.js';
 import type { BackendKind, RunSpec } from '../train/run-spec.js';
 import { resumeCommand } from '../train/run-spec.js';
 import { resumeTraining, startTraining, type NewRunRequest, type TrainHooks, type TrainResult } from '../train/trainer.js';
@@ -20,6 +21,7 @@ interface TrainArgs {
   data?: string;
   preset?: string;
   backend?: BackendKind;
+  precision?: PrecisionChoice;
   out: string;
   steps?: number;
   minutes?: number;
@@ -48,6 +50,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('data', { type: 'string', describe: 'dataset directory (from `gamba generate`)' })
       .option('preset', { type: 'string', describe: `model preset, by architecture and parameters: ${presetSummary()}` })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'], describe: 'compute backend (default auto)' })
+      .option('precision', { type: 'string', choices: ['auto', 'f32', 'mixed'], describe: 'matmuls in float32, or mixed (f16 operands on the tensor cores, f32 sums, weights and optimizer; dynamic loss scaling); default auto: mixed where the adapter has f16 subgroup matrices' })
       .option('out', { type: 'string', demandOption: true, describe: 'checkpoint directory' })
       .option('steps', { type: 'number', describe: 'optimizer steps: the run\'s horizon' })
       .option('minutes', { type: 'number', describe: 'train for about this long (horizon estimated from the first steps\' speed and recorded)' })
@@ -183,6 +186,7 @@ function givenFlags(args: TrainArgs): Partial<RunSpec> {
     data: args.data,
     preset: args.preset,
     backend: args.backend,
+    precision: args.precision === 'auto' ? undefined : args.precision,
     batch: optionalInteger('batch', args.batch, 1),
     lr: positiveNumber('lr', args.lr),
     minLr: nonNegativeNumber('min-lr', args.minLr),
@@ -211,6 +215,7 @@ function newRunRequest(args: TrainArgs): NewRunRequest {
     data: given.data!,
     preset: given.preset!,
     backend: given.backend ?? 'auto',
+    precision: args.precision ?? 'auto',
     batch: given.batch ?? defaults.batch,
     lr: given.lr ?? defaults.lr,
     minLr: given.minLr,

@@ -215,12 +215,12 @@ export class GptLM extends LanguageModel<GptConfig> {
     return { logits, caches, last: x, lnF };
   }
 
-  forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor {
+  forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale = 1): Tensor {
     const be = this.backend;
     const { ids, targetIds } = this.uploadBatch(inputs, targets, batch, length, 'forwardBackward');
     const positions = this.positions(batch, length);
     const { logits, caches, last, lnF } = this.forward(ids, positions, batch, length, true);
-    const { loss, dLogits } = be.crossEntropy(logits, targetIds, true);
+    const { loss, dLogits } = be.crossEntropy(logits, targetIds, true, lossScale);
     be.dispose(logits);
     be.dispose(targetIds);
     const wte = this.params.get('transformer.wte.weight')!;

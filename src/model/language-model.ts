@@ -69,10 +69,11 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
 
   /**
    * One training forward + backward on (batch, length) token ids and targets (-1 = ignored). Overwrites
-   * `grads` and returns the mean cross-entropy over the counted targets as a 1-element tensor (read it
-   * with backend.download; the caller disposes it).
+   * `grads` (times `lossScale`, a power of two: see src/train/loss-scale.ts) and returns the mean
+   * cross-entropy over the counted targets as a 1-element tensor (read it with backend.download; the
+   * caller disposes it).
    */
-  abstract forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor;
+  abstract forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale?: number): Tensor;
 
   /** The full-sequence forward pass of uploaded ids: (M) to the logits (M, V), nothing else kept. */
   protected abstract forwardLogits(ids: Tensor, batch: number, length: number): Tensor;

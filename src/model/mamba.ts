@@ -213,11 +213,11 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     return this.forward(ids, batch, length, false).logits;
   }
 
-  forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor {
+  forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale = 1): Tensor {
     const be = this.backend;
     const { ids, targetIds } = this.uploadBatch(inputs, targets, batch, length, 'forwardBackward');
     const { logits, caches, last, xFinal, rstdFinal } = this.forward(ids, batch, length, true);
-    const { loss, dLogits } = be.crossEntropy(logits, targetIds, true);
+    const { loss, dLogits } = be.crossEntropy(logits, targetIds, true, lossScale);
     be.dispose(logits);
     be.dispose(targetIds);
     // lm_head: logits = xFinal W^T, W: (V, d)

@@ -2,12 +2,14 @@
  * Training speed: time full training steps (forward, backward, clip, AdamW) of a preset on random
  * tokens, so the number depends on the model and backend alone, not on a dataset.
  */
-import { createBackend } from '../backend/index.js';
+import { createBackend, type PrecisionChoice } from '../backend/index.js';
+import type { Precision } from '../backend/backend.js';
 import { configFromPreset } from '../model/config.js';
 import { checkBatchFits } from '../model/memory.js';
 import { createModel, initModelParameters, parameterCount } from '../model/models.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { LossScaler } from './loss-scale.js';
 import { AdamW } from './optimizer.js';
 import type { BackendKind } from './run-spec.js';
 import { queueTrainStep, readStep, trainStep, type PendingStep } from './step.js';
@@ -18,6 +20,8 @@ export interface TrainBenchOptions {
   preset: string;
   vocabSize: number;
   backend: BackendKind;
+  /** How the matmuls run (default auto: mixed where the adapter has f16 subgroup matrices). */
+  precision?: PrecisionChoice;
   batch: number;
   /** Sequence length (tokens per game row). */
   seq: number;
@@ -48,6 +52,7 @@ export interface TrainBenchResult {
   /** Device memory the backend reports, null where it has none (cpu). */
   gpuBytes: number | null;
   backend: string;
+  precision: Precision;
   preset: string;
   architecture: string;
   batch: number;
@@ -61,7 +66,7 @@ export interface TrainBenchResult {
 }
 
 export async function benchTrain(options: TrainBenchOptions, onStep?: (done: number) => void): Promise<TrainBenchResult> {
-  const backend = await createBackend(options.backend);
+  const backend = await createBackend(options.backend, options.precision ?? 'auto');
   if (options.attention) {
     if (backend.name !== 'webgpu') throw new UserError('--attention needs --backend webgpu (it picks webgpu kernels)');
     (backend as WebGpuBackend).attentionPath = options.attention;
@@ -83,13 +88,15 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
     targets[i] = 1 + rng.nextInt(options.vocabSize - 1);
   }
   const step = { inputs, targets, batch, length: seq };
+  // a training run's first loss scale (1 in f32)
+  const lossScale = LossScaler.start(backend.precision).scale;
   const warmup = options.warmupSteps ?? 2;
-  for (let i = 0; i < warmup; i++) await trainStep(backend, model, optimizer, step, 1e-4, 1);
+  for (let i = 0; i < warmup; i++) await trainStep(backend, model, optimizer, step, 1e-4, 1, lossScale);
   // The steps are queued back to back and read at the end, as the trainer runs them on a GPU.
   const started = performance.now();
   const pending: PendingStep[] = [];
   for (let i = 0; i < options.steps; i++) {
-    pending.push(queueTrainStep(model, optimizer, step, 1e-4, 1));
+    pending.push(queueTrainStep(model, optimizer, step, 1e-4, 1, lossScale));
     if (backend.name === 'cpu') onStep?.(i + 1);
   }
   for (let i = 0; i < pending.length; i++) {
@@ -102,7 +109,7 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
   if (options.profile) {
     if (!gpu) throw new UserError('--profile needs --backend webgpu (it reads GPU timestamps)');
     gpu.rt.startProfile();
-    await trainStep(backend, model, optimizer, step, 1e-4, 1);
+    await trainStep(backend, model, optimizer, step, 1e-4, 1, lossScale);
     const totals = await gpu.rt.stopProfile();
     let sum = 0;
     for (const t of totals.values()) sum += t.ms;
@@ -114,6 +121,7 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
     stepMs: Number(stepMs.toFixed(2)),
     gpuBytes: gpu ? gpu.gpuBytes : null,
     backend: backend.name,
+    precision: backend.precision,
     preset: options.preset,
     architecture: config.architecture,
     batch,

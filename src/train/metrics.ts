@@ -1,7 +1,9 @@
 /**
  * metrics.jsonl: one JSON object per training step, appended as the run goes:
  *   {"step":12,"loss":2.91,"lr":0.0006,"gradNorm":1.7,"tokensPerSec":5210}
- * plus "valLoss" on the steps where the validation loss was measured. `step` counts completed steps.
+ * plus "valLoss" on the steps where the validation loss was measured, and in mixed precision "lossScale"
+ * (the step's loss scale) and "skipped": true on a step whose gradient overflowed (gradNorm null then).
+ * `step` counts completed steps.
  * Lines past the last checkpoint (a run killed between saves) are dropped when the run resumes, so the
  * file of a resumed run has each step once.
  */
@@ -11,9 +13,11 @@ export interface StepMetrics {
   step: number;
   loss: number;
   lr: number;
-  gradNorm: number;
+  gradNorm: number | null;
   tokensPerSec: number;
   valLoss?: number;
+  lossScale?: number;
+  skipped?: true;
 }
 
 export class MetricsLog {

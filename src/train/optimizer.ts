@@ -47,12 +47,14 @@ export class AdamW {
 
   /**
    * Queues one AdamW step at learning rate `lr` after the global-norm clip at `clip` (0 = none), all on
-   * the backend: nothing is read back. Returns the 2-element tensor [clip factor, gradient norm] for
-   * the caller to read when it likes (and dispose).
+   * the backend: nothing is read back. The gradients carry the loss scale `lossScale`, which the clip
+   * divides out; a non-finite gradient makes the device skip the step (though `step` counts it: the
+   * host learns of the skip only when it reads the result). Returns the 2-element tensor
+   * [clip factor, gradient norm] for the caller to read when it likes (and dispose).
    */
-  clipAndUpdate(lr: number, clip: number): Tensor {
+  clipAndUpdate(lr: number, clip: number, lossScale = 1): Tensor {
     const squares = [...this.grads.values()].map((g) => this.backend.sumOfSquares(g));
-    const scale = this.backend.clipScale(squares, clip);
+    const scale = this.backend.clipScale(squares, clip, lossScale);
     for (const s of squares) this.backend.dispose(s);
     this.step++;
     for (const [name, p] of this.params) {

@@ -4,6 +4,8 @@
  */
 import { UserError } from '../util/errors.js';
 import type { BatchPosition } from '../../datasets/batches.js';
+import type { Precision } from '../backend/backend.js';
+import type { LossScaleState } from './loss-scale.js';
 
 export type BackendKind = 'cpu' | 'webgpu' | 'auto';
 
@@ -15,6 +17,8 @@ export interface RunSpec {
   preset: string;
   /** The backend asked for (a resume may name another; bit-exact continuation needs the same one). */
   backend: BackendKind;
+  /** How the matmuls ran (--precision, resolved); absent in states written before it existed: f32. */
+  precision?: Precision;
   batch: number;
   /** Peak and final learning rate of the warmup + cosine schedule. */
   lr: number;
@@ -53,6 +57,8 @@ export interface TrainerState {
   trainSeconds: number;
   /** How the horizon was set, in words (recorded for the reader of the file). */
   horizonNote: string;
+  /** Mixed precision's loss scaler, as it stands after `step` steps. */
+  lossScale?: LossScaleState;
 }
 
 const SPEC_KEYS: (keyof RunSpec)[] = [
@@ -72,6 +78,9 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
   if (!Array.isArray(value.lossHistory) || value.lossHistory.length !== value.step) throw bad('lossHistory does not have one loss per step');
   if (!value.dataPosition || typeof value.dataPosition !== 'object') throw bad('no dataPosition');
   if (!Array.isArray(value.valHistory)) throw bad('no valHistory');
+  if (run.precision !== undefined && run.precision !== 'f32' && run.precision !== 'mixed') throw bad(`run.precision ${JSON.stringify(run.precision)} is not f32 or mixed`);
+  const scale = value.lossScale as Record<string, unknown> | undefined;
+  if (scale !== undefined && !(typeof scale === 'object' && scale && Number.isFinite(scale.scale) && (scale.scale as number) >= 1 && Number.isSafeInteger(scale.cleanSteps))) throw bad('lossScale is not {scale, cleanSteps}');
   return value as unknown as TrainerState;
 }
 
@@ -82,8 +91,9 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
 export function checkResumeFlags(run: RunSpec, given: Partial<RunSpec>, file: string): void {
   for (const [key, value] of Object.entries(given) as [keyof RunSpec, unknown][]) {
     if (value === undefined || key === 'backend' || key === 'data') continue;
-    if (run[key] !== value) {
-      throw new UserError(`--${flagName(key)} ${String(value)} differs from this run's ${String(run[key])} (recorded in ${file}); to resume, leave it out; to start a different run, use another --out or --force`);
+    const recorded = key === 'precision' ? (run.precision ?? 'f32') : run[key];
+    if (recorded !== value) {
+      throw new UserError(`--${flagName(key)} ${String(value)} differs from this run's ${String(recorded)} (recorded in ${file}); to resume, leave it out; to start a different run, use another --out or --force`);
     }
   }
 }

@@ -30,10 +30,13 @@ export interface PendingStep {
   clip: Tensor;
 }
 
-/** Queues forward + backward, the clip and the AdamW update, without waiting for any of it. */
-export function queueTrainStep(model: LanguageModel, optimizer: AdamW, batch: StepBatch, lr: number, clip: number): PendingStep {
-  const loss = model.forwardBackward(batch.inputs, batch.targets, batch.batch, batch.length);
-  return { loss, clip: optimizer.clipAndUpdate(lr, clip) };
+/**
+ * Queues forward + backward, the clip and the AdamW update, without waiting for any of it; the
+ * gradients are computed at loss scale `lossScale` (loss-scale.ts) and unscaled by the clip.
+ */
+export function queueTrainStep(model: LanguageModel, optimizer: AdamW, batch: StepBatch, lr: number, clip: number, lossScale = 1): PendingStep {
+  const loss = model.forwardBackward(batch.inputs, batch.targets, batch.batch, batch.length, lossScale);
+  return { loss, clip: optimizer.clipAndUpdate(lr, clip, lossScale) };
 }
 
 /** Waits for a queued step and reads its loss and gradient norm. */
@@ -46,6 +49,6 @@ export async function readStep(backend: Backend, pending: PendingStep): Promise<
 }
 
 /** One step, read at once. */
-export async function trainStep(backend: Backend, model: LanguageModel, optimizer: AdamW, batch: StepBatch, lr: number, clip: number): Promise<StepResult> {
-  return readStep(backend, queueTrainStep(model, optimizer, batch, lr, clip));
+export async function trainStep(backend: Backend, model: LanguageModel, optimizer: AdamW, batch: StepBatch, lr: number, clip: number, lossScale = 1): Promise<StepResult> {
+  return readStep(backend, queueTrainStep(model, optimizer, batch, lr, clip, lossScale));
 }

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { BatchStream, recordInputsTargets } from '../../datasets/batches.js';
 import { MANIFEST_FILE } from '../../datasets/format.js';
 import { openDataset, type Dataset } from '../../datasets/reader.js';
-import { createBackend } from '../backend/index.js';
+import { createBackend, type PrecisionChoice } from '../backend/index.js';
 import type { Backend } from '../backend/backend.js';
 import { configFromPreset, type ModelConfig } from '../model/config.js';
 import type { LanguageModel } from '../model/language-model.js';
@@ -38,6 +38,7 @@ import {
   type NamedTensors,
 } from './checkpoint.js';
 import { checkpointConfigJson, modelConfigFromJson } from './config-json.js';
+import { LossScaler } from './loss-scale.js';
 import { MetricsLog, type StepMetrics } from './metrics.js';
 import { AdamW } from './optimizer.js';
 import { checkResumeFlags, validateTrainerState, type BackendKind, type RunSpec, type TrainerState } from './run-spec.js';
@@ -51,6 +52,8 @@ export interface NewRunRequest {
   data: string;
   preset: string;
   backend: BackendKind;
+  /** How the matmuls run (default auto: mixed where the adapter has f16 subgroup matrices). */
+  precision?: PrecisionChoice;
   batch: number;
   lr: number;
   minLr?: number;
@@ -112,6 +115,8 @@ interface Session {
   dataset: Dataset;
   model: LanguageModel;
   optimizer: AdamW;
+  /** The loss scale of mixed precision (a fixed 1 in f32). */
+  scaler: LossScaler;
   stream: BatchStream;
   metrics: MetricsLog;
   /** A new --minutes run: when it started and its budget, until the horizon is settled (settleHorizon). */
@@ -130,7 +135,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
   if ((request.steps === undefined) === (request.minutes === undefined)) throw new UserError('give exactly one of --steps and --minutes (the run\'s horizon)');
   const dataset = openTrainingData(request.data, request.game);
   const config = configFromPreset(request.preset, dataset.manifest.vocabSize, dataset.recordLength - 1);
-  const backend = await createBackend(request.backend);
+  const backend = await createBackend(request.backend, request.precision ?? 'auto');
   // Before anything is allocated or written to outDir: a batch that cannot fit stops here in one line.
   checkBatchFits(backend, config, request.batch, dataset.recordLength - 1, `--batch ${request.batch}`);
   const params = initModelParameters(config, new Rng(request.seed, 1));
@@ -140,6 +145,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     dataFingerprint: datasetFingerprint(request.data),
     preset: request.preset,
     backend: request.backend,
+    precision: backend.precision,
     batch: request.batch,
     lr: request.lr,
     minLr: request.minLr ?? request.lr / 10,
@@ -177,6 +183,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     dataset,
     model,
     optimizer: new AdamW(backend, model.params, model.grads, run),
+    scaler: LossScaler.start(backend.precision),
     stream: new BatchStream(dataset, 'train', run.batch, run.seed),
     metrics: new MetricsLog(join(outDir, METRICS_FILE)),
     state: {
@@ -214,7 +221,7 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
   checkConfigMatches(outDir, config);
   const backendKind = request.given?.backend ?? run.backend;
   if (backendKind !== run.backend) hooks.note?.(`resuming on --backend ${backendKind} (the run started on ${run.backend}); losses will not match an uninterrupted run bit for bit`);
-  const backend = await createBackend(backendKind);
+  const backend = await createBackend(backendKind, run.precision ?? 'f32');
   // The run's batch may not fit another backend than the one it started on.
   checkBatchFits(backend, config, run.batch, dataset.recordLength - 1, `batch ${run.batch} (recorded in ${statePath})`);
   const shapes = modelParameterShapes(config);
@@ -229,11 +236,12 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
   const metrics = new MetricsLog(join(outDir, METRICS_FILE));
   metrics.truncateAfter(state.step);
   hooks.note?.(`resuming ${outDir} at step ${state.step} of ${run.horizon}`);
-  return runSteps({ outDir, run, state, config, backend, dataset, model, optimizer, stream, metrics }, hooks);
+  const scaler = LossScaler.resume(backend.precision, state.lossScale);
+  return runSteps({ outDir, run, state, config, backend, dataset, model, optimizer, scaler, stream, metrics }, hooks);
 }
 
 async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResult> {
-  const { run, state, backend, model, optimizer, stream, metrics } = session;
+  const { run, state, backend, model, optimizer, scaler, stream, metrics } = session;
   const schedule = { lr: run.lr, minLr: run.minLr, warmup: run.warmup, horizon: run.horizon };
   const loopStarted = performance.now();
   let timedFrom: { time: number; step: number } | null = null;
@@ -245,13 +253,14 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
   // On a GPU the steps are queued and their losses read in groups: a readback per step would stall the
   // device. The cpu backend reads every step (its steps are synchronous anyway).
   const readEvery = backend.name === 'cpu' ? 1 : GPU_READ_EVERY;
-  let queued: { pending: PendingStep; lr: number; tokens: number }[] = [];
+  let queued: { pending: PendingStep; lr: number; lossScale: number; tokens: number }[] = [];
   let groupStarted = performance.now();
   while (state.step + queued.length < run.horizon) {
     const index = state.step + queued.length;
     const batch = stream.next();
     const lr = learningRateAt(index, schedule);
-    queued.push({ pending: queueTrainStep(model, optimizer, batch, lr, run.clip), lr, tokens: batch.batch * batch.length });
+    const lossScale = scaler.scale;
+    queued.push({ pending: queueTrainStep(model, optimizer, batch, lr, run.clip, lossScale), lr, lossScale, tokens: batch.batch * batch.length });
     const next = index + 1;
     const boundary =
       next === run.horizon || next % run.valEvery === 0 || next % run.saveEvery === 0 || next === hooks.stopAfterStep ||
@@ -263,15 +272,20 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
     const seconds = (performance.now() - groupStarted) / 1000 / queued.length;
     for (let k = 0; k < queued.length; k++) {
       const { loss, gradNorm } = results[k];
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      const { lossScale } = queued[k];
+      // An overflow in mixed precision is the loss scale's to handle, until the scale is down to 1.
+      if (!Number.isFinite(loss) || (!Number.isFinite(gradNorm) && (!scaler.dynamic || lossScale <= 1))) {
         throw new UserError(`training diverged at step ${state.step + 1} (loss ${loss}, gradient norm ${gradNorm}); ${session.outDir} keeps the last checkpoint saved before it; try a lower --lr`);
       }
+      const applied = scaler.afterStep(lossScale, Number.isFinite(gradNorm));
       state.step++;
       state.lossHistory.push(loss);
       state.trainSeconds += seconds;
       stepSeconds += seconds;
       stepsThisSession++;
-      const record: StepMetrics = { step: state.step, loss, lr: queued[k].lr, gradNorm, tokensPerSec: Math.round(queued[k].tokens / seconds) };
+      const record: StepMetrics = { step: state.step, loss, lr: queued[k].lr, gradNorm: applied ? gradNorm : null, tokensPerSec: Math.round(queued[k].tokens / seconds) };
+      if (scaler.dynamic) record.lossScale = lossScale;
+      if (!applied) record.skipped = true;
       if (k === queued.length - 1 && (state.step % run.valEvery === 0 || state.step === run.horizon)) {
         lastVal = await validationLoss(model, valSet);
         state.valHistory.push({ step: state.step, loss: lastVal });
@@ -319,6 +333,7 @@ async function saveCheckpoint(session: Session): Promise<void> {
   const model: NamedTensors = new Map();
   for (const [name, shape] of modelParameterShapes(session.config)) model.set(name, { shape, data: exported.get(name)! });
   session.state.dataPosition = session.stream.getPosition();
+  session.state.lossScale = session.scaler.saved();
   writeCheckpoint(session.outDir, {
     config: checkpointConfigJson(session.config, { game: session.run.game, preset: session.run.preset }),
     model,

@@ -120,6 +120,7 @@ function same(a: Tensor, b: Tensor, what: string): void {
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
+  readonly precision = 'f32';
   /** Threads the heavy ops run on (1 when no worker threads could be started). */
   readonly threads: number;
   readonly kernels: CpuKernels;
@@ -570,7 +571,7 @@ export class CpuBackend implements Backend {
     return y;
   }
 
-  crossEntropy(logits: Tensor, targets: Tensor, withGradient: boolean): { loss: Tensor; dLogits: Tensor | null } {
+  crossEntropy(logits: Tensor, targets: Tensor, withGradient: boolean, gradScale = 1): { loss: Tensor; dLogits: Tensor | null } {
     const V = logits.shape[logits.shape.length - 1];
     const dLogits = withGradient ? this.alloc(logits.shape) : null;
     const ids = i32(targets);
@@ -586,7 +587,7 @@ export class CpuBackend implements Backend {
     const rowLoss = this.rowLossScratch.subarray(0, M);
     const per = this.perChunk(M);
     const arrays = dLogits ? [f32(logits), ids, rowLoss, f32(dLogits)] : [f32(logits), ids, rowLoss];
-    this.exec(Op.crossEntropy, { arrays, ints: [V, count, M, per], floats: [] }, Math.ceil(M / per), 8 * M * V);
+    this.exec(Op.crossEntropy, { arrays, ints: [V, count, M, per], floats: [gradScale] }, Math.ceil(M / per), 8 * M * V);
     f32(loss)[0] = meanLoss(ids, rowLoss, count);
     return { loss, dLogits };
   }
@@ -594,6 +595,7 @@ export class CpuBackend implements Backend {
   adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, hyper: AdamWHyper): void {
     same(param, grad, 'adamwUpdate');
     const gradScale = typeof hyper.gradScale === 'number' ? hyper.gradScale : f32(hyper.gradScale)[0];
+    if (gradScale === 0) return;
     const n = sizeOf(param.shape);
     const per = this.perChunk(n);
     const floats = [hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weightDecay, hyper.step, gradScale];
@@ -605,12 +607,12 @@ export class CpuBackend implements Backend {
     f32(out)[0] = sumOfSquares(f32(t));
     return out;
   }
-  clipScale(squares: readonly Tensor[], clip: number): Tensor {
+  clipScale(squares: readonly Tensor[], clip: number, lossScale = 1): Tensor {
     let sum = 0;
     for (const s of squares) sum += f32(s)[0];
-    const norm = Math.sqrt(sum);
+    const norm = Math.sqrt(sum) / lossScale;
     const out = this.alloc([2]);
-    f32(out)[0] = clip > 0 && norm > clip ? clip / norm : 1;
+    f32(out)[0] = !Number.isFinite(norm) ? 0 : (clip > 0 && norm > clip ? clip / norm : 1) / lossScale;
     f32(out)[1] = norm;
     return out;
   }

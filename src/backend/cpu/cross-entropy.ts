@@ -1,7 +1,8 @@
 /**
  * Mean cross-entropy over the vocabulary on Float32Array, ignoring rows whose target is -1:
  *   loss = mean over counted rows of (logsumexp(logits[m]) - logits[m, target[m]])
- *   dLogits[m] = (softmax(logits[m]) - onehot(target[m])) / count, and 0 for ignored rows.
+ *   dLogits[m] = gradScale (softmax(logits[m]) - onehot(target[m])) / count, and 0 for ignored rows
+ * (gradScale is a power of two, the loss scale of mixed precision: it changes no bit but the exponent).
  * logits: (M, V), targets: (M). The rows are independent (crossEntropyRows, shared by the cpu
  * backend's threads); the loss adds them up in row order.
  */
@@ -24,7 +25,7 @@ export function countTargets(targets: Int32Array, V: number): number {
  */
 export function crossEntropyRows(
   logits: Float32Array, targets: Int32Array, V: number, count: number, dLogits: Float32Array | null, rowLoss: Float64Array,
-  m0: number, m1: number,
+  m0: number, m1: number, gradScale = 1,
 ): void {
   for (let m = m0; m < m1; m++) {
     const t = targets[m];
@@ -40,9 +41,9 @@ export function crossEntropyRows(
     for (let v = 0; v < V; v++) sum += Math.exp(logits[o + v] - max);
     rowLoss[m] = max + Math.log(sum) - logits[o + t];
     if (dLogits) {
-      const scale = 1 / (sum * count);
+      const scale = gradScale / (sum * count);
       for (let v = 0; v < V; v++) dLogits[o + v] = Math.exp(logits[o + v] - max) * scale;
-      dLogits[o + t] -= 1 / count;
+      dLogits[o + t] -= gradScale / count;
     }
   }
 }

@@ -223,12 +223,12 @@ const KERNELS: readonly Kernel[] = [
     rmsNormBackwardRows(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), d, m0, m1);
     rmsNormWeightGrad(f32(args, 0), f32(args, 2), f32(args, 3), f32(args, 5), d, M, i0, i1);
   },
-  // crossEntropy: arrays [logits, targets (i32), rowLoss (f64), dLogits?]; ints [V, count, M, rows per chunk]
+  // crossEntropy: arrays [logits, targets (i32), rowLoss (f64), dLogits?]; ints [V, count, M, rows per chunk]; floats [gradScale]
   (args, chunk) => {
     const [V, count, M, per] = Array.from(args.ints);
     const [m0, m1] = span(M, per, chunk);
     const dLogits = args.arrays.length > 3 ? f32(args, 3) : null;
-    crossEntropyRows(f32(args, 0), args.arrays[1] as Int32Array, V, count, dLogits, f64(args, 2), m0, m1);
+    crossEntropyRows(f32(args, 0), args.arrays[1] as Int32Array, V, count, dLogits, f64(args, 2), m0, m1, args.floats[0]);
   },
   // layerNormForward: arrays [x, w, b, y, mean, rstd]; ints [d, M, rows per chunk]; floats [eps]
   (args, chunk) => {

@@ -18,6 +18,11 @@ export interface GpuDevice {
   /** True for a CPU implementation of Vulkan (lavapipe, llvmpipe, SwiftShader). */
   isSoftware: boolean;
   features: Set<string>;
+  /**
+   * f16 x f16 -> f32 16 x 16 x 16 subgroup matrices (tensor cores) with a fixed subgroup size, or null
+   * where the adapter has none (lavapipe, most adapters without Dawn's experimental feature).
+   */
+  subgroupMatrix: { subgroupSize: number } | null;
   /** The first fatal error seen on this device, or null. */
   failure(): string | null;
 }
@@ -37,11 +42,40 @@ const RAISED_LIMITS = [
 // GPUBufferUsage, GPUMapMode and friends as globals, as in a browser (runtime.ts uses them at load).
 Object.assign(globalThis, globals);
 
+/**
+ * Dawn's toggles: subgroup matrices are an experimental feature (allow_unsafe_apis) and on NVIDIA's
+ * Vulkan driver f16 is off unless asked for. Neither changes what the f32 kernels compile to.
+ */
+const DAWN_TOGGLES = ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'];
+
+// Held for the life of the process: a device whose instance is garbage-collected under it crashes the
+// process (tools/subgroup-matrix-repro.mjs found this).
 let gpu: GPU | null = null;
 
 function gpuEntry(): GPU {
-  gpu ??= create([]);
+  gpu ??= create(DAWN_TOGGLES);
   return gpu;
+}
+
+interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
+/** The subgroup-matrix shape the mixed-precision matmul is written for, if the adapter has it. */
+function subgroupMatrixOf(adapter: GPUAdapter): { subgroupSize: number } | null {
+  const needed = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'];
+  if (!needed.every((f) => adapter.features.has(f))) return null;
+  const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[]; subgroupMinSize?: number; subgroupMaxSize?: number };
+  const configs = info.subgroupMatrixConfigs ?? [];
+  const f16 = configs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16);
+  // The kernel maps subgroups to invocation ranges, so their size must be one known number.
+  const size = info.subgroupMinSize;
+  if (!f16 || !size || info.subgroupMaxSize !== size) return null;
+  return { subgroupSize: size };
 }
 
 function softwareAdapter(info: GPUAdapterInfo): boolean {
@@ -67,7 +101,8 @@ export async function openGpu(request: GpuRequest): Promise<{ gpu: GpuDevice | n
 
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
-  const wanted = ['timestamp-query', 'subgroups'] as const;
+  const subgroupMatrix = isSoftware ? null : subgroupMatrixOf(adapter);
+  const wanted = ['timestamp-query', 'subgroups', ...(subgroupMatrix ? ['shader-f16', 'chromium-experimental-subgroup-matrix'] : [])];
   const requiredFeatures = wanted.filter((f) => adapter!.features.has(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
 
@@ -84,6 +119,7 @@ export async function openGpu(request: GpuRequest): Promise<{ gpu: GpuDevice | n
       adapterInfo: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
       isSoftware,
       features: new Set([...device.features]),
+      subgroupMatrix,
       failure: () => failure,
     },
     reason: '',

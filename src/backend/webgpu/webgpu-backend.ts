@@ -2,7 +2,7 @@
  * The webgpu backend: every Backend op as WGSL kernels recorded into one command stream (runtime.ts).
  * This class only checks shapes and routes; the kernels live one family per file in kernels/.
  */
-import { checkReshape, ridgeSystemSize, rowsCols, type AdamWHyper, type Backend, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
+import { checkReshape, ridgeSystemSize, rowsCols, type AdamWHyper, type Backend, type MatmulOptions, type Precision, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
 import { solveRidge as solveRidgeOnHost } from '../cpu/ridge-solve.js';
 import { formatBytes } from '../../util/output.js';
 import type { GpuDevice } from './device.js';
@@ -38,8 +38,13 @@ export class WebGpuBackend implements Backend {
   /** The causal attention's kernels: chosen by length when undefined, or forced (a benchmark compares them). */
   attentionPath: AttentionPath | undefined;
 
-  constructor(gpu: GpuDevice) {
+  readonly precision: Precision;
+
+  /** 'mixed' needs the adapter's subgroup matrices (gpu.subgroupMatrix). */
+  constructor(gpu: GpuDevice, precision: Precision = 'f32') {
+    if (precision === 'mixed' && !gpu.subgroupMatrix) throw new Error('mixed precision needs an adapter with f16 subgroup matrices');
     this.rt = new GpuRuntime(gpu);
+    this.precision = precision;
   }
 
   /** The adapter in words, e.g. "nvidia hopper (NVIDIA H200)". */
@@ -104,7 +109,7 @@ export class WebGpuBackend implements Backend {
     return rmsNormBackward(this.rt, g(x), g(weight), g(rstd), g(dy), g(dWeight));
   }
   matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
-    return matmul(this.rt, g(a), g(b), options.transA ?? false, options.transB ?? false, options.into ? g(options.into) : null, options.accumulate ?? false);
+    return matmul(this.rt, g(a), g(b), options.transA ?? false, options.transB ?? false, options.into ? g(options.into) : null, options.accumulate ?? false, this.precision);
   }
   splitColumns(x: Tensor, widths: readonly number[]): Tensor[] {
     return splitColumns(this.rt, g(x), widths);
@@ -154,8 +159,8 @@ export class WebGpuBackend implements Backend {
   selectiveScanStep(h: Tensor, u: Tensor, delta: Tensor, aLog: Tensor, b: Tensor, c: Tensor, d: Tensor): Tensor {
     return selectiveScanStep(this.rt, g(h), g(u), g(delta), g(aLog), g(b), g(c), g(d));
   }
-  crossEntropy(logits: Tensor, targets: Tensor, withGradient: boolean): { loss: Tensor; dLogits: Tensor | null } {
-    return crossEntropy(this.rt, g(logits), g(targets), withGradient);
+  crossEntropy(logits: Tensor, targets: Tensor, withGradient: boolean, gradScale = 1): { loss: Tensor; dLogits: Tensor | null } {
+    return crossEntropy(this.rt, g(logits), g(targets), withGradient, gradScale);
   }
   adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, hyper: AdamWHyper): void {
     adamwUpdate(this.rt, g(param), g(grad), g(m), g(v), hyper);
@@ -163,8 +168,8 @@ export class WebGpuBackend implements Backend {
   sumOfSquares(t: Tensor): Tensor {
     return sumOfSquares(this.rt, g(t));
   }
-  clipScale(squares: readonly Tensor[], clip: number): Tensor {
-    return clipScale(this.rt, squares.map(g), clip);
+  clipScale(squares: readonly Tensor[], clip: number, lossScale = 1): Tensor {
+    return clipScale(this.rt, squares.map(g), clip, lossScale);
   }
 
   // ---- the transformer baseline's ops (TransformerOps) ----------------------------------------------

@@ -11,42 +11,11 @@
  * bound; one wrong or missing product (size ~0.1..1) in any element fails it.
  */
 import { describe, expect, it } from 'vitest';
-import type { Backend } from '../../../src/backend/backend.js';
 import { Rng } from '../../../src/util/rng.js';
-import { cpu, gpu, noGpuReason, randomArray, toleranceRatio } from './gpu-fixture.js';
+import { gpu, noGpuReason, randomArray } from './gpu-fixture.js';
+import { checkMatmul, name, PAIRS, products, type Case } from './matmul-cases.js';
 
-interface Case {
-  M: number;
-  N: number;
-  K: number;
-}
-
-/** op(A) op(B) as a new tensor, into garbage, and accumulated onto `start`. */
-async function products(be: Backend, a: Float32Array, b: Float32Array, start: Float32Array, { M, N, K }: Case, transA: boolean, transB: boolean) {
-  const ta = be.upload(a, transA ? [K, M] : [M, K]);
-  const tb = be.upload(b, transB ? [N, K] : [K, N]);
-  const fresh = be.matmul(ta, tb, { transA, transB });
-  const overwritten = be.upload(new Float32Array(M * N).fill(1e3), [M, N]);
-  be.matmul(ta, tb, { transA, transB, into: overwritten });
-  const accumulated = be.upload(start, [M, N]);
-  be.matmul(ta, tb, { transA, transB, into: accumulated, accumulate: true });
-  return Promise.all([fresh, overwritten, accumulated].map((t) => be.download(t)));
-}
-
-const PAIRS: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
-const name = (transA: boolean, transB: boolean) => `${transA ? 'A^T' : 'A'} ${transB ? 'B^T' : 'B'}`;
-
-async function check(shape: Case, transA: boolean, transB: boolean, seed: number): Promise<void> {
-  const { M, N, K } = shape;
-  const rng = new Rng(seed);
-  const [a, b, start] = [randomArray(rng, M * K), randomArray(rng, K * N), randomArray(rng, M * N)];
-  const got = await products(gpu!, a, b, start, shape, transA, transB);
-  const want = await products(cpu, a, b, start, shape, transA, transB);
-  const atol = 1e-6 * Math.sqrt(Math.max(K, 1));
-  ['new', 'into', 'accumulate'].forEach((what, k) => {
-    expect(toleranceRatio(got[k], want[k], atol + (k === 2 ? 1e-6 : 0), 0), `${what}: M ${M}, N ${N}, K ${K}, ${name(transA, transB)}`).toBeLessThanOrEqual(1);
-  });
-}
+const check = (shape: Case, transA: boolean, transB: boolean, seed: number) => checkMatmul(gpu!, shape, transA, transB, seed, 1e-6);
 
 describe.skipIf(!gpu)(`webgpu matmul${gpu ? '' : ` (skipped: ${noGpuReason})`}`, () => {
   const shapes: Case[] = [

@@ -5,7 +5,9 @@
  *   adamwUpdate   g = grad * gradScale; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
  *                 p -= lr (m / (1 - b1^t) / (sqrt(v) / sqrt(1 - b2^t) + eps) + wd p)      one fused pass
  *   sumOfSquares  sum(t^2) as a 1-element tensor
- *   clipScale     [scale, norm], norm = sqrt(sum of the squares), scale = min(1, clip / norm) (1 if clip = 0)
+ *   clipScale     [scale, norm], norm = sqrt(sum of the squares) / S, scale = min(1, clip / norm) / S (1 / S if
+ *                 clip = 0) for gradients that carry a loss scale S; scale 0 when the sum is not finite,
+ *                 and adamwUpdate then skips the step
  *
  * gradScale may be element 0 of a tensor from clipScale: the kernel reads it there, so a clipped step
  * needs no readback. The bias corrections are computed on the host in float64 (they depend on the
@@ -27,6 +29,8 @@ ${scaleFromTensor ? '// scale: [scale, norm] from clipScale\n@group(0) @binding(
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let gradScale = ${scaleFromTensor ? 'scale[0]' : 'params.gradScale'};
+  // 0: clipScale saw a non-finite gradient (a float16 overflow); the step is skipped
+  if (gradScale == 0.0) { return; }
   let b1 = params.beta1;
   let b2 = params.beta2;
   for (var i = gid.x; i < params.n; i += groups.x * 256u) {
@@ -105,7 +109,7 @@ export function sumOfSquares(rt: GpuRuntime, t: GpuTensor): GpuTensor {
 // Adds `count` 1-element tensors to the running sum in out[1] (in order), and on the last group
 // turns the sum into [scale, norm].
 const clipCode = (count: number) => /* wgsl */ `
-struct Params { first: u32, last: u32, clip: f32 }
+struct Params { first: u32, last: u32, clip: f32, invLossScale: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
 // out: [scale, norm]; out[1] holds the running sum between groups
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -115,16 +119,18 @@ fn main() {
   var s = select(out[1], 0.0, params.first != 0u);
   ${Array.from({ length: count }, (_, k) => `s += square${k}[0];`).join(' ')}
   if (params.last != 0u) {
-    let norm = sqrt(s);
+    // the gradients carry the loss scale S (a power of two): dividing it out changes no bit but the exponent
+    let norm = sqrt(s) * params.invLossScale;
     out[1] = norm;
-    out[0] = select(1.0, params.clip / norm, params.clip > 0.0 && norm > params.clip);
+    let finite = (bitcast<u32>(s) & 0x7f800000u) != 0x7f800000u;
+    out[0] = select(0.0, select(1.0, params.clip / norm, params.clip > 0.0 && norm > params.clip) * params.invLossScale, finite);
   } else {
     out[1] = s;
   }
 }`;
 
 /** [scale, norm] from the per-tensor sums of squares (1-element tensors). */
-export function clipScale(rt: GpuRuntime, squares: readonly GpuTensor[], clip: number): GpuTensor {
+export function clipScale(rt: GpuRuntime, squares: readonly GpuTensor[], clip: number, lossScale: number): GpuTensor {
   const out = rt.tensor([2]);
   // as many squares per dispatch as the stage's storage-buffer limit allows beside `out`
   const perGroup = Math.max(1, Math.min(15, rt.device.limits.maxStorageBuffersPerShaderStage - 1));
@@ -132,7 +138,7 @@ export function clipScale(rt: GpuRuntime, squares: readonly GpuTensor[], clip: n
   for (let k = 0; k < groups; k++) {
     const group = squares.slice(k * perGroup, (k + 1) * perGroup);
     rt.dispatch(rt.pipeline(`clipScale:${group.length}`, clipCode(group.length)), [out, ...group],
-      [{ u: k === 0 ? 1 : 0 }, { u: k === groups - 1 ? 1 : 0 }, { f: clip }], [1]);
+      [{ u: k === 0 ? 1 : 0 }, { u: k === groups - 1 ? 1 : 0 }, { f: clip }, { f: 1 / lossScale }], [1]);
   }
   return out;
 }

@@ -2,7 +2,7 @@
  * Fused softmax + cross-entropy on the GPU (the cpu reference is src/backend/cpu/cross-entropy.ts):
  *
  *   loss      = mean over the rows with target != -1 of (logsumexp(logits[m]) - logits[m, target[m]])
- *   dLogits[m] = (softmax(logits[m]) - onehot(target[m])) / count, 0 for ignored rows
+ *   dLogits[m] = gradScale (softmax(logits[m]) - onehot(target[m])) / count, 0 for ignored rows
  *   logits: (M, V), targets: (M) int
  *
  * Three dispatches, no readback (the loss stays a 1-element tensor until the trainer reads it):
@@ -43,7 +43,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 
 /** The bindings of both row kernels. */
 const rowsBindings = (withGradient: boolean) => /* wgsl */ `
-struct Params { rows: u32, vocab: u32 }
+struct Params { rows: u32, vocab: u32, gradScale: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
 // logits: (M, V)
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
@@ -72,7 +72,7 @@ var<workgroup> red: array<f32, WG>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) groups: vec3u) {
   let V = params.vocab;
-  ${withGradient ? 'let invCount = 1.0 / max(stats[0], 1.0);' : '_ = stats[0];'}
+  ${withGradient ? '// the loss scale times 1 / count (a power of two: the same bits but the exponent)\n  let invCount = params.gradScale * (1.0 / max(stats[0], 1.0));' : '_ = stats[0];'}
   for (var row = wid.x; row < params.rows; row += groups.x) {
     let o = row * V;
     let t = targets[row];
@@ -117,7 +117,7 @@ ${rowsBindings(withGradient)}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let V = params.vocab;
-  ${withGradient ? 'let invCount = 1.0 / max(stats[0], 1.0);' : '_ = stats[0];'}
+  ${withGradient ? '// the loss scale times 1 / count (a power of two: the same bits but the exponent)\n  let invCount = params.gradScale * (1.0 / max(stats[0], 1.0));' : '_ = stats[0];'}
   for (var row = gid.x; row < params.rows; row += groups.x * 256u) {
     let o = row * V;
     let t = targets[row];
@@ -159,7 +159,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 }`;
 
 /** logits: (M, V), targets: (M) int -> the mean loss (1) and, with withGradient, dLogits: (M, V). */
-export function crossEntropy(rt: GpuRuntime, logits: GpuTensor, targets: GpuTensor, withGradient: boolean): { loss: GpuTensor; dLogits: GpuTensor | null } {
+export function crossEntropy(rt: GpuRuntime, logits: GpuTensor, targets: GpuTensor, withGradient: boolean, gradScale: number): { loss: GpuTensor; dLogits: GpuTensor | null } {
   if (targets.dtype !== 'i32') throw new Error('crossEntropy: targets must be an int tensor');
   const V = logits.shape[logits.shape.length - 1];
   const M = targets.size;
@@ -171,9 +171,9 @@ export function crossEntropy(rt: GpuRuntime, logits: GpuTensor, targets: GpuTens
   rt.dispatch(rt.pipeline('crossEntropyCount', COUNT), [targets, stats], [{ u: M }], [1]);
   const tensors = [logits, targets, stats, rowLoss, ...(dLogits ? [dLogits] : [])];
   if (V <= SMALL_VOCAB) {
-    rt.dispatch(rt.pipeline(`crossEntropySmallRows:${withGradient}`, smallRowsCode(withGradient)), tensors, [{ u: M }, { u: V }], groupsFor(M));
+    rt.dispatch(rt.pipeline(`crossEntropySmallRows:${withGradient}`, smallRowsCode(withGradient)), tensors, [{ u: M }, { u: V }, { f: gradScale }], groupsFor(M));
   } else {
-    rt.dispatch(rt.pipeline(`crossEntropyRows:${withGradient}`, rowsCode(withGradient)), tensors, [{ u: M }, { u: V }], [Math.max(1, Math.min(M, 65535))]);
+    rt.dispatch(rt.pipeline(`crossEntropyRows:${withGradient}`, rowsCode(withGradient)), tensors, [{ u: M }, { u: V }, { f: gradScale }], [Math.max(1, Math.min(M, 65535))]);
   }
   rt.dispatch(rt.pipeline('crossEntropySum', SUM), [rowLoss, stats, loss], [{ u: M }], [1]);
   rt.release(stats);

@@ -23,10 +23,13 @@
  * as S workgroup layers, each over a K range of its own, writing S partial products (S, M*N); then
  * columnSums adds them in a fixed order (and adds the old C when accumulating). Deterministic: S
  * depends only on the shape.
+ *
+ * Mixed precision runs the same tiles and splits on the tensor cores (matmul-tensor-core.ts).
  */
-import { rowsCols } from '../../backend.js';
+import { rowsCols, type Precision } from '../../backend.js';
 import type { GpuRuntime, GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
+import { tensorCoreMatmulCode } from './matmul-tensor-core.js';
 
 /** K per staged slice. */
 const BK = 16;
@@ -188,8 +191,19 @@ function splitsFor(tiles: number, M: number, N: number, K: number): number {
   return Math.max(1, Math.min(Math.ceil(TARGET_GROUPS / tiles), Math.floor(K / MIN_SPLIT_K), MAX_SPLITS, byMemory));
 }
 
+/** The compiled kernel of a tile and transpose pair at a precision (for mixed, of the sizes too). */
+function matmulPipeline(rt: GpuRuntime, tile: Tile, transA: boolean, transB: boolean, precision: Precision, M: number, N: number, K: number): GPUComputePipeline {
+  const transposes = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
+  if (precision === 'f32') return rt.pipeline(`matmul:${tile.bm}x${tile.bn}x${tile.tm}x${tile.tn}:${transposes}`, matmulCode(tile, transA, transB));
+  const subgroupSize = rt.gpu.subgroupMatrix?.subgroupSize;
+  if (!subgroupSize) throw new Error('matmul: mixed precision needs subgroup matrices, which this adapter lacks');
+  const variant = { vec4A: (transA ? M : K) % 4 === 0, vec4B: (transB ? K : N) % 4 === 0, directC: N % 4 === 0 };
+  const flags = [variant.vec4A, variant.vec4B, variant.directC].map((f) => (f ? '1' : '0')).join('');
+  return rt.pipeline(`matmulTensorCore:${tile.bm}x${tile.bn}:${transposes}:${flags}`, tensorCoreMatmulCode(tile.bm, tile.bn, transA, transB, subgroupSize, variant).code);
+}
+
 /** C = op(A) op(B); into `into` (overwritten, or added to with accumulate) or a new (M, N) tensor. */
-export function matmul(rt: GpuRuntime, a: GpuTensor, b: GpuTensor, transA: boolean, transB: boolean, into: GpuTensor | null, accumulate: boolean): GpuTensor {
+export function matmul(rt: GpuRuntime, a: GpuTensor, b: GpuTensor, transA: boolean, transB: boolean, into: GpuTensor | null, accumulate: boolean, precision: Precision = 'f32'): GpuTensor {
   const [ar, ac] = rowsCols(a);
   const [br, bc] = rowsCols(b);
   const M = transA ? ac : ar;
@@ -208,7 +222,7 @@ export function matmul(rt: GpuRuntime, a: GpuTensor, b: GpuTensor, transA: boole
   // K per split, whole slices of BK (the last split takes the rest)
   const kSplit = splits === 1 ? Math.max(K, 1) : Math.ceil(K / splits / BK) * BK;
   const layers = splits === 1 ? 1 : Math.ceil(K / kSplit);
-  const pipeline = rt.pipeline(`matmul:${tile.bm}x${tile.bn}x${tile.tm}x${tile.tn}:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`, matmulCode(tile, transA, transB));
+  const pipeline = matmulPipeline(rt, tile, transA, transB, precision, M, N, K);
   const grid: [number, number, number] = [Math.ceil(N / tile.bn), gridY, layers];
   if (layers === 1) {
     rt.dispatch(pipeline, [a, b, out], [{ u: M }, { u: N }, { u: K }, { u: kSplit }, { u: add ? 1 : 0 }], grid);

@@ -1,0 +1,185 @@
+/**
+ * The mixed-precision matmul kernel: the same product, tile and split-K layout as matmul.ts's f32
+ * kernel (that file chooses the tile and dispatches), computed on the tensor cores through Dawn's
+ * subgroup matrices (f16 x f16 -> f32, 16 x 16 x 16).
+ *
+ * A workgroup of BM x BN is split among subgroups of 32 rows each (SGR = BM / 32 of them down, SGC
+ * across), each subgroup holding FR x FC result fragments of 16 x 16 in f32. K is walked in slices of
+ * BK = 32: all threads stage op(A)'s BM x BK and op(B)'s BK x BN slice into workgroup memory, converting
+ * the f32 operands to f16 there (transposes folded into the loads, adjacent threads on the operand's
+ * contiguous axis, zeros outside the matrix); each subgroup then loads its fragments from the slices and
+ * multiplies-accumulates. The operands stay f32 in memory, so nothing else in a training step changes:
+ * only the products' inputs are rounded to f16 (11 significant bits, range up to 65504: gradients are
+ * brought into that range by the trainer's loss scale).
+ *
+ * A tile wholly inside C stores its fragments straight to C (having loaded them from C first with
+ * accumulate). A tile at an edge writes each fragment through a 16 x 16 scratch of its subgroup in
+ * workgroup memory, whose lanes then store the elements inside the matrix (adding the old C with
+ * accumulate).
+ */
+
+/** K per staged slice (two 16-deep fragment steps). */
+export const TC_BK = 32;
+
+/** How a BM x BN tile is divided among subgroups and their 16 x 16 fragments. */
+export interface FragmentLayout {
+  /** Subgroups down and across the tile. */
+  sgr: number;
+  sgc: number;
+  /** Fragments per subgroup, down and across. */
+  fr: number;
+  fc: number;
+}
+
+/** 32 rows (2 fragments) per subgroup down; across, two subgroups where the tile is 64 or wider. */
+export function fragmentLayout(bm: number, bn: number): FragmentLayout {
+  if (bm % 32 !== 0 || bn % 16 !== 0) throw new Error(`matmul: a ${bm} x ${bn} tile does not divide into 16 x 16 fragments of 32-row subgroups`);
+  const sgc = bn >= 64 ? 2 : 1;
+  return { sgr: bm / 32, sgc, fr: 2, fc: bn / sgc / 16 };
+}
+
+/** What the sizes allow beyond the general kernel. */
+export interface TensorCoreVariant {
+  /** The operand's contiguous axis is a multiple of 4 long: it is read 4 floats at a time. */
+  vec4A: boolean;
+  vec4B: boolean;
+  /** N is a multiple of 4, so C's rows are 16-byte aligned as the fragment stores need them. */
+  directC: boolean;
+}
+
+/** The kernel for a tile, transpose pair, subgroup size and variant. */
+export function tensorCoreMatmulCode(bm: number, bn: number, transA: boolean, transB: boolean, subgroupSize: number, { vec4A, vec4B, directC }: TensorCoreVariant): { code: string; threads: number } {
+  const { sgr, sgc, fr, fc } = fragmentLayout(bm, bn);
+  const threads = sgr * sgc * subgroupSize;
+  const BK = TC_BK;
+  const L = 'subgroup_matrix_left<f16, 16, 16>';
+  const R = 'subgroup_matrix_right<f16, 16, 16>';
+  const S = 'subgroup_matrix_result<f32, 16, 16>';
+  // Each slice is staged along the operand's contiguous axis in memory (conflict-free stores from
+  // coalesced loads) and read column-major by the fragment loads where that axis is the other one.
+  // Rows are padded by 8 halves (16 bytes) so the fragment loads spread over the memory banks.
+  const A = transA
+    ? { rows: BK, cols: bm, major: 'col_major' } // A stored (K, M): slice k-major, saT[k][m]
+    : { rows: bm, cols: BK, major: 'row_major' }; // A stored (M, K): slice m-major, sa[m][k]
+  const B = transB
+    ? { rows: bn, cols: BK, major: 'col_major' } // B stored (N, K): slice n-major
+    : { rows: BK, cols: bn, major: 'row_major' }; // B stored (K, N): slice k-major
+  const strideA = A.cols + 8;
+  const strideB = B.cols + 8;
+  // element (i, k) of op(A)'s slice, and (k, j) of op(B)'s, as offsets into sa and sb
+  const leftAt = (i: string, k: string) => (transA ? `${k} * ${strideA}u + ${i}` : `${i} * ${strideA}u + ${k}`);
+  const rightAt = (k: string, j: string) => (transB ? `${j} * ${strideB}u + ${k}` : `${k} * ${strideB}u + ${j}`);
+  // Global index of slice element (row, col) of each operand: rows/cols in the staged layout.
+  const globalA = transA ? { row: 'k0 + row', col: 'row0 + col', rowEnd: 'kEnd', colEnd: 'M', ld: 'M' } : { row: 'row0 + row', col: 'k0 + col', rowEnd: 'M', colEnd: 'kEnd', ld: 'K' };
+  const globalB = transB ? { row: 'col0 + row', col: 'k0 + col', rowEnd: 'N', colEnd: 'kEnd', ld: 'K' } : { row: 'k0 + row', col: 'col0 + col', rowEnd: 'kEnd', colEnd: 'N', ld: 'N' };
+  const stage = (name: string, src: string, shape: { rows: number; cols: number }, stride: number, g: typeof globalA, vec4: boolean) => {
+    if (!vec4) {
+      return `
+    for (var e = lid; e < ${shape.rows * shape.cols}u; e += ${threads}u) {
+      let row = e / ${shape.cols}u;
+      let col = e % ${shape.cols}u;
+      let gr = ${g.row};
+      let gc = ${g.col};
+      var v = 0.0;
+      if (gr < ${g.rowEnd} && gc < ${g.colEnd}) { v = ${src}[gr * ${g.ld} + gc]; }
+      ${name}[row * ${stride}u + col] = f16(v);
+    }`;
+    }
+    // the contiguous axis is a multiple of 4 long, and so are the slice's bounds on it (kEnd too: the
+    // K splits are multiples of 16), so a group of 4 is either wholly inside or wholly outside
+    return `
+    for (var e = lid; e < ${(shape.rows * shape.cols) / 4}u; e += ${threads}u) {
+      let row = e / ${shape.cols / 4}u;
+      let col = (e % ${shape.cols / 4}u) * 4u;
+      let gr = ${g.row};
+      let gc = ${g.col};
+      var v = vec4f(0.0);
+      if (gr < ${g.rowEnd} && gc < ${g.colEnd}) { v = ${src}[(gr * ${g.ld} + gc) / 4u]; }
+      let at = row * ${stride}u + col;
+      ${name}[at] = f16(v.x);
+      ${name}[at + 1u] = f16(v.y);
+      ${name}[at + 2u] = f16(v.z);
+      ${name}[at + 3u] = f16(v.w);
+    }`;
+  };
+  const code = /* wgsl */ `
+enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+// The fragment offsets depend on the subgroup index only, so they are uniform within each subgroup,
+// which is what the builtins need; the analysis can only prove workgroup uniformity.
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+struct Params { M: u32, N: u32, K: u32, kSplit: u32, accumulate: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+// a: ${transA ? '(K, M)' : '(M, K)'}${vec4A ? ', read as vec4s' : ''}
+@group(0) @binding(1) var<storage, read> a: array<${vec4A ? 'vec4f' : 'f32'}>;
+// b: ${transB ? '(N, K)' : '(K, N)'}${vec4B ? ', read as vec4s' : ''}
+@group(0) @binding(2) var<storage, read> b: array<${vec4B ? 'vec4f' : 'f32'}>;
+// c: (M, N), or (splits, M, N) partial products when K is split
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+var<workgroup> sa: array<f16, ${A.rows * strideA}>;
+var<workgroup> sb: array<f16, ${B.rows * strideB}>;
+// one 16 x 16 fragment per subgroup on its way out, for tiles at the matrix's edges
+var<workgroup> scratch: array<f32, ${sgr * sgc * 256}>;
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let row0 = wid.y * ${bm}u;
+  let col0 = wid.x * ${bn}u;
+  let kBegin = wid.z * params.kSplit;
+  let kEnd = min(K, kBegin + params.kSplit);
+  let s = lid / ${subgroupSize}u;
+  let lane = lid % ${subgroupSize}u;
+  // this subgroup's fragments start at row ar, column bc of the tile
+  let ar = (s / ${sgc}u) * ${fr * 16}u;
+  let bc = (s % ${sgc}u) * ${fc * 16}u;
+  let base = wid.z * M * N;
+  // A tile wholly inside C is stored (and with accumulate, loaded) straight from the fragments.
+  let inside = ${directC ? `row0 + ${bm}u <= M && col0 + ${bn}u <= N` : 'false'};
+  var acc: array<array<${S}, ${fc}>, ${fr}>;
+  if (inside && params.accumulate != 0u) {
+    for (var i = 0u; i < ${fr}u; i++) {
+      for (var j = 0u; j < ${fc}u; j++) { acc[i][j] = subgroupMatrixLoad<${S}, row_major>(&c, base + (row0 + ar + i * 16u) * N + col0 + bc + j * 16u, N); }
+    }
+  }
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${BK}u) {${stage('sa', 'a', A, strideA, globalA, vec4A)}${stage('sb', 'b', B, strideB, globalB, vec4B)}
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${BK}u; kk += 16u) {
+      var left: array<${L}, ${fr}>;
+      var right: array<${R}, ${fc}>;
+      for (var i = 0u; i < ${fr}u; i++) { left[i] = subgroupMatrixLoad<${L}, ${A.major}>(&sa, ${leftAt('(ar + i * 16u)', 'kk')}, ${strideA}u); }
+      for (var j = 0u; j < ${fc}u; j++) { right[j] = subgroupMatrixLoad<${R}, ${B.major}>(&sb, ${rightAt('kk', '(bc + j * 16u)')}, ${strideB}u); }
+      for (var i = 0u; i < ${fr}u; i++) {
+        for (var j = 0u; j < ${fc}u; j++) { acc[i][j] = subgroupMatrixMultiplyAccumulate(left[i], right[j], acc[i][j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (inside) {
+    for (var i = 0u; i < ${fr}u; i++) {
+      for (var j = 0u; j < ${fc}u; j++) { subgroupMatrixStore<row_major>(&c, base + (row0 + ar + i * 16u) * N + col0 + bc + j * 16u, acc[i][j], N); }
+    }
+    return;
+  }
+  for (var i = 0u; i < ${fr}u; i++) {
+    for (var j = 0u; j < ${fc}u; j++) {
+      subgroupMatrixStore<row_major>(&scratch, s * 256u, acc[i][j], 16u);
+      workgroupBarrier();
+      for (var e = lane; e < 256u; e += ${subgroupSize}u) {
+        let gr = row0 + ar + i * 16u + e / 16u;
+        let gc = col0 + bc + j * 16u + e % 16u;
+        if (gr < M && gc < N) {
+          let at = base + gr * N + gc;
+          var x = scratch[s * 256u + e];
+          if (params.accumulate != 0u) { x += c[at]; }
+          c[at] = x;
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+}`;
+  return { code, threads };
+}
