@@ -35,6 +35,7 @@ interface TrainArgs {
   valEvery?: number;
   valGames?: number;
   saveEvery?: number;
+  init?: string;
   resume: boolean;
   force: boolean;
   json: boolean;
@@ -64,6 +65,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('val-every', { type: 'number', describe: `validation loss every N steps (default ${perPreset('valEvery')})` })
       .option('val-games', { type: 'number', describe: `size of the fixed validation subset: the first N val games (default ${perPreset('valGames')})` })
       .option('save-every', { type: 'number', describe: `checkpoint every N steps (default ${perPreset('saveEvery')})` })
+      .option('init', { type: 'string', describe: 'start from the weights of this checkpoint directory (a fine-tune: same game, vocabulary and preset; fresh optimizer and schedule)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the run saved in --out' })
       .option('force', { type: 'boolean', default: false, describe: 'replace a checkpoint already in --out' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object at the end' })
@@ -73,6 +75,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   handler: async (args) => {
     const stop = installStopSignals();
     try {
+      if (args.resume && args.init !== undefined) throw new UserError(`--init starts a new run from a checkpoint's weights; to continue the run in ${args.out}, leave it out`);
       const hooks = trainingHooks(stop, args.stopAfter === undefined ? undefined : integerFlag('stop-after', args.stopAfter, 1));
       const result = args.resume ? await resumeTraining({ outDir: args.out, given: givenFlags(args) }, hooks) : await startTraining(newRunRequest(args), hooks);
       reportTraining(result, args.json);
@@ -229,5 +232,6 @@ function newRunRequest(args: TrainArgs): NewRunRequest {
     steps: given.horizon,
     minutes: given.minutes ?? undefined,
     force: args.force,
+    init: args.init,
   };
 }

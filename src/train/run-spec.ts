@@ -40,6 +40,8 @@ export interface RunSpec {
   horizon: number;
   /** The --minutes budget the horizon was estimated from, null when --steps set it. */
   minutes: number | null;
+  /** --init: the checkpoint directory (absolute) whose weights the run started from; absent for a fresh init. */
+  init?: string;
 }
 
 export interface TrainerState {

@@ -38,6 +38,7 @@ import {
   type NamedTensors,
 } from './checkpoint.js';
 import { checkpointConfigJson, modelConfigFromJson } from './config-json.js';
+import { checkModelFitsDataset, loadCheckpoint } from './load-checkpoint.js';
 import { LossScaler } from './loss-scale.js';
 import { MetricsLog, type StepMetrics } from './metrics.js';
 import { AdamW } from './optimizer.js';
@@ -72,6 +73,8 @@ export interface NewRunRequest {
   minutes?: number;
   /** Replace a checkpoint already in outDir. */
   force?: boolean;
+  /** A checkpoint directory whose weights the run starts from (a fine-tune), instead of a fresh init. */
+  init?: string;
 }
 
 export interface ResumeRequest {
@@ -138,7 +141,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
   const backend = await createBackend(request.backend, request.precision ?? 'auto');
   // Before anything is allocated or written to outDir: a batch that cannot fit stops here in one line.
   checkBatchFits(backend, config, request.batch, dataset.recordLength - 1, `--batch ${request.batch}`);
-  const params = initModelParameters(config, new Rng(request.seed, 1));
+  const params = request.init === undefined ? initModelParameters(config, new Rng(request.seed, 1)) : initialWeights(request.init, config, request.data, dataset, hooks);
   const run: RunSpec = {
     game: request.game,
     data: resolve(request.data),
@@ -161,6 +164,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     saveEvery: request.saveEvery,
     horizon: request.steps ?? 0,
     minutes: request.minutes ?? null,
+    ...(request.init === undefined ? {} : { init: resolve(request.init) }),
   };
   const began = performance.now();
   let horizonNote = `--steps ${request.steps}`;
@@ -459,6 +463,18 @@ function datasetFingerprint(dir: string): string {
 }
 
 /** Refuses a checkpoint whose config.json is not the run's model. */
+/**
+ * A fine-tune's starting weights: the model of checkpoint `dir`, which must be of the run's game,
+ * vocabulary and preset (every config field the preset sets).
+ */
+function initialWeights(dir: string, config: ModelConfig, dataDir: string, dataset: Dataset, hooks: TrainHooks): Map<string, Float32Array> {
+  const loaded = loadCheckpoint(dir, hooks.note);
+  checkModelFitsDataset(loaded, dataDir, dataset.manifest);
+  checkConfigMatches(dir, config);
+  hooks.note?.(`--init: starting from the weights of ${dir}`);
+  return loaded.params;
+}
+
 function checkConfigMatches(outDir: string, config: ModelConfig): void {
   const path = join(outDir, CONFIG_FILE);
   const recorded = modelConfigFromJson(readConfigJson(outDir), path).config;
