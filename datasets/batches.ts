@@ -30,6 +30,29 @@ export interface BatchPosition {
   rngState: RngState;
 }
 
+/**
+ * A rule that drops targets of a record: given the record, 1 at the positions whose move is not to be
+ * learned (see DatasetGame.loserMoves), or null to keep them all.
+ */
+export type TargetMask = (record: Uint8Array) => Uint8Array | null;
+
+/**
+ * recordInputsTargets, then the targets whose move `mask` drops set to -1 (the target at t is move
+ * t + 1). Returns the targets still counted.
+ */
+export function maskedInputsTargets(record: Uint8Array, pad: number, padMode: PadMode, mask: TargetMask | null, inputs: Int32Array, targets: Int32Array, row: number): number {
+  let counted = recordInputsTargets(record, pad, padMode, inputs, targets, row);
+  const dropped = mask?.(record);
+  if (!dropped) return counted;
+  for (let t = 0; t + 1 < record.length; t++) {
+    if (dropped[t + 1] && targets[row + t] !== -1) {
+      targets[row + t] = -1;
+      counted--;
+    }
+  }
+  return counted;
+}
+
 export class BatchStream {
   readonly length: number;
   private readonly rng: Rng;
@@ -45,6 +68,8 @@ export class BatchStream {
     private readonly split: Split,
     readonly batchSize: number,
     seed: number,
+    /** Targets to leave out of the loss (train --winner-moves), or none. */
+    private readonly mask: TargetMask | null = null,
   ) {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batch size must be a positive integer, got ${batchSize}`);
     this.count = dataset.count(split);
@@ -72,7 +97,7 @@ export class BatchStream {
         this.shuffleEpoch();
       }
       this.dataset.readGamesInto(this.split, this.order[this.cursor++], 1, this.record, 0);
-      recordInputsTargets(this.record, pad, trailingPad ? 'trailing' : 'token', inputs, targets, b * L);
+      maskedInputsTargets(this.record, pad, trailingPad ? 'trailing' : 'token', this.mask, inputs, targets, b * L);
     }
     return { inputs, targets, batch: B, length: L };
   }

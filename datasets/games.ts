@@ -7,6 +7,7 @@ import { gameStringOfRecord, movesOfGameString, writeGameRecord } from '../games
 import { randomChessGame } from '../games/chess/random-game.js';
 import { CHESS_BLOCK_LENGTH, CHESS_VOCAB_SIZE, SPACE_TOKEN } from '../games/chess/vocabulary.js';
 import { MAX_MOVES, PAD_TOKEN, VOCAB_SIZE, squareName, squareOfToken } from '../games/othello/notation.js';
+import { loserMoves } from '../games/othello/labels.js';
 import { writeRandomGame } from '../games/othello/synthetic.js';
 import type { PadMode } from './format.js';
 
@@ -25,6 +26,11 @@ export interface DatasetGame {
   moveNames(record: Uint8Array): string[];
   /** One record as one line of text (`dataset export --format text`). */
   gameText(record: Uint8Array): string;
+  /**
+   * 1 at the record positions of the moves the losing side made, null for a draw (`train
+   * --winner-moves`); absent where a record does not say who won.
+   */
+  loserMoves?(record: Uint8Array): Uint8Array | null;
 }
 
 const othello: DatasetGame = {
@@ -45,6 +51,7 @@ const othello: DatasetGame = {
   gameText(record) {
     return this.moveNames(record).join(' ');
   },
+  loserMoves,
 };
 
 /** Chess: one game per 1024-character block in the anchors' string format (games/chess/game-string.ts). */

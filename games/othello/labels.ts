@@ -67,6 +67,27 @@ export function othelloLabels(tokens: Uint8Array): OthelloLabels {
   return labels;
 }
 
+/**
+ * 1 at the record positions whose move the side that lost the game made, 0 elsewhere (the padding
+ * too); null for a draw. Found by replay, so passes give the right mover.
+ */
+export function loserMoves(tokens: Uint8Array): Uint8Array | null {
+  const n = gameLength(tokens);
+  const movers = new Uint8Array(n);
+  const board = OthelloBoard.initial();
+  for (let t = 0; t < n; t++) {
+    const sq = TOKEN_TO_SQUARE[tokens[t]];
+    if (tokens[t] >= VOCAB_SIZE || !board.isLegal(sq)) throw new UserError(`Othello game record: move ${t} (token ${tokens[t]}) is not a legal move`);
+    movers[t] = board.toMove;
+    board.play(sq);
+  }
+  const winner = board.winner();
+  if (winner === null) return null;
+  const out = new Uint8Array(tokens.length);
+  for (let t = 0; t < n; t++) out[t] = movers[t] === winner ? 0 : 1;
+  return out;
+}
+
 export function mineTheirsLabels(tokens: Uint8Array): Uint8Array {
   return othelloLabels(tokens).mineTheirs;
 }

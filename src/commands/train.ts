@@ -36,6 +36,7 @@ interface TrainArgs {
   valGames?: number;
   saveEvery?: number;
   init?: string;
+  winnerMoves: boolean;
   resume: boolean;
   force: boolean;
   json: boolean;
@@ -66,6 +67,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('val-games', { type: 'number', describe: `size of the fixed validation subset: the first N val games (default ${perPreset('valGames')})` })
       .option('save-every', { type: 'number', describe: `checkpoint every N steps (default ${perPreset('saveEvery')})` })
       .option('init', { type: 'string', describe: 'start from the weights of this checkpoint directory (a fine-tune: same game, vocabulary and preset; fresh optimizer and schedule)' })
+      .option('winner-moves', { type: 'boolean', default: false, describe: 'learn only the moves of the side that won each game (Othello; a draw keeps both sides)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the run saved in --out' })
       .option('force', { type: 'boolean', default: false, describe: 'replace a checkpoint already in --out' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object at the end' })
@@ -200,6 +202,7 @@ function givenFlags(args: TrainArgs): Partial<RunSpec> {
     valEvery: optionalInteger('val-every', args.valEvery, 1),
     valGames: optionalInteger('val-games', args.valGames, 1),
     saveEvery: optionalInteger('save-every', args.saveEvery, 1),
+    winnerMoves: args.winnerMoves ? true : undefined,
     horizon: optionalInteger('steps', args.steps, 1),
     minutes: positiveNumber('minutes', args.minutes),
   };
@@ -233,5 +236,6 @@ function newRunRequest(args: TrainArgs): NewRunRequest {
     minutes: given.minutes ?? undefined,
     force: args.force,
     init: args.init,
+    winnerMoves: args.winnerMoves,
   };
 }

@@ -42,6 +42,8 @@ export interface RunSpec {
   minutes: number | null;
   /** --init: the checkpoint directory (absolute) whose weights the run started from; absent for a fresh init. */
   init?: string;
+  /** --winner-moves: only the moves of each game's winner are learned (absent: every move). */
+  winnerMoves?: boolean;
 }
 
 export interface TrainerState {
@@ -93,7 +95,8 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
 export function checkResumeFlags(run: RunSpec, given: Partial<RunSpec>, file: string): void {
   for (const [key, value] of Object.entries(given) as [keyof RunSpec, unknown][]) {
     if (value === undefined || key === 'backend' || key === 'data') continue;
-    const recorded = key === 'precision' ? (run.precision ?? 'f32') : run[key];
+    // fields added later read as their defaults in older states
+    const recorded = key === 'precision' ? (run.precision ?? 'f32') : key === 'winnerMoves' ? (run.winnerMoves ?? false) : run[key];
     if (recorded !== value) {
       throw new UserError(`--${flagName(key)} ${String(value)} differs from this run's ${String(recorded)} (recorded in ${file}); to resume, leave it out; to start a different run, use another --out or --force`);
     }

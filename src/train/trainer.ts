@@ -11,7 +11,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BatchStream, recordInputsTargets } from '../../datasets/batches.js';
+import { BatchStream, maskedInputsTargets, type TargetMask } from '../../datasets/batches.js';
+import { DATASET_GAMES } from '../../datasets/games.js';
 import { MANIFEST_FILE } from '../../datasets/format.js';
 import { openDataset, type Dataset } from '../../datasets/reader.js';
 import { createBackend, type PrecisionChoice } from '../backend/index.js';
@@ -75,6 +76,8 @@ export interface NewRunRequest {
   force?: boolean;
   /** A checkpoint directory whose weights the run starts from (a fine-tune), instead of a fresh init. */
   init?: string;
+  /** Learn only the moves of the side that won each game. */
+  winnerMoves?: boolean;
 }
 
 export interface ResumeRequest {
@@ -165,7 +168,9 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     horizon: request.steps ?? 0,
     minutes: request.minutes ?? null,
     ...(request.init === undefined ? {} : { init: resolve(request.init) }),
+    ...(request.winnerMoves ? { winnerMoves: true } : {}),
   };
+  const mask = targetMaskOf(run);
   const began = performance.now();
   let horizonNote = `--steps ${request.steps}`;
   if (request.minutes !== undefined) {
@@ -188,7 +193,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     model,
     optimizer: new AdamW(backend, model.params, model.grads, run),
     scaler: LossScaler.start(backend.precision),
-    stream: new BatchStream(dataset, 'train', run.batch, run.seed),
+    stream: new BatchStream(dataset, 'train', run.batch, run.seed, mask),
     metrics: new MetricsLog(join(outDir, METRICS_FILE)),
     state: {
       format: 'gamba-trainer-state',
@@ -235,7 +240,7 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
   const snapshot = readOptimizer(outDir, shapes);
   if (snapshot.step !== state.step) throw new UserError(`${join(outDir, OPTIMIZER_FILE)}: optimizer step ${snapshot.step} but ${STATE_FILE} says step ${state.step}`);
   optimizer.loadState(snapshot);
-  const stream = new BatchStream(dataset, 'train', run.batch, run.seed);
+  const stream = new BatchStream(dataset, 'train', run.batch, run.seed, targetMaskOf(run));
   stream.setPosition(state.dataPosition);
   const metrics = new MetricsLog(join(outDir, METRICS_FILE));
   metrics.truncateAfter(state.step);
@@ -357,6 +362,7 @@ function readValidationSet(session: Session): ValidationSet {
   const L = dataset.recordLength - 1;
   const pad = dataset.manifest.padToken;
   const padMode = dataset.manifest.padMode ?? 'token';
+  const mask = targetMaskOf(run);
   const batches: ValidationSet['batches'] = [];
   for (let start = 0; start < run.valGames; start += run.batch) {
     const B = Math.min(run.batch, run.valGames - start);
@@ -366,7 +372,7 @@ function readValidationSet(session: Session): ValidationSet {
     let tokens = 0;
     // The same padding rule as the training batches (chess pads only after the last move).
     for (let b = 0; b < B; b++) {
-      tokens += recordInputsTargets(records.subarray(b * (L + 1), (b + 1) * (L + 1)), pad, padMode, inputs, targets, b * L);
+      tokens += maskedInputsTargets(records.subarray(b * (L + 1), (b + 1) * (L + 1)), pad, padMode, mask, inputs, targets, b * L);
     }
     batches.push({ inputs, targets, batch: B, length: L, tokens });
   }
@@ -422,7 +428,7 @@ async function estimateHorizon(backend: Backend, config: ModelConfig, params: Ma
   const began = performance.now();
   const model = createModel(backend, config, params);
   const optimizer = new AdamW(backend, model.params, model.grads, run);
-  const stream = new BatchStream(dataset, 'train', run.batch, run.seed);
+  const stream = new BatchStream(dataset, 'train', run.batch, run.seed, targetMaskOf(run));
   // Warm up by time as well as by steps: the first steps run on code the JavaScript and WebAssembly
   // engines have not optimised yet (measured on the cpu backend: ~25% slower than the steps after).
   const warmupStarted = performance.now();
@@ -463,6 +469,15 @@ function datasetFingerprint(dir: string): string {
 }
 
 /** Refuses a checkpoint whose config.json is not the run's model. */
+/** --winner-moves: the targets of the losing side's moves are left out (training and validation alike). */
+function targetMaskOf(run: RunSpec): TargetMask | null {
+  if (!run.winnerMoves) return null;
+  const game = DATASET_GAMES[run.game as keyof typeof DATASET_GAMES];
+  const loserMoves = game?.loserMoves;
+  if (!loserMoves) throw new UserError(`--winner-moves: ${run.game} records do not say who won`);
+  return (record) => loserMoves.call(game, record);
+}
+
 /**
  * A fine-tune's starting weights: the model of checkpoint `dir`, which must be of the run's game,
  * vocabulary and preset (every config field the preset sets).

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BatchStream, type Batch } from '../../datasets/batches.js';
+import { BatchStream, maskedInputsTargets, type Batch } from '../../datasets/batches.js';
 import { openDataset } from '../../datasets/reader.js';
 import { RECORD_LENGTH, syntheticRecords, tempDir, writeSyntheticDataset } from './synthetic-records.js';
 
@@ -87,5 +87,20 @@ describe('BatchStream', () => {
     writeSyntheticDataset(empty, syntheticRecords(2, 1), new Uint8Array(0), 16);
     expect(() => new BatchStream(openDataset(empty), 'val', 4, 1)).toThrow(/val split has no games/);
     rmSync(empty, { recursive: true, force: true });
+  });
+});
+
+describe('maskedInputsTargets', () => {
+  it('drops the targets whose move the mask marks (target t is move t + 1) and counts the rest', () => {
+    const record = Uint8Array.from([5, 6, 7, 8, 0, 0]);
+    const inputs = new Int32Array(5);
+    const targets = new Int32Array(5);
+    // moves 1 and 3 marked; move 0 is never a target
+    const counted = maskedInputsTargets(record, 0, 'token', () => Uint8Array.from([1, 1, 0, 1, 0, 0]), inputs, targets, 0);
+    expect(Array.from(targets)).toEqual([-1, 7, -1, -1, -1]);
+    expect(counted).toBe(1);
+    expect(Array.from(inputs)).toEqual([5, 6, 7, 8, 0]);
+    expect(maskedInputsTargets(record, 0, 'token', () => null, inputs, targets, 0)).toBe(3);
+    expect(Array.from(targets)).toEqual([6, 7, 8, -1, -1]);
   });
 });

@@ -138,3 +138,28 @@ describe('gamba train --init (a fine-tune)', () => {
     expect(both.stderr.trim()).toMatch(/--init starts a new run from a checkpoint's weights; to continue the run in .* leave it out$/);
   });
 });
+
+describe('gamba train --winner-moves', () => {
+  it('learns only the winners\' moves (fewer targets: another loss), records it, and a resume keeps it', () => {
+    const out = join(root, 'winners');
+    const run = gamba(['train', ...RUN_FLAGS, '--steps', '3', '--winner-moves', '--out', out, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const all = gamba(['train', ...RUN_FLAGS, '--steps', '3', '--out', join(root, 'all-moves'), '--json']);
+    const [winnersLoss, allLoss] = [run, all].map((r) => (JSON.parse(r.stdout) as { lossHistory: number[] }).lossHistory[0]);
+    expect(winnersLoss).not.toBe(allLoss);
+    expect((JSON.parse(readFileSync(join(out, 'trainer-state.json'), 'utf8')) as { run: { winnerMoves: boolean } }).run.winnerMoves).toBe(true);
+    const refused = gamba(['train', '--resume', '--out', join(root, 'all-moves'), '--winner-moves']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trim()).toMatch(/^gamba: --winner-moves true differs from this run's false/);
+  });
+
+  it('is refused for chess, whose records do not say who won, before anything is written', () => {
+    const out = join(root, 'chess-winners');
+    const data = join(root, 'chess-games');
+    expect(gamba(['generate', 'chess', '--games', '20', '--seed', '1', '--out', data]).code).toBe(0);
+    const chess = gamba(['train', '--game', 'chess', '--data', data, '--preset', 'tiny', '--backend', 'cpu', '--steps', '1', '--winner-moves', '--out', out]);
+    expect(chess.code).not.toBe(0);
+    expect(chess.stderr.trim()).toBe('gamba: --winner-moves: chess records do not say who won');
+    expect(existsSync(out)).toBe(false);
+  });
+});

@@ -4,10 +4,12 @@ import {
   flippedLabels,
   gameLength,
   legalNextLabels,
+  loserMoves,
   mineTheirsLabels,
   othelloLabels,
 } from '../../../games/othello/labels.js';
-import { parseSquare, tokenOfSquare } from '../../../games/othello/notation.js';
+import { parseSquare, squareOfToken, tokenOfSquare } from '../../../games/othello/notation.js';
+import { openDataset } from '../../../datasets/reader.js';
 import { writeRandomGame } from '../../../games/othello/synthetic.js';
 import { UserError } from '../../../src/util/errors.js';
 import { Rng } from '../../../src/util/rng.js';
@@ -125,3 +127,35 @@ function parseSquareOfToken(token: number): number {
   }
   throw new Error(`bad token ${token}`);
 }
+
+describe('loserMoves', () => {
+  it('marks exactly the moves of the side with fewer discs at the end, read from the replay labels', () => {
+    const dataset = openDataset('datasets/samples/othello');
+    let decided = 0;
+    for (let g = 0; g < 40; g++) {
+      const record = dataset.readGames('val', g, 1);
+      const labels = othelloLabels(record);
+      const n = labels.moves;
+      // the mover of move t is the colour on the square it played, right after it
+      const moverOf = (t: number) => labels.blackWhite[t * 64 + squareOfToken(record[t])];
+      let black = 0;
+      let white = 0;
+      for (let s = 0; s < 64; s++) {
+        const cell = labels.blackWhite[(n - 1) * 64 + s];
+        if (cell === 1) black++;
+        if (cell === 2) white++;
+      }
+      const mask = loserMoves(record);
+      if (black === white) {
+        expect(mask).toBeNull();
+        continue;
+      }
+      decided++;
+      const loser = black < white ? 1 : 2;
+      expect(mask).toHaveLength(record.length);
+      for (let t = 0; t < record.length; t++) expect(mask![t], `game ${g}, move ${t}`).toBe(t < n && moverOf(t) === loser ? 1 : 0);
+    }
+    expect(decided).toBeGreaterThan(30);
+    dataset.close();
+  });
+});
