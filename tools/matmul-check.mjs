@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
 });
 const dist = new URL('../dist/src/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
+const { rowsCols } = await load('backend/backend.js');
 const { openGpu } = await load('backend/webgpu/device.js');
 const { WebGpuBackend } = await load('backend/webgpu/webgpu-backend.js');
 const { configFromPreset } = await load('model/config.js');
@@ -51,8 +52,8 @@ const model = createModel(f32, config, initModelParameters(config, rng));
 const shapes = new Map();
 const plain = f32.matmul.bind(f32);
 f32.matmul = (a, b, options = {}) => {
-  const [ar, ac] = [a.shape.slice(0, -1).reduce((x, y) => x * y, 1), a.shape[a.shape.length - 1]];
-  const [br, bc] = [b.shape.slice(0, -1).reduce((x, y) => x * y, 1), b.shape[b.shape.length - 1]];
+  const [ar, ac] = rowsCols(a);
+  const [br, bc] = rowsCols(b);
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;
   const shape = { M: transA ? ac : ar, K: transA ? ar : ac, N: transB ? br : bc, transA, transB, accumulate: (options.accumulate ?? false) && !!options.into };

@@ -44,6 +44,25 @@ export function othelloLabels(tokens: Uint8Array): OthelloLabels {
     flipped: new Uint8Array(n * 64),
     legalNext: new Uint8Array(n * 64),
   };
+  replayGame(tokens, n, (t, board) => {
+    const row = t * 64;
+    const moverCell = board.lastMover === BLACK ? BLACK_CELL : WHITE_CELL;
+    for (let s = 0; s < 64; s++) {
+      const cell = board.cellAt(s);
+      labels.blackWhite[row + s] = cell;
+      labels.mineTheirs[row + s] = cell === EMPTY_CELL ? 0 : cell === moverCell ? MINE : THEIRS;
+    }
+    for (const s of board.lastFlipped) labels.flipped[row + s] = 1;
+    for (const s of board.legalMoves()) labels.legalNext[row + s] = 1;
+  });
+  return labels;
+}
+
+/**
+ * Plays the first n moves of a record on a fresh board, calling `visit` after each; returns the final
+ * board. Throws a UserError naming the move on a bad or illegal token.
+ */
+function replayGame(tokens: Uint8Array, n: number, visit: (t: number, board: OthelloBoard) => void): OthelloBoard {
   const board = OthelloBoard.initial();
   for (let t = 0; t < n; t++) {
     const token = tokens[t];
@@ -54,17 +73,9 @@ export function othelloLabels(tokens: Uint8Array): OthelloLabels {
       throw new UserError(`Othello game record: move ${t} (token ${token}, ${squareName(sq)}) is illegal: ${state}`);
     }
     board.play(sq);
-    const row = t * 64;
-    const moverCell = board.lastMover === BLACK ? BLACK_CELL : WHITE_CELL;
-    for (let s = 0; s < 64; s++) {
-      const cell = board.cellAt(s);
-      labels.blackWhite[row + s] = cell;
-      labels.mineTheirs[row + s] = cell === EMPTY_CELL ? 0 : cell === moverCell ? MINE : THEIRS;
-    }
-    for (const s of board.lastFlipped) labels.flipped[row + s] = 1;
-    for (const s of board.legalMoves()) labels.legalNext[row + s] = 1;
+    visit(t, board);
   }
-  return labels;
+  return board;
 }
 
 /**
@@ -74,14 +85,7 @@ export function othelloLabels(tokens: Uint8Array): OthelloLabels {
 export function loserMoves(tokens: Uint8Array): Uint8Array | null {
   const n = gameLength(tokens);
   const movers = new Uint8Array(n);
-  const board = OthelloBoard.initial();
-  for (let t = 0; t < n; t++) {
-    const sq = TOKEN_TO_SQUARE[tokens[t]];
-    if (tokens[t] >= VOCAB_SIZE || !board.isLegal(sq)) throw new UserError(`Othello game record: move ${t} (token ${tokens[t]}) is not a legal move`);
-    movers[t] = board.toMove;
-    board.play(sq);
-  }
-  const winner = board.winner();
+  const winner = replayGame(tokens, n, (t, board) => (movers[t] = board.lastMover)).winner();
   if (winner === null) return null;
   const out = new Uint8Array(tokens.length);
   for (let t = 0; t < n; t++) out[t] = movers[t] === winner ? 0 : 1;
