@@ -44,6 +44,11 @@ export interface AdamWHyper {
   /** The 1-based step count t of the bias corrections 1 - beta^t. */
   step: number;
   /**
+   * Weight decay applies to the elements before this index only (default: all): a packed tensor of
+   * several parameters (see `view`) holds the decayed ones first, so one update serves all of them.
+   */
+  decayEnd?: number;
+  /**
    * Factor applied to the gradient first: the global-norm clip (1 = unclipped), as a number or as
    * element 0 of a tensor from `clipScale` (so the clip never needs a readback). 0 skips the step
    * (param, m and v untouched): clipScale's answer to a non-finite gradient.
@@ -121,6 +126,14 @@ export interface Backend extends TransformerOps, ProbeOps {
    * (64 R, C)). The view shares the tensor's memory: dispose one of the two, and use neither after.
    */
   reshape(tensor: Tensor, shape: readonly number[]): Tensor;
+  /**
+   * The `sizeOf(shape)` elements of `tensor` from element `offset` (a multiple of VIEW_ALIGN), seen as a
+   * tensor of their own that shares the memory. Several parameters can so live in one tensor, and the
+   * optimizer's ops run over all of them in one pass. A view cannot be disposed: dispose the tensor it
+   * shows, and use no view of it after. One op may read views of a tensor, or write views of it, but
+   * not both (WebGPU refuses a buffer bound for reading and for writing in one dispatch).
+   */
+  view(tensor: Tensor, offset: number, shape: readonly number[]): Tensor;
 
   // ---- embedding ----------------------------------------------------------------------------------
   /** ids: (M) int, weight: (V, d) -> (M, d). */
@@ -193,7 +206,7 @@ export interface Backend extends TransformerOps, ProbeOps {
   crossEntropy(logits: Tensor, targets: Tensor, withGradient: boolean, gradScale?: number): { loss: Tensor; dLogits: Tensor | null };
 
   // ---- optimizer ----------------------------------------------------------------------------------
-  /** One AdamW step on one parameter, in place on param, m and v. */
+  /** One AdamW step on one parameter (or a packed tensor of all of them), in place on param, m and v. */
   adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, hyper: AdamWHyper): void;
   /** sum(t^2) as a 1-element tensor (for the global gradient norm). */
   sumOfSquares(t: Tensor): Tensor;
@@ -314,6 +327,20 @@ export function ridgeSystemSize(gram: Tensor, rhs: Tensor): number {
 }
 
 /** Checks that `shape` holds as many elements as `tensor` (Backend.reshape). */
+/**
+ * Elements a view's offset is a multiple of: 256 bytes, WebGPU's largest storage-buffer offset
+ * alignment, so a view binds on any adapter.
+ */
+export const VIEW_ALIGN = 64;
+
+/** Checks that `view(tensor, offset, shape)` lies inside `tensor` on an aligned offset. */
+export function checkView(tensor: Tensor, offset: number, shape: readonly number[]): void {
+  const n = sizeOf(shape);
+  if (tensor.dtype !== 'f32') throw new Error(`view: only float tensors have views, not ${tensor.dtype}`);
+  if (!Number.isInteger(offset) || offset < 0 || offset % VIEW_ALIGN !== 0) throw new Error(`view: offset ${offset} is not a non-negative multiple of ${VIEW_ALIGN}`);
+  if (offset + n > sizeOf(tensor.shape)) throw new Error(`view: elements ${offset}..${offset + n} of [${tensor.shape.join(', ')}] run past its ${sizeOf(tensor.shape)}`);
+}
+
 export function checkReshape(tensor: Tensor, shape: readonly number[]): void {
   if (sizeOf(shape) !== sizeOf(tensor.shape)) throw new Error(`reshape: [${tensor.shape.join(', ')}] has ${sizeOf(tensor.shape)} elements, not those of [${shape.join(', ')}]`);
 }

@@ -8,6 +8,7 @@
 import { gatherRows, type Backend, type Tensor } from '../backend/backend.js';
 import { UserError } from '../util/errors.js';
 import type { ModelConfig } from './config.js';
+import { PackedParameters } from './packing.js';
 
 /**
  * The state step() carries from token to token for `batch` sequences: `position` tokens fed so far and
@@ -38,14 +39,16 @@ export type ResidualObserver = (layer: number, x: Tensor) => Tensor | void;
 export type StateEditor = (layer: number, h: Tensor) => Tensor | void;
 
 export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
-  /** Parameters on the backend, Hugging Face names. */
-  readonly params = new Map<string, Tensor>();
-  /** Gradients of the last forwardBackward(), same names and shapes as params. */
-  readonly grads = new Map<string, Tensor>();
+  /** Parameters on the backend, Hugging Face names: views into one packed tensor (packing.ts). */
+  readonly params: Map<string, Tensor>;
+  /** Gradients of the last forwardBackward(), same names and shapes as params, packed alike. */
+  readonly grads: Map<string, Tensor>;
+  /** The packed tensors behind params and grads, which the optimizer updates in one pass. */
+  readonly packed: PackedParameters;
 
   /**
    * Uploads `values` as the parameters `shapes` names (each checked for presence and size; a name the
-   * shapes do not list is refused too), with a zeroed gradient tensor beside each.
+   * shapes do not list is refused too), with a zeroed gradient beside each.
    */
   protected constructor(
     readonly backend: Backend,
@@ -53,18 +56,13 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
     shapes: readonly [string, number[]][],
     values: Map<string, Float32Array>,
   ) {
-    for (const [name, shape] of shapes) {
-      const value = values.get(name);
-      const size = shape.reduce((a, b) => a * b, 1);
-      if (!value) throw new UserError(`model parameter ${name} [${shape.join(', ')}] is missing`);
-      if (value.length !== size) throw new UserError(`model parameter ${name} has ${value.length} values, expected [${shape.join(', ')}] = ${size}`);
-      this.params.set(name, backend.upload(value, shape));
-      this.grads.set(name, backend.zeros(shape));
-    }
     const known = new Set(shapes.map(([name]) => name));
     for (const name of values.keys()) {
       if (!known.has(name)) throw new UserError(`unexpected model parameter ${name} for this config`);
     }
+    this.packed = new PackedParameters(backend, shapes, values);
+    this.params = this.packed.params;
+    this.grads = this.packed.grads;
   }
 
   /**

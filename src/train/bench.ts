@@ -78,7 +78,7 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
   const rng = new Rng(options.seed ?? 1);
   const params = initModelParameters(config, rng);
   const model = createModel(backend, config, params);
-  const optimizer = new AdamW(backend, model.params, model.grads, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  const optimizer = new AdamW(backend, model.packed, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
   const { batch, seq } = options;
   // inputs, targets: (batch, seq) uniform over the non-padding tokens
   const inputs = new Int32Array(batch * seq);

@@ -191,7 +191,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     backend,
     dataset,
     model,
-    optimizer: new AdamW(backend, model.params, model.grads, run),
+    optimizer: new AdamW(backend, model.packed, run),
     scaler: LossScaler.start(backend.precision),
     stream: new BatchStream(dataset, 'train', run.batch, run.seed, mask),
     metrics: new MetricsLog(join(outDir, METRICS_FILE)),
@@ -236,7 +236,7 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
   const shapes = modelParameterShapes(config);
   const params = readModelTensors(outDir, shapes);
   const model = createModel(backend, config, params);
-  const optimizer = new AdamW(backend, model.params, model.grads, run);
+  const optimizer = new AdamW(backend, model.packed, run);
   const snapshot = readOptimizer(outDir, shapes);
   if (snapshot.step !== state.step) throw new UserError(`${join(outDir, OPTIMIZER_FILE)}: optimizer step ${snapshot.step} but ${STATE_FILE} says step ${state.step}`);
   optimizer.loadState(snapshot);
@@ -427,7 +427,7 @@ const ESTIMATE_MAX_STEPS = 60;
 async function estimateHorizon(backend: Backend, config: ModelConfig, params: Map<string, Float32Array>, dataset: Dataset, run: RunSpec, minutes: number): Promise<{ horizon: number; note: string }> {
   const began = performance.now();
   const model = createModel(backend, config, params);
-  const optimizer = new AdamW(backend, model.params, model.grads, run);
+  const optimizer = new AdamW(backend, model.packed, run);
   const stream = new BatchStream(dataset, 'train', run.batch, run.seed, targetMaskOf(run));
   // Warm up by time as well as by steps: the first steps run on code the JavaScript and WebAssembly
   // engines have not optimised yet (measured on the cpu backend: ~25% slower than the steps after).

@@ -58,7 +58,7 @@ describe('LossScaler', () => {
 async function train(backend: Backend, preset: string, scale: number) {
   const config = configFromPreset(preset, 61, 59);
   const model = createModel(backend, config, initModelParameters(config, new Rng(5)));
-  const optimizer = new AdamW(backend, model.params, model.grads, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  const optimizer = new AdamW(backend, model.packed, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
   const dataset = openDataset('datasets/samples/othello');
   const stream = new BatchStream(dataset, 'train', 6, 5);
   // clip 0.5 clips the first steps, so the division inside the clip is exercised too

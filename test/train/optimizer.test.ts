@@ -1,17 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { createBackend } from '../../src/backend/index.js';
-import { AdamW, isDecayed } from '../../src/train/optimizer.js';
+import type { CpuTensor } from '../../src/backend/cpu/cpu-backend.js';
+import { isDecayed, PackedParameters } from '../../src/model/packing.js';
+import { AdamW } from '../../src/train/optimizer.js';
 
 describe('AdamW', () => {
   it('matches a hand computation of two steps, with and without weight decay, after clipping', async () => {
     const backend = await createBackend('cpu');
     const W = 'backbone.layers.0.mixer.in_proj.weight';
     const D = 'backbone.layers.0.mixer.D';
-    const params = new Map([[W, backend.upload(new Float32Array([0.5, -1]), [2])], [D, backend.upload(new Float32Array([0.5, 2]), [2])]]);
-    const grads = new Map([[W, backend.upload(new Float32Array([0.2, 0.4]), [2])], [D, backend.upload(new Float32Array([0.2, -0.3]), [2])]]);
+    // D before W: the packing puts the decayed W first all the same
+    const packed = new PackedParameters(backend, [[D, [2]], [W, [2]]], new Map([[W, Float32Array.of(0.5, -1)], [D, Float32Array.of(0.5, 2)]]));
+    const { params, grads } = packed;
+    expect(packed.slots.map((s) => s.name)).toEqual([W, D]);
+    expect(packed.decayEnd).toBe(64);
+    // the backward pass writes gradients into the packed views in place; so does this test
+    const setGrad = (name: string, values: number[]) => (grads.get(name) as CpuTensor).data.set(values);
+    setGrad(W, [0.2, 0.4]);
+    setGrad(D, [0.2, -0.3]);
     const config = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
-    const optimizer = new AdamW(backend, params, grads, config);
-
+    const optimizer = new AdamW(backend, packed, config);
 
     // Reference in float64: p -= lr * (mhat / (sqrt(vhat) + eps) + wd * p), gradients scaled first.
     const reference = (p: number[], gs: number[][], scales: number[], lrs: number[], wd: number) => {
@@ -31,9 +39,8 @@ describe('AdamW', () => {
     expect(norm).toBeCloseTo(Math.sqrt(0.33), 6);
     expect(scale).toBeCloseTo(0.5 / Math.sqrt(0.33), 6);
     // Second step: new gradients, no clipping, another learning rate.
-    grads.set(W, backend.upload(new Float32Array([-0.1, 0.05]), [2]));
-    grads.set(D, backend.upload(new Float32Array([0.3, 0.3]), [2]));
-    // The optimizer holds the map, so the new gradient tensors are the ones it reads.
+    setGrad(W, [-0.1, 0.05]);
+    setGrad(D, [0.3, 0.3]);
     expect((await backend.download(optimizer.clipAndUpdate(0.05, 0)))[0]).toBe(1);
     const w = reference([0.5, -1], [[0.2, 0.4], [-0.1, 0.05]], [scale, 1], [0.1, 0.05], 0.1);
     const d = reference([0.5, 2], [[0.2, -0.3], [0.3, 0.3]], [scale, 1], [0.1, 0.05], 0);
@@ -48,6 +55,11 @@ describe('AdamW', () => {
     expect(state.step).toBe(2);
     w.m.forEach((x, i) => expect(state.m.get(W)![i]).toBeCloseTo(x, 7));
     d.v.forEach((x, i) => expect(state.v.get(D)![i]).toBeCloseTo(x, 7));
+    // the gaps of the packing stayed zero
+    const all = await backend.download(packed.allParams);
+    expect(all.length).toBe(128);
+    expect([...all.subarray(2, 64), ...all.subarray(66)].every((x) => x === 0)).toBe(true);
+    expect([...state.m.keys()]).toEqual([D, W]);
   });
 
   it('decays weight matrices only', () => {

@@ -9,9 +9,15 @@ import type { AdamWHyper } from '../backend.js';
 /** AdamW's scalars with the clip factor already resolved to a number. */
 export type ResolvedAdamWHyper = AdamWHyper & { gradScale: number };
 
-/** The update of the elements [i0, i1). */
+/** The update of the elements [i0, i1): weight decay before h.decayEnd (all when absent), none after. */
 export function adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, h: ResolvedAdamWHyper, i0: number, i1: number): void {
-  const { lr, beta1, beta2, eps, weightDecay, step, gradScale } = h;
+  const decayEnd = Math.max(i0, Math.min(i1, h.decayEnd ?? i1));
+  updateRange(p, grad, m, v, h, h.weightDecay, i0, decayEnd);
+  updateRange(p, grad, m, v, h, 0, decayEnd, i1);
+}
+
+function updateRange(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, h: ResolvedAdamWHyper, weightDecay: number, i0: number, i1: number): void {
+  const { lr, beta1, beta2, eps, step, gradScale } = h;
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
   for (let i = i0; i < i1; i++) {

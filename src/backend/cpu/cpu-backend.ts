@@ -14,7 +14,7 @@
  * most MAX_DEFAULT_THREADS); small ops stay on the calling thread, where a handoff would cost more
  * than it saves. Run from the TypeScript sources (no compiled worker script) the backend uses one thread.
  */
-import { attentionStepShape, attentionWidth, checkReshape, ridgeSystemSize, rowsCols, shiftScaleWidth, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
+import { attentionStepShape, attentionWidth, checkReshape, checkView, ridgeSystemSize, rowsCols, shiftScaleWidth, sizeOf, type AdamWHyper, type Backend, type DType, type MatmulOptions, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { availableParallelism, totalmem } from 'node:os';
 import { UserError } from '../../util/errors.js';
@@ -126,6 +126,8 @@ export class CpuBackend implements Backend {
   readonly kernels: CpuKernels;
   private readonly pool: ThreadPool | null;
   private readonly free = new Map<number, Float32Array[]>();
+  /** The arrays of views (`view`), which share another tensor's memory and never reach `free`. */
+  private readonly views = new WeakSet<Float32Array>();
   /** A = -exp(A_log) of the scan, and its backward pass's per-sequence partials (shared memory). */
   private aScratch: Float64Array = new Float64Array(0);
   private partialScratch: Float64Array = new Float64Array(0);
@@ -229,9 +231,17 @@ export class CpuBackend implements Backend {
     return new CpuTensor([...shape], tensor.dtype, (tensor as CpuTensor).data);
   }
 
+  view(tensor: Tensor, offset: number, shape: readonly number[]): Tensor {
+    checkView(tensor, offset, shape);
+    const data = f32(tensor).subarray(offset, offset + sizeOf(shape));
+    this.views.add(data);
+    return new CpuTensor([...shape], 'f32', data);
+  }
+
   dispose(tensor: Tensor): void {
     const data = (tensor as CpuTensor).data;
     if (!(data instanceof Float32Array)) return;
+    if (this.views.has(data)) throw new Error(`dispose: [${tensor.shape.join(', ')}] is a view of another tensor; dispose that one`);
     let list = this.free.get(data.length);
     if (!list) this.free.set(data.length, (list = []));
     list.push(data);
@@ -598,7 +608,7 @@ export class CpuBackend implements Backend {
     if (gradScale === 0) return;
     const n = sizeOf(param.shape);
     const per = this.perChunk(n);
-    const floats = [hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weightDecay, hyper.step, gradScale];
+    const floats = [hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weightDecay, hyper.step, gradScale, hyper.decayEnd ?? n];
     this.exec(Op.adamw, { arrays: [f32(param), f32(grad), f32(m), f32(v)], ints: [n, per], floats }, Math.ceil(n / per), 8 * n);
   }
 

@@ -177,11 +177,11 @@ const KERNELS: readonly Kernel[] = [
   softplusBackwardTask(softplusBiasBackward),
   elementwiseTask3(gateForward),
   elementwiseTask5(gateBackward),
-  // adamw: arrays [param, grad, m, v]; ints [n, elements per chunk]; floats [lr, beta1, beta2, eps, weightDecay, step, gradScale]
+  // adamw: arrays [param, grad, m, v]; ints [n, elements per chunk]; floats [lr, beta1, beta2, eps, weightDecay, step, gradScale, decayEnd]
   (args, chunk) => {
     const [i0, i1] = span(args.ints[0], args.ints[1], chunk);
-    const [lr, beta1, beta2, eps, weightDecay, step, gradScale] = Array.from(args.floats);
-    adamwUpdate(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), { lr, beta1, beta2, eps, weightDecay, step, gradScale }, i0, i1);
+    const [lr, beta1, beta2, eps, weightDecay, step, gradScale, decayEnd] = Array.from(args.floats);
+    adamwUpdate(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), { lr, beta1, beta2, eps, weightDecay, step, gradScale, decayEnd }, i0, i1);
   },
   gemmTask(gemmNTSimd),
   // scanForwardSimd: as scanForward, never saving

@@ -23,7 +23,16 @@ export class GpuTensor implements Tensor {
     readonly buffer: GPUBuffer,
     /** Elements (4 bytes each). */
     readonly size: number,
+    /** Where its elements start in `buffer` (bytes): non-zero for a view into another tensor. */
+    readonly offset = 0,
+    /** A view shares another tensor's buffer, which it must not hand back to the pool. */
+    readonly isView = false,
   ) {}
+
+  /** The bytes a binding of it covers: its elements, rounded up to 16 bytes as bindings are. */
+  get bindingBytes(): number {
+    return Math.max(16, Math.ceil(this.size * 4 / 16) * 16);
+  }
 }
 
 /** A kernel parameter: an unsigned int, a signed int or a float, in the order of the WGSL struct. */
@@ -106,7 +115,9 @@ export class GpuRuntime {
   }
 
   release(t: Tensor): void {
-    this.freeNow.push((t as GpuTensor).buffer);
+    const tensor = t as GpuTensor;
+    if (tensor.isView) throw new Error(`dispose: [${t.shape.join(', ')}] is a view of another tensor; dispose that one`);
+    this.freeNow.push(tensor.buffer);
   }
 
   /**
@@ -129,7 +140,7 @@ export class GpuRuntime {
       entries.push({ binding: binding++, resource: { buffer: this.arena, offset: this.slots * SLOT, size: SLOT } });
       this.slots++;
     }
-    for (const t of tensors) entries.push({ binding: binding++, resource: { buffer: t.buffer, offset: 0, size: Math.max(16, Math.ceil(t.size * 4 / 16) * 16) } });
+    for (const t of tensors) entries.push({ binding: binding++, resource: { buffer: t.buffer, offset: t.offset, size: t.bindingBytes } });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     if (this.profiler) this.closePass();
     const pass = this.openPass(this.profiler?.nextPass(pipeline.label));
@@ -157,7 +168,7 @@ export class GpuRuntime {
   /** Records a buffer copy (outside any compute pass). */
   copy(source: GpuTensor, sourceOffset: number, target: GpuTensor, targetOffset: number, elements: number): void {
     this.check();
-    this.closePass().copyBufferToBuffer(source.buffer, sourceOffset * 4, target.buffer, targetOffset * 4, elements * 4);
+    this.closePass().copyBufferToBuffer(source.buffer, source.offset + sourceOffset * 4, target.buffer, target.offset + targetOffset * 4, elements * 4);
     this.pending++;
   }
 
@@ -184,9 +195,9 @@ export class GpuRuntime {
 
   /** The tensor's contents after all recorded work (submits, waits, reads back). */
   async read(t: GpuTensor): Promise<ArrayBuffer> {
-    const bytes = Math.ceil(t.size * 4 / 16) * 16 || 16;
+    const bytes = t.bindingBytes;
     const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.closePass().copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+    this.closePass().copyBufferToBuffer(t.buffer, t.offset, staging, 0, bytes);
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ);

@@ -2,7 +2,7 @@
  * The webgpu backend: every Backend op as WGSL kernels recorded into one command stream (runtime.ts).
  * This class only checks shapes and routes; the kernels live one family per file in kernels/.
  */
-import { checkReshape, ridgeSystemSize, rowsCols, type AdamWHyper, type Backend, type MatmulOptions, type Precision, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
+import { checkReshape, checkView, ridgeSystemSize, sizeOf, rowsCols, type AdamWHyper, type Backend, type MatmulOptions, type Precision, type SelectiveScanGradients, type SelectiveScanInputs, type SizeLimits, type Tensor } from '../backend.js';
 import { solveRidge as solveRidgeOnHost } from '../cpu/ridge-solve.js';
 import { formatBytes } from '../../util/output.js';
 import type { GpuDevice } from './device.js';
@@ -93,7 +93,12 @@ export class WebGpuBackend implements Backend {
   reshape(tensor: Tensor, shape: readonly number[]): Tensor {
     checkReshape(tensor, shape);
     const t = g(tensor);
-    return new GpuTensor([...shape], t.dtype, t.buffer, t.size);
+    return new GpuTensor([...shape], t.dtype, t.buffer, t.size, t.offset, t.isView);
+  }
+  view(tensor: Tensor, offset: number, shape: readonly number[]): Tensor {
+    checkView(tensor, offset, shape);
+    const t = g(tensor);
+    return new GpuTensor([...shape], 'f32', t.buffer, sizeOf(shape), t.offset + offset * 4, true);
   }
 
   embeddingForward(ids: Tensor, weight: Tensor): Tensor {

@@ -21,7 +21,7 @@ describe.skipIf(!gpu)(`webgpu step size${gpu ? '' : ` (skipped: ${noGpuReason})`
     const [B, L] = [32, 59];
     const before = backend.gpuBytes;
     const model = createModel(backend, config, initModelParameters(config, new Rng(1)));
-    const optimizer = new AdamW(backend, model.params, model.grads, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+    const optimizer = new AdamW(backend, model.packed, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
     const step = { inputs: new Int32Array(B * L).fill(3), targets: new Int32Array(B * L).fill(4), batch: B, length: L };
     for (let i = 0; i < 2; i++) await trainStep(backend, model, optimizer, step, 1e-3, 1);
     const held = backend.gpuBytes - before;

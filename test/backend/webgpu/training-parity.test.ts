@@ -25,7 +25,7 @@ const DATA = 'datasets/samples/othello';
 async function lossCurve(backend: Backend, preset: string, steps: number): Promise<number[]> {
   const config = configFromPreset(preset, 61, 59);
   const model = createModel(backend, config, initModelParameters(config, new Rng(7)));
-  const optimizer = new AdamW(backend, model.params, model.grads, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  const optimizer = new AdamW(backend, model.packed, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
   const dataset = openDataset(DATA);
   const stream = new BatchStream(dataset, 'train', 8, 7);
   const schedule = { lr: 1e-2, minLr: 1e-3, warmup: 5, horizon: steps };

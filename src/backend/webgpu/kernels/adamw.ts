@@ -18,7 +18,7 @@ import type { AdamWHyper } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 
 const adamwCode = (scaleFromTensor: boolean) => /* wgsl */ `
-struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, biasCorrection1: f32, biasCorrection2Sqrt: f32, gradScale: f32 }
+struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, biasCorrection1: f32, biasCorrection2Sqrt: f32, gradScale: f32, decayEnd: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 // param, grad, m, v: (n)
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
@@ -40,11 +40,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     m[i] = mi;
     v[i] = vi;
     let p = param[i];
-    param[i] = p - params.lr * (mi / params.biasCorrection1 / (sqrt(vi) / params.biasCorrection2Sqrt + params.eps) + params.weightDecay * p);
+    // a packed tensor holds the decayed parameters first
+    let weightDecay = select(0.0, params.weightDecay, i < params.decayEnd);
+    param[i] = p - params.lr * (mi / params.biasCorrection1 / (sqrt(vi) / params.biasCorrection2Sqrt + params.eps) + weightDecay * p);
   }
 }`;
 
-/** One AdamW step, in place on param, m and v. */
+/** One AdamW step, in place on param, m and v (one parameter, or a packed tensor of all of them). */
 export function adamwUpdate(rt: GpuRuntime, param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, hyper: AdamWHyper): void {
   const n = param.size;
   if (grad.size !== n || m.size !== n || v.size !== n) throw new Error(`adamwUpdate: param [${param.shape.join(', ')}], grad [${grad.shape.join(', ')}], m, v of other sizes`);
@@ -52,7 +54,7 @@ export function adamwUpdate(rt: GpuRuntime, param: GpuTensor, grad: GpuTensor, m
   const params = [
     { u: n }, { f: hyper.lr }, { f: hyper.beta1 }, { f: hyper.beta2 }, { f: hyper.eps }, { f: hyper.weightDecay },
     { f: 1 - Math.pow(hyper.beta1, hyper.step) }, { f: Math.sqrt(1 - Math.pow(hyper.beta2, hyper.step)) },
-    { f: typeof hyper.gradScale === 'number' ? hyper.gradScale : 0 },
+    { f: typeof hyper.gradScale === 'number' ? hyper.gradScale : 0 }, { u: Math.min(n, hyper.decayEnd ?? n) },
   ];
   const tensors = [param, grad, m, v, ...(fromTensor ? [hyper.gradScale as GpuTensor] : [])];
   rt.dispatch(rt.pipeline(`adamw:${fromTensor}`, adamwCode(fromTensor)), tensors, params, groupsFor(n));
