@@ -66,18 +66,20 @@ describe.skipIf(!gpu)(`webgpu elementwise ops${gpu ? '' : ` (skipped: ${noGpuRea
     expect(toleranceRatio(got[0], want[0], 0, 1e-5)).toBeLessThanOrEqual(1);
   });
 
-  it('splits columns and concatenates them back, bit for bit, with a width of 1', async () => {
-    const widths = [5, 1, 16, 3];
-    const M = 37;
-    const C = widths.reduce((s, w) => s + w, 0);
-    const x = randomArray(new Rng(9), M * C);
-    const [got, want] = await both([x], [M, C], (be, [tx]) => {
-      const parts = be.splitColumns(tx, widths);
-      return [...parts, be.concatColumns(parts)];
+  // 4 parts go in one dispatch; 9 (one of width 0) take two, the second starting mid-row
+  for (const widths of [[5, 1, 16, 3], [2, 0, 1, 3, 1, 1, 2, 1, 4]]) {
+    it(`splits columns of widths ${widths.join(', ')} and concatenates them back, bit for bit`, async () => {
+      const M = 37;
+      const C = widths.reduce((s, w) => s + w, 0);
+      const x = randomArray(new Rng(9), M * C);
+      const [got, want] = await both([x], [M, C], (be, [tx]) => {
+        const parts = be.splitColumns(tx, widths);
+        return [...parts, be.concatColumns(parts)];
+      });
+      got.forEach((g, k) => expect(g, `part ${k}`).toEqual(want[k]));
+      expect(got[widths.length]).toEqual(x);
     });
-    got.forEach((g, k) => expect(g, `part ${k}`).toEqual(want[k]));
-    expect(got[widths.length]).toEqual(x);
-  });
+  }
 
   it('rejects mismatched shapes', () => {
     const be = gpu!;

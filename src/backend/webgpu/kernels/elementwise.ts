@@ -187,49 +187,71 @@ export function gateBackward(rt: GpuRuntime, y: GpuTensor, z: GpuTensor, dOut: G
 }
 
 // Copies the columns [offset, offset + width) of a (rows, wide) matrix to or from a (rows, width) one.
-const COLUMNS_CODE = (toNarrow: boolean) => /* wgsl */ `
-struct Params { rows: u32, wide: u32, width: u32, offset: u32 }
+// One pass over the wide tensor (rows, wide) for `parts` narrow ones side by side: part k holds the
+// columns [o_k, o_{k+1}); columns outside [o_0, o_parts) belong to another dispatch.
+const COLUMNS_CODE = (toNarrow: boolean, parts: number) => /* wgsl */ `
+struct Params { rows: u32, wide: u32, ${Array.from({ length: parts + 1 }, (_, k) => `o${k}: u32`).join(', ')} }
 @group(0) @binding(0) var<uniform> params: Params;
-// src: (rows, ${toNarrow ? 'wide' : 'width'}), dst: (rows, ${toNarrow ? 'width' : 'wide'})
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+// wide: (rows, wide); part k: (rows, o_{k+1} - o_k)
+@group(0) @binding(1) var<storage, ${toNarrow ? 'read' : 'read_write'}> wide: array<f32>;
+${Array.from({ length: parts }, (_, k) => `@group(0) @binding(${k + 2}) var<storage, ${toNarrow ? 'read_write' : 'read'}> part${k}: array<f32>;`).join('\n')}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let n = params.rows * params.width;
+  let n = params.rows * params.wide;
   for (var i = gid.x; i < n; i += groups.x * 256u) {
-    let wideAt = (i / params.width) * params.wide + params.offset + i % params.width;
-    ${toNarrow ? 'dst[i] = src[wideAt];' : 'dst[wideAt] = src[i];'}
+    let r = i / params.wide;
+    let col = i % params.wide;
+    if (col < params.o0) { continue; }
+    ${Array.from({ length: parts }, (_, k) => {
+      const at = `r * (params.o${k + 1} - params.o${k}) + col - params.o${k}`;
+      const move = toNarrow ? `part${k}[${at}] = wide[i];` : `wide[i] = part${k}[${at}];`;
+      return `${k === 0 ? '' : 'else '}if (col < params.o${k + 1}) { ${move} }`;
+    }).join('\n    ')}
   }
 }`;
 
-/** x: (M, sum(widths)) -> one (M, width) tensor per width, columns in order. */
+/** Parts moved by one dispatch (each a storage binding beside the wide tensor). */
+const PARTS_PER_DISPATCH = 6;
+
+/**
+ * Copies between x: (M, C) and parts (M, w_k) holding its columns in order, all parts in one pass over
+ * x (a dispatch per PARTS_PER_DISPATCH of them); zero-width parts are skipped.
+ */
+function moveColumns(rt: GpuRuntime, toNarrow: boolean, x: GpuTensor, parts: readonly GpuTensor[], M: number, C: number): void {
+  let offset = 0;
+  const live: { part: GpuTensor; begin: number; end: number }[] = [];
+  for (const part of parts) {
+    const w = part.shape[part.shape.length - 1];
+    if (w > 0) live.push({ part, begin: offset, end: offset + w });
+    offset += w;
+  }
+  for (let first = 0; first < live.length; first += PARTS_PER_DISPATCH) {
+    const group = live.slice(first, first + PARTS_PER_DISPATCH);
+    const pipeline = rt.pipeline(`${toNarrow ? 'splitColumns' : 'concatColumns'}:${group.length}`, COLUMNS_CODE(toNarrow, group.length));
+    const bounds = [group[0].begin, ...group.map((g) => g.end)].map((u) => ({ u }));
+    rt.dispatch(pipeline, [x, ...group.map((g) => g.part)], [{ u: M }, { u: C }, ...bounds], groupsFor(M * C));
+  }
+}
+
+/** x: (M, sum(widths)) -> one (M, width) tensor per width, columns in order (one pass for all of them). */
 export function splitColumns(rt: GpuRuntime, x: GpuTensor, widths: readonly number[]): GpuTensor[] {
   const C = x.shape[x.shape.length - 1];
   const total = widths.reduce((s, w) => s + w, 0);
   if (total !== C) throw new Error(`splitColumns: widths sum to ${total}, the tensor has ${C} columns`);
   const M = rowsCols(x)[0];
-  const pipeline = rt.pipeline('splitColumns', COLUMNS_CODE(true));
-  let offset = 0;
-  return widths.map((w) => {
-    const part = rt.tensor([...x.shape.slice(0, -1), w]);
-    if (w > 0) rt.dispatch(pipeline, [x, part], [{ u: M }, { u: C }, { u: w }, { u: offset }], groupsFor(M * w));
-    offset += w;
-    return part;
-  });
+  const parts = widths.map((w) => rt.tensor([...x.shape.slice(0, -1), w]));
+  moveColumns(rt, true, x, parts, M, C);
+  return parts;
 }
 
 /** The inverse of splitColumns: parts (M, w_i) -> (M, sum w_i). */
 export function concatColumns(rt: GpuRuntime, parts: readonly GpuTensor[]): GpuTensor {
   const M = rowsCols(parts[0])[0];
   const C = parts.reduce((s, p) => s + p.shape[p.shape.length - 1], 0);
-  const out = rt.tensor([...parts[0].shape.slice(0, -1), C]);
-  const pipeline = rt.pipeline('concatColumns', COLUMNS_CODE(false));
-  let offset = 0;
   for (const part of parts) {
-    const w = part.shape[part.shape.length - 1];
     if (rowsCols(part)[0] !== M) throw new Error(`concatColumns: ${rowsCols(part)[0]} rows against ${M}`);
-    if (w > 0) rt.dispatch(pipeline, [part, out], [{ u: M }, { u: C }, { u: w }, { u: offset }], groupsFor(M * w));
-    offset += w;
   }
+  const out = rt.tensor([...parts[0].shape.slice(0, -1), C]);
+  moveColumns(rt, false, out, parts, M, C);
   return out;
 }
