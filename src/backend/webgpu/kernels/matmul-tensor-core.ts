@@ -8,7 +8,8 @@
  * BK = 32: all threads stage op(A)'s BM x BK and op(B)'s BK x BN slice into workgroup memory, converting
  * the f32 operands to f16 there (transposes folded into the loads, adjacent threads on the operand's
  * contiguous axis, zeros outside the matrix); each subgroup then loads its fragments from the slices and
- * multiplies-accumulates. The operands stay f32 in memory, so nothing else in a training step changes:
+ * multiplies-accumulates. The next slice is read into registers before this one's multiplies, so its
+ * memory latency hides behind them (software pipelining, as CUTLASS's mainloops do). The operands stay f32 in memory, so nothing else in a training step changes:
  * only the products' inputs are rounded to f16 (11 significant bits, range up to 65504: gradients are
  * brought into that range by the trainer's loss scale).
  *
@@ -69,39 +70,51 @@ export function tensorCoreMatmulCode(bm: number, bn: number, transA: boolean, tr
   // element (i, k) of op(A)'s slice, and (k, j) of op(B)'s, as offsets into sa and sb
   const leftAt = (i: string, k: string) => (transA ? `${k} * ${strideA}u + ${i}` : `${i} * ${strideA}u + ${k}`);
   const rightAt = (k: string, j: string) => (transB ? `${j} * ${strideB}u + ${k}` : `${k} * ${strideB}u + ${j}`);
-  // Global index of slice element (row, col) of each operand: rows/cols in the staged layout.
-  const globalA = transA ? { row: 'k0 + row', col: 'row0 + col', rowEnd: 'kEnd', colEnd: 'M', ld: 'M' } : { row: 'row0 + row', col: 'k0 + col', rowEnd: 'M', colEnd: 'kEnd', ld: 'K' };
-  const globalB = transB ? { row: 'col0 + row', col: 'k0 + col', rowEnd: 'N', colEnd: 'kEnd', ld: 'K' } : { row: 'k0 + row', col: 'col0 + col', rowEnd: 'kEnd', colEnd: 'N', ld: 'N' };
-  const stage = (name: string, src: string, shape: { rows: number; cols: number }, stride: number, g: typeof globalA, vec4: boolean) => {
-    if (!vec4) {
-      return `
-    for (var e = lid; e < ${shape.rows * shape.cols}u; e += ${threads}u) {
-      let row = e / ${shape.cols}u;
-      let col = e % ${shape.cols}u;
-      let gr = ${g.row};
-      let gc = ${g.col};
-      var v = 0.0;
-      if (gr < ${g.rowEnd} && gc < ${g.colEnd}) { v = ${src}[gr * ${g.ld} + gc]; }
-      ${name}[row * ${stride}u + col] = f16(v);
+  // Global index of slice element (row, col) of each operand (kq: the slice's first k), rows/cols in the staged layout.
+  const globalA = transA ? { row: 'kq + row', col: 'row0 + col', rowEnd: 'kEnd', colEnd: 'M', ld: 'M' } : { row: 'row0 + row', col: 'kq + col', rowEnd: 'M', colEnd: 'kEnd', ld: 'K' };
+  const globalB = transB ? { row: 'col0 + row', col: 'kq + col', rowEnd: 'N', colEnd: 'kEnd', ld: 'K' } : { row: 'kq + row', col: 'col0 + col', rowEnd: 'kEnd', colEnd: 'N', ld: 'N' };
+  // Each thread moves `per` units (a float, or 4 where the contiguous axis allows: a slice's bounds on
+  // that axis are then multiples of 4 too, the K splits being multiples of 16, so a group of 4 is
+  // wholly inside or wholly outside) of each slice: first from memory into registers (`fetch`, for the
+  // next slice while the fragments of this one multiply), then as f16 into workgroup memory (`put`).
+  const staging = (name: string, src: string, shape: { rows: number; cols: number }, stride: number, g: typeof globalA, vec4: boolean) => {
+    const width = vec4 ? 4 : 1;
+    const units = (shape.rows * shape.cols) / width;
+    const per = Math.ceil(units / threads);
+    const unitsPerRow = shape.cols / width;
+    const place = `let row = e / ${unitsPerRow}u;
+        let col = (e % ${unitsPerRow}u) * ${width}u;`;
+    const guard = units % threads === 0 ? 'true' : `e < ${units}u`;
+    const zero = vec4 ? 'vec4f(0.0)' : '0.0';
+    const fetch = `
+    for (var q = 0u; q < ${per}u; q++) {
+      let e = lid + q * ${threads}u;
+      var v = ${zero};
+      if (${guard}) {
+        ${place}
+        let gr = ${g.row};
+        let gc = ${g.col};
+        if (gr < ${g.rowEnd} && gc < ${g.colEnd}) { v = ${src}[(gr * ${g.ld} + gc)${vec4 ? ' / 4u' : ''}]; }
+      }
+      r_${name}[q] = v;
     }`;
-    }
-    // the contiguous axis is a multiple of 4 long, and so are the slice's bounds on it (kEnd too: the
-    // K splits are multiples of 16), so a group of 4 is either wholly inside or wholly outside
-    return `
-    for (var e = lid; e < ${(shape.rows * shape.cols) / 4}u; e += ${threads}u) {
-      let row = e / ${shape.cols / 4}u;
-      let col = (e % ${shape.cols / 4}u) * 4u;
-      let gr = ${g.row};
-      let gc = ${g.col};
-      var v = vec4f(0.0);
-      if (gr < ${g.rowEnd} && gc < ${g.colEnd}) { v = ${src}[(gr * ${g.ld} + gc) / 4u]; }
-      let at = row * ${stride}u + col;
-      ${name}[at] = f16(v.x);
-      ${name}[at + 1u] = f16(v.y);
-      ${name}[at + 2u] = f16(v.z);
-      ${name}[at + 3u] = f16(v.w);
+    const put = `
+    for (var q = 0u; q < ${per}u; q++) {
+      let e = lid + q * ${threads}u;
+      if (${guard}) {
+        ${place}
+        let at = row * ${stride}u + col;
+        let v = r_${name}[q];
+${vec4 ? `        ${name}[at] = f16(v.x);
+        ${name}[at + 1u] = f16(v.y);
+        ${name}[at + 2u] = f16(v.z);
+        ${name}[at + 3u] = f16(v.w);` : `        ${name}[at] = f16(v);`}
+      }
     }`;
+    return { declare: `var r_${name}: array<${vec4 ? 'vec4f' : 'f32'}, ${per}>;`, fetch, put };
   };
+  const stA = staging('sa', 'a', A, strideA, globalA, vec4A);
+  const stB = staging('sb', 'b', B, strideB, globalB, vec4B);
   const code = /* wgsl */ `
 enable f16;
 enable subgroups;
@@ -144,8 +157,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       for (var j = 0u; j < ${fc}u; j++) { acc[i][j] = subgroupMatrixLoad<${S}, row_major>(&c, base + (row0 + ar + i * 16u) * N + col0 + bc + j * 16u, N); }
     }
   }
-  for (var k0 = kBegin; k0 < kEnd; k0 += ${BK}u) {${stage('sa', 'a', A, strideA, globalA, vec4A)}${stage('sb', 'b', B, strideB, globalB, vec4B)}
+  // the operands' next slice, on its way from memory while this one multiplies
+  ${stA.declare}
+  ${stB.declare}
+  {
+    let kq = kBegin;${stA.fetch}${stB.fetch}
+  }
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${BK}u) {${stA.put}${stB.put}
     workgroupBarrier();
+    if (k0 + ${BK}u < kEnd) {
+      let kq = k0 + ${BK}u;${stA.fetch}${stB.fetch}
+    }
     for (var kk = 0u; kk < ${BK}u; kk += 16u) {
       var left: array<${L}, ${fr}>;
       var right: array<${R}, ${fc}>;
