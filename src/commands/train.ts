@@ -4,9 +4,11 @@
  * Ctrl-C / SIGTERM saves at the end of the current step and prints the command that resumes.
  */
 import type { Argv, CommandModule } from 'yargs';
+import { join } from 'node:path';
 import { DATASET_GAMES } from '../../datasets/games.js';
 import { PRESETS } from '../model/config.js';
 import { presetSummary } from '../model/models.js';
+import { BEST_DIR } from '../train/checkpoint.js';
 import { trainingDefaults, type TrainingDefaults } from '../train/defaults.js';
 import type { PrecisionChoice } from '../backend/index.js';
 import type { BackendKind, RunSpec } from '../train/run-spec.js';
@@ -37,6 +39,7 @@ interface TrainArgs {
   saveEvery?: number;
   init?: string;
   winnerMoves: boolean;
+  saveBest: boolean;
   resume: boolean;
   force: boolean;
   json: boolean;
@@ -68,6 +71,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('save-every', { type: 'number', describe: `checkpoint every N steps (default ${perPreset('saveEvery')})` })
       .option('init', { type: 'string', describe: 'start from the weights of this checkpoint directory (a fine-tune: same game, vocabulary and preset; fresh optimizer and schedule)' })
       .option('winner-moves', { type: 'boolean', default: false, describe: 'learn only the moves of the side that won each game (Othello; a draw keeps both sides)' })
+      .option('save-best', { type: 'boolean', default: false, describe: 'also keep the checkpoint of the lowest validation loss so far in OUT/best (a whole checkpoint: eval, probe, play and --init read it)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the run saved in --out' })
       .option('force', { type: 'boolean', default: false, describe: 'replace a checkpoint already in --out' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object at the end' })
@@ -147,12 +151,14 @@ export function reportTraining(result: TrainResult, json: boolean): void {
     horizon: result.horizon,
     stopped: result.stopped,
     checkpoint: result.outDir,
+    ...(result.best === undefined ? {} : { best: result.best && { ...result.best, checkpoint: join(result.outDir, BEST_DIR) } }),
   };
   printResult(json, summary, () => {
     const lines = [
       `${result.stopped ? 'stopped' : 'trained'} ${result.steps}/${result.horizon} steps on ${result.backend}: loss ${fmt(result.finalLoss)}, val loss ${fmt(result.valLoss)}, ${result.tokensPerSec} tokens/s`,
       `checkpoint: ${result.outDir} (metrics: ${result.outDir}/metrics.jsonl)`,
     ];
+    if (result.best) lines.push(`best: ${join(result.outDir, BEST_DIR)} (step ${result.best.step}, val loss ${fmt(result.best.valLoss)})`);
     if (result.stopped) lines.push(`resume with: ${resumeCommand(result.outDir)}`);
     return lines.join('\n');
   });
@@ -203,6 +209,7 @@ function givenFlags(args: TrainArgs): Partial<RunSpec> {
     valGames: optionalInteger('val-games', args.valGames, 1),
     saveEvery: optionalInteger('save-every', args.saveEvery, 1),
     winnerMoves: args.winnerMoves ? true : undefined,
+    saveBest: args.saveBest ? true : undefined,
     horizon: optionalInteger('steps', args.steps, 1),
     minutes: positiveNumber('minutes', args.minutes),
   };
@@ -237,5 +244,6 @@ function newRunRequest(args: TrainArgs): NewRunRequest {
     force: args.force,
     init: args.init,
     winnerMoves: args.winnerMoves,
+    saveBest: args.saveBest,
   };
 }

@@ -20,7 +20,7 @@
  * Anything else that does not match its hash is refused with a one-line message naming the file.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { configJsonText } from './config-json.js';
@@ -32,6 +32,8 @@ export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const STATE_FILE = 'trainer-state.json';
 export const METRICS_FILE = 'metrics.jsonl';
 export const HASHES_FILE = 'SHA256SUMS';
+/** With --save-best: the subdirectory holding the checkpoint of the lowest validation loss so far. */
+export const BEST_DIR = 'best';
 
 /** Tensors by name with their shapes (the form parameters take on the way to and from disk). */
 export type NamedTensors = Map<string, { shape: number[]; data: Float32Array }>;
@@ -122,6 +124,7 @@ export function encodeCheckpoint(parts: CheckpointParts): Map<string, Uint8Array
  */
 export function writeCheckpoint(dir: string, parts: CheckpointParts, hooks: { afterRenames?: number } = {}): void {
   const files = encodeCheckpoint(parts);
+  mkdirSync(dir, { recursive: true });
   const suffix = `.tmp-${process.pid}`;
   // The state file (the commit record) is written last and renamed last.
   const order = [...files.keys()].filter((name) => name !== STATE_FILE);

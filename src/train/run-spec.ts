@@ -44,6 +44,8 @@ export interface RunSpec {
   init?: string;
   /** --winner-moves: only the moves of each game's winner are learned (absent: every move). */
   winnerMoves?: boolean;
+  /** --save-best: the checkpoint of the lowest validation loss so far is kept in BEST_DIR (absent: not kept). */
+  saveBest?: boolean;
 }
 
 export interface TrainerState {
@@ -96,7 +98,7 @@ export function checkResumeFlags(run: RunSpec, given: Partial<RunSpec>, file: st
   for (const [key, value] of Object.entries(given) as [keyof RunSpec, unknown][]) {
     if (value === undefined || key === 'backend' || key === 'data') continue;
     // fields added later read as their defaults in older states
-    const recorded = key === 'precision' ? (run.precision ?? 'f32') : key === 'winnerMoves' ? (run.winnerMoves ?? false) : run[key];
+    const recorded = key === 'precision' ? (run.precision ?? 'f32') : key === 'winnerMoves' || key === 'saveBest' ? (run[key] ?? false) : run[key];
     if (recorded !== value) {
       throw new UserError(`--${flagName(key)} ${String(value)} differs from this run's ${String(recorded)} (recorded in ${file}); to resume, leave it out; to start a different run, use another --out or --force`);
     }

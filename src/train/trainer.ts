@@ -24,6 +24,7 @@ import { createModel, initModelParameters, modelParameterShapes } from '../model
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import {
+  BEST_DIR,
   CONFIG_FILE,
   METRICS_FILE,
   MODEL_FILE,
@@ -78,6 +79,8 @@ export interface NewRunRequest {
   init?: string;
   /** Learn only the moves of the side that won each game. */
   winnerMoves?: boolean;
+  /** Keep the checkpoint of the lowest validation loss so far in outDir/best. */
+  saveBest?: boolean;
 }
 
 export interface ResumeRequest {
@@ -109,6 +112,8 @@ export interface TrainResult {
   lossHistory: number[];
   stopped: boolean;
   run: RunSpec;
+  /** With --save-best: the step and validation loss of the checkpoint in outDir/best (null before any validation). */
+  best?: { step: number; valLoss: number } | null;
 }
 
 /** Everything a run needs in memory. */
@@ -169,6 +174,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     minutes: request.minutes ?? null,
     ...(request.init === undefined ? {} : { init: resolve(request.init) }),
     ...(request.winnerMoves ? { winnerMoves: true } : {}),
+    ...(request.saveBest ? { saveBest: true } : {}),
   };
   const mask = targetMaskOf(run);
   const began = performance.now();
@@ -182,7 +188,11 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
   if (request.warmup === undefined) run.warmup = defaultWarmup(run.horizon);
 
   mkdirSync(outDir, { recursive: true });
-  if (request.force) for (const name of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, STATE_FILE, METRICS_FILE]) rmSync(join(outDir, name), { force: true });
+  if (request.force) {
+    for (const name of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, STATE_FILE, METRICS_FILE]) rmSync(join(outDir, name), { force: true });
+    // a best checkpoint of the replaced run would pass for this one's
+    rmSync(join(outDir, BEST_DIR), { recursive: true, force: true });
+  }
   const model = createModel(backend, config, params);
   const session: Session = {
     outDir,
@@ -258,6 +268,8 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
   let stepSeconds = 0;
   let stepsThisSession = 0;
   let lastVal: number | null = state.valHistory.length > 0 ? state.valHistory[state.valHistory.length - 1].loss : null;
+  /** The validation just measured is the lowest so far: --save-best writes it once its group is done. */
+  let newBest = false;
   let stopped = false;
   // On a GPU the steps are queued and their losses read in groups: a readback per step would stall the
   // device. The cpu backend reads every step (its steps are synchronous anyway).
@@ -297,6 +309,8 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
       if (!applied) record.skipped = true;
       if (k === queued.length - 1 && (state.step % run.valEvery === 0 || state.step === run.horizon)) {
         lastVal = await validationLoss(model, valSet);
+        // validated at the last step of its group: the weights now are the ones it measured
+        newBest = run.saveBest === true && state.valHistory.every((v) => lastVal! < v.loss);
         state.valHistory.push({ step: state.step, loss: lastVal });
         record.valLoss = lastVal;
       }
@@ -318,6 +332,8 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
     // Let signal handlers run: the step itself never yields to the event loop on the cpu backend.
     await new Promise((done) => setImmediate(done));
     stopped = !last && ((hooks.shouldStop?.() ?? false) || state.step === hooks.stopAfterStep);
+    if (newBest) await saveCheckpoint(session, join(session.outDir, BEST_DIR));
+    newBest = false;
     if (last || stopped || state.step % run.saveEvery === 0) await saveCheckpoint(session);
     if (stopped) break;
     groupStarted = performance.now();
@@ -334,16 +350,25 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
     lossHistory: state.lossHistory,
     stopped,
     run,
+    ...(run.saveBest ? { best: bestOf(state.valHistory) } : {}),
   };
 }
 
-async function saveCheckpoint(session: Session): Promise<void> {
+/** The lowest validation loss so far and its step (the first of equals, as --save-best keeps it). */
+function bestOf(history: readonly { step: number; loss: number }[]): { step: number; valLoss: number } | null {
+  let best: { step: number; valLoss: number } | null = null;
+  for (const { step, loss } of history) if (best === null || loss < best.valLoss) best = { step, valLoss: loss };
+  return best;
+}
+
+/** Writes the run's checkpoint to `dir` (the run's directory unless told otherwise). */
+async function saveCheckpoint(session: Session, dir = session.outDir): Promise<void> {
   const exported = await session.model.exportParameters();
   const model: NamedTensors = new Map();
   for (const [name, shape] of modelParameterShapes(session.config)) model.set(name, { shape, data: exported.get(name)! });
   session.state.dataPosition = session.stream.getPosition();
   session.state.lossScale = session.scaler.saved();
-  writeCheckpoint(session.outDir, {
+  writeCheckpoint(dir, {
     config: checkpointConfigJson(session.config, { game: session.run.game, preset: session.run.preset }),
     model,
     optimizer: await session.optimizer.exportState(),

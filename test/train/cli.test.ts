@@ -163,3 +163,55 @@ describe('gamba train --winner-moves', () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe('gamba train --save-best', () => {
+  // validation every 2 steps; at lr 5 the run diverges, and its lowest validation loss comes before the end
+  const flags = (out: string, lr: string) => ['train', '--game', 'othello', '--data', SAMPLES, '--preset', 'tiny', '--backend', 'cpu', '--batch', '4', '--lr', lr,
+    '--seed', '3', '--val-every', '2', '--val-games', '8', '--steps', '16', '--out', out, '--json'];
+
+  for (const lr of ['0.003', '5']) {
+    it(`keeps the checkpoint of the lowest validation loss in OUT/best, a whole checkpoint that eval reads (lr ${lr})`, () => {
+      const out = join(root, `best-${lr}`);
+      const run = gamba([...flags(out, lr), '--save-best']);
+      expect(run.code, run.stderr).toBe(0);
+      const vals = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { step: number; valLoss?: number })
+        .filter((m) => m.valLoss !== undefined);
+      expect(vals.map((m) => m.step)).toEqual([2, 4, 6, 8, 10, 12, 14, 16]);
+      const lowest = vals.reduce((a, b) => (b.valLoss! < a.valLoss! ? b : a));
+      if (lr === '5') expect(lowest.step).toBeLessThan(16);
+      const { best } = JSON.parse(run.stdout) as { best: { step: number; valLoss: number; checkpoint: string } };
+      expect(best).toEqual({ step: lowest.step, valLoss: lowest.valLoss, checkpoint: join(out, 'best') });
+      const state = JSON.parse(readFileSync(join(out, 'best', 'trainer-state.json'), 'utf8')) as { step: number; run: { saveBest: boolean } };
+      expect(state.step).toBe(lowest.step);
+      expect(state.run.saveBest).toBe(true);
+      // the best weights are the run's own at that step: the final ones when the last validation was the lowest
+      const same = readFileSync(join(out, 'best', 'model.safetensors')).equals(readFileSync(join(out, 'model.safetensors')));
+      expect(same).toBe(lowest.step === 16);
+      const evaluated = gamba(['eval', '--checkpoint', join(out, 'best'), '--data', SAMPLES, '--games', '4', '--backend', 'cpu', '--json']);
+      expect(evaluated.code, evaluated.stderr).toBe(0);
+    });
+  }
+
+  it('is kept on resume, refused on a run without it, and --force drops the replaced run\'s best', () => {
+    const out = join(root, 'best-resumed');
+    const stopped = gamba([...flags(out, '5'), '--save-best', '--stop-after', '6']);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    const resumed = gamba(['train', '--resume', '--out', out, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    // the same run as the one never stopped above: the same best
+    const whole = JSON.parse(readFileSync(join(root, 'best-5', 'best', 'trainer-state.json'), 'utf8')) as { step: number };
+    expect((JSON.parse(resumed.stdout) as { best: { step: number } }).best.step).toBe(whole.step);
+    expect(readFileSync(join(out, 'best', 'model.safetensors')).equals(readFileSync(join(root, 'best-5', 'best', 'model.safetensors')))).toBe(true);
+
+    const plain = join(root, 'no-best');
+    expect(gamba([...flags(plain, '0.003')]).code).toBe(0);
+    const refused = gamba(['train', '--resume', '--out', plain, '--save-best']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trim()).toMatch(/^gamba: --save-best true differs from this run's false/);
+
+    const again = gamba([...flags(out, '0.003'), '--force']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(existsSync(join(out, 'best'))).toBe(false);
+    expect(JSON.parse(again.stdout)).not.toHaveProperty('best');
+  });
+});
