@@ -10,9 +10,9 @@
  *
  * The engines, the game order and a dying engine are engine-selfplay.ts's.
  */
-import { Chess } from 'chess.js';
+import { Chess, type Move } from 'chess.js';
 import { writeGameRecord } from '../games/chess/game-string.js';
-import { playUci } from '../games/chess/san.js';
+import { playUci, uciOfMove } from '../games/chess/san.js';
 import { UciEngine, engineCommand } from '../games/chess/uci.js';
 import { CHESS_BLOCK_LENGTH } from '../games/chess/vocabulary.js';
 import { DATASET_GAMES } from './games.js';
@@ -69,27 +69,28 @@ export async function playSelfPlayGame(engine: UciEngine, settings: SelfPlaySett
   await engine.newGame();
   while (!chess.isGameOver()) {
     const ply = sans.length;
-    let uci: string | null;
+    let move: Move | null;
     if (ply < settings.openingPlies) {
-      const moves = chess.moves({ verbose: true });
-      const pick = moves[settings.rng.nextInt(moves.length)];
-      uci = pick.from + pick.to + (pick.promotion ?? '');
+      // the SAN list comes in the verbose list's order (same draw, same move) at a tenth of its cost:
+      // the verbose one builds a FEN for every move
+      const moves = chess.moves();
+      move = chess.move(moves[settings.rng.nextInt(moves.length)]);
     } else {
       const side = ply % 2 === 0 ? settings.white : settings.black;
       if (side.skill !== skill) {
         await engine.setOption('Skill Level', side.skill);
         skill = side.skill;
       }
-      uci = (await engine.bestMove(ucis, { nodes: side.nodes })).move;
+      const uci = (await engine.bestMove(ucis, { nodes: side.nodes })).move;
       if (uci === null) break;
+      move = playUci(chess, uci);
+      if (!move) throw new UserError(`engine ${engine.label} played ${uci}, which is not legal in ${chess.fen()}`);
     }
-    const move = playUci(chess, uci);
-    if (!move) throw new UserError(`engine ${engine.label} played ${uci}, which is not legal in ${chess.fen()}`);
     const overhead = (ply === 0 ? 0 : 1) + (ply % 2 === 0 ? String(ply / 2 + 1).length + 1 : 0);
     if (chars + overhead + move.san.length > CHESS_BLOCK_LENGTH) break;
     chars += overhead + move.san.length;
     sans.push(move.san);
-    ucis.push(uci);
+    ucis.push(uciOfMove(move));
   }
   return sans;
 }

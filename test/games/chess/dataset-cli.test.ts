@@ -7,8 +7,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { Chess } from 'chess.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchStream } from '../../../datasets/batches.js';
+import { selfPlaySettings } from '../../../datasets/generate-chess-selfplay.js';
 import { openDataset } from '../../../datasets/reader.js';
 import { replayGameString } from '../../../games/chess/game-string.js';
 import { CHESS_CHARS } from '../../../games/chess/vocabulary.js';
@@ -112,6 +114,31 @@ describe('gamba generate chess', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ games: 3, engines: 2, source: 'stockfish-selfplay (Stockfish 15.1)' });
     const lines = gamba('dataset', 'export', out, '--format', 'text', '--split', 'train').stdout.trim().split('\n');
     for (const line of lines) expect(replayGameString(line).history().length).toBeGreaterThan(8);
+  });
+
+  it.skipIf(!existsSync('/usr/games/stockfish'))('--source stockfish opens each game with the random moves its seed draws', () => {
+    const out = join(root, 'selfplay-openings');
+    expect(gamba('generate', 'chess', '--source', 'stockfish', '--engine', '/usr/games/stockfish', '--games', '6', '--seed', '5', '--workers', '2', '--out', out).status).toBe(0);
+    const bySplit = { train: [] as string[], val: [] as string[] };
+    for (const split of ['train', 'val'] as const) {
+      const text = gamba('dataset', 'export', out, '--format', 'text', '--split', split).stdout.trim();
+      bySplit[split] = text === '' ? [] : text.split('\n');
+    }
+    let opened = 0;
+    for (let index = 0; index < 6; index++) {
+      const settings = selfPlaySettings(5, index, 0.05);
+      const played = replayGameString(bySplit[settings.split].shift()!).history();
+      // drawn from the verbose move list, as the generator drew them before it read the cheaper SAN list
+      const chess = new Chess();
+      for (let ply = 0; ply < settings.openingPlies; ply++) {
+        const moves = chess.moves({ verbose: true });
+        const pick = moves[settings.rng.nextInt(moves.length)];
+        expect(played[ply], `game ${index}, ply ${ply}`).toBe(pick.san);
+        chess.move(pick.san);
+        opened++;
+      }
+    }
+    expect(opened).toBeGreaterThan(0);
   });
 
   it('refuses --source stockfish for othello and a dead engine, keeping nothing half-written', () => {
