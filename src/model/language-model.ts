@@ -148,9 +148,8 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
 
   /** Every parameter, downloaded, under its Hugging Face name. */
   async exportParameters(): Promise<Map<string, Float32Array>> {
-    const out = new Map<string, Float32Array>();
-    for (const [name, t] of this.params) out.set(name, await this.backend.download(t));
-    return out;
+    // one readback of the packed tensor rather than one per parameter
+    return this.packed.unpack(await this.backend.download(this.packed.allParams));
   }
 
   /**

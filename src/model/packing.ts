@@ -8,7 +8,7 @@
  * where decay stops. Each starts on a VIEW_ALIGN boundary; the gaps hold zeros, which a zero gradient
  * and zero moments keep at zero.
  */
-import { VIEW_ALIGN, type Backend, type Tensor } from '../backend/backend.js';
+import { VIEW_ALIGN, sizeOf, type Backend, type Tensor } from '../backend/backend.js';
 import { UserError } from '../util/errors.js';
 
 /**
@@ -55,15 +55,16 @@ export class PackedParameters {
   ) {
     const ordered = [...shapes.filter(([name]) => isDecayed(name)), ...shapes.filter(([name]) => !isDecayed(name))];
     let offset = 0;
+    let decayEnd = 0;
     this.slots = ordered.map(([name, shape]) => {
-      const size = shape.reduce((a, b) => a * b, 1);
+      const size = sizeOf(shape);
       const slot = { name, shape: [...shape], offset, size };
       offset = alignUp(offset + size);
+      if (isDecayed(name)) decayEnd = offset;
       return slot;
     });
     this.size = Math.max(offset, VIEW_ALIGN);
-    const decayed = this.slots.filter((s) => isDecayed(s.name));
-    this.decayEnd = decayed.length === 0 ? 0 : alignUp(decayed[decayed.length - 1].offset + decayed[decayed.length - 1].size);
+    this.decayEnd = decayEnd;
     this.allParams = backend.upload(this.pack(values, 'model parameter'), [this.size]);
     this.allGrads = backend.zeros([this.size]);
     const byName = new Map(this.slots.map((s) => [s.name, s]));
