@@ -90,6 +90,9 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
   return value as unknown as TrainerState;
 }
 
+/** Fields added to the run spec after its first version, as states written before them mean them. */
+const LATER_FIELD_DEFAULTS: Partial<RunSpec> = { precision: 'f32', winnerMoves: false, saveBest: false };
+
 /**
  * Flags given with --resume must agree with the run being resumed; any that differ are refused (a
  * different lr or batch would be a different run). Returns nothing; throws naming the first conflict.
@@ -97,8 +100,7 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
 export function checkResumeFlags(run: RunSpec, given: Partial<RunSpec>, file: string): void {
   for (const [key, value] of Object.entries(given) as [keyof RunSpec, unknown][]) {
     if (value === undefined || key === 'backend' || key === 'data') continue;
-    // fields added later read as their defaults in older states
-    const recorded = key === 'precision' ? (run.precision ?? 'f32') : key === 'winnerMoves' || key === 'saveBest' ? (run[key] ?? false) : run[key];
+    const recorded = run[key] === undefined ? LATER_FIELD_DEFAULTS[key] : run[key];
     if (recorded !== value) {
       throw new UserError(`--${flagName(key)} ${String(value)} differs from this run's ${String(recorded)} (recorded in ${file}); to resume, leave it out; to start a different run, use another --out or --force`);
     }
