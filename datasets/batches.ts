@@ -69,7 +69,7 @@ export class BatchStream {
     readonly batchSize: number,
     seed: number,
     /** Targets to leave out of the loss (train --winner-moves), or none. */
-    private readonly mask: TargetMask | null = null,
+    readonly mask: TargetMask | null = null,
   ) {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batch size must be a positive integer, got ${batchSize}`);
     this.count = dataset.count(split);

@@ -180,7 +180,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
   const began = performance.now();
   let horizonNote = `--steps ${request.steps}`;
   if (request.minutes !== undefined) {
-    const estimate = await estimateHorizon(backend, config, params, dataset, run, request.minutes);
+    const estimate = await estimateHorizon(backend, config, params, dataset, run, mask, request.minutes);
     run.horizon = estimate.horizon;
     horizonNote = estimate.note;
     hooks.note?.(`--minutes ${request.minutes}: ${estimate.note}`);
@@ -264,7 +264,7 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
   const schedule = { lr: run.lr, minLr: run.minLr, warmup: run.warmup, horizon: run.horizon };
   const loopStarted = performance.now();
   let timedFrom: { time: number; step: number } | null = null;
-  const valSet = readValidationSet(session);
+  const valSet = readValidationSet(session.dataset, run, stream.mask);
   let stepSeconds = 0;
   let stepsThisSession = 0;
   let lastVal: number | null = state.valHistory.length > 0 ? state.valHistory[state.valHistory.length - 1].loss : null;
@@ -332,9 +332,9 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
     // Let signal handlers run: the step itself never yields to the event loop on the cpu backend.
     await new Promise((done) => setImmediate(done));
     stopped = !last && ((hooks.shouldStop?.() ?? false) || state.step === hooks.stopAfterStep);
-    if (newBest) await saveCheckpoint(session, join(session.outDir, BEST_DIR));
+    const saveTo = [...(newBest ? [join(session.outDir, BEST_DIR)] : []), ...(last || stopped || state.step % run.saveEvery === 0 ? [session.outDir] : [])];
     newBest = false;
-    if (last || stopped || state.step % run.saveEvery === 0) await saveCheckpoint(session);
+    if (saveTo.length > 0) await saveCheckpoint(session, saveTo);
     if (stopped) break;
     groupStarted = performance.now();
   }
@@ -361,19 +361,20 @@ function bestOf(history: readonly { step: number; loss: number }[]): { step: num
   return best;
 }
 
-/** Writes the run's checkpoint to `dir` (the run's directory unless told otherwise). */
-async function saveCheckpoint(session: Session, dir = session.outDir): Promise<void> {
+/** Writes the run's checkpoint into each of `dirs` (downloaded from the backend once for all of them). */
+async function saveCheckpoint(session: Session, dirs: readonly string[]): Promise<void> {
   const exported = await session.model.exportParameters();
   const model: NamedTensors = new Map();
   for (const [name, shape] of modelParameterShapes(session.config)) model.set(name, { shape, data: exported.get(name)! });
   session.state.dataPosition = session.stream.getPosition();
   session.state.lossScale = session.scaler.saved();
-  writeCheckpoint(dir, {
+  const parts = {
     config: checkpointConfigJson(session.config, { game: session.run.game, preset: session.run.preset }),
     model,
     optimizer: await session.optimizer.exportState(),
     state: session.state as unknown as Record<string, unknown>,
-  });
+  };
+  for (const dir of dirs) writeCheckpoint(dir, parts);
 }
 
 interface ValidationSet {
@@ -381,13 +382,14 @@ interface ValidationSet {
   batches: { inputs: Int32Array; targets: Int32Array; batch: number; length: number; tokens: number }[];
 }
 
-/** The first valGames games of the val split, as loss batches (the same subset at every measurement). */
-function readValidationSet(session: Session): ValidationSet {
-  const { dataset, run } = session;
+/**
+ * The first valGames games of the val split, as loss batches (the same subset at every measurement),
+ * with the training batches' target mask.
+ */
+function readValidationSet(dataset: Dataset, run: RunSpec, mask: TargetMask | null): ValidationSet {
   const L = dataset.recordLength - 1;
   const pad = dataset.manifest.padToken;
   const padMode = dataset.manifest.padMode ?? 'token';
-  const mask = targetMaskOf(run);
   const batches: ValidationSet['batches'] = [];
   for (let start = 0; start < run.valGames; start += run.batch) {
     const B = Math.min(run.batch, run.valGames - start);
@@ -449,11 +451,11 @@ const ESTIMATE_MAX_STEPS = 60;
  * model, optimizer and data stream, so the run itself starts untouched, then divide the budget by the
  * cost per step. The result is recorded as the run's horizon, so a resume follows the same schedule.
  */
-async function estimateHorizon(backend: Backend, config: ModelConfig, params: Map<string, Float32Array>, dataset: Dataset, run: RunSpec, minutes: number): Promise<{ horizon: number; note: string }> {
+async function estimateHorizon(backend: Backend, config: ModelConfig, params: Map<string, Float32Array>, dataset: Dataset, run: RunSpec, mask: TargetMask | null, minutes: number): Promise<{ horizon: number; note: string }> {
   const began = performance.now();
   const model = createModel(backend, config, params);
   const optimizer = new AdamW(backend, model.packed, run);
-  const stream = new BatchStream(dataset, 'train', run.batch, run.seed, targetMaskOf(run));
+  const stream = new BatchStream(dataset, 'train', run.batch, run.seed, mask);
   // Warm up by time as well as by steps: the first steps run on code the JavaScript and WebAssembly
   // engines have not optimised yet (measured on the cpu backend: ~25% slower than the steps after).
   const warmupStarted = performance.now();
@@ -471,7 +473,7 @@ async function estimateHorizon(backend: Backend, config: ModelConfig, params: Ma
   } while (performance.now() - started < ESTIMATE_TIMED_MS && timedSteps < ESTIMATE_MAX_STEPS);
   const stepMs = (performance.now() - started) / timedSteps;
   const valStarted = performance.now();
-  await validationLoss(model, readValidationSet({ dataset, run } as Session));
+  await validationLoss(model, readValidationSet(dataset, run, mask));
   const valMs = performance.now() - valStarted;
   const budgetMs = minutes * 60_000 - (performance.now() - began);
   const perStepMs = stepMs + valMs / run.valEvery;
@@ -493,7 +495,6 @@ function datasetFingerprint(dir: string): string {
   return createHash('sha256').update(readFileSync(join(dir, MANIFEST_FILE))).digest('hex');
 }
 
-/** Refuses a checkpoint whose config.json is not the run's model. */
 /** --winner-moves: the targets of the losing side's moves are left out (training and validation alike). */
 function targetMaskOf(run: RunSpec): TargetMask | null {
   if (!run.winnerMoves) return null;
@@ -515,6 +516,7 @@ function initialWeights(dir: string, config: ModelConfig, dataDir: string, datas
   return loaded.params;
 }
 
+/** Refuses a checkpoint whose config.json is not the run's model. */
 function checkConfigMatches(outDir: string, config: ModelConfig): void {
   const path = join(outDir, CONFIG_FILE);
   const recorded = modelConfigFromJson(readConfigJson(outDir), path).config;
