@@ -9,8 +9,9 @@
  * the f32 operands to f16 there (transposes folded into the loads, adjacent threads on the operand's
  * contiguous axis, zeros outside the matrix); each subgroup then loads its fragments from the slices and
  * multiplies-accumulates. The next slice is read into registers before this one's multiplies, so its
- * memory latency hides behind them (software pipelining, as CUTLASS's mainloops do). The operands stay f32 in memory, so nothing else in a training step changes:
- * only the products' inputs are rounded to f16 (11 significant bits, range up to 65504: gradients are
+ * memory latency hides behind them (software pipelining, as CUTLASS's mainloops do). The operands
+ * stay f32 in memory, so nothing else in a training step changes: only the products' inputs are
+ * rounded to f16 (11 significant bits, range up to 65504: gradients are
  * brought into that range by the trainer's loss scale).
  *
  * A tile wholly inside C stores its fragments straight to C (having loaded them from C first with
