@@ -23,6 +23,11 @@ export interface GpuDevice {
    * where the adapter has none (lavapipe, most adapters without Dawn's experimental feature).
    */
   subgroupMatrix: { subgroupSize: number } | null;
+  /**
+   * The subgroup size where the device has the subgroups feature and the adapter runs every subgroup at
+   * one size (kernels that map lanes to invocation ranges need it), or null: 32 on NVIDIA, 8 on lavapipe.
+   */
+  subgroupSize: number | null;
   /** The first fatal error seen on this device, or null. */
   failure(): string | null;
 }
@@ -105,6 +110,8 @@ export async function openGpu(request: GpuRequest): Promise<{ gpu: GpuDevice | n
   const wanted = ['timestamp-query', 'subgroups', ...(subgroupMatrix ? ['shader-f16', 'chromium-experimental-subgroup-matrix'] : [])];
   const requiredFeatures = wanted.filter((f) => adapter!.features.has(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  const sizes = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const subgroupSize = device.features.has('subgroups') && sizes.subgroupMinSize && sizes.subgroupMinSize === sizes.subgroupMaxSize ? sizes.subgroupMinSize : null;
 
   let failure: string | null = null;
   device.lost.then((lost) => {
@@ -120,6 +127,7 @@ export async function openGpu(request: GpuRequest): Promise<{ gpu: GpuDevice | n
       isSoftware,
       features: new Set([...device.features]),
       subgroupMatrix,
+      subgroupSize,
       failure: () => failure,
     },
     reason: '',

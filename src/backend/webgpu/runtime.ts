@@ -88,6 +88,11 @@ export class GpuRuntime {
     return p;
   }
 
+  /** The keys of the pipelines compiled so far: which kernel variants a run used. */
+  pipelineKeys(): string[] {
+    return [...this.pipelines.keys()];
+  }
+
   private take(bytes: number, forUpload: boolean): GPUBuffer {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
     const list = this.free.get(size);

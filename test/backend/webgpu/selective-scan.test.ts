@@ -10,7 +10,10 @@
  * - dB, dC: sums over the E channels: atol 1e-6 sqrt(E), rtol 1e-5;
  * - dA_log, dD: sums over all batch * length rows: atol 1e-6 sqrt(M), rtol 1e-5.
  * On lavapipe the worst case uses about a sixth of each bound; a 0.1% error in dA_log fails it.
- * The chunk is 16 steps: lengths 15, 16, 17 straddle it, 59 and 300 take several chunks.
+ * The chunk is 16 steps: lengths 15, 16, 17 straddle it, 59 and 300 take several chunks. Which
+ * kernels run depends on the adapter's subgroups (selective-scan-subgroup.ts): on lavapipe (8 lanes)
+ * N = 4 and 8 take the subgroup kernels and N = 3 and 16 the workgroup-memory ones; a test below says
+ * which ran, so a change of adapter cannot leave one path untested unnoticed.
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, SelectiveScanInputs } from '../../../src/backend/backend.js';
@@ -70,6 +73,11 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     { batch: 1, length: 300, E: 24, N: 16 },
     // N = 3: 16 channels of 3 states per workgroup, the last workgroup partly empty
     { batch: 2, length: 33, E: 90, N: 3 },
+    // N = 4 and 8 fit lavapipe's subgroups of 8 (N = 16 does not): the subgroup kernels, with two
+    // channels a subgroup and one, and a last workgroup partly empty
+    { batch: 2, length: 37, E: 45, N: 4 },
+    { batch: 3, length: 59, E: 40, N: 8 },
+    { batch: 1, length: 300, E: 24, N: 8 },
   ];
 
   for (const shape of cases) {
@@ -90,12 +98,23 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     });
   }
 
+  it('the cases above ran the workgroup-memory kernels, and the subgroup kernels where the adapter has subgroups of 8 to 64 lanes', () => {
+    const keys = be.rt.pipelineKeys();
+    const family = (prefix: string) => keys.some((k) => k.startsWith(prefix));
+    expect(family('scanForward:') && family('scanBackward:')).toBe(true);
+    const sg = be.rt.gpu.subgroupSize;
+    const subgroups = sg !== null && sg >= 8 && sg <= 64;
+    expect(family('scanForwardSubgroup:') && family('scanBackwardSubgroup:'), `subgroup size ${sg}`).toBe(subgroups);
+  });
+
   it('gives the same bits run after run (no atomics, fixed-order sums)', async () => {
-    const shape = { batch: 2, length: 40, E: 50, N: 16 };
-    const data = scanData(new Rng(5), shape);
-    const first = await forwardBackward(be, data, shape, true);
-    const second = await forwardBackward(be, data, shape, true);
-    NAMES.forEach((name, i) => expect(second[i], name).toEqual(first[i]));
+    for (const N of [16, 8]) {
+      const shape = { batch: 2, length: 40, E: 50, N };
+      const data = scanData(new Rng(5), shape);
+      const first = await forwardBackward(be, data, shape, true);
+      const second = await forwardBackward(be, data, shape, true);
+      NAMES.forEach((name, i) => expect(second[i], `${name}, N ${N}`).toEqual(first[i]));
+    }
   });
 
   it('step() token by token equals the full-sequence y, and its state is the scan state', async () => {

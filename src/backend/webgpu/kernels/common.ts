@@ -18,10 +18,12 @@ export function fill(rt: GpuRuntime, t: GpuTensor, value: number): void {
 /** Rows folded per thread in one pass of the column-sum tree. */
 const FOLD = 64;
 
-// x: (rows, cols) -> out: (ceil(rows / FOLD), cols); out[r, c] = sum of x[r*FOLD .. r*FOLD+FOLD-1, c]
-// (+ the old value of out when accumulate is set, used by the last pass only).
+// x: (rows, cols) from element `offset` -> out: (ceil(rows / FOLD), cols); out[r, c] = the sum of
+// x[r*FOLD .. r*FOLD+FOLD-1, c] (+ the old value of out when accumulate is set, used by the last pass
+// only). Four running sums, rows k, k+1, k+2, k+3 each into its own: four loads in flight where one
+// sum would wait on each load in turn (a pass over 64 rows is latency-bound, not bandwidth-bound).
 const COLUMN_SUMS = /* wgsl */ `
-struct Params { rows: u32, cols: u32, accumulate: u32 }
+struct Params { rows: u32, cols: u32, accumulate: u32, offset: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
@@ -29,33 +31,42 @@ struct Params { rows: u32, cols: u32, accumulate: u32 }
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let outRows = (params.rows + ${FOLD}u - 1u) / ${FOLD}u;
   let total = outRows * params.cols;
+  let cols = params.cols;
   for (var i = gid.x; i < total; i += groups.x * 256u) {
-    let r = i / params.cols;
-    let c = i % params.cols;
+    let r = i / cols;
+    let c = params.offset + i % cols;
     let end = min(params.rows, (r + 1u) * ${FOLD}u);
-    var s = 0.0;
-    for (var k = r * ${FOLD}u; k < end; k++) { s += x[k * params.cols + c]; }
-    if (params.accumulate != 0u) { s += out[i]; }
-    out[i] = s;
+    var s = vec4f(0.0);
+    var k = r * ${FOLD}u;
+    for (; k + 4u <= end; k += 4u) {
+      s += vec4f(x[k * cols + c], x[(k + 1u) * cols + c], x[(k + 2u) * cols + c], x[(k + 3u) * cols + c]);
+    }
+    for (; k < end; k++) { s.x += x[k * cols + c]; }
+    var sum = (s.x + s.y) + (s.z + s.w);
+    if (params.accumulate != 0u) { sum += out[i]; }
+    out[i] = sum;
   }
 }`;
 
 /**
- * Sums of the columns of x: (rows, cols) written to `into`: (cols), or added to it with `accumulate`.
- * A tree of passes, FOLD rows per thread each, in a fixed order: deterministic, no atomics.
+ * Sums of the columns of x: (rows, cols), read from element `offset` of x, written to `into`: (cols),
+ * or added to it with `accumulate`. A tree of passes, FOLD rows per thread each, in a fixed order:
+ * deterministic, no atomics.
  */
-export function columnSums(rt: GpuRuntime, x: GpuTensor, rows: number, cols: number, into: GpuTensor, accumulate = false): void {
+export function columnSums(rt: GpuRuntime, x: GpuTensor, rows: number, cols: number, into: GpuTensor, accumulate = false, offset = 0): void {
   const pipeline = rt.pipeline('columnSums', COLUMN_SUMS);
   let source = x;
+  let from = offset;
   let n = rows;
   while (true) {
     const outRows = Math.ceil(n / FOLD);
     const last = outRows === 1;
     const target = last ? into : rt.tensor([outRows, cols]);
-    rt.dispatch(pipeline, [source, target], [{ u: n }, { u: cols }, { u: last && accumulate ? 1 : 0 }], groupsFor(outRows * cols));
+    rt.dispatch(pipeline, [source, target], [{ u: n }, { u: cols }, { u: last && accumulate ? 1 : 0 }, { u: from }], groupsFor(outRows * cols));
     if (source !== x) rt.release(source);
     if (last) return;
     source = target;
+    from = 0;
     n = outRows;
   }
 }

@@ -16,7 +16,10 @@
  *   channels, are staged once per chunk in workgroup memory;
  * - the per-state terms of the sums over n (C_t[n] h_t[n] for y; the du and dDelta terms) and over
  *   the workgroup's channels (the dB and dC terms) go to workgroup memory and are summed by other
- *   threads in a fixed order: no atomics, same bits run after run.
+ *   threads in a fixed order: no atomics, same bits run after run. Where the device has subgroups of
+ *   one size and N fits them, selective-scan-subgroup.ts's kernels sum by shuffles instead, with
+ *   fewer barriers; this file's kernels serve every other case (N = 3, N = 64 on NVIDIA, N = 16 on
+ *   lavapipe's subgroups of 8).
  *
  * Memory for the backward pass (`saved`): only the state at the start of every chunk but the first,
  * (batch, chunks - 1, E, N) floats, chunks = ceil(length / CHUNK); never a (batch, length, E, N)
@@ -29,22 +32,22 @@
  * lavapipe's LLVM unroll the loop bodies (exp included), and a pipeline then takes seconds to build.
  *
  * Reductions over more than one workgroup are two-step: dB and dC as per-(channel group, row)
- * partials, dA_log and dD as per-sequence partials, each summed over its groups in order by a second
- * small kernel.
+ * partials, dA_log and dD as per-sequence partials, each summed over its groups by columnSums.
  */
 import type { SelectiveScanGradients, SelectiveScanInputs } from '../../backend.js';
 import { sizeOf } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
+import { columnSums } from './common.js';
+import { BACKWARD_BINDINGS, CHUNK, constants, FORWARD_BINDINGS, stageChunk } from './selective-scan-parts.js';
+import { backwardSubgroupCode, forwardSubgroupCode, subgroupFlushSteps, subgroupScanFits } from './selective-scan-subgroup.js';
 
-/** Time steps per chunk: `saved` holds one state per chunk boundary (length / CHUNK of them). */
-const CHUNK = 16;
 /**
  * Backward steps between two reductions of the dB, dC, du and dDelta terms: as many (up to CHUNK) as
  * the device's workgroup memory holds beside the chunk's states. Each reduction costs two barriers,
  * so fewer is faster; lavapipe's 32 KB allows 2.
  */
-function reduceSteps(rt: GpuRuntime, N: number, ch: number): number {
-  const floats = rt.device.limits.maxComputeWorkgroupStorageSize / 4;
+function reduceSteps(maxWorkgroupBytes: number, N: number, ch: number): number {
+  const floats = maxWorkgroupBytes / 4;
   const fixed = 2 * CHUNK * N + 3 * CHUNK * ch + CHUNK * ch * N;
   let steps = CHUNK;
   while (steps > 1 && fixed + steps * 2 * (ch * (N + 1) + N * (ch + 1)) > floats) steps /= 2;
@@ -66,63 +69,22 @@ interface ScanLayout {
   /** Workgroups along the channels: ceil(E / ch). */
   groups: number;
   chunks: number;
+  /** The subgroup size when the subgroup kernels serve this N, else null. */
+  subgroup: number | null;
 }
 
-function layoutOf(inputs: SelectiveScanInputs): ScanLayout {
+function layoutOf(rt: GpuRuntime, inputs: SelectiveScanInputs): ScanLayout {
   const [E, N] = inputs.aLog.shape;
   if (N > THREADS) throw new Error(`selective scan: state size ${N} exceeds ${THREADS}`);
   if (inputs.batch > MAX_SCAN_BATCH) throw new Error(`selective scan: batch ${inputs.batch} exceeds ${MAX_SCAN_BATCH} workgroups`);
   const ch = Math.min(MAX_CHANNELS, Math.floor(THREADS / N));
-  return { E, N, ch, groups: Math.ceil(E / ch), chunks: Math.ceil(inputs.length / CHUNK) };
+  const sg = rt.gpu.subgroupSize;
+  const subgroup = sg && subgroupScanFits(N, ch, sg) ? sg : null;
+  return { E, N, ch, groups: Math.ceil(E / ch), chunks: Math.ceil(inputs.length / CHUNK), subgroup };
 }
 
-/** WGSL constants shared by the kernels: N, CH, the workgroup size and the padded strides of the sums. */
-const constants = (N: number, ch: number, reduce = 1) => `
-const N = ${N}u;
-const CH = ${ch}u;
-const WG = ${ch * N}u;
-const CHUNK = ${CHUNK}u;
-const REDUCE = ${reduce}u;
-// Sums over n read rows of N + 1 (padding spreads the threads of one read over the memory banks).
-const NP = ${N + 1}u;
-const CHP = ${ch + 1}u;`;
-
-/**
- * Stages the chunk's rows of (M, N) matrices and of the workgroup's channels of (M, E) ones in
- * workgroup memory: one coalesced load per value, all issued together, so the step loop never waits
- * on global memory (loading u and delta step by step left the scan latency-bound).
- */
-const stageChunk = (perChannel: string[]) => `
-    for (var i = lid; i < count * N; i += WG) {
-      sB[i] = bm[rowBase * N + i];
-      sC[i] = cm[rowBase * N + i];
-    }
-    for (var i = lid; i < count * CH; i += WG) {
-      let ek = wid.x * CH + i % CH;
-      if (ek < E) {
-        let at = (rowBase + i / CH) * E + ek;
-${perChannel.map((name) => `        s_${name}[i] = ${name}[at];`).join('\n')}
-      }
-    }`;
-
 const forwardCode = (N: number, ch: number) => /* wgsl */ `
-struct Params { length: u32, channels: u32, chunks: u32, saving: u32, writeY: u32, chunk: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-// u, delta: (M, E)
-@group(0) @binding(1) var<storage, read> u: array<f32>;
-@group(0) @binding(2) var<storage, read> delta: array<f32>;
-// aLog: (E, N)
-@group(0) @binding(3) var<storage, read> aLog: array<f32>;
-// bm, cm: (M, N)
-@group(0) @binding(4) var<storage, read> bm: array<f32>;
-@group(0) @binding(5) var<storage, read> cm: array<f32>;
-// d: (E)
-@group(0) @binding(6) var<storage, read> d: array<f32>;
-// y: (M, E)
-@group(0) @binding(7) var<storage, read_write> y: array<f32>;
-// saved: (batch, chunks - 1, E, N), the state at the start of chunks 1 .. chunks - 1
-@group(0) @binding(8) var<storage, read_write> saved: array<f32>;
-${constants(N, ch)}
+${FORWARD_BINDINGS}${constants(N, ch)}
 var<workgroup> sB: array<f32, CHUNK * N>;
 var<workgroup> sC: array<f32, CHUNK * N>;
 // u and delta of the chunk and the workgroup's channels: (CHUNK, CH)
@@ -180,29 +142,7 @@ ${stageChunk(['u', 'delta'])}
 }`;
 
 const backwardCode = (N: number, ch: number, reduce: number) => /* wgsl */ `
-struct Params { length: u32, channels: u32, chunks: u32, rows: u32, chunk: u32, reduce: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-// u, delta, dy: (M, E)
-@group(0) @binding(1) var<storage, read> u: array<f32>;
-@group(0) @binding(2) var<storage, read> delta: array<f32>;
-// aLog: (E, N)
-@group(0) @binding(3) var<storage, read> aLog: array<f32>;
-// bm, cm: (M, N)
-@group(0) @binding(4) var<storage, read> bm: array<f32>;
-@group(0) @binding(5) var<storage, read> cm: array<f32>;
-// d: (E)
-@group(0) @binding(6) var<storage, read> d: array<f32>;
-@group(0) @binding(7) var<storage, read> dy: array<f32>;
-// saved: (batch, chunks - 1, E, N) from the forward kernel
-@group(0) @binding(8) var<storage, read> saved: array<f32>;
-// du, dDelta: (M, E)
-@group(0) @binding(9) var<storage, read_write> du: array<f32>;
-@group(0) @binding(10) var<storage, read_write> dDelta: array<f32>;
-// partialBC: (groups, 2 * M * N): per channel group, its sums of dB (M, N) then of dC (M, N)
-@group(0) @binding(11) var<storage, read_write> partialBC: array<f32>;
-// partialAD: (batch, E * N + E): per sequence, its dA_log (E, N) then its dD (E)
-@group(0) @binding(12) var<storage, read_write> partialAD: array<f32>;
-${constants(N, ch, reduce)}
+${BACKWARD_BINDINGS}${constants(N, ch, reduce)}
 var<workgroup> sB: array<f32, CHUNK * N>;
 var<workgroup> sC: array<f32, CHUNK * N>;
 // u and delta of the chunk and the workgroup's channels: (CHUNK, CH)
@@ -217,7 +157,7 @@ var<workgroup> s_dy: array<f32, CHUNK * CH>;
 var<workgroup> sH: array<f32, CHUNK * WG>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let E = params.channels;
   let L = params.length;
   let M = params.rows;
@@ -318,7 +258,7 @@ ${stageChunk(['u', 'delta', 'dy'])}
           if (tt < count) {
             var s = 0.0;
             for (var k = 0u; k < CH; k++) { s += sRed[SUM_N + ((q * REDUCE + r) * N + m) * CHP + k]; }
-            partialBC[(wid.x * 2u + q) * M * N + (rowBase + tt) * N + m] = s;
+            partialBC[(q * nwg.x + wid.x) * M * N + (rowBase + tt) * N + m] = s;
           }
         }
       }
@@ -326,31 +266,10 @@ ${stageChunk(['u', 'delta', 'dy'])}
     }
   }
   if (live) {
-    partialAD[b * (E * N + E) + e * N + n] = dALog;
-    if (n == 0u) { partialAD[b * (E * N + E) + E * N + e] = dD; }
+    partialAD[(b * E + e) * N + n] = dALog;
+    if (n == 0u) { partialAD[nwg.y * E * N + b * E + e] = dD; }
   }
 }`;
-
-// x: (groups, cols) -> first: (split) = sums over the groups of columns [0, split), second: the rest.
-const GROUP_SUMS = /* wgsl */ `
-struct Params { groups: u32, cols: u32, split: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> first: array<f32>;
-@group(0) @binding(3) var<storage, read_write> second: array<f32>;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  for (var i = gid.x; i < params.cols; i += groups.x * 256u) {
-    var s = 0.0;
-    for (var g = 0u; g < params.groups; g++) { s += x[g * params.cols + i]; }
-    if (i < params.split) { first[i] = s; } else { second[i - params.split] = s; }
-  }
-}`;
-
-/** Sums x: (groups, cols) over the groups in order into first (columns [0, split)) and second (the rest). */
-function groupSums(rt: GpuRuntime, x: GpuTensor, groups: number, cols: number, split: number, first: GpuTensor, second: GpuTensor): void {
-  rt.dispatch(rt.pipeline('scanGroupSums', GROUP_SUMS), [x, first, second], [{ u: groups }, { u: cols }, { u: split }], groupsFor(cols));
-}
 
 /** Runs the forward kernel: y (unless null) and, when `saved` is given, the chunk-boundary states. */
 function runForward(rt: GpuRuntime, inputs: SelectiveScanInputs, lay: ScanLayout, y: GpuTensor | null, saved: GpuTensor | null): void {
@@ -358,7 +277,9 @@ function runForward(rt: GpuRuntime, inputs: SelectiveScanInputs, lay: ScanLayout
   // Bindings that a run does not write still need a buffer.
   const yOut = y ?? rt.tensor([1]);
   const savedOut = saved ?? rt.tensor([1]);
-  const pipeline = rt.pipeline(`scanForward:${lay.N}`, forwardCode(lay.N, lay.ch));
+  const pipeline = lay.subgroup
+    ? rt.pipeline(`scanForwardSubgroup:${lay.N}`, forwardSubgroupCode(lay.N, lay.ch, lay.subgroup))
+    : rt.pipeline(`scanForward:${lay.N}`, forwardCode(lay.N, lay.ch));
   rt.dispatch(pipeline, [u, delta, aLog, b, c, d, yOut, savedOut].map((t) => t as GpuTensor),
     [{ u: length }, { u: lay.E }, { u: lay.chunks }, { u: saved ? 1 : 0 }, { u: y ? 1 : 0 }, { u: CHUNK }], [lay.groups, batch]);
   if (!y) rt.release(yOut);
@@ -367,7 +288,7 @@ function runForward(rt: GpuRuntime, inputs: SelectiveScanInputs, lay: ScanLayout
 
 /** y: (M, E) and, for the backward pass, the chunk-boundary states (null when the sequence is one chunk). */
 export function selectiveScanForward(rt: GpuRuntime, inputs: SelectiveScanInputs, forBackward: boolean): { y: GpuTensor; saved: GpuTensor | null } {
-  const lay = layoutOf(inputs);
+  const lay = layoutOf(rt, inputs);
   const y = rt.tensor(inputs.u.shape);
   const saved = forBackward && lay.chunks > 1 ? rt.tensor([inputs.batch, lay.chunks - 1, lay.E, lay.N]) : null;
   runForward(rt, inputs, lay, y, saved);
@@ -376,7 +297,7 @@ export function selectiveScanForward(rt: GpuRuntime, inputs: SelectiveScanInputs
 
 /** Gradients of the scan's inputs; writes dALog: (E, N) and dD: (E). `saved` null: the boundaries are recomputed. */
 export function selectiveScanBackward(rt: GpuRuntime, inputs: SelectiveScanInputs, saved: GpuTensor | null, dy: GpuTensor, dALog: GpuTensor, dD: GpuTensor): SelectiveScanGradients {
-  const lay = layoutOf(inputs);
+  const lay = layoutOf(rt, inputs);
   const { E, N } = lay;
   const { batch } = inputs;
   const M = sizeOf(inputs.u.shape) / E;
@@ -390,15 +311,20 @@ export function selectiveScanBackward(rt: GpuRuntime, inputs: SelectiveScanInput
   const dDelta = rt.tensor(inputs.delta.shape);
   const dB = rt.tensor(inputs.b.shape);
   const dC = rt.tensor(inputs.c.shape);
-  const partialBC = rt.tensor([lay.groups, 2 * M * N]);
-  const partialAD = rt.tensor([batch, E * N + E]);
+  const partialBC = rt.tensor([2, lay.groups, M, N]);
+  const partialAD = rt.tensor([batch * (E * N + E)]);
   const { u, delta, aLog, b, c, d } = inputs;
-  const reduce = reduceSteps(rt, N, lay.ch);
-  const pipeline = rt.pipeline(`scanBackward:${N}:${reduce}`, backwardCode(N, lay.ch, reduce));
+  const maxBytes = rt.device.limits.maxComputeWorkgroupStorageSize;
+  const reduce = lay.subgroup ? subgroupFlushSteps(maxBytes, N, lay.ch, lay.subgroup) : reduceSteps(maxBytes, N, lay.ch);
+  const pipeline = lay.subgroup
+    ? rt.pipeline(`scanBackwardSubgroup:${N}:${reduce}`, backwardSubgroupCode(N, lay.ch, lay.subgroup, reduce))
+    : rt.pipeline(`scanBackward:${N}:${reduce}`, backwardCode(N, lay.ch, reduce));
   rt.dispatch(pipeline, [...[u, delta, aLog, b, c, d].map((t) => t as GpuTensor), dy, savedIn, du, dDelta, partialBC, partialAD],
     [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: CHUNK }, { u: reduce }], [lay.groups, batch]);
-  groupSums(rt, partialBC, lay.groups, 2 * M * N, M * N, dB, dC);
-  groupSums(rt, partialAD, batch, E * N + E, E * N, dALog, dD);
+  columnSums(rt, partialBC, lay.groups, M * N, dB);
+  columnSums(rt, partialBC, lay.groups, M * N, dC, false, lay.groups * M * N);
+  columnSums(rt, partialAD, batch, E * N, dALog);
+  columnSums(rt, partialAD, batch, E, dD, false, batch * E * N);
   for (const t of [partialBC, partialAD]) rt.release(t);
   if (boundaries !== saved || !boundaries) rt.release(savedIn);
   return { du, dDelta, dB, dC };
