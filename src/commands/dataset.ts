@@ -1,13 +1,14 @@
 /**
- * `gamba dataset export|info|import-pgn`: look inside a dataset directory, or make one from PGN.
- * `export` streams games as JSON lines in the game's own notation (or as text, one game per line);
- * `info` prints counts, sizes and whether every shard passes its checks; `import-pgn` is in
- * dataset-import-pgn.ts.
+ * `gamba dataset export|info|merge|import-pgn`: look inside a dataset directory, join several, or make
+ * one from PGN. `export` streams games as JSON lines in the game's own notation (or as text, one game
+ * per line); `info` prints counts, sizes and whether every shard passes its checks; `merge` writes the
+ * games of several datasets into one (datasets/merge.ts); `import-pgn` is in dataset-import-pgn.ts.
  */
 import { once } from 'node:events';
 import type { Argv, CommandModule } from 'yargs';
 import { SPLITS, type Split } from '../../datasets/format.js';
 import { DATASET_GAMES } from '../../datasets/games.js';
+import { mergeDatasets } from '../../datasets/merge.js';
 import { checkShard, openDataset, readManifest } from '../../datasets/reader.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
@@ -26,6 +27,13 @@ interface ExportArgs {
 
 interface InfoArgs {
   dir: string;
+  json: boolean;
+}
+
+interface MergeArgs {
+  dirs: string[];
+  out: string;
+  force: boolean;
   json: boolean;
 }
 
@@ -132,10 +140,27 @@ const infoCommand: CommandModule<object, InfoArgs> = {
   },
 };
 
+const mergeCommand: CommandModule<object, MergeArgs> = {
+  command: 'merge <dirs..>',
+  describe: 'Write the games of several datasets (same game and record format) into one, in the order given; train stays train, held-out stays held out',
+  builder: (yargs) =>
+    yargs
+      .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'dataset directories' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output dataset directory' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace an existing output directory' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the new manifest\'s summary as JSON' })
+      .example('$0 dataset merge data/rhino-a data/rhino-b --out data/rhino', '') as unknown as Argv<MergeArgs>,
+  handler: async (args) => {
+    const manifest = await mergeDatasets(args.dirs, args.out, args.force);
+    const result = { out: args.out, game: manifest.game, source: manifest.source, counts: manifest.counts, shards: manifest.shards.length };
+    printResult(args.json, result, () => `wrote ${args.out}: ${manifest.counts.train} train and ${manifest.counts.val} held-out ${manifest.game} games from ${args.dirs.length} datasets`);
+  },
+};
+
 export const datasetCommand: CommandModule = {
   command: 'dataset',
-  describe: 'Inspect, export and import datasets (export, info, import-pgn)',
+  describe: 'Inspect, export, merge and import datasets (export, info, merge, import-pgn)',
   builder: (yargs) =>
-    yargs.command(exportCommand).command(infoCommand).command(importPgnCommand).demandCommand(1, 'name a dataset command: export, info or import-pgn'),
+    yargs.command(exportCommand).command(infoCommand).command(mergeCommand).command(importPgnCommand).demandCommand(1, 'name a dataset command: export, info, merge or import-pgn'),
   handler: () => {},
 };
