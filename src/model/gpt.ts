@@ -14,7 +14,7 @@
 import type { Backend, Tensor } from '../backend/backend.js';
 import type { Rng } from '../util/rng.js';
 import type { GptConfig } from './config.js';
-import { LanguageModel, type ResidualObserver, type StepState } from './language-model.js';
+import { LanguageModel, type ResidualLoss, type ResidualObserver, type StepState } from './language-model.js';
 
 const LAYER_KEYS = ['ln1Weight', 'ln1Bias', 'attnWeight', 'attnBias', 'attnProjWeight', 'attnProjBias', 'ln2Weight', 'ln2Bias', 'fcWeight', 'fcBias', 'mlpProjWeight', 'mlpProjBias'] as const;
 type LayerParams = Record<(typeof LAYER_KEYS)[number], Tensor>;
@@ -215,11 +215,18 @@ export class GptLM extends LanguageModel<GptConfig> {
     return { logits, caches, last: x, lnF };
   }
 
-  forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale = 1): Tensor {
+  forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale = 1, extra?: ResidualLoss): Tensor {
     const be = this.backend;
     const { ids, targetIds } = this.uploadBatch(inputs, targets, batch, length, 'forwardBackward');
     const positions = this.positions(batch, length);
     const { logits, caches, last, lnF } = this.forward(ids, positions, batch, length, true);
+    const dExtra = this.residualLossGradient(extra, caches.map((c) => c.x), last, lossScale);
+    const addExtra = (layer: number) => {
+      if (dExtra && extra!.layer === layer) {
+        be.addInPlace(dx, dExtra);
+        be.dispose(dExtra);
+      }
+    };
     const { loss, dLogits } = be.crossEntropy(logits, targetIds, true, lossScale);
     be.dispose(logits);
     be.dispose(targetIds);
@@ -231,10 +238,12 @@ export class GptLM extends LanguageModel<GptConfig> {
     be.dispose(dLogits!);
     const dx = be.layerNormBackward(last, this.params.get('transformer.ln_f.weight')!, lnF.mean, lnF.rstd, dLnF, this.grads.get('transformer.ln_f.weight')!, this.grads.get('transformer.ln_f.bias')!);
     for (const t of [dLnF, lnF.y, lnF.mean, lnF.rstd, last]) be.dispose(t);
+    addExtra(this.layers.length);
     for (let i = this.layers.length - 1; i >= 0; i--) {
       this.blockBackward(this.layers[i], this.layerGrads[i], caches[i], dx, batch, length);
       this.disposeCache(caches[i]);
       be.dispose(caches[i].x);
+      addExtra(i);
     }
     // The head's gradient is already in dWte: the embedding's accumulates onto it.
     be.embeddingBackward(ids, dx, dWte, true);

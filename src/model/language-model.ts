@@ -38,6 +38,18 @@ export type ResidualObserver = (layer: number, x: Tensor) => Tensor | void;
  */
 export type StateEditor = (layer: number, h: Tensor) => Tensor | void;
 
+/**
+ * A training-only loss on the residual stream after `layer` layers (0 = the embeddings, n_layers = the
+ * last layer's output, before the final norm): forwardBackward hands it that stream x: (M, d) once the
+ * forward pass is done; it queues its own loss and the gradients of its own parameters, and returns
+ * dLoss/dx (at the step's loss scale), which the backward pass adds to the residual gradient there.
+ * src/train/aux-board-loss.ts is one.
+ */
+export interface ResidualLoss {
+  readonly layer: number;
+  backward(x: Tensor, lossScale: number): Tensor;
+}
+
 export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
   /** Parameters on the backend, Hugging Face names: views into one packed tensor (packing.ts). */
   readonly params: Map<string, Tensor>;
@@ -69,9 +81,20 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
    * One training forward + backward on (batch, length) token ids and targets (-1 = ignored). Overwrites
    * `grads` (times `lossScale`, a power of two: see src/train/loss-scale.ts) and returns the mean
    * cross-entropy over the counted targets as a 1-element tensor (read it with backend.download; the
-   * caller disposes it).
+   * caller disposes it). `extra`, when given, adds its loss's gradient at its layer (ResidualLoss).
    */
-  abstract forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale?: number): Tensor;
+  abstract forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale?: number, extra?: ResidualLoss): Tensor;
+
+  /**
+   * dLoss/dx of `extra` on the residual stream after its layer, from the forward pass's layer inputs
+   * (`inputs[i]` = the stream after i layers) and its last stream; null without one.
+   */
+  protected residualLossGradient(extra: ResidualLoss | undefined, inputs: readonly Tensor[], last: Tensor, lossScale: number): Tensor | null {
+    if (!extra) return null;
+    const n = inputs.length;
+    if (!Number.isInteger(extra.layer) || extra.layer < 0 || extra.layer > n) throw new Error(`residual loss at layer ${extra.layer}: the model has layers 0..${n}`);
+    return extra.backward(extra.layer === n ? last : inputs[extra.layer], lossScale);
+  }
 
   /** The full-sequence forward pass of uploaded ids: (M) to the logits (M, V), nothing else kept. */
   protected abstract forwardLogits(ids: Tensor, batch: number, length: number): Tensor;

@@ -18,7 +18,7 @@
  */
 import type { Backend, SelectiveScanInputs, Tensor } from '../backend/backend.js';
 import { innerSize, type MambaConfig } from './config.js';
-import { LanguageModel, type ResidualObserver, type StateEditor, type StepState } from './language-model.js';
+import { LanguageModel, type ResidualLoss, type ResidualObserver, type StateEditor, type StepState } from './language-model.js';
 import { parameterShapes } from './params.js';
 
 interface LayerParams {
@@ -213,10 +213,17 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     return this.forward(ids, batch, length, false).logits;
   }
 
-  forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale = 1): Tensor {
+  forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale = 1, extra?: ResidualLoss): Tensor {
     const be = this.backend;
     const { ids, targetIds } = this.uploadBatch(inputs, targets, batch, length, 'forwardBackward');
     const { logits, caches, last, xFinal, rstdFinal } = this.forward(ids, batch, length, true);
+    const dExtra = this.residualLossGradient(extra, caches.map((c) => c.x), last, lossScale);
+    const addExtra = (layer: number) => {
+      if (dExtra && extra!.layer === layer) {
+        be.addInPlace(dx, dExtra);
+        be.dispose(dExtra);
+      }
+    };
     const { loss, dLogits } = be.crossEntropy(logits, targetIds, true, lossScale);
     be.dispose(logits);
     be.dispose(targetIds);
@@ -231,11 +238,13 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     be.dispose(xFinal);
     be.dispose(rstdFinal);
     be.dispose(last);
+    addExtra(this.layers.length);
     for (let i = this.layers.length - 1; i >= 0; i--) {
       this.layerBackward(this.layers[i], this.layerGrads[i], caches[i], dx, batch, length);
       this.disposeCache(caches[i]);
       // The layer input is the previous layer's output (or the embedding): no longer needed.
       be.dispose(caches[i].x);
+      addExtra(i);
     }
     // With tied embeddings the lm_head gradient is already in there: accumulate.
     be.embeddingBackward(ids, dx, this.grads.get('backbone.embeddings.weight')!, this.config.tie_embeddings);

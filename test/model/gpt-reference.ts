@@ -7,13 +7,15 @@ function linearRef(x: F64, w: F64, b: F64, M: number, inDim: number, outDim: num
   return map(matmulRef(x, w, M, outDim, inDim, false, false), (v, i) => v + b[i % outDim]);
 }
 
-export function gptReferenceLogits(config: GptConfig, p: Map<string, F64>, tokens: Int32Array, batch: number, L: number): F64 {
+/** The logits; `residuals`, when given, receives the residual stream after each layer (index 0 = the embeddings). */
+export function gptReferenceLogits(config: GptConfig, p: Map<string, F64>, tokens: Int32Array, batch: number, L: number, residuals?: F64[]): F64 {
   const { d_model: d, vocab_size: V, layer_norm_epsilon: eps } = config;
   const M = batch * L;
   const wte = p.get('transformer.wte.weight')!;
   const wpe = p.get('transformer.wpe.weight')!;
   let x = new Float64Array(M * d);
   for (let m = 0; m < M; m++) for (let i = 0; i < d; i++) x[m * d + i] = wte[tokens[m] * d + i] + wpe[(m % L) * d + i];
+  residuals?.push(x);
   for (let layer = 0; layer < config.n_layers; layer++) {
     const q = (name: string) => p.get(`transformer.h.${layer}.${name}`)!;
     const h = layerNormRef(x, q('ln_1.weight'), q('ln_1.bias'), eps, d);
@@ -25,6 +27,7 @@ export function gptReferenceLogits(config: GptConfig, p: Map<string, F64>, token
     const fc = map(linearRef(h2, q('mlp.c_fc.weight'), q('mlp.c_fc.bias'), M, d, 4 * d), geluRef);
     const out = linearRef(fc, q('mlp.c_proj.weight'), q('mlp.c_proj.bias'), M, 4 * d, d);
     x = map(mid, (v, i) => v + out[i]);
+    residuals?.push(x);
   }
   const final = layerNormRef(x, p.get('transformer.ln_f.weight')!, p.get('transformer.ln_f.bias')!, eps, d);
   return matmulRef(final, wte, M, V, d, false, true);

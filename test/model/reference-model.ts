@@ -13,13 +13,15 @@ function columns(x: F64, M: number, C: number, from: number, width: number): F64
   return out;
 }
 
-export function referenceLogits(config: MambaConfig, p: Map<string, F64>, tokens: Int32Array, batch: number, L: number): F64 {
+/** The logits; `residuals`, when given, receives the residual stream after each layer (index 0 = the embeddings). */
+export function referenceLogits(config: MambaConfig, p: Map<string, F64>, tokens: Int32Array, batch: number, L: number, residuals?: F64[]): F64 {
   const { d_model: d, d_state: N, dt_rank: R, d_conv: K, vocab_size: V, layer_norm_epsilon: eps } = config;
   const E = config.expand * d;
   const M = batch * L;
   const emb = p.get('backbone.embeddings.weight')!;
   let x = new Float64Array(M * d);
   for (let m = 0; m < M; m++) for (let i = 0; i < d; i++) x[m * d + i] = emb[tokens[m] * d + i];
+  residuals?.push(x);
   for (let l = 0; l < config.n_layers; l++) {
     const w = (name: string) => p.get(`backbone.layers.${l}.${name}`)!;
     const h = rmsNormRef(x, w('norm.weight'), eps, d);
@@ -37,6 +39,7 @@ export function referenceLogits(config: MambaConfig, p: Map<string, F64>, tokens
     const gated = map(y, (v, i) => v * siluRef(z[i]));
     const branch = matmulRef(gated, w('mixer.out_proj.weight'), M, d, E, false, true);
     x = map(x, (v, i) => v + branch[i]);
+    residuals?.push(x);
   }
   const xf = rmsNormRef(x, p.get('backbone.norm_f.weight')!, eps, d);
   const head = config.tie_embeddings ? emb : p.get('lm_head.weight')!;
