@@ -11,9 +11,9 @@
  * - dA_log, dD: sums over all batch * length rows: atol 1e-6 sqrt(M), rtol 1e-5.
  * On lavapipe the worst case uses about a sixth of each bound; a 0.1% error in dA_log fails it.
  * The chunk is 16 steps: lengths 15, 16, 17 straddle it, 59 and 300 take several chunks. Which
- * kernels run depends on the adapter's subgroups (selective-scan-subgroup.ts): on lavapipe (8 lanes)
- * N = 4 and 8 take the subgroup kernels and N = 3 and 16 the workgroup-memory ones; a test below says
- * which ran, so a change of adapter cannot leave one path untested unnoticed.
+ * forward kernel runs depends on the adapter's subgroups (selective-scan-subgroup.ts): on lavapipe (8
+ * lanes) N = 4 and 8 take the subgroup kernel and N = 3 and 16 the workgroup-memory one; a test below
+ * says which ran, so a change of adapter cannot leave one path untested unnoticed.
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, SelectiveScanInputs } from '../../../src/backend/backend.js';
@@ -73,8 +73,8 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     { batch: 1, length: 300, E: 24, N: 16 },
     // N = 3: 16 channels of 3 states per workgroup, the last workgroup partly empty
     { batch: 2, length: 33, E: 90, N: 3 },
-    // N = 4 and 8 fit lavapipe's subgroups of 8 (N = 16 does not): the subgroup kernels, with two
-    // channels a subgroup and one, and a last workgroup partly empty
+    // N = 4 and 8 fit lavapipe's subgroups of 8 (N = 16 does not): the subgroup forward kernel, with
+    // two channels a subgroup and one, and a last workgroup partly empty
     { batch: 2, length: 37, E: 45, N: 4 },
     { batch: 3, length: 59, E: 40, N: 8 },
     { batch: 1, length: 300, E: 24, N: 8 },
@@ -98,13 +98,13 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     });
   }
 
-  it('the cases above ran the workgroup-memory kernels, and the subgroup kernels where the adapter has subgroups of 8 to 64 lanes', () => {
+  it('the cases above ran the workgroup-memory forward kernel, and the subgroup one where the adapter has subgroups of 8 to 64 lanes', () => {
     const keys = be.rt.pipelineKeys();
     const family = (prefix: string) => keys.some((k) => k.startsWith(prefix));
     expect(family('scanForward:') && family('scanBackward:')).toBe(true);
     const sg = be.rt.gpu.subgroupSize;
     const subgroups = sg !== null && sg >= 8 && sg <= 64;
-    expect(family('scanForwardSubgroup:') && family('scanBackwardSubgroup:'), `subgroup size ${sg}`).toBe(subgroups);
+    expect(family('scanForwardSubgroup:'), `subgroup size ${sg}`).toBe(subgroups);
   });
 
   it('gives the same bits run after run (no atomics, fixed-order sums)', async () => {

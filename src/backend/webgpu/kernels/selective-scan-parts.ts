@@ -1,7 +1,8 @@
 /**
- * WGSL pieces both selective-scan variants share (selective-scan.ts: sums through workgroup memory;
- * selective-scan-subgroup.ts: sums through subgroup shuffles): the chunk length, the bindings of the
- * forward and backward kernels, the constants, and the staging of a chunk's inputs.
+ * WGSL pieces the selective-scan kernels share (selective-scan.ts: sums through workgroup memory;
+ * selective-scan-subgroup.ts: the forward pass's sums through subgroup shuffles): the chunk length, the
+ * bindings of the forward kernels (and, beside them, of the backward one), the constants, and the
+ * staging of a chunk's inputs.
  */
 
 /** Time steps per chunk: `saved` holds one state per chunk boundary (length / CHUNK of them). */

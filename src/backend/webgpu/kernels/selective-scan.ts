@@ -17,9 +17,9 @@
  * - the per-state terms of the sums over n (C_t[n] h_t[n] for y; the du and dDelta terms) and over
  *   the workgroup's channels (the dB and dC terms) go to workgroup memory and are summed by other
  *   threads in a fixed order: no atomics, same bits run after run. Where the device has subgroups of
- *   one size and N fits them, selective-scan-subgroup.ts's kernels sum by shuffles instead, with
- *   fewer barriers; this file's kernels serve every other case (N = 3, N = 64 on NVIDIA, N = 16 on
- *   lavapipe's subgroups of 8).
+ *   one size and N fits them, the forward pass sums over n by shuffles instead
+ *   (selective-scan-subgroup.ts, which also says why the backward pass does not); this file's forward
+ *   kernel serves every other case (N = 3, N = 64 on NVIDIA, N = 16 on lavapipe's subgroups of 8).
  *
  * Memory for the backward pass (`saved`): only the state at the start of every chunk but the first,
  * (batch, chunks - 1, E, N) floats, chunks = ceil(length / CHUNK); never a (batch, length, E, N)
@@ -39,7 +39,7 @@ import { sizeOf } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
 import { BACKWARD_BINDINGS, CHUNK, constants, FORWARD_BINDINGS, stageChunk } from './selective-scan-parts.js';
-import { backwardSubgroupCode, forwardSubgroupCode, subgroupFlushSteps, subgroupScanFits } from './selective-scan-subgroup.js';
+import { forwardSubgroupCode, subgroupScanFits } from './selective-scan-subgroup.js';
 
 /**
  * Backward steps between two reductions of the dB, dC, du and dDelta terms: as many (up to CHUNK) as
@@ -69,7 +69,7 @@ interface ScanLayout {
   /** Workgroups along the channels: ceil(E / ch). */
   groups: number;
   chunks: number;
-  /** The subgroup size when the subgroup kernels serve this N, else null. */
+  /** The subgroup size when the subgroup forward kernel serves this N, else null. */
   subgroup: number | null;
 }
 
@@ -314,11 +314,8 @@ export function selectiveScanBackward(rt: GpuRuntime, inputs: SelectiveScanInput
   const partialBC = rt.tensor([2, lay.groups, M, N]);
   const partialAD = rt.tensor([batch * (E * N + E)]);
   const { u, delta, aLog, b, c, d } = inputs;
-  const maxBytes = rt.device.limits.maxComputeWorkgroupStorageSize;
-  const reduce = lay.subgroup ? subgroupFlushSteps(maxBytes, N, lay.ch, lay.subgroup) : reduceSteps(maxBytes, N, lay.ch);
-  const pipeline = lay.subgroup
-    ? rt.pipeline(`scanBackwardSubgroup:${N}:${reduce}`, backwardSubgroupCode(N, lay.ch, lay.subgroup, reduce))
-    : rt.pipeline(`scanBackward:${N}:${reduce}`, backwardCode(N, lay.ch, reduce));
+  const reduce = reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, N, lay.ch);
+  const pipeline = rt.pipeline(`scanBackward:${N}:${reduce}`, backwardCode(N, lay.ch, reduce));
   rt.dispatch(pipeline, [...[u, delta, aLog, b, c, d].map((t) => t as GpuTensor), dy, savedIn, du, dDelta, partialBC, partialAD],
     [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: CHUNK }, { u: reduce }], [lay.groups, batch]);
   columnSums(rt, partialBC, lay.groups, M * N, dB);
