@@ -40,6 +40,8 @@ interface TrainArgs {
   init?: string;
   winnerMoves: boolean;
   saveBest: boolean;
+  auxBoardLoss?: number;
+  auxLayer?: number;
   resume: boolean;
   force: boolean;
   json: boolean;
@@ -72,6 +74,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('init', { type: 'string', describe: 'start from the weights of this checkpoint directory (a fine-tune: same game, vocabulary and preset; fresh optimizer and schedule)' })
       .option('winner-moves', { type: 'boolean', default: false, describe: 'learn only the moves of the side that won each game (Othello; a draw keeps both sides)' })
       .option('save-best', { type: 'boolean', default: false, describe: 'also keep the checkpoint of the lowest validation loss so far in OUT/best (a whole checkpoint: eval, probe, play and --init read it)' })
+      .option('aux-board-loss', { type: 'number', describe: 'Othello: add W x the cross-entropy of a linear head reading the mine/theirs board from the residual stream of --aux-layer (the head is saved beside the model, never used at inference)' })
+      .option('aux-layer', { type: 'number', describe: 'the residual layer the --aux-board-loss head reads: 0 (embeddings) to n_layers (default: three quarters of n_layers)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the run saved in --out' })
       .option('force', { type: 'boolean', default: false, describe: 'replace a checkpoint already in --out' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object at the end' })
@@ -210,6 +214,8 @@ function givenFlags(args: TrainArgs): Partial<RunSpec> {
     saveEvery: optionalInteger('save-every', args.saveEvery, 1),
     winnerMoves: args.winnerMoves ? true : undefined,
     saveBest: args.saveBest ? true : undefined,
+    auxBoardLoss: positiveNumber('aux-board-loss', args.auxBoardLoss),
+    auxLayer: optionalInteger('aux-layer', args.auxLayer, 0),
     horizon: optionalInteger('steps', args.steps, 1),
     minutes: positiveNumber('minutes', args.minutes),
   };
@@ -245,5 +251,7 @@ function newRunRequest(args: TrainArgs): NewRunRequest {
     init: args.init,
     winnerMoves: args.winnerMoves,
     saveBest: args.saveBest,
+    auxBoardLoss: given.auxBoardLoss,
+    auxLayer: given.auxLayer,
   };
 }

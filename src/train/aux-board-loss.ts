@@ -14,7 +14,6 @@ import type { ResidualLoss } from '../model/language-model.js';
 import { PackedParameters } from '../model/packing.js';
 import { Rng } from '../util/rng.js';
 
-export const AUX_HEAD_FILE = 'aux-board-head.safetensors';
 /** Squares and classes per square (0 empty, 1 mine, 2 theirs). */
 const SQUARES = 64;
 const CLASSES = 3;

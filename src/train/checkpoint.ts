@@ -4,8 +4,10 @@
  *   model.safetensors      weights, Hugging Face names and shapes, F32 (loads in `transformers`)
  *   config.json            gamba's model config + the Hugging Face MambaConfig keys
  *   optimizer.safetensors  AdamW moments: `m.<param>` and `v.<param>`; `__metadata__.step`
+ *   aux-board-head.safetensors  with --aux-board-loss only: the auxiliary head's weights and AdamW
+ *                          moments (src/train/aux-board-loss.ts), never part of the model
  *   trainer-state.json     step, horizon, data position, RNG state, loss history, the run's flags, and
- *                          the SHA-256 of the three files above
+ *                          the SHA-256 of the files above
  *   metrics.jsonl          one line per step (appended by the trainer; not part of the snapshot)
  *   SHA256SUMS             in exported and shipped models instead of trainer-state.json: the hashes
  *                          of model.safetensors and config.json, as `sha256sum` writes them
@@ -30,6 +32,7 @@ export const MODEL_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const STATE_FILE = 'trainer-state.json';
+export const AUX_HEAD_FILE = 'aux-board-head.safetensors';
 export const METRICS_FILE = 'metrics.jsonl';
 export const HASHES_FILE = 'SHA256SUMS';
 /** With --save-best: the subdirectory holding the checkpoint of the lowest validation loss so far. */
@@ -50,6 +53,8 @@ export interface CheckpointParts {
   model: NamedTensors;
   /** Optimizer and trainer state are present in training checkpoints, absent in exported models. */
   optimizer?: OptimizerSnapshot;
+  /** --aux-board-loss: the head's tensors and their AdamW state, one file beside the model. */
+  auxHead?: { tensors: NamedTensors; optimizer: OptimizerSnapshot };
   state?: Record<string, unknown>;
 }
 
@@ -109,6 +114,15 @@ export function encodeCheckpoint(parts: CheckpointParts): Map<string, Uint8Array
       tensors.set(`v.${name}`, { dtype: 'F32', shape: t.shape, data: v });
     }
     files.set(OPTIMIZER_FILE, encodeSafetensors(tensors, { format: 'pt', step: String(parts.optimizer.step) }));
+  }
+  if (parts.auxHead) {
+    const { tensors, optimizer } = parts.auxHead;
+    const stored = toStored(tensors);
+    for (const [name, t] of tensors) {
+      stored.set(`m.${name}`, { dtype: 'F32', shape: t.shape, data: optimizer.m.get(name)! });
+      stored.set(`v.${name}`, { dtype: 'F32', shape: t.shape, data: optimizer.v.get(name)! });
+    }
+    files.set(AUX_HEAD_FILE, encodeSafetensors(stored, { format: 'pt', step: String(optimizer.step) }));
   }
   if (parts.state) {
     const hashes: Record<string, string> = {};
@@ -324,8 +338,8 @@ export function readTrainerState(dir: string): Record<string, unknown> {
   }
   const files = state.files as Record<string, string> | undefined;
   if (!files || typeof files !== 'object') throw new UserError(`${path}: no file hashes (not a gamba trainer state)`);
-  for (const name of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE]) {
-    if (typeof files[name] !== 'string') throw new UserError(`${path}: no hash for ${name}`);
+  for (const name of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE]) if (typeof files[name] !== 'string') throw new UserError(`${path}: no hash for ${name}`);
+  for (const name of Object.keys(files)) {
     if (sha256(readRequired(dir, name)) !== files[name]) {
       throw new UserError(`${join(dir, name)}: does not match the hash in ${STATE_FILE} (truncated, replaced or from another save); the checkpoint cannot be resumed`);
     }
@@ -334,10 +348,20 @@ export function readTrainerState(dir: string): Record<string, unknown> {
 }
 
 export function readOptimizer(dir: string, expected: [string, number[]][]): OptimizerSnapshot {
-  const path = join(dir, OPTIMIZER_FILE);
-  const names: [string, number[]][] = [];
+  return readMoments(dir, OPTIMIZER_FILE, expected, []).optimizer;
+}
+
+/** --aux-board-loss: the head's tensors (`expected`) and their AdamW state from AUX_HEAD_FILE. */
+export function readAuxHead(dir: string, expected: [string, number[]][]): { tensors: Map<string, Float32Array>; optimizer: OptimizerSnapshot } {
+  return readMoments(dir, AUX_HEAD_FILE, expected, expected);
+}
+
+/** A file of AdamW moments m.<name> and v.<name> of `expected` and a step, beside the tensors `plain`. */
+function readMoments(dir: string, file: string, expected: [string, number[]][], plain: [string, number[]][]): { tensors: Map<string, Float32Array>; optimizer: OptimizerSnapshot } {
+  const path = join(dir, file);
+  const names: [string, number[]][] = [...plain];
   for (const [name, shape] of expected) names.push([`m.${name}`, shape], [`v.${name}`, shape]);
-  const { tensors, metadata } = readTensors(path, readRequired(dir, OPTIMIZER_FILE), names);
+  const { tensors, metadata } = readTensors(path, readRequired(dir, file), names);
   const step = Number(metadata.step);
   if (!Number.isSafeInteger(step) || step < 0) throw new UserError(`${path}: __metadata__.step is missing or not a step count`);
   const m = new Map<string, Float32Array>();
@@ -346,5 +370,6 @@ export function readOptimizer(dir: string, expected: [string, number[]][]): Opti
     m.set(name, tensors.get(`m.${name}`)!);
     v.set(name, tensors.get(`v.${name}`)!);
   }
-  return { step, m, v };
+  const own = new Map(plain.map(([name]) => [name, tensors.get(name)!]));
+  return { tensors: own, optimizer: { step, m, v } };
 }

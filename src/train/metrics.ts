@@ -18,6 +18,8 @@ export interface StepMetrics {
   valLoss?: number;
   lossScale?: number;
   skipped?: true;
+  /** --aux-board-loss: the board head's cross-entropy (unweighted). */
+  auxLoss?: number;
 }
 
 export class MetricsLog {

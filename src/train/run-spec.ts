@@ -46,6 +46,10 @@ export interface RunSpec {
   winnerMoves?: boolean;
   /** --save-best: the checkpoint of the lowest validation loss so far is kept in BEST_DIR (absent: not kept). */
   saveBest?: boolean;
+  /** --aux-board-loss: the weight W of the auxiliary board loss (absent: none). */
+  auxBoardLoss?: number;
+  /** --aux-layer: the residual layer its head reads (resolved; absent without an auxiliary loss). */
+  auxLayer?: number;
 }
 
 export interface TrainerState {
@@ -91,7 +95,7 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
 }
 
 /** Fields added to the run spec after its first version, as states written before them mean them. */
-const LATER_FIELD_DEFAULTS: Partial<RunSpec> = { precision: 'f32', winnerMoves: false, saveBest: false };
+const LATER_FIELD_DEFAULTS: Partial<RunSpec> = { precision: 'f32', winnerMoves: false, saveBest: false, auxBoardLoss: 0 };
 
 /**
  * Flags given with --resume must agree with the run being resumed; any that differ are refused (a

@@ -24,6 +24,7 @@ import { createModel, initModelParameters, modelParameterShapes } from '../model
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import {
+  AUX_HEAD_FILE,
   BEST_DIR,
   CONFIG_FILE,
   METRICS_FILE,
@@ -33,12 +34,15 @@ import {
   hasCheckpoint,
   readConfigJson,
   readModelTensors,
+  readAuxHead,
   readOptimizer,
   readTrainerState,
   recoverInterruptedSave,
   writeCheckpoint,
+  type CheckpointParts,
   type NamedTensors,
 } from './checkpoint.js';
+import { AuxBoardLoss, auxHeadShapes, defaultAuxLayer, initAuxHead } from './aux-board-loss.js';
 import { checkpointConfigJson, modelConfigFromJson } from './config-json.js';
 import { checkModelFitsDataset, loadCheckpoint } from './load-checkpoint.js';
 import { LossScaler } from './loss-scale.js';
@@ -46,7 +50,7 @@ import { MetricsLog, type StepMetrics } from './metrics.js';
 import { AdamW } from './optimizer.js';
 import { checkResumeFlags, validateTrainerState, type BackendKind, type RunSpec, type TrainerState } from './run-spec.js';
 import { defaultWarmup, learningRateAt } from './schedule.js';
-import { queueTrainStep, readStep, trainStep, type PendingStep, type StepResult } from './step.js';
+import { queueTrainStep, readStep, trainStep, type AuxTraining, type PendingStep, type StepResult } from './step.js';
 
 /** A new run: everything of RunSpec but what is derived (horizon from steps or minutes, warmup, data fingerprint). */
 export interface NewRunRequest {
@@ -81,6 +85,9 @@ export interface NewRunRequest {
   winnerMoves?: boolean;
   /** Keep the checkpoint of the lowest validation loss so far in outDir/best. */
   saveBest?: boolean;
+  /** The weight W of an auxiliary board loss (src/train/aux-board-loss.ts), and the layer its head reads. */
+  auxBoardLoss?: number;
+  auxLayer?: number;
 }
 
 export interface ResumeRequest {
@@ -126,6 +133,8 @@ interface Session {
   dataset: Dataset;
   model: LanguageModel;
   optimizer: AdamW;
+  /** --aux-board-loss: the head's loss and optimizer. */
+  aux?: AuxTraining;
   /** The loss scale of mixed precision (a fixed 1 in f32). */
   scaler: LossScaler;
   stream: BatchStream;
@@ -175,6 +184,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     ...(request.init === undefined ? {} : { init: resolve(request.init) }),
     ...(request.winnerMoves ? { winnerMoves: true } : {}),
     ...(request.saveBest ? { saveBest: true } : {}),
+    ...auxSpec(request, config),
   };
   const mask = targetMaskOf(run);
   const began = performance.now();
@@ -189,7 +199,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
 
   mkdirSync(outDir, { recursive: true });
   if (request.force) {
-    for (const name of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, STATE_FILE, METRICS_FILE]) rmSync(join(outDir, name), { force: true });
+    for (const name of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, AUX_HEAD_FILE, STATE_FILE, METRICS_FILE]) rmSync(join(outDir, name), { force: true });
     // a best checkpoint of the replaced run would pass for this one's
     rmSync(join(outDir, BEST_DIR), { recursive: true, force: true });
   }
@@ -202,6 +212,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     dataset,
     model,
     optimizer: new AdamW(backend, model.packed, run),
+    aux: auxTraining(backend, config, run, initAuxHead(config.d_model, run.seed)),
     scaler: LossScaler.start(backend.precision),
     stream: new BatchStream(dataset, 'train', run.batch, run.seed, mask),
     metrics: new MetricsLog(join(outDir, METRICS_FILE)),
@@ -250,13 +261,20 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
   const snapshot = readOptimizer(outDir, shapes);
   if (snapshot.step !== state.step) throw new UserError(`${join(outDir, OPTIMIZER_FILE)}: optimizer step ${snapshot.step} but ${STATE_FILE} says step ${state.step}`);
   optimizer.loadState(snapshot);
+  let aux: AuxTraining | undefined;
+  if (run.auxBoardLoss) {
+    const head = readAuxHead(outDir, auxHeadShapes(config.d_model));
+    if (head.optimizer.step !== state.step) throw new UserError(`${join(outDir, AUX_HEAD_FILE)}: optimizer step ${head.optimizer.step} but ${STATE_FILE} says step ${state.step}`);
+    aux = auxTraining(backend, config, run, head.tensors);
+    aux!.optimizer.loadState(head.optimizer);
+  }
   const stream = new BatchStream(dataset, 'train', run.batch, run.seed, targetMaskOf(run));
   stream.setPosition(state.dataPosition);
   const metrics = new MetricsLog(join(outDir, METRICS_FILE));
   metrics.truncateAfter(state.step);
   hooks.note?.(`resuming ${outDir} at step ${state.step} of ${run.horizon}`);
   const scaler = LossScaler.resume(backend.precision, state.lossScale);
-  return runSteps({ outDir, run, state, config, backend, dataset, model, optimizer, scaler, stream, metrics }, hooks);
+  return runSteps({ outDir, run, state, config, backend, dataset, model, optimizer, aux, scaler, stream, metrics }, hooks);
 }
 
 async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResult> {
@@ -281,7 +299,7 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
     const batch = stream.next();
     const lr = learningRateAt(index, schedule);
     const lossScale = scaler.scale;
-    queued.push({ pending: queueTrainStep(model, optimizer, batch, lr, run.clip, lossScale), lr, lossScale, tokens: batch.batch * batch.length });
+    queued.push({ pending: queueTrainStep(model, optimizer, batch, lr, run.clip, lossScale, session.aux), lr, lossScale, tokens: batch.batch * batch.length });
     const next = index + 1;
     const boundary =
       next === run.horizon || next % run.valEvery === 0 || next % run.saveEvery === 0 || next === hooks.stopAfterStep ||
@@ -292,7 +310,7 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
     // The steps of a group ran back to back on the device: each is credited with the group's mean time.
     const seconds = (performance.now() - groupStarted) / 1000 / queued.length;
     for (let k = 0; k < queued.length; k++) {
-      const { loss, gradNorm } = results[k];
+      const { loss, gradNorm, auxLoss } = results[k];
       const { lossScale } = queued[k];
       // An overflow in mixed precision is the loss scale's to handle, until the scale is down to 1.
       if (!Number.isFinite(loss) || (!Number.isFinite(gradNorm) && (!scaler.dynamic || lossScale <= 1))) {
@@ -307,6 +325,7 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
       const record: StepMetrics = { step: state.step, loss, lr: queued[k].lr, gradNorm: applied ? gradNorm : null, tokensPerSec: Math.round(queued[k].tokens / seconds) };
       if (scaler.dynamic) record.lossScale = lossScale;
       if (!applied) record.skipped = true;
+      if (auxLoss !== undefined) record.auxLoss = auxLoss;
       if (k === queued.length - 1 && (state.step % run.valEvery === 0 || state.step === run.horizon)) {
         lastVal = await validationLoss(model, valSet);
         // validated at the last step of its group: the weights now are the ones it measured
@@ -368,12 +387,17 @@ async function saveCheckpoint(session: Session, dirs: readonly string[]): Promis
   for (const [name, shape] of modelParameterShapes(session.config)) model.set(name, { shape, data: exported.get(name)! });
   session.state.dataPosition = session.stream.getPosition();
   session.state.lossScale = session.scaler.saved();
-  const parts = {
+  const parts: CheckpointParts = {
     config: checkpointConfigJson(session.config, { game: session.run.game, preset: session.run.preset }),
     model,
     optimizer: await session.optimizer.exportState(),
     state: session.state as unknown as Record<string, unknown>,
   };
+  if (session.aux) {
+    const values = session.aux.loss.packed.unpack(await session.backend.download(session.aux.loss.packed.allParams));
+    const tensors: NamedTensors = new Map(auxHeadShapes(session.config.d_model).map(([name, shape]) => [name, { shape, data: values.get(name)! }]));
+    parts.auxHead = { tensors, optimizer: await session.aux.optimizer.exportState() };
+  }
   for (const dir of dirs) writeCheckpoint(dir, parts);
 }
 
@@ -455,19 +479,20 @@ async function estimateHorizon(backend: Backend, config: ModelConfig, params: Ma
   const began = performance.now();
   const model = createModel(backend, config, params);
   const optimizer = new AdamW(backend, model.packed, run);
+  const aux = auxTraining(backend, config, run, initAuxHead(config.d_model, run.seed));
   const stream = new BatchStream(dataset, 'train', run.batch, run.seed, mask);
   // Warm up by time as well as by steps: the first steps run on code the JavaScript and WebAssembly
   // engines have not optimised yet (measured on the cpu backend: ~25% slower than the steps after).
   const warmupStarted = performance.now();
   for (let i = 0; i < ESTIMATE_MIN_WARMUP_STEPS || (performance.now() - warmupStarted < ESTIMATE_WARMUP_MS && i < ESTIMATE_MAX_STEPS); i++) {
-    await trainStep(backend, model, optimizer, stream.next(), 0, run.clip);
+    await trainStep(backend, model, optimizer, stream.next(), 0, run.clip, 1, aux);
   }
   // Groups of steps queued back to back and read at the end, as the training loop runs them on a GPU.
   const started = performance.now();
   let timedSteps = 0;
   do {
     const pending: PendingStep[] = [];
-    for (let i = 0; i < ESTIMATE_GROUP_STEPS; i++) pending.push(queueTrainStep(model, optimizer, stream.next(), 0, run.clip));
+    for (let i = 0; i < ESTIMATE_GROUP_STEPS; i++) pending.push(queueTrainStep(model, optimizer, stream.next(), 0, run.clip, 1, aux));
     for (const p of pending) await readStep(backend, p);
     timedSteps += ESTIMATE_GROUP_STEPS;
   } while (performance.now() - started < ESTIMATE_TIMED_MS && timedSteps < ESTIMATE_MAX_STEPS);
@@ -493,6 +518,26 @@ function openTrainingData(dir: string, game: string): Dataset {
 /** SHA-256 of the dataset's manifest, which names every shard's checksum. */
 function datasetFingerprint(dir: string): string {
   return createHash('sha256').update(readFileSync(join(dir, MANIFEST_FILE))).digest('hex');
+}
+
+/** The run-spec fields of --aux-board-loss and --aux-layer, checked against the game and the model. */
+function auxSpec(request: NewRunRequest, config: ModelConfig): Partial<RunSpec> {
+  if (request.auxBoardLoss === undefined) {
+    if (request.auxLayer !== undefined) throw new UserError('--aux-layer: only with --aux-board-loss');
+    return {};
+  }
+  if (!(request.auxBoardLoss > 0 && Number.isFinite(request.auxBoardLoss))) throw new UserError(`--aux-board-loss ${request.auxBoardLoss}: the weight must be a positive number`);
+  if (request.game !== 'othello') throw new UserError(`--aux-board-loss: board targets exist for Othello only, not ${request.game}`);
+  const layer = request.auxLayer ?? defaultAuxLayer(config.n_layers);
+  if (!Number.isInteger(layer) || layer < 0 || layer > config.n_layers) throw new UserError(`--aux-layer ${layer}: the ${config.n_layers}-layer model has residual layers 0 (the embeddings) to ${config.n_layers}`);
+  return { auxBoardLoss: request.auxBoardLoss, auxLayer: layer };
+}
+
+/** The auxiliary board loss of a run that has one, its head starting from `head`. */
+function auxTraining(backend: Backend, config: ModelConfig, run: RunSpec, head: Map<string, Float32Array>): AuxTraining | undefined {
+  if (!run.auxBoardLoss) return undefined;
+  const loss = new AuxBoardLoss(backend, config.d_model, run.auxLayer!, run.auxBoardLoss, head);
+  return { loss, optimizer: new AdamW(backend, loss.packed, run) };
 }
 
 /** --winner-moves: the targets of the losing side's moves are left out (training and validation alike). */

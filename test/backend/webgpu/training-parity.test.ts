@@ -1,8 +1,8 @@
 /**
  * The whole model on webgpu against the cpu reference, for each architecture (the Mamba's `tiny`, the
  * transformer's `quickstart-gpt`): a 30-step training run on the sample Othello games (same seed, same
- * batches, same schedule) with losses within 1e-3 relative at every step; logits of the sequence path and
- * the step path; and `gamba train --backend webgpu`.
+ * batches, same schedule) with losses within 1e-3 relative at every step, and the same with an auxiliary
+ * board loss; logits of the sequence path and the step path; and `gamba train --backend webgpu`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { openDataset } from '../../../datasets/reader.js';
 import type { Backend } from '../../../src/backend/backend.js';
 import { configFromPreset } from '../../../src/model/config.js';
 import { createModel, initModelParameters } from '../../../src/model/models.js';
+import { AuxBoardLoss, initAuxHead } from '../../../src/train/aux-board-loss.js';
 import { AdamW } from '../../../src/train/optimizer.js';
 import { learningRateAt } from '../../../src/train/schedule.js';
 import { trainStep } from '../../../src/train/step.js';
@@ -22,17 +23,29 @@ import { cpu, gpu, noGpuReason } from './gpu-fixture.js';
 
 const DATA = 'datasets/samples/othello';
 
-async function lossCurve(backend: Backend, preset: string, steps: number): Promise<number[]> {
+/** The loss of every step (and with `auxLayer`, the auxiliary board loss of every step after them). */
+async function lossCurve(backend: Backend, preset: string, steps: number, auxLayer?: number): Promise<number[]> {
   const config = configFromPreset(preset, 61, 59);
   const model = createModel(backend, config, initModelParameters(config, new Rng(7)));
-  const optimizer = new AdamW(backend, model.packed, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  const hyper = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+  const optimizer = new AdamW(backend, model.packed, hyper);
+  let aux;
+  if (auxLayer !== undefined) {
+    const loss = new AuxBoardLoss(backend, config.d_model, auxLayer, 0.5, initAuxHead(config.d_model, 3));
+    aux = { loss, optimizer: new AdamW(backend, loss.packed, hyper) };
+  }
   const dataset = openDataset(DATA);
   const stream = new BatchStream(dataset, 'train', 8, 7);
   const schedule = { lr: 1e-2, minLr: 1e-3, warmup: 5, horizon: steps };
   const losses: number[] = [];
-  for (let s = 0; s < steps; s++) losses.push((await trainStep(backend, model, optimizer, stream.next(), learningRateAt(s, schedule), 1)).loss);
+  const auxLosses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const result = await trainStep(backend, model, optimizer, stream.next(), learningRateAt(s, schedule), 1, 1, aux);
+    losses.push(result.loss);
+    if (result.auxLoss !== undefined) auxLosses.push(result.auxLoss);
+  }
   dataset.close();
-  return losses;
+  return [...losses, ...auxLosses];
 }
 
 describe.skipIf(!gpu)(`webgpu against cpu, whole model${gpu ? '' : ` (skipped: ${noGpuReason})`}`, () => {
@@ -44,6 +57,14 @@ describe.skipIf(!gpu)(`webgpu against cpu, whole model${gpu ? '' : ` (skipped: $
     // The run must actually learn, or agreeing curves would prove little.
     expect(onCpu[29]).toBeLessThan(onCpu[0] - 0.15);
     onCpu.forEach((l, s) => expect(Math.abs(onGpu[s] - l) / l, `step ${s + 1}: cpu ${l}, webgpu ${onGpu[s]}`).toBeLessThan(1e-3));
+  });
+
+  it.each(['tiny', 'quickstart-gpt'])('trains %s with an auxiliary board loss at layer 1 for 20 steps on the same loss curves (1e-3 relative)', async (preset) => {
+    const [onCpu, onGpu] = [await lossCurve(cpu, preset, 20, 1), await lossCurve(gpu!, preset, 20, 1)];
+    expect(onCpu).toHaveLength(40);
+    // the board head learns (ln 3 = 1.0986 at the start)
+    expect(onCpu[39]).toBeLessThan(onCpu[20] - 0.05);
+    onCpu.forEach((l, s) => expect(Math.abs(onGpu[s] - l) / l, `value ${s}: cpu ${l}, webgpu ${onGpu[s]}`).toBeLessThan(1e-3));
   });
 
   it.each(['tiny', 'quickstart-gpt'])('%s: gives the sequence-path logits and the same logits one token at a time', async (preset) => {
