@@ -17,7 +17,7 @@
  * Needs N a power of two no larger than the subgroup, and whole subgroups in a workgroup
  * (`subgroupScanFits`); lanes are invocations lid % SG of subgroup lid / SG, as on NVIDIA and lavapipe.
  */
-import { constants, FORWARD_BINDINGS, stageChunk } from './selective-scan-parts.js';
+import { constants, FORWARD_BINDINGS, FORWARD_STEP_HEAD } from './selective-scan-parts.js';
 
 /** True when N states a channel and ch channels a workgroup map onto whole subgroups of `sg` lanes. */
 export function subgroupScanFits(N: number, ch: number, sg: number): boolean {
@@ -31,47 +31,14 @@ const butterfly = (names: string[], offsets: number[]) =>
 
 /** Offsets N/2, ..., 1: the sum over a channel's N lanes. */
 const overStates = (N: number) => Array.from({ length: Math.log2(N) }, (_, i) => N >> (i + 1));
-/** Offsets N, 2N, ..., sg/2: the sum over the channels of one subgroup. */
-const overChannels = (N: number, sg: number) => Array.from({ length: Math.log2(sg / N) }, (_, i) => N << i);
 
-export const forwardSubgroupCode = (N: number, ch: number, sg: number) => /* wgsl */ `
+export const forwardSubgroupCode = (N: number, ch: number) => /* wgsl */ `
 enable subgroups;
 ${FORWARD_BINDINGS}
 ${constants(N, ch)}
-var<workgroup> sB: array<f32, CHUNK * N>;
-var<workgroup> sC: array<f32, CHUNK * N>;
-var<workgroup> s_u: array<f32, CHUNK * CH>;
-var<workgroup> s_delta: array<f32, CHUNK * CH>;
 // C_t . h_t of the chunk's steps and the workgroup's channels: (CHUNK, CH)
 var<workgroup> sY: array<f32, CHUNK * CH>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let E = params.channels;
-  let L = params.length;
-  let c0 = lid / N;
-  let n = lid % N;
-  let e = wid.x * CH + c0;
-  let b = wid.y;
-  let live = e < E;
-  var A = 0.0;
-  if (live) { A = -exp(aLog[e * N + n]); }
-  var h = 0.0;
-  for (var c = 0u; c < params.chunks; c++) {
-    let t0 = c * CHUNK;
-    let count = min(params.chunk, L - t0);
-    let rowBase = b * L + t0;
-    workgroupBarrier();
-${stageChunk(['u', 'delta'])}
-    workgroupBarrier();
-    if (params.saving != 0u && c > 0u && live) { saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n] = h; }
-    for (var tt = 0u; tt < count; tt++) {
-      var term = 0.0;
-      if (live) {
-        let dt = s_delta[tt * CH + c0];
-        h = exp(dt * A) * h + dt * s_u[tt * CH + c0] * sB[tt * N + n];
-        term = sC[tt * N + n] * h;
-      }
+${FORWARD_STEP_HEAD}
       // every lane runs the shuffles (dead channels add zeros): they need the whole subgroup
       ${butterfly(['term'], overStates(N))}
       if (n == 0u) { sY[tt * CH + c0] = term; }

@@ -38,7 +38,7 @@ import type { SelectiveScanGradients, SelectiveScanInputs } from '../../backend.
 import { sizeOf } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
-import { BACKWARD_BINDINGS, CHUNK, constants, FORWARD_BINDINGS, stageChunk } from './selective-scan-parts.js';
+import { BACKWARD_BINDINGS, CHUNK, constants, FORWARD_BINDINGS, FORWARD_STEP_HEAD, stageChunk, THREAD_COORDINATES } from './selective-scan-parts.js';
 import { forwardSubgroupCode, subgroupScanFits } from './selective-scan-subgroup.js';
 
 /**
@@ -85,42 +85,9 @@ function layoutOf(rt: GpuRuntime, inputs: SelectiveScanInputs): ScanLayout {
 
 const forwardCode = (N: number, ch: number) => /* wgsl */ `
 ${FORWARD_BINDINGS}${constants(N, ch)}
-var<workgroup> sB: array<f32, CHUNK * N>;
-var<workgroup> sC: array<f32, CHUNK * N>;
-// u and delta of the chunk and the workgroup's channels: (CHUNK, CH)
-var<workgroup> s_u: array<f32, CHUNK * CH>;
-var<workgroup> s_delta: array<f32, CHUNK * CH>;
 // C_t[n] h_t[n] of the chunk: (CHUNK, CH, NP)
 var<workgroup> sY: array<f32, CHUNK * CH * NP>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let E = params.channels;
-  let L = params.length;
-  let c0 = lid / N;
-  let n = lid % N;
-  let e = wid.x * CH + c0;
-  let b = wid.y;
-  let live = e < E;
-  var A = 0.0;
-  if (live) { A = -exp(aLog[e * N + n]); }
-  var h = 0.0;
-  for (var c = 0u; c < params.chunks; c++) {
-    let t0 = c * CHUNK;
-    let count = min(params.chunk, L - t0);
-    let rowBase = b * L + t0;
-    // the previous chunk's readers of sB, sC and sY are done
-    workgroupBarrier();
-${stageChunk(['u', 'delta'])}
-    workgroupBarrier();
-    if (params.saving != 0u && c > 0u && live) { saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n] = h; }
-    for (var tt = 0u; tt < count; tt++) {
-      var term = 0.0;
-      if (live) {
-        let dt = s_delta[tt * CH + c0];
-        h = exp(dt * A) * h + dt * s_u[tt * CH + c0] * sB[tt * N + n];
-        term = sC[tt * N + n] * h;
-      }
+${FORWARD_STEP_HEAD}
       sY[(tt * CH + c0) * NP + n] = term;
     }
     workgroupBarrier();
@@ -157,15 +124,8 @@ var<workgroup> s_dy: array<f32, CHUNK * CH>;
 var<workgroup> sH: array<f32, CHUNK * WG>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let E = params.channels;
-  let L = params.length;
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {${THREAD_COORDINATES}
   let M = params.rows;
-  let c0 = lid / N;
-  let n = lid % N;
-  let e = wid.x * CH + c0;
-  let b = wid.y;
-  let live = e < E;
   var A = 0.0;
   var D = 0.0;
   if (live) {
@@ -278,7 +238,7 @@ function runForward(rt: GpuRuntime, inputs: SelectiveScanInputs, lay: ScanLayout
   const yOut = y ?? rt.tensor([1]);
   const savedOut = saved ?? rt.tensor([1]);
   const pipeline = lay.subgroup
-    ? rt.pipeline(`scanForwardSubgroup:${lay.N}`, forwardSubgroupCode(lay.N, lay.ch, lay.subgroup))
+    ? rt.pipeline(`scanForwardSubgroup:${lay.N}`, forwardSubgroupCode(lay.N, lay.ch))
     : rt.pipeline(`scanForward:${lay.N}`, forwardCode(lay.N, lay.ch));
   rt.dispatch(pipeline, [u, delta, aLog, b, c, d, yOut, savedOut].map((t) => t as GpuTensor),
     [{ u: length }, { u: lay.E }, { u: lay.chunks }, { u: saved ? 1 : 0 }, { u: y ? 1 : 0 }, { u: CHUNK }], [lay.groups, batch]);
