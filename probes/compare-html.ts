@@ -19,7 +19,7 @@ export function renderCompareHtml(compare: CompareReport): string {
   const html = ['<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>${escapeXml(title)}</title>`, `<style>${PAGE_STYLE}</style>`, '</head>', '<body>'];
   html.push(`<h1>${escapeXml(title)}</h1>`);
   html.push(modelTable(compare.models));
-  html.push('<p class="note">Tokens: training steps x batch x positions per game, from each checkpoint\'s trainer-state.json, with the minutes its steps took and the backend they ran on (- where the checkpoint was shipped without it). Legal: the share of held-out positions whose greedy move is legal, from the eval.json of `gamba eval --json` beside the checkpoint. Best layers: highest held-out cell accuracy of each source, next to the same probe on a randomly initialised model of the same config.</p>');
+  html.push('<p class="note">Tokens: training steps x batch x positions per game, from each checkpoint\'s trainer-state.json, with the minutes its steps took and the backend they ran on (- where the checkpoint was shipped without it), and the weight and layer of the auxiliary board loss it trained with (gamba train --aux-board-loss). Legal: the share of held-out positions whose greedy move is legal, from the eval.json of `gamba eval --json` beside the checkpoint. Best layers: highest held-out cell accuracy of each source, next to the same probe on a randomly initialised model of the same config.</p>');
 
   html.push('<h2>Probe accuracy by layer</h2>', '<div class="row">');
   html.push(byLayerChart(compare, 'cellAcc', 'Cell accuracy by layer'));
@@ -42,7 +42,7 @@ export function renderCompareHtml(compare: CompareReport): string {
 
 function modelTable(models: ComparedModel[]): string {
   const rows = ['<table>', '<tr><th class="left">model</th><th class="left">architecture</th><th>parameters</th><th>d_model x layers</th><th>d_state</th>' +
-    '<th>steps</th><th>tokens</th><th>minutes</th><th>legal</th><th>best residual: cell / board</th><th>random-init there</th><th>best state: cell / board</th><th>random-init there</th></tr>'];
+    '<th>steps</th><th>tokens</th><th>minutes</th><th>aux board loss</th><th>legal</th><th>best residual: cell / board</th><th>random-init there</th><th>best state: cell / board</th><th>random-init there</th></tr>'];
   models.forEach((m, i) => {
     const best = (source: 'residual' | 'state') => {
       const b = m.best.find((x) => x.source === source);
@@ -54,6 +54,7 @@ function modelTable(models: ComparedModel[]): string {
     rows.push(`<tr><td class="left"><span class="swatch" style="background:${colorOf(i)}"></span>${escapeXml(m.name)}</td><td class="left">${escapeXml(m.architecture)}${m.preset ? ` (${escapeXml(m.preset)})` : ''}</td>` +
       `<td>${(m.parameters / 1e6).toFixed(2)}M</td><td>${m.dModel} x ${m.nLayers}</td><td>${m.dState ?? '-'}</td>` +
       `<td>${t ? t.steps : '-'}</td><td>${t ? `${(t.tokens / 1e6).toFixed(1)}M` : '-'}</td><td>${t ? `${t.minutes.toFixed(1)} (${escapeXml(t.backend)})` : '-'}</td>` +
+      `<td>${t?.auxBoardLoss ? `${t.auxBoardLoss.weight} at layer ${t.auxBoardLoss.layer}` : '-'}</td>` +
       `<td>${m.legalTop1 === null ? '-' : pct(m.legalTop1, 2)}</td>${best('residual')}${best('state')}</tr>`);
   });
   rows.push('</table>');

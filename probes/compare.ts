@@ -4,8 +4,8 @@
  * beside the checkpoint the report names, its trainer-state.json (steps, tokens, training minutes) and
  * eval.json (legal-move rate):
  *   - size: architecture, preset, parameters, width and depth;
- *   - training: steps, tokens, minutes and the backend they ran on (null for a checkpoint shipped
- *     without its trainer state);
+ *   - training: steps, tokens, minutes, the backend they ran on and the auxiliary board loss if the
+ *     run had one (null for a checkpoint shipped without its trainer state);
  *   - the legal-move rate of `gamba eval` (null without eval.json);
  *   - probe accuracy by layer and source with the random-init control, by move number at the best
  *     layer of each source, and the lens.
@@ -52,7 +52,14 @@ export interface ComparedModel {
   nLayers: number;
   /** A Mamba's d_state (null for a transformer). */
   dState: number | null;
-  training: { steps: number; tokens: number; minutes: number; backend: string } | null;
+  training: {
+    steps: number;
+    tokens: number;
+    minutes: number;
+    backend: string;
+    /** `gamba train --aux-board-loss W --aux-layer L` (null: trained without). */
+    auxBoardLoss: { weight: number; layer: number } | null;
+  } | null;
   /** Share of held-out positions whose greedy move is legal (`gamba eval`; null without eval.json). */
   legalTop1: number | null;
   layers: ComparedLayer[];
@@ -145,7 +152,14 @@ function trainingOf(checkpoint: string, tokensPerGame: number): ComparedModel['t
   if (!existsSync(file)) return null;
   const state = validateTrainerState((readJson(file) ?? {}) as Record<string, unknown>, file);
   if (!Number.isFinite(state.run.batch) || !Number.isFinite(state.trainSeconds)) throw new UserError(`${file}: run.batch or trainSeconds is missing or not a number`);
-  return { steps: state.step, tokens: state.step * state.run.batch * tokensPerGame, minutes: state.trainSeconds / 60, backend: state.run.backend };
+  const { auxBoardLoss, auxLayer } = state.run;
+  return {
+    steps: state.step,
+    tokens: state.step * state.run.batch * tokensPerGame,
+    minutes: state.trainSeconds / 60,
+    backend: state.run.backend,
+    auxBoardLoss: auxBoardLoss ? { weight: auxBoardLoss, layer: auxLayer! } : null,
+  };
 }
 
 /** The legal-move rate of eval.json beside the checkpoint, if there is one. */

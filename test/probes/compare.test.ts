@@ -1,7 +1,7 @@
 /**
  * `gamba compare` end to end: a tiny Mamba and a tiny transformer trained for two steps, each probed
- * and evaluated, beside the shipped othello-base report (no trainer state: its training reads as
- * unknown). compare.json carries each model's size, training, legal rate and probes as their own
+ * and evaluated (the Mamba with an auxiliary board loss), beside the shipped othello-base report (no
+ * trainer state: its training reads as unknown). compare.json carries each model's size, training, legal rate and probes as their own
  * files say; compare.html loads in headless Chromium; bad input is refused with one line.
  */
 import { execFileSync } from 'node:child_process';
@@ -30,7 +30,7 @@ beforeAll(async () => {
     const checkpoint = join(root, preset);
     await startTraining({
       outDir: checkpoint, game: 'othello', data: SAMPLES, preset, backend: 'cpu', batch: BATCH, lr: 3e-3, weightDecay: 0.1,
-      clip: 1, seed: 2, valEvery: 10, valGames: 4, saveEvery: 10, steps: 2,
+      clip: 1, seed: 2, valEvery: 10, valGames: 4, saveEvery: 10, steps: 2, ...(preset === 'tiny' ? { auxBoardLoss: 0.5, auxLayer: 1 } : {}),
     });
     const probe = gamba('probe', '--checkpoint', checkpoint, '--data', SAMPLES, '--games', '20', '--eval-games', '5', '--epochs', '0', '--backend', 'cpu', '--batch', '10', '--json');
     expect(probe.stderr).not.toMatch(/^gamba:/m);
@@ -54,7 +54,7 @@ describe('gamba compare', () => {
     PRESETS.forEach((preset, i) => {
       const m = compare.models[i];
       expect(m.parameters).toBe(parameterCount(configFromPreset(preset, 61, 59)));
-      expect(m.training).toMatchObject({ steps: 2, tokens: 2 * BATCH * 59, backend: 'cpu' });
+      expect(m.training).toMatchObject({ steps: 2, tokens: 2 * BATCH * 59, backend: 'cpu', auxBoardLoss: preset === 'tiny' ? { weight: 0.5, layer: 1 } : null });
       expect(m.legalTop1).toBe(JSON.parse(readFileSync(join(root, preset, 'eval.json'), 'utf8')).legalTop1);
       const report = readReport(join(reports[i], 'report.json'));
       expect(m.layers.map((l) => [l.source, l.layer, l.cellAcc, l.boardAcc])).toEqual(report.layers.map((l) => [l.source, l.layer, l.cellAcc, l.boardAcc]));
@@ -78,6 +78,7 @@ describe('gamba compare', () => {
     expect(page.problems).toEqual([]);
     expect((page.dom.match(/<svg /g) ?? []).length).toBe(5);
     expect(page.dom).toContain('small: state');
+    expect(page.dom).toContain('0.5 at layer 1');
     expect(page.dom).toContain('base: tuned lens');
   });
 
