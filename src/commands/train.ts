@@ -42,6 +42,7 @@ interface TrainArgs {
   saveBest: boolean;
   auxBoardLoss?: number;
   auxLayer?: number;
+  dState?: number;
   resume: boolean;
   force: boolean;
   json: boolean;
@@ -74,6 +75,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('init', { type: 'string', describe: 'start from the weights of this checkpoint directory (a fine-tune: same game, vocabulary and preset; fresh optimizer and schedule)' })
       .option('winner-moves', { type: 'boolean', default: false, describe: 'learn only the moves of the side that won each game (Othello; a draw keeps both sides)' })
       .option('save-best', { type: 'boolean', default: false, describe: 'also keep the checkpoint of the lowest validation loss so far in OUT/best (a whole checkpoint: eval, probe, play and --init read it)' })
+      .option('d-state', { type: 'number', describe: 'Mamba: the SSM state size N instead of the preset\'s (the d_state sweep; recorded in config.json)' })
       .option('aux-board-loss', { type: 'number', describe: 'Othello: add W x the cross-entropy of a linear head reading the mine/theirs board from the residual stream of --aux-layer (the head is saved beside the model, never used at inference)' })
       .option('aux-layer', { type: 'number', describe: 'the residual layer the --aux-board-loss head reads: 0 (embeddings) to n_layers (default: three quarters of n_layers)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the run saved in --out' })
@@ -190,6 +192,13 @@ function nonNegativeNumber(name: string, value: number | undefined): number | un
   return value;
 }
 
+/** --d-state: 1 to 256 (the GPU scan holds a channel's states in one workgroup of 256 threads). */
+function stateSize(value: number | undefined): number | undefined {
+  const n = optionalInteger('d-state', value, 1);
+  if (n !== undefined && n > 256) throw new UserError(`--d-state ${n}: at most 256`);
+  return n;
+}
+
 function optionalInteger(name: string, value: number | undefined, min: number): number | undefined {
   return value === undefined ? undefined : integerFlag(name, value, min);
 }
@@ -214,6 +223,7 @@ function givenFlags(args: TrainArgs): Partial<RunSpec> {
     saveEvery: optionalInteger('save-every', args.saveEvery, 1),
     winnerMoves: args.winnerMoves ? true : undefined,
     saveBest: args.saveBest ? true : undefined,
+    dState: stateSize(args.dState),
     auxBoardLoss: positiveNumber('aux-board-loss', args.auxBoardLoss),
     auxLayer: optionalInteger('aux-layer', args.auxLayer, 0),
     horizon: optionalInteger('steps', args.steps, 1),
@@ -253,5 +263,6 @@ function newRunRequest(args: TrainArgs): NewRunRequest {
     saveBest: args.saveBest,
     auxBoardLoss: given.auxBoardLoss,
     auxLayer: given.auxLayer,
+    dState: given.dState,
   };
 }

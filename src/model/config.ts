@@ -118,13 +118,21 @@ export function presetByName(name: string): ModelPreset {
   return p;
 }
 
+/** What a run may change of its preset: a Mamba's state size (`gamba train --d-state`, the d_state sweep). */
+export interface PresetOverrides {
+  d_state?: number;
+}
+
 /**
  * The config of a named preset for a vocabulary of `vocabSize` tokens and sequences of at most `context`
- * tokens (a transformer's n_positions; a Mamba has no such limit).
+ * tokens (a transformer's n_positions; a Mamba has no such limit), with `overrides` applied.
  */
-export function configFromPreset(name: string, vocabSize: number, context: number): ModelConfig {
+export function configFromPreset(name: string, vocabSize: number, context: number, overrides: PresetOverrides = {}): ModelConfig {
   const p = presetByName(name);
-  const fields = p.architecture === 'transformer' ? { ...p, vocab_size: vocabSize, n_positions: context } : { ...p, vocab_size: vocabSize };
+  if (overrides.d_state !== undefined && p.architecture === 'transformer') throw new UserError(`--d-state: preset ${name} is a transformer, which has no SSM state`);
+  const fields = p.architecture === 'transformer'
+    ? { ...p, vocab_size: vocabSize, n_positions: context }
+    : { ...p, vocab_size: vocabSize, ...(overrides.d_state === undefined ? {} : { d_state: overrides.d_state }) };
   return validateConfig(fields, `preset ${name}`);
 }
 

@@ -15,6 +15,8 @@ export interface RunSpec {
   data: string;
   dataFingerprint: string;
   preset: string;
+  /** --d-state: the Mamba's state size instead of the preset's (absent: the preset's). */
+  dState?: number;
   /** The backend asked for (a resume may name another; bit-exact continuation needs the same one). */
   backend: BackendKind;
   /** How the matmuls ran (--precision, resolved); absent in states written before it existed: f32. */

@@ -58,6 +58,8 @@ export interface NewRunRequest {
   game: string;
   data: string;
   preset: string;
+  /** A Mamba's state size instead of the preset's. */
+  dState?: number;
   backend: BackendKind;
   /** How the matmuls run (default auto: mixed where the adapter has f16 subgroup matrices). */
   precision?: PrecisionChoice;
@@ -154,7 +156,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
   }
   if ((request.steps === undefined) === (request.minutes === undefined)) throw new UserError('give exactly one of --steps and --minutes (the run\'s horizon)');
   const dataset = openTrainingData(request.data, request.game);
-  const config = configFromPreset(request.preset, dataset.manifest.vocabSize, dataset.recordLength - 1);
+  const config = configFromPreset(request.preset, dataset.manifest.vocabSize, dataset.recordLength - 1, { d_state: request.dState });
   const backend = await createBackend(request.backend, request.precision ?? 'auto');
   // Before anything is allocated or written to outDir: a batch that cannot fit stops here in one line.
   checkBatchFits(backend, config, request.batch, dataset.recordLength - 1, `--batch ${request.batch}`);
@@ -164,6 +166,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     data: resolve(request.data),
     dataFingerprint: datasetFingerprint(request.data),
     preset: request.preset,
+    ...(request.dState === undefined ? {} : { dState: request.dState }),
     backend: request.backend,
     precision: backend.precision,
     batch: request.batch,
@@ -247,7 +250,7 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
     throw new UserError(`${join(dataDir, MANIFEST_FILE)}: not the dataset this run was trained on (its manifest differs from the one recorded in ${statePath})`);
   }
   run.data = resolve(dataDir);
-  const config = configFromPreset(run.preset, dataset.manifest.vocabSize, dataset.recordLength - 1);
+  const config = configFromPreset(run.preset, dataset.manifest.vocabSize, dataset.recordLength - 1, { d_state: run.dState });
   checkConfigMatches(outDir, config);
   const backendKind = request.given?.backend ?? run.backend;
   if (backendKind !== run.backend) hooks.note?.(`resuming on --backend ${backendKind} (the run started on ${run.backend}); losses will not match an uninterrupted run bit for bit`);
