@@ -1,6 +1,7 @@
 /** `gamba bench train`: tokens/s and ms per training step of a preset on a backend (random tokens). */
 import type { Argv, CommandModule } from 'yargs';
 import type { AttentionPath } from '../backend/webgpu/kernels/attention.js';
+import { MAX_STATE_SIZE } from '../model/config.js';
 import { presetSummary } from '../model/models.js';
 import { benchTrain } from '../train/bench.js';
 import type { PrecisionChoice } from '../backend/index.js';
@@ -10,6 +11,7 @@ import { printResult, ProgressBar } from '../util/output.js';
 
 interface BenchTrainArgs {
   preset: string;
+  dState?: number;
   backend: BackendKind;
   precision: PrecisionChoice;
   batch: number;
@@ -28,6 +30,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
       .option('preset', { type: 'string', default: 'tiny', describe: `model preset: ${presetSummary()}` })
       .option('backend', { type: 'string', choices: ['cpu', 'webgpu', 'auto'], default: 'auto', describe: 'compute backend' })
       .option('precision', { type: 'string', choices: ['auto', 'f32', 'mixed'], default: 'auto', describe: 'matmuls in float32 or mixed (f16 operands on the tensor cores); auto: mixed where the adapter has f16 subgroup matrices' })
+      .option('d-state', { type: 'number', describe: 'Mamba: the SSM state size instead of the preset\'s (as gamba train --d-state)' })
       .option('batch', { type: 'number', default: 32, describe: 'sequences per step' })
       .option('seq', { type: 'number', describe: 'tokens per sequence (default 59 for Othello presets, 1023 for chess)' })
       .option('steps', { type: 'number', default: 10, describe: 'timed steps (after 2 untimed ones)' })
@@ -41,7 +44,8 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
     const steps = integerFlag('steps', args.steps, 1);
     const bar = new ProgressBar('bench train', steps);
     const sizeFlag = args.seq === undefined ? `--batch ${batch}` : `--batch ${batch} --seq ${seq}`;
-    const result = await benchTrain({ preset: args.preset, vocabSize: chess ? 32 : 61, backend: args.backend, precision: args.precision, batch, seq, steps, profile: args.profile, attention: args.attention, sizeFlag }, (done) => bar.update(done));
+    const dState = args.dState === undefined ? undefined : integerFlag('d-state', args.dState, 1, MAX_STATE_SIZE);
+    const result = await benchTrain({ preset: args.preset, dState, vocabSize: chess ? 32 : 61, backend: args.backend, precision: args.precision, batch, seq, steps, profile: args.profile, attention: args.attention, sizeFlag }, (done) => bar.update(done));
     bar.finish();
     printResult(args.json, result, () => {
       const lines = [`train ${result.preset} (${result.architecture}, ${result.parameters} parameters) on ${result.adapter ?? result.backend}, ${result.precision}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];

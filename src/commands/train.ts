@@ -6,7 +6,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { join } from 'node:path';
 import { DATASET_GAMES } from '../../datasets/games.js';
-import { PRESETS } from '../model/config.js';
+import { MAX_STATE_SIZE, PRESETS } from '../model/config.js';
 import { presetSummary } from '../model/models.js';
 import { BEST_DIR } from '../train/checkpoint.js';
 import { trainingDefaults, type TrainingDefaults } from '../train/defaults.js';
@@ -192,13 +192,6 @@ function nonNegativeNumber(name: string, value: number | undefined): number | un
   return value;
 }
 
-/** --d-state: 1 to 256 (the GPU scan holds a channel's states in one workgroup of 256 threads). */
-function stateSize(value: number | undefined): number | undefined {
-  const n = optionalInteger('d-state', value, 1);
-  if (n !== undefined && n > 256) throw new UserError(`--d-state ${n}: at most 256`);
-  return n;
-}
-
 function optionalInteger(name: string, value: number | undefined, min: number): number | undefined {
   return value === undefined ? undefined : integerFlag(name, value, min);
 }
@@ -223,7 +216,7 @@ function givenFlags(args: TrainArgs): Partial<RunSpec> {
     saveEvery: optionalInteger('save-every', args.saveEvery, 1),
     winnerMoves: args.winnerMoves ? true : undefined,
     saveBest: args.saveBest ? true : undefined,
-    dState: stateSize(args.dState),
+    dState: args.dState === undefined ? undefined : integerFlag('d-state', args.dState, 1, MAX_STATE_SIZE),
     auxBoardLoss: positiveNumber('aux-board-loss', args.auxBoardLoss),
     auxLayer: optionalInteger('aux-layer', args.auxLayer, 0),
     horizon: optionalInteger('steps', args.steps, 1),

@@ -118,6 +118,9 @@ export function presetByName(name: string): ModelPreset {
   return p;
 }
 
+/** The largest state size N a run may ask for: the GPU scan holds a channel's N states in one workgroup of 256 threads. */
+export const MAX_STATE_SIZE = 256;
+
 /** What a run may change of its preset: a Mamba's state size (`gamba train --d-state`, the d_state sweep). */
 export interface PresetOverrides {
   d_state?: number;

@@ -18,6 +18,8 @@ import type { AttentionPath } from '../backend/webgpu/kernels/attention.js';
 
 export interface TrainBenchOptions {
   preset: string;
+  /** A Mamba's state size instead of the preset's (`--d-state`). */
+  dState?: number;
   vocabSize: number;
   backend: BackendKind;
   /** How the matmuls run (default auto: mixed where the adapter has f16 subgroup matrices). */
@@ -72,7 +74,7 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
     (backend as WebGpuBackend).attentionPath = options.attention;
   }
   // A transformer's context is the benchmark's sequence length.
-  const config = configFromPreset(options.preset, options.vocabSize, options.seq);
+  const config = configFromPreset(options.preset, options.vocabSize, options.seq, { d_state: options.dState });
   // Before the weights and the token arrays: a size that cannot fit stops here in one line.
   checkBatchFits(backend, config, options.batch, options.seq, options.sizeFlag ?? `--batch ${options.batch}`);
   const rng = new Rng(options.seed ?? 1);

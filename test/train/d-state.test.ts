@@ -35,7 +35,7 @@ describe('--d-state', () => {
     expect(preset.lossHistory).not.toEqual(straight.lossHistory);
   });
 
-  it('is a flag that eval follows through config.json; refused for a transformer and above 256', () => {
+  it('is a flag that eval follows through config.json, and one of bench train; refused for a transformer and above 256', () => {
     requireBuiltCli();
     const out = join(root, 'cli');
     const run = gamba('train', '--game', 'othello', '--data', SAMPLES, '--preset', 'tiny', '--d-state', '2', '--backend', 'cpu', '--batch', '4', '--steps', '2', '--out', out);
@@ -46,6 +46,9 @@ describe('--d-state', () => {
     expect(gpt.stderr).toMatch(/--d-state: preset quickstart-gpt is a transformer, which has no SSM state/);
     const big = gamba('train', '--game', 'othello', '--data', SAMPLES, '--preset', 'tiny', '--d-state', '300', '--steps', '2', '--out', join(root, 'big'));
     expect(big.status).not.toBe(0);
-    expect(big.stderr).toMatch(/--d-state 300: at most 256/);
+    expect(big.stderr).toMatch(/--d-state: expected an integer from 1 to 256, got 300/);
+    const bench = gamba('bench', 'train', '--preset', 'tiny', '--d-state', '4', '--backend', 'cpu', '--batch', '2', '--steps', '1', '--json');
+    expect(bench.status, bench.stderr).toBe(0);
+    expect(JSON.parse(bench.stdout).parameters).toBeLessThan(JSON.parse(gamba('bench', 'train', '--preset', 'tiny', '--backend', 'cpu', '--batch', '2', '--steps', '1', '--json').stdout).parameters);
   });
 });
