@@ -220,13 +220,7 @@ export class GptLM extends LanguageModel<GptConfig> {
     const { ids, targetIds } = this.uploadBatch(inputs, targets, batch, length, 'forwardBackward');
     const positions = this.positions(batch, length);
     const { logits, caches, last, lnF } = this.forward(ids, positions, batch, length, true);
-    const dExtra = this.residualLossGradient(extra, caches.map((c) => c.x), last, lossScale);
-    const addExtra = (layer: number) => {
-      if (dExtra && extra!.layer === layer) {
-        be.addInPlace(dx, dExtra);
-        be.dispose(dExtra);
-      }
-    };
+    const addExtra = this.residualLossGradient(extra, caches.map((c) => c.x), last, lossScale);
     const { loss, dLogits } = be.crossEntropy(logits, targetIds, true, lossScale);
     be.dispose(logits);
     be.dispose(targetIds);
@@ -238,12 +232,12 @@ export class GptLM extends LanguageModel<GptConfig> {
     be.dispose(dLogits!);
     const dx = be.layerNormBackward(last, this.params.get('transformer.ln_f.weight')!, lnF.mean, lnF.rstd, dLnF, this.grads.get('transformer.ln_f.weight')!, this.grads.get('transformer.ln_f.bias')!);
     for (const t of [dLnF, lnF.y, lnF.mean, lnF.rstd, last]) be.dispose(t);
-    addExtra(this.layers.length);
+    addExtra(this.layers.length, dx);
     for (let i = this.layers.length - 1; i >= 0; i--) {
       this.blockBackward(this.layers[i], this.layerGrads[i], caches[i], dx, batch, length);
       this.disposeCache(caches[i]);
       be.dispose(caches[i].x);
-      addExtra(i);
+      addExtra(i, dx);
     }
     // The head's gradient is already in dWte: the embedding's accumulates onto it.
     be.embeddingBackward(ids, dx, dWte, true);

@@ -86,14 +86,21 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
   abstract forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale?: number, extra?: ResidualLoss): Tensor;
 
   /**
-   * dLoss/dx of `extra` on the residual stream after its layer, from the forward pass's layer inputs
-   * (`inputs[i]` = the stream after i layers) and its last stream; null without one.
+   * Runs `extra` (if any) on the residual stream after its layer, from the forward pass's layer inputs
+   * (`inputs[i]` = the stream after i layers) and its last stream, and returns what the backward pass
+   * calls once dx is the gradient of the stream after `layer` layers: at extra's layer it adds extra's
+   * gradient to dx (and disposes it), at every other layer it does nothing.
    */
-  protected residualLossGradient(extra: ResidualLoss | undefined, inputs: readonly Tensor[], last: Tensor, lossScale: number): Tensor | null {
-    if (!extra) return null;
+  protected residualLossGradient(extra: ResidualLoss | undefined, inputs: readonly Tensor[], last: Tensor, lossScale: number): (layer: number, dx: Tensor) => void {
+    if (!extra) return () => {};
     const n = inputs.length;
     if (!Number.isInteger(extra.layer) || extra.layer < 0 || extra.layer > n) throw new Error(`residual loss at layer ${extra.layer}: the model has layers 0..${n}`);
-    return extra.backward(extra.layer === n ? last : inputs[extra.layer], lossScale);
+    const dExtra = extra.backward(extra.layer === n ? last : inputs[extra.layer], lossScale);
+    return (layer, dx) => {
+      if (layer !== extra.layer) return;
+      this.backend.addInPlace(dx, dExtra);
+      this.backend.dispose(dExtra);
+    };
   }
 
   /** The full-sequence forward pass of uploaded ids: (M) to the logits (M, V), nothing else kept. */
@@ -172,7 +179,7 @@ export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {
   /** Every parameter, downloaded, under its Hugging Face name. */
   async exportParameters(): Promise<Map<string, Float32Array>> {
     // one readback of the packed tensor rather than one per parameter
-    return this.packed.unpack(await this.backend.download(this.packed.allParams));
+    return this.packed.download();
   }
 
   /**

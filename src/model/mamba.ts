@@ -217,13 +217,7 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     const be = this.backend;
     const { ids, targetIds } = this.uploadBatch(inputs, targets, batch, length, 'forwardBackward');
     const { logits, caches, last, xFinal, rstdFinal } = this.forward(ids, batch, length, true);
-    const dExtra = this.residualLossGradient(extra, caches.map((c) => c.x), last, lossScale);
-    const addExtra = (layer: number) => {
-      if (dExtra && extra!.layer === layer) {
-        be.addInPlace(dx, dExtra);
-        be.dispose(dExtra);
-      }
-    };
+    const addExtra = this.residualLossGradient(extra, caches.map((c) => c.x), last, lossScale);
     const { loss, dLogits } = be.crossEntropy(logits, targetIds, true, lossScale);
     be.dispose(logits);
     be.dispose(targetIds);
@@ -238,13 +232,13 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     be.dispose(xFinal);
     be.dispose(rstdFinal);
     be.dispose(last);
-    addExtra(this.layers.length);
+    addExtra(this.layers.length, dx);
     for (let i = this.layers.length - 1; i >= 0; i--) {
       this.layerBackward(this.layers[i], this.layerGrads[i], caches[i], dx, batch, length);
       this.disposeCache(caches[i]);
       // The layer input is the previous layer's output (or the embedding): no longer needed.
       be.dispose(caches[i].x);
-      addExtra(i);
+      addExtra(i, dx);
     }
     // With tied embeddings the lm_head gradient is already in there: accumulate.
     be.embeddingBackward(ids, dx, this.grads.get('backbone.embeddings.weight')!, this.config.tie_embeddings);

@@ -87,6 +87,11 @@ export class PackedParameters {
     return all;
   }
 
+  /** The per-parameter arrays of a packed tensor in this layout (the parameters unless another is named), read back once. */
+  async download(packed: Tensor = this.allParams): Promise<Map<string, Float32Array>> {
+    return this.unpack(await this.backend.download(packed));
+  }
+
   /** The per-parameter arrays (copies) of a packed array in this layout, in the model's order. */
   unpack(all: Float32Array): Map<string, Float32Array> {
     if (all.length !== this.size) throw new Error(`unpack: ${all.length} values for a packed size of ${this.size}`);

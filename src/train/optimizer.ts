@@ -64,8 +64,8 @@ export class AdamW {
   }
 
   async exportState(): Promise<OptimizerSnapshot> {
-    const m = this.packed.unpack(await this.backend.download(this.m));
-    const v = this.packed.unpack(await this.backend.download(this.v));
+    const m = await this.packed.download(this.m);
+    const v = await this.packed.download(this.v);
     return { step: this.step, m, v };
   }
 

@@ -397,7 +397,7 @@ async function saveCheckpoint(session: Session, dirs: readonly string[]): Promis
     state: session.state as unknown as Record<string, unknown>,
   };
   if (session.aux) {
-    const values = session.aux.loss.packed.unpack(await session.backend.download(session.aux.loss.packed.allParams));
+    const values = await session.aux.loss.packed.download();
     const tensors: NamedTensors = new Map(auxHeadShapes(session.config.d_model).map(([name, shape]) => [name, { shape, data: values.get(name)! }]));
     parts.auxHead = { tensors, optimizer: await session.aux.optimizer.exportState() };
   }
