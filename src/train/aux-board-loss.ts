@@ -9,7 +9,7 @@
  * keeps only the model's own tensors.
  */
 import type { Backend, Tensor } from '../backend/backend.js';
-import { MINE, THEIRS, othelloLabels } from '../../games/othello/labels.js';
+import { othelloLabels } from '../../games/othello/labels.js';
 import type { ResidualLoss } from '../model/language-model.js';
 import { PackedParameters } from '../model/packing.js';
 import { Rng } from '../util/rng.js';
@@ -52,13 +52,9 @@ export function boardTargets(inputs: Int32Array, batch: number, length: number):
   const row = new Uint8Array(length);
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < length; t++) row[t] = inputs[b * length + t];
+    // the labels are the class ids: 0 empty, MINE = 1, THEIRS = 2
     const { moves, mineTheirs } = othelloLabels(row);
-    for (let t = 0; t < moves; t++) {
-      for (let s = 0; s < SQUARES; s++) {
-        const label = mineTheirs[t * SQUARES + s];
-        out[((b * length + t) * SQUARES + s)] = label === MINE ? 1 : label === THEIRS ? 2 : 0;
-      }
-    }
+    out.set(mineTheirs.subarray(0, moves * SQUARES), b * length * SQUARES);
   }
   return out;
 }
