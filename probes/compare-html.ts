@@ -18,8 +18,8 @@ export function renderCompareHtml(compare: CompareReport): string {
   const title = `${compare.models.length} models compared: ${compare.game} ${compare.target} probes`;
   const html = ['<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>${escapeXml(title)}</title>`, `<style>${PAGE_STYLE}</style>`, '</head>', '<body>'];
   html.push(`<h1>${escapeXml(title)}</h1>`);
-  html.push(modelTable(compare.models));
-  html.push('<p class="note">Tokens: training steps x batch x positions per game, from each checkpoint\'s trainer-state.json, with the minutes its steps took and the backend they ran on (- where the checkpoint was shipped without it), and the weight and layer of the auxiliary board loss it trained with (gamba train --aux-board-loss). Legal: the share of held-out positions whose greedy move is legal, from the eval.json of `gamba eval --json` beside the checkpoint. Best layers: highest held-out cell accuracy of each source, next to the same probe on a randomly initialised model of the same config.</p>');
+  html.push(modelTable(compare.models, compare.afterMove));
+  html.push(`<p class="note">Tokens: training steps x batch x positions per game, from each checkpoint's trainer-state.json, with the minutes its steps took and the backend they ran on (- where the checkpoint was shipped without it), and the weight and layer of the auxiliary board loss it trained with (gamba train --aux-board-loss). Legal: the share of held-out positions whose greedy move is legal, from the eval.json of gamba eval --json beside the checkpoint. Best layers: highest held-out cell accuracy of each source, next to the same probe on a randomly initialised model of the same config; after move ${compare.afterMove}: the best residual layer's accuracy over the held-out positions after that move, pooled.</p>`);
 
   html.push('<h2>Probe accuracy by layer</h2>', '<div class="row">');
   html.push(byLayerChart(compare, 'cellAcc', 'Cell accuracy by layer'));
@@ -40,15 +40,18 @@ export function renderCompareHtml(compare: CompareReport): string {
   return html.join('\n') + '\n';
 }
 
-function modelTable(models: ComparedModel[]): string {
+function modelTable(models: ComparedModel[], afterMove: number): string {
   const rows = ['<table>', '<tr><th class="left">model</th><th class="left">architecture</th><th>parameters</th><th>d_model x layers</th><th>d_state</th>' +
-    '<th>steps</th><th>tokens</th><th>minutes</th><th>aux board loss</th><th>legal</th><th>best residual: cell / board</th><th>random-init there</th><th>best state: cell / board</th><th>random-init there</th></tr>'];
+    '<th>steps</th><th>tokens</th><th>minutes</th><th>aux board loss</th><th>legal</th><th>best residual: cell / board</th><th>random-init there</th>' +
+    `<th>after move ${afterMove}: cell / board</th><th>random-init there</th><th>best state: cell / board</th><th>random-init there</th></tr>`];
   models.forEach((m, i) => {
     const best = (source: 'residual' | 'state') => {
       const b = m.best.find((x) => x.source === source);
-      if (!b) return '<td>-</td><td>-</td>';
+      if (!b) return source === 'residual' ? '<td>-</td><td>-</td><td>-</td><td>-</td>' : '<td>-</td><td>-</td>';
       const control = m.layers.find((l) => l.source === source && l.layer === b.layer)?.control;
-      return `<td>layer ${b.layer}: ${pct(b.cellAcc, 2)} / ${pct(b.boardAcc, 2)}</td><td>${control ? `${pct(control.cellAcc, 2)} / ${pct(control.boardAcc, 2)}` : '-'}</td>`;
+      const pair = (a: { cellAcc: number; boardAcc: number } | null | undefined) => `<td>${a ? `${pct(a.cellAcc, 2)} / ${pct(a.boardAcc, 2)}` : '-'}</td>`;
+      const late = source === 'residual' ? `${pair(b.late)}${pair(b.late?.control)}` : '';
+      return `<td>layer ${b.layer}: ${pct(b.cellAcc, 2)} / ${pct(b.boardAcc, 2)}</td>${pair(control)}${late}`;
     };
     const t = m.training;
     rows.push(`<tr><td class="left"><span class="swatch" style="background:${colorOf(i)}"></span>${escapeXml(m.name)}</td><td class="left">${escapeXml(m.architecture)}${m.preset ? ` (${escapeXml(m.preset)})` : ''}</td>` +

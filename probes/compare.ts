@@ -8,7 +8,8 @@
  *     run had one (null for a checkpoint shipped without its trainer state);
  *   - the legal-move rate of `gamba eval` (null without eval.json);
  *   - probe accuracy by layer and source with the random-init control, by move number at the best
- *     layer of each source, and the lens.
+ *     layer of each source, the same accuracy pooled over the moves after `afterMove` (late in the
+ *     game, where a model's board tends to decay) beside its control's, and the lens.
  * The reports must probe one game and target: accuracies of different targets do not compare.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { writeFileAtomic } from '../src/util/write-file-atomic.js';
 import { renderCompareHtml } from './compare-html.js';
 import type { FeatureSource } from './capture.js';
 import { checkReportDir } from './report-files.js';
+import type { MoveAccuracy } from './metrics.js';
 import { readReport, REPORT_JSON, type LayerResult, type ProbeReport } from './report.js';
 
 export const COMPARE_FORMAT = 'gamba-compare';
@@ -30,6 +32,8 @@ export const COMPARE_JSON = 'compare.json';
 export const COMPARE_HTML = 'compare.html';
 /** What `gamba eval --json > eval.json` leaves beside a checkpoint. */
 export const EVAL_FILE = 'eval.json';
+/** The late game pooled by default: after move 40 of Othello's 60, where othello_mamba's boards decay. */
+export const DEFAULT_AFTER_MOVE = 40;
 
 export interface ComparedLayer {
   source: FeatureSource;
@@ -37,6 +41,15 @@ export interface ComparedLayer {
   cellAcc: number;
   boardAcc: number;
   /** The random-init control at the same source and layer (null without it). */
+  control: { cellAcc: number; boardAcc: number } | null;
+}
+
+/** Accuracy pooled over the held-out positions after a move number (weighted by positions). */
+export interface LateAccuracy {
+  positions: number;
+  cellAcc: number;
+  boardAcc: number;
+  /** The random-init control's, over the same positions (null without it). */
   control: { cellAcc: number; boardAcc: number } | null;
 }
 
@@ -64,7 +77,12 @@ export interface ComparedModel {
   legalTop1: number | null;
   layers: ComparedLayer[];
   /** The layer of highest cell accuracy per source, with its accuracy by move number. */
-  best: { source: FeatureSource; layer: number; cellAcc: number; boardAcc: number; byMove: { move: number; cellAcc: number; boardAcc: number }[] }[];
+  best: {
+    source: FeatureSource; layer: number; cellAcc: number; boardAcc: number;
+    byMove: { move: number; positions: number; cellAcc: number; boardAcc: number }[];
+    /** Pooled over the moves after the report's `afterMove` (null if no held-out game gets there). */
+    late: LateAccuracy | null;
+  }[];
   /** Legal top-1 of the logit and tuned lens by residual layer (null without the lens or its legality). */
   lens: { layer: number; logit: number; tuned: number }[] | null;
 }
@@ -77,11 +95,14 @@ export interface CompareReport {
   target: string;
   /** Probe points and held-out games of the first report (the others' are listed per model). */
   moveAxis: string;
+  /** Each best layer's `late` accuracy pools the moves after this one. */
+  afterMove: number;
   models: ComparedModel[];
 }
 
 /** Reads the reports (directories holding report.json, or the files) and puts them side by side. */
-export function compareReports(paths: string[], names?: string[]): CompareReport {
+export function compareReports(paths: string[], names?: string[], afterMove = DEFAULT_AFTER_MOVE): CompareReport {
+  if (!Number.isInteger(afterMove) || afterMove < 0) throw new UserError(`--after-move: ${afterMove} is not a move number (an integer from 0)`);
   if (paths.length < 1) throw new UserError('compare: give at least one probe report directory');
   if (names && names.length !== paths.length) throw new UserError(`--name: ${names.length} names for ${paths.length} reports (give one per report, in order)`);
   const reports = paths.map((p) => {
@@ -94,7 +115,7 @@ export function compareReports(paths: string[], names?: string[]): CompareReport
       throw new UserError(`${file}: probes ${report.data.game} ${report.target}, but ${reports[0].file} probes ${first.data.game} ${first.target}; compare reports of one game and target`);
     }
   }
-  const models = reports.map(({ file, report }, i) => comparedModel(file, report, names?.[i]));
+  const models = reports.map(({ file, report }, i) => comparedModel(file, report, names?.[i], afterMove));
   const seen = new Set<string>();
   for (const m of models) {
     if (seen.has(m.name)) throw new UserError(`compare: two models are named ${m.name}; name them with --name`);
@@ -107,11 +128,12 @@ export function compareReports(paths: string[], names?: string[]): CompareReport
     game: first.data.game,
     target: first.target,
     moveAxis: first.data.moveAxis ?? 'move number',
+    afterMove,
     models,
   };
 }
 
-function comparedModel(file: string, report: ProbeReport, name: string | undefined): ComparedModel {
+function comparedModel(file: string, report: ProbeReport, name: string | undefined, afterMove: number): ComparedModel {
   const reportDir = dirname(file);
   // The checkpoint as the probe run was given it (relative to where it ran), or else the directory
   // above the report (where `gamba probe` puts it by default).
@@ -138,12 +160,27 @@ function comparedModel(file: string, report: ProbeReport, name: string | undefin
     best: sources.map((source) => {
       const rows = report.layers.filter((l) => l.source === source);
       const b = rows.reduce((x, y) => (y.cellAcc > x.cellAcc ? y : x));
-      return { source, layer: b.layer, cellAcc: b.cellAcc, boardAcc: b.boardAcc, byMove: b.byMove.map((m) => ({ move: m.move, cellAcc: m.cellAcc, boardAcc: m.boardAcc })) };
+      const late = pooledAfter(b.byMove, afterMove);
+      const controlLate = control(b) && pooledAfter(control(b)!.byMove, afterMove);
+      return {
+        source, layer: b.layer, cellAcc: b.cellAcc, boardAcc: b.boardAcc,
+        byMove: b.byMove.map((m) => ({ move: m.move, positions: m.positions, cellAcc: m.cellAcc, boardAcc: m.boardAcc })),
+        late: late && { ...late, control: controlLate ? { cellAcc: controlLate.cellAcc, boardAcc: controlLate.boardAcc } : null },
+      };
     }),
     lens: report.lens && report.lens.layers[0].logit.legalTop1 !== null
       ? report.lens.layers.map((l) => ({ layer: l.layer, logit: l.logit.legalTop1!, tuned: l.tuned.legalTop1! }))
       : null,
   };
+}
+
+/** Cell and board accuracy over the positions after move `afterMove`, weighted by positions (null if none). */
+function pooledAfter(byMove: MoveAccuracy[], afterMove: number): { positions: number; cellAcc: number; boardAcc: number } | null {
+  const late = byMove.filter((m) => m.move > afterMove);
+  const positions = late.reduce((sum, m) => sum + m.positions, 0);
+  if (positions === 0) return null;
+  const mean = (key: 'cellAcc' | 'boardAcc') => late.reduce((sum, m) => sum + m[key] * m.positions, 0) / positions;
+  return { positions, cellAcc: mean('cellAcc'), boardAcc: mean('boardAcc') };
 }
 
 /** Steps, tokens and minutes of training from the checkpoint's trainer state, if it was kept. */

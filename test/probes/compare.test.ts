@@ -68,6 +68,33 @@ describe('gamba compare', () => {
     expect(shipped.legalTop1).toBe(JSON.parse(readFileSync(join('models', 'othello-base', 'eval.json'), 'utf8')).legalTop1);
     expect(shipped.best.find((b) => b.source === 'residual')).toMatchObject({ layer: 6 });
     expect(shipped.layers.find((l) => l.source === 'residual' && l.layer === 6)!.control!.cellAcc).toBeLessThan(0.7);
+    // The late game: the best layer's positions after move 40, pooled, and its control's over the same positions.
+    expect(compare.afterMove).toBe(40);
+    const layer6 = readReport(join(SHIPPED, 'report.json')).layers.find((l) => l.source === 'residual' && l.layer === 6)!;
+    const lateMoves = layer6.byMove.filter((m) => m.move > 40);
+    const late = shipped.best.find((b) => b.source === 'residual')!.late!;
+    expect(late.positions).toBe(lateMoves.reduce((sum, m) => sum + m.positions, 0));
+    expect(late.boardAcc).toBeLessThan(layer6.boardAcc);
+    expect(late.cellAcc).toBeGreaterThan(Math.min(...lateMoves.map((m) => m.cellAcc)));
+    expect(late.cellAcc).toBeLessThan(Math.max(...lateMoves.map((m) => m.cellAcc)));
+    expect(late.control!.cellAcc).toBeLessThan(late.cellAcc);
+  });
+
+  it('pools a best layer over every held-out position when --after-move is 0: its whole accuracy again', () => {
+    const out = join(root, 'compare-all-moves');
+    expect(gamba('compare', SHIPPED, '--after-move', '0', '--out', out).status).toBe(0);
+    const compare = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareReport;
+    const report = readReport(join(SHIPPED, 'report.json'));
+    for (const best of compare.models[0].best) {
+      const layer = report.layers.find((l) => l.source === best.source && l.layer === best.layer)!;
+      expect(best.late!.positions).toBe(layer.positions);
+      expect(best.late!.cellAcc).toBeCloseTo(layer.cellAcc, 9);
+      expect(best.late!.boardAcc).toBeCloseTo(layer.boardAcc, 9);
+    }
+    const bad = gamba('compare', SHIPPED, '--after-move', '2.5', '--out', join(root, 'bad-after'));
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('gamba: --after-move: 2.5 is not a move number (an integer from 0)\n');
+    expect(existsSync(join(root, 'bad-after'))).toBe(false);
   });
 
   it.skipIf(!hasChromium)('draws a page that loads in headless Chromium without a problem', () => {
