@@ -1,15 +1,23 @@
 /**
- * Engine self-play into a dataset, for any game: several engine processes play games side by side,
- * game i by whichever engine is free, and the finished games are written in game order (so a dataset
- * depends on the seed, not on which engine was faster). If an engine dies or hangs, no new games are
- * started, the games already finished are written as the dataset, and the engine's error is reported
- * after it, naming the directory. generate-chess-selfplay.ts and generate-othello-selfplay.ts say how
- * their games are played.
+ * Engine self-play into a dataset, for any game: engine slots play games side by side, game i by
+ * whichever slot is free, and the finished games are written in game order (so a dataset depends on
+ * the seed, not on which engine was faster). Up to ENGINES_PER_THREAD slots run on the main thread;
+ * more are split in groups over worker threads (selfplay-thread.ts), because the bookkeeping of a game
+ * between engine moves (chess.js's legality and SAN, about 0.6 ms a ply) on one thread cannot keep 16
+ * engines busy. If an engine dies or hangs, no new games are started, the games already finished are
+ * written as the dataset, and the engine's error is reported after it, naming the directory.
+ * generate-chess-selfplay.ts and generate-othello-selfplay.ts say how their games are played.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { UserError } from '../src/util/errors.js';
 import { recordShape, type DatasetGame } from './games.js';
 import type { DatasetManifest, Split } from './format.js';
 import { DatasetWriter, buildDatasetDirectory } from './writer.js';
+
+/** Engine slots one thread drives; more slots than this get worker threads. */
+export const ENGINES_PER_THREAD = 4;
 
 export interface SelfPlayEngine {
   quit(): Promise<void>;
@@ -35,79 +43,257 @@ export interface SelfPlayRunOptions {
   onProgress?: (gamesDone: number) => void;
 }
 
-export interface EngineSelfPlaySpec<E extends SelfPlayEngine> extends SelfPlayRunOptions {
+/** How a game's engines start and play; the same on the main thread and on a worker thread. */
+export interface SelfPlaySource<E extends SelfPlayEngine> {
   game: DatasetGame;
   startEngine: () => Promise<E>;
   /** The manifest's `source`, from the first started engine (its name and version). */
   sourceOf: (engine: E) => string;
+  /** The engine's name and version, for a summary. */
+  engineName: (engine: E) => string;
   /** Plays game `index` on `engine`. */
   playGame: (engine: E, index: number) => Promise<SelfPlayRecord>;
 }
 
-export interface EngineSelfPlayResult<E> {
+/**
+ * Where a worker thread rebuilds the source: a module (its import.meta.url) exporting
+ * `selfPlaySource(options)`, and options that survive a structured clone (no functions).
+ */
+export interface SelfPlaySourceModule {
+  url: string;
+  options: unknown;
+}
+
+export interface EngineSelfPlayResult {
   manifest: DatasetManifest;
-  /** The first engine, for its name in a summary (already quit). */
-  engine: E;
+  /** The first engine's name and version. */
+  engine: string;
   engines: number;
+  /** Worker threads the engines ran on (0: all on the main thread). */
+  threads: number;
   /** Plies over all games. */
   plies: number;
 }
 
-export async function generateEngineSelfPlay<E extends SelfPlayEngine>(outDir: string, spec: EngineSelfPlaySpec<E>): Promise<EngineSelfPlayResult<E>> {
-  let failure: unknown = null;
-  const result = await buildDatasetDirectory(outDir, spec.force, async (tmpDir) => {
-    const count = Math.min(spec.engines, spec.games);
-    const started = await Promise.allSettled(Array.from({ length: count }, () => spec.startEngine()));
-    const engines = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+interface StartedNames {
+  source: string;
+  engine: string;
+}
+
+/** Hands out game indices (null: stop), takes finished games, and hears of a failed engine. */
+interface SlotCalls {
+  claim: () => number | null | Promise<number | null>;
+  deliver: (index: number, game: SelfPlayRecord) => void;
+  fail: (error: unknown) => void;
+}
+
+/** Engine slots driven by one thread. */
+interface SlotGroup {
+  /** Starts every engine of the group (or none: a refusal kills those started). */
+  start(): Promise<StartedNames>;
+  /** Plays claimed games until a claim says stop; quits the engines at the end. Never rejects: a failure goes to `fail`. */
+  play(calls: SlotCalls): Promise<void>;
+  kill(): void;
+}
+
+/** The slots of the calling thread. */
+export class EngineSlots<E extends SelfPlayEngine> implements SlotGroup {
+  private engines: E[] = [];
+
+  constructor(private readonly source: SelfPlaySource<E>, private readonly count: number) {}
+
+  async start(): Promise<StartedNames> {
+    const started = await Promise.allSettled(Array.from({ length: this.count }, () => this.source.startEngine()));
+    this.engines = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (refused) {
-      for (const engine of engines) engine.kill();
+      this.kill();
       throw refused.reason;
     }
+    return { source: this.source.sourceOf(this.engines[0]), engine: this.source.engineName(this.engines[0]) };
+  }
+
+  async play({ claim, deliver, fail }: SlotCalls): Promise<void> {
+    const loop = async (engine: E): Promise<void> => {
+      for (let index = await claim(); index !== null; index = await claim()) {
+        let game: SelfPlayRecord;
+        try {
+          game = await this.source.playGame(engine, index);
+        } catch (error) {
+          fail(error);
+          return;
+        }
+        deliver(index, game);
+      }
+    };
+    try {
+      await Promise.all(this.engines.map(loop));
+    } finally {
+      await Promise.all(this.engines.map((engine) => engine.quit()));
+    }
+  }
+
+  kill(): void {
+    for (const engine of this.engines) engine.kill();
+  }
+}
+
+/** What a worker thread and the main thread say to each other (selfplay-thread.ts is the other side). */
+export type ThreadMessage =
+  | { type: 'started'; names: StartedNames }
+  | { type: 'refused'; error: SerializedError }
+  | { type: 'claim' }
+  | { type: 'game'; index: number; game: SelfPlayRecord }
+  | { type: 'failed'; error: SerializedError }
+  | { type: 'finished' };
+export type MainMessage = { type: 'index'; index: number | null } | { type: 'kill' };
+export interface ThreadData {
+  url: string;
+  options: unknown;
+  engines: number;
+}
+
+export interface SerializedError {
+  message: string;
+  user: boolean;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  return { message: error instanceof Error ? error.message : String(error), user: error instanceof UserError };
+}
+
+function deserializeError(error: SerializedError): Error {
+  return error.user ? new UserError(error.message) : new Error(error.message);
+}
+
+/** Engine slots on a worker thread. */
+class ThreadSlots implements SlotGroup {
+  private readonly worker: Worker;
+  private onMessage: (message: ThreadMessage) => void = () => {};
+  private onGone: (why: Error) => void = () => {};
+  private readonly early: ThreadMessage[] = [];
+
+  constructor(script: URL, data: ThreadData) {
+    this.worker = new Worker(script, { workerData: data });
+    this.worker.on('message', (message: ThreadMessage) => this.onMessage(message));
+    this.worker.on('error', (error) => this.onGone(error));
+    this.worker.on('exit', (code) => this.onGone(new Error(`self-play thread exited with code ${code}`)));
+  }
+
+  start(): Promise<StartedNames> {
+    return new Promise((resolve, reject) => {
+      this.onGone = reject;
+      this.onMessage = (message) => {
+        if (message.type === 'started') resolve(message.names);
+        else if (message.type === 'refused') reject(deserializeError(message.error));
+        // the thread claims its first games as soon as its engines run, maybe before the other
+        // threads' engines do and play() is called: those claims wait for it
+        else this.early.push(message);
+      };
+    });
+  }
+
+  play({ claim, deliver, fail }: SlotCalls): Promise<void> {
+    return new Promise((resolve) => {
+      this.onGone = (why) => {
+        fail(why);
+        resolve();
+      };
+      this.onMessage = (message) => {
+        // claims are answered in the order they came (a resolved promise's callbacks run in order)
+        if (message.type === 'claim') void Promise.resolve(claim()).then((index) => this.send({ type: 'index', index }));
+        else if (message.type === 'game') deliver(message.index, message.game);
+        else if (message.type === 'failed') fail(deserializeError(message.error));
+        else if (message.type === 'finished') {
+          this.onGone = () => {};
+          void this.worker.terminate();
+          resolve();
+        }
+      };
+      for (const message of this.early.splice(0)) this.onMessage(message);
+    });
+  }
+
+  kill(): void {
+    this.onGone = () => {};
+    this.send({ type: 'kill' });
+  }
+
+  private send(message: MainMessage): void {
+    this.worker.postMessage(message);
+  }
+}
+
+/**
+ * The compiled worker beside this module, or null when running from TypeScript sources (tests), where
+ * every slot runs on the main thread.
+ */
+function threadScript(): URL | null {
+  const url = new URL('./selfplay-thread.js', import.meta.url);
+  return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : null;
+}
+
+/** The engine slots: one group on this thread, or ENGINES_PER_THREAD-sized groups on worker threads. */
+function slotGroups<E extends SelfPlayEngine>(engines: number, source: SelfPlaySource<E>, module: SelfPlaySourceModule): SlotGroup[] {
+  const script = threadScript();
+  if (engines <= ENGINES_PER_THREAD || script === null) return [new EngineSlots(source, engines)];
+  const threads = Math.ceil(engines / ENGINES_PER_THREAD);
+  return Array.from({ length: threads }, (_, t) => {
+    const share = Math.floor(engines / threads) + (t < engines % threads ? 1 : 0);
+    return new ThreadSlots(script, { url: module.url, options: module.options, engines: share });
+  });
+}
+
+export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
+  outDir: string,
+  run: SelfPlayRunOptions,
+  source: SelfPlaySource<E>,
+  module: SelfPlaySourceModule,
+): Promise<EngineSelfPlayResult> {
+  let failure: unknown = null;
+  const result = await buildDatasetDirectory(outDir, run.force, async (tmpDir) => {
+    const engines = Math.min(run.engines, run.games);
+    const groups = slotGroups(engines, source, module);
+    const started = await Promise.allSettled(groups.map((group) => group.start()));
+    const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (refused) {
+      for (const group of groups) group.kill();
+      throw refused.reason;
+    }
+    const names = (started[0] as PromiseFulfilledResult<StartedNames>).value;
     const writer = new DatasetWriter(tmpDir, {
-      ...recordShape(spec.game),
-      source: spec.sourceOf(engines[0]),
-      seed: spec.seed,
-      valFraction: spec.valFraction,
+      ...recordShape(source.game),
+      source: names.source,
+      seed: run.seed,
+      valFraction: run.valFraction,
       chunkGames: 1,
-      shardGames: spec.shardGames,
+      shardGames: run.shardGames,
     });
     const finished = new Map<number, SelfPlayRecord>();
     let nextGame = 0;
     let nextToWrite = 0;
     let done = 0;
     let plies = 0;
-    const writeReady = (): void => {
-      for (let ready = finished.get(nextToWrite); ready; ready = finished.get(nextToWrite)) {
-        finished.delete(nextToWrite++);
-        writer.append(ready.split, ready.record);
-      }
-    };
-    const worker = async (engine: E): Promise<void> => {
-      while (failure === null && nextGame < spec.games) {
-        const index = nextGame++;
-        let game: SelfPlayRecord;
-        try {
-          game = await spec.playGame(engine, index);
-        } catch (error) {
-          failure ??= error;
-          return;
-        }
+    const calls: SlotCalls = {
+      claim: () => (failure === null && nextGame < run.games ? nextGame++ : null),
+      deliver: (index, game) => {
         plies += game.plies;
         finished.set(index, game);
-        writeReady();
-        spec.onProgress?.(++done);
-      }
+        for (let ready = finished.get(nextToWrite); ready; ready = finished.get(nextToWrite)) {
+          finished.delete(nextToWrite++);
+          writer.append(ready.split, ready.record);
+        }
+        run.onProgress?.(++done);
+      },
+      fail: (error) => {
+        failure ??= error;
+      },
     };
-    try {
-      await Promise.all(engines.map(worker));
-    } finally {
-      await Promise.all(engines.map((engine) => engine.quit()));
-    }
+    await Promise.all(groups.map((group) => group.play(calls)));
     // After a failure, games that finished after a gap are kept too (in game order).
     for (const index of [...finished.keys()].sort((a, b) => a - b)) writer.append(finished.get(index)!.split, finished.get(index)!.record);
     if (done === 0) throw failure ?? new UserError('no game was played');
-    return { manifest: writer.finish(), engine: engines[0], engines: count, plies };
+    return { manifest: writer.finish(), engine: names.engine, engines, threads: groups.length > 1 || groups[0] instanceof ThreadSlots ? groups.length : 0, plies };
   });
   if (failure !== null) {
     const message = failure instanceof Error ? failure.message : String(failure);

@@ -2,13 +2,15 @@
  * `gamba generate chess --source stockfish`: engine self-play at mixed strength. Several engine
  * processes (one per core by default, each with Threads 1) play games side by side. Game i draws its
  * settings from `new Rng(seed, i)`: train or val, 0..8 uniformly random opening plies, and for each side
- * a Skill Level 0..20 and a node budget per move, log-uniform from 100 to ~30,000 nodes. The engine then
- * plays both sides until the game is over or its string fills the 1024-character block.
+ * a Skill Level 0..20 and a node budget per move, log-uniform over the range asked for (by default
+ * 100 to ~31,600 nodes, 10^2 to 10^4.5). The engine then plays both sides until the game is over or its
+ * string fills the 1024-character block. The range is named in the manifest's source; with the seed it
+ * gives every game's settings.
  *
  * Same seed, same settings per game; the moves are not byte-reproducible, because Stockfish below
  * Skill Level 20 picks among its candidate moves with a generator seeded from the clock.
  *
- * The engines, the game order and a dying engine are engine-selfplay.ts's.
+ * The engines, their threads, the game order and a dying engine are engine-selfplay.ts's.
  */
 import { Chess, type Move } from 'chess.js';
 import { writeGameRecord } from '../games/chess/game-string.js';
@@ -18,18 +20,22 @@ import { CHESS_BLOCK_LENGTH } from '../games/chess/vocabulary.js';
 import { DATASET_GAMES } from './games.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
-import { generateEngineSelfPlay, type SelfPlayRunOptions } from './engine-selfplay.js';
+import { generateEngineSelfPlay, type SelfPlayRunOptions, type SelfPlaySource } from './engine-selfplay.js';
 import type { DatasetManifest, Split } from './format.js';
 
 export interface SelfPlayOptions extends SelfPlayRunOptions {
   /** UCI engine path (default: the npm stockfish package). */
   enginePath?: string;
+  /** Node budgets per move as powers of ten (default DEFAULT_NODE_EXPONENTS). */
+  nodes?: readonly [number, number];
 }
 
 export interface SelfPlayResult {
   manifest: DatasetManifest;
   engine: string;
   engines: number;
+  /** Worker threads the engines ran on (0: the main thread). */
+  threads: number;
   /** Plies over all games. */
   plies: number;
 }
@@ -48,12 +54,26 @@ export interface SelfPlaySettings {
   rng: Rng;
 }
 
+/** The node budgets drawn from by default, as powers of ten: 100 to ~31,600 nodes a move. */
+export const DEFAULT_NODE_EXPONENTS: readonly [number, number] = [2, 4.5];
+
+/** `--nodes LO-HI` as the powers of ten the draws work in (the default range keeps its exact draws). */
+export function nodeExponents(lo: number, hi: number): [number, number] {
+  return [Math.log10(lo), Math.log10(hi)];
+}
+
+/** The node range as it is printed and recorded: `100-31623`. */
+export function nodeRangeText(exponents: readonly [number, number]): string {
+  return exponents.map((e) => Math.round(10 ** e)).join('-');
+}
+
 /** The settings of game `index` (see the file comment). */
-export function selfPlaySettings(seed: number, index: number, valFraction: number): SelfPlaySettings {
+export function selfPlaySettings(seed: number, index: number, valFraction: number, nodes: readonly [number, number] = DEFAULT_NODE_EXPONENTS): SelfPlaySettings {
   const rng = new Rng(seed, index);
   const split: Split = rng.nextFloat() < valFraction ? 'val' : 'train';
   const openingPlies = rng.nextInt(9);
-  const side = (): SideSettings => ({ skill: rng.nextInt(21), nodes: Math.round(10 ** (2 + 2.5 * rng.nextFloat())) });
+  const [lo, hi] = nodes;
+  const side = (): SideSettings => ({ skill: rng.nextInt(21), nodes: Math.round(10 ** (lo + (hi - lo) * rng.nextFloat())) });
   const white = side();
   const black = side();
   return { split, openingPlies, white, black, rng };
@@ -78,7 +98,7 @@ export async function playSelfPlayGame(engine: UciEngine, settings: SelfPlaySett
     } else {
       const side = ply % 2 === 0 ? settings.white : settings.black;
       if (side.skill !== skill) {
-        await engine.setOption('Skill Level', side.skill);
+        await engine.setOption('Skill Level', side.skill, false);
         skill = side.skill;
       }
       const uci = (await engine.bestMove(ucis, { nodes: side.nodes })).move;
@@ -95,24 +115,40 @@ export async function playSelfPlayGame(engine: UciEngine, settings: SelfPlaySett
   return sans;
 }
 
-export async function generateChessSelfPlay(outDir: string, options: SelfPlayOptions): Promise<SelfPlayResult> {
+/** The options a worker thread needs to play the same games (engine-selfplay.ts). */
+export interface ChessSelfPlaySourceOptions {
+  enginePath?: string;
+  nodes: readonly [number, number];
+  seed: number;
+  valFraction: number;
+}
+
+/** Stockfish self-play as engine-selfplay.ts runs it, on any thread. */
+export function selfPlaySource(options: ChessSelfPlaySourceOptions): SelfPlaySource<UciEngine> {
   const command = engineCommand(options.enginePath);
-  const result = await generateEngineSelfPlay(outDir, {
-    ...options,
+  return {
     game: DATASET_GAMES.chess,
     startEngine: async () => {
       const engine = await UciEngine.start(command);
       await engine.setOption('Threads', 1);
       return engine;
     },
-    sourceOf: (engine) => `stockfish-selfplay (${engine.name})`,
+    sourceOf: (engine) => `stockfish-selfplay (${engine.name}, nodes ${nodeRangeText(options.nodes)})`,
+    engineName: (engine) => engine.name,
     playGame: async (engine, index) => {
-      const settings = selfPlaySettings(options.seed, index, options.valFraction);
+      const settings = selfPlaySettings(options.seed, index, options.valFraction, options.nodes);
       const sans = await playSelfPlayGame(engine, settings);
       const record = new Uint8Array(CHESS_BLOCK_LENGTH);
       writeGameRecord(sans, record, 0);
       return { split: settings.split, record, plies: sans.length };
     },
-  });
-  return { manifest: result.manifest, engine: result.engine.name, engines: result.engines, plies: result.plies };
+  };
+}
+
+export async function generateChessSelfPlay(outDir: string, options: SelfPlayOptions): Promise<SelfPlayResult> {
+  const sourceOptions: ChessSelfPlaySourceOptions = {
+    enginePath: options.enginePath, nodes: options.nodes ?? DEFAULT_NODE_EXPONENTS, seed: options.seed, valFraction: options.valFraction,
+  };
+  const result = await generateEngineSelfPlay(outDir, options, selfPlaySource(sourceOptions), { url: import.meta.url, options: sourceOptions });
+  return { manifest: result.manifest, engine: result.engine, engines: result.engines, threads: result.threads, plies: result.plies };
 }

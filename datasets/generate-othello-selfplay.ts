@@ -11,14 +11,15 @@
  *
  * gtp-rhino with its opening book's variation off (`--book 0`; the variation is drawn from the clock)
  * and its evaluator's randomness at its default 0 is deterministic: the same seed gives the same bytes,
- * whatever the number of engines (the engines, the game order and a dying engine are engine-selfplay.ts's).
+ * whatever the number of engines or threads (the engines, their threads, the game order and a dying
+ * engine are engine-selfplay.ts's).
  */
 import { BLACK, OthelloBoard } from '../games/othello/board.js';
 import { GtpEngine, RHINO_PATH, type GtpColor } from '../games/othello/gtp.js';
 import { SQUARE_TO_TOKEN } from '../games/othello/notation.js';
 import { Rng } from '../src/util/rng.js';
-import { generateEngineSelfPlay, type SelfPlayEngine, type SelfPlayRunOptions } from './engine-selfplay.js';
-import type { DatasetManifest, Split } from './format.js';
+import { generateEngineSelfPlay, type EngineSelfPlayResult, type SelfPlayEngine, type SelfPlayRunOptions, type SelfPlaySource } from './engine-selfplay.js';
+import type { Split } from './format.js';
 import { DATASET_GAMES } from './games.js';
 
 /** gtp-rhino's levels, and the range drawn from by default. */
@@ -115,22 +116,36 @@ export async function playOthelloSelfPlayGame(slot: RhinoLevels, settings: Othel
   return moves;
 }
 
-export async function generateOthelloSelfPlay(outDir: string, options: OthelloSelfPlayOptions): Promise<{ manifest: DatasetManifest; engine: string; engines: number; plies: number }> {
-  const path = options.enginePath ?? RHINO_PATH;
-  const levels = options.levels ?? DEFAULT_RHINO_LEVELS;
+/** The options a worker thread needs to play the same games (engine-selfplay.ts). */
+export interface OthelloSelfPlaySourceOptions {
+  enginePath: string;
+  levels: readonly [number, number];
+  seed: number;
+  valFraction: number;
+}
+
+/** gtp-rhino self-play as engine-selfplay.ts runs it, on any thread. */
+export function selfPlaySource(options: OthelloSelfPlaySourceOptions): SelfPlaySource<RhinoLevels> {
+  const { enginePath, levels, seed, valFraction } = options;
   const game = DATASET_GAMES.othello;
-  const result = await generateEngineSelfPlay(outDir, {
-    ...options,
+  return {
     game,
-    startEngine: () => RhinoLevels.start(path),
+    startEngine: () => RhinoLevels.start(enginePath),
     sourceOf: (slot) => `rhino-selfplay (${slot.first.name} ${slot.first.version}, levels ${levels[0]}-${levels[1]})`,
+    engineName: (slot) => `${slot.first.name} ${slot.first.version}`,
     playGame: async (slot, index) => {
-      const settings = othelloSelfPlaySettings(options.seed, index, options.valFraction, levels);
+      const settings = othelloSelfPlaySettings(seed, index, valFraction, levels);
       const moves = await playOthelloSelfPlayGame(slot, settings);
       const record = new Uint8Array(game.recordLength);
       moves.forEach((square, i) => (record[i] = SQUARE_TO_TOKEN[square]));
       return { split: settings.split, record, plies: moves.length };
     },
-  });
-  return { manifest: result.manifest, engine: `${result.engine.first.name} ${result.engine.first.version}`, engines: result.engines, plies: result.plies };
+  };
+}
+
+export async function generateOthelloSelfPlay(outDir: string, options: OthelloSelfPlayOptions): Promise<EngineSelfPlayResult> {
+  const sourceOptions: OthelloSelfPlaySourceOptions = {
+    enginePath: options.enginePath ?? RHINO_PATH, levels: options.levels ?? DEFAULT_RHINO_LEVELS, seed: options.seed, valFraction: options.valFraction,
+  };
+  return generateEngineSelfPlay(outDir, options, selfPlaySource(sourceOptions), { url: import.meta.url, options: sourceOptions });
 }

@@ -76,6 +76,8 @@ export class UciEngine {
   /** The engine's `id name` (e.g. "Stockfish 17"). */
   name = '';
   readonly options = new Map<string, UciOption>();
+  /** Options set without confirmation, sent with the next search (setOption). */
+  private readonly queued: string[] = [];
 
   private constructor(
     private readonly process: EngineProcess,
@@ -127,8 +129,13 @@ export class UciEngine {
     await this.process.waitFor((line) => line.trim() === 'readyok', "'readyok'", timeoutMs);
   }
 
-  /** `setoption`, refusing options the engine does not declare and spin values outside its range. */
-  async setOption(name: string, value: number | string): Promise<void> {
+  /**
+   * `setoption`, refusing options the engine does not declare and spin values outside its range. With
+   * `confirm` false it is not sent alone and confirmed by `isready`, but written with the next search's
+   * commands in one write (UCI engines take commands in order): self-play changes the skill level every
+   * ply, and each write wakes the engine.
+   */
+  async setOption(name: string, value: number | string, confirm = true): Promise<void> {
     const option = this.options.get(name.toLowerCase());
     if (!option) throw new UserError(`engine ${this.label} (${this.name}) has no option "${name}"`);
     if (option.type === 'spin' && typeof value === 'number') {
@@ -136,7 +143,12 @@ export class UciEngine {
         throw new UserError(`engine ${this.label} (${this.name}): option "${name}" takes ${option.min}..${option.max}, got ${value}`);
       }
     }
-    this.process.send(`setoption name ${name} value ${value}`);
+    const line = `setoption name ${name} value ${value}`;
+    if (!confirm) {
+      this.queued.push(line);
+      return;
+    }
+    this.process.send(line);
     await this.ready();
   }
 
@@ -148,13 +160,13 @@ export class UciEngine {
 
   /** Searches the position after `uciMoves` from the start position. */
   async bestMove(uciMoves: readonly string[], limit: SearchLimit): Promise<SearchResult> {
-    this.process.send(uciMoves.length > 0 ? `position startpos moves ${uciMoves.join(' ')}` : 'position startpos');
+    const position = uciMoves.length > 0 ? `position startpos moves ${uciMoves.join(' ')}` : 'position startpos';
     const go = limit.nodes !== undefined ? `go nodes ${limit.nodes}` : `go movetime ${limit.movetimeMs ?? 100}`;
     const start = performance.now();
     let nodes = 0;
     let nps = 0;
     let depth = 0;
-    this.process.send(go);
+    this.process.send([...this.queued.splice(0), position, go].join('\n'));
     const line = await this.process.waitFor(
       (text) => {
         if (text.startsWith('info ')) {

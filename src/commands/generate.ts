@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { DATASET_GAMES, GENERATABLE_GAMES } from '../../datasets/games.js';
 import { DEFAULT_SHARD_GAMES, generateDataset } from '../../datasets/generate.js';
-import { generateChessSelfPlay } from '../../datasets/generate-chess-selfplay.js';
+import { DEFAULT_NODE_EXPONENTS, generateChessSelfPlay, nodeExponents, nodeRangeText } from '../../datasets/generate-chess-selfplay.js';
 import { DEFAULT_RHINO_LEVELS, RHINO_LEVELS, generateOthelloSelfPlay } from '../../datasets/generate-othello-selfplay.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
@@ -26,6 +26,7 @@ interface GenerateArgs {
   source: 'random' | 'stockfish' | 'rhino';
   engine?: string;
   levels?: string;
+  nodes?: string;
 }
 
 export const generateCommand: CommandModule<object, GenerateArgs> = {
@@ -40,6 +41,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('source', { choices: ['random', 'stockfish', 'rhino'] as const, default: 'random' as const, describe: 'random: every move uniform over the legal moves; stockfish (chess), rhino (Othello): engine self-play at mixed strength' })
       .option('engine', { type: 'string', describe: 'the engine for --source stockfish (a UCI engine; default the npm stockfish package) or rhino (a GTP engine; default /usr/games/gtp-rhino)' })
       .option('levels', { type: 'string', describe: `--source rhino: the gtp-rhino levels drawn per side and game, LO-HI within ${RHINO_LEVELS.join('-')} (default ${DEFAULT_RHINO_LEVELS.join('-')}: level 4 takes half a minute a game, 5 longer than the engine timeout)` })
+      .option('nodes', { type: 'string', describe: `--source stockfish: the node budget per move, drawn log-uniformly per side and game from LO-HI (default ${nodeRangeText(DEFAULT_NODE_EXPONENTS)}; fewer nodes, weaker and faster games)` })
       .option('workers', { type: 'number', describe: 'worker threads, or engine slots for --source stockfish or rhino (default: all cores)' })
       .option('val-fraction', { type: 'number', default: 0.05, describe: 'share of games held out for validation' })
       .option('shard-games', { type: 'number', default: DEFAULT_SHARD_GAMES, describe: 'most games per shard file' })
@@ -58,12 +60,14 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
     if (args.source !== 'random' && args.game !== engineGame[args.source]) throw new UserError(`--source ${args.source}: only for ${engineGame[args.source]} (${args.game} has --source random${args.game === 'chess' ? ' and stockfish' : ' and rhino'})`);
     if (args.engine !== undefined && args.source === 'random') throw new UserError('--engine: only with --source stockfish or rhino');
     if (args.levels !== undefined && args.source !== 'rhino') throw new UserError('--levels: only with --source rhino');
+    if (args.nodes !== undefined && args.source !== 'stockfish') throw new UserError('--nodes: only with --source stockfish');
     const levels = args.levels === undefined ? undefined : levelRange(args.levels);
+    const nodes = args.nodes === undefined ? undefined : nodeRange(args.nodes);
     const progress = new ProgressBar(`generate ${args.game}`, games);
     const start = performance.now();
     if (args.source !== 'random') {
       const options = { games, seed, valFraction, shardGames, force: args.force, engines: workers, enginePath: args.engine, onProgress: (done: number) => progress.update(done) };
-      const result = args.source === 'stockfish' ? await generateChessSelfPlay(args.out, options) : await generateOthelloSelfPlay(args.out, { ...options, levels });
+      const result = args.source === 'stockfish' ? await generateChessSelfPlay(args.out, { ...options, nodes }) : await generateOthelloSelfPlay(args.out, { ...options, levels });
       progress.finish();
       const seconds = (performance.now() - start) / 1000;
       const { manifest } = result;
@@ -78,12 +82,14 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
         shards: manifest.shards.length,
         bytes: manifest.shards.reduce((sum, s) => sum + s.bytes, 0),
         engines: result.engines,
+        threads: result.threads,
         meanPlies: Number((result.plies / games).toFixed(1)),
         seconds: Number(seconds.toFixed(3)),
       };
       printResult(args.json, summary, () =>
         `wrote ${args.out}: ${games} ${manifest.game} games of ${result.engine} self-play (train ${summary.train}, val ${summary.val}), ` +
-        `${summary.meanPlies} plies per game on average, ${summary.seconds}s with ${result.engines} engine process(es)`,
+        `${summary.meanPlies} plies per game on average, ${summary.seconds}s with ${result.engines} engine process(es)` +
+        (result.threads > 0 ? ` on ${result.threads} threads` : ''),
       );
       return;
     }
@@ -126,4 +132,13 @@ function levelRange(text: string): [number, number] {
   const hi = match ? Number(match[2] ?? match[1]) : NaN;
   if (!(lo >= RHINO_LEVELS[0] && hi <= RHINO_LEVELS[1] && lo <= hi)) throw new UserError(`--levels ${text}: expected a level or a range LO-HI within ${RHINO_LEVELS.join('-')}, e.g. 1-3`);
   return [lo, hi];
+}
+
+/** `--nodes 50-2000`: a node budget range for Stockfish (1 to 10^9 nodes), as powers of ten. */
+function nodeRange(text: string): [number, number] {
+  const match = /^(\d+)-(\d+)$/.exec(text.trim());
+  const lo = match ? Number(match[1]) : NaN;
+  const hi = match ? Number(match[2]) : NaN;
+  if (!(lo >= 1 && hi <= 1e9 && lo <= hi)) throw new UserError(`--nodes ${text}: expected a range LO-HI of nodes per move from 1 to 1000000000, e.g. 50-2000`);
+  return nodeExponents(lo, hi);
 }

@@ -1,7 +1,7 @@
 /**
  * `gamba generate othello --source rhino`: gtp-rhino self-play at levels drawn per game. The games are
  * legal Othello to the end, differ from each other, and are the same bytes for the same seed whatever
- * the number of engine slots; the manifest names the engine and the levels; bad flags and a dead
+ * the number of engine slots and of the threads they run on; the manifest names the engine and the levels; bad flags and a dead
  * engine are refused in one line with nothing half-written.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,18 +18,22 @@ const root = mkdtempSync(join(tmpdir(), 'gamba-rhino-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${existsSync(RHINO_PATH) ? '' : ` (skipped: no ${RHINO_PATH})`}`, () => {
-  it('plays whole legal games, the same bytes for the same seed on one or two engine slots', () => {
-    const texts = ['1', '2'].map((workers) => {
+  it('plays whole legal games, the same bytes for the same seed on one, two or five engine slots (five: on two threads)', () => {
+    const texts = ['1', '2', '5'].map((workers) => {
       const out = join(root, `w${workers}`);
       const run = gamba('generate', 'othello', '--source', 'rhino', '--games', '6', '--seed', '3', '--levels', '1-2', '--val-fraction', '0.3', '--workers', workers, '--out', out, '--json');
       expect(run.stderr).not.toMatch(/^gamba:/m);
       expect(run.status).toBe(0);
-      expect(JSON.parse(run.stdout)).toMatchObject({ game: 'othello', games: 6, source: expect.stringMatching(/^rhino-selfplay \(GTP GRhino [\d.]+, levels 1-2\)$/) });
+      expect(JSON.parse(run.stdout)).toMatchObject({
+        game: 'othello', games: 6, engines: Number(workers), threads: workers === '5' ? 2 : 0,
+        source: expect.stringMatching(/^rhino-selfplay \(GTP GRhino [\d.]+, levels 1-2\)$/),
+      });
       const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
       expect(manifest.counts.train + manifest.counts.val).toBe(6);
       return ['train', 'val'].map((split) => gamba('dataset', 'export', out, '--format', 'text', '--split', split).stdout).join('');
     });
     expect(texts[1]).toBe(texts[0]);
+    expect(texts[2]).toBe(texts[0]);
     const games = texts[0].trim().split('\n');
     expect(new Set(games).size).toBe(6);
     for (const game of games) {

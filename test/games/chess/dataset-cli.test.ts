@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { Chess } from 'chess.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchStream } from '../../../datasets/batches.js';
-import { selfPlaySettings } from '../../../datasets/generate-chess-selfplay.js';
+import { nodeExponents, selfPlaySettings } from '../../../datasets/generate-chess-selfplay.js';
 import { openDataset } from '../../../datasets/reader.js';
 import { replayGameString } from '../../../games/chess/game-string.js';
 import { CHESS_CHARS } from '../../../games/chess/vocabulary.js';
@@ -111,7 +111,7 @@ describe('gamba generate chess', () => {
     const out = join(root, 'selfplay');
     const run = gamba('generate', 'chess', '--source', 'stockfish', '--engine', '/usr/games/stockfish', '--games', '3', '--seed', '1', '--workers', '2', '--out', out, '--json');
     expect(run.status).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ games: 3, engines: 2, source: 'stockfish-selfplay (Stockfish 15.1)' });
+    expect(JSON.parse(run.stdout)).toMatchObject({ games: 3, engines: 2, source: 'stockfish-selfplay (Stockfish 15.1, nodes 100-31623)' });
     const lines = gamba('dataset', 'export', out, '--format', 'text', '--split', 'train').stdout.trim().split('\n');
     for (const line of lines) expect(replayGameString(line).history().length).toBeGreaterThan(8);
   });
@@ -139,6 +139,50 @@ describe('gamba generate chess', () => {
       }
     }
     expect(opened).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!existsSync('/usr/games/stockfish'))('--nodes draws each side\'s node budget from the range asked for and names it in the manifest', () => {
+    const out = join(root, 'selfplay-nodes');
+    const run = gamba('generate', 'chess', '--source', 'stockfish', '--engine', '/usr/games/stockfish', '--games', '2', '--seed', '1', '--nodes', '50-2000', '--workers', '2', '--out', out, '--json');
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ source: 'stockfish-selfplay (Stockfish 15.1, nodes 50-2000)' });
+    const budgets = Array.from({ length: 200 }, (_, i) => selfPlaySettings(1, i, 0.05, nodeExponents(50, 2000))).flatMap((s) => [s.white.nodes, s.black.nodes]);
+    expect(Math.min(...budgets)).toBeGreaterThanOrEqual(50);
+    expect(Math.max(...budgets)).toBeLessThanOrEqual(2000);
+    // log-uniform: about as many budgets below the geometric middle (~316) as above it
+    const below = budgets.filter((n) => n < Math.sqrt(50 * 2000)).length;
+    expect(below).toBeGreaterThan(150);
+    expect(below).toBeLessThan(250);
+    // the range changes the budgets, not the other draws of a game
+    const plain = selfPlaySettings(1, 7, 0.05);
+    const narrow = selfPlaySettings(1, 7, 0.05, nodeExponents(50, 2000));
+    expect([narrow.split, narrow.openingPlies, narrow.white.skill, narrow.black.skill]).toEqual([plain.split, plain.openingPlies, plain.white.skill, plain.black.skill]);
+    for (const [flags, message] of [
+      [['--nodes', '2000-50', '--source', 'stockfish'], '--nodes 2000-50: expected a range LO-HI of nodes per move from 1 to 1000000000, e.g. 50-2000'],
+      [['--nodes', '50-2000'], '--nodes: only with --source stockfish'],
+    ] as const) {
+      const refused = gamba('generate', 'chess', '--games', '1', '--seed', '1', ...flags, '--out', join(root, 'refused-nodes'));
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toBe(`gamba: ${message}\n`);
+    }
+    expect(existsSync(join(root, 'refused-nodes'))).toBe(false);
+  });
+
+  it('keeps the games finished before an engine on a self-play thread died, and says so in one line', () => {
+    // The test engine dies when asked for its second game: six engines on two threads play six games.
+    const out = join(root, 'dying');
+    const run = gamba('generate', 'chess', '--source', 'stockfish', '--engine', 'test/fixtures/chess/dying-engine.mjs', '--games', '12', '--seed', '1', '--workers', '6', '--out', out);
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n').filter((line) => line.startsWith('gamba:'))).toEqual([
+      `gamba: engine test/fixtures/chess/dying-engine.mjs exited with code 3 while gamba waited for 'readyok'; its stderr ended: test engine: giving up (the 6 games finished before it were written to ${out})`,
+    ]);
+    const lines = gamba('dataset', 'export', out, '--format', 'text').stdout.trim().split('\n');
+    expect(lines).toHaveLength(6);
+    for (const line of lines) expect(() => replayGameString(line)).not.toThrow();
+    const refused = gamba('generate', 'chess', '--source', 'stockfish', '--engine', 'test/fixtures/chess/silent-engine.mjs', '--games', '8', '--seed', '1', '--workers', '6', '--out', join(root, 'silent6'));
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/^gamba: engine test\/fixtures\/chess\/silent-engine\.mjs \(Silent\) has no option "Threads"\n$/m);
+    expect(existsSync(join(root, 'silent6'))).toBe(false);
   });
 
   it('refuses --source stockfish for othello and a dead engine, keeping nothing half-written', () => {
