@@ -13,7 +13,7 @@
  * The reports must probe one game and target: accuracies of different targets do not compare.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { CONFIG_FILE, STATE_FILE } from '../src/train/checkpoint.js';
 import { validateTrainerState } from '../src/train/run-spec.js';
 import type { ModelConfig } from '../src/model/config.js';
@@ -135,9 +135,10 @@ export function compareReports(paths: string[], names?: string[], afterMove = DE
 
 function comparedModel(file: string, report: ProbeReport, name: string | undefined, afterMove: number): ComparedModel {
   const reportDir = dirname(file);
-  // The checkpoint as the probe run was given it (relative to where it ran), or else the directory
-  // above the report (where `gamba probe` puts it by default).
-  const checkpoint = [report.checkpoint.dir, dirname(resolve(reportDir))].find((d) => existsSync(join(d, CONFIG_FILE))) ?? report.checkpoint.dir;
+  // The directory above the report if it is a checkpoint (where `gamba probe` puts a report by default,
+  // and where it stays when both are moved together), or else the checkpoint as the probe run was given it.
+  const above = relative(process.cwd(), dirname(resolve(reportDir))) || '.';
+  const checkpoint = [above, report.checkpoint.dir].find((d) => existsSync(join(d, CONFIG_FILE))) ?? report.checkpoint.dir;
   const config = report.checkpoint.config as unknown as ModelConfig & Record<string, unknown>;
   const control = (l: LayerResult) => report.baselines.randomInit.find((r) => r.source === l.source && r.layer === l.layer) ?? null;
   const sources = [...new Set(report.layers.map((l) => l.source))];

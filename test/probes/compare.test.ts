@@ -5,9 +5,9 @@
  * files say; compare.html loads in headless Chromium; bad input is refused with one line.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompareReport } from '../../probes/compare.js';
 import { readReport } from '../../probes/report.js';
@@ -78,6 +78,16 @@ describe('gamba compare', () => {
     expect(late.cellAcc).toBeGreaterThan(Math.min(...lateMoves.map((m) => m.cellAcc)));
     expect(late.cellAcc).toBeLessThan(Math.max(...lateMoves.map((m) => m.cellAcc)));
     expect(late.control!.cellAcc).toBeLessThan(late.cellAcc);
+  });
+
+  it('reads a checkpoint moved together with its report from where it lies now, not from where it was probed', () => {
+    const moved = join(root, 'moved', 'tiny');
+    cpSync(join(root, 'tiny'), moved, { recursive: true });
+    writeFileSync(join(moved, 'eval.json'), JSON.stringify({ legalTop1: 0.5, positions: 1, byMove: [] }));
+    const out = join(root, 'compare-moved');
+    expect(gamba('compare', join(moved, 'probe-mine-theirs'), '--out', out).status).toBe(0);
+    const compare = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareReport;
+    expect(compare.models[0]).toMatchObject({ checkpoint: relative(process.cwd(), moved), legalTop1: 0.5 });
   });
 
   it('pools a best layer over every held-out position when --after-move is 0: its whole accuracy again', () => {
