@@ -4,11 +4,13 @@
  *     its random-init control;
  *   - probe cell and board accuracy by layer (residual solid, state dashed), one colour per model;
  *   - cell and board accuracy by move number at each model's best residual layer;
+ *   - learning curves, where several models are one run's checkpoints: legal rate and best residual
+ *     probe against training tokens and minutes;
  *   - the lens (legal top-1 by residual layer, logit lens solid, tuned lens dashed).
  */
-import type { CompareReport, ComparedModel } from './compare.js';
-import { PAGE_STYLE, shareChart } from './report-html.js';
-import { escapeXml, type Series } from './svg-charts.js';
+import type { CompareReport, ComparedModel, LearningCurve } from './compare.js';
+import { PAGE_STYLE, shareChart, yRange } from './report-html.js';
+import { escapeXml, lineChart, ticks, type Series } from './svg-charts.js';
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 const pct = (v: number, digits = 1) => `${(100 * v).toFixed(digits)}%`;
@@ -31,6 +33,17 @@ export function renderCompareHtml(compare: CompareReport): string {
   html.push(byMoveChart(compare, 'cellAcc', 'Cell accuracy by move number'));
   html.push(byMoveChart(compare, 'boardAcc', 'Full-board accuracy by move number'));
   html.push('</div>');
+
+  if (compare.curves.length > 0) {
+    html.push('<h2>Learning curves</h2>', '<div class="row">');
+    html.push(curveChart(compare.curves, 'tokens', 'legalTop1', 'Legal top-1 by training tokens'));
+    html.push(curveChart(compare.curves, 'tokens', 'residualCellAcc', 'Best residual probe (cells) by training tokens'));
+    html.push('</div>', '<div class="row">');
+    html.push(curveChart(compare.curves, 'minutes', 'legalTop1', 'Legal top-1 by training minutes'));
+    html.push(curveChart(compare.curves, 'minutes', 'residualCellAcc', 'Best residual probe (cells) by training minutes'));
+    html.push('</div>');
+    html.push('<p class="note">One line per run whose checkpoints are among the models (the run\'s directory, its --snapshot-every snapshots, its --save-best best), one point per checkpoint; minutes are those its trainer state records, on the backend the table names.</p>');
+  }
 
   if (compare.models.some((m) => m.lens)) {
     html.push('<h2>The lens: legal next moves read from each layer</h2>', '<div class="row">', lensChart(compare), '</div>');
@@ -94,4 +107,25 @@ function lensChart(compare: CompareReport): string {
   });
   const depth = Math.max(...compare.models.map((m) => m.nLayers));
   return shareChart('Legal top-1 by residual layer', 'residual layer (0 = embeddings)', 'share of held-out positions', series, depth > 12 ? 2 : 1);
+}
+
+/** One run per line: a checkpoint's measure against its training tokens (millions) or minutes, from 0. */
+function curveChart(curves: LearningCurve[], x: 'tokens' | 'minutes', y: 'legalTop1' | 'residualCellAcc', title: string): string {
+  const scale = x === 'tokens' ? 1e-6 : 1;
+  const series: Series[] = curves.map((c, i) => ({
+    name: c.run, color: colorOf(i), markers: true,
+    points: c.points.filter((p) => p[y] !== null).map((p) => [Number((p[x] * scale).toPrecision(4)), p[y]!] as [number, number]),
+  }));
+  const xMax = niceCeiling(Math.max(...series.flatMap((s) => s.points.map((p) => p[0])), 1e-9));
+  const range = yRange(series.flatMap((s) => s.points.map((p) => p[1])), 1);
+  return lineChart({
+    title, xLabel: x === 'tokens' ? 'training tokens (millions)' : 'training minutes', yLabel: y === 'legalTop1' ? 'legal top-1' : 'held-out cell accuracy',
+    series, xMin: 0, xMax, yMin: range.min, yMax: range.max, xTicks: ticks(0, xMax, xMax / 5), yTicks: ticks(range.min, range.max, range.step), formatY: (v) => pct(v, 0),
+  });
+}
+
+/** The smallest 1, 2 or 5 times a power of ten at or above v (an axis end). */
+function niceCeiling(v: number): number {
+  const power = 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 5, 10].map((k) => k * power).find((c) => c >= v * (1 - 1e-9))!;
 }

@@ -9,12 +9,15 @@
  *   - the legal-move rate of `gamba eval` (null without eval.json);
  *   - probe accuracy by layer and source with the random-init control, by move number at the best
  *     layer of each source, the same accuracy pooled over the moves after `afterMove` (late in the
- *     game, where a model's board tends to decay) beside its control's, and the lens.
+ *     game, where a model's board tends to decay) beside its control's, and the lens;
+ *   - learning curves: the models that are one run's checkpoints (the run's directory, its
+ *     `--snapshot-every` snapshots and its `--save-best` best), legal rate and best residual probe
+ *     against training tokens and minutes.
  * The reports must probe one game and target: accuracies of different targets do not compare.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { CONFIG_FILE, STATE_FILE } from '../src/train/checkpoint.js';
+import { BEST_DIR, CONFIG_FILE, SNAPSHOTS_DIR, STATE_FILE } from '../src/train/checkpoint.js';
 import { validateTrainerState } from '../src/train/run-spec.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { parameterCount } from '../src/model/models.js';
@@ -66,6 +69,8 @@ export interface ComparedModel {
   /** A Mamba's d_state (null for a transformer). */
   dState: number | null;
   training: {
+    /** The run the checkpoint belongs to: its own directory, or the run's above a snapshot or best. */
+    run: string;
     steps: number;
     tokens: number;
     minutes: number;
@@ -87,6 +92,12 @@ export interface ComparedModel {
   lens: { layer: number; logit: number; tuned: number }[] | null;
 }
 
+/** One run's checkpoints in order of training: what its learning curves are drawn from. */
+export interface LearningCurve {
+  run: string;
+  points: { model: string; tokens: number; minutes: number; legalTop1: number | null; residualCellAcc: number | null; residualBoardAcc: number | null }[];
+}
+
 export interface CompareReport {
   format: typeof COMPARE_FORMAT;
   version: number;
@@ -98,6 +109,8 @@ export interface CompareReport {
   /** Each best layer's `late` accuracy pools the moves after this one. */
   afterMove: number;
   models: ComparedModel[];
+  /** Runs with two checkpoints or more among the models. */
+  curves: LearningCurve[];
 }
 
 /** Reads the reports (directories holding report.json, or the files) and puts them side by side. */
@@ -130,6 +143,7 @@ export function compareReports(paths: string[], names?: string[], afterMove = DE
     moveAxis: first.data.moveAxis ?? 'move number',
     afterMove,
     models,
+    curves: learningCurves(models),
   };
 }
 
@@ -175,6 +189,30 @@ function comparedModel(file: string, report: ProbeReport, name: string | undefin
   };
 }
 
+/** The runs that two or more of the models are checkpoints of, each with its checkpoints by tokens. */
+function learningCurves(models: ComparedModel[]): LearningCurve[] {
+  const byRun = new Map<string, ComparedModel[]>();
+  for (const m of models) if (m.training) byRun.set(m.training.run, [...(byRun.get(m.training.run) ?? []), m]);
+  return [...byRun.entries()].filter(([, ms]) => ms.length >= 2).map(([run, ms]) => ({
+    run,
+    points: ms.sort((a, b) => a.training!.tokens - b.training!.tokens).map((m) => {
+      const residual = m.best.find((b) => b.source === 'residual');
+      return {
+        model: m.name, tokens: m.training!.tokens, minutes: m.training!.minutes, legalTop1: m.legalTop1,
+        residualCellAcc: residual?.cellAcc ?? null, residualBoardAcc: residual?.boardAcc ?? null,
+      };
+    }),
+  }));
+}
+
+/** The run a checkpoint belongs to: a snapshot's or best's run directory, or the checkpoint itself. */
+function runOf(checkpoint: string): string {
+  const dir = resolve(checkpoint);
+  const parent = dirname(dir);
+  const run = basename(parent) === SNAPSHOTS_DIR ? dirname(parent) : basename(dir) === BEST_DIR ? parent : dir;
+  return relative(process.cwd(), run) || '.';
+}
+
 /** Cell and board accuracy over the positions after move `afterMove`, weighted by positions (null if none). */
 function pooledAfter(byMove: MoveAccuracy[], afterMove: number): { positions: number; cellAcc: number; boardAcc: number } | null {
   const late = byMove.filter((m) => m.move > afterMove);
@@ -192,6 +230,7 @@ function trainingOf(checkpoint: string, tokensPerGame: number): ComparedModel['t
   if (!Number.isFinite(state.run.batch) || !Number.isFinite(state.trainSeconds)) throw new UserError(`${file}: run.batch or trainSeconds is missing or not a number`);
   const { auxBoardLoss, auxLayer } = state.run;
   return {
+    run: runOf(checkpoint),
     steps: state.step,
     tokens: state.step * state.run.batch * tokensPerGame,
     minutes: state.trainSeconds / 60,

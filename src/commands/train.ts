@@ -40,6 +40,7 @@ interface TrainArgs {
   init?: string;
   winnerMoves: boolean;
   saveBest: boolean;
+  snapshotEvery?: number;
   auxBoardLoss?: number;
   auxLayer?: number;
   dState?: number;
@@ -75,6 +76,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('init', { type: 'string', describe: 'start from the weights of this checkpoint directory (a fine-tune: same game, vocabulary and preset; fresh optimizer and schedule)' })
       .option('winner-moves', { type: 'boolean', default: false, describe: 'learn only the moves of the side that won each game (Othello; a draw keeps both sides)' })
       .option('save-best', { type: 'boolean', default: false, describe: 'also keep the checkpoint of the lowest validation loss so far in OUT/best (a whole checkpoint: eval, probe, play and --init read it)' })
+      .option('snapshot-every', { type: 'number', describe: 'also keep the model every N steps in OUT/snapshots/step-N (model, config and trainer state: eval, probe, play and compare read it) for learning curves; 0 = none (default); a resume may change it' })
       .option('d-state', { type: 'number', describe: 'Mamba: the SSM state size N instead of the preset\'s (the d_state sweep; recorded in config.json)' })
       .option('aux-board-loss', { type: 'number', describe: 'Othello: add W x the cross-entropy of a linear head reading the mine/theirs board from the residual stream of --aux-layer (the head is saved beside the model, never used at inference)' })
       .option('aux-layer', { type: 'number', describe: 'the residual layer the --aux-board-loss head reads: 0 (embeddings) to n_layers (default: three quarters of n_layers)' })
@@ -216,6 +218,7 @@ function givenFlags(args: TrainArgs): Partial<RunSpec> {
     saveEvery: optionalInteger('save-every', args.saveEvery, 1),
     winnerMoves: args.winnerMoves ? true : undefined,
     saveBest: args.saveBest ? true : undefined,
+    snapshotEvery: optionalInteger('snapshot-every', args.snapshotEvery, 0),
     dState: args.dState === undefined ? undefined : integerFlag('d-state', args.dState, 1, MAX_STATE_SIZE),
     auxBoardLoss: positiveNumber('aux-board-loss', args.auxBoardLoss),
     auxLayer: optionalInteger('aux-layer', args.auxLayer, 0),
@@ -254,6 +257,7 @@ function newRunRequest(args: TrainArgs): NewRunRequest {
     init: args.init,
     winnerMoves: args.winnerMoves,
     saveBest: args.saveBest,
+    snapshotEvery: given.snapshotEvery,
     auxBoardLoss: given.auxBoardLoss,
     auxLayer: given.auxLayer,
     dState: given.dState,

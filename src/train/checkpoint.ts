@@ -37,6 +37,13 @@ export const METRICS_FILE = 'metrics.jsonl';
 export const HASHES_FILE = 'SHA256SUMS';
 /** With --save-best: the subdirectory holding the checkpoint of the lowest validation loss so far. */
 export const BEST_DIR = 'best';
+/** --snapshot-every: the run's model as it stood every N steps, one directory per step (snapshotDir). */
+export const SNAPSHOTS_DIR = 'snapshots';
+
+/** Where --snapshot-every keeps the model of `step`: OUT/snapshots/step-0001000 (sorted by name = by step). */
+export function snapshotDir(outDir: string, step: number): string {
+  return join(outDir, SNAPSHOTS_DIR, `step-${String(step).padStart(7, '0')}`);
+}
 
 /** Tensors by name with their shapes (the form parameters take on the way to and from disk). */
 export type NamedTensors = Map<string, { shape: number[]; data: Float32Array }>;

@@ -52,6 +52,12 @@ export interface RunSpec {
   auxBoardLoss?: number;
   /** --aux-layer: the residual layer its head reads (resolved; absent without an auxiliary loss). */
   auxLayer?: number;
+  /**
+   * --snapshot-every: the model (with its config and trainer state, without the optimizer) is also kept
+   * every N steps in OUT/snapshots/step-N, for learning curves (absent: none). Changes no number of the
+   * run, so a resume may set another.
+   */
+  snapshotEvery?: number;
 }
 
 export interface TrainerState {
@@ -97,15 +103,16 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
 }
 
 /** Fields added to the run spec after its first version, as states written before them mean them. */
-const LATER_FIELD_DEFAULTS: Partial<RunSpec> = { precision: 'f32', winnerMoves: false, saveBest: false, auxBoardLoss: 0 };
+const LATER_FIELD_DEFAULTS: Partial<RunSpec> = { precision: 'f32', winnerMoves: false, saveBest: false, auxBoardLoss: 0, snapshotEvery: 0 };
 
 /**
  * Flags given with --resume must agree with the run being resumed; any that differ are refused (a
- * different lr or batch would be a different run). Returns nothing; throws naming the first conflict.
+ * different lr or batch would be a different run). The backend, the data's path and the snapshot
+ * interval may change: they change no number of the run. Returns nothing; throws naming the first conflict.
  */
 export function checkResumeFlags(run: RunSpec, given: Partial<RunSpec>, file: string): void {
   for (const [key, value] of Object.entries(given) as [keyof RunSpec, unknown][]) {
-    if (value === undefined || key === 'backend' || key === 'data') continue;
+    if (value === undefined || key === 'backend' || key === 'data' || key === 'snapshotEvery') continue;
     const recorded = run[key] === undefined ? LATER_FIELD_DEFAULTS[key] : run[key];
     if (recorded !== value) {
       throw new UserError(`--${flagName(key)} ${String(value)} differs from this run's ${String(recorded)} (recorded in ${file}); to resume, leave it out; to start a different run, use another --out or --force`);

@@ -9,7 +9,7 @@
  * checkpoint at the end of the step and returns with `stopped: true`.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BatchStream, maskedInputsTargets, type TargetMask } from '../../datasets/batches.js';
 import { DATASET_GAMES } from '../../datasets/games.js';
@@ -26,6 +26,8 @@ import { Rng } from '../util/rng.js';
 import {
   AUX_HEAD_FILE,
   BEST_DIR,
+  SNAPSHOTS_DIR,
+  snapshotDir,
   CONFIG_FILE,
   METRICS_FILE,
   MODEL_FILE,
@@ -90,6 +92,8 @@ export interface NewRunRequest {
   /** The weight W of an auxiliary board loss (src/train/aux-board-loss.ts), and the layer its head reads. */
   auxBoardLoss?: number;
   auxLayer?: number;
+  /** Keep the model every N steps in outDir/snapshots (RunSpec.snapshotEvery). */
+  snapshotEvery?: number;
 }
 
 export interface ResumeRequest {
@@ -187,6 +191,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     ...(request.init === undefined ? {} : { init: resolve(request.init) }),
     ...(request.winnerMoves ? { winnerMoves: true } : {}),
     ...(request.saveBest ? { saveBest: true } : {}),
+    ...(request.snapshotEvery ? { snapshotEvery: request.snapshotEvery } : {}),
     ...auxSpec(request, config),
   };
   const mask = targetMaskOf(run);
@@ -203,8 +208,9 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
   mkdirSync(outDir, { recursive: true });
   if (request.force) {
     for (const name of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, AUX_HEAD_FILE, STATE_FILE, METRICS_FILE]) rmSync(join(outDir, name), { force: true });
-    // a best checkpoint of the replaced run would pass for this one's
+    // a best checkpoint or snapshots of the replaced run would pass for this one's
     rmSync(join(outDir, BEST_DIR), { recursive: true, force: true });
+    rmSync(join(outDir, SNAPSHOTS_DIR), { recursive: true, force: true });
   }
   const model = createModel(backend, config, params);
   const session: Session = {
@@ -240,10 +246,18 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
   if (!hasCheckpoint(outDir)) throw new UserError(`${outDir}: no checkpoint to resume (start the run without --resume)`);
   const recovered = recoverInterruptedSave(outDir);
   if (recovered) hooks.note?.(recovered);
+  if (!existsSync(join(outDir, OPTIMIZER_FILE))) {
+    throw new UserError(`${outDir}: no ${OPTIMIZER_FILE}, so not a run to resume (a --snapshot-every snapshot or an exported model: eval, probe, play and --init read it)`);
+  }
   const statePath = join(outDir, STATE_FILE);
   const state = validateTrainerState(readTrainerState(outDir), statePath);
   const run = state.run;
   checkResumeFlags(run, request.given ?? {}, statePath);
+  const snapshotEvery = request.given?.snapshotEvery;
+  if (snapshotEvery !== undefined) {
+    if (snapshotEvery > 0) run.snapshotEvery = snapshotEvery;
+    else delete run.snapshotEvery;
+  }
   const dataDir = request.given?.data ?? run.data;
   const dataset = openTrainingData(dataDir, run.game);
   if (datasetFingerprint(dataDir) !== run.dataFingerprint) {
@@ -306,6 +320,7 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
     const next = index + 1;
     const boundary =
       next === run.horizon || next % run.valEvery === 0 || next % run.saveEvery === 0 || next === hooks.stopAfterStep ||
+      (run.snapshotEvery !== undefined && next % run.snapshotEvery === 0) ||
       (session.settleHorizon !== undefined && next === run.warmup);
     if (!boundary && queued.length < readEvery && !(hooks.shouldStop?.() ?? false)) continue;
     const results: StepResult[] = [];
@@ -356,7 +371,8 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
     stopped = !last && ((hooks.shouldStop?.() ?? false) || state.step === hooks.stopAfterStep);
     const saveTo = [...(newBest ? [join(session.outDir, BEST_DIR)] : []), ...(last || stopped || state.step % run.saveEvery === 0 ? [session.outDir] : [])];
     newBest = false;
-    if (saveTo.length > 0) await saveCheckpoint(session, saveTo);
+    const snapshotTo = run.snapshotEvery !== undefined && state.step % run.snapshotEvery === 0 ? [snapshotDir(session.outDir, state.step)] : [];
+    if (saveTo.length > 0 || snapshotTo.length > 0) await saveCheckpoint(session, saveTo, snapshotTo);
     if (stopped) break;
     groupStarted = performance.now();
   }
@@ -383,19 +399,22 @@ function bestOf(history: readonly { step: number; loss: number }[]): { step: num
   return best;
 }
 
-/** Writes the run's checkpoint into each of `dirs` (downloaded from the backend once for all of them). */
-async function saveCheckpoint(session: Session, dirs: readonly string[]): Promise<void> {
+/**
+ * Writes the run's checkpoint into each of `dirs`, and its model, config and trainer state (a checkpoint
+ * that eval, probes and play read, but not one to resume) into each of `snapshots`; the weights are
+ * downloaded from the backend once for all of them.
+ */
+async function saveCheckpoint(session: Session, dirs: readonly string[], snapshots: readonly string[] = []): Promise<void> {
   const exported = await session.model.exportParameters();
   const model: NamedTensors = new Map();
   for (const [name, shape] of modelParameterShapes(session.config)) model.set(name, { shape, data: exported.get(name)! });
   session.state.dataPosition = session.stream.getPosition();
   session.state.lossScale = session.scaler.saved();
-  const parts: CheckpointParts = {
-    config: checkpointConfigJson(session.config, { game: session.run.game, preset: session.run.preset }),
-    model,
-    optimizer: await session.optimizer.exportState(),
-    state: session.state as unknown as Record<string, unknown>,
-  };
+  const config = checkpointConfigJson(session.config, { game: session.run.game, preset: session.run.preset });
+  const state = session.state as unknown as Record<string, unknown>;
+  for (const dir of snapshots) writeCheckpoint(dir, { config, model, state });
+  if (dirs.length === 0) return;
+  const parts: CheckpointParts = { config, model, optimizer: await session.optimizer.exportState(), state };
   if (session.aux) {
     const values = await session.aux.loss.packed.download();
     const tensors: NamedTensors = new Map(auxHeadShapes(session.config.d_model).map(([name, shape]) => [name, { shape, data: values.get(name)! }]));

@@ -30,7 +30,7 @@ beforeAll(async () => {
     const checkpoint = join(root, preset);
     await startTraining({
       outDir: checkpoint, game: 'othello', data: SAMPLES, preset, backend: 'cpu', batch: BATCH, lr: 3e-3, weightDecay: 0.1,
-      clip: 1, seed: 2, valEvery: 10, valGames: 4, saveEvery: 10, steps: 2, ...(preset === 'tiny' ? { auxBoardLoss: 0.5, auxLayer: 1 } : {}),
+      clip: 1, seed: 2, valEvery: 10, valGames: 4, saveEvery: 10, steps: 2, ...(preset === 'tiny' ? { auxBoardLoss: 0.5, auxLayer: 1, snapshotEvery: 1 } : {}),
     });
     const probe = gamba('probe', '--checkpoint', checkpoint, '--data', SAMPLES, '--games', '20', '--eval-games', '5', '--epochs', '0', '--backend', 'cpu', '--batch', '10', '--json');
     expect(probe.stderr).not.toMatch(/^gamba:/m);
@@ -78,6 +78,29 @@ describe('gamba compare', () => {
     expect(late.cellAcc).toBeGreaterThan(Math.min(...lateMoves.map((m) => m.cellAcc)));
     expect(late.cellAcc).toBeLessThan(Math.max(...lateMoves.map((m) => m.cellAcc)));
     expect(late.control!.cellAcc).toBeLessThan(late.cellAcc);
+  });
+
+  it('draws the learning curve of a run from its checkpoints: its snapshot and its final state, by tokens and minutes', () => {
+    const snapshot = join(root, 'tiny', 'snapshots', 'step-0000001');
+    expect(gamba('probe', '--checkpoint', snapshot, '--data', SAMPLES, '--games', '20', '--eval-games', '5', '--epochs', '0', '--backend', 'cpu', '--batch', '10').status).toBe(0);
+    writeFileSync(join(snapshot, 'eval.json'), execFileSync(process.execPath, [gambaPath, 'eval', '--checkpoint', snapshot, '--data', SAMPLES, '--games', '5', '--backend', 'cpu', '--json'], { encoding: 'utf8' }));
+    const out = join(root, 'compare-curve');
+    const reports = [join(root, 'tiny', 'probe-mine-theirs'), join(snapshot, 'probe-mine-theirs'), join(root, 'quickstart-gpt', 'probe-mine-theirs')];
+    const run = gamba('compare', ...reports, '--name', 'final', 'step-1', 'gpt', '--out', out);
+    expect(run.status, run.stderr).toBe(0);
+    const compare = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareReport;
+    const tinyRun = relative(process.cwd(), join(root, 'tiny'));
+    expect(compare.models.map((m) => m.training!.run)).toEqual([tinyRun, tinyRun, relative(process.cwd(), join(root, 'quickstart-gpt'))]);
+    expect(compare.curves).toHaveLength(1);
+    const [curve] = compare.curves;
+    expect(curve.run).toBe(tinyRun);
+    expect(curve.points.map((p) => [p.model, p.tokens])).toEqual([['step-1', BATCH * 59], ['final', 2 * BATCH * 59]]);
+    expect(curve.points[0].legalTop1).toBe(JSON.parse(readFileSync(join(snapshot, 'eval.json'), 'utf8')).legalTop1);
+    expect(curve.points[1].residualCellAcc).toBe(compare.models[0].best.find((b) => b.source === 'residual')!.cellAcc);
+    expect(curve.points[0].minutes).toBeLessThan(curve.points[1].minutes);
+    const html = readFileSync(join(out, 'compare.html'), 'utf8');
+    expect(html).toContain('Legal top-1 by training minutes');
+    expect((html.match(/<svg /g) ?? []).length).toBe(9);
   });
 
   it('reads a checkpoint moved together with its report from where it lies now, not from where it was probed', () => {

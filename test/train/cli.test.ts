@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -213,5 +213,46 @@ describe('gamba train --save-best', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(existsSync(join(out, 'best'))).toBe(false);
     expect(JSON.parse(again.stdout)).not.toHaveProperty('best');
+  });
+});
+
+describe('gamba train --snapshot-every', () => {
+  const flags = (out: string) => ['train', ...RUN_FLAGS, '--steps', '8', '--out', out];
+  const snapshot = (out: string, step: number) => join(out, 'snapshots', `step-${String(step).padStart(7, '0')}`);
+
+  it('keeps the model as it stood every N steps: the weights of the run stopped there, with its trainer state, no optimizer', () => {
+    const out = join(root, 'snapshots');
+    const run = gamba([...flags(out), '--snapshot-every', '3']);
+    expect(run.code, run.stderr).toBe(0);
+    const stoppedAt6 = join(root, 'stopped-at-6');
+    expect(gamba([...flags(stoppedAt6), '--stop-after', '6']).code).toBe(0);
+    for (const step of [3, 6]) {
+      const dir = snapshot(out, step);
+      expect(existsSync(join(dir, 'optimizer.safetensors'))).toBe(false);
+      expect((JSON.parse(readFileSync(join(dir, 'trainer-state.json'), 'utf8')) as { step: number; run: { snapshotEvery: number } })).toMatchObject({ step, run: { snapshotEvery: 3 } });
+      const evaluated = gamba(['eval', '--checkpoint', dir, '--data', SAMPLES, '--games', '4', '--backend', 'cpu', '--json']);
+      expect(evaluated.code, evaluated.stderr).toBe(0);
+    }
+    expect(readFileSync(join(snapshot(out, 6), 'model.safetensors')).equals(readFileSync(join(stoppedAt6, 'model.safetensors')))).toBe(true);
+    expect(existsSync(snapshot(out, 8))).toBe(false);
+    // the snapshots change no number of the run
+    expect(readFileSync(join(out, 'model.safetensors')).equals(readFileSync(join(stoppedAt6, 'model.safetensors')))).toBe(false);
+    const plain = join(root, 'no-snapshots');
+    expect(gamba(flags(plain)).code).toBe(0);
+    expect(readFileSync(join(out, 'model.safetensors')).equals(readFileSync(join(plain, 'model.safetensors')))).toBe(true);
+    const resumed = gamba(['train', '--resume', '--out', snapshot(out, 3)]);
+    expect(resumed.code).toBe(2);
+    expect(resumed.stderr).toBe(`gamba: ${snapshot(out, 3)}: no optimizer.safetensors, so not a run to resume (a --snapshot-every snapshot or an exported model: eval, probe, play and --init read it)\n`);
+  });
+
+  it('may change on resume, and --force drops the replaced run\'s snapshots', () => {
+    const out = join(root, 'snapshots-resumed');
+    expect(gamba([...flags(out), '--snapshot-every', '2', '--stop-after', '3']).code).toBe(0);
+    const resumed = gamba(['train', '--resume', '--out', out, '--snapshot-every', '5']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(readdirSync(join(out, 'snapshots'))).toEqual(['step-0000002', 'step-0000005']);
+    const again = gamba([...flags(out), '--force']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(existsSync(join(out, 'snapshots'))).toBe(false);
   });
 });
