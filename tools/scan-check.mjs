@@ -5,17 +5,22 @@
 // `npm test`) and the workgroup-memory kernels at N = 64. Tolerances are those of
 // test/backend/webgpu/selective-scan.test.ts. Build first (npx tsc).
 //
-//   node tools/scan-check.mjs [--reps 20] [--json]
+//   node tools/scan-check.mjs [--reps 20] [--reduce 1,2,4,8,16] [--json]
+//
+// --reduce also checks and times the backward kernel alone with each of those steps between its
+// reductions (the kernel picks the most that fit the device's workgroup memory; fewer hold less of it).
 //
 // Exit 0 when every output of every shape is within tolerance.
 import { parseArgs } from 'node:util';
 
-const { values: args } = parseArgs({ options: { reps: { type: 'string', default: '20' }, json: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { reps: { type: 'string', default: '20' }, reduce: { type: 'string' }, json: { type: 'boolean', default: false } } });
+const reduces = args.reduce ? args.reduce.split(',').map(Number) : [];
 const dist = new URL('../dist/src/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
 const { openGpu } = await load('backend/webgpu/device.js');
 const { WebGpuBackend } = await load('backend/webgpu/webgpu-backend.js');
 const { CpuBackend } = await load('backend/cpu/cpu-backend.js');
+const { selectiveScanBackward } = await load('backend/webgpu/kernels/selective-scan.js');
 const { Rng } = await load('util/rng.js');
 
 const { gpu, reason } = await openGpu({ allowSoftware: true });
@@ -29,6 +34,7 @@ log(`adapter: ${be.adapterName}; subgroup size: ${gpu.subgroupSize ?? 'none'}`);
 // batch so the cpu reference stays quick, with the same E, N and length.
 const shapes = [
   { name: 'othello-base', batch: 256, checkBatch: 8, length: 59, E: 512, N: 16 },
+  { name: 'othello-mamba-9m', batch: 256, checkBatch: 8, length: 59, E: 576, N: 16 },
   { name: 'chess-base', batch: 8, checkBatch: 1, length: 1023, E: 2048, N: 16 },
   { name: 'd_state 32', batch: 256, checkBatch: 4, length: 59, E: 512, N: 32 },
   { name: 'd_state 64', batch: 256, checkBatch: 4, length: 59, E: 512, N: 64 },
@@ -54,12 +60,12 @@ function upload(b, x, { batch, length, E, N }) {
   };
 }
 
-/** y, du, dDelta, dB, dC, dALog, dD as tensors. */
-function forwardBackward(b, { inputs, dy }, { E, N }) {
+/** y, du, dDelta, dB, dC, dALog, dD as tensors (the webgpu backward with `reduce` steps between reductions, if given). */
+function forwardBackward(b, { inputs, dy }, { E, N }, reduce) {
   const { y, saved } = b.selectiveScanForward(inputs, true);
   const dALog = b.zeros([E, N]);
   const dD = b.zeros([E]);
-  const g = b.selectiveScanBackward(inputs, saved, dy, dALog, dD);
+  const g = reduce === undefined ? b.selectiveScanBackward(inputs, saved, dy, dALog, dD) : selectiveScanBackward(b.rt, inputs, saved, dy, dALog, dD, reduce);
   if (saved) b.dispose(saved);
   return [y, g.du, g.dDelta, g.dB, g.dC, dALog, dD];
 }
@@ -100,8 +106,28 @@ for (const shape of shapes) {
   await be.download(last[6]);
   const ms = (performance.now() - t0) / Number(args.reps);
   const kernels = be.rt.pipelineKeys().filter((k) => k.startsWith('scan'));
-  results.push({ ...shape, worstRatio: worst, ratios, msPerForwardBackward: ms, kernels });
   log(`${shape.name} (batch ${shape.batch} x ${shape.length}, E ${shape.E}, N ${shape.N}): worst ${worst.toFixed(3)} of tolerance, ${ms.toFixed(3)} ms forward + backward`);
+  // The backward kernel alone at each --reduce, from one forward pass's saved states.
+  const byReduce = [];
+  for (const reduce of reduces) {
+    const got = await Promise.all(forwardBackward(be, upload(be, x, check), check, reduce).map((t) => be.download(t)));
+    const worstHere = Math.max(...NAMES.map((_, i) => ratio(got[i], want[i], atol[i], rtol[i])));
+    ok &&= worstHere <= 1;
+    const { y, saved } = be.selectiveScanForward(full.inputs, true);
+    const dALog = be.zeros([shape.E, shape.N]);
+    const dD = be.zeros([shape.E]);
+    const run = () => Object.values(selectiveScanBackward(be.rt, full.inputs, saved, full.dy, dALog, dD, reduce));
+    for (const t of run()) be.dispose(t);
+    await be.download(dD);
+    const started = performance.now();
+    for (let r = 0; r < Number(args.reps); r++) for (const t of run()) be.dispose(t);
+    await be.download(dD);
+    const backwardMs = (performance.now() - started) / Number(args.reps);
+    byReduce.push({ reduce, worstRatio: worstHere, backwardMs });
+    log(`  backward with ${reduce} steps between reductions: ${backwardMs.toFixed(3)} ms, worst ${worstHere.toFixed(3)} of tolerance`);
+    for (const t of [y, saved, dALog, dD]) if (t) be.dispose(t);
+  }
+  results.push({ ...shape, worstRatio: worst, ratios, msPerForwardBackward: ms, kernels, byReduce });
 }
 log(`kernels compiled: ${be.rt.pipelineKeys().filter((k) => k.startsWith('scan')).join(', ')}`);
 if (args.json) process.stdout.write(JSON.stringify({ adapter: be.adapterName, subgroupSize: gpu.subgroupSize, ok, results }) + '\n');

@@ -18,6 +18,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, SelectiveScanInputs } from '../../../src/backend/backend.js';
 import { Rng } from '../../../src/util/rng.js';
+import { selectiveScanBackward } from '../../../src/backend/webgpu/kernels/selective-scan.js';
 import { cpu, gpu, noGpuReason, randomArray, toleranceRatio } from './gpu-fixture.js';
 
 interface ScanCase {
@@ -105,6 +106,25 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     const sg = be.rt.gpu.subgroupSize;
     const subgroups = sg !== null && sg >= 8 && sg <= 64;
     expect(family('scanForwardSubgroup:'), `subgroup size ${sg}`).toBe(subgroups);
+  });
+
+  it('gives the same bits with one step between the backward pass\'s reductions as with the most that fit (the sums do not depend on it)', async () => {
+    const shape = { batch: 3, length: 59, E: 40, N: 16 };
+    const data = scanData(new Rng(11), shape);
+    const inputs = upload(be, data, shape);
+    const { saved } = be.selectiveScanForward(inputs, true);
+    const dy = be.upload(data.dy, [shape.batch * shape.length, shape.E]);
+    const run = async (reduce?: number) => {
+      const dALog = be.zeros([shape.E, shape.N]);
+      const dD = be.zeros([shape.E]);
+      const g = selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, dALog as never, dD as never, reduce);
+      return Promise.all([g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
+    };
+    const most = await run();
+    const one = await run(1);
+    NAMES.slice(1).forEach((name, i) => expect(one[i], name).toEqual(most[i]));
+    expect(() => selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, be.zeros([40, 16]) as never, be.zeros([40]) as never, 3))
+      .toThrow(/selective scan: reduce 3 is not a power of two up to \d+/);
   });
 
   it('gives the same bits run after run (no atomics, fixed-order sums)', async () => {

@@ -255,8 +255,15 @@ export function selectiveScanForward(rt: GpuRuntime, inputs: SelectiveScanInputs
   return { y, saved };
 }
 
-/** Gradients of the scan's inputs; writes dALog: (E, N) and dD: (E). `saved` null: the boundaries are recomputed. */
-export function selectiveScanBackward(rt: GpuRuntime, inputs: SelectiveScanInputs, saved: GpuTensor | null, dy: GpuTensor, dALog: GpuTensor, dD: GpuTensor): SelectiveScanGradients {
+/**
+ * Gradients of the scan's inputs; writes dALog: (E, N) and dD: (E). `saved` null: the boundaries are
+ * recomputed. `reduceOverride` replaces the steps between reductions that reduceSteps picks (a power of
+ * two up to CHUNK that fits the device's workgroup memory): fewer steps hold less workgroup memory, so
+ * more workgroups fit an SM, at two barriers a reduction; tools/scan-check.mjs --reduce times them.
+ */
+export function selectiveScanBackward(
+  rt: GpuRuntime, inputs: SelectiveScanInputs, saved: GpuTensor | null, dy: GpuTensor, dALog: GpuTensor, dD: GpuTensor, reduceOverride?: number,
+): SelectiveScanGradients {
   const lay = layoutOf(rt, inputs);
   const { E, N } = lay;
   const { batch } = inputs;
@@ -274,7 +281,11 @@ export function selectiveScanBackward(rt: GpuRuntime, inputs: SelectiveScanInput
   const partialBC = rt.tensor([2, lay.groups, M, N]);
   const partialAD = rt.tensor([batch * (E * N + E)]);
   const { u, delta, aLog, b, c, d } = inputs;
-  const reduce = reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, N, lay.ch);
+  const most = reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, N, lay.ch);
+  if (reduceOverride !== undefined && !(Number.isInteger(Math.log2(reduceOverride)) && reduceOverride <= most)) {
+    throw new Error(`selective scan: reduce ${reduceOverride} is not a power of two up to ${most}`);
+  }
+  const reduce = reduceOverride ?? most;
   const pipeline = rt.pipeline(`scanBackward:${N}:${reduce}`, backwardCode(N, lay.ch, reduce));
   rt.dispatch(pipeline, [...[u, delta, aLog, b, c, d].map((t) => t as GpuTensor), dy, savedIn, du, dDelta, partialBC, partialAD],
     [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: CHUNK }, { u: reduce }], [lay.groups, batch]);
