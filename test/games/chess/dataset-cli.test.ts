@@ -146,6 +146,10 @@ describe('gamba generate chess', () => {
     const run = gamba('generate', 'chess', '--source', 'stockfish', '--engine', '/usr/games/stockfish', '--games', '2', '--seed', '1', '--nodes', '50-2000', '--workers', '2', '--out', out, '--json');
     expect(run.status).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ source: 'stockfish-selfplay (Stockfish 15.1, nodes 50-2000)' });
+    // every game runs to its end (mate, stalemate or a draw by rule) or until its string fills the block
+    const exported = ['train', 'val'].flatMap((split) => gamba('dataset', 'export', out, '--format', 'text', '--split', split).stdout.split('\n').filter(Boolean));
+    expect(exported).toHaveLength(2);
+    for (const line of exported) expect(replayGameString(line).isGameOver() || line.length > 1024 - 12, line.slice(-40)).toBe(true);
     const budgets = Array.from({ length: 200 }, (_, i) => selfPlaySettings(1, i, 0.05, nodeExponents(50, 2000))).flatMap((s) => [s.white.nodes, s.black.nodes]);
     expect(Math.min(...budgets)).toBeGreaterThanOrEqual(50);
     expect(Math.max(...budgets)).toBeLessThanOrEqual(2000);
