@@ -43,8 +43,9 @@ import { forwardSubgroupCode, subgroupScanFits } from './selective-scan-subgroup
 
 /**
  * Backward steps between two reductions of the dB, dC, du and dDelta terms: as many (up to CHUNK) as
- * the device's workgroup memory holds beside the chunk's states. Each reduction costs two barriers,
- * so fewer is faster; lavapipe's 32 KB allows 2.
+ * the device's workgroup memory holds beside the chunk's states (lavapipe's 32 KB allows 2). Each
+ * reduction costs two barriers, but each step held costs workgroup memory: at 16 steps and N = 16 the
+ * kernel holds about 91 KB, and fewer workgroups fit an SM (tools/scan-check.mjs --reduce weighs the two).
  */
 function reduceSteps(maxWorkgroupBytes: number, N: number, ch: number): number {
   const floats = maxWorkgroupBytes / 4;
