@@ -333,7 +333,10 @@ export function readVerifiedModel(dir: string, expected: [string, number[]][], u
   return readTensors(join(dir, MODEL_FILE), bytes, expected).tensors;
 }
 
-/** The trainer state, after checking that the model, config and optimizer files are the ones it was saved with. */
+/**
+ * The trainer state of a run to resume, after checking that the model, config and optimizer files are
+ * the ones it was saved with. A --snapshot-every snapshot's state records no optimizer: refused as such.
+ */
 export function readTrainerState(dir: string): Record<string, unknown> {
   const path = join(dir, STATE_FILE);
   let state: Record<string, unknown>;
@@ -345,6 +348,9 @@ export function readTrainerState(dir: string): Record<string, unknown> {
   }
   const files = state.files as Record<string, string> | undefined;
   if (!files || typeof files !== 'object') throw new UserError(`${path}: no file hashes (not a gamba trainer state)`);
+  if (typeof files[MODEL_FILE] === 'string' && files[OPTIMIZER_FILE] === undefined) {
+    throw new UserError(`${dir}: no ${OPTIMIZER_FILE} recorded, so not a run to resume (a --snapshot-every snapshot: eval, probe, play and --init read it)`);
+  }
   for (const name of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE]) if (typeof files[name] !== 'string') throw new UserError(`${path}: no hash for ${name}`);
   for (const name of Object.keys(files)) {
     if (sha256(readRequired(dir, name)) !== files[name]) {

@@ -9,7 +9,7 @@
  * checkpoint at the end of the step and returns with `stopped: true`.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BatchStream, maskedInputsTargets, type TargetMask } from '../../datasets/batches.js';
 import { DATASET_GAMES } from '../../datasets/games.js';
@@ -246,9 +246,6 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
   if (!hasCheckpoint(outDir)) throw new UserError(`${outDir}: no checkpoint to resume (start the run without --resume)`);
   const recovered = recoverInterruptedSave(outDir);
   if (recovered) hooks.note?.(recovered);
-  if (!existsSync(join(outDir, OPTIMIZER_FILE))) {
-    throw new UserError(`${outDir}: no ${OPTIMIZER_FILE}, so not a run to resume (a --snapshot-every snapshot or an exported model: eval, probe, play and --init read it)`);
-  }
   const statePath = join(outDir, STATE_FILE);
   const state = validateTrainerState(readTrainerState(outDir), statePath);
   const run = state.run;

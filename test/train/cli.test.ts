@@ -242,7 +242,7 @@ describe('gamba train --snapshot-every', () => {
     expect(readFileSync(join(out, 'model.safetensors')).equals(readFileSync(join(plain, 'model.safetensors')))).toBe(true);
     const resumed = gamba(['train', '--resume', '--out', snapshot(out, 3)]);
     expect(resumed.code).toBe(2);
-    expect(resumed.stderr).toBe(`gamba: ${snapshot(out, 3)}: no optimizer.safetensors, so not a run to resume (a --snapshot-every snapshot or an exported model: eval, probe, play and --init read it)\n`);
+    expect(resumed.stderr).toBe(`gamba: ${snapshot(out, 3)}: no optimizer.safetensors recorded, so not a run to resume (a --snapshot-every snapshot: eval, probe, play and --init read it)\n`);
   });
 
   it('may change on resume, and --force drops the replaced run\'s snapshots', () => {
