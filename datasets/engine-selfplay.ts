@@ -293,7 +293,7 @@ export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
     // After a failure, games that finished after a gap are kept too (in game order).
     for (const index of [...finished.keys()].sort((a, b) => a - b)) writer.append(finished.get(index)!.split, finished.get(index)!.record);
     if (done === 0) throw failure ?? new UserError('no game was played');
-    return { manifest: writer.finish(), engine: names.engine, engines, threads: groups.length > 1 || groups[0] instanceof ThreadSlots ? groups.length : 0, plies };
+    return { manifest: writer.finish(), engine: names.engine, engines, threads: groups[0] instanceof ThreadSlots ? groups.length : 0, plies };
   });
   if (failure !== null) {
     const message = failure instanceof Error ? failure.message : String(failure);
