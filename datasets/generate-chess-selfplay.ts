@@ -2,13 +2,15 @@
  * `gamba generate chess --source stockfish`: engine self-play at mixed strength. Several engine
  * processes (one per core by default, each with Threads 1) play games side by side. Game i draws its
  * settings from `new Rng(seed, i)`: train or val, 0..8 uniformly random opening plies, and for each side
- * a Skill Level 0..20 and a node budget per move, log-uniform over the range asked for (by default
- * 100 to ~31,600 nodes, 10^2 to 10^4.5). The engine then plays both sides until the game is over or its
- * string fills the 1024-character block. The range is named in the manifest's source; with the seed it
- * gives every game's settings.
+ * a Skill Level, uniform over the range asked for (by default all of 0..20), and a node budget per
+ * move, log-uniform over the range asked for (by default 100 to ~31,600 nodes, 10^2 to 10^4.5). The
+ * engine then plays both sides until the game is over or its string fills the 1024-character block.
+ * The ranges are named in the manifest's source; with the seed they give every game's settings.
  *
- * Same seed, same settings per game; the moves are not byte-reproducible, because Stockfish below
- * Skill Level 20 picks among its candidate moves with a generator seeded from the clock.
+ * Same seed, same settings per game. The moves are the same bytes too when every Skill Level drawn is
+ * 20 (`--skills 20`): Stockfish then plays its search's move, and a search of a fixed node budget on
+ * one thread from a cleared hash is deterministic. Below 20 it picks among its candidate moves with a
+ * generator seeded from the clock, so those games differ run to run.
  *
  * The engines, their threads, the game order and a dying engine are engine-selfplay.ts's.
  */
@@ -28,6 +30,8 @@ export interface SelfPlayOptions extends SelfPlayRunOptions {
   enginePath?: string;
   /** Node budgets per move as powers of ten (default DEFAULT_NODE_EXPONENTS). */
   nodes?: readonly [number, number];
+  /** Skill Levels drawn from (default SKILL_LEVELS). */
+  skills?: readonly [number, number];
 }
 
 export interface SelfPlayResult {
@@ -67,13 +71,23 @@ export function nodeRangeText(exponents: readonly [number, number]): string {
   return exponents.map((e) => Math.round(10 ** e)).join('-');
 }
 
+/** Stockfish's Skill Levels, all drawn from by default. */
+export const SKILL_LEVELS: readonly [number, number] = [0, 20];
+
+/** The ranges a game's sides draw from: node budgets as powers of ten, and Skill Levels. */
+export interface SelfPlayRanges {
+  nodes?: readonly [number, number];
+  skills?: readonly [number, number];
+}
+
 /** The settings of game `index` (see the file comment). */
-export function selfPlaySettings(seed: number, index: number, valFraction: number, nodes: readonly [number, number] = DEFAULT_NODE_EXPONENTS): SelfPlaySettings {
+export function selfPlaySettings(seed: number, index: number, valFraction: number, ranges: SelfPlayRanges = {}): SelfPlaySettings {
   const rng = new Rng(seed, index);
   const split: Split = rng.nextFloat() < valFraction ? 'val' : 'train';
   const openingPlies = rng.nextInt(9);
-  const [lo, hi] = nodes;
-  const side = (): SideSettings => ({ skill: rng.nextInt(21), nodes: Math.round(10 ** (lo + (hi - lo) * rng.nextFloat())) });
+  const [lo, hi] = ranges.nodes ?? DEFAULT_NODE_EXPONENTS;
+  const [skillLo, skillHi] = ranges.skills ?? SKILL_LEVELS;
+  const side = (): SideSettings => ({ skill: skillLo + rng.nextInt(skillHi - skillLo + 1), nodes: Math.round(10 ** (lo + (hi - lo) * rng.nextFloat())) });
   const white = side();
   const black = side();
   return { split, openingPlies, white, black, rng };
@@ -130,6 +144,7 @@ export async function playSelfPlayGame(engine: UciEngine, settings: SelfPlaySett
 export interface ChessSelfPlaySourceOptions {
   enginePath?: string;
   nodes: readonly [number, number];
+  skills: readonly [number, number];
   seed: number;
   valFraction: number;
 }
@@ -144,10 +159,10 @@ export function selfPlaySource(options: ChessSelfPlaySourceOptions): SelfPlaySou
       await engine.setOption('Threads', 1);
       return engine;
     },
-    sourceOf: (engine) => `stockfish-selfplay (${engine.name}, nodes ${nodeRangeText(options.nodes)})`,
+    sourceOf: (engine) => `stockfish-selfplay (${engine.name}, nodes ${nodeRangeText(options.nodes)}, skills ${options.skills.join('-')})`,
     engineName: (engine) => engine.name,
     playGame: async (engine, index) => {
-      const settings = selfPlaySettings(options.seed, index, options.valFraction, options.nodes);
+      const settings = selfPlaySettings(options.seed, index, options.valFraction, options);
       const sans = await playSelfPlayGame(engine, settings);
       const record = new Uint8Array(CHESS_BLOCK_LENGTH);
       writeGameRecord(sans, record, 0);
@@ -158,7 +173,8 @@ export function selfPlaySource(options: ChessSelfPlaySourceOptions): SelfPlaySou
 
 export async function generateChessSelfPlay(outDir: string, options: SelfPlayOptions): Promise<SelfPlayResult> {
   const sourceOptions: ChessSelfPlaySourceOptions = {
-    enginePath: options.enginePath, nodes: options.nodes ?? DEFAULT_NODE_EXPONENTS, seed: options.seed, valFraction: options.valFraction,
+    enginePath: options.enginePath, nodes: options.nodes ?? DEFAULT_NODE_EXPONENTS, skills: options.skills ?? SKILL_LEVELS,
+    seed: options.seed, valFraction: options.valFraction,
   };
   const result = await generateEngineSelfPlay(outDir, options, selfPlaySource(sourceOptions), { url: import.meta.url, options: sourceOptions });
   return { manifest: result.manifest, engine: result.engine, engines: result.engines, threads: result.threads, plies: result.plies };

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { DATASET_GAMES, GENERATABLE_GAMES } from '../../datasets/games.js';
 import { DEFAULT_SHARD_GAMES, generateDataset } from '../../datasets/generate.js';
-import { DEFAULT_NODE_EXPONENTS, generateChessSelfPlay, nodeExponents, nodeRangeText } from '../../datasets/generate-chess-selfplay.js';
+import { DEFAULT_NODE_EXPONENTS, SKILL_LEVELS, generateChessSelfPlay, nodeExponents, nodeRangeText } from '../../datasets/generate-chess-selfplay.js';
 import { DEFAULT_RHINO_LEVELS, RHINO_LEVELS, generateOthelloSelfPlay } from '../../datasets/generate-othello-selfplay.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
@@ -27,6 +27,7 @@ interface GenerateArgs {
   engine?: string;
   levels?: string;
   nodes?: string;
+  skills?: string;
 }
 
 export const generateCommand: CommandModule<object, GenerateArgs> = {
@@ -42,6 +43,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('engine', { type: 'string', describe: 'the engine for --source stockfish (a UCI engine; default the npm stockfish package) or rhino (a GTP engine; default /usr/games/gtp-rhino)' })
       .option('levels', { type: 'string', describe: `--source rhino: the gtp-rhino levels drawn per side and game, LO-HI within ${RHINO_LEVELS.join('-')} (default ${DEFAULT_RHINO_LEVELS.join('-')}: level 4 takes half a minute a game, 5 longer than the engine timeout)` })
       .option('nodes', { type: 'string', describe: `--source stockfish: the node budget per move, drawn log-uniformly per side and game from LO-HI (default ${nodeRangeText(DEFAULT_NODE_EXPONENTS)}; fewer nodes, weaker and faster games)` })
+      .option('skills', { type: 'string', describe: `--source stockfish: the Skill Levels drawn per side and game, LO-HI or one level within ${SKILL_LEVELS.join('-')} (default all; 20 alone gives the same bytes run to run)` })
       .option('workers', { type: 'number', describe: 'worker threads, or engine slots for --source stockfish or rhino (default: all cores)' })
       .option('val-fraction', { type: 'number', default: 0.05, describe: 'share of games held out for validation' })
       .option('shard-games', { type: 'number', default: DEFAULT_SHARD_GAMES, describe: 'most games per shard file' })
@@ -60,14 +62,15 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
     if (args.source !== 'random' && args.game !== engineGame[args.source]) throw new UserError(`--source ${args.source}: only for ${engineGame[args.source]} (${args.game} has --source random${args.game === 'chess' ? ' and stockfish' : ' and rhino'})`);
     if (args.engine !== undefined && args.source === 'random') throw new UserError('--engine: only with --source stockfish or rhino');
     if (args.levels !== undefined && args.source !== 'rhino') throw new UserError('--levels: only with --source rhino');
-    if (args.nodes !== undefined && args.source !== 'stockfish') throw new UserError('--nodes: only with --source stockfish');
-    const levels = args.levels === undefined ? undefined : levelRange(args.levels);
+    for (const flag of ['nodes', 'skills'] as const) if (args[flag] !== undefined && args.source !== 'stockfish') throw new UserError(`--${flag}: only with --source stockfish`);
+    const levels = args.levels === undefined ? undefined : intRange('levels', args.levels, RHINO_LEVELS);
+    const skills = args.skills === undefined ? undefined : intRange('skills', args.skills, SKILL_LEVELS);
     const nodes = args.nodes === undefined ? undefined : nodeRange(args.nodes);
     const progress = new ProgressBar(`generate ${args.game}`, games);
     const start = performance.now();
     if (args.source !== 'random') {
       const options = { games, seed, valFraction, shardGames, force: args.force, engines: workers, enginePath: args.engine, onProgress: (done: number) => progress.update(done) };
-      const result = args.source === 'stockfish' ? await generateChessSelfPlay(args.out, { ...options, nodes }) : await generateOthelloSelfPlay(args.out, { ...options, levels });
+      const result = args.source === 'stockfish' ? await generateChessSelfPlay(args.out, { ...options, nodes, skills }) : await generateOthelloSelfPlay(args.out, { ...options, levels });
       progress.finish();
       const seconds = (performance.now() - start) / 1000;
       const { manifest } = result;
@@ -125,12 +128,14 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
   },
 };
 
-/** `--levels 2` or `--levels 1-3`, within gtp-rhino's levels. */
-function levelRange(text: string): [number, number] {
+/** `--levels 2` or `--levels 1-3` (gtp-rhino), `--skills 20` or `--skills 0-5` (Stockfish): one value or a range within `bounds`. */
+function intRange(flag: string, text: string, bounds: readonly [number, number]): [number, number] {
   const match = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
   const lo = match ? Number(match[1]) : NaN;
   const hi = match ? Number(match[2] ?? match[1]) : NaN;
-  if (!(lo >= RHINO_LEVELS[0] && hi <= RHINO_LEVELS[1] && lo <= hi)) throw new UserError(`--levels ${text}: expected a level or a range LO-HI within ${RHINO_LEVELS.join('-')}, e.g. 1-3`);
+  if (!(lo >= bounds[0] && hi <= bounds[1] && lo <= hi)) {
+    throw new UserError(`--${flag} ${text}: expected a level or a range LO-HI within ${bounds.join('-')}, e.g. ${bounds[0]}-${bounds[0] + 2}`);
+  }
   return [lo, hi];
 }
 

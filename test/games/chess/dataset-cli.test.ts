@@ -111,7 +111,7 @@ describe('gamba generate chess', () => {
     const out = join(root, 'selfplay');
     const run = gamba('generate', 'chess', '--source', 'stockfish', '--engine', '/usr/games/stockfish', '--games', '3', '--seed', '1', '--workers', '2', '--out', out, '--json');
     expect(run.status).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ games: 3, engines: 2, source: 'stockfish-selfplay (Stockfish 15.1, nodes 100-31623)' });
+    expect(JSON.parse(run.stdout)).toMatchObject({ games: 3, engines: 2, source: 'stockfish-selfplay (Stockfish 15.1, nodes 100-31623, skills 0-20)' });
     const lines = gamba('dataset', 'export', out, '--format', 'text', '--split', 'train').stdout.trim().split('\n');
     for (const line of lines) expect(replayGameString(line).history().length).toBeGreaterThan(8);
   });
@@ -145,12 +145,12 @@ describe('gamba generate chess', () => {
     const out = join(root, 'selfplay-nodes');
     const run = gamba('generate', 'chess', '--source', 'stockfish', '--engine', '/usr/games/stockfish', '--games', '2', '--seed', '1', '--nodes', '50-2000', '--workers', '2', '--out', out, '--json');
     expect(run.status).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ source: 'stockfish-selfplay (Stockfish 15.1, nodes 50-2000)' });
+    expect(JSON.parse(run.stdout)).toMatchObject({ source: 'stockfish-selfplay (Stockfish 15.1, nodes 50-2000, skills 0-20)' });
     // every game runs to its end (mate, stalemate or a draw by rule) or until its string fills the block
     const exported = ['train', 'val'].flatMap((split) => gamba('dataset', 'export', out, '--format', 'text', '--split', split).stdout.split('\n').filter(Boolean));
     expect(exported).toHaveLength(2);
     for (const line of exported) expect(replayGameString(line).isGameOver() || line.length > 1024 - 12, line.slice(-40)).toBe(true);
-    const budgets = Array.from({ length: 200 }, (_, i) => selfPlaySettings(1, i, 0.05, nodeExponents(50, 2000))).flatMap((s) => [s.white.nodes, s.black.nodes]);
+    const budgets = Array.from({ length: 200 }, (_, i) => selfPlaySettings(1, i, 0.05, { nodes: nodeExponents(50, 2000) })).flatMap((s) => [s.white.nodes, s.black.nodes]);
     expect(Math.min(...budgets)).toBeGreaterThanOrEqual(50);
     expect(Math.max(...budgets)).toBeLessThanOrEqual(2000);
     // log-uniform: about as many budgets below the geometric middle (~316) as above it
@@ -159,17 +159,33 @@ describe('gamba generate chess', () => {
     expect(below).toBeLessThan(250);
     // the range changes the budgets, not the other draws of a game
     const plain = selfPlaySettings(1, 7, 0.05);
-    const narrow = selfPlaySettings(1, 7, 0.05, nodeExponents(50, 2000));
+    const narrow = selfPlaySettings(1, 7, 0.05, { nodes: nodeExponents(50, 2000) });
     expect([narrow.split, narrow.openingPlies, narrow.white.skill, narrow.black.skill]).toEqual([plain.split, plain.openingPlies, plain.white.skill, plain.black.skill]);
     for (const [flags, message] of [
       [['--nodes', '2000-50', '--source', 'stockfish'], '--nodes 2000-50: expected a range LO-HI of nodes per move from 1 to 1000000000, e.g. 50-2000'],
       [['--nodes', '50-2000'], '--nodes: only with --source stockfish'],
+      [['--skills', '20'], '--skills: only with --source stockfish'],
+      [['--skills', '5-21', '--source', 'stockfish'], '--skills 5-21: expected a level or a range LO-HI within 0-20, e.g. 0-2'],
     ] as const) {
       const refused = gamba('generate', 'chess', '--games', '1', '--seed', '1', ...flags, '--out', join(root, 'refused-nodes'));
       expect(refused.status).toBe(2);
       expect(refused.stderr).toBe(`gamba: ${message}\n`);
     }
     expect(existsSync(join(root, 'refused-nodes'))).toBe(false);
+  });
+
+  it.skipIf(!existsSync('/usr/games/stockfish'))('--skills 20 gives the same bytes for the same seed, on one engine or five on two threads', () => {
+    const texts = ['1', '5'].map((workers) => {
+      const out = join(root, `skill20-w${workers}`);
+      const run = gamba('generate', 'chess', '--source', 'stockfish', '--engine', '/usr/games/stockfish', '--games', '6', '--seed', '4', '--skills', '20',
+        '--nodes', '50-400', '--val-fraction', '0.3', '--workers', workers, '--out', out, '--json');
+      expect(run.status, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ source: 'stockfish-selfplay (Stockfish 15.1, nodes 50-400, skills 20-20)', threads: workers === '5' ? 2 : 0 });
+      return ['train', 'val'].map((split) => gamba('dataset', 'export', out, '--format', 'text', '--split', split).stdout).join('');
+    });
+    expect(texts[1]).toBe(texts[0]);
+    expect(new Set(texts[0].trim().split('\n')).size).toBe(6);
+    for (let i = 0; i < 20; i++) expect(selfPlaySettings(4, i, 0.3, { skills: [20, 20] }).white.skill).toBe(20);
   });
 
   it('keeps the games finished before an engine on a self-play thread died, and says so in one line', () => {
