@@ -42,7 +42,10 @@ export function renderCompareHtml(compare: CompareReport): string {
     html.push(curveChart(compare.curves, 'minutes', 'legalTop1', 'Legal top-1 by training minutes'));
     html.push(curveChart(compare.curves, 'minutes', 'residualCellAcc', 'Best residual probe (cells) by training minutes'));
     html.push('</div>');
-    html.push('<p class="note">One line per run whose checkpoints are among the models (the run\'s directory, its --snapshot-every snapshots, its --save-best best), one point per checkpoint; minutes are those its trainer state records, on the backend the table names.</p>');
+    if (compare.curves.some((c) => c.points.some((p) => Object.keys(p.scores).length > 0))) {
+      html.push('<div class="row">', scoreChart(compare.curves, 'tokens'), scoreChart(compare.curves, 'minutes'), '</div>');
+    }
+    html.push('<p class="note">One line per run whose checkpoints are among the models (the run\'s directory, its --snapshot-every snapshots, its --save-best best), one point per checkpoint; minutes are those its trainer state records, on the backend the table names. Match scores: the gamba play matches kept in each checkpoint\'s matches directory, pooled by opponent, one line per opponent.</p>');
   }
 
   if (compare.models.some((m) => m.lens)) {
@@ -56,7 +59,7 @@ export function renderCompareHtml(compare: CompareReport): string {
 function modelTable(models: ComparedModel[], afterMove: number): string {
   const rows = ['<table>', '<tr><th class="left">model</th><th class="left">architecture</th><th>parameters</th><th>d_model x layers</th><th>d_state</th>' +
     '<th>steps</th><th>tokens</th><th>minutes</th><th>aux board loss</th><th>legal</th><th>best residual: cell / board</th><th>random-init there</th>' +
-    `<th>after move ${afterMove}: cell / board</th><th>random-init there</th><th>best state: cell / board</th><th>random-init there</th></tr>`];
+    `<th>after move ${afterMove}: cell / board</th><th>random-init there</th><th>best state: cell / board</th><th>random-init there</th><th class="left">match scores</th></tr>`];
   models.forEach((m, i) => {
     const best = (source: 'residual' | 'state') => {
       const b = m.best.find((x) => x.source === source);
@@ -71,7 +74,8 @@ function modelTable(models: ComparedModel[], afterMove: number): string {
       `<td>${(m.parameters / 1e6).toFixed(2)}M</td><td>${m.dModel} x ${m.nLayers}</td><td>${m.dState ?? '-'}</td>` +
       `<td>${t ? t.steps : '-'}</td><td>${t ? `${(t.tokens / 1e6).toFixed(1)}M` : '-'}</td><td>${t ? `${t.minutes.toFixed(1)} (${escapeXml(t.backend)})` : '-'}</td>` +
       `<td>${t?.auxBoardLoss ? `${t.auxBoardLoss.weight} at layer ${t.auxBoardLoss.layer}` : '-'}</td>` +
-      `<td>${m.legalTop1 === null ? '-' : pct(m.legalTop1, 2)}</td>${best('residual')}${best('state')}</tr>`);
+      `<td>${m.legalTop1 === null ? '-' : pct(m.legalTop1, 2)}</td>${best('residual')}${best('state')}` +
+      `<td class="left">${m.matches.length === 0 ? '-' : m.matches.map((s) => `${escapeXml(s.opponent)}: ${s.score.toFixed(3)} (${s.wins}-${s.draws}-${s.losses})`).join('<br>')}</td></tr>`);
   });
   rows.push('</table>');
   return rows.join('\n');
@@ -121,6 +125,24 @@ function curveChart(curves: LearningCurve[], x: 'tokens' | 'minutes', y: 'legalT
   return lineChart({
     title, xLabel: x === 'tokens' ? 'training tokens (millions)' : 'training minutes', yLabel: y === 'legalTop1' ? 'legal top-1' : 'held-out cell accuracy',
     series, xMin: 0, xMax, yMin: range.min, yMax: range.max, xTicks: ticks(0, xMax, xMax / 5), yTicks: ticks(range.min, range.max, range.step), formatY: (v) => pct(v, 0),
+  });
+}
+
+/** Match score against each opponent a run's checkpoints played, one line per (run, opponent). */
+function scoreChart(curves: LearningCurve[], x: 'tokens' | 'minutes'): string {
+  const scale = x === 'tokens' ? 1e-6 : 1;
+  const series: Series[] = [];
+  curves.forEach((c, i) => {
+    const opponents = [...new Set(c.points.flatMap((p) => Object.keys(p.scores)))].sort();
+    opponents.forEach((opponent, k) => series.push({
+      name: `${c.run}: ${opponent}`, color: colorOf(i), dash: ['', '6 4', '2 4', '10 3 2 3'][k % 4] || undefined, markers: true,
+      points: c.points.filter((p) => opponent in p.scores).map((p) => [Number((p[x] * scale).toPrecision(4)), p.scores[opponent]] as [number, number]),
+    }));
+  });
+  const xMax = niceCeiling(Math.max(...series.flatMap((s) => s.points.map((p) => p[0])), 1e-9));
+  return lineChart({
+    title: `Match score by training ${x === 'tokens' ? 'tokens' : 'minutes'}`, xLabel: x === 'tokens' ? 'training tokens (millions)' : 'training minutes', yLabel: 'score',
+    series, xMin: 0, xMax, yMin: 0, yMax: 1, xTicks: ticks(0, xMax, xMax / 5), yTicks: ticks(0, 1, 0.2), formatY: (v) => v.toFixed(1),
   });
 }
 

@@ -7,19 +7,22 @@
  *   - training: steps, tokens, minutes, the backend they ran on and the auxiliary board loss if the
  *     run had one (null for a checkpoint shipped without its trainer state);
  *   - the legal-move rate of `gamba eval` (null without eval.json);
+ *   - the scores of the `gamba play` matches kept beside the checkpoint (CHECKPOINT/matches/*), pooled
+ *     by opponent;
  *   - probe accuracy by layer and source with the random-init control, by move number at the best
  *     layer of each source, the same accuracy pooled over the moves after `afterMove` (late in the
  *     game, where a model's board tends to decay) beside its control's, and the lens;
  *   - learning curves: the models that are one run's checkpoints (the run's directory, its
- *     `--snapshot-every` snapshots and its `--save-best` best), legal rate and best residual probe
- *     against training tokens and minutes.
+ *     `--snapshot-every` snapshots and its `--save-best` best), legal rate, best residual probe and
+ *     match scores against training tokens and minutes.
  * The reports must probe one game and target: accuracies of different targets do not compare.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { BEST_DIR, CONFIG_FILE, SNAPSHOTS_DIR, STATE_FILE } from '../src/train/checkpoint.js';
 import { validateTrainerState } from '../src/train/run-spec.js';
 import type { ModelConfig } from '../src/model/config.js';
+import { MATCHES_DIR } from '../src/eval/match-summary.js';
 import { parameterCount } from '../src/model/models.js';
 import { UserError } from '../src/util/errors.js';
 import { writeFileAtomic } from '../src/util/write-file-atomic.js';
@@ -80,6 +83,8 @@ export interface ComparedModel {
   } | null;
   /** Share of held-out positions whose greedy move is legal (`gamba eval`; null without eval.json). */
   legalTop1: number | null;
+  /** The matches `gamba play` kept in CHECKPOINT/matches, pooled by opponent (sorted by its name). */
+  matches: MatchScore[];
   layers: ComparedLayer[];
   /** The layer of highest cell accuracy per source, with its accuracy by move number. */
   best: {
@@ -92,10 +97,25 @@ export interface ComparedModel {
   lens: { layer: number; logit: number; tuned: number }[] | null;
 }
 
+/** A model's games against one opponent (`rhino level 1`, `stockfish skill 0 at 1000 nodes`), over all its matches. */
+export interface MatchScore {
+  opponent: string;
+  games: number;
+  wins: number;
+  draws: number;
+  losses: number;
+  /** (wins + draws / 2) / games. */
+  score: number;
+}
+
 /** One run's checkpoints in order of training: what its learning curves are drawn from. */
 export interface LearningCurve {
   run: string;
-  points: { model: string; tokens: number; minutes: number; legalTop1: number | null; residualCellAcc: number | null; residualBoardAcc: number | null }[];
+  points: {
+    model: string; tokens: number; minutes: number; legalTop1: number | null; residualCellAcc: number | null; residualBoardAcc: number | null;
+    /** Match score by opponent. */
+    scores: Record<string, number>;
+  }[];
 }
 
 export interface CompareReport {
@@ -168,6 +188,7 @@ function comparedModel(file: string, report: ProbeReport, name: string | undefin
     dState: config.architecture === 'transformer' ? null : Number(config.d_state),
     training: trainingOf(checkpoint, report.data.positionsPerGame),
     legalTop1: legalRateOf(checkpoint),
+    matches: matchScoresOf(checkpoint),
     layers: report.layers.map((l) => {
       const c = control(l);
       return { source: l.source, layer: l.layer, cellAcc: l.cellAcc, boardAcc: l.boardAcc, control: c ? { cellAcc: c.cellAcc, boardAcc: c.boardAcc } : null };
@@ -200,6 +221,7 @@ function learningCurves(models: ComparedModel[]): LearningCurve[] {
       return {
         model: m.name, tokens: m.training!.tokens, minutes: m.training!.minutes, legalTop1: m.legalTop1,
         residualCellAcc: residual?.cellAcc ?? null, residualBoardAcc: residual?.boardAcc ?? null,
+        scores: Object.fromEntries(m.matches.map((s) => [s.opponent, s.score])),
       };
     }),
   }));
@@ -246,6 +268,43 @@ function legalRateOf(checkpoint: string): number | null {
   const value = (readJson(file) as { legalTop1?: unknown }).legalTop1;
   if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new UserError(`${file}: legalTop1 must be a number from 0 to 1 (the output of \`gamba eval --json\`)`);
   return value;
+}
+
+/**
+ * The matches `gamba play` wrote into CHECKPOINT/matches (each directory's summary.json), pooled by
+ * opponent; games against a person are left out.
+ */
+function matchScoresOf(checkpoint: string): MatchScore[] {
+  const dir = join(checkpoint, MATCHES_DIR);
+  if (!existsSync(dir)) return [];
+  const byOpponent = new Map<string, MatchScore>();
+  for (const entry of readdirSync(dir).sort()) {
+    const file = join(dir, entry, 'summary.json');
+    if (!existsSync(file)) continue;
+    const summary = readJson(file) as Record<string, unknown>;
+    const counts = ['wins', 'draws', 'losses'].map((key) => summary[key]);
+    if (!counts.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) throw new UserError(`${file}: wins, draws and losses must be counts (the summary.json of \`gamba play\`)`);
+    const opponent = opponentOf(summary);
+    if (opponent === null) continue;
+    const [wins, draws, losses] = counts as number[];
+    const pooled = byOpponent.get(opponent) ?? { opponent, games: 0, wins: 0, draws: 0, losses: 0, score: 0 };
+    pooled.wins += wins;
+    pooled.draws += draws;
+    pooled.losses += losses;
+    pooled.games = pooled.wins + pooled.draws + pooled.losses;
+    pooled.score = pooled.games > 0 ? (pooled.wins + pooled.draws / 2) / pooled.games : 0;
+    byOpponent.set(opponent, pooled);
+  }
+  return [...byOpponent.values()].sort((a, b) => a.opponent.localeCompare(b.opponent));
+}
+
+/** A match's opponent in words, from its summary (null for a person). */
+function opponentOf(summary: Record<string, unknown>): string | null {
+  const engine = summary.engine as { skill?: number; nodes?: number; movetimeMs?: number } | undefined;
+  if (engine) return `stockfish skill ${engine.skill} at ${engine.nodes !== undefined ? `${engine.nodes} nodes` : `${engine.movetimeMs} ms`}`;
+  const opponent = summary.opponent as { name?: string; level?: number } | undefined;
+  if (!opponent || opponent.name === 'human') return null;
+  return `${opponent.name}${opponent.level !== undefined ? ` level ${opponent.level}` : ''}`;
 }
 
 function readJson(file: string): unknown {

@@ -15,7 +15,7 @@ import { GtpEngine, RHINO_PATH } from '../../games/othello/gtp.js';
 import { VOCAB_SIZE as OTHELLO_VOCAB_SIZE } from '../../games/othello/notation.js';
 import { createBackend, type BackendName } from '../backend/index.js';
 import { HumanSeat } from '../eval/human-seat.js';
-import { eloAgainstSkill, tally } from '../eval/match-summary.js';
+import { eloAgainstSkill, MATCHES_DIR, tally } from '../eval/match-summary.js';
 import { playChessMatch, CHESS_MOVE_CAP } from '../eval/play-chess.js';
 import { playOthelloMatch } from '../eval/play-othello.js';
 import type { LanguageModel } from '../model/language-model.js';
@@ -102,7 +102,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     if (checkpoint.config.vocab_size !== vocab) throw new UserError(`${configPath}: vocab_size ${checkpoint.config.vocab_size}, but ${args.game} models have ${vocab}`);
 
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const out = args.out ?? join(args.checkpoint, 'matches', `${args.game}-${opponent}${args.game === 'chess' && opponent === 'stockfish' ? `-skill${args.skill ?? 0}` : ''}-${stamp}`);
+    const out = args.out ?? join(args.checkpoint, MATCHES_DIR, `${args.game}-${opponent}${args.game === 'chess' && opponent === 'stockfish' ? `-skill${args.skill ?? 0}` : ''}-${stamp}`);
     if (existsSync(out) && readdirSync(out).length > 0 && !args.force) throw new UserError(`${out}: already exists and is not empty (use --force to write into it)`);
     mkdirSync(out, { recursive: true });
 

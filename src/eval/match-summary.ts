@@ -1,6 +1,9 @@
 /** What a match comes to: W/D/L from the model's side, score, and the Elo estimate where there is a reference. */
 import { eloFromPoints, stockfishSkillElo, type EloEstimate } from './elo.js';
 
+/** Where `gamba play` keeps a checkpoint's matches by default (CHECKPOINT/matches/<match>/summary.json), and compare finds them. */
+export const MATCHES_DIR = 'matches';
+
 export interface MatchTally {
   games: number;
   wins: number;

@@ -5,7 +5,7 @@
  * files say; compare.html loads in headless Chromium; bad input is refused with one line.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,19 @@ describe('gamba compare', () => {
     const snapshot = join(root, 'tiny', 'snapshots', 'step-0000001');
     expect(gamba('probe', '--checkpoint', snapshot, '--data', SAMPLES, '--games', '20', '--eval-games', '5', '--epochs', '0', '--backend', 'cpu', '--batch', '10').status).toBe(0);
     writeFileSync(join(snapshot, 'eval.json'), execFileSync(process.execPath, [gambaPath, 'eval', '--checkpoint', snapshot, '--data', SAMPLES, '--games', '5', '--backend', 'cpu', '--json'], { encoding: 'utf8' }));
+    // matches kept beside the checkpoints: the snapshot against random, the final state against random and
+    // twice against greedy (pooled), and one against a person's stand-in that compare leaves out
+    const play = (checkpoint: string, opponent: string, games: string, ...out: string[]) => {
+      const run = gamba('play', '--game', 'othello', '--checkpoint', checkpoint, '--opponent', opponent, '--games', games, '--backend', 'cpu', '--seed', '1', ...out);
+      expect(run.status, run.stderr).toBe(0);
+    };
+    play(snapshot, 'random', '4');
+    play(join(root, 'tiny'), 'random', '4');
+    play(join(root, 'tiny'), 'greedy', '2', '--out', join(root, 'tiny', 'matches', 'greedy-a'));
+    play(join(root, 'tiny'), 'greedy', '3', '--seed', '2', '--out', join(root, 'tiny', 'matches', 'greedy-b'));
+    const summary = (dir: string) => JSON.parse(readFileSync(join(root, 'tiny', 'matches', dir, 'summary.json'), 'utf8')) as { wins: number; draws: number; losses: number; score: number };
+    mkdirSync(join(root, 'tiny', 'matches', 'by-hand'));
+    writeFileSync(join(root, 'tiny', 'matches', 'by-hand', 'summary.json'), JSON.stringify({ games: 1, wins: 1, draws: 0, losses: 0, score: 1, opponent: { name: 'human' } }));
     const out = join(root, 'compare-curve');
     const reports = [join(root, 'tiny', 'probe-mine-theirs'), join(snapshot, 'probe-mine-theirs'), join(root, 'quickstart-gpt', 'probe-mine-theirs')];
     const run = gamba('compare', ...reports, '--name', 'final', 'step-1', 'gpt', '--out', out);
@@ -98,9 +111,19 @@ describe('gamba compare', () => {
     expect(curve.points[0].legalTop1).toBe(JSON.parse(readFileSync(join(snapshot, 'eval.json'), 'utf8')).legalTop1);
     expect(curve.points[1].residualCellAcc).toBe(compare.models[0].best.find((b) => b.source === 'residual')!.cellAcc);
     expect(curve.points[0].minutes).toBeLessThan(curve.points[1].minutes);
+    const [a, b] = [summary('greedy-a'), summary('greedy-b')];
+    const greedy = { opponent: 'greedy', games: 5, wins: a.wins + b.wins, draws: a.draws + b.draws, losses: a.losses + b.losses };
+    expect(compare.models[0].matches).toEqual([
+      { ...greedy, score: (greedy.wins + greedy.draws / 2) / 5 },
+      { opponent: 'random', games: 4, wins: expect.any(Number), draws: expect.any(Number), losses: expect.any(Number), score: expect.any(Number) },
+    ]);
+    expect(compare.models[2].matches).toEqual([]);
+    expect(Object.keys(curve.points[0].scores)).toEqual(['random']);
+    expect(curve.points[1].scores).toEqual({ greedy: compare.models[0].matches[0].score, random: compare.models[0].matches[1].score });
     const html = readFileSync(join(out, 'compare.html'), 'utf8');
     expect(html).toContain('Legal top-1 by training minutes');
-    expect((html.match(/<svg /g) ?? []).length).toBe(9);
+    expect(html).toContain('Match score by training tokens');
+    expect((html.match(/<svg /g) ?? []).length).toBe(11);
   });
 
   it('reads a checkpoint moved together with its report from where it lies now, not from where it was probed', () => {
@@ -158,6 +181,14 @@ describe('gamba compare', () => {
     expect(names.stderr).toBe('gamba: --name: 1 names for 2 reports (give one per report, in order)\n');
     const twice = gamba('compare', SHIPPED, SHIPPED, '--out', join(root, 'twice'));
     expect(twice.stderr).toBe('gamba: compare: two models are named othello-base; name them with --name\n');
+    const badMatch = join(root, 'bad-match', 'tiny');
+    cpSync(join(root, 'tiny'), badMatch, { recursive: true });
+    mkdirSync(join(badMatch, 'matches', 'x'), { recursive: true });
+    writeFileSync(join(badMatch, 'matches', 'x', 'summary.json'), JSON.stringify({ wins: 'many', draws: 0, losses: 1 }));
+    const refused = gamba('compare', join(badMatch, 'probe-mine-theirs'), '--out', join(root, 'bad-match-out'));
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toBe(`gamba: ${relative(process.cwd(), join(badMatch, 'matches', 'x', 'summary.json'))}: wins, draws and losses must be counts (the summary.json of \`gamba play\`)\n`);
+    expect(existsSync(join(root, 'bad-match-out'))).toBe(false);
     const missing = gamba('compare', join(root, 'nope'), '--out', join(root, 'missing'));
     expect(missing.status).toBe(2);
     expect(missing.stderr).toBe(`gamba: ${join(root, 'nope', 'report.json')}: no such report (run \`gamba probe\` first)\n`);
