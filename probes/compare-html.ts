@@ -113,36 +113,37 @@ function lensChart(compare: CompareReport): string {
   return shareChart('Legal top-1 by residual layer', 'residual layer (0 = embeddings)', 'share of held-out positions', series, depth > 12 ? 2 : 1);
 }
 
-/** One run per line: a checkpoint's measure against its training tokens (millions) or minutes, from 0. */
+/** One run per line: a checkpoint's legal rate or best residual probe against its training tokens or minutes. */
 function curveChart(curves: LearningCurve[], x: 'tokens' | 'minutes', y: 'legalTop1' | 'residualCellAcc', title: string): string {
-  const scale = x === 'tokens' ? 1e-6 : 1;
   const series: Series[] = curves.map((c, i) => ({
     name: c.run, color: colorOf(i), markers: true,
-    points: c.points.filter((p) => p[y] !== null).map((p) => [Number((p[x] * scale).toPrecision(4)), p[y]!] as [number, number]),
+    points: c.points.filter((p) => p[y] !== null).map((p) => [p[x], p[y]!] as [number, number]),
   }));
-  const xMax = niceCeiling(Math.max(...series.flatMap((s) => s.points.map((p) => p[0])), 1e-9));
   const range = yRange(series.flatMap((s) => s.points.map((p) => p[1])), 1);
-  return lineChart({
-    title, xLabel: x === 'tokens' ? 'training tokens (millions)' : 'training minutes', yLabel: y === 'legalTop1' ? 'legal top-1' : 'held-out cell accuracy',
-    series, xMin: 0, xMax, yMin: range.min, yMax: range.max, xTicks: ticks(0, xMax, xMax / 5), yTicks: ticks(range.min, range.max, range.step), formatY: (v) => pct(v, 0),
-  });
+  return trainingChart(title, x, y === 'legalTop1' ? 'legal top-1' : 'held-out cell accuracy', series, range, (v) => pct(v, 0));
 }
 
 /** Match score against each opponent a run's checkpoints played, one line per (run, opponent). */
 function scoreChart(curves: LearningCurve[], x: 'tokens' | 'minutes'): string {
-  const scale = x === 'tokens' ? 1e-6 : 1;
   const series: Series[] = [];
   curves.forEach((c, i) => {
     const opponents = [...new Set(c.points.flatMap((p) => Object.keys(p.scores)))].sort();
     opponents.forEach((opponent, k) => series.push({
       name: `${c.run}: ${opponent}`, color: colorOf(i), dash: ['', '6 4', '2 4', '10 3 2 3'][k % 4] || undefined, markers: true,
-      points: c.points.filter((p) => opponent in p.scores).map((p) => [Number((p[x] * scale).toPrecision(4)), p.scores[opponent]] as [number, number]),
+      points: c.points.filter((p) => opponent in p.scores).map((p) => [p[x], p.scores[opponent]] as [number, number]),
     }));
   });
-  const xMax = niceCeiling(Math.max(...series.flatMap((s) => s.points.map((p) => p[0])), 1e-9));
+  return trainingChart(`Match score by training ${x}`, x, 'score', series, { min: 0, max: 1, step: 0.2 }, (v) => v.toFixed(1));
+}
+
+/** A chart against training tokens (drawn in millions) or minutes, from 0 to a round end. */
+function trainingChart(title: string, x: 'tokens' | 'minutes', yLabel: string, series: Series[], y: { min: number; max: number; step: number }, formatY: (v: number) => string): string {
+  const scale = x === 'tokens' ? 1e-6 : 1;
+  const scaled = series.map((s) => ({ ...s, points: s.points.map(([px, py]) => [Number((px * scale).toPrecision(4)), py] as [number, number]) }));
+  const xMax = niceCeiling(Math.max(...scaled.flatMap((s) => s.points.map((p) => p[0])), 1e-9));
   return lineChart({
-    title: `Match score by training ${x === 'tokens' ? 'tokens' : 'minutes'}`, xLabel: x === 'tokens' ? 'training tokens (millions)' : 'training minutes', yLabel: 'score',
-    series, xMin: 0, xMax, yMin: 0, yMax: 1, xTicks: ticks(0, xMax, xMax / 5), yTicks: ticks(0, 1, 0.2), formatY: (v) => v.toFixed(1),
+    title, xLabel: x === 'tokens' ? 'training tokens (millions)' : 'training minutes', yLabel, series: scaled,
+    xMin: 0, xMax, yMin: y.min, yMax: y.max, xTicks: ticks(0, xMax, xMax / 5), yTicks: ticks(y.min, y.max, y.step), formatY,
   });
 }
 
