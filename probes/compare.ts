@@ -22,7 +22,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { BEST_DIR, CONFIG_FILE, SNAPSHOTS_DIR, STATE_FILE } from '../src/train/checkpoint.js';
 import { validateTrainerState } from '../src/train/run-spec.js';
 import type { ModelConfig } from '../src/model/config.js';
-import { MATCHES_DIR } from '../src/eval/match-summary.js';
+import { MATCH_SUMMARY_FILE, MATCHES_DIR } from '../src/eval/match-summary.js';
 import { parameterCount } from '../src/model/models.js';
 import { UserError } from '../src/util/errors.js';
 import { writeFileAtomic } from '../src/util/write-file-atomic.js';
@@ -197,7 +197,8 @@ function comparedModel(file: string, report: ProbeReport, name: string | undefin
       const rows = report.layers.filter((l) => l.source === source);
       const b = rows.reduce((x, y) => (y.cellAcc > x.cellAcc ? y : x));
       const late = pooledAfter(b.byMove, afterMove);
-      const controlLate = control(b) && pooledAfter(control(b)!.byMove, afterMove);
+      const bControl = control(b);
+      const controlLate = bControl && pooledAfter(bControl.byMove, afterMove);
       return {
         source, layer: b.layer, cellAcc: b.cellAcc, boardAcc: b.boardAcc,
         byMove: b.byMove.map((m) => ({ move: m.move, positions: m.positions, cellAcc: m.cellAcc, boardAcc: m.boardAcc })),
@@ -277,9 +278,9 @@ function legalRateOf(checkpoint: string): number | null {
 function matchScoresOf(checkpoint: string): MatchScore[] {
   const dir = join(checkpoint, MATCHES_DIR);
   if (!existsSync(dir)) return [];
-  const byOpponent = new Map<string, MatchScore>();
+  const byOpponent = new Map<string, { wins: number; draws: number; losses: number }>();
   for (const entry of readdirSync(dir).sort()) {
-    const file = join(dir, entry, 'summary.json');
+    const file = join(dir, entry, MATCH_SUMMARY_FILE);
     if (!existsSync(file)) continue;
     const summary = readJson(file) as Record<string, unknown>;
     const counts = ['wins', 'draws', 'losses'].map((key) => summary[key]);
@@ -287,15 +288,13 @@ function matchScoresOf(checkpoint: string): MatchScore[] {
     const opponent = opponentOf(summary);
     if (opponent === null) continue;
     const [wins, draws, losses] = counts as number[];
-    const pooled = byOpponent.get(opponent) ?? { opponent, games: 0, wins: 0, draws: 0, losses: 0, score: 0 };
-    pooled.wins += wins;
-    pooled.draws += draws;
-    pooled.losses += losses;
-    pooled.games = pooled.wins + pooled.draws + pooled.losses;
-    pooled.score = pooled.games > 0 ? (pooled.wins + pooled.draws / 2) / pooled.games : 0;
-    byOpponent.set(opponent, pooled);
+    const pooled = byOpponent.get(opponent) ?? { wins: 0, draws: 0, losses: 0 };
+    byOpponent.set(opponent, { wins: pooled.wins + wins, draws: pooled.draws + draws, losses: pooled.losses + losses });
   }
-  return [...byOpponent.values()].sort((a, b) => a.opponent.localeCompare(b.opponent));
+  return [...byOpponent.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([opponent, { wins, draws, losses }]) => {
+    const games = wins + draws + losses;
+    return { opponent, games, wins, draws, losses, score: games > 0 ? (wins + draws / 2) / games : 0 };
+  });
 }
 
 /** A match's opponent in words, from its summary (null for a person). */

@@ -15,7 +15,7 @@ import { GtpEngine, RHINO_PATH } from '../../games/othello/gtp.js';
 import { VOCAB_SIZE as OTHELLO_VOCAB_SIZE } from '../../games/othello/notation.js';
 import { createBackend, type BackendName } from '../backend/index.js';
 import { HumanSeat } from '../eval/human-seat.js';
-import { eloAgainstSkill, MATCHES_DIR, tally } from '../eval/match-summary.js';
+import { eloAgainstSkill, MATCH_SUMMARY_FILE, MATCHES_DIR, tally } from '../eval/match-summary.js';
 import { playChessMatch, CHESS_MOVE_CAP } from '../eval/play-chess.js';
 import { playOthelloMatch } from '../eval/play-othello.js';
 import type { LanguageModel } from '../model/language-model.js';
@@ -119,7 +119,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
       human?.close();
     }
     const result = { ...summary.result, out, backend: backend.name };
-    writeJsonAtomic(join(out, 'summary.json'), summary.error ? { ...result, error: summary.error } : result);
+    writeJsonAtomic(join(out, MATCH_SUMMARY_FILE), summary.error ? { ...result, error: summary.error } : result);
     if (summary.error) throw new UserError(`${summary.error} (the ${result.games} finished games are in ${join(out, summary.file)})`);
     printResult(args.json, result, () => summary.human);
   },

@@ -3,6 +3,8 @@ import { eloFromPoints, stockfishSkillElo, type EloEstimate } from './elo.js';
 
 /** Where `gamba play` keeps a checkpoint's matches by default (CHECKPOINT/matches/<match>/summary.json), and compare finds them. */
 export const MATCHES_DIR = 'matches';
+/** A match directory's totals, as `gamba play` writes them. */
+export const MATCH_SUMMARY_FILE = 'summary.json';
 
 export interface MatchTally {
   games: number;
