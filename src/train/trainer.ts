@@ -221,7 +221,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     dataset,
     model,
     optimizer: new AdamW(backend, model.packed, run),
-    aux: auxTraining(backend, config, run, initAuxHead(config.d_model, run.seed)),
+    aux: auxTraining(backend, config, run),
     scaler: LossScaler.start(backend.precision),
     stream: new BatchStream(dataset, 'train', run.batch, run.seed, mask),
     metrics: new MetricsLog(join(outDir, METRICS_FILE)),
@@ -498,7 +498,7 @@ async function estimateHorizon(backend: Backend, config: ModelConfig, params: Ma
   const began = performance.now();
   const model = createModel(backend, config, params);
   const optimizer = new AdamW(backend, model.packed, run);
-  const aux = auxTraining(backend, config, run, initAuxHead(config.d_model, run.seed));
+  const aux = auxTraining(backend, config, run);
   const stream = new BatchStream(dataset, 'train', run.batch, run.seed, mask);
   // Warm up by time as well as by steps: the first steps run on code the JavaScript and WebAssembly
   // engines have not optimised yet (measured on the cpu backend: ~25% slower than the steps after).
@@ -552,10 +552,10 @@ function auxSpec(request: NewRunRequest, config: ModelConfig): Partial<RunSpec> 
   return { auxBoardLoss: request.auxBoardLoss, auxLayer: layer };
 }
 
-/** The auxiliary board loss of a run that has one, its head starting from `head`. */
-function auxTraining(backend: Backend, config: ModelConfig, run: RunSpec, head: Map<string, Float32Array>): AuxTraining | undefined {
+/** The auxiliary board loss of a run that has one, its head starting from `head` (a resumed one) or a fresh init. */
+function auxTraining(backend: Backend, config: ModelConfig, run: RunSpec, head?: Map<string, Float32Array>): AuxTraining | undefined {
   if (!run.auxBoardLoss) return undefined;
-  const loss = new AuxBoardLoss(backend, config.d_model, run.auxLayer!, run.auxBoardLoss, head);
+  const loss = new AuxBoardLoss(backend, config.d_model, run.auxLayer!, run.auxBoardLoss, head ?? initAuxHead(config.d_model, run.seed));
   return { loss, optimizer: new AdamW(backend, loss.packed, run) };
 }
 
