@@ -4,9 +4,10 @@
  * the seed, not on which engine was faster). Up to ENGINES_PER_THREAD slots run on the main thread;
  * more are split in groups over worker threads (selfplay-thread.ts), so that the bookkeeping of a game
  * between engine moves (chess.js's legality and SAN, about 0.5 ms a ply) is not all on one thread:
- * with small node budgets it costs as much as the engines' search. If an engine dies or hangs, no new games are started, the games already finished are
- * written as the dataset, and the engine's error is reported after it, naming the directory.
- * generate-chess-selfplay.ts and generate-othello-selfplay.ts say how their games are played.
+ * with small node budgets it costs as much as the engines' search. If an engine dies or hangs, no new
+ * games are started, the games already finished are written as the dataset, and the engine's error is
+ * reported after it, naming the directory. generate-chess-selfplay.ts and generate-othello-selfplay.ts
+ * say how their games are played.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

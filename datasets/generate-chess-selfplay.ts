@@ -22,8 +22,8 @@ import { CHESS_BLOCK_LENGTH } from '../games/chess/vocabulary.js';
 import { DATASET_GAMES } from './games.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
-import { generateEngineSelfPlay, type SelfPlayRunOptions, type SelfPlaySource } from './engine-selfplay.js';
-import type { DatasetManifest, Split } from './format.js';
+import { generateEngineSelfPlay, type EngineSelfPlayResult, type SelfPlayRunOptions, type SelfPlaySource } from './engine-selfplay.js';
+import type { Split } from './format.js';
 
 export interface SelfPlayOptions extends SelfPlayRunOptions {
   /** UCI engine path (default: the npm stockfish package). */
@@ -32,16 +32,6 @@ export interface SelfPlayOptions extends SelfPlayRunOptions {
   nodes?: readonly [number, number];
   /** Skill Levels drawn from (default SKILL_LEVELS). */
   skills?: readonly [number, number];
-}
-
-export interface SelfPlayResult {
-  manifest: DatasetManifest;
-  engine: string;
-  engines: number;
-  /** Worker threads the engines ran on (0: the main thread). */
-  threads: number;
-  /** Plies over all games. */
-  plies: number;
 }
 
 interface SideSettings {
@@ -171,11 +161,10 @@ export function selfPlaySource(options: ChessSelfPlaySourceOptions): SelfPlaySou
   };
 }
 
-export async function generateChessSelfPlay(outDir: string, options: SelfPlayOptions): Promise<SelfPlayResult> {
+export async function generateChessSelfPlay(outDir: string, options: SelfPlayOptions): Promise<EngineSelfPlayResult> {
   const sourceOptions: ChessSelfPlaySourceOptions = {
     enginePath: options.enginePath, nodes: options.nodes ?? DEFAULT_NODE_EXPONENTS, skills: options.skills ?? SKILL_LEVELS,
     seed: options.seed, valFraction: options.valFraction,
   };
-  const result = await generateEngineSelfPlay(outDir, options, selfPlaySource(sourceOptions), { url: import.meta.url, options: sourceOptions });
-  return { manifest: result.manifest, engine: result.engine, engines: result.engines, threads: result.threads, plies: result.plies };
+  return generateEngineSelfPlay(outDir, options, selfPlaySource(sourceOptions), { url: import.meta.url, options: sourceOptions });
 }
