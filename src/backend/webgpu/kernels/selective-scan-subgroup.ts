@@ -12,7 +12,8 @@
  * The backward pass stays on workgroup memory: a backward kernel built the same way (butterflies for
  * du and dDelta, and for dB and dC over each subgroup's channels, 3 barriers a chunk instead of 10)
  * ran no faster on the H200 (11.2 ms against 10.9 at othello-base, 93.0 against 93.4 at chess-base 32
- * x 1023): that kernel is bound by the instructions of each (state, step), not by its barriers.
+ * x 1023): the backward pass is not bound by its barriers (tools/scan-check.mjs --reduce measures
+ * whether its workgroup memory, which limits the workgroups an SM holds, is what binds it).
  *
  * Needs N a power of two no larger than the subgroup, and whole subgroups in a workgroup
  * (`subgroupScanFits`); lanes are invocations lid % SG of subgroup lid / SG, as on NVIDIA and lavapipe.
@@ -26,8 +27,7 @@ export function subgroupScanFits(N: number, ch: number, sg: number): boolean {
 }
 
 /** `v += shuffleXor(v, o)` for each offset o: a butterfly sum over the lanes those offsets span. */
-const butterfly = (names: string[], offsets: number[]) =>
-  offsets.flatMap((o) => names.map((v) => `${v} += subgroupShuffleXor(${v}, ${o}u);`)).join('\n        ');
+const butterfly = (v: string, offsets: number[]) => offsets.map((o) => `${v} += subgroupShuffleXor(${v}, ${o}u);`).join('\n        ');
 
 /** Offsets N/2, ..., 1: the sum over a channel's N lanes. */
 const overStates = (N: number) => Array.from({ length: Math.log2(N) }, (_, i) => N >> (i + 1));
@@ -40,7 +40,7 @@ ${constants(N, ch)}
 var<workgroup> sY: array<f32, CHUNK * CH>;
 ${FORWARD_STEP_HEAD}
       // every lane runs the shuffles (dead channels add zeros): they need the whole subgroup
-      ${butterfly(['term'], overStates(N))}
+      ${butterfly('term', overStates(N))}
       if (n == 0u) { sY[tt * CH + c0] = term; }
     }
     workgroupBarrier();
