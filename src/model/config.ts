@@ -94,6 +94,8 @@ export const PRESETS: Readonly<Record<string, ModelPreset>> = {
   'othello-mamba-17m': mamba(408, 16),
   /** Chess (1024-character games). */
   'chess-base': mamba(512, 16),
+  /** Chess at the size of HaileyStorm's 11M Mamba, for what H200 minutes can train (11.6M). */
+  'chess-mamba-12m': mamba(384, 12),
   /** The CPU quickstart's transformer (and the tests'): about as many parameters as `quickstart` (135k against 133k). */
   'quickstart-gpt': gpt(72, 2, 4),
   /** The transformer matched in parameters to othello-base (3.6M against 3.5M). */

@@ -21,6 +21,7 @@ const BY_PRESET: Record<string, Partial<TrainingDefaults>> = {
   quickstart: { batch: 16, lr: 1e-2, weightDecay: 0, valEvery: 200, valGames: 128 },
   'othello-base': { batch: 64, lr: 1e-3 },
   'chess-base': { batch: 16, lr: 6e-4 },
+  'chess-mamba-12m': { batch: 64, lr: 1e-3 },
   'quickstart-gpt': { batch: 16, lr: 3e-3, weightDecay: 0, valEvery: 200, valGames: 128 },
   // The 25M transformers: nanoGPT's default peak rate.
   'othello-gpt': { lr: 6e-4 },

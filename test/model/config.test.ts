@@ -38,9 +38,15 @@ describe('presets', () => {
     expect(presetSummary()).toContain('othello-base (mamba, 3.5M)');
   });
 
+  it('the chess Mamba sized for H200 minutes: d 384 x 12 layers, about HaileyStorm\'s 11M', () => {
+    const config = configFromPreset('chess-mamba-12m', 32, 1023);
+    expect(config).toMatchObject({ architecture: 'mamba', n_layers: 12, d_model: 384, d_state: 16 });
+    expect(Math.abs(parameterCount(config) - 11.6e6) / 11.6e6).toBeLessThan(0.01);
+  });
+
   it('an unknown preset is a UserError listing the presets', () => {
     expect(() => configFromPreset('huge', 61, 59)).toThrow(UserError);
-    expect(() => configFromPreset('huge', 61, 59)).toThrow(/unknown model preset 'huge' \(expected one of: tiny, quickstart, othello-base, othello-mamba-9m, othello-mamba-17m, chess-base, quickstart-gpt, /);
+    expect(() => configFromPreset('huge', 61, 59)).toThrow(/unknown model preset 'huge' \(expected one of: tiny, quickstart, othello-base, othello-mamba-9m, othello-mamba-17m, chess-base, chess-mamba-12m, quickstart-gpt, /);
   });
 });
 

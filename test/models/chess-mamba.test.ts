@@ -1,0 +1,57 @@
+/**
+ * The chess Mamba shipped in models/chess-mamba (trained on an H200 from Stockfish self-play, see its
+ * README): it loads on the cpu backend from a fresh clone, mostly predicts legal moves in engine games
+ * it never saw, and plays whole games against Stockfish by Karvonen's protocol.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
+import { gamba, requireBuiltCli } from '../cli-runner.js';
+
+const MODEL = 'models/chess-mamba';
+const STOCKFISH = '/usr/games/stockfish';
+const root = mkdtempSync(join(tmpdir(), 'gamba-chess-model-'));
+
+beforeAll(() => requireBuiltCli());
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('the shipped chess Mamba', () => {
+  it('is the chess-mamba-12m preset in fp16 under 30 MB', () => {
+    const checkpoint = loadCheckpoint(MODEL);
+    expect(checkpoint.game).toBe('chess');
+    expect(checkpoint.preset).toBe('chess-mamba-12m');
+    let parameters = 0;
+    for (const tensor of checkpoint.params.values()) parameters += tensor.length;
+    expect(parameters).toBe(11_583_360);
+    expect(statSync(join(MODEL, 'model.safetensors')).size).toBeLessThan(30 * 1024 * 1024);
+  });
+
+  it.skipIf(!existsSync(STOCKFISH))('predicts a legal move at most positions of fresh Stockfish games on the cpu backend', () => {
+    // Measured: 77.75% over 500 held-out games of its training set's held-out split (eval.json).
+    const data = join(root, 'games');
+    const made = gamba('generate', 'chess', '--source', 'stockfish', '--engine', STOCKFISH, '--skills', '20', '--nodes', '20-500',
+      '--games', '4', '--seed', '11', '--workers', '2', '--out', data);
+    expect(made.status, made.stderr).toBe(0);
+    const run = gamba('eval', '--checkpoint', MODEL, '--data', data, '--split', 'train', '--games', '4', '--batch', '4', '--backend', 'cpu', '--json');
+    expect(run.status, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.positions).toBeGreaterThan(150);
+    expect(report.legalTop1).toBeGreaterThan(0.55);
+  });
+
+  it.skipIf(!existsSync(STOCKFISH))('plays 2 games against Stockfish on the cpu backend', () => {
+    const out = join(root, 'match');
+    const run = gamba('play', '--game', 'chess', '--checkpoint', MODEL, '--opponent', 'stockfish', '--engine', STOCKFISH, '--skill', '0',
+      '--games', '2', '--backend', 'cpu', '--out', out, '--json');
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary.games).toBe(2);
+    expect(summary.wins + summary.draws + summary.losses).toBe(2);
+    // A model of random weights forfeits at its first move; this one makes legal moves for a while.
+    expect(summary.modelMoves).toBeGreaterThan(4);
+    expect(summary.legalFirstTry).toBeGreaterThan(0.4);
+    expect(readFileSync(join(out, 'games.pgn'), 'utf8')).toMatch(/1\. ?[a-hNBRQK]/);
+  });
+});
