@@ -42,11 +42,14 @@ import { BACKWARD_BINDINGS, CHUNK, constants, FORWARD_BINDINGS, FORWARD_STEP_HEA
 import { forwardSubgroupCode, subgroupScanFits } from './selective-scan-subgroup.js';
 
 /**
- * Backward steps between two reductions of the dB, dC, du and dDelta terms: as many (up to CHUNK) as
- * the device's workgroup memory holds beside the chunk's states (lavapipe's 32 KB allows 2). Each
- * reduction costs two barriers, but each step held costs workgroup memory: at 16 steps and N = 16 the
- * kernel holds about 91 KB, and fewer workgroups fit an SM (tools/scan-check.mjs --reduce weighs the two).
+ * Backward steps between two reductions of the dB, dC, du and dDelta terms that the device's workgroup
+ * memory holds beside the chunk's states (up to CHUNK; lavapipe's 32 KB allows 2). Each reduction costs
+ * two barriers, but each step held costs workgroup memory, so fewer workgroups fit an SM: the kernel
+ * takes at most DEFAULT_REDUCE_STEPS of them. On the H200 (tools/scan-check.mjs --reduce 1,2,4,8,16)
+ * N >= 16 fits at most 4, and at N = 4, which fits 16, the backward pass took 0.89 ms with 4 steps
+ * against 1.30 with 8 and 2.15 with 16.
  */
+const DEFAULT_REDUCE_STEPS = 4;
 function reduceSteps(maxWorkgroupBytes: number, N: number, ch: number): number {
   const floats = maxWorkgroupBytes / 4;
   const fixed = 2 * CHUNK * N + 3 * CHUNK * ch + CHUNK * ch * N;
@@ -258,8 +261,8 @@ export function selectiveScanForward(rt: GpuRuntime, inputs: SelectiveScanInputs
 
 /**
  * Gradients of the scan's inputs; writes dALog: (E, N) and dD: (E). `saved` null: the boundaries are
- * recomputed. `reduceOverride` replaces the steps between reductions that reduceSteps picks (a power of
- * two up to CHUNK that fits the device's workgroup memory): fewer steps hold less workgroup memory, so
+ * recomputed. `reduceOverride` replaces the default steps between reductions (any power of two up to
+ * CHUNK that fits the device's workgroup memory): fewer steps hold less workgroup memory, so
  * more workgroups fit an SM, at two barriers a reduction; tools/scan-check.mjs --reduce times them.
  */
 export function selectiveScanBackward(
@@ -286,7 +289,7 @@ export function selectiveScanBackward(
   if (reduceOverride !== undefined && !(Number.isInteger(Math.log2(reduceOverride)) && reduceOverride <= most)) {
     throw new Error(`selective scan: reduce ${reduceOverride} is not a power of two up to ${most}`);
   }
-  const reduce = reduceOverride ?? most;
+  const reduce = reduceOverride ?? Math.min(most, DEFAULT_REDUCE_STEPS);
   const pipeline = rt.pipeline(`scanBackward:${N}:${reduce}`, backwardCode(N, lay.ch, reduce));
   rt.dispatch(pipeline, [...[u, delta, aLog, b, c, d].map((t) => t as GpuTensor), dy, savedIn, du, dDelta, partialBC, partialAD],
     [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: CHUNK }, { u: reduce }], [lay.groups, batch]);
