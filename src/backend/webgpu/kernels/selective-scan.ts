@@ -57,10 +57,15 @@ function reduceSteps(maxWorkgroupBytes: number, N: number, ch: number): number {
   while (steps > 1 && fixed + steps * 2 * (ch * (N + 1) + N * (ch + 1)) > floats) steps /= 2;
   return steps;
 }
+/** The most backward steps between reductions this device's workgroup memory holds at state size N. */
+export function mostReduceSteps(rt: GpuRuntime, N: number): number {
+  return reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, N, channelsFor(N));
+}
 /** Threads per workgroup (at most): CH channels x N states. */
 const THREADS = 256;
 /** Channels per workgroup (at most): workgroup memory grows with CHUNK x CH (u, delta, dy of the chunk). */
 const MAX_CHANNELS = 16;
+const channelsFor = (N: number) => Math.min(MAX_CHANNELS, Math.floor(THREADS / N));
 
 /** Sequences per dispatch: one workgroup row each, and WebGPU guarantees 65535 workgroups a dimension. */
 export const MAX_SCAN_BATCH = 65535;
@@ -81,7 +86,7 @@ function layoutOf(rt: GpuRuntime, inputs: SelectiveScanInputs): ScanLayout {
   const [E, N] = inputs.aLog.shape;
   if (N > THREADS) throw new Error(`selective scan: state size ${N} exceeds ${THREADS}`);
   if (inputs.batch > MAX_SCAN_BATCH) throw new Error(`selective scan: batch ${inputs.batch} exceeds ${MAX_SCAN_BATCH} workgroups`);
-  const ch = Math.min(MAX_CHANNELS, Math.floor(THREADS / N));
+  const ch = channelsFor(N);
   const sg = rt.gpu.subgroupSize;
   const subgroup = sg && subgroupScanFits(N, ch, sg) ? sg : null;
   return { E, N, ch, groups: Math.ceil(E / ch), chunks: Math.ceil(inputs.length / CHUNK), subgroup };
@@ -270,6 +275,11 @@ export function selectiveScanBackward(
 ): SelectiveScanGradients {
   const lay = layoutOf(rt, inputs);
   const { E, N } = lay;
+  const most = mostReduceSteps(rt, N);
+  if (reduceOverride !== undefined && !(Number.isInteger(Math.log2(reduceOverride)) && reduceOverride <= most)) {
+    throw new Error(`selective scan: reduce ${reduceOverride} is not a power of two up to ${most}`);
+  }
+  const reduce = reduceOverride ?? Math.min(most, DEFAULT_REDUCE_STEPS);
   const { batch } = inputs;
   const M = sizeOf(inputs.u.shape) / E;
   let boundaries = saved;
@@ -285,11 +295,6 @@ export function selectiveScanBackward(
   const partialBC = rt.tensor([2, lay.groups, M, N]);
   const partialAD = rt.tensor([batch * (E * N + E)]);
   const { u, delta, aLog, b, c, d } = inputs;
-  const most = reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, N, lay.ch);
-  if (reduceOverride !== undefined && !(Number.isInteger(Math.log2(reduceOverride)) && reduceOverride <= most)) {
-    throw new Error(`selective scan: reduce ${reduceOverride} is not a power of two up to ${most}`);
-  }
-  const reduce = reduceOverride ?? Math.min(most, DEFAULT_REDUCE_STEPS);
   const pipeline = rt.pipeline(`scanBackward:${N}:${reduce}`, backwardCode(N, lay.ch, reduce));
   rt.dispatch(pipeline, [...[u, delta, aLog, b, c, d].map((t) => t as GpuTensor), dy, savedIn, du, dDelta, partialBC, partialAD],
     [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: CHUNK }, { u: reduce }], [lay.groups, batch]);
