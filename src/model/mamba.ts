@@ -181,12 +181,13 @@ export class MambaLM extends LanguageModel<MambaConfig> {
 
   /**
    * Full-sequence forward to the logits (M, V). With `keep`, returns the caches for the backward pass
-   * (the caller disposes them); otherwise everything but the logits is disposed.
+   * (the caller disposes them); otherwise everything but the logits is disposed. With `paddingIds`
+   * (trainingIds), the rows it marks enter as zeros rather than as the pad token's embedding.
    */
-  private forward(ids: Tensor, batch: number, length: number, keep: boolean): { logits: Tensor; caches: LayerCache[]; last: Tensor; xFinal: Tensor; rstdFinal: Tensor } {
+  private forward(ids: Tensor, batch: number, length: number, keep: boolean, paddingIds?: Tensor): { logits: Tensor; caches: LayerCache[]; last: Tensor; xFinal: Tensor; rstdFinal: Tensor } {
     const be = this.backend;
     // x: (M, d)
-    let x = be.embeddingForward(ids, this.params.get('backbone.embeddings.weight')!);
+    let x = paddingIds ? this.embedZeroingPadding(paddingIds) : be.embeddingForward(ids, this.params.get('backbone.embeddings.weight')!);
     const caches: LayerCache[] = [];
     for (const p of this.layers) {
       const { out, cache } = this.layerForward(p, x, batch, length, keep);
@@ -213,10 +214,48 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     return this.forward(ids, batch, length, false).logits;
   }
 
+  /**
+   * Training inputs enter with the padding after each game's end as zero rows: the trailing run of a
+   * row where the input is the pad token and the target is not counted (-1). Padding takes no part in
+   * the loss, but the pad token's embedding fed step after step drives the deep layers' gated branch
+   * far past the real moves' range (out_proj's input in block 9 of 16 of othello-mamba-9m at step 5,500
+   * reached 4.8e4 on long-padded games, against 29 at their real moves): past f16's 65504, mixed precision
+   * makes it inf, and 0 x inf = NaN in the weight gradients whatever the loss scale. From a zero row
+   * the residual stays zero in every layer (RMSNorm of 0 is 0, so z = 0 and the gate silu(z) = 0),
+   * and no counted position changes: the model is causal and the run is the row's tail, so every loss
+   * and gradient is that of the plain embedding. Undefined when no row ends in padding.
+   */
+  private trainingIds(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor | undefined {
+    const pad = this.config.pad_token_id;
+    const V = this.config.vocab_size;
+    let padded: Int32Array | undefined;
+    for (let b = 0; b < batch; b++) {
+      for (let m = (b + 1) * length - 1; m >= b * length && inputs[m] === pad && targets[m] === -1; m--) {
+        padded ??= inputs.slice(0, batch * length);
+        // V: the zero row appended to the embedding by embedZeroingPadding
+        padded[m] = V;
+      }
+    }
+    return padded && this.backend.uploadInts(padded, [batch * length]);
+  }
+
+  /** The embedding of ids in 0..V, where id V is a row of zeros. */
+  private embedZeroingPadding(ids: Tensor): Tensor {
+    const be = this.backend;
+    const { vocab_size: V, d_model: d } = this.config;
+    const table = be.zeros([V + 1, d]);
+    be.addInPlace(be.view(table, 0, [V, d]), this.params.get('backbone.embeddings.weight')!);
+    const x = be.embeddingForward(ids, table);
+    be.dispose(table);
+    return x;
+  }
+
   forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale = 1, extra?: ResidualLoss): Tensor {
     const be = this.backend;
     const { ids, targetIds } = this.uploadBatch(inputs, targets, batch, length, 'forwardBackward');
-    const { logits, caches, last, xFinal, rstdFinal } = this.forward(ids, batch, length, true);
+    const paddingIds = this.trainingIds(inputs, targets, batch, length);
+    const { logits, caches, last, xFinal, rstdFinal } = this.forward(ids, batch, length, true, paddingIds);
+    if (paddingIds) be.dispose(paddingIds);
     const addExtra = this.residualLossGradient(extra, caches.map((c) => c.x), last, lossScale);
     const { loss, dLogits } = be.crossEntropy(logits, targetIds, true, lossScale);
     be.dispose(logits);
@@ -240,7 +279,8 @@ export class MambaLM extends LanguageModel<MambaConfig> {
       be.dispose(caches[i].x);
       addExtra(i, dx);
     }
-    // With tied embeddings the lm_head gradient is already in there: accumulate.
+    // With tied embeddings the lm_head gradient is already in there: accumulate. The padding rows of dx
+    // are zeros (nothing counted depends on them), so they add nothing to the pad token's row.
     be.embeddingBackward(ids, dx, this.grads.get('backbone.embeddings.weight')!, this.config.tie_embeddings);
     be.dispose(dx);
     be.dispose(ids);
