@@ -48,6 +48,8 @@ export type StateEditor = (layer: number, h: Tensor) => Tensor | void;
 export interface ResidualLoss {
   readonly layer: number;
   backward(x: Tensor, lossScale: number): Tensor;
+  /** Whether its loss counts anything at row m of the batch it was last given. */
+  counts(m: number): boolean;
 }
 
 export abstract class LanguageModel<C extends ModelConfig = ModelConfig> {

@@ -216,7 +216,8 @@ export class MambaLM extends LanguageModel<MambaConfig> {
 
   /**
    * Training inputs enter with the padding after each game's end as zero rows: the trailing run of a
-   * row where the input is the pad token and the target is not counted (-1). Padding takes no part in
+   * row where the input is the pad token and no loss counts (the target is -1, and the residual loss,
+   * if any, counts nothing there). Padding takes no part in
    * the loss, but the pad token's embedding fed step after step drives the deep layers' gated branch
    * far past the real moves' range (out_proj's input in block 9 of 16 of othello-mamba-9m at step 5,500
    * reached 4.8e4 on long-padded games, against 29 at their real moves): past f16's 65504, mixed precision
@@ -225,12 +226,12 @@ export class MambaLM extends LanguageModel<MambaConfig> {
    * and no counted position changes: the model is causal and the run is the row's tail, so every loss
    * and gradient is that of the plain embedding. Undefined when no row ends in padding.
    */
-  private trainingIds(inputs: Int32Array, targets: Int32Array, batch: number, length: number): Tensor | undefined {
+  private trainingIds(inputs: Int32Array, targets: Int32Array, batch: number, length: number, extra?: ResidualLoss): Tensor | undefined {
     const pad = this.config.pad_token_id;
     const V = this.config.vocab_size;
     let padded: Int32Array | undefined;
     for (let b = 0; b < batch; b++) {
-      for (let m = (b + 1) * length - 1; m >= b * length && inputs[m] === pad && targets[m] === -1; m--) {
+      for (let m = (b + 1) * length - 1; m >= b * length && inputs[m] === pad && targets[m] === -1 && !extra?.counts(m); m--) {
         padded ??= inputs.slice(0, batch * length);
         // V: the zero row appended to the embedding by embedZeroingPadding
         padded[m] = V;
@@ -253,7 +254,7 @@ export class MambaLM extends LanguageModel<MambaConfig> {
   forwardBackward(inputs: Int32Array, targets: Int32Array, batch: number, length: number, lossScale = 1, extra?: ResidualLoss): Tensor {
     const be = this.backend;
     const { ids, targetIds } = this.uploadBatch(inputs, targets, batch, length, 'forwardBackward');
-    const paddingIds = this.trainingIds(inputs, targets, batch, length);
+    const paddingIds = this.trainingIds(inputs, targets, batch, length, extra);
     const { logits, caches, last, xFinal, rstdFinal } = this.forward(ids, batch, length, true, paddingIds);
     if (paddingIds) be.dispose(paddingIds);
     const addExtra = this.residualLossGradient(extra, caches.map((c) => c.x), last, lossScale);
