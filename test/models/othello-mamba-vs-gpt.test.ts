@@ -95,6 +95,20 @@ describe('the shipped Mamba against transformer runs', () => {
     }
   });
 
+  it('the README play table is the matches pooled in compare.json', () => {
+    const models = readCompare(join(DIR, 'compare')).models;
+    const opponents = [...new Set(models.flatMap((m) => m.matches.map((s) => s.opponent)))];
+    expect(opponents).toEqual(['greedy', 'rhino level 1']);
+    for (const opponent of opponents) {
+      const cells = models.map((m) => {
+        const s = m.matches.find((x) => x.opponent === opponent)!;
+        expect(s.games).toBe(100);
+        return `${s.wins} - ${s.draws} - ${s.losses}, ${s.score}`;
+      });
+      expect(readmeRow(opponent).slice(1)).toEqual(cells);
+    }
+  });
+
   it('the README learning curve is the snapshots figures', () => {
     const models = readCompare(join(DIR, 'curve')).models;
     const steps = [...new Set(Object.values(SNAPSHOTS).flat())].sort((a, b) => a - b);
