@@ -217,11 +217,11 @@ export class MambaLM extends LanguageModel<MambaConfig> {
   /**
    * Training inputs enter with the padding after each game's end as zero rows: the trailing run of a
    * row where the input is the pad token and no loss counts (the target is -1, and the residual loss,
-   * if any, counts nothing there). Padding takes no part in
-   * the loss, but the pad token's embedding fed step after step drives the deep layers' gated branch
-   * far past the real moves' range (out_proj's input in block 9 of 16 of othello-mamba-9m at step 5,500
-   * reached 4.8e4 on long-padded games, against 29 at their real moves): past f16's 65504, mixed precision
-   * makes it inf, and 0 x inf = NaN in the weight gradients whatever the loss scale. From a zero row
+   * if any, counts nothing there). Padding takes no part in the loss, but the pad token's embedding
+   * fed step after step drives the deep layers' gated branch far past the real moves' range (out_proj's
+   * input in block 9 of 16 of othello-mamba-9m at step 5,500 reached 4.8e4 on long-padded games,
+   * against 29 at their real moves): past f16's 65504, mixed precision makes it inf, and 0 x inf = NaN
+   * in the weight gradients whatever the loss scale. From a zero row
    * the residual stays zero in every layer (RMSNorm of 0 is 0, so z = 0 and the gate silu(z) = 0),
    * and no counted position changes: the model is causal and the run is the row's tail, so every loss
    * and gradient is that of the plain embedding. Undefined when no row ends in padding.

@@ -62,8 +62,8 @@ export function boardTargets(inputs: Int32Array, batch: number, length: number):
 export class AuxBoardLoss implements ResidualLoss {
   readonly packed: PackedParameters;
   private targets: Tensor | null = null;
-  /** Per row of the last targets: 1 where any square is labelled. */
-  private counted = new Uint8Array(0);
+  /** The last targets as given, read by counts(). */
+  private hostTargets: Int32Array = new Int32Array(0);
   private lastLoss: Tensor | null = null;
   private readonly zeros: Tensor;
   private readonly weights: Tensor;
@@ -87,12 +87,12 @@ export class AuxBoardLoss implements ResidualLoss {
   setTargets(targets: Int32Array): void {
     if (this.targets) this.backend.dispose(this.targets);
     this.targets = this.backend.uploadInts(targets, [targets.length]);
-    this.counted = new Uint8Array(targets.length / SQUARES);
-    for (let m = 0; m < this.counted.length; m++) this.counted[m] = targets.subarray(m * SQUARES, (m + 1) * SQUARES).some((t) => t !== -1) ? 1 : 0;
+    this.hostTargets = targets;
   }
 
+  /** Whether any square of row m is labelled (asked only of the few rows that may be padding). */
   counts(m: number): boolean {
-    return this.counted[m] === 1;
+    return this.hostTargets.subarray(m * SQUARES, (m + 1) * SQUARES).some((t) => t !== -1);
   }
 
   /** The head's cross-entropy of the last backward (unweighted, a 1-element tensor the caller disposes). */
