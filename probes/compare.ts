@@ -20,7 +20,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { BEST_DIR, CONFIG_FILE, SNAPSHOTS_DIR, STATE_FILE } from '../src/train/checkpoint.js';
-import { validateTrainerState } from '../src/train/run-spec.js';
+import { trainingBehind, validateTrainerState } from '../src/train/run-spec.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { MATCH_SUMMARY_FILE, MATCHES_DIR } from '../src/eval/match-summary.js';
 import { parameterCount } from '../src/model/models.js';
@@ -252,11 +252,13 @@ function trainingOf(checkpoint: string, tokensPerGame: number): ComparedModel['t
   const state = validateTrainerState((readJson(file) ?? {}) as Record<string, unknown>, file);
   if (!Number.isFinite(state.run.batch) || !Number.isFinite(state.trainSeconds)) throw new UserError(`${file}: run.batch or trainSeconds is missing or not a number`);
   const { auxBoardLoss, auxLayer } = state.run;
+  // A run started from another checkpoint (--init) counts the training behind those weights too.
+  const behind = trainingBehind(state);
   return {
     run: runOf(checkpoint),
-    steps: state.step,
-    tokens: state.step * state.run.batch * tokensPerGame,
-    minutes: state.trainSeconds / 60,
+    steps: behind.steps,
+    tokens: behind.games * tokensPerGame,
+    minutes: behind.seconds / 60,
     backend: state.run.backend,
     auxBoardLoss: auxBoardLoss ? { weight: auxBoardLoss, layer: auxLayer! } : null,
   };

@@ -44,6 +44,12 @@ export interface RunSpec {
   minutes: number | null;
   /** --init: the checkpoint directory (absolute) whose weights the run started from; absent for a fresh init. */
   init?: string;
+  /**
+   * --init: the training behind those weights (the init checkpoint's steps, games and seconds, its own
+   * init's included), read from its trainer-state.json; absent for a fresh init or a checkpoint without
+   * one. Reports add it to the run's own, so a continued model's curve is against all its training.
+   */
+  initTraining?: PriorTraining;
   /** --winner-moves: only the moves of each game's winner are learned (absent: every move). */
   winnerMoves?: boolean;
   /** --save-best: the checkpoint of the lowest validation loss so far is kept in BEST_DIR (absent: not kept). */
@@ -58,6 +64,18 @@ export interface RunSpec {
    * run, so a resume may set another.
    */
   snapshotEvery?: number;
+}
+
+export interface PriorTraining {
+  steps: number;
+  games: number;
+  seconds: number;
+}
+
+/** All the training behind a checkpoint's weights: its run's own and whatever its --init had. */
+export function trainingBehind(state: TrainerState): PriorTraining {
+  const prior = state.run.initTraining ?? { steps: 0, games: 0, seconds: 0 };
+  return { steps: prior.steps + state.step, games: prior.games + state.step * state.run.batch, seconds: prior.seconds + state.trainSeconds };
 }
 
 export interface TrainerState {
@@ -98,6 +116,8 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
   if (!Array.isArray(value.valHistory)) throw bad('no valHistory');
   if (run.precision !== undefined && run.precision !== 'f32' && run.precision !== 'mixed') throw bad(`run.precision ${JSON.stringify(run.precision)} is not f32 or mixed`);
   const scale = value.lossScale as Record<string, unknown> | undefined;
+  const prior = run.initTraining as Record<string, unknown> | undefined;
+  if (prior !== undefined && !(prior && typeof prior === 'object' && ['steps', 'games', 'seconds'].every((k) => Number.isFinite(prior[k]) && (prior[k] as number) >= 0))) throw bad('run.initTraining is not {steps, games, seconds}');
   if (scale !== undefined && !(typeof scale === 'object' && scale && Number.isFinite(scale.scale) && (scale.scale as number) >= 1 && Number.isSafeInteger(scale.cleanSteps))) throw bad('lossScale is not {scale, cleanSteps}');
   return value as unknown as TrainerState;
 }

@@ -125,6 +125,21 @@ describe('gamba train --init (a fine-tune)', () => {
     expect(state.run.init).toBe(base);
   });
 
+  it('records the training behind the weights it starts from, through a chain of fine-tunes', () => {
+    type State = { step: number; trainSeconds: number; run: { batch: number; initTraining?: { steps: number; games: number; seconds: number } } };
+    const read = (dir: string) => JSON.parse(readFileSync(join(root, dir, 'trainer-state.json'), 'utf8')) as State;
+    const [base, tuned] = [read('init-base'), read('init-tuned')];
+    expect(base.run.initTraining).toBeUndefined();
+    expect(tuned.run.initTraining).toEqual({ steps: base.step, games: base.step * base.run.batch, seconds: base.trainSeconds });
+    const again = gamba(['train', ...RUN_FLAGS, '--steps', '1', '--batch', '3', '--init', join(root, 'init-tuned'), '--out', join(root, 'init-again')]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(read('init-again').run.initTraining).toEqual({
+      steps: base.step + tuned.step,
+      games: base.step * base.run.batch + tuned.step * tuned.run.batch,
+      seconds: base.trainSeconds + tuned.trainSeconds,
+    });
+  });
+
   it('refuses a checkpoint of another preset, a missing one, and --init with --resume, in one line', () => {
     const base = join(root, 'init-base');
     const other = gamba(['train', ...RUN_FLAGS, '--preset', 'quickstart', '--steps', '1', '--init', base, '--out', join(root, 'init-other')]);
