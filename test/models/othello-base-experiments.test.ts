@@ -7,8 +7,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CompareReport, ComparedModel } from '../../probes/compare.js';
+import type { ComparedModel } from '../../probes/compare.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
+import { bestLayer, cellBoard, pct, readCompare, readmeRow as readmeRowOf } from './shipped-tables.js';
 
 const DIR = 'models/othello-base-experiments';
 const STUDIES = [
@@ -19,32 +20,18 @@ const root = mkdtempSync(join(tmpdir(), 'gamba-experiments-'));
 beforeAll(() => requireBuiltCli());
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const readCompare = (dir: string): CompareReport => JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as CompareReport;
-const pct = (v: number) => (100 * v).toFixed(2);
-
-/** The README table row of `name`, cell by cell. */
-function readmeRow(name: string): string[] {
-  const line = readFileSync(join(DIR, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith(`| ${name} |`));
-  expect(line, `a README row for ${name}`).toBeDefined();
-  return line!.split('|').slice(1, -1).map((cell) => cell.trim());
-}
+const readmeRow = (name: string) => readmeRowOf(DIR, name);
 
 /** The row a model's files give, in the README's columns. */
 function expectedRow(m: ComparedModel, run: string): string[] {
   const metrics = readFileSync(join(DIR, 'runs', run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { valLoss?: number });
   const valLoss = metrics.filter((r) => r.valLoss !== undefined).at(-1)!.valLoss!;
-  const best = (source: 'residual' | 'state') => {
-    const b = m.best.find((x) => x.source === source)!;
-    const control = m.layers.find((l) => l.source === source && l.layer === b.layer)!.control!;
-    return { b, control };
-  };
-  const residual = best('residual');
-  const state = best('state');
+  const residual = bestLayer(m, 'residual')!;
+  const state = bestLayer(m, 'state')!;
   return [
     m.name, `${(m.parameters / 1e6).toFixed(2)}M`, valLoss.toFixed(4), `${pct(m.legalTop1!)}%`,
-    `${residual.b.layer}: ${pct(residual.b.cellAcc)} / ${pct(residual.b.boardAcc)}`, `${pct(residual.control.cellAcc)} / ${pct(residual.control.boardAcc)}`,
-    `${pct(residual.b.late!.cellAcc)} / ${pct(residual.b.late!.boardAcc)}`,
-    `${state.b.layer}: ${pct(state.b.cellAcc)} / ${pct(state.b.boardAcc)}`, `${pct(state.control.cellAcc)} / ${pct(state.control.boardAcc)}`,
+    `${residual.b.layer}: ${cellBoard(residual.b)}`, cellBoard(residual.control!), cellBoard(residual.b.late!),
+    `${state.b.layer}: ${cellBoard(state.b)}`, cellBoard(state.control!),
     m.training!.minutes.toFixed(2),
   ];
 }
