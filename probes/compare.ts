@@ -19,8 +19,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { BEST_DIR, CONFIG_FILE, SNAPSHOTS_DIR, STATE_FILE } from '../src/train/checkpoint.js';
-import { trainingBehind, validateTrainerState } from '../src/train/run-spec.js';
+import { BEST_DIR, CONFIG_FILE, SNAPSHOTS_DIR, readRecordedTrainerState } from '../src/train/checkpoint.js';
+import { trainingBehind } from '../src/train/run-spec.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { MATCH_SUMMARY_FILE, MATCHES_DIR } from '../src/eval/match-summary.js';
 import { parameterCount } from '../src/model/models.js';
@@ -247,10 +247,8 @@ function pooledAfter(byMove: MoveAccuracy[], afterMove: number): { positions: nu
 
 /** Steps, tokens and minutes of training from the checkpoint's trainer state, if it was kept. */
 function trainingOf(checkpoint: string, tokensPerGame: number): ComparedModel['training'] {
-  const file = join(checkpoint, STATE_FILE);
-  if (!existsSync(file)) return null;
-  const state = validateTrainerState((readJson(file) ?? {}) as Record<string, unknown>, file);
-  if (!Number.isFinite(state.run.batch) || !Number.isFinite(state.trainSeconds)) throw new UserError(`${file}: run.batch or trainSeconds is missing or not a number`);
+  const state = readRecordedTrainerState(checkpoint);
+  if (!state) return null;
   const { auxBoardLoss, auxLayer } = state.run;
   // A run started from another checkpoint (--init) counts the training behind those weights too.
   const behind = trainingBehind(state);

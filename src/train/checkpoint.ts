@@ -26,6 +26,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { configJsonText } from './config-json.js';
+import { validateTrainerState, type TrainerState } from './run-spec.js';
 import { decodeSafetensors, encodeSafetensors, toFloat32, type StoredTensor } from './safetensors.js';
 
 export const MODEL_FILE = 'model.safetensors';
@@ -229,6 +230,25 @@ function readRequired(dir: string, name: string): Buffer {
   const path = join(dir, name);
   if (!existsSync(path)) throw new UserError(`${path}: missing (${dir} is not a complete checkpoint)`);
   return readFileSync(path);
+}
+
+/**
+ * The trainer state a checkpoint keeps, read for what it records (its run, steps and time), not to
+ * resume it: an exported or snapshot checkpoint keeps it beside weights its file hashes need not match.
+ * Null when the directory has none.
+ */
+export function readRecordedTrainerState(dir: string): TrainerState | null {
+  const path = join(dir, STATE_FILE);
+  if (!existsSync(path)) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UserError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+  const state = validateTrainerState((value ?? {}) as Record<string, unknown>, path);
+  if (!Number.isFinite(state.run.batch) || !Number.isFinite(state.trainSeconds)) throw new UserError(`${path}: run.batch or trainSeconds is missing or not a number`);
+  return state;
 }
 
 export function readConfigJson(dir: string): Record<string, unknown> {

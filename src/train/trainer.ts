@@ -9,7 +9,7 @@
  * checkpoint at the end of the step and returns with `stopped: true`.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BatchStream, maskedInputsTargets, type TargetMask } from '../../datasets/batches.js';
 import { DATASET_GAMES } from '../../datasets/games.js';
@@ -38,6 +38,7 @@ import {
   readModelTensors,
   readAuxHead,
   readOptimizer,
+  readRecordedTrainerState,
   readTrainerState,
   recoverInterruptedSave,
   writeCheckpoint,
@@ -50,7 +51,7 @@ import { checkModelFitsDataset, loadCheckpoint } from './load-checkpoint.js';
 import { LossScaler } from './loss-scale.js';
 import { MetricsLog, type StepMetrics } from './metrics.js';
 import { AdamW } from './optimizer.js';
-import { checkResumeFlags, trainingBehind, validateTrainerState, type BackendKind, type PriorTraining, type RunSpec, type TrainerState } from './run-spec.js';
+import { checkResumeFlags, trainingBehind, validateTrainerState, type BackendKind, type RunSpec, type TrainerState } from './run-spec.js';
 import { defaultWarmup, learningRateAt } from './schedule.js';
 import { queueTrainStep, readStep, trainStep, type AuxTraining, type PendingStep, type StepResult } from './step.js';
 
@@ -165,6 +166,8 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
   // Before anything is allocated or written to outDir: a batch that cannot fit stops here in one line.
   checkBatchFits(backend, config, request.batch, dataset.recordLength - 1, `--batch ${request.batch}`);
   const params = request.init === undefined ? initModelParameters(config, new Rng(request.seed, 1)) : initialWeights(request.init, config, request.data, dataset, hooks);
+  // The training behind --init's weights, which reports count with the run's own.
+  const initState = request.init === undefined ? null : readRecordedTrainerState(request.init);
   const run: RunSpec = {
     game: request.game,
     data: resolve(request.data),
@@ -188,7 +191,8 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     saveEvery: request.saveEvery,
     horizon: request.steps ?? 0,
     minutes: request.minutes ?? null,
-    ...(request.init === undefined ? {} : { init: resolve(request.init), ...initTrainingOf(request.init) }),
+    ...(request.init === undefined ? {} : { init: resolve(request.init) }),
+    ...(initState ? { initTraining: trainingBehind(initState) } : {}),
     ...(request.winnerMoves ? { winnerMoves: true } : {}),
     ...(request.saveBest ? { saveBest: true } : {}),
     ...(request.snapshotEvery ? { snapshotEvery: request.snapshotEvery } : {}),
@@ -578,22 +582,6 @@ function initialWeights(dir: string, config: ModelConfig, dataDir: string, datas
   checkConfigMatches(dir, config);
   hooks.note?.(`--init: starting from the weights of ${dir}`);
   return loaded.params;
-}
-
-/**
- * The training behind an --init checkpoint's weights, from its trainer-state.json (read for its
- * counts only: an exported or snapshot checkpoint's file hashes need not match), if it has one.
- */
-function initTrainingOf(dir: string): { initTraining?: PriorTraining } {
-  const file = join(dir, STATE_FILE);
-  if (!existsSync(file)) return {};
-  let value: Record<string, unknown>;
-  try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new UserError(`${file}: not valid JSON (truncated?): ${(error as Error).message}`);
-  }
-  return { initTraining: trainingBehind(validateTrainerState(value, file)) };
 }
 
 /** Refuses a checkpoint whose config.json is not the run's model. */
