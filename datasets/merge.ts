@@ -35,33 +35,52 @@ export async function mergeDatasets(dirs: readonly string[], out: string, force:
         if (got !== want) throw new UserError(`${dirs[i]}: ${field} is ${JSON.stringify(got)}, but ${dirs[0]} has ${JSON.stringify(want)}: datasets of different games or record formats cannot be merged`);
       }
     });
-    const games = datasets.reduce((sum, d) => sum + d.count('train') + d.count('val'), 0);
-    const held = datasets.reduce((sum, d) => sum + d.count('val'), 0);
-    return await buildDatasetDirectory(out, force, async (tmp) => {
-      const writer = new DatasetWriter(tmp, {
-        game: first.game,
-        vocabSize: first.vocabSize,
-        recordLength: first.recordLength,
-        padToken: first.padToken,
-        ...(first.padMode ? { padMode: first.padMode } : {}),
-        source: mergedSource(datasets.map((d, i) => ({ dir: dirs[i], manifest: d.manifest }))),
-        // The first input's seed: each input's own is in `source`.
-        seed: first.seed,
-        valFraction: games === 0 ? 0 : held / games,
-        chunkGames: first.chunkGames,
-        shardGames: Math.max(...datasets.map((d) => d.manifest.shardGames)),
-      });
-      for (const split of SPLITS) {
-        for (const dataset of datasets) {
-          const total = dataset.count(split);
-          for (let start = 0; start < total; start += BATCH_GAMES) {
-            writer.append(split, dataset.readGames(split, start, Math.min(BATCH_GAMES, total - start)));
-          }
-        }
-      }
-      return writer.finish();
-    });
+    return await copyGames(datasets, out, force, mergedSource(datasets.map((d, i) => ({ dir: dirs[i], manifest: d.manifest }))));
   } finally {
     for (const dataset of datasets) dataset.close();
   }
+}
+
+/**
+ * Writes the games of `datasets`, split by split and one input after another, into a new dataset at
+ * `out` of their record format, with `source` in its manifest. Each block of train games passes through
+ * `train` on the way, which may write each game as several (`trainCopies` records a game); held-out
+ * games are copied as they are.
+ */
+export async function copyGames(
+  datasets: readonly Dataset[],
+  out: string,
+  force: boolean,
+  source: string,
+  train: (records: Uint8Array) => Uint8Array = (records) => records,
+  trainCopies = 1,
+): Promise<DatasetManifest> {
+  const first = datasets[0].manifest;
+  const trained = datasets.reduce((sum, d) => sum + d.count('train'), 0) * trainCopies;
+  const held = datasets.reduce((sum, d) => sum + d.count('val'), 0);
+  return await buildDatasetDirectory(out, force, async (tmp) => {
+    const writer = new DatasetWriter(tmp, {
+      game: first.game,
+      vocabSize: first.vocabSize,
+      recordLength: first.recordLength,
+      padToken: first.padToken,
+      ...(first.padMode ? { padMode: first.padMode } : {}),
+      source,
+      // The first input's seed: each input's own is in `source`.
+      seed: first.seed,
+      valFraction: trained + held === 0 ? 0 : held / (trained + held),
+      chunkGames: first.chunkGames,
+      shardGames: Math.max(...datasets.map((d) => d.manifest.shardGames)),
+    });
+    for (const split of SPLITS) {
+      for (const dataset of datasets) {
+        const total = dataset.count(split);
+        for (let start = 0; start < total; start += BATCH_GAMES) {
+          const records = dataset.readGames(split, start, Math.min(BATCH_GAMES, total - start));
+          writer.append(split, split === 'train' ? train(records) : records);
+        }
+      }
+    }
+    return writer.finish();
+  });
 }

@@ -1,14 +1,16 @@
 /**
- * `gamba dataset export|info|merge|import-pgn`: look inside a dataset directory, join several, or make
- * one from PGN. `export` streams games as JSON lines in the game's own notation (or as text, one game
+ * `gamba dataset export|info|merge|symmetries|import-pgn`: look inside a dataset directory, join several,
+ * add the symmetric images of Othello games, or make one from PGN. `export` streams games as JSON lines in the game's own notation (or as text, one game
  * per line); `info` prints counts, sizes and whether every shard passes its checks; `merge` writes the
- * games of several datasets into one (datasets/merge.ts); `import-pgn` is in dataset-import-pgn.ts.
+ * games of several datasets into one (datasets/merge.ts); `symmetries` writes an Othello dataset four
+ * times as large (datasets/symmetries.ts); `import-pgn` is in dataset-import-pgn.ts.
  */
 import { once } from 'node:events';
 import type { Argv, CommandModule } from 'yargs';
 import { SPLITS, type Split } from '../../datasets/format.js';
 import { DATASET_GAMES } from '../../datasets/games.js';
 import { mergeDatasets } from '../../datasets/merge.js';
+import { addSymmetricImages } from '../../datasets/symmetries.js';
 import { checkShard, openDataset, readManifest } from '../../datasets/reader.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
@@ -32,6 +34,13 @@ interface InfoArgs {
 
 interface MergeArgs {
   dirs: string[];
+  out: string;
+  force: boolean;
+  json: boolean;
+}
+
+interface SymmetriesArgs {
+  dir: string;
   out: string;
   force: boolean;
   json: boolean;
@@ -157,10 +166,27 @@ const mergeCommand: CommandModule<object, MergeArgs> = {
   },
 };
 
+const symmetriesCommand: CommandModule<object, SymmetriesArgs> = {
+  command: 'symmetries <dir>',
+  describe: 'Write an Othello dataset with each train game followed by its images under the 3 other board symmetries that keep the opening position (4 games for 1); held-out games stay as they are',
+  builder: (yargs) =>
+    yargs
+      .positional('dir', { type: 'string', demandOption: true, describe: 'Othello dataset directory' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output dataset directory' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace an existing output directory' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the new manifest\'s summary as JSON' })
+      .example('$0 dataset symmetries data/rhino --out data/rhino-x4', '') as unknown as Argv<SymmetriesArgs>,
+  handler: async (args) => {
+    const manifest = await addSymmetricImages(args.dir, args.out, args.force);
+    const result = { out: args.out, game: manifest.game, source: manifest.source, counts: manifest.counts, shards: manifest.shards.length };
+    printResult(args.json, result, () => `wrote ${args.out}: ${manifest.counts.train} train games (each with its symmetric images) and ${manifest.counts.val} held-out games`);
+  },
+};
+
 export const datasetCommand: CommandModule = {
   command: 'dataset',
-  describe: 'Inspect, export, merge and import datasets (export, info, merge, import-pgn)',
+  describe: 'Inspect, export, merge, augment and import datasets (export, info, merge, symmetries, import-pgn)',
   builder: (yargs) =>
-    yargs.command(exportCommand).command(infoCommand).command(mergeCommand).command(importPgnCommand).demandCommand(1, 'name a dataset command: export, info, merge or import-pgn'),
+    yargs.command(exportCommand).command(infoCommand).command(mergeCommand).command(symmetriesCommand).command(importPgnCommand).demandCommand(1, 'name a dataset command: export, info, merge, symmetries or import-pgn'),
   handler: () => {},
 };
