@@ -7,7 +7,7 @@
  */
 import { once } from 'node:events';
 import type { Argv, CommandModule } from 'yargs';
-import { SPLITS, type Split } from '../../datasets/format.js';
+import { SPLITS, type DatasetManifest, type Split } from '../../datasets/format.js';
 import { DATASET_GAMES } from '../../datasets/games.js';
 import { mergeDatasets } from '../../datasets/merge.js';
 import { addSymmetricImages } from '../../datasets/symmetries.js';
@@ -149,20 +149,29 @@ const infoCommand: CommandModule<object, InfoArgs> = {
   },
 };
 
+/** The options of a command that writes a new dataset: where, whether to replace it, how to report it. */
+function newDatasetOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('out', { type: 'string', demandOption: true, describe: 'output dataset directory' })
+    .option('force', { type: 'boolean', default: false, describe: 'replace an existing output directory' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the new manifest\'s summary as JSON' });
+}
+
+/** Reports a dataset just written: one line, or its manifest's summary as JSON. */
+function printNewDataset(args: { out: string; json: boolean }, manifest: DatasetManifest, line: string): void {
+  const result = { out: args.out, game: manifest.game, source: manifest.source, counts: manifest.counts, shards: manifest.shards.length };
+  printResult(args.json, result, () => `wrote ${args.out}: ${line}`);
+}
+
 const mergeCommand: CommandModule<object, MergeArgs> = {
   command: 'merge <dirs..>',
   describe: 'Write the games of several datasets (same game and record format) into one, in the order given; train stays train, held-out stays held out',
   builder: (yargs) =>
-    yargs
-      .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'dataset directories' })
-      .option('out', { type: 'string', demandOption: true, describe: 'output dataset directory' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace an existing output directory' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the new manifest\'s summary as JSON' })
+    newDatasetOptions(yargs.positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'dataset directories' }))
       .example('$0 dataset merge data/rhino-a data/rhino-b --out data/rhino', '') as unknown as Argv<MergeArgs>,
   handler: async (args) => {
     const manifest = await mergeDatasets(args.dirs, args.out, args.force);
-    const result = { out: args.out, game: manifest.game, source: manifest.source, counts: manifest.counts, shards: manifest.shards.length };
-    printResult(args.json, result, () => `wrote ${args.out}: ${manifest.counts.train} train and ${manifest.counts.val} held-out ${manifest.game} games from ${args.dirs.length} datasets`);
+    printNewDataset(args, manifest, `${manifest.counts.train} train and ${manifest.counts.val} held-out ${manifest.game} games from ${args.dirs.length} datasets`);
   },
 };
 
@@ -170,16 +179,11 @@ const symmetriesCommand: CommandModule<object, SymmetriesArgs> = {
   command: 'symmetries <dir>',
   describe: 'Write an Othello dataset with each train game followed by its images under the 3 other board symmetries that keep the opening position (4 games for 1); held-out games stay as they are',
   builder: (yargs) =>
-    yargs
-      .positional('dir', { type: 'string', demandOption: true, describe: 'Othello dataset directory' })
-      .option('out', { type: 'string', demandOption: true, describe: 'output dataset directory' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace an existing output directory' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the new manifest\'s summary as JSON' })
+    newDatasetOptions(yargs.positional('dir', { type: 'string', demandOption: true, describe: 'Othello dataset directory' }))
       .example('$0 dataset symmetries data/rhino --out data/rhino-x4', '') as unknown as Argv<SymmetriesArgs>,
   handler: async (args) => {
     const manifest = await addSymmetricImages(args.dir, args.out, args.force);
-    const result = { out: args.out, game: manifest.game, source: manifest.source, counts: manifest.counts, shards: manifest.shards.length };
-    printResult(args.json, result, () => `wrote ${args.out}: ${manifest.counts.train} train games (each with its symmetric images) and ${manifest.counts.val} held-out games`);
+    printNewDataset(args, manifest, `${manifest.counts.train} train games (each with its symmetric images) and ${manifest.counts.val} held-out games`);
   },
 };
 

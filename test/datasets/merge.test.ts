@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeDatasets } from '../../datasets/merge.js';
 import { openDataset, readManifest } from '../../datasets/reader.js';
-import { DatasetWriter } from '../../datasets/writer.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
-import { RECORD_LENGTH, syntheticRecords, tempDir, writeSyntheticDataset } from './synthetic-records.js';
+import { syntheticRecords, tempDir, writeChessDataset, writeSyntheticDataset } from './synthetic-records.js';
 
 const root = tempDir('merge');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -67,12 +66,7 @@ describe('dataset merge', () => {
 
   it('refuses datasets of another record format, naming the file, and writes nothing', async () => {
     const other = join(root, 'other');
-    mkdirSync(other);
-    const writer = new DatasetWriter(other, {
-      game: 'chess', vocabSize: 32, recordLength: RECORD_LENGTH, padToken: 0, source: 'test', seed: 0, valFraction: 0, chunkGames: 1, shardGames: 10,
-    });
-    writer.append('train', new Uint8Array(RECORD_LENGTH).fill(1));
-    writer.finish();
+    writeChessDataset(other);
     const out = join(root, 'refused');
     await expect(mergeDatasets([a.dir, other], out, false)).rejects.toThrow(`${other}: game is "chess", but ${a.dir} has "othello"`);
     expect(existsSync(out)).toBe(false);

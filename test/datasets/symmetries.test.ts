@@ -5,18 +5,17 @@
  * same passes and winner; the command writes each train game and its three images, copies the held-out
  * games byte for byte, and refuses a chess dataset or an existing output, writing nothing.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addSymmetricImages } from '../../datasets/symmetries.js';
 import { openDataset } from '../../datasets/reader.js';
-import { DatasetWriter } from '../../datasets/writer.js';
 import { OthelloBoard } from '../../games/othello/board.js';
 import { gameLength } from '../../games/othello/labels.js';
 import { squareOfToken, VOCAB_SIZE } from '../../games/othello/notation.js';
 import { OPENING_SYMMETRIES, SYMMETRY_TOKEN_MAPS, withSymmetricImages } from '../../games/othello/symmetry.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
-import { RECORD_LENGTH, tempDir } from './synthetic-records.js';
+import { RECORD_LENGTH, tempDir, writeChessDataset } from './synthetic-records.js';
 
 const SAMPLES = 'datasets/samples/othello';
 const root = tempDir('symmetries');
@@ -106,12 +105,7 @@ describe('gamba dataset symmetries', () => {
   it('is a command that refuses a chess dataset and an existing output, naming them, and writes nothing', async () => {
     requireBuiltCli();
     const chess = join(root, 'chess');
-    mkdirSync(chess);
-    const writer = new DatasetWriter(chess, {
-      game: 'chess', vocabSize: 32, recordLength: RECORD_LENGTH, padToken: 0, source: 'test', seed: 0, valFraction: 0, chunkGames: 1, shardGames: 10,
-    });
-    writer.append('train', new Uint8Array(RECORD_LENGTH).fill(1));
-    writer.finish();
+    writeChessDataset(chess);
     const refused = gamba('dataset', 'symmetries', chess, '--out', join(root, 'chess-x4'));
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain(`${chess}: a chess dataset: only Othello games have board symmetries`);

@@ -2,7 +2,7 @@
  * Test data for the format code: records of random in-vocabulary tokens with random-length 0 padding,
  * each made distinct by its first tokens, written through DatasetWriter into a fresh temp directory.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/util/rng.js';
@@ -56,4 +56,14 @@ export function writeSyntheticDataset(
     }
   }
   return writer.finish();
+}
+
+/** A one-game dataset of another game (chess) in the same record length, in a new directory `dir`. */
+export function writeChessDataset(dir: string): void {
+  mkdirSync(dir);
+  const writer = new DatasetWriter(dir, {
+    game: 'chess', vocabSize: 32, recordLength: RECORD_LENGTH, padToken: 0, source: 'test', seed: 0, valFraction: 0, chunkGames: 1, shardGames: 10,
+  });
+  writer.append('train', new Uint8Array(RECORD_LENGTH).fill(1));
+  writer.finish();
 }
