@@ -3,7 +3,7 @@
  * another in the order given, into a new dataset. Each input's train games stay train and its held-out
  * games stay held out, so no game moves between the splits. Every input shard is checked (size, header,
  * checksum, token range) before anything is written, and the output is built in a temporary directory
- * that replaces `out` only when complete.
+ * that replaces `out` only when complete. copyGames, the copy itself, also writes `dataset symmetries`.
  */
 import { SPLITS, type DatasetManifest } from './format.js';
 import { openDataset, type Dataset } from './reader.js';
