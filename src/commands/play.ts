@@ -47,6 +47,7 @@ interface PlayArgs {
   level?: number;
   'legal-only'?: boolean;
   unrestricted?: boolean;
+  symmetries?: boolean;
 }
 
 export const playCommand: CommandModule<object, PlayArgs> = {
@@ -73,6 +74,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
       .option('level', { type: 'number', describe: 'othello rhino: AI level 1..5 (default 1)' })
       .option('legal-only', { type: 'boolean', describe: 'othello: choose among legal moves only (default)' })
       .option('unrestricted', { type: 'boolean', describe: "othello: the model's top token over the whole vocabulary; an illegal one forfeits" })
+      .option('symmetries', { type: 'boolean', describe: 'othello: read the model through the four board symmetries that keep the opening and average its move log-probabilities (four model steps a move)' })
       .example('$0 play --game chess --checkpoint runs/chess --opponent stockfish --skill 0 --nodes 1000 --games 20', '')
       .example('$0 play --game othello --checkpoint runs/quickstart --opponent rhino --games 10', '')
       .example('$0 play --game chess --checkpoint runs/chess --opponent human --color white', 'you play Black against the model') as unknown as Argv<PlayArgs>,
@@ -88,7 +90,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     }
     if (args.game === 'othello' && opponent === 'stockfish') throw new UserError('--opponent stockfish: othello plays against random, greedy, rhino or human');
     const chessOnly = ['skill', 'movetime', 'nodes', 'threads'] as const;
-    const othelloOnly = ['level', 'legal-only', 'unrestricted'] as const;
+    const othelloOnly = ['level', 'legal-only', 'unrestricted', 'symmetries'] as const;
     for (const flag of args.game === 'chess' ? othelloOnly : chessOnly) {
       if (args[flag] !== undefined) throw new UserError(`--${flag}: only for --game ${args.game === 'chess' ? 'othello' : 'chess'}`);
     }
@@ -252,6 +254,7 @@ async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random
       seed: common.seed,
       mode,
       temperature: common.temperature,
+      symmetries: args.symmetries ?? false,
       human: common.human,
       onGame: (game) => {
         appendFileSync(file, JSON.stringify(game) + '\n');
@@ -273,7 +276,7 @@ async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random
     forfeits: games.filter((g) => g.termination === 'forfeit').length,
     meanMoves: games.length > 0 ? Number((games.reduce((a, g) => a + g.moves.length, 0) / games.length).toFixed(1)) : 0,
     opponent: engine ? { name: common.opponent, engine: `${engine.name} ${engine.version}`, path: engine.label, level } : { name: common.opponent },
-    model: { checkpoint: args.checkpoint, temperature: common.temperature },
+    model: { checkpoint: args.checkpoint, temperature: common.temperature, ...(args.symmetries ? { symmetries: true } : {}) },
   };
   const human = [
     `${t.games} games vs ${common.opponent}${engine ? ` (${engine.name} ${engine.version}, level ${level})` : ''}, ${mode}: +${t.wins} =${t.draws} -${t.losses}, score ${(100 * t.score).toFixed(1)}%`,

@@ -1,10 +1,8 @@
 /**
- * The loop every match shares: play games one after another through one TokenStepper, hand each
- * finished game on at once, and let a failing engine end the match early without losing the games
- * already played.
+ * The loop every match shares: play games one after another through one reader of the model (a
+ * TokenStepper, or for Othello the symmetric reader), hand each finished game on at once, and let a
+ * failing engine end the match early without losing the games already played.
  */
-import type { LanguageModel } from '../model/language-model.js';
-import { TokenStepper } from './token-stepper.js';
 
 export interface MatchResult<G> {
   games: G[];
@@ -12,19 +10,19 @@ export interface MatchResult<G> {
   error: unknown;
 }
 
-export async function playMatch<G>(
-  model: LanguageModel,
+export async function playMatch<G, R extends { dispose(): void }>(
+  /** The model's reader; the match disposes of it. */
+  reader: R,
   games: number,
-  playGame: (stepper: TokenStepper, index: number) => Promise<G>,
+  playGame: (reader: R, index: number) => Promise<G>,
   onGame?: (game: G) => void,
   /** Asked after each game: true ends the match there (a person who quit). */
   stop?: () => boolean,
 ): Promise<MatchResult<G>> {
-  const stepper = new TokenStepper(model);
   const finished: G[] = [];
   try {
     for (let i = 0; i < games; i++) {
-      const game = await playGame(stepper, i);
+      const game = await playGame(reader, i);
       finished.push(game);
       onGame?.(game);
       if (stop?.()) break;
@@ -32,7 +30,7 @@ export async function playMatch<G>(
   } catch (error) {
     return { games: finished, error };
   } finally {
-    stepper.dispose();
+    reader.dispose();
   }
   return { games: finished, error: null };
 }

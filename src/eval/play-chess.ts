@@ -193,5 +193,5 @@ export type ChessMatchResult = MatchResult<ChessGameRecord>;
 
 /** Plays the match; a failing engine ends it early, keeping the finished games. */
 export function playChessMatch(options: ChessMatchOptions): Promise<ChessMatchResult> {
-  return playMatch(options.model, options.games, (stepper, i) => playChessGame(options, stepper, i), options.onGame, options.stop);
+  return playMatch(new TokenStepper(options.model), options.games, (stepper, i) => playChessGame(options, stepper, i), options.onGame, options.stop);
 }

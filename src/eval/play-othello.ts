@@ -6,7 +6,9 @@
  * - unrestricted: over the whole vocabulary; a token that is not a legal move is an illegal move and
  *   forfeits the game (the illegal rate is reported per model move).
  * The model cannot choose the very first move of a game (there is no token before it to read): when
- * it plays Black, its first move is drawn uniformly from the four (symmetric) openings.
+ * it plays Black, its first move is drawn uniformly from the four (symmetric) openings. With
+ * `symmetries`, the model is read through the four opening symmetries and their scores averaged
+ * (symmetric-reader.ts).
  */
 import { OthelloBoard, BLACK } from '../../games/othello/board.js';
 import type { GtpEngine } from '../../games/othello/gtp.js';
@@ -16,6 +18,7 @@ import { greedyPlayer, randomPlayer } from '../../games/othello/players.js';
 import type { LanguageModel } from '../model/language-model.js';
 import { Rng } from '../util/rng.js';
 import { playMatch, type MatchResult } from './match-loop.js';
+import { SymmetricOthelloReader, type MoveReader } from './symmetric-reader.js';
 import { TokenStepper, sampleToken } from './token-stepper.js';
 
 export type OthelloColor = 'black' | 'white';
@@ -33,6 +36,8 @@ export interface OthelloMatchOptions {
   seed: number;
   mode: OthelloMode;
   temperature: number;
+  /** Read the model through the four opening symmetries and average (four model steps a move). */
+  symmetries?: boolean;
   onGame?: (game: OthelloGameRecord) => void;
 }
 
@@ -52,7 +57,7 @@ export interface OthelloGameRecord {
 
 const COLORS: OthelloColor[] = ['black', 'white'];
 
-export async function playOthelloGame(options: OthelloMatchOptions, stepper: TokenStepper, index: number): Promise<OthelloGameRecord> {
+export async function playOthelloGame(options: OthelloMatchOptions, stepper: MoveReader, index: number): Promise<OthelloGameRecord> {
   const modelColor: OthelloColor = options.color === 'both' ? (index % 2 === 0 ? 'black' : 'white') : options.color;
   const rng = new Rng(options.seed, index);
   const board = OthelloBoard.initial();
@@ -121,5 +126,6 @@ export type OthelloMatchResult = MatchResult<OthelloGameRecord>;
 
 /** Plays the match; a failing engine ends it early, keeping the finished games. */
 export function playOthelloMatch(options: OthelloMatchOptions): Promise<OthelloMatchResult> {
-  return playMatch(options.model, options.games, (stepper, i) => playOthelloGame(options, stepper, i), options.onGame, () => options.human?.quitRequested ?? false);
+  const reader: MoveReader = options.symmetries ? new SymmetricOthelloReader(options.model) : new TokenStepper(options.model);
+  return playMatch(reader, options.games, (stepper, i) => playOthelloGame(options, stepper, i), options.onGame, () => options.human?.quitRequested ?? false);
 }
