@@ -1,9 +1,10 @@
 /**
  * `gamba dataset export|info|merge|symmetries|import-pgn`: look inside a dataset directory, join several,
- * add the symmetric images of Othello games, or make one from PGN. `export` streams games as JSON lines in the game's own notation (or as text, one game
- * per line); `info` prints counts, sizes and whether every shard passes its checks; `merge` writes the
- * games of several datasets into one (datasets/merge.ts); `symmetries` writes an Othello dataset four
- * times as large (datasets/symmetries.ts); `import-pgn` is in dataset-import-pgn.ts.
+ * add the symmetric images of Othello games, or make one from PGN. `export` streams games as JSON lines
+ * in the game's own notation (or as text, one game per line); `info` prints counts, sizes and whether
+ * every shard passes its checks; `merge` writes the games of several datasets into one
+ * (datasets/merge.ts); `symmetries` writes an Othello dataset four times as large
+ * (datasets/symmetries.ts); `import-pgn` is in dataset-import-pgn.ts.
  */
 import { once } from 'node:events';
 import type { Argv, CommandModule } from 'yargs';
