@@ -226,6 +226,15 @@ function commitIsComplete(dir: string, hashes: Record<string, string>, suffix: s
   return true;
 }
 
+/** The JSON value of a checkpoint file's text; bad JSON is a UserError naming the file. */
+function parseJson(path: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UserError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+}
+
 function readRequired(dir: string, name: string): Buffer {
   const path = join(dir, name);
   if (!existsSync(path)) throw new UserError(`${path}: missing (${dir} is not a complete checkpoint)`);
@@ -240,12 +249,7 @@ function readRequired(dir: string, name: string): Buffer {
 export function readRecordedTrainerState(dir: string): TrainerState | null {
   const path = join(dir, STATE_FILE);
   if (!existsSync(path)) return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new UserError(`${path}: not valid JSON (${(error as Error).message})`);
-  }
+  const value = parseJson(path, readFileSync(path, 'utf8'));
   const state = validateTrainerState((value ?? {}) as Record<string, unknown>, path);
   if (!Number.isFinite(state.run.batch) || !Number.isFinite(state.trainSeconds)) throw new UserError(`${path}: run.batch or trainSeconds is missing or not a number`);
   return state;
@@ -253,13 +257,7 @@ export function readRecordedTrainerState(dir: string): TrainerState | null {
 
 export function readConfigJson(dir: string): Record<string, unknown> {
   const path = join(dir, CONFIG_FILE);
-  const text = readRequired(dir, CONFIG_FILE).toString('utf8');
-  let config: unknown;
-  try {
-    config = JSON.parse(text);
-  } catch (error) {
-    throw new UserError(`${path}: not valid JSON (${(error as Error).message})`);
-  }
+  const config = parseJson(path, readRequired(dir, CONFIG_FILE).toString('utf8'));
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new UserError(`${path}: not a JSON object`);
   return config as Record<string, unknown>;
 }
