@@ -1,7 +1,8 @@
 /**
  * The shipped othello-base experiments (models/othello-base-experiments): each comparison is what
  * `gamba compare` writes now from the shipped runs, and every figure in the README's tables is the
- * files' own (compare.json for the probes, legal rate and minutes; metrics.jsonl for the loss).
+ * files' own (compare.json for the probes, legal rate and minutes; metrics.jsonl for the loss); the
+ * learning-rate sweep's table is its runs' own, and each size's study run used the sweep's winner.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +13,11 @@ import { gamba, requireBuiltCli } from '../cli-runner.js';
 import { bestLayer, cellBoard, pct, readCompare, readmeRow as readmeRowOf } from './shipped-tables.js';
 
 const DIR = 'models/othello-base-experiments';
+const SIZES = [4, 8, 16, 32, 64];
+const SWEEP_RATES = ['3e-4', '1e-3', '3e-3'];
 const STUDIES = [
-  { compare: 'compare-d-state', runs: ['n4', 'n8', 'n16', 'n32', 'n64'], names: ['d_state-4', 'd_state-8', 'd_state-16', 'd_state-32', 'd_state-64'] },
+  { compare: 'compare-d-state', runs: SIZES.map((n) => `n${n}-3e-3`), names: SIZES.map((n) => `d_state-${n}`) },
+  { compare: 'compare-d-state-1e-3', runs: SIZES.map((n) => `n${n}`), names: SIZES.map((n) => `d_state-${n} at 1e-3`) },
   { compare: 'compare-aux-board-loss', runs: ['n16', 'aux'], names: ['without-aux', 'with-aux'] },
 ];
 const root = mkdtempSync(join(tmpdir(), 'gamba-experiments-'));
@@ -22,10 +26,22 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const readmeRow = (name: string) => readmeRowOf(DIR, name);
 
+/** The validation loss a run last recorded. */
+function lastValLoss(runDir: string): number {
+  const metrics = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { valLoss?: number });
+  return metrics.filter((r) => r.valLoss !== undefined).at(-1)!.valLoss!;
+}
+
+/** What a run's trainer state says it trained with and how far. */
+function trainedWith(runDir: string): { lr: number; dState: number; step: number } {
+  const state = JSON.parse(readFileSync(join(runDir, 'trainer-state.json'), 'utf8')) as { step: number; run: { lr: number } };
+  const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { d_state: number };
+  return { lr: state.run.lr, dState: config.d_state, step: state.step };
+}
+
 /** The row a model's files give, in the README's columns. */
 function expectedRow(m: ComparedModel, run: string): string[] {
-  const metrics = readFileSync(join(DIR, 'runs', run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { valLoss?: number });
-  const valLoss = metrics.filter((r) => r.valLoss !== undefined).at(-1)!.valLoss!;
+  const valLoss = lastValLoss(join(DIR, 'runs', run));
   const residual = bestLayer(m, 'residual')!;
   const state = bestLayer(m, 'state')!;
   return [
@@ -49,5 +65,16 @@ describe('the shipped othello-base experiments', () => {
       expect(m.training!.steps).toBe(2000);
       expect(readmeRow(m.name)).toEqual(expectedRow(m, runs[i]));
     });
+  });
+
+  it.each(SIZES)('the sweep of d_state %i: every rate ran 300 steps, the README gives its validation losses, and the study run used the winner', (n) => {
+    const losses = SWEEP_RATES.map((rate) => {
+      const dir = join(DIR, 'sweep', `n${n}-${rate}`);
+      expect(trainedWith(dir)).toEqual({ lr: Number(rate), dState: n, step: 300 });
+      return lastValLoss(dir);
+    });
+    expect(readmeRow(String(n)).slice(1)).toEqual(losses.map((l) => l.toFixed(4)));
+    const winner = Number(SWEEP_RATES[losses.indexOf(Math.min(...losses))]);
+    expect(trainedWith(join(DIR, 'runs', `n${n}-3e-3`))).toEqual({ lr: winner, dState: n, step: 2000 });
   });
 });

@@ -99,14 +99,15 @@ describe('the shipped Mamba against transformer runs', () => {
     const models = readCompare(join(DIR, 'curve')).models;
     const steps = [...new Set(Object.values(SNAPSHOTS).flat())].sort((a, b) => a - b);
     for (const step of steps) {
-      const cells = RUNS.map((r) => {
-        const m = models.find((x) => x.name === `${r}-${step}`);
+      const atStep = RUNS.map((r) => models.find((x) => x.name === `${r}-${step}`));
+      const cells = atStep.map((m) => {
         if (!m) return '-';
         expect(m.training!.steps).toBe(step);
         const b = bestLayer(m, 'residual')!.b;
         return `${pct(m.legalTop1!)} / ${cellBoard(b)}`;
       });
-      expect(readmeRow(String(step)).slice(1)).toEqual(cells);
+      const tokens = atStep.find((m) => m)!.training!.tokens;
+      expect(readmeRow(`${step} (${(tokens / 1e6).toFixed(1)}M)`).slice(1)).toEqual(cells);
     }
   });
 });

@@ -13,9 +13,9 @@ export const readCompare = (dir: string): CompareReport => JSON.parse(readFileSy
 export const pct = (v: number) => (100 * v).toFixed(2);
 export const cellBoard = (a: { cellAcc: number; boardAcc: number }) => `${pct(a.cellAcc)} / ${pct(a.boardAcc)}`;
 
-/** The row of the README in `dir` whose first cell starts with `first`, cell by cell. */
+/** The row of the README in `dir` whose first cell is `first`, cell by cell. */
 export function readmeRow(dir: string, first: string): string[] {
-  const line = readFileSync(join(dir, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith(`| ${first} `));
+  const line = readFileSync(join(dir, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith(`| ${first} |`));
   expect(line, `a README row for ${first}`).toBeDefined();
   return line!.split('|').slice(1, -1).map((cell) => cell.trim());
 }
