@@ -1,7 +1,8 @@
 /**
  * `gamba train`: trains a language model (a Mamba or a transformer) on a dataset of game records and writes a checkpoint
  * directory (model.safetensors, config.json, optimizer and trainer state, metrics.jsonl).
- * Ctrl-C / SIGTERM saves at the end of the current step and prints the command that resumes.
+ * Ctrl-C / SIGTERM saves at the end of the current step and prints the command that resumes (a second
+ * Ctrl-C exits at once).
  */
 import type { Argv, CommandModule } from 'yargs';
 import { join } from 'node:path';
@@ -104,11 +105,16 @@ export interface StopSignals {
   uninstall: () => void;
 }
 
-/** SIGINT/SIGTERM ask the run to stop after the current step; a second one exits at once. */
+/**
+ * SIGINT/SIGTERM ask the run to stop after the current step. A second Ctrl-C exits at once; a repeated
+ * SIGTERM does not, because `timeout` and job schedulers send it to the command and then to its whole
+ * process group, so one stop can arrive twice (they send SIGKILL if they will not wait).
+ */
 export function installStopSignals(): StopSignals {
   let requested = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (requested) {
+      if (signal === 'SIGTERM') return;
       note(`gamba: ${signal} again: exiting without waiting for the checkpoint`);
       process.exit(130);
     }

@@ -59,6 +59,23 @@ describe('gamba train (CLI)', () => {
     expect(resumedResult.lossHistory).toEqual(straight.lossHistory);
   });
 
+  it.each([
+    { signal: 'SIGTERM', code: 0, requested: 'true\n' },
+    { signal: 'SIGINT', code: 130, requested: '' },
+  ])('a second $signal exits with $code', ({ signal, code, requested }) => {
+    // timeout sends SIGTERM to the command and then to its process group: the second must not cost the checkpoint.
+    const script = `import(${JSON.stringify(join(REPO, 'dist', 'src', 'commands', 'train.js'))}).then(({ installStopSignals }) => {
+      const stop = installStopSignals();
+      process.kill(process.pid, '${signal}');
+      setTimeout(() => process.kill(process.pid, '${signal}'), 100);
+      setTimeout(() => { console.log(stop.requested()); process.exit(0); }, 200);
+    });`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.stderr).toContain(`${signal}: saving a checkpoint`);
+    expect(run.status).toBe(code);
+    expect(run.stdout).toBe(requested);
+  });
+
   it('prints the --json summary of a finished run and evaluates it', () => {
     const out = join(root, 'short');
     const trained = gamba(['train', ...RUN_FLAGS, '--steps', '3', '--out', out, '--json']);
