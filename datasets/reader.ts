@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../src/util/errors.js';
+import { parseJsonFile } from '../src/util/json.js';
 import {
   MANIFEST_FILE,
   SHARD_HEADER_BYTES,
@@ -41,13 +42,7 @@ export function readManifest(dir: string): DatasetManifest {
   const file = join(dir, MANIFEST_FILE);
   if (!existsSync(dir)) throw new UserError(`${dir}: no such dataset directory`);
   if (!existsSync(file)) throw new UserError(`${file}: missing manifest (is ${dir} a dataset directory made by \`gamba generate\`?)`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new UserError(`${file}: invalid manifest: not valid JSON (${(error as Error).message})`);
-  }
-  return validateManifest(parsed, file);
+  return validateManifest(parseJsonFile(file, readFileSync(file, 'utf8'), 'invalid manifest'), file);
 }
 
 /**

@@ -25,6 +25,7 @@ import type { ModelConfig } from '../src/model/config.js';
 import { MATCH_SUMMARY_FILE, MATCHES_DIR } from '../src/eval/match-summary.js';
 import { parameterCount } from '../src/model/models.js';
 import { UserError } from '../src/util/errors.js';
+import { parseJsonFile } from '../src/util/json.js';
 import { writeFileAtomic } from '../src/util/write-file-atomic.js';
 import { renderCompareHtml } from './compare-html.js';
 import type { FeatureSource } from './capture.js';
@@ -266,7 +267,7 @@ function trainingOf(checkpoint: string, tokensPerGame: number): ComparedModel['t
 function legalRateOf(checkpoint: string): number | null {
   const file = join(checkpoint, EVAL_FILE);
   if (!existsSync(file)) return null;
-  const value = (readJson(file) as { legalTop1?: unknown }).legalTop1;
+  const value = (parseJsonFile(file, readFileSync(file, 'utf8')) as { legalTop1?: unknown }).legalTop1;
   if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new UserError(`${file}: legalTop1 must be a number from 0 to 1 (the output of \`gamba eval --json\`)`);
   return value;
 }
@@ -282,7 +283,7 @@ function matchScoresOf(checkpoint: string): MatchScore[] {
   for (const entry of readdirSync(dir).sort()) {
     const file = join(dir, entry, MATCH_SUMMARY_FILE);
     if (!existsSync(file)) continue;
-    const summary = readJson(file) as Record<string, unknown>;
+    const summary = parseJsonFile(file, readFileSync(file, 'utf8')) as Record<string, unknown>;
     const counts = ['wins', 'draws', 'losses'].map((key) => summary[key]);
     if (!counts.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) throw new UserError(`${file}: wins, draws and losses must be counts (the summary.json of \`gamba play\`)`);
     const opponent = opponentOf(summary);
@@ -304,14 +305,6 @@ function opponentOf(summary: Record<string, unknown>): string | null {
   const opponent = summary.opponent as { name?: string; level?: number } | undefined;
   if (!opponent || opponent.name === 'human') return null;
   return `${opponent.name}${opponent.level !== undefined ? ` level ${opponent.level}` : ''}`;
-}
-
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new UserError(`${file}: cannot read JSON (${(error as Error).message})`);
-  }
 }
 
 /** Writes compare.html and compare.json into `dir` (each atomically, the JSON last); refuses to replace them unless forced. */

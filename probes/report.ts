@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../src/util/errors.js';
+import { parseJsonFile } from '../src/util/json.js';
 import type { FeatureSource } from './capture.js';
 import type { InterventionReport } from './intervene.js';
 import type { LensReport } from './lens.js';
@@ -147,13 +148,7 @@ export function readReport(path: string): ProbeReport {
     const code = (error as NodeJS.ErrnoException).code;
     throw new UserError(code === 'ENOENT' ? `${path}: no such report (run \`gamba probe\` first)` : `${path}: cannot read report (${code ?? (error as Error).message})`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new UserError(`${path}: malformed probe report: not valid JSON (${(error as Error).message})`);
-  }
-  return validateReport(parsed, path);
+  return validateReport(parseJsonFile(path, text, 'malformed probe report'), path);
 }
 
 export function validateReport(value: unknown, file: string): ProbeReport {

@@ -25,6 +25,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { parseJsonFile } from '../util/json.js';
 import { configJsonText } from './config-json.js';
 import { validateTrainerState, type TrainerState } from './run-spec.js';
 import { decodeSafetensors, encodeSafetensors, toFloat32, type StoredTensor } from './safetensors.js';
@@ -226,15 +227,6 @@ function commitIsComplete(dir: string, hashes: Record<string, string>, suffix: s
   return true;
 }
 
-/** The JSON value of a checkpoint file's text; bad JSON is a UserError naming the file. */
-function parseJson(path: string, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new UserError(`${path}: not valid JSON (${(error as Error).message})`);
-  }
-}
-
 function readRequired(dir: string, name: string): Buffer {
   const path = join(dir, name);
   if (!existsSync(path)) throw new UserError(`${path}: missing (${dir} is not a complete checkpoint)`);
@@ -249,7 +241,7 @@ function readRequired(dir: string, name: string): Buffer {
 export function readRecordedTrainerState(dir: string): TrainerState | null {
   const path = join(dir, STATE_FILE);
   if (!existsSync(path)) return null;
-  const value = parseJson(path, readFileSync(path, 'utf8'));
+  const value = parseJsonFile(path, readFileSync(path, 'utf8'));
   const state = validateTrainerState((value ?? {}) as Record<string, unknown>, path);
   if (!Number.isFinite(state.run.batch) || !Number.isFinite(state.trainSeconds)) throw new UserError(`${path}: run.batch or trainSeconds is missing or not a number`);
   return state;
@@ -257,7 +249,7 @@ export function readRecordedTrainerState(dir: string): TrainerState | null {
 
 export function readConfigJson(dir: string): Record<string, unknown> {
   const path = join(dir, CONFIG_FILE);
-  const config = parseJson(path, readRequired(dir, CONFIG_FILE).toString('utf8'));
+  const config = parseJsonFile(path, readRequired(dir, CONFIG_FILE).toString('utf8'));
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new UserError(`${path}: not a JSON object`);
   return config as Record<string, unknown>;
 }
@@ -357,13 +349,7 @@ export function readVerifiedModel(dir: string, expected: [string, number[]][], u
  */
 export function readTrainerState(dir: string): Record<string, unknown> {
   const path = join(dir, STATE_FILE);
-  let state: Record<string, unknown>;
-  try {
-    state = JSON.parse(readRequired(dir, STATE_FILE).toString('utf8'));
-  } catch (error) {
-    if (error instanceof UserError) throw error;
-    throw new UserError(`${path}: not valid JSON (truncated?): ${(error as Error).message}`);
-  }
+  const state = parseJsonFile(path, readRequired(dir, STATE_FILE).toString('utf8')) as Record<string, unknown>;
   const files = state.files as Record<string, string> | undefined;
   if (!files || typeof files !== 'object') throw new UserError(`${path}: no file hashes (not a gamba trainer state)`);
   if (typeof files[MODEL_FILE] === 'string' && files[OPTIMIZER_FILE] === undefined) {

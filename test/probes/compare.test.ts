@@ -189,6 +189,13 @@ describe('gamba compare', () => {
     expect(refused.status).toBe(2);
     expect(refused.stderr).toBe(`gamba: ${relative(process.cwd(), join(badMatch, 'matches', 'x', 'summary.json'))}: wins, draws and losses must be counts (the summary.json of \`gamba play\`)\n`);
     expect(existsSync(join(root, 'bad-match-out'))).toBe(false);
+    const badEval = join(root, 'bad-eval', 'tiny');
+    cpSync(join(root, 'tiny'), badEval, { recursive: true });
+    writeFileSync(join(badEval, 'eval.json'), '{"legalTop1": 0.9');
+    const truncated = gamba('compare', join(badEval, 'probe-mine-theirs'), '--out', join(root, 'bad-eval-out'));
+    expect(truncated.status).toBe(2);
+    expect(truncated.stderr).toMatch(new RegExp(`^gamba: ${relative(process.cwd(), join(badEval, 'eval.json'))}: not valid JSON \\(.+\\)\\n$`));
+    expect(existsSync(join(root, 'bad-eval-out'))).toBe(false);
     const missing = gamba('compare', join(root, 'nope'), '--out', join(root, 'missing'));
     expect(missing.status).toBe(2);
     expect(missing.stderr).toBe(`gamba: ${join(root, 'nope', 'report.json')}: no such report (run \`gamba probe\` first)\n`);
