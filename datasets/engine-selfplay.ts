@@ -6,7 +6,8 @@
  * between engine moves (chess.js's legality and SAN, about 0.5 ms a ply) is not all on one thread:
  * with small node budgets it costs as much as the engines' search. If an engine dies or hangs, no new
  * games are started, the games already finished are written as the dataset, and the engine's error is
- * reported after it, naming the directory. generate-chess-selfplay.ts and generate-othello-selfplay.ts
+ * reported after it, naming the directory. With a time limit (`minutes`), no game starts after it and
+ * the games started finish: the dataset is then the first games of the full run, the same bytes. generate-chess-selfplay.ts and generate-othello-selfplay.ts
  * say how their games are played.
  */
 import { existsSync } from 'node:fs';
@@ -41,6 +42,8 @@ export interface SelfPlayRunOptions {
   force: boolean;
   /** Engines playing at once (at most one per game). */
   engines: number;
+  /** Start no game after this many minutes: fewer games than asked, each one whole. */
+  minutes?: number;
   onProgress?: (gamesDone: number) => void;
 }
 
@@ -74,6 +77,10 @@ export interface EngineSelfPlayResult {
   threads: number;
   /** Plies over all games. */
   plies: number;
+  /** Games written: all those asked for, or fewer when the time limit stopped the run. */
+  games: number;
+  /** Whether the time limit stopped the run before every game asked for had started. */
+  timedOut: boolean;
 }
 
 interface StartedNames {
@@ -275,8 +282,17 @@ export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
     let nextToWrite = 0;
     let done = 0;
     let plies = 0;
+    const deadline = run.minutes === undefined ? Infinity : performance.now() + run.minutes * 60_000;
+    let timedOut = false;
     const calls: SlotCalls = {
-      claim: () => (failure === null && nextGame < run.games ? nextGame++ : null),
+      claim: () => {
+        if (failure !== null || nextGame >= run.games) return null;
+        if (performance.now() >= deadline) {
+          timedOut = true;
+          return null;
+        }
+        return nextGame++;
+      },
       deliver: (index, game) => {
         plies += game.plies;
         finished.set(index, game);
@@ -293,8 +309,9 @@ export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
     await Promise.all(groups.map((group) => group.play(calls)));
     // After a failure, games that finished after a gap are kept too (in game order).
     for (const index of [...finished.keys()].sort((a, b) => a - b)) writer.append(finished.get(index)!.split, finished.get(index)!.record);
-    if (done === 0) throw failure ?? new UserError('no game was played');
-    return { manifest: writer.finish(), engine: names.engine, engines, threads: groups[0] instanceof ThreadSlots ? groups.length : 0, plies };
+    if (done === 0) throw failure ?? new UserError(timedOut ? `no game started within ${run.minutes} minutes` : 'no game was played');
+    const threads = groups[0] instanceof ThreadSlots ? groups.length : 0;
+    return { manifest: writer.finish(), engine: names.engine, engines, threads, plies, games: done, timedOut };
   });
   if (failure !== null) {
     const message = failure instanceof Error ? failure.message : String(failure);

@@ -10,7 +10,7 @@ import { DEFAULT_SHARD_GAMES, generateDataset } from '../../datasets/generate.js
 import { DEFAULT_NODE_EXPONENTS, SKILL_LEVELS, generateChessSelfPlay, nodeExponents, nodeRangeText } from '../../datasets/generate-chess-selfplay.js';
 import { DEFAULT_RHINO_LEVELS, RHINO_LEVELS, generateOthelloSelfPlay } from '../../datasets/generate-othello-selfplay.js';
 import { UserError } from '../util/errors.js';
-import { integerFlag } from '../util/flags.js';
+import { integerFlag, positiveNumber } from '../util/flags.js';
 import { ProgressBar, printResult } from '../util/output.js';
 
 interface GenerateArgs {
@@ -28,6 +28,7 @@ interface GenerateArgs {
   levels?: string;
   nodes?: string;
   skills?: string;
+  minutes?: number;
 }
 
 export const generateCommand: CommandModule<object, GenerateArgs> = {
@@ -44,6 +45,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('levels', { type: 'string', describe: `--source rhino: the gtp-rhino levels drawn per side and game, LO-HI within ${RHINO_LEVELS.join('-')} (default ${DEFAULT_RHINO_LEVELS.join('-')}: level 4 takes half a minute a game, 5 longer than the engine timeout)` })
       .option('nodes', { type: 'string', describe: `--source stockfish: the node budget per move, drawn log-uniformly per side and game from LO-HI (default ${nodeRangeText(DEFAULT_NODE_EXPONENTS)}; fewer nodes, weaker and faster games)` })
       .option('skills', { type: 'string', describe: `--source stockfish: the Skill Levels drawn per side and game, LO-HI or one level within ${SKILL_LEVELS.join('-')} (default all; 20 alone gives the same bytes run to run)` })
+      .option('minutes', { type: 'number', describe: '--source stockfish or rhino: start no game after this many minutes (the games started finish; the dataset is the first games of the full run)' })
       .option('workers', { type: 'number', describe: 'worker threads, or engine slots for --source stockfish or rhino (default: all cores)' })
       .option('val-fraction', { type: 'number', default: 0.05, describe: 'share of games held out for validation' })
       .option('shard-games', { type: 'number', default: DEFAULT_SHARD_GAMES, describe: 'most games per shard file' })
@@ -62,6 +64,8 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
     if (args.source !== 'random' && args.game !== engineGame[args.source]) throw new UserError(`--source ${args.source}: only for ${engineGame[args.source]} (${args.game} has --source random${args.game === 'chess' ? ' and stockfish' : ' and rhino'})`);
     if (args.engine !== undefined && args.source === 'random') throw new UserError('--engine: only with --source stockfish or rhino');
     if (args.levels !== undefined && args.source !== 'rhino') throw new UserError('--levels: only with --source rhino');
+    const minutes = positiveNumber('minutes', args.minutes);
+    if (minutes !== undefined && args.source === 'random') throw new UserError('--minutes: only with --source stockfish or rhino');
     for (const flag of ['nodes', 'skills'] as const) if (args[flag] !== undefined && args.source !== 'stockfish') throw new UserError(`--${flag}: only with --source stockfish`);
     const levels = args.levels === undefined ? undefined : intRange('levels', args.levels, RHINO_LEVELS);
     const skills = args.skills === undefined ? undefined : intRange('skills', args.skills, SKILL_LEVELS);
@@ -69,7 +73,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
     const progress = new ProgressBar(`generate ${args.game}`, games);
     const start = performance.now();
     if (args.source !== 'random') {
-      const options = { games, seed, valFraction, shardGames, force: args.force, engines: workers, enginePath: args.engine, onProgress: (done: number) => progress.update(done) };
+      const options = { games, seed, valFraction, shardGames, force: args.force, engines: workers, minutes, enginePath: args.engine, onProgress: (done: number) => progress.update(done) };
       const result = args.source === 'stockfish' ? await generateChessSelfPlay(args.out, { ...options, nodes, skills }) : await generateOthelloSelfPlay(args.out, { ...options, levels });
       progress.finish();
       const seconds = (performance.now() - start) / 1000;
@@ -79,18 +83,20 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
         game: manifest.game,
         source: manifest.source,
         seed,
-        games,
+        games: result.games,
+        ...(minutes !== undefined ? { asked: games, timedOut: result.timedOut } : {}),
         train: manifest.counts.train,
         val: manifest.counts.val,
         shards: manifest.shards.length,
         bytes: manifest.shards.reduce((sum, s) => sum + s.bytes, 0),
         engines: result.engines,
         threads: result.threads,
-        meanPlies: Number((result.plies / games).toFixed(1)),
+        meanPlies: Number((result.plies / result.games).toFixed(1)),
         seconds: Number(seconds.toFixed(3)),
       };
       printResult(args.json, summary, () =>
-        `wrote ${args.out}: ${games} ${manifest.game} games of ${result.engine} self-play (train ${summary.train}, val ${summary.val}), ` +
+        `wrote ${args.out}: ${result.games} ${manifest.game} games of ${result.engine} self-play (train ${summary.train}, val ${summary.val}), ` +
+        (result.timedOut ? `the first ${result.games} of ${games}: --minutes ${minutes} ended the run, ` : '') +
         `${summary.meanPlies} plies per game on average, ${summary.seconds}s with ${result.engines} engine process(es)` +
         (result.threads > 0 ? ` on ${result.threads} threads` : ''),
       );

@@ -16,7 +16,7 @@ import type { BackendKind, RunSpec } from '../train/run-spec.js';
 import { resumeCommand } from '../train/run-spec.js';
 import { resumeTraining, startTraining, type NewRunRequest, type TrainHooks, type TrainResult } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
-import { integerFlag } from '../util/flags.js';
+import { integerFlag, positiveNumber } from '../util/flags.js';
 import { note, printResult, ProgressBar } from '../util/output.js';
 
 interface TrainArgs {
@@ -186,12 +186,6 @@ function perPreset(key: keyof TrainingDefaults): string {
 
 function fmt(x: number | null): string {
   return x === null ? '-' : x.toFixed(4);
-}
-
-function positiveNumber(name: string, value: number | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new UserError(`--${name}: expected a number > 0, got ${String(value)}`);
-  return value;
 }
 
 function nonNegativeNumber(name: string, value: number | undefined): number | undefined {

@@ -8,3 +8,10 @@ export function integerFlag(name: string, value: number, min: number, max = Numb
   }
   return value;
 }
+
+/** The value of `--name` if it is given and a finite number > 0; undefined if not given. */
+export function positiveNumber(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new UserError(`--${name}: expected a number > 0, got ${String(value)}`);
+  return value;
+}

@@ -1,8 +1,8 @@
 /**
  * `gamba generate othello --source rhino`: gtp-rhino self-play at levels drawn per game. The games are
  * legal Othello to the end, differ from each other, and are the same bytes for the same seed whatever
- * the number of engine slots and of the threads they run on; the manifest names the engine and the levels; bad flags and a dead
- * engine are refused in one line with nothing half-written.
+ * the number of engine slots and of the threads they run on; a run cut by --minutes writes the first games of the full run;
+ * the manifest names the engine and the levels; bad flags and a dead engine are refused in one line with nothing half-written.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,11 +49,30 @@ describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${exist
     }
   });
 
+  it('starts no game after --minutes: the games written are the first games of the full run, the same bytes', () => {
+    const out = join(root, 'minutes');
+    const run = gamba('generate', 'othello', '--source', 'rhino', '--levels', '1-1', '--games', '100000', '--seed', '4', '--workers', '2', '--minutes', '0.02', '--out', out, '--json');
+    expect(run.stderr).not.toMatch(/^gamba:/m);
+    expect(run.status).toBe(0);
+    const summary = JSON.parse(run.stdout) as { games: number; asked: number; timedOut: boolean; train: number; val: number };
+    expect(summary).toMatchObject({ asked: 100000, timedOut: true });
+    expect(summary.games).toBeGreaterThan(0);
+    expect(summary.games).toBeLessThan(100000);
+    expect(summary.train + summary.val).toBe(summary.games);
+    const full = join(root, 'minutes-full');
+    expect(gamba('generate', 'othello', '--source', 'rhino', '--levels', '1-1', '--games', String(summary.games), '--seed', '4', '--workers', '1', '--out', full).status).toBe(0);
+    const manifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { shards: { file: string }[] };
+    expect(manifest(out)).toEqual(manifest(full));
+    for (const { file } of manifest(out).shards) expect(readFileSync(join(out, file)).equals(readFileSync(join(full, file)))).toBe(true);
+  });
+
   it('refuses rhino for chess, levels out of range or without rhino, and a dead engine, keeping nothing', () => {
     const cases: [string[], string][] = [
       [['chess', '--source', 'rhino'], 'gamba: --source rhino: only for othello (chess has --source random and stockfish)\n'],
       [['othello', '--source', 'rhino', '--levels', '2-6'], 'gamba: --levels 2-6: expected a level or a range LO-HI within 1-5, e.g. 1-3\n'],
       [['othello', '--levels', '2'], 'gamba: --levels: only with --source rhino\n'],
+      [['othello', '--source', 'rhino', '--minutes', '0'], 'gamba: --minutes: expected a number > 0, got 0\n'],
+      [['othello', '--minutes', '1'], 'gamba: --minutes: only with --source stockfish or rhino\n'],
     ];
     for (const [args, message] of cases) {
       const run = gamba('generate', ...args, '--games', '1', '--seed', '1', '--out', join(root, 'bad'));
