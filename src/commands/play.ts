@@ -4,7 +4,7 @@
  * either game: a person at the terminal (src/eval/human-seat.ts).
  * Every game is appended to the output directory as it finishes (games.pgn for chess, games.jsonl for
  * Othello), and summary.json holds the totals; a dead engine stops the match with a one-line error,
- * the finished games kept.
+ * the finished games kept. `--parallel N` plays N games at once against N engine processes.
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +48,7 @@ interface PlayArgs {
   'legal-only'?: boolean;
   unrestricted?: boolean;
   symmetries?: boolean;
+  parallel?: number;
 }
 
 export const playCommand: CommandModule<object, PlayArgs> = {
@@ -74,6 +75,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
       .option('level', { type: 'number', describe: 'othello rhino: AI level 1..5 (default 1)' })
       .option('legal-only', { type: 'boolean', describe: 'othello: choose among legal moves only (default)' })
       .option('unrestricted', { type: 'boolean', describe: "othello: the model's top token over the whole vocabulary; an illegal one forfeits" })
+      .option('parallel', { type: 'number', describe: 'against stockfish or rhino: games played at once, each slot with its own engine process (the same games, in the same order; default 1)' })
       .option('symmetries', { type: 'boolean', describe: 'othello: read the model through the four board symmetries that keep the opening and average its move log-probabilities (four model steps a move)' })
       .example('$0 play --game chess --checkpoint runs/chess --opponent stockfish --skill 0 --nodes 1000 --games 20', '')
       .example('$0 play --game othello --checkpoint runs/quickstart --opponent rhino --games 10', '')
@@ -94,6 +96,8 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     for (const flag of args.game === 'chess' ? othelloOnly : chessOnly) {
       if (args[flag] !== undefined) throw new UserError(`--${flag}: only for --game ${args.game === 'chess' ? 'othello' : 'chess'}`);
     }
+    const parallel = integerFlag('parallel', args.parallel ?? 1, 1, 256);
+    if (args.parallel !== undefined && opponent !== 'stockfish' && opponent !== 'rhino') throw new UserError(`--parallel: only against an engine (stockfish, rhino); ${opponent} plays one game at a time`);
     const temperature = args.temperature ?? (args.game === 'chess' ? 1 : 0);
     if (!(temperature >= 0 && temperature <= 10)) throw new UserError(`--temperature: expected a number from 0 to 10, got ${String(args.temperature)}`);
 
@@ -115,8 +119,8 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     let summary: MatchOutcome;
     try {
       summary = args.game === 'chess'
-        ? await (human ? humanChessMatch(args, { games, seed, temperature, out, model, modelName }, human) : chessMatch(args, { games, seed, temperature, out, model, modelName }))
-        : await othelloMatch(args, { games, seed, temperature, out, model, opponent: opponent as 'random' | 'greedy' | 'rhino' | 'human', human });
+        ? await (human ? humanChessMatch(args, { games, parallel, seed, temperature, out, model, modelName }, human) : chessMatch(args, { games, parallel, seed, temperature, out, model, modelName }))
+        : await othelloMatch(args, { games, parallel, seed, temperature, out, model, opponent: opponent as 'random' | 'greedy' | 'rhino' | 'human', human });
     } finally {
       human?.close();
     }
@@ -129,6 +133,8 @@ export const playCommand: CommandModule<object, PlayArgs> = {
 
 interface Common {
   games: number;
+  /** Games played at once, each against its own engine process. */
+  parallel: number;
   seed: number;
   temperature: number;
   out: string;
@@ -147,17 +153,20 @@ async function chessMatch(args: PlayArgs, common: Common & { modelName: string }
   const threads = integerFlag('threads', args.threads ?? 1, 1, 1024);
   if (args.movetime !== undefined && args.nodes !== undefined) throw new UserError('--movetime and --nodes: give one engine limit, not both');
   const limit = args.nodes !== undefined ? { nodes: integerFlag('nodes', args.nodes, 1) } : { movetimeMs: integerFlag('movetime', args.movetime ?? 100, 1, 3_600_000) };
-  const engine = await UciEngine.start(engineCommand(args.engine));
+  const engines = await startEngines(common.parallel, () => UciEngine.start(engineCommand(args.engine)));
+  const engine = engines[0];
   const pgnFile = join(common.out, 'games.pgn');
   let match;
   try {
-    await engine.setOption('Skill Level', skill);
-    await engine.setOption('Threads', threads);
+    for (const e of engines) {
+      await e.setOption('Skill Level', skill);
+      await e.setOption('Threads', threads);
+    }
     const limitText = limit.nodes !== undefined ? `${limit.nodes} nodes` : `${limit.movetimeMs} ms`;
     match = await playChessMatch({
       model: common.model,
       modelName: common.modelName,
-      engine,
+      engines,
       engineLabel: `${engine.name} (Skill ${skill}, ${limitText}/move)`,
       limit,
       games: common.games,
@@ -167,7 +176,7 @@ async function chessMatch(args: PlayArgs, common: Common & { modelName: string }
       onGame: (game) => appendFileSync(pgnFile, game.pgn + '\n'),
     });
   } finally {
-    await engine.quit();
+    await Promise.all(engines.map((e) => e.quit()));
   }
   const games = match.games;
   const points = games.map((g) => g.modelPoints);
@@ -217,7 +226,7 @@ async function humanChessMatch(args: PlayArgs, common: Common & { modelName: str
   const match = await playChessMatch({
     model: common.model,
     modelName: common.modelName,
-    engine: seat.chessOpponent(),
+    engines: [seat.chessOpponent()],
     engineLabel: 'human',
     limit: {},
     games: common.games,
@@ -241,14 +250,15 @@ async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random
   const mode = args.unrestricted ? 'unrestricted' : 'legal-only';
   if (args.engine !== undefined && common.opponent !== 'rhino') throw new UserError('--engine: only with --opponent rhino (for othello)');
   const level = integerFlag('level', args.level ?? 1, 1, 5);
-  const engine = common.opponent === 'rhino' ? await GtpEngine.start(args.engine ?? RHINO_PATH, ['--level', String(level)]) : undefined;
+  const engines = common.opponent === 'rhino' ? await startEngines(common.parallel, () => GtpEngine.start(args.engine ?? RHINO_PATH, ['--level', String(level)])) : [];
+  const engine = engines[0];
   const file = join(common.out, 'games.jsonl');
   let match;
   try {
     match = await playOthelloMatch({
       model: common.model,
       opponent: common.opponent,
-      engine,
+      engines,
       games: common.games,
       color: args.color === 'white' || args.color === 'black' ? args.color : 'both',
       seed: common.seed,
@@ -262,7 +272,7 @@ async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random
       },
     });
   } finally {
-    await engine?.quit();
+    await Promise.all(engines.map((e) => e.quit()));
   }
   const games = match.games;
   const t = tally(games.map((g) => g.modelPoints));
@@ -286,6 +296,18 @@ async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random
     `mean length ${result.meanMoves} moves; games in ${file}`,
   ].join('\n');
   return { result, human, error: match.error ? errorText(match.error) : null, file: 'games.jsonl' };
+}
+
+/** Starts `count` engines at once; if any fails to start, the others are stopped and its error thrown. */
+async function startEngines<E extends { quit(): Promise<void> }>(count: number, start: () => Promise<E>): Promise<E[]> {
+  const started = await Promise.allSettled(Array.from({ length: count }, start));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const engines = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  if (failed) {
+    await Promise.all(engines.map((e) => e.quit()));
+    throw failed.reason;
+  }
+  return engines;
 }
 
 function errorText(error: unknown): string {

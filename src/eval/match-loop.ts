@@ -1,7 +1,10 @@
 /**
- * The loop every match shares: play games one after another through one reader of the model (a
- * TokenStepper, or for Othello the symmetric reader), hand each finished game on at once, and let a
- * failing engine end the match early without losing the games already played.
+ * The loop every match shares: play games through readers of the model (a TokenStepper, or for
+ * Othello the symmetric reader), hand each finished game on, and let a failing engine end the match
+ * early without losing the games already played. With several readers, as many games are played at
+ * once, one per slot (each slot with its own reader and, in the caller, its own engine process); a game
+ * depends only on its index, so the games are the same and reach `onGame` in the same order, game 0
+ * first, whatever the number of slots.
  */
 
 export interface MatchResult<G> {
@@ -11,26 +14,46 @@ export interface MatchResult<G> {
 }
 
 export async function playMatch<G, R extends { dispose(): void }>(
-  /** The model's reader; the match disposes of it. */
-  reader: R,
+  /** The model's readers, one per slot; the match disposes of them. */
+  readers: R[],
   games: number,
-  playGame: (reader: R, index: number) => Promise<G>,
+  playGame: (reader: R, index: number, slot: number) => Promise<G>,
   onGame?: (game: G) => void,
-  /** Asked after each game: true ends the match there (a person who quit). */
+  /** Asked after each game handed on: true ends the match there (a person who quit). */
   stop?: () => boolean,
 ): Promise<MatchResult<G>> {
-  const finished: G[] = [];
-  try {
-    for (let i = 0; i < games; i++) {
-      const game = await playGame(reader, i);
-      finished.push(game);
-      onGame?.(game);
-      if (stop?.()) break;
+  const delivered: G[] = [];
+  const finished = new Map<number, G>();
+  let nextGame = 0;
+  let nextToDeliver = 0;
+  let stopped = false;
+  let error: unknown = null;
+  const handOn = (game: G) => {
+    delivered.push(game);
+    onGame?.(game);
+    if (stop?.()) stopped = true;
+  };
+  const claim = () => (error === null && !stopped && nextGame < games ? nextGame++ : null);
+  const slot = async (reader: R, slotIndex: number) => {
+    for (let index = claim(); index !== null; index = claim()) {
+      try {
+        finished.set(index, await playGame(reader, index, slotIndex));
+      } catch (failure) {
+        error ??= failure;
+        return;
+      }
+      for (let ready = finished.get(nextToDeliver); ready !== undefined && !stopped; ready = finished.get(nextToDeliver)) {
+        finished.delete(nextToDeliver++);
+        handOn(ready);
+      }
     }
-  } catch (error) {
-    return { games: finished, error };
+  };
+  try {
+    await Promise.all(readers.map(slot));
   } finally {
-    reader.dispose();
+    for (const reader of readers) reader.dispose();
   }
-  return { games: finished, error: null };
+  // After a failure, games that finished after a gap are kept too (in game order).
+  if (!stopped) for (const index of [...finished.keys()].sort((a, b) => a - b)) handOn(finished.get(index)!);
+  return { games: delivered, error };
 }

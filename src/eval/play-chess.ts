@@ -35,7 +35,8 @@ export interface ChessOpponent {
 export interface ChessMatchOptions {
   model: LanguageModel;
   modelName: string;
-  engine: ChessOpponent;
+  /** One opponent per game played at once (a person: just the one). */
+  engines: ChessOpponent[];
   /** How the PGN names the engine side, e.g. "Stockfish 19 WASM (Skill 0, 1000 nodes)". */
   engineLabel: string;
   limit: SearchLimit;
@@ -72,8 +73,8 @@ export interface ChessGameRecord {
 }
 
 /** Plays game `index` of a match. Throws (a UserError) when the engine dies or hangs. */
-export async function playChessGame(options: ChessMatchOptions, stepper: TokenStepper, index: number): Promise<ChessGameRecord> {
-  const { engine, limit, temperature } = options;
+export async function playChessGame(options: ChessMatchOptions, stepper: TokenStepper, engine: ChessOpponent, index: number): Promise<ChessGameRecord> {
+  const { limit, temperature } = options;
   const moveCap = options.moveCap ?? CHESS_MOVE_CAP;
   const modelColor: Color = options.color === 'both' ? (index % 2 === 0 ? 'white' : 'black') : options.color;
   const rng = new Rng(options.seed, index);
@@ -191,7 +192,8 @@ export async function sampleMoveText(stepper: TokenStepper, temperature: number,
 
 export type ChessMatchResult = MatchResult<ChessGameRecord>;
 
-/** Plays the match; a failing engine ends it early, keeping the finished games. */
+/** Plays the match, a game per engine at once; a failing engine ends it early, keeping the finished games. */
 export function playChessMatch(options: ChessMatchOptions): Promise<ChessMatchResult> {
-  return playMatch(new TokenStepper(options.model), options.games, (stepper, i) => playChessGame(options, stepper, i), options.onGame, options.stop);
+  const readers = options.engines.map(() => new TokenStepper(options.model));
+  return playMatch(readers, options.games, (stepper, i, slot) => playChessGame(options, stepper, options.engines[slot], i), options.onGame, options.stop);
 }

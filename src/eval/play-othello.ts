@@ -27,8 +27,8 @@ export type OthelloMode = 'legal-only' | 'unrestricted';
 export interface OthelloMatchOptions {
   model: LanguageModel;
   opponent: 'random' | 'greedy' | 'rhino' | 'human';
-  /** Started engine, for opponent 'rhino'. */
-  engine?: GtpEngine;
+  /** Started engines for opponent 'rhino', one per game played at once. */
+  engines?: GtpEngine[];
   /** The person at the terminal, for opponent 'human'. */
   human?: HumanSeat;
   games: number;
@@ -57,13 +57,12 @@ export interface OthelloGameRecord {
 
 const COLORS: OthelloColor[] = ['black', 'white'];
 
-export async function playOthelloGame(options: OthelloMatchOptions, stepper: MoveReader, index: number): Promise<OthelloGameRecord> {
+export async function playOthelloGame(options: OthelloMatchOptions, stepper: MoveReader, index: number, engine?: GtpEngine): Promise<OthelloGameRecord> {
   const modelColor: OthelloColor = options.color === 'both' ? (index % 2 === 0 ? 'black' : 'white') : options.color;
   const rng = new Rng(options.seed, index);
   const board = OthelloBoard.initial();
   const moves: number[] = [];
   stepper.reset();
-  const engine = options.opponent === 'rhino' ? options.engine : undefined;
   if (options.opponent === 'rhino' && !engine) throw new Error('playOthelloGame: opponent rhino needs a started engine');
   await engine?.clearBoard();
   let modelMoves = 0;
@@ -124,8 +123,9 @@ export async function playOthelloGame(options: OthelloMatchOptions, stepper: Mov
 
 export type OthelloMatchResult = MatchResult<OthelloGameRecord>;
 
-/** Plays the match; a failing engine ends it early, keeping the finished games. */
+/** Plays the match, a game per engine at once (one without engines); a failing engine ends it early, keeping the finished games. */
 export function playOthelloMatch(options: OthelloMatchOptions): Promise<OthelloMatchResult> {
-  const reader: MoveReader = options.symmetries ? new SymmetricOthelloReader(options.model) : new TokenStepper(options.model);
-  return playMatch(reader, options.games, (stepper, i) => playOthelloGame(options, stepper, i), options.onGame, () => options.human?.quitRequested ?? false);
+  const engines = options.opponent === 'rhino' ? (options.engines ?? []) : [undefined];
+  const readers = engines.map((): MoveReader => (options.symmetries ? new SymmetricOthelloReader(options.model) : new TokenStepper(options.model)));
+  return playMatch(readers, options.games, (stepper, i, slot) => playOthelloGame(options, stepper, i, engines[slot]), options.onGame, () => options.human?.quitRequested ?? false);
 }

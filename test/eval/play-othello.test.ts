@@ -12,7 +12,7 @@ const root = tempDir('play-othello');
 const checkpoint = writeTinyCheckpoint(join(root, 'model'), 'othello');
 
 /** The games of a match replayed on the real board: legal, and the recorded result is the real one. */
-function checkGames(file: string): { modelColor: string; result: string; termination: string; moves: string[]; illegalMoves: number }[] {
+function checkGames(file: string): { index: number; modelColor: string; result: string; termination: string; moves: string[]; illegalMoves: number }[] {
   const games = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   for (const game of games) {
     const board = OthelloBoard.initial();
@@ -35,16 +35,18 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('gamba play --game othello', () => {
-  it.skipIf(!existsSync(RHINO_PATH))('plays whole games against gtp-rhino (passes included) and sums them up', () => {
-    const out = join(root, 'rhino');
+  it.skipIf(!existsSync(RHINO_PATH)).each(['1', '3'])('plays whole games against gtp-rhino (passes included) and sums them up, %s at once', (parallel) => {
+    const out = join(root, `rhino-${parallel}`);
     const run = gamba('play', '--game', 'othello', '--checkpoint', checkpoint, '--opponent', 'rhino', '--games', '6', '--temperature', '1',
-      '--backend', 'cpu', '--out', out, '--json');
+      '--backend', 'cpu', '--parallel', parallel, '--out', out, '--json');
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const summary = JSON.parse(run.stdout);
     expect(summary).toMatchObject({ games: 6, mode: 'legal-only', illegalRate: 0, forfeits: 0 });
     expect(summary.opponent.engine).toMatch(/GRhino/);
     const games = checkGames(join(out, 'games.jsonl'));
+    // Written in game order whatever the slot that finished first.
+    expect(games.map((g) => g.index)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(games.map((g) => g.modelColor)).toEqual(['black', 'white', 'black', 'white', 'black', 'white']);
     // Forced passes happened and rhino's board followed them (it would have refused a move otherwise).
     let passes = 0;
@@ -75,5 +77,15 @@ describe('gamba play --game othello', () => {
     // A random model over 61 tokens errs often: some games must be forfeited.
     expect(illegal).toBeGreaterThan(0);
     expect(summary.illegalRate).toBeCloseTo(illegal / summary.modelMoves, 4);
+  });
+
+  it('refuses --parallel without an engine to play against, and a count below 1', () => {
+    const greedy = gamba('play', '--game', 'othello', '--checkpoint', checkpoint, '--opponent', 'greedy', '--parallel', '2', '--out', join(root, 'no-engine'));
+    expect(greedy.status).toBe(2);
+    expect(greedy.stderr).toBe('gamba: --parallel: only against an engine (stockfish, rhino); greedy plays one game at a time\n');
+    const zero = gamba('play', '--game', 'othello', '--checkpoint', checkpoint, '--opponent', 'rhino', '--parallel', '0', '--out', join(root, 'zero'));
+    expect(zero.stderr).toBe('gamba: --parallel: expected an integer from 1 to 256, got 0\n');
+    expect(existsSync(join(root, 'no-engine'))).toBe(false);
+    expect(existsSync(join(root, 'zero'))).toBe(false);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The chess Mamba shipped in models/chess-mamba (trained on an H200 from Stockfish self-play, see its
  * README): it loads on the cpu backend from a fresh clone, mostly predicts legal moves in engine games
- * it never saw, and plays whole games against Stockfish by Karvonen's protocol.
+ * it never saw, and plays whole games against Stockfish by Karvonen's protocol, the same games one at a
+ * time or several at once.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,5 +54,21 @@ describe('the shipped chess Mamba', () => {
     expect(summary.modelMoves).toBeGreaterThan(4);
     expect(summary.legalFirstTry).toBeGreaterThan(0.4);
     expect(readFileSync(join(out, 'games.pgn'), 'utf8')).toMatch(/1\. ?[a-hNBRQK]/);
+  });
+
+  it.skipIf(!existsSync(STOCKFISH))('plays the same games in the same order with --parallel 2 as one at a time', () => {
+    // Skill 20 at a node budget searches the same way every time, and each game's sampling is seeded by its index.
+    const match = (parallel: string) => {
+      const out = join(root, `parallel-${parallel}`);
+      const run = gamba('play', '--game', 'chess', '--checkpoint', MODEL, '--opponent', 'stockfish', '--engine', STOCKFISH, '--skill', '20',
+        '--nodes', '100', '--games', '3', '--color', 'both', '--seed', '5', '--backend', 'cpu', '--parallel', parallel, '--out', out, '--json');
+      expect(run.status, run.stderr).toBe(0);
+      return { pgn: readFileSync(join(out, 'games.pgn'), 'utf8'), summary: JSON.parse(run.stdout) };
+    };
+    const [one, two] = [match('1'), match('2')];
+    expect(one.pgn.match(/\[Round "\d+"\]/g)).toEqual(['[Round "1"]', '[Round "2"]', '[Round "3"]']);
+    expect(two.pgn).toBe(one.pgn);
+    for (const key of ['wins', 'draws', 'losses', 'legalFirstTry', 'modelMoves', 'meanPlies', 'forfeits']) expect(two.summary[key]).toBe(one.summary[key]);
+    expect(one.summary.modelMoves).toBeGreaterThan(6);
   });
 });
