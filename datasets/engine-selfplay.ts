@@ -7,13 +7,14 @@
  * with small node budgets it costs as much as the engines' search. If an engine dies or hangs, no new
  * games are started, the games already finished are written as the dataset, and the engine's error is
  * reported after it, naming the directory. With a time limit (`minutes`), no game starts after it and
- * the games started finish: the dataset is then the first games of the full run, the same bytes. generate-chess-selfplay.ts and generate-othello-selfplay.ts
- * say how their games are played.
+ * the games started finish: the dataset is then the first games of the full run, the same bytes.
+ * generate-chess-selfplay.ts and generate-othello-selfplay.ts say how their games are played.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../src/util/errors.js';
+import { InOrder } from '../src/util/in-order.js';
 import { recordShape, type DatasetGame } from './games.js';
 import type { DatasetManifest, Split } from './format.js';
 import { DatasetWriter, buildDatasetDirectory } from './writer.js';
@@ -277,9 +278,8 @@ export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
       chunkGames: 1,
       shardGames: run.shardGames,
     });
-    const finished = new Map<number, SelfPlayRecord>();
+    const inOrder = new InOrder<SelfPlayRecord>((game) => writer.append(game.split, game.record));
     let nextGame = 0;
-    let nextToWrite = 0;
     let done = 0;
     let plies = 0;
     const deadline = run.minutes === undefined ? Infinity : performance.now() + run.minutes * 60_000;
@@ -295,11 +295,7 @@ export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
       },
       deliver: (index, game) => {
         plies += game.plies;
-        finished.set(index, game);
-        for (let ready = finished.get(nextToWrite); ready; ready = finished.get(nextToWrite)) {
-          finished.delete(nextToWrite++);
-          writer.append(ready.split, ready.record);
-        }
+        inOrder.put(index, game);
         run.onProgress?.(++done);
       },
       fail: (error) => {
@@ -308,7 +304,7 @@ export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
     };
     await Promise.all(groups.map((group) => group.play(calls)));
     // After a failure, games that finished after a gap are kept too (in game order).
-    for (const index of [...finished.keys()].sort((a, b) => a - b)) writer.append(finished.get(index)!.split, finished.get(index)!.record);
+    for (const game of inOrder.rest()) writer.append(game.split, game.record);
     if (done === 0) throw failure ?? new UserError(timedOut ? `no game started within ${run.minutes} minutes` : 'no game was played');
     const threads = groups[0] instanceof ThreadSlots ? groups.length : 0;
     return { manifest: writer.finish(), engine: names.engine, engines, threads, plies, games: done, timedOut };

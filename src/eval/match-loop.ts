@@ -6,6 +6,7 @@
  * depends only on its index, so the games are the same and reach `onGame` in the same order, game 0
  * first, whatever the number of slots.
  */
+import { InOrder } from '../util/in-order.js';
 
 export interface MatchResult<G> {
   games: G[];
@@ -23,29 +24,27 @@ export async function playMatch<G, R extends { dispose(): void }>(
   stop?: () => boolean,
 ): Promise<MatchResult<G>> {
   const delivered: G[] = [];
-  const finished = new Map<number, G>();
   let nextGame = 0;
-  let nextToDeliver = 0;
   let stopped = false;
   let error: unknown = null;
   const handOn = (game: G) => {
+    if (stopped) return;
     delivered.push(game);
     onGame?.(game);
     if (stop?.()) stopped = true;
   };
+  const inOrder = new InOrder<G>(handOn);
   const claim = () => (error === null && !stopped && nextGame < games ? nextGame++ : null);
   const slot = async (reader: R, slotIndex: number) => {
     for (let index = claim(); index !== null; index = claim()) {
+      let game: G;
       try {
-        finished.set(index, await playGame(reader, index, slotIndex));
+        game = await playGame(reader, index, slotIndex);
       } catch (failure) {
         error ??= failure;
         return;
       }
-      for (let ready = finished.get(nextToDeliver); ready !== undefined && !stopped; ready = finished.get(nextToDeliver)) {
-        finished.delete(nextToDeliver++);
-        handOn(ready);
-      }
+      inOrder.put(index, game);
     }
   };
   try {
@@ -54,6 +53,6 @@ export async function playMatch<G, R extends { dispose(): void }>(
     for (const reader of readers) reader.dispose();
   }
   // After a failure, games that finished after a gap are kept too (in game order).
-  if (!stopped) for (const index of [...finished.keys()].sort((a, b) => a - b)) handOn(finished.get(index)!);
+  for (const game of inOrder.rest()) handOn(game);
   return { games: delivered, error };
 }
