@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../src/util/errors.js';
 import { InOrder } from '../src/util/in-order.js';
+import { startAll } from '../src/util/start-all.js';
 import { recordShape, type DatasetGame } from './games.js';
 import type { DatasetManifest, Split } from './format.js';
 import { DatasetWriter, buildDatasetDirectory } from './writer.js';
@@ -112,13 +113,7 @@ export class EngineSlots<E extends SelfPlayEngine> implements SlotGroup {
   constructor(private readonly source: SelfPlaySource<E>, private readonly count: number) {}
 
   async start(): Promise<StartedNames> {
-    const started = await Promise.allSettled(Array.from({ length: this.count }, () => this.source.startEngine()));
-    this.engines = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (refused) {
-      this.kill();
-      throw refused.reason;
-    }
+    this.engines = await startAll(this.count, () => this.source.startEngine(), (engine) => engine.kill());
     return { source: this.source.sourceOf(this.engines[0]), engine: this.source.engineName(this.engines[0]) };
   }
 

@@ -24,6 +24,7 @@ import { CONFIG_FILE } from '../train/checkpoint.js';
 import { loadCheckpoint } from '../train/load-checkpoint.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
+import { startAll } from '../util/start-all.js';
 import { note, printResult } from '../util/output.js';
 import { writeFileAtomic } from '../util/write-file-atomic.js';
 
@@ -153,7 +154,7 @@ async function chessMatch(args: PlayArgs, common: Common & { modelName: string }
   const threads = integerFlag('threads', args.threads ?? 1, 1, 1024);
   if (args.movetime !== undefined && args.nodes !== undefined) throw new UserError('--movetime and --nodes: give one engine limit, not both');
   const limit = args.nodes !== undefined ? { nodes: integerFlag('nodes', args.nodes, 1) } : { movetimeMs: integerFlag('movetime', args.movetime ?? 100, 1, 3_600_000) };
-  const engines = await startEngines(common.parallel, () => UciEngine.start(engineCommand(args.engine)));
+  const engines = await startAll(common.parallel, () => UciEngine.start(engineCommand(args.engine)), (e) => e.quit());
   const engine = engines[0];
   const pgnFile = join(common.out, 'games.pgn');
   let match;
@@ -250,7 +251,7 @@ async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random
   const mode = args.unrestricted ? 'unrestricted' : 'legal-only';
   if (args.engine !== undefined && common.opponent !== 'rhino') throw new UserError('--engine: only with --opponent rhino (for othello)');
   const level = integerFlag('level', args.level ?? 1, 1, 5);
-  const engines = common.opponent === 'rhino' ? await startEngines(common.parallel, () => GtpEngine.start(args.engine ?? RHINO_PATH, ['--level', String(level)])) : [];
+  const engines = common.opponent === 'rhino' ? await startAll(common.parallel, () => GtpEngine.start(args.engine ?? RHINO_PATH, ['--level', String(level)]), (e) => e.quit()) : [];
   const engine = engines[0];
   const file = join(common.out, 'games.jsonl');
   let match;
@@ -296,18 +297,6 @@ async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random
     `mean length ${result.meanMoves} moves; games in ${file}`,
   ].join('\n');
   return { result, human, error: match.error ? errorText(match.error) : null, file: 'games.jsonl' };
-}
-
-/** Starts `count` engines at once; if any fails to start, the others are stopped and its error thrown. */
-async function startEngines<E extends { quit(): Promise<void> }>(count: number, start: () => Promise<E>): Promise<E[]> {
-  const started = await Promise.allSettled(Array.from({ length: count }, start));
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  const engines = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  if (failed) {
-    await Promise.all(engines.map((e) => e.quit()));
-    throw failed.reason;
-  }
-  return engines;
 }
 
 function errorText(error: unknown): string {
