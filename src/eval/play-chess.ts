@@ -73,7 +73,7 @@ export interface ChessGameRecord {
 }
 
 /** Plays game `index` of a match. Throws (a UserError) when the engine dies or hangs. */
-export async function playChessGame(options: ChessMatchOptions, stepper: TokenStepper, engine: ChessOpponent, index: number): Promise<ChessGameRecord> {
+export async function playChessGame(options: ChessMatchOptions, stepper: TokenStepper, index: number, engine: ChessOpponent): Promise<ChessGameRecord> {
   const { limit, temperature } = options;
   const moveCap = options.moveCap ?? CHESS_MOVE_CAP;
   const modelColor: Color = options.color === 'both' ? (index % 2 === 0 ? 'white' : 'black') : options.color;
@@ -195,5 +195,5 @@ export type ChessMatchResult = MatchResult<ChessGameRecord>;
 /** Plays the match, a game per engine at once; a failing engine ends it early, keeping the finished games. */
 export function playChessMatch(options: ChessMatchOptions): Promise<ChessMatchResult> {
   const readers = options.engines.map(() => new TokenStepper(options.model));
-  return playMatch(readers, options.games, (stepper, i, slot) => playChessGame(options, stepper, options.engines[slot], i), options.onGame, options.stop);
+  return playMatch(readers, options.games, (stepper, i, slot) => playChessGame(options, stepper, i, options.engines[slot]), options.onGame, options.stop);
 }
