@@ -49,9 +49,11 @@ Object.assign(globalThis, globals);
 
 /**
  * Dawn's toggles: subgroup matrices are an experimental feature (allow_unsafe_apis) and on NVIDIA's
- * Vulkan driver f16 is off unless asked for. Neither changes what the f32 kernels compile to.
+ * Vulkan driver f16 is off unless asked for; neither changes what the f32 kernels compile to. Dawn
+ * also rounds timestamps down to 65,536 ns (a browser's guard against timing attacks), which left
+ * `--profile` reading every short kernel as 0 or 65.5 us: off, they keep the GPU's own resolution.
  */
-const DAWN_TOGGLES = ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'];
+const DAWN_TOGGLES = ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia', 'disable-dawn-features=timestamp_quantization'];
 
 // Held for the life of the process: a device whose instance is garbage-collected under it crashes the
 // process (tools/subgroup-matrix-repro.mjs found this).
