@@ -5,22 +5,26 @@
 // `npm test`) and the workgroup-memory kernels at N = 64. Tolerances are those of
 // test/backend/webgpu/selective-scan.test.ts. Build first (npx tsc).
 //
-//   node tools/scan-check.mjs [--reps 20] [--reduce 1,2,4,8,16] [--json]
+//   node tools/scan-check.mjs [--reps 20] [--reduce 1,2,4,8,16] [--channels 4,8] [--json]
 //
 // --reduce also checks and times the backward kernel alone with each of those steps between its
-// reductions (the kernel picks the most that fit the device's workgroup memory; fewer hold less of it).
+// reductions (the kernel picks at most 4 of what fits the device's workgroup memory; fewer hold less of
+// it); --channels with each of those channels per workgroup (16 by default at N <= 16: fewer make
+// smaller workgroups that wait on fewer threads at each barrier).
 //
 // Exit 0 when every output of every shape is within tolerance.
 import { parseArgs } from 'node:util';
 
-const { values: args } = parseArgs({ options: { reps: { type: 'string', default: '20' }, reduce: { type: 'string' }, json: { type: 'boolean', default: false } } });
-const reduces = args.reduce ? args.reduce.split(',').map(Number) : [];
+const { values: args } = parseArgs({ options: { reps: { type: 'string', default: '20' }, reduce: { type: 'string' }, channels: { type: 'string' }, json: { type: 'boolean', default: false } } });
+const list = (text) => (text ? text.split(',').map(Number) : []);
+// The backward kernel's variants to check and time beside the default: each --reduce, each --channels.
+const variants = [...list(args.reduce).map((reduce) => ({ reduce })), ...list(args.channels).map((channels) => ({ channels }))];
 const dist = new URL('../dist/src/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
 const { openGpu } = await load('backend/webgpu/device.js');
 const { WebGpuBackend } = await load('backend/webgpu/webgpu-backend.js');
 const { CpuBackend } = await load('backend/cpu/cpu-backend.js');
-const { selectiveScanBackward, mostReduceSteps } = await load('backend/webgpu/kernels/selective-scan.js');
+const { selectiveScanBackward } = await load('backend/webgpu/kernels/selective-scan.js');
 const { Rng } = await load('util/rng.js');
 
 const { gpu, reason } = await openGpu({ allowSoftware: true });
@@ -60,12 +64,12 @@ function upload(b, x, { batch, length, E, N }) {
   };
 }
 
-/** y, du, dDelta, dB, dC, dALog, dD as tensors (the webgpu backward with `reduce` steps between reductions, if given). */
-function forwardBackward(b, { inputs, dy }, { E, N }, reduce) {
+/** y, du, dDelta, dB, dC, dALog, dD as tensors (the webgpu backward with a kernel variant, if given). */
+function forwardBackward(b, { inputs, dy }, { E, N }, variant) {
   const { y, saved } = b.selectiveScanForward(inputs, true);
   const dALog = b.zeros([E, N]);
   const dD = b.zeros([E]);
-  const g = reduce === undefined ? b.selectiveScanBackward(inputs, saved, dy, dALog, dD) : selectiveScanBackward(b.rt, inputs, saved, dy, dALog, dD, reduce);
+  const g = variant === undefined ? b.selectiveScanBackward(inputs, saved, dy, dALog, dD) : selectiveScanBackward(b.rt, inputs, saved, dy, dALog, dD, variant);
   if (saved) b.dispose(saved);
   return [y, g.du, g.dDelta, g.dB, g.dC, dALog, dD];
 }
@@ -107,34 +111,38 @@ for (const shape of shapes) {
   const ms = (performance.now() - t0) / Number(args.reps);
   const kernels = be.rt.pipelineKeys().filter((k) => k.startsWith('scan'));
   log(`${shape.name} (batch ${shape.batch} x ${shape.length}, E ${shape.E}, N ${shape.N}): worst ${worst.toFixed(3)} of tolerance, ${ms.toFixed(3)} ms forward + backward`);
-  // The backward kernel alone at each --reduce, from one forward pass's saved states.
-  const byReduce = [];
-  for (const reduce of reduces) {
-    // A reduce beyond what fits this shape's workgroup memory is reported and skipped, not fatal.
-    const most = mostReduceSteps(be.rt, shape.N);
-    if (reduce > most) {
-      log(`  backward with ${reduce} steps between reductions: skipped (workgroup memory holds at most ${most})`);
-      byReduce.push({ reduce, skipped: `workgroup memory holds at most ${most}` });
+  // The backward kernel alone, default and each variant, from one forward pass's saved states.
+  const byVariant = [];
+  for (const variant of [{}, ...variants]) {
+    const what = variant.reduce ? `${variant.reduce} steps between reductions` : variant.channels ? `${variant.channels} channels a workgroup` : 'default';
+    // A variant that does not fit this shape (workgroup memory, one binding) is reported and skipped, not fatal.
+    let worstHere;
+    let backwardMs;
+    try {
+      const got = await Promise.all(forwardBackward(be, upload(be, x, check), check, variant).map((t) => be.download(t)));
+      worstHere = Math.max(...NAMES.map((_, i) => ratio(got[i], want[i], atol[i], rtol[i])));
+      const { y, saved } = be.selectiveScanForward(full.inputs, true);
+      const dALog = be.zeros([shape.E, shape.N]);
+      const dD = be.zeros([shape.E]);
+      const run = () => Object.values(selectiveScanBackward(be.rt, full.inputs, saved, full.dy, dALog, dD, variant));
+      // as many untimed runs first, so the GPU's clocks are up when the timed ones start
+      for (let r = 0; r < Number(args.reps); r++) for (const t of run()) be.dispose(t);
+      await be.download(dD);
+      const started = performance.now();
+      for (let r = 0; r < Number(args.reps); r++) for (const t of run()) be.dispose(t);
+      await be.download(dD);
+      backwardMs = (performance.now() - started) / Number(args.reps);
+      for (const t of [y, saved, dALog, dD]) if (t) be.dispose(t);
+    } catch (error) {
+      log(`  backward, ${what}: skipped (${error.message})`);
+      byVariant.push({ ...variant, skipped: error.message });
       continue;
     }
-    const got = await Promise.all(forwardBackward(be, upload(be, x, check), check, reduce).map((t) => be.download(t)));
-    const worstHere = Math.max(...NAMES.map((_, i) => ratio(got[i], want[i], atol[i], rtol[i])));
     ok &&= worstHere <= 1;
-    const { y, saved } = be.selectiveScanForward(full.inputs, true);
-    const dALog = be.zeros([shape.E, shape.N]);
-    const dD = be.zeros([shape.E]);
-    const run = () => Object.values(selectiveScanBackward(be.rt, full.inputs, saved, full.dy, dALog, dD, reduce));
-    for (const t of run()) be.dispose(t);
-    await be.download(dD);
-    const started = performance.now();
-    for (let r = 0; r < Number(args.reps); r++) for (const t of run()) be.dispose(t);
-    await be.download(dD);
-    const backwardMs = (performance.now() - started) / Number(args.reps);
-    byReduce.push({ reduce, worstRatio: worstHere, backwardMs });
-    log(`  backward with ${reduce} steps between reductions: ${backwardMs.toFixed(3)} ms, worst ${worstHere.toFixed(3)} of tolerance`);
-    for (const t of [y, saved, dALog, dD]) if (t) be.dispose(t);
+    byVariant.push({ ...variant, worstRatio: worstHere, backwardMs });
+    log(`  backward, ${what}: ${backwardMs.toFixed(3)} ms, worst ${worstHere.toFixed(3)} of tolerance`);
   }
-  results.push({ ...shape, worstRatio: worst, ratios, msPerForwardBackward: ms, kernels, byReduce });
+  results.push({ ...shape, worstRatio: worst, ratios, msPerForwardBackward: ms, kernels, byVariant });
 }
 log(`kernels compiled: ${be.rt.pipelineKeys().filter((k) => k.startsWith('scan')).join(', ')}`);
 if (args.json) process.stdout.write(JSON.stringify({ adapter: be.adapterName, subgroupSize: gpu.subgroupSize, ok, results }) + '\n');

@@ -117,14 +117,38 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     const run = async (reduce?: number) => {
       const dALog = be.zeros([shape.E, shape.N]);
       const dD = be.zeros([shape.E]);
-      const g = selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, dALog as never, dD as never, reduce);
+      const g = selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, dALog as never, dD as never, { reduce });
       return Promise.all([g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
     };
     const most = await run();
     const one = await run(1);
     NAMES.slice(1).forEach((name, i) => expect(one[i], name).toEqual(most[i]));
-    expect(() => selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, be.zeros([40, 16]) as never, be.zeros([40]) as never, 3))
+    expect(() => selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, be.zeros([40, 16]) as never, be.zeros([40]) as never, { reduce: 3 }))
       .toThrow(/selective scan: reduce 3 is not a power of two up to \d+/);
+  });
+
+  it('matches the cpu backend with fewer channels per workgroup, and refuses a count that is not a power of two up to the default', async () => {
+    const shape = { batch: 3, length: 59, E: 40, N: 16 };
+    const data = scanData(new Rng(12), shape);
+    const want = await forwardBackward(cpu, data, shape, true);
+    const inputs = upload(be, data, shape);
+    const { saved } = be.selectiveScanForward(inputs, true);
+    const dy = be.upload(data.dy, [shape.batch * shape.length, shape.E]);
+    const M = shape.batch * shape.length;
+    const atol = [1e-6, 1e-5, 1e-6 * Math.sqrt(shape.E), 1e-6 * Math.sqrt(shape.E), 1e-6 * Math.sqrt(M), 1e-6 * Math.sqrt(M)];
+    const rtol = [1e-5, 1e-4, 1e-5, 1e-5, 1e-5, 1e-5];
+    for (const channels of [1, 4, 8]) {
+      const dALog = be.zeros([shape.E, shape.N]);
+      const dD = be.zeros([shape.E]);
+      const g = selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, dALog as never, dD as never, { channels });
+      const got = await Promise.all([g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
+      NAMES.slice(1).forEach((name, i) => expect(toleranceRatio(got[i], want[i + 1], atol[i], rtol[i]), `${name} at ${channels} channels`).toBeLessThanOrEqual(1));
+    }
+    for (const channels of [1, 4, 8]) expect(be.rt.pipelineKeys().some((k) => new RegExp(`^scanBackward:16:\\d+:${channels}$`).test(k)), `${channels} channels`).toBe(true);
+    for (const channels of [3, 32]) {
+      expect(() => selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, be.zeros([40, 16]) as never, be.zeros([40]) as never, { channels }))
+        .toThrow(`selective scan: ${channels} channels per workgroup is not a power of two up to 16`);
+    }
   });
 
   it('gives the same bits run after run (no atomics, fixed-order sums)', async () => {

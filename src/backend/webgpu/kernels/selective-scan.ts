@@ -57,10 +57,6 @@ function reduceSteps(maxWorkgroupBytes: number, N: number, ch: number): number {
   while (steps > 1 && fixed + steps * 2 * (ch * (N + 1) + N * (ch + 1)) > floats) steps /= 2;
   return steps;
 }
-/** The most backward steps between reductions this device's workgroup memory holds at state size N. */
-export function mostReduceSteps(rt: GpuRuntime, N: number): number {
-  return reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, N, channelsFor(N));
-}
 /** Threads per workgroup (at most): CH channels x N states. */
 const THREADS = 256;
 /** Channels per workgroup (at most): workgroup memory grows with CHUNK x CH (u, delta, dy of the chunk). */
@@ -264,18 +260,30 @@ export function selectiveScanForward(rt: GpuRuntime, inputs: SelectiveScanInputs
   return { y, saved };
 }
 
+/** Kernel choices that tools time against the defaults (tools/scan-check.mjs); training never passes them. */
+export interface ScanBackwardOverride {
+  /** Backward steps between reductions: any power of two up to what the device's workgroup memory holds. */
+  reduce?: number;
+  /** Channels per workgroup (a power of two, at most the default): fewer make smaller workgroups. */
+  channels?: number;
+}
+
 /**
  * Gradients of the scan's inputs; writes dALog: (E, N) and dD: (E). `saved` null: the boundaries are
- * recomputed. `reduceOverride` replaces the default steps between reductions (any power of two up to
- * CHUNK that fits the device's workgroup memory): fewer steps hold less workgroup memory, so
- * more workgroups fit an SM, at two barriers a reduction; tools/scan-check.mjs --reduce times them.
+ * recomputed. An override's `reduce` replaces the default steps between reductions: fewer hold less
+ * workgroup memory, so more workgroups fit an SM, at two barriers a reduction; its `channels` the
+ * channels per workgroup (the sums of dB and dC then add other groups, so their last bits move).
  */
 export function selectiveScanBackward(
-  rt: GpuRuntime, inputs: SelectiveScanInputs, saved: GpuTensor | null, dy: GpuTensor, dALog: GpuTensor, dD: GpuTensor, reduceOverride?: number,
+  rt: GpuRuntime, inputs: SelectiveScanInputs, saved: GpuTensor | null, dy: GpuTensor, dALog: GpuTensor, dD: GpuTensor, override: ScanBackwardOverride = {},
 ): SelectiveScanGradients {
   const lay = layoutOf(rt, inputs);
   const { E, N } = lay;
-  const most = mostReduceSteps(rt, N);
+  const ch = override.channels ?? lay.ch;
+  if (override.channels !== undefined && !(Number.isInteger(Math.log2(ch)) && ch <= lay.ch)) throw new Error(`selective scan: ${ch} channels per workgroup is not a power of two up to ${lay.ch}`);
+  const groups = Math.ceil(E / ch);
+  const most = reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, N, ch);
+  const reduceOverride = override.reduce;
   if (reduceOverride !== undefined && !(Number.isInteger(Math.log2(reduceOverride)) && reduceOverride <= most)) {
     throw new Error(`selective scan: reduce ${reduceOverride} is not a power of two up to ${most}`);
   }
@@ -292,14 +300,18 @@ export function selectiveScanBackward(
   const dDelta = rt.tensor(inputs.delta.shape);
   const dB = rt.tensor(inputs.b.shape);
   const dC = rt.tensor(inputs.c.shape);
-  const partialBC = rt.tensor([2, lay.groups, M, N]);
+  const partialBytes = 4 * 2 * groups * M * N;
+  if (partialBytes > rt.device.limits.maxStorageBufferBindingSize) {
+    throw new Error(`selective scan: the dB and dC partials of ${groups} channel groups (${partialBytes} bytes) exceed one storage binding`);
+  }
+  const partialBC = rt.tensor([2, groups, M, N]);
   const partialAD = rt.tensor([batch * (E * N + E)]);
   const { u, delta, aLog, b, c, d } = inputs;
-  const pipeline = rt.pipeline(`scanBackward:${N}:${reduce}`, backwardCode(N, lay.ch, reduce));
+  const pipeline = rt.pipeline(`scanBackward:${N}:${reduce}:${ch}`, backwardCode(N, ch, reduce));
   rt.dispatch(pipeline, [...[u, delta, aLog, b, c, d].map((t) => t as GpuTensor), dy, savedIn, du, dDelta, partialBC, partialAD],
-    [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: CHUNK }, { u: reduce }], [lay.groups, batch]);
-  columnSums(rt, partialBC, lay.groups, M * N, dB);
-  columnSums(rt, partialBC, lay.groups, M * N, dC, false, lay.groups * M * N);
+    [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: CHUNK }, { u: reduce }], [groups, batch]);
+  columnSums(rt, partialBC, groups, M * N, dB);
+  columnSums(rt, partialBC, groups, M * N, dC, false, groups * M * N);
   columnSums(rt, partialAD, batch, E * N, dALog);
   columnSums(rt, partialAD, batch, E, dD, false, batch * E * N);
   for (const t of [partialBC, partialAD]) rt.release(t);
