@@ -12,6 +12,7 @@
 // Exit 0 when every mixed product is within --tolerance (default 2e-3 of the sum of |products|; f16
 // operands carry 2^-11 relative error each) and every f32 one within 1e-4.
 import { parseArgs } from 'node:util';
+import { presetShape, productError, productOperands, stepProducts } from './step-products.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,16 +26,12 @@ const { values: args } = parseArgs({
 });
 const dist = new URL('../dist/src/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
-const { rowsCols } = await load('backend/backend.js');
 const { openGpu } = await load('backend/webgpu/device.js');
 const { WebGpuBackend } = await load('backend/webgpu/webgpu-backend.js');
-const { configFromPreset } = await load('model/config.js');
-const { createModel, initModelParameters } = await load('model/models.js');
 const { Rng } = await load('util/rng.js');
 
-const chess = args.preset.startsWith('chess');
 const batch = Number(args.batch);
-const seq = Number(args.seq ?? (chess ? 1023 : 59));
+const seq = presetShape(args.preset, args.seq === undefined ? undefined : Number(args.seq)).seq;
 const reps = Number(args.reps);
 const tolerance = Number(args.tolerance);
 
@@ -46,37 +43,14 @@ const log = (line) => process.stderr.write(line + '\n');
 log(`adapter: ${f32.adapterName}; subgroup matrices: ${gpu.subgroupMatrix ? `yes (subgroup size ${gpu.subgroupMatrix.subgroupSize})` : 'no: mixed is not checked'}`);
 
 // The products of one training step, in order of first use.
-const config = configFromPreset(args.preset, chess ? 32 : 61, seq);
 const rng = new Rng(7);
-const model = createModel(f32, config, initModelParameters(config, rng));
-const shapes = new Map();
-const plain = f32.matmul.bind(f32);
-f32.matmul = (a, b, options = {}) => {
-  const [ar, ac] = rowsCols(a);
-  const [br, bc] = rowsCols(b);
-  const transA = options.transA ?? false;
-  const transB = options.transB ?? false;
-  const shape = { M: transA ? ac : ar, K: transA ? ar : ac, N: transB ? br : bc, transA, transB, accumulate: (options.accumulate ?? false) && !!options.into };
-  const key = JSON.stringify(shape);
-  shapes.set(key, { ...shape, count: (shapes.get(key)?.count ?? 0) + 1 });
-  return plain(a, b, options);
-};
-const tokens = new Int32Array(batch * seq).map(() => 1 + rng.nextInt(config.vocab_size - 1));
-f32.dispose(model.forwardBackward(tokens, tokens, batch, seq));
-await f32.download(f32.zeros([1]));
-f32.matmul = plain;
+const shapes = await stepProducts(f32, args.preset, batch, seq);
 const edgeCases = [
   { M: 77, N: 45, K: 33, transA: false, transB: false, accumulate: true, count: 0 },
   { M: 130, N: 200, K: 3000, transA: true, transB: false, accumulate: false, count: 0 },
   { M: 16, N: 19, K: 5000, transA: true, transB: false, accumulate: true, count: 0 },
   { M: 300, N: 70, K: 90, transA: false, transB: true, accumulate: false, count: 0 },
 ];
-
-function random(n) {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = rng.nextFloat() * 2 - 1;
-  return out;
-}
 
 async function timeOf(be, a, b, s) {
   const run = () => be.dispose(be.matmul(a, b, { transA: s.transA, transB: s.transB }));
@@ -90,13 +64,10 @@ async function timeOf(be, a, b, s) {
 
 const rows = [];
 let failed = false;
-for (const s of [...shapes.values(), ...edgeCases]) {
+for (const s of [...shapes, ...edgeCases]) {
   const { M, N, K, transA, transB } = s;
-  const A = random(M * K);
-  const B = random(K * N);
-  const C0 = random(M * N);
-  const at = (i, k) => (transA ? A[k * M + i] : A[i * K + k]);
-  const bt = (k, j) => (transB ? B[j * K + k] : B[k * N + j]);
+  const operands = productOperands(s, rng);
+  const { A, B, C0 } = operands;
   const result = async (be) => {
     const a = be.upload(A, transA ? [K, M] : [M, K]);
     const b = be.upload(B, transB ? [N, K] : [K, N]);
@@ -107,23 +78,7 @@ for (const s of [...shapes.values(), ...edgeCases]) {
     for (const t of [a, b, c]) be.dispose(t);
     return { out, ms };
   };
-  const samples = [[0, 0], [M - 1, N - 1], [0, N - 1], [M - 1, 0]];
-  while (samples.length < 256) samples.push([rng.nextInt(M), rng.nextInt(N)]);
-  const errorOf = (out) => {
-    let worst = 0;
-    for (const [i, j] of samples) {
-      let ref = s.accumulate ? C0[i * N + j] : 0;
-      let scale = s.accumulate ? Math.abs(ref) : 0;
-      for (let k = 0; k < K; k++) {
-        const p = at(i, k) * bt(k, j);
-        ref += p;
-        scale += Math.abs(p);
-      }
-      const e = Math.abs(out[i * N + j] - ref) / Math.max(scale, 1e-30);
-      worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);
-    }
-    return worst;
-  };
+  const errorOf = (out) => productError(s, operands, out, rng);
   const tflops = (ms) => (2 * M * N * K) / (ms * 1e-3) / 1e12;
   const plainResult = await result(f32);
   const row = { M, N, K, transA, transB, accumulate: s.accumulate, perStep: s.count, f32Error: errorOf(plainResult.out), f32Tflops: tflops(plainResult.ms) };

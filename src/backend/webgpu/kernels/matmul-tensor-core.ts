@@ -3,9 +3,9 @@
  * kernel (that file chooses the tile and dispatches), computed on the tensor cores through Dawn's
  * subgroup matrices (f16 x f16 -> f32, 16 x 16 x 16).
  *
- * A workgroup of BM x BN is split among subgroups of 32 rows each (SGR = BM / 32 of them down, SGC
- * across), each subgroup holding FR x FC result fragments of 16 x 16 in f32. K is walked in slices of
- * BK = 32: all threads stage op(A)'s BM x BK and op(B)'s BK x BN slice into workgroup memory, converting
+ * A workgroup of BM x BN is split among SGR x SGC subgroups (down, across), each holding FR x FC result
+ * fragments of 16 x 16 in f32 (a TensorCorePlan; defaultPlan gives each subgroup 32 rows). K is walked
+ * in slices of BK (32 by default): all threads stage op(A)'s BM x BK and op(B)'s BK x BN slice into workgroup memory, converting
  * the f32 operands to f16 there (transposes folded into the loads, adjacent threads on the operand's
  * contiguous axis, zeros outside the matrix); each subgroup then loads its fragments from the slices and
  * multiplies-accumulates. The next slice is read into registers before this one's multiplies, so its
@@ -20,24 +20,34 @@
  * accumulate).
  */
 
-/** K per staged slice (two 16-deep fragment steps). */
-export const TC_BK = 32;
-
-/** How a BM x BN tile is divided among subgroups and their 16 x 16 fragments. */
-export interface FragmentLayout {
+/** How a workgroup's BM x BN tile of C is computed on the tensor cores. */
+export interface TensorCorePlan {
+  bm: number;
+  bn: number;
   /** Subgroups down and across the tile. */
   sgr: number;
   sgc: number;
-  /** Fragments per subgroup, down and across. */
+  /** 16 x 16 fragments per subgroup, down and across: sgr * fr * 16 = bm, sgc * fc * 16 = bn. */
   fr: number;
   fc: number;
+  /** K per staged slice, a multiple of 16. */
+  bk: number;
 }
 
-/** 32 rows (2 fragments) per subgroup down; across, two subgroups where the tile is 64 or wider. */
-export function fragmentLayout(bm: number, bn: number): FragmentLayout {
-  if (bm % 32 !== 0 || bn % 16 !== 0) throw new Error(`matmul: a ${bm} x ${bn} tile does not divide into 16 x 16 fragments of 32-row subgroups`);
+/** The default plan of a tile: 32 rows (2 fragments) per subgroup down, two subgroups across where the tile is 64 or wider, K slices of 32. */
+export function defaultPlan(bm: number, bn: number): TensorCorePlan {
   const sgc = bn >= 64 ? 2 : 1;
-  return { sgr: bm / 32, sgc, fr: 2, fc: bn / sgc / 16 };
+  return checkPlan({ bm, bn, sgr: bm / 32, sgc, fr: 2, fc: bn / sgc / 16, bk: 32 });
+}
+
+/** The plan itself, or an error saying why its numbers do not make a tile. */
+export function checkPlan(plan: TensorCorePlan): TensorCorePlan {
+  const { bm, bn, sgr, sgc, fr, fc, bk } = plan;
+  const whole = [sgr, sgc, fr, fc, bk].every((x) => Number.isInteger(x) && x > 0);
+  if (!whole || sgr * fr * 16 !== bm || sgc * fc * 16 !== bn || bk % 16 !== 0) {
+    throw new Error(`matmul: ${JSON.stringify(plan)} does not divide a ${bm} x ${bn} tile into 16 x 16 fragments and K into slices of 16`);
+  }
+  return plan;
 }
 
 /** What the sizes allow beyond the general kernel. */
@@ -49,11 +59,18 @@ export interface TensorCoreVariant {
   directC: boolean;
 }
 
+/**
+ * Stages left out, to time what the rest costs (tools/matmul-tune.mjs --anatomy); the product is then
+ * wrong. 'cached-loads': every operand read is of element 0 (no memory traffic beyond one cached line),
+ * the staging into workgroup memory kept; 'no-staging': those reads, but nothing staged (the fragments
+ * multiply whatever workgroup memory holds).
+ */
+export type KernelAnatomy = 'full' | 'cached-loads' | 'no-staging';
+
 /** The kernel for a tile, transpose pair, subgroup size and variant. */
-export function tensorCoreMatmulCode(bm: number, bn: number, transA: boolean, transB: boolean, subgroupSize: number, { vec4A, vec4B, directC }: TensorCoreVariant): { code: string; threads: number } {
-  const { sgr, sgc, fr, fc } = fragmentLayout(bm, bn);
+export function tensorCoreMatmulCode(plan: TensorCorePlan, transA: boolean, transB: boolean, subgroupSize: number, { vec4A, vec4B, directC }: TensorCoreVariant, anatomy: KernelAnatomy = 'full'): { code: string; threads: number } {
+  const { bm, bn, sgr, sgc, fr, fc, bk: BK } = checkPlan(plan);
   const threads = sgr * sgc * subgroupSize;
-  const BK = TC_BK;
   const L = 'subgroup_matrix_left<f16, 16, 16>';
   const R = 'subgroup_matrix_right<f16, 16, 16>';
   const S = 'subgroup_matrix_result<f32, 16, 16>';
@@ -95,7 +112,7 @@ export function tensorCoreMatmulCode(bm: number, bn: number, transA: boolean, tr
         ${place}
         let gr = ${g.row};
         let gc = ${g.col};
-        if (gr < ${g.rowEnd} && gc < ${g.colEnd}) { v = ${src}[(gr * ${g.ld} + gc)${vec4 ? ' / 4u' : ''}]; }
+        if (gr < ${g.rowEnd} && gc < ${g.colEnd}) { v = ${src}[${anatomy === 'full' ? `(gr * ${g.ld} + gc)${vec4 ? ' / 4u' : ''}` : '0'}]; }
       }
       r_${name}[q] = v;
     }`;
@@ -112,7 +129,7 @@ ${vec4 ? `        ${name}[at] = f16(v.x);
         ${name}[at + 3u] = f16(v.w);` : `        ${name}[at] = f16(v);`}
       }
     }`;
-    return { declare: `var r_${name}: array<${vec4 ? 'vec4f' : 'f32'}, ${per}>;`, fetch, put };
+    return { declare: `var r_${name}: array<${vec4 ? 'vec4f' : 'f32'}, ${per}>;`, fetch, put: anatomy === 'no-staging' ? '' : put };
   };
   const stA = staging('sa', 'a', A, strideA, globalA, vec4A);
   const stB = staging('sb', 'b', B, strideB, globalB, vec4B);

@@ -24,12 +24,13 @@
  * columnSums adds them in a fixed order (and adds the old C when accumulating). Deterministic: S
  * depends only on the shape.
  *
- * Mixed precision runs the same tiles and splits on the tensor cores (matmul-tensor-core.ts).
+ * Mixed precision runs the same tiles and splits on the tensor cores (matmul-tensor-core.ts), each tile
+ * divided among subgroups by its default plan; tools/matmul-tune.mjs times other plans against it.
  */
 import { rowsCols, type Precision } from '../../backend.js';
 import type { GpuRuntime, GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
-import { tensorCoreMatmulCode } from './matmul-tensor-core.js';
+import { defaultPlan, tensorCoreMatmulCode, type KernelAnatomy, type TensorCorePlan } from './matmul-tensor-core.js';
 
 /** K per staged slice. */
 const BK = 16;
@@ -56,7 +57,7 @@ const SQUARE: Tile = { bm: 64, bn: 64, tm: 4, tn: 4 };
 const NARROW32: Tile = { bm: 128, bn: 32, tm: 4, tn: 4 };
 const NARROW16: Tile = { bm: 256, bn: 16, tm: 4, tn: 4 };
 
-const tilesOf = (t: Tile, M: number, N: number) => Math.ceil(M / t.bm) * Math.ceil(N / t.bn);
+const tilesOf = (t: { bm: number; bn: number }, M: number, N: number) => Math.ceil(M / t.bm) * Math.ceil(N / t.bn);
 
 function chooseTile(M: number, N: number, K: number): Tile {
   if (N <= 16) return NARROW16;
@@ -191,19 +192,43 @@ function splitsFor(tiles: number, M: number, N: number, K: number): number {
   return Math.max(1, Math.min(Math.ceil(TARGET_GROUPS / tiles), Math.floor(K / MIN_SPLIT_K), MAX_SPLITS, byMemory));
 }
 
-/** The compiled kernel of a tile and transpose pair at a precision (for mixed, of the sizes too). */
-function matmulPipeline(rt: GpuRuntime, tile: Tile, transA: boolean, transB: boolean, precision: Precision, M: number, N: number, K: number): GPUComputePipeline {
-  const transposes = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
-  if (precision === 'f32') return rt.pipeline(`matmul:${tile.bm}x${tile.bn}x${tile.tm}x${tile.tn}:${transposes}`, matmulCode(tile, transA, transB));
+/**
+ * A kernel variant chosen by hand instead of by the sizes: tools that time variants
+ * (tools/matmul-tune.mjs) pass it; training never does. Mixed precision only.
+ */
+export interface MatmulOverride {
+  plan: TensorCorePlan;
+  /** K splits (1: none); by default what the plan's tile count asks for. */
+  splits?: number;
+  /** Stages left out, for timing only (the product is then wrong). */
+  anatomy?: KernelAnatomy;
+}
+
+/** The plan and K splits the mixed-precision path takes for a product of these sizes: the f32 kernel's tile and splits. */
+export function tensorCorePlanFor(M: number, N: number, K: number): { plan: TensorCorePlan; splits: number } {
+  const tile = chooseTile(M, N, K);
+  return { plan: defaultPlan(tile.bm, tile.bn), splits: splitsFor(tilesOf(tile, M, N), M, N, K) };
+}
+
+/** The compiled f32 kernel of a tile and transpose pair. */
+function f32Pipeline(rt: GpuRuntime, tile: Tile, transA: boolean, transB: boolean): GPUComputePipeline {
+  return rt.pipeline(`matmul:${tile.bm}x${tile.bn}x${tile.tm}x${tile.tn}:${transposes(transA, transB)}`, matmulCode(tile, transA, transB));
+}
+
+/** The compiled tensor-core kernel of a plan, transpose pair and the sizes' alignments. */
+function tensorCorePipeline(rt: GpuRuntime, p: TensorCorePlan, transA: boolean, transB: boolean, M: number, N: number, K: number, anatomy: KernelAnatomy): GPUComputePipeline {
   const subgroupSize = rt.gpu.subgroupMatrix?.subgroupSize;
   if (!subgroupSize) throw new Error('matmul: mixed precision needs subgroup matrices, which this adapter lacks');
   const variant = { vec4A: (transA ? M : K) % 4 === 0, vec4B: (transB ? K : N) % 4 === 0, directC: N % 4 === 0 };
   const flags = [variant.vec4A, variant.vec4B, variant.directC].map((f) => (f ? '1' : '0')).join('');
-  return rt.pipeline(`matmulTensorCore:${tile.bm}x${tile.bn}:${transposes}:${flags}`, tensorCoreMatmulCode(tile.bm, tile.bn, transA, transB, subgroupSize, variant).code);
+  const key = `matmulTensorCore:${p.bm}x${p.bn}:${p.sgr}x${p.sgc}:${p.fr}x${p.fc}:${p.bk}:${transposes(transA, transB)}:${flags}${anatomy === 'full' ? '' : `:${anatomy}`}`;
+  return rt.pipeline(key, tensorCoreMatmulCode(p, transA, transB, subgroupSize, variant, anatomy).code);
 }
 
+const transposes = (transA: boolean, transB: boolean) => `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
+
 /** C = op(A) op(B); into `into` (overwritten, or added to with accumulate) or a new (M, N) tensor. */
-export function matmul(rt: GpuRuntime, a: GpuTensor, b: GpuTensor, transA: boolean, transB: boolean, into: GpuTensor | null, accumulate: boolean, precision: Precision = 'f32'): GpuTensor {
+export function matmul(rt: GpuRuntime, a: GpuTensor, b: GpuTensor, transA: boolean, transB: boolean, into: GpuTensor | null, accumulate: boolean, precision: Precision = 'f32', override?: MatmulOverride): GpuTensor {
   const [ar, ac] = rowsCols(a);
   const [br, bc] = rowsCols(b);
   const M = transA ? ac : ar;
@@ -215,14 +240,31 @@ export function matmul(rt: GpuRuntime, a: GpuTensor, b: GpuTensor, transA: boole
   const out = into ?? rt.tensor([M, N]);
   const add = accumulate && into !== null;
   if (M === 0 || N === 0) return out;
-  const tile = chooseTile(M, N, K);
+  if (override && precision !== 'mixed') throw new Error('matmul: a kernel override is for mixed precision only');
+  let tile: { bm: number; bn: number };
+  let splits: number;
+  let step: number;
+  let pipeline: GPUComputePipeline;
+  if (precision === 'mixed') {
+    const chosen = tensorCorePlanFor(M, N, K);
+    const plan = override?.plan ?? chosen.plan;
+    tile = plan;
+    splits = override?.splits ?? (override ? splitsFor(tilesOf(plan, M, N), M, N, K) : chosen.splits);
+    // the default keeps the f32 kernel's splits, whole slices of its BK; an override's are whole slices of its plan
+    step = override ? plan.bk : BK;
+    pipeline = tensorCorePipeline(rt, plan, transA, transB, M, N, K, override?.anatomy ?? 'full');
+  } else {
+    const f32Tile = chooseTile(M, N, K);
+    tile = f32Tile;
+    splits = splitsFor(tilesOf(f32Tile, M, N), M, N, K);
+    step = BK;
+    pipeline = f32Pipeline(rt, f32Tile, transA, transB);
+  }
   const gridY = Math.ceil(M / tile.bm);
   if (gridY > 65535) throw new Error(`matmul: ${M} rows exceed one dispatch (${65535 * tile.bm})`);
-  const splits = splitsFor(tilesOf(tile, M, N), M, N, K);
-  // K per split, whole slices of BK (the last split takes the rest)
-  const kSplit = splits === 1 ? Math.max(K, 1) : Math.ceil(K / splits / BK) * BK;
+  // K per split, whole slices (the last split takes the rest)
+  const kSplit = splits === 1 ? Math.max(K, 1) : Math.ceil(K / splits / step) * step;
   const layers = splits === 1 ? 1 : Math.ceil(K / kSplit);
-  const pipeline = matmulPipeline(rt, tile, transA, transB, precision, M, N, K);
   const grid: [number, number, number] = [Math.ceil(N / tile.bn), gridY, layers];
   if (layers === 1) {
     rt.dispatch(pipeline, [a, b, out], [{ u: M }, { u: N }, { u: K }, { u: kSplit }, { u: add ? 1 : 0 }], grid);
