@@ -5,20 +5,31 @@
 // `npm test`) and the workgroup-memory kernels at N = 64. Tolerances are those of
 // test/backend/webgpu/selective-scan.test.ts. Build first (npx tsc).
 //
-//   node tools/scan-check.mjs [--reps 20] [--reduce 1,2,4,8,16] [--channels 4,8] [--json]
+//   node tools/scan-check.mjs [--reps 20] [--reduce 1,2,4,8,16] [--channels 4,8] [--time-parallel] [--passes 1,2,4] [--json]
 //
 // --reduce also checks and times the backward kernel alone with each of those steps between its
 // reductions (the kernel picks at most 4 of what fits the device's workgroup memory; fewer hold less of
 // it); --channels with each of those channels per workgroup (16 by default at N <= 16: fewer make
-// smaller workgroups that wait on fewer threads at each barrier).
+// smaller workgroups that wait on fewer threads at each barrier); --time-parallel with the kernel that is
+// parallel in time (selective-scan-time-parallel.ts), --passes with it at each of those passes.
 //
 // Exit 0 when every output of every shape is within tolerance.
 import { parseArgs } from 'node:util';
 
-const { values: args } = parseArgs({ options: { reps: { type: 'string', default: '20' }, reduce: { type: 'string' }, channels: { type: 'string' }, json: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '20' }, reduce: { type: 'string' }, channels: { type: 'string' },
+    'time-parallel': { type: 'boolean', default: false }, passes: { type: 'string' }, json: { type: 'boolean', default: false },
+  },
+});
 const list = (text) => (text ? text.split(',').map(Number) : []);
 // The backward kernel's variants to check and time beside the default: each --reduce, each --channels.
-const variants = [...list(args.reduce).map((reduce) => ({ reduce })), ...list(args.channels).map((channels) => ({ channels }))];
+const variants = [
+  ...list(args.reduce).map((reduce) => ({ reduce })),
+  ...list(args.channels).map((channels) => ({ channels })),
+  ...(args['time-parallel'] ? [{ kernel: 'time-parallel' }] : []),
+  ...list(args.passes).map((passes) => ({ kernel: 'time-parallel', passes })),
+];
 const dist = new URL('../dist/src/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
 const { openGpu } = await load('backend/webgpu/device.js');
@@ -114,7 +125,8 @@ for (const shape of shapes) {
   // The backward kernel alone, default and each variant, from one forward pass's saved states.
   const byVariant = [];
   for (const variant of [{}, ...variants]) {
-    const what = variant.reduce ? `${variant.reduce} steps between reductions` : variant.channels ? `${variant.channels} channels a workgroup` : 'default';
+    const what = variant.reduce ? `${variant.reduce} steps between reductions` : variant.channels ? `${variant.channels} channels a workgroup`
+      : variant.kernel ? `time-parallel${variant.passes ? `, ${variant.passes} passes` : ''}` : 'default';
     // A variant that does not fit this shape (workgroup memory, one binding) is reported and skipped, not fatal.
     let worstHere;
     let backwardMs;

@@ -19,6 +19,7 @@ import { describe, expect, it } from 'vitest';
 import type { Backend, SelectiveScanInputs } from '../../../src/backend/backend.js';
 import { Rng } from '../../../src/util/rng.js';
 import { selectiveScanBackward } from '../../../src/backend/webgpu/kernels/selective-scan.js';
+import { timeParallelFits } from '../../../src/backend/webgpu/kernels/selective-scan-time-parallel.js';
 import { cpu, gpu, noGpuReason, randomArray, toleranceRatio } from './gpu-fixture.js';
 
 interface ScanCase {
@@ -149,6 +150,55 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
       expect(() => selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, be.zeros([40, 16]) as never, be.zeros([40]) as never, { channels }))
         .toThrow(`selective scan: ${channels} channels per workgroup is not a power of two up to 16`);
     }
+  });
+
+  const timeParallel = timeParallelFits(be.rt.gpu.subgroupSize);
+  const timeCases: ScanCase[] = [
+    { batch: 1, length: 1, E: 5, N: 16 },
+    { batch: 2, length: 17, E: 37, N: 16 },
+    { batch: 3, length: 59, E: 40, N: 16 },
+    { batch: 2, length: 64, E: 9, N: 4 },
+    { batch: 2, length: 65, E: 33, N: 3 },
+    { batch: 1, length: 300, E: 24, N: 8 },
+  ];
+  for (const shape of timeCases) {
+    const { batch, length, E, N } = shape;
+    it.skipIf(!timeParallel)(`the time-parallel backward kernel matches the cpu backend at 1, 2 and 4 passes, saved or recomputed (batch ${batch}, length ${length}, E ${E}, N ${N})`, async () => {
+      const data = scanData(new Rng(batch * 7919 + length * 31 + E + N), shape);
+      const want = await forwardBackward(cpu, data, shape, true);
+      const inputs = upload(be, data, shape);
+      const { saved } = be.selectiveScanForward(inputs, true);
+      const dy = be.upload(data.dy, [batch * length, E]);
+      const M = batch * length;
+      const atol = [1e-6, 1e-5, 1e-6 * Math.sqrt(E), 1e-6 * Math.sqrt(E), 1e-6 * Math.sqrt(M), 1e-6 * Math.sqrt(M)];
+      const rtol = [1e-5, 1e-4, 1e-5, 1e-5, 1e-5, 1e-5];
+      for (const [passes, keep] of [[1, true], [2, true], [4, false]] as const) {
+        const dALog = be.upload(new Float32Array(E * N).fill(9), [E, N]);
+        const dD = be.upload(new Float32Array(E).fill(9), [E]);
+        const g = selectiveScanBackward(be.rt, inputs as never, (keep ? saved : null) as never, dy as never, dALog as never, dD as never, { kernel: 'time-parallel', passes });
+        const got = await Promise.all([g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
+        NAMES.slice(1).forEach((name, i) => expect(toleranceRatio(got[i], want[i + 1], atol[i], rtol[i]), `${name} at ${passes} passes`).toBeLessThanOrEqual(1));
+      }
+    });
+  }
+
+  it.skipIf(!timeParallel)('the time-parallel kernel gives the same bits run after run, and refuses a pass count other than 1, 2 or 4', async () => {
+    const shape = { batch: 2, length: 70, E: 20, N: 16 };
+    const data = scanData(new Rng(5), shape);
+    const inputs = upload(be, data, shape);
+    const { saved } = be.selectiveScanForward(inputs, true);
+    const dy = be.upload(data.dy, [shape.batch * shape.length, shape.E]);
+    const run = async () => {
+      const dALog = be.zeros([shape.E, shape.N]);
+      const dD = be.zeros([shape.E]);
+      const g = selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, dALog as never, dD as never, { kernel: 'time-parallel' });
+      return Promise.all([g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
+    };
+    const first = await run();
+    const second = await run();
+    NAMES.slice(1).forEach((name, i) => expect(second[i], name).toEqual(first[i]));
+    expect(() => selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, be.zeros([20, 16]) as never, be.zeros([20]) as never, { kernel: 'time-parallel', passes: 3 }))
+      .toThrow('selective scan: 3 passes is not 1, 2 or 4');
   });
 
   it('gives the same bits run after run (no atomics, fixed-order sums)', async () => {

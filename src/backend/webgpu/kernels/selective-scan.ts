@@ -33,6 +33,10 @@
  *
  * Reductions over more than one workgroup are two-step: dB and dC as per-(channel group, row)
  * partials, dA_log and dD as per-sequence partials, each summed over its groups by columnSums.
+ *
+ * selective-scan-time-parallel.ts holds a second backward kernel, parallel in time (lanes over steps,
+ * a loop over the states), with the same partials; an override selects it (tools/scan-check.mjs
+ * --time-parallel times the two against each other).
  */
 import type { SelectiveScanGradients, SelectiveScanInputs } from '../../backend.js';
 import { sizeOf } from '../../backend.js';
@@ -40,6 +44,7 @@ import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
 import { BACKWARD_BINDINGS, CHUNK, constants, FORWARD_BINDINGS, FORWARD_STEP_HEAD, stageChunk, THREAD_COORDINATES } from './selective-scan-parts.js';
 import { forwardSubgroupCode, subgroupScanFits } from './selective-scan-subgroup.js';
+import { TIME_CHUNK, TIME_SUBGROUPS, timeParallelBackwardCode, timeParallelFits } from './selective-scan-time-parallel.js';
 
 /**
  * Backward steps between two reductions of the dB, dC, du and dDelta terms that the device's workgroup
@@ -266,28 +271,49 @@ export interface ScanBackwardOverride {
   reduce?: number;
   /** Channels per workgroup (a power of two, at most the default): fewer make smaller workgroups. */
   channels?: number;
+  /** The time-parallel kernel (selective-scan-time-parallel.ts) instead of the step-by-step one. */
+  kernel?: 'time-parallel';
+  /** Time-parallel: passes of TIME_SUBGROUPS channels per workgroup (1, 2 or 4; by default the most that leave 1024 workgroups). */
+  passes?: number;
+}
+
+/** Workgroups that fill the H200 several times over: the time-parallel kernel takes fewer passes below this. */
+const TIME_PARALLEL_GROUPS = 1024;
+
+/** The backward kernel an override asks for, and its channel groups (the dB and dC partials are per group). */
+function backwardPipeline(rt: GpuRuntime, lay: ScanLayout, batch: number, override: ScanBackwardOverride): { pipeline: GPUComputePipeline; groups: number; reduce: number } {
+  const { E, N } = lay;
+  if (override.kernel === 'time-parallel') {
+    const lanes = rt.gpu.subgroupSize;
+    if (!timeParallelFits(lanes)) throw new Error(`selective scan: the time-parallel kernel needs one subgroup size, a power of two dividing ${TIME_CHUNK} (this device: ${lanes ?? 'none'})`);
+    const fitting = [4, 2, 1].find((p) => Math.ceil(E / (TIME_SUBGROUPS * p)) * batch >= TIME_PARALLEL_GROUPS) ?? 1;
+    const passes = override.passes ?? fitting;
+    if (![1, 2, 4].includes(passes)) throw new Error(`selective scan: ${passes} passes is not 1, 2 or 4`);
+    return { pipeline: rt.pipeline(`scanBackwardTimeParallel:${N}:${lanes}:${passes}`, timeParallelBackwardCode(N, lanes, passes)), groups: Math.ceil(E / (TIME_SUBGROUPS * passes)), reduce: 0 };
+  }
+  const ch = override.channels ?? lay.ch;
+  if (override.channels !== undefined && !(Number.isInteger(Math.log2(ch)) && ch <= lay.ch)) throw new Error(`selective scan: ${ch} channels per workgroup is not a power of two up to ${lay.ch}`);
+  const most = reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, N, ch);
+  if (override.reduce !== undefined && !(Number.isInteger(Math.log2(override.reduce)) && override.reduce <= most)) {
+    throw new Error(`selective scan: reduce ${override.reduce} is not a power of two up to ${most}`);
+  }
+  const reduce = override.reduce ?? Math.min(most, DEFAULT_REDUCE_STEPS);
+  return { pipeline: rt.pipeline(`scanBackward:${N}:${reduce}:${ch}`, backwardCode(N, ch, reduce)), groups: Math.ceil(E / ch), reduce };
 }
 
 /**
  * Gradients of the scan's inputs; writes dALog: (E, N) and dD: (E). `saved` null: the boundaries are
  * recomputed. An override's `reduce` replaces the default steps between reductions: fewer hold less
  * workgroup memory, so more workgroups fit an SM, at two barriers a reduction; its `channels` the
- * channels per workgroup (the sums of dB and dC then add other groups, so their last bits move).
+ * channels per workgroup (the sums of dB and dC then add other groups, so their last bits move); its
+ * `kernel` the time-parallel kernel.
  */
 export function selectiveScanBackward(
   rt: GpuRuntime, inputs: SelectiveScanInputs, saved: GpuTensor | null, dy: GpuTensor, dALog: GpuTensor, dD: GpuTensor, override: ScanBackwardOverride = {},
 ): SelectiveScanGradients {
   const lay = layoutOf(rt, inputs);
   const { E, N } = lay;
-  const ch = override.channels ?? lay.ch;
-  if (override.channels !== undefined && !(Number.isInteger(Math.log2(ch)) && ch <= lay.ch)) throw new Error(`selective scan: ${ch} channels per workgroup is not a power of two up to ${lay.ch}`);
-  const groups = Math.ceil(E / ch);
-  const most = reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, N, ch);
-  const reduceOverride = override.reduce;
-  if (reduceOverride !== undefined && !(Number.isInteger(Math.log2(reduceOverride)) && reduceOverride <= most)) {
-    throw new Error(`selective scan: reduce ${reduceOverride} is not a power of two up to ${most}`);
-  }
-  const reduce = reduceOverride ?? Math.min(most, DEFAULT_REDUCE_STEPS);
+  const { pipeline, groups, reduce } = backwardPipeline(rt, lay, inputs.batch, override);
   const { batch } = inputs;
   const M = sizeOf(inputs.u.shape) / E;
   let boundaries = saved;
@@ -307,7 +333,6 @@ export function selectiveScanBackward(
   const partialBC = rt.tensor([2, groups, M, N]);
   const partialAD = rt.tensor([batch * (E * N + E)]);
   const { u, delta, aLog, b, c, d } = inputs;
-  const pipeline = rt.pipeline(`scanBackward:${N}:${reduce}:${ch}`, backwardCode(N, ch, reduce));
   rt.dispatch(pipeline, [...[u, delta, aLog, b, c, d].map((t) => t as GpuTensor), dy, savedIn, du, dDelta, partialBC, partialAD],
     [{ u: inputs.length }, { u: E }, { u: lay.chunks }, { u: M }, { u: CHUNK }, { u: reduce }], [groups, batch]);
   columnSums(rt, partialBC, groups, M * N, dB);
