@@ -1,6 +1,7 @@
 /** `gamba bench train`: tokens/s and ms per training step of a preset on a backend (random tokens). */
 import type { Argv, CommandModule } from 'yargs';
 import type { AttentionPath } from '../backend/webgpu/kernels/attention.js';
+import type { ScanBackwardKernel } from '../backend/webgpu/kernels/selective-scan.js';
 import { MAX_STATE_SIZE } from '../model/config.js';
 import { presetSummary } from '../model/models.js';
 import { benchTrain } from '../train/bench.js';
@@ -19,6 +20,7 @@ interface BenchTrainArgs {
   steps: number;
   profile: boolean;
   attention?: AttentionPath;
+  scanBackward?: ScanBackwardKernel;
   json: boolean;
 }
 
@@ -36,6 +38,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
       .option('steps', { type: 'number', default: 10, describe: 'timed steps (after 2 untimed ones)' })
       .option('profile', { type: 'boolean', default: false, describe: 'also time each GPU kernel over one step (webgpu)' })
       .option('attention', { type: 'string', choices: ['short', 'flash'] as const, describe: 'force the transformer\'s attention kernels (webgpu; default: short up to 64 tokens where they fit, else flash)' })
+      .option('scan-backward', { type: 'string', choices: ['step', 'time-parallel'] as const, describe: 'force the Mamba selective scan\'s backward kernel (webgpu; default: step, one thread per state walking back in time; time-parallel: a subgroup per channel, lanes over the steps)' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"tokensPerSec","stepMs","gpuBytes"} as JSON' }) as unknown as Argv<BenchTrainArgs>,
   handler: async (args) => {
     const chess = args.preset.startsWith('chess');
@@ -45,7 +48,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
     const bar = new ProgressBar('bench train', steps);
     const sizeFlag = args.seq === undefined ? `--batch ${batch}` : `--batch ${batch} --seq ${seq}`;
     const dState = args.dState === undefined ? undefined : integerFlag('d-state', args.dState, 1, MAX_STATE_SIZE);
-    const result = await benchTrain({ preset: args.preset, dState, vocabSize: chess ? 32 : 61, backend: args.backend, precision: args.precision, batch, seq, steps, profile: args.profile, attention: args.attention, sizeFlag }, (done) => bar.update(done));
+    const result = await benchTrain({ preset: args.preset, dState, vocabSize: chess ? 32 : 61, backend: args.backend, precision: args.precision, batch, seq, steps, profile: args.profile, attention: args.attention, scanBackward: args.scanBackward, sizeFlag }, (done) => bar.update(done));
     bar.finish();
     printResult(args.json, result, () => {
       const lines = [`train ${result.preset} (${result.architecture}, ${result.parameters} parameters) on ${result.adapter ?? result.backend}, ${result.precision}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];

@@ -15,6 +15,7 @@ import type { BackendKind } from './run-spec.js';
 import { queueTrainStep, readStep, trainStep, type PendingStep } from './step.js';
 import type { WebGpuBackend } from '../backend/webgpu/webgpu-backend.js';
 import type { AttentionPath } from '../backend/webgpu/kernels/attention.js';
+import type { ScanBackwardKernel } from '../backend/webgpu/kernels/selective-scan.js';
 
 export interface TrainBenchOptions {
   preset: string;
@@ -35,6 +36,8 @@ export interface TrainBenchOptions {
   profile?: boolean;
   /** Force the causal attention's kernels (webgpu only; default: chosen by length). */
   attention?: AttentionPath;
+  /** Force the selective scan's backward kernel (webgpu only; default: step by step). */
+  scanBackward?: ScanBackwardKernel;
   /** The flags that set batch and seq, for the message that refuses a size too large (default `--batch B`). */
   sizeFlag?: string;
 }
@@ -72,6 +75,10 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
   if (options.attention) {
     if (backend.name !== 'webgpu') throw new UserError('--attention needs --backend webgpu (it picks webgpu kernels)');
     (backend as WebGpuBackend).attentionPath = options.attention;
+  }
+  if (options.scanBackward) {
+    if (backend.name !== 'webgpu') throw new UserError('--scan-backward needs --backend webgpu (it picks webgpu kernels)');
+    (backend as WebGpuBackend).scanBackwardKernel = options.scanBackward;
   }
   // A transformer's context is the benchmark's sequence length.
   const config = configFromPreset(options.preset, options.vocabSize, options.seq, { d_state: options.dState });
@@ -132,6 +139,7 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
     parameters: parameterCount(config),
     adapter: gpu ? gpu.adapterName : null,
     ...(options.attention ? { attention: options.attention } : {}),
+    ...(options.scanBackward ? { scanBackward: options.scanBackward } : {}),
     ...(profile ? { profile } : {}),
   };
 }

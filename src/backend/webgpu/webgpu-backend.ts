@@ -19,7 +19,7 @@ import { matmul } from './kernels/matmul.js';
 import { argmaxRows, shiftScaleColumns } from './kernels/probe-ops.js';
 import { solveRidge } from './kernels/ridge-solve.js';
 import { rmsNormBackward, rmsNormForward } from './kernels/rms-norm.js';
-import { MAX_SCAN_BATCH, selectiveScanBackward, selectiveScanForward, selectiveScanStep } from './kernels/selective-scan.js';
+import { MAX_SCAN_BATCH, selectiveScanBackward, selectiveScanForward, selectiveScanStep, type ScanBackwardKernel } from './kernels/selective-scan.js';
 import { GpuRuntime, GpuTensor } from './runtime.js';
 
 const g = (t: Tensor) => t as GpuTensor;
@@ -37,6 +37,8 @@ export class WebGpuBackend implements Backend {
   readonly rt: GpuRuntime;
   /** The causal attention's kernels: chosen by length when undefined, or forced (a benchmark compares them). */
   attentionPath: AttentionPath | undefined;
+  /** The selective scan's backward kernel: step by step when undefined, or forced (a benchmark compares them). */
+  scanBackwardKernel: ScanBackwardKernel | undefined;
 
   readonly precision: Precision;
 
@@ -159,7 +161,7 @@ export class WebGpuBackend implements Backend {
     return selectiveScanForward(this.rt, inputs, forBackward);
   }
   selectiveScanBackward(inputs: SelectiveScanInputs, saved: Tensor | null, dy: Tensor, dALog: Tensor, dD: Tensor): SelectiveScanGradients {
-    return selectiveScanBackward(this.rt, inputs, saved ? g(saved) : null, g(dy), g(dALog), g(dD));
+    return selectiveScanBackward(this.rt, inputs, saved ? g(saved) : null, g(dy), g(dALog), g(dD), { kernel: this.scanBackwardKernel });
   }
   selectiveScanStep(h: Tensor, u: Tensor, delta: Tensor, aLog: Tensor, b: Tensor, c: Tensor, d: Tensor): Tensor {
     return selectiveScanStep(this.rt, g(h), g(u), g(delta), g(aLog), g(b), g(c), g(d));

@@ -19,6 +19,8 @@ import { learningRateAt } from '../../../src/train/schedule.js';
 import { trainStep } from '../../../src/train/step.js';
 import { Rng } from '../../../src/util/rng.js';
 import { gamba, requireBuiltCli } from '../../cli-runner.js';
+import { WebGpuBackend } from '../../../src/backend/webgpu/webgpu-backend.js';
+import { timeParallelFits } from '../../../src/backend/webgpu/kernels/selective-scan-time-parallel.js';
 import { cpu, gpu, noGpuReason } from './gpu-fixture.js';
 
 const DATA = 'datasets/samples/othello';
@@ -48,6 +50,15 @@ async function lossCurve(backend: Backend, preset: string, steps: number, auxLay
   return [...losses, ...auxLosses];
 }
 
+describe('bench train --scan-backward', () => {
+  it('is refused on the cpu backend in one line', () => {
+    requireBuiltCli();
+    const run = gamba('bench', 'train', '--preset', 'tiny', '--backend', 'cpu', '--scan-backward', 'time-parallel');
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim()).toBe('gamba: --scan-backward needs --backend webgpu (it picks webgpu kernels)');
+  });
+});
+
 describe.skipIf(!gpu)(`webgpu against cpu, whole model${gpu ? '' : ` (skipped: ${noGpuReason})`}`, () => {
   const scratch = mkdtempSync(join(tmpdir(), 'gamba-gpu-train-'));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -57,6 +68,14 @@ describe.skipIf(!gpu)(`webgpu against cpu, whole model${gpu ? '' : ` (skipped: $
     // The run must actually learn, or agreeing curves would prove little.
     expect(onCpu[29]).toBeLessThan(onCpu[0] - 0.15);
     onCpu.forEach((l, s) => expect(Math.abs(onGpu[s] - l) / l, `step ${s + 1}: cpu ${l}, webgpu ${onGpu[s]}`).toBeLessThan(1e-3));
+  });
+
+  it.skipIf(!timeParallelFits(gpu?.rt.gpu.subgroupSize ?? null))('trains tiny for 30 steps on the same loss curve with the time-parallel backward scan (1e-3 relative)', async () => {
+    const timeParallel = new WebGpuBackend(gpu!.rt.gpu, 'f32');
+    timeParallel.scanBackwardKernel = 'time-parallel';
+    const [onCpu, onGpu] = [await lossCurve(cpu, 'tiny', 30), await lossCurve(timeParallel, 'tiny', 30)];
+    onCpu.forEach((l, s) => expect(Math.abs(onGpu[s] - l) / l, `step ${s + 1}: cpu ${l}, webgpu ${onGpu[s]}`).toBeLessThan(1e-3));
+    expect(timeParallel.rt.pipelineKeys().some((k) => k.startsWith('scanBackwardTimeParallel:'))).toBe(true);
   });
 
   it.each(['tiny', 'quickstart-gpt'])('trains %s with an auxiliary board loss at layer 1 for 20 steps on the same loss curves (1e-3 relative)', async (preset) => {

@@ -265,14 +265,17 @@ export function selectiveScanForward(rt: GpuRuntime, inputs: SelectiveScanInputs
   return { y, saved };
 }
 
-/** Kernel choices that tools time against the defaults (tools/scan-check.mjs); training never passes them. */
+/** The backward kernels: step by step (the default), or parallel in time (selective-scan-time-parallel.ts). */
+export type ScanBackwardKernel = 'step' | 'time-parallel';
+
+/** Kernel choices that tools and benchmarks time against the defaults (tools/scan-check.mjs, bench --scan-backward). */
 export interface ScanBackwardOverride {
   /** Backward steps between reductions: any power of two up to what the device's workgroup memory holds. */
   reduce?: number;
   /** Channels per workgroup (a power of two, at most the default): fewer make smaller workgroups. */
   channels?: number;
-  /** The time-parallel kernel (selective-scan-time-parallel.ts) instead of the step-by-step one. */
-  kernel?: 'time-parallel';
+  /** The time-parallel kernel instead of the step-by-step one. */
+  kernel?: ScanBackwardKernel;
   /** Time-parallel: passes of TIME_SUBGROUPS channels per workgroup (1, 2 or 4; by default the most that leave 1024 workgroups). */
   passes?: number;
 }
