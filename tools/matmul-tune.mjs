@@ -8,7 +8,7 @@
 // matrices (the H200); build first (npx tsc).
 //
 //   node tools/matmul-tune.mjs [--preset othello-base] [--batch 256] [--seq 59] [--reps 10]
-//                              [--plans 128x128:4x2:2x4:32,...] [--splits] [--anatomy] [--json]
+//                              [--plans 128x128:4x2:2x4:32,...] [--splits] [--anatomy] [--half] [--json]
 //
 // A plan is BMxBN:SGRxSGC:FRxFC:BK (tile, subgroups down x across, fragments per subgroup down x
 // across, K per slice). Without --plans a fixed list of candidates runs; with --splits each split-K
@@ -16,7 +16,9 @@
 // device's workgroup memory, or whose result is off by more than --tolerance, is reported and skipped.
 // --anatomy also times the kernel of the plan training takes with stages left out (its own dispatches
 // only, not the split-K sums): its operand reads all of one cached element, then nothing staged
-// into workgroup memory either, which leaves the fragment loads and multiplies.
+// into workgroup memory either, which leaves the fragment loads and multiplies. --half times that plan
+// with both operands stored in f16 (cast once, untimed) against the f32 operands training stages now:
+// what writing them in f16 would buy.
 import { parseArgs } from 'node:util';
 import { presetShape, productError, productOperands, stepProducts } from './step-products.mjs';
 
@@ -29,6 +31,7 @@ const { values: args } = parseArgs({
     plans: { type: 'string' },
     splits: { type: 'boolean', default: false },
     anatomy: { type: 'boolean', default: false },
+    half: { type: 'boolean', default: false },
     tolerance: { type: 'string', default: '2e-3' },
     json: { type: 'boolean', default: false },
   },
@@ -40,6 +43,7 @@ const { WebGpuBackend } = await load('backend/webgpu/webgpu-backend.js');
 const { matmul, tensorCorePlanFor } = await load('backend/webgpu/kernels/matmul.js');
 const { checkPlan } = await load('backend/webgpu/kernels/matmul-tensor-core.js');
 const { Rng } = await load('util/rng.js');
+const { GpuTensor, groupsFor } = await load('backend/webgpu/runtime.js');
 
 const batch = Number(args.batch);
 const seq = presetShape(args.preset, args.seq === undefined ? undefined : Number(args.seq)).seq;
@@ -97,6 +101,24 @@ async function gpuMs(run, only = () => true) {
   let ms = 0;
   for (const [kernel, t] of totals) if (only(kernel)) ms += t.ms;
   return ms / reps;
+}
+
+const CAST = `
+enable f16;
+struct Params { n: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f16>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var i = gid.x; i < params.n; i += groups.x * 256u) { y[i] = f16(x[i]); }
+}`;
+/** An f16 copy of t: a buffer of half the bytes, under t's shape (matmul's halfOperands reads it so). */
+function halfCopy(t) {
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  const store = rt.tensor([Math.ceil(n / 2)]);
+  rt.dispatch(rt.pipeline('castF16', CAST), [t, store], [{ u: n }], groupsFor(n));
+  return { store, half: new GpuTensor(t.shape, 'f32', store.buffer, store.size, store.offset, true) };
 }
 
 const rng = new Rng(11);
@@ -157,14 +179,33 @@ for (const s of products) {
     }
     log(`  ${label(plan)}/${splits} kernel alone: ${anatomy.full.toFixed(3)} ms; reading one cached element ${anatomy['cached-loads'].toFixed(3)}; nothing staged ${anatomy['no-staging'].toFixed(3)}`);
   }
+  let half;
+  if (args.half) {
+    const { plan, splits } = tensorCorePlanFor(M, N, K);
+    const ha = halfCopy(a);
+    const hb = halfCopy(b);
+    const check = be.upload(operands.C0, [M, N]);
+    matmul(rt, ha.half, hb.half, transA, transB, check, s.accumulate, 'mixed', { plan, splits, halfOperands: true });
+    const error = productError(s, operands, new Float32Array(await be.download(check)), rng);
+    be.dispose(check);
+    half = { plan: label(plan), splits, error };
+    for (const [what, x, y, halfOperands] of [['f32', a, b, false], ['f16', ha.half, hb.half, true], ['f32', a, b, false], ['f16', ha.half, hb.half, true]]) {
+      const ms = await gpuMs(() => matmul(rt, x, y, transA, transB, c, s.accumulate, 'mixed', { plan, splits, halfOperands }));
+      half[what] = Math.min(half[what] ?? Infinity, ms);
+    }
+    for (const t of [ha.store, hb.store]) be.dispose(t);
+    log(`  ${label(plan)}/${splits}: f32 operands ${half.f32.toFixed(3)} ms, f16 operands ${half.f16.toFixed(3)} ms (error ${error.toExponential(1)})`);
+  }
   for (const t of [a, b, c]) be.dispose(t);
   results.sort((x, y) => x.ms - y.ms);
   const standard = results.find((r) => r.plan === 'default');
   const best = results[0];
-  rows.push({ M, N, K, transA, transB, accumulate: s.accumulate, perStep: s.count, defaultMs: standard.ms, best: best.plan, bestMs: best.ms, top: results.slice(0, 5), anatomy });
+  rows.push({ M, N, K, transA, transB, accumulate: s.accumulate, perStep: s.count, defaultMs: standard.ms, best: best.plan, bestMs: best.ms, top: results.slice(0, 5), anatomy, half });
   log(`${name.padEnd(24)} x${String(s.count).padEnd(3)} default ${standard.ms.toFixed(3)} ms (${standard.tflops.toFixed(1)} TFLOP/s)  best ${best.plan} ${best.ms.toFixed(3)} ms (${best.tflops.toFixed(1)})`);
 }
 const stepMs = (key) => rows.reduce((t, r) => t + r.perStep * r[key], 0);
 const summary = { adapter: be.adapterName, preset: args.preset, batch, seq, defaultStepMs: stepMs('defaultMs'), bestStepMs: stepMs('bestMs') };
-log(`one step's matmuls: default plans ${summary.defaultStepMs.toFixed(2)} ms, fastest plans ${summary.bestStepMs.toFixed(2)} ms`);
+if (args.half) Object.assign(summary, { f32OperandStepMs: rows.reduce((t, r) => t + r.perStep * r.half.f32, 0), f16OperandStepMs: rows.reduce((t, r) => t + r.perStep * r.half.f16, 0) });
+log(`one step's matmuls: default plans ${summary.defaultStepMs.toFixed(2)} ms, fastest plans ${summary.bestStepMs.toFixed(2)} ms` +
+  (args.half ? `; the default plans with f32 operands ${summary.f32OperandStepMs.toFixed(2)} ms, with f16 operands ${summary.f16OperandStepMs.toFixed(2)} ms` : ''));
 if (args.json) process.stdout.write(JSON.stringify({ ...summary, rows }) + '\n');

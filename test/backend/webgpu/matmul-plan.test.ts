@@ -49,4 +49,17 @@ describe('tensor-core matmul plans', () => {
     expect(bare).not.toContain('f16(v');
     expect(bare).toContain('subgroupMatrixMultiplyAccumulate');
   });
+
+  it('reads f16 operands where asked (what operands written in f16 would save), f32 by default', () => {
+    const plan = defaultPlan(128, 128);
+    const f32 = tensorCoreMatmulCode(plan, true, false, 32, vec4).code;
+    expect(f32).toContain('var<storage, read> a: array<vec4f>;');
+    const half = tensorCoreMatmulCode(plan, true, false, 32, { ...vec4, halfOperands: true }).code;
+    expect(half).toContain('var<storage, read> a: array<vec4<f16>>;');
+    expect(half).toContain('var<storage, read> b: array<vec4<f16>>;');
+    expect(half).toContain('var r_sa: array<vec4<f16>,');
+    const scalar = tensorCoreMatmulCode(plan, false, false, 32, { vec4A: false, vec4B: false, directC: false, halfOperands: true }).code;
+    expect(scalar).toContain('var<storage, read> a: array<f16>;');
+    expect(scalar).toContain('var v = f16(0.0);');
+  });
 });

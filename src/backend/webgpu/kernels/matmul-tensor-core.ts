@@ -57,6 +57,8 @@ export interface TensorCoreVariant {
   vec4B: boolean;
   /** N is a multiple of 4, so C's rows are 16-byte aligned as the fragment stores need them. */
   directC: boolean;
+  /** Both operands are stored as f16 (staged as they are, with no rounding); by default f32. */
+  halfOperands?: boolean;
 }
 
 /**
@@ -68,7 +70,10 @@ export interface TensorCoreVariant {
 export type KernelAnatomy = 'full' | 'cached-loads' | 'no-staging';
 
 /** The kernel for a tile, transpose pair, subgroup size and variant. */
-export function tensorCoreMatmulCode(plan: TensorCorePlan, transA: boolean, transB: boolean, subgroupSize: number, { vec4A, vec4B, directC }: TensorCoreVariant, anatomy: KernelAnatomy = 'full'): { code: string; threads: number } {
+export function tensorCoreMatmulCode(plan: TensorCorePlan, transA: boolean, transB: boolean, subgroupSize: number, { vec4A, vec4B, directC, halfOperands = false }: TensorCoreVariant, anatomy: KernelAnatomy = 'full'): { code: string; threads: number } {
+  // the operands' element type in memory, and a vector of 4 of them
+  const scalar = halfOperands ? 'f16' : 'f32';
+  const vector = halfOperands ? 'vec4<f16>' : 'vec4f';
   const { bm, bn, sgr, sgc, fr, fc, bk: BK } = checkPlan(plan);
   const threads = sgr * sgc * subgroupSize;
   const L = 'subgroup_matrix_left<f16, 16, 16>';
@@ -103,7 +108,7 @@ export function tensorCoreMatmulCode(plan: TensorCorePlan, transA: boolean, tran
     const place = `let row = e / ${unitsPerRow}u;
         let col = (e % ${unitsPerRow}u) * ${width}u;`;
     const guard = units % threads === 0 ? 'true' : `e < ${units}u`;
-    const zero = vec4 ? 'vec4f(0.0)' : '0.0';
+    const zero = vec4 ? `${vector}(0.0)` : `${scalar}(0.0)`;
     const fetch = `
     for (var q = 0u; q < ${per}u; q++) {
       let e = lid + q * ${threads}u;
@@ -129,7 +134,7 @@ ${vec4 ? `        ${name}[at] = f16(v.x);
         ${name}[at + 3u] = f16(v.w);` : `        ${name}[at] = f16(v);`}
       }
     }`;
-    return { declare: `var r_${name}: array<${vec4 ? 'vec4f' : 'f32'}, ${per}>;`, fetch, put: anatomy === 'no-staging' ? '' : put };
+    return { declare: `var r_${name}: array<${vec4 ? vector : scalar}, ${per}>;`, fetch, put: anatomy === 'no-staging' ? '' : put };
   };
   const stA = staging('sa', 'a', A, strideA, globalA, vec4A);
   const stB = staging('sb', 'b', B, strideB, globalB, vec4B);
@@ -142,10 +147,10 @@ enable chromium_experimental_subgroup_matrix;
 diagnostic(off, chromium.subgroup_matrix_uniformity);
 struct Params { M: u32, N: u32, K: u32, kSplit: u32, accumulate: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-// a: ${transA ? '(K, M)' : '(M, K)'}${vec4A ? ', read as vec4s' : ''}
-@group(0) @binding(1) var<storage, read> a: array<${vec4A ? 'vec4f' : 'f32'}>;
-// b: ${transB ? '(N, K)' : '(K, N)'}${vec4B ? ', read as vec4s' : ''}
-@group(0) @binding(2) var<storage, read> b: array<${vec4B ? 'vec4f' : 'f32'}>;
+// a: ${transA ? '(K, M)' : '(M, K)'}${vec4A ? ', read as vec4s' : ''}, ${scalar}
+@group(0) @binding(1) var<storage, read> a: array<${vec4A ? vector : scalar}>;
+// b: ${transB ? '(N, K)' : '(K, N)'}${vec4B ? ', read as vec4s' : ''}, ${scalar}
+@group(0) @binding(2) var<storage, read> b: array<${vec4B ? vector : scalar}>;
 // c: (M, N), or (splits, M, N) partial products when K is split
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 var<workgroup> sa: array<f16, ${A.rows * strideA}>;

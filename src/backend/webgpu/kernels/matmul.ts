@@ -202,6 +202,11 @@ export interface MatmulOverride {
   splits?: number;
   /** Stages left out, for timing only (the product is then wrong). */
   anatomy?: KernelAnatomy;
+  /**
+   * a and b hold f16 elements, two to each of their 4-byte elements (their shapes still say the
+   * product's sizes): what operands written in f16 would save. Tools that measure it pack them.
+   */
+  halfOperands?: boolean;
 }
 
 /** The plan and K splits the mixed-precision path takes for a product of these sizes: the f32 kernel's tile and splits. */
@@ -216,12 +221,12 @@ function f32Pipeline(rt: GpuRuntime, tile: Tile, transA: boolean, transB: boolea
 }
 
 /** The compiled tensor-core kernel of a plan, transpose pair and the sizes' alignments. */
-function tensorCorePipeline(rt: GpuRuntime, p: TensorCorePlan, transA: boolean, transB: boolean, M: number, N: number, K: number, anatomy: KernelAnatomy): GPUComputePipeline {
+function tensorCorePipeline(rt: GpuRuntime, p: TensorCorePlan, transA: boolean, transB: boolean, M: number, N: number, K: number, anatomy: KernelAnatomy, halfOperands: boolean): GPUComputePipeline {
   const subgroupSize = rt.gpu.subgroupMatrix?.subgroupSize;
   if (!subgroupSize) throw new Error('matmul: mixed precision needs subgroup matrices, which this adapter lacks');
-  const variant = { vec4A: (transA ? M : K) % 4 === 0, vec4B: (transB ? K : N) % 4 === 0, directC: N % 4 === 0 };
+  const variant = { vec4A: (transA ? M : K) % 4 === 0, vec4B: (transB ? K : N) % 4 === 0, directC: N % 4 === 0, halfOperands };
   const flags = [variant.vec4A, variant.vec4B, variant.directC].map((f) => (f ? '1' : '0')).join('');
-  const key = `matmulTensorCore:${p.bm}x${p.bn}:${p.sgr}x${p.sgc}:${p.fr}x${p.fc}:${p.bk}:${transposes(transA, transB)}:${flags}${anatomy === 'full' ? '' : `:${anatomy}`}`;
+  const key = `matmulTensorCore:${p.bm}x${p.bn}:${p.sgr}x${p.sgc}:${p.fr}x${p.fc}:${p.bk}:${transposes(transA, transB)}:${flags}${halfOperands ? ':f16' : ''}${anatomy === 'full' ? '' : `:${anatomy}`}`;
   return rt.pipeline(key, tensorCoreMatmulCode(p, transA, transB, subgroupSize, variant, anatomy).code);
 }
 
@@ -252,7 +257,7 @@ export function matmul(rt: GpuRuntime, a: GpuTensor, b: GpuTensor, transA: boole
     splits = override?.splits ?? (override ? splitsFor(tilesOf(plan, M, N), M, N, K) : chosen.splits);
     // the default keeps the f32 kernel's splits, whole slices of its BK; an override's are whole slices of its plan
     step = override ? plan.bk : BK;
-    pipeline = tensorCorePipeline(rt, plan, transA, transB, M, N, K, override?.anatomy ?? 'full');
+    pipeline = tensorCorePipeline(rt, plan, transA, transB, M, N, K, override?.anatomy ?? 'full', override?.halfOperands ?? false);
   } else {
     const f32Tile = chooseTile(M, N, K);
     tile = f32Tile;
