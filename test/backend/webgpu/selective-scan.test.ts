@@ -18,7 +18,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, SelectiveScanInputs } from '../../../src/backend/backend.js';
 import { Rng } from '../../../src/util/rng.js';
-import { selectiveScanBackward } from '../../../src/backend/webgpu/kernels/selective-scan.js';
+import { selectiveScanBackward, type ScanBackwardOverride } from '../../../src/backend/webgpu/kernels/selective-scan.js';
+import type { WebGpuBackend as GpuBackend } from '../../../src/backend/webgpu/webgpu-backend.js';
 import { timeParallelFits } from '../../../src/backend/webgpu/kernels/selective-scan-time-parallel.js';
 import { cpu, gpu, noGpuReason, randomArray, toleranceRatio } from './gpu-fixture.js';
 
@@ -63,6 +64,39 @@ async function forwardBackward(be: Backend, data: ScanData, shape: ScanCase, kee
 
 const NAMES = ['y', 'du', 'dDelta', 'dB', 'dC', 'dALog', 'dD'];
 
+/** The tolerances of y and every gradient (the header says why), in NAMES order. */
+function tolerances({ batch, length, E }: ScanCase): { atol: number[]; rtol: number[] } {
+  const M = batch * length;
+  return {
+    atol: [1e-6, 1e-6, 1e-5, 1e-6 * Math.sqrt(E), 1e-6 * Math.sqrt(E), 1e-6 * Math.sqrt(M), 1e-6 * Math.sqrt(M)],
+    rtol: [1e-5, 1e-5, 1e-4, 1e-5, 1e-5, 1e-5, 1e-5],
+  };
+}
+
+/** A forward pass's saved states, then the backward kernel an override picks: a function giving du, dDelta, dB, dC, dALog, dD. */
+function backwardRunner(be: GpuBackend, data: ScanData, shape: ScanCase) {
+  const inputs = upload(be, data, shape);
+  const { saved } = be.selectiveScanForward(inputs, true);
+  const dy = be.upload(data.dy, [shape.batch * shape.length, shape.E]);
+  const run = async (override: ScanBackwardOverride, keepSaved = true): Promise<Float32Array[]> => {
+    // dALog and dD start as garbage: the backward pass must overwrite them.
+    const dALog = be.upload(new Float32Array(shape.E * shape.N).fill(9), [shape.E, shape.N]);
+    const dD = be.upload(new Float32Array(shape.E).fill(9), [shape.E]);
+    const g = selectiveScanBackward(be.rt, inputs as never, (keepSaved ? saved : null) as never, dy as never, dALog as never, dD as never, override);
+    return Promise.all([g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
+  };
+  /** The override refused before anything runs, with this message. */
+  const refuses = (override: ScanBackwardOverride) =>
+    expect(() => selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, be.zeros([shape.E, shape.N]) as never, be.zeros([shape.E]) as never, override));
+  return { run, refuses };
+}
+
+/** Every gradient of `got` (du .. dD) within tolerance of the cpu's `want` (y .. dD). */
+function expectGradients(got: Float32Array[], want: Float32Array[], shape: ScanCase, what: string): void {
+  const { atol, rtol } = tolerances(shape);
+  NAMES.slice(1).forEach((name, i) => expect(toleranceRatio(got[i], want[i + 1], atol[i + 1], rtol[i + 1]), `${name} ${what}`).toBeLessThanOrEqual(1));
+}
+
 describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReason})`}`, () => {
   const be = gpu!;
 
@@ -89,9 +123,7 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
       const want = await forwardBackward(cpu, data, shape, true);
       const withSaved = await forwardBackward(be, data, shape, true);
       const recomputed = await forwardBackward(be, data, shape, false);
-      const M = batch * length;
-      const atol = [1e-6, 1e-6, 1e-5, 1e-6 * Math.sqrt(E), 1e-6 * Math.sqrt(E), 1e-6 * Math.sqrt(M), 1e-6 * Math.sqrt(M)];
-      const rtol = [1e-5, 1e-5, 1e-4, 1e-5, 1e-5, 1e-5, 1e-5];
+      const { atol, rtol } = tolerances(shape);
       NAMES.forEach((name, i) => {
         expect(toleranceRatio(withSaved[i], want[i], atol[i], rtol[i]), name).toBeLessThanOrEqual(1);
         // The recomputed boundaries come from the same kernel: the same bits.
@@ -111,45 +143,21 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
 
   it('gives the same bits with one step between the backward pass\'s reductions as with the most that fit (the sums do not depend on it)', async () => {
     const shape = { batch: 3, length: 59, E: 40, N: 16 };
-    const data = scanData(new Rng(11), shape);
-    const inputs = upload(be, data, shape);
-    const { saved } = be.selectiveScanForward(inputs, true);
-    const dy = be.upload(data.dy, [shape.batch * shape.length, shape.E]);
-    const run = async (reduce?: number) => {
-      const dALog = be.zeros([shape.E, shape.N]);
-      const dD = be.zeros([shape.E]);
-      const g = selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, dALog as never, dD as never, { reduce });
-      return Promise.all([g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
-    };
-    const most = await run();
-    const one = await run(1);
+    const { run, refuses } = backwardRunner(be, scanData(new Rng(11), shape), shape);
+    const most = await run({});
+    const one = await run({ reduce: 1 });
     NAMES.slice(1).forEach((name, i) => expect(one[i], name).toEqual(most[i]));
-    expect(() => selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, be.zeros([40, 16]) as never, be.zeros([40]) as never, { reduce: 3 }))
-      .toThrow(/selective scan: reduce 3 is not a power of two up to \d+/);
+    refuses({ reduce: 3 }).toThrow(/selective scan: reduce 3 is not a power of two up to \d+/);
   });
 
   it('matches the cpu backend with fewer channels per workgroup, and refuses a count that is not a power of two up to the default', async () => {
     const shape = { batch: 3, length: 59, E: 40, N: 16 };
     const data = scanData(new Rng(12), shape);
     const want = await forwardBackward(cpu, data, shape, true);
-    const inputs = upload(be, data, shape);
-    const { saved } = be.selectiveScanForward(inputs, true);
-    const dy = be.upload(data.dy, [shape.batch * shape.length, shape.E]);
-    const M = shape.batch * shape.length;
-    const atol = [1e-6, 1e-5, 1e-6 * Math.sqrt(shape.E), 1e-6 * Math.sqrt(shape.E), 1e-6 * Math.sqrt(M), 1e-6 * Math.sqrt(M)];
-    const rtol = [1e-5, 1e-4, 1e-5, 1e-5, 1e-5, 1e-5];
-    for (const channels of [1, 4, 8]) {
-      const dALog = be.zeros([shape.E, shape.N]);
-      const dD = be.zeros([shape.E]);
-      const g = selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, dALog as never, dD as never, { channels });
-      const got = await Promise.all([g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
-      NAMES.slice(1).forEach((name, i) => expect(toleranceRatio(got[i], want[i + 1], atol[i], rtol[i]), `${name} at ${channels} channels`).toBeLessThanOrEqual(1));
-    }
+    const { run, refuses } = backwardRunner(be, data, shape);
+    for (const channels of [1, 4, 8]) expectGradients(await run({ channels }), want, shape, `at ${channels} channels`);
     for (const channels of [1, 4, 8]) expect(be.rt.pipelineKeys().some((k) => new RegExp(`^scanBackward:16:\\d+:${channels}$`).test(k)), `${channels} channels`).toBe(true);
-    for (const channels of [3, 32]) {
-      expect(() => selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, be.zeros([40, 16]) as never, be.zeros([40]) as never, { channels }))
-        .toThrow(`selective scan: ${channels} channels per workgroup is not a power of two up to 16`);
-    }
+    for (const channels of [3, 32]) refuses({ channels }).toThrow(`selective scan: ${channels} channels per workgroup is not a power of two up to 16`);
   });
 
   const timeParallel = timeParallelFits(be.rt.gpu.subgroupSize);
@@ -166,39 +174,20 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     it.skipIf(!timeParallel)(`the time-parallel backward kernel matches the cpu backend at 1, 2 and 4 passes, saved or recomputed (batch ${batch}, length ${length}, E ${E}, N ${N})`, async () => {
       const data = scanData(new Rng(batch * 7919 + length * 31 + E + N), shape);
       const want = await forwardBackward(cpu, data, shape, true);
-      const inputs = upload(be, data, shape);
-      const { saved } = be.selectiveScanForward(inputs, true);
-      const dy = be.upload(data.dy, [batch * length, E]);
-      const M = batch * length;
-      const atol = [1e-6, 1e-5, 1e-6 * Math.sqrt(E), 1e-6 * Math.sqrt(E), 1e-6 * Math.sqrt(M), 1e-6 * Math.sqrt(M)];
-      const rtol = [1e-5, 1e-4, 1e-5, 1e-5, 1e-5, 1e-5];
-      for (const [passes, keep] of [[1, true], [2, true], [4, false]] as const) {
-        const dALog = be.upload(new Float32Array(E * N).fill(9), [E, N]);
-        const dD = be.upload(new Float32Array(E).fill(9), [E]);
-        const g = selectiveScanBackward(be.rt, inputs as never, (keep ? saved : null) as never, dy as never, dALog as never, dD as never, { kernel: 'time-parallel', passes });
-        const got = await Promise.all([g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
-        NAMES.slice(1).forEach((name, i) => expect(toleranceRatio(got[i], want[i + 1], atol[i], rtol[i]), `${name} at ${passes} passes`).toBeLessThanOrEqual(1));
+      const { run } = backwardRunner(be, data, shape);
+      for (const [passes, keepSaved] of [[1, true], [2, true], [4, false]] as const) {
+        expectGradients(await run({ kernel: 'time-parallel', passes }, keepSaved), want, shape, `at ${passes} passes${keepSaved ? '' : ', recomputed'}`);
       }
     });
   }
 
   it.skipIf(!timeParallel)('the time-parallel kernel gives the same bits run after run, and refuses a pass count other than 1, 2 or 4', async () => {
     const shape = { batch: 2, length: 70, E: 20, N: 16 };
-    const data = scanData(new Rng(5), shape);
-    const inputs = upload(be, data, shape);
-    const { saved } = be.selectiveScanForward(inputs, true);
-    const dy = be.upload(data.dy, [shape.batch * shape.length, shape.E]);
-    const run = async () => {
-      const dALog = be.zeros([shape.E, shape.N]);
-      const dD = be.zeros([shape.E]);
-      const g = selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, dALog as never, dD as never, { kernel: 'time-parallel' });
-      return Promise.all([g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
-    };
-    const first = await run();
-    const second = await run();
+    const { run, refuses } = backwardRunner(be, scanData(new Rng(5), shape), shape);
+    const first = await run({ kernel: 'time-parallel' });
+    const second = await run({ kernel: 'time-parallel' });
     NAMES.slice(1).forEach((name, i) => expect(second[i], name).toEqual(first[i]));
-    expect(() => selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, be.zeros([20, 16]) as never, be.zeros([20]) as never, { kernel: 'time-parallel', passes: 3 }))
-      .toThrow('selective scan: 3 passes is not 1, 2 or 4');
+    refuses({ kernel: 'time-parallel', passes: 3 }).toThrow('selective scan: 3 passes is not 1, 2 or 4');
   });
 
   it('gives the same bits run after run (no atomics, fixed-order sums)', async () => {
