@@ -181,13 +181,20 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     });
   }
 
-  it.skipIf(!timeParallel)('the time-parallel kernel gives the same bits run after run, and refuses a pass count other than 1, 2 or 4', async () => {
+  it.skipIf(!timeParallel)('the time-parallel kernel gives the same bits run after run, and refuses a pass count other than 1, 2 or 4 and a state size whose chunk does not fit the workgroup memory', async () => {
     const shape = { batch: 2, length: 70, E: 20, N: 16 };
     const { run, refuses } = backwardRunner(be, scanData(new Rng(5), shape), shape);
     const first = await run({ kernel: 'time-parallel' });
     const second = await run({ kernel: 'time-parallel' });
     NAMES.slice(1).forEach((name, i) => expect(second[i], name).toEqual(first[i]));
     refuses({ kernel: 'time-parallel', passes: 3 }).toThrow('selective scan: 3 passes is not 1, 2 or 4');
+    // 32 states need 45,344 bytes of workgroup memory at one pass: more than the 32 KB lavapipe and the H200 give
+    const wide = { batch: 1, length: 20, E: 8, N: 32 };
+    const limit = be.rt.device.limits.maxComputeWorkgroupStorageSize;
+    if (limit < 45344) {
+      backwardRunner(be, scanData(new Rng(6), wide), wide).refuses({ kernel: 'time-parallel', passes: 1 })
+        .toThrow(`selective scan: the time-parallel kernel at 32 states and 1 passes needs 45344 bytes of workgroup memory, more than this device's ${limit}`);
+    }
   });
 
   it('gives the same bits run after run (no atomics, fixed-order sums)', async () => {

@@ -21,7 +21,8 @@
  * chunk, so the partials that columnSums adds up are per group of W P channels. Sums run in a fixed
  * order: the same bits run after run. Needs one subgroup size, a power of two that divides T; lanes are
  * invocations lid % S of subgroup lid / S, as on NVIDIA and lavapipe (selective-scan-subgroup.ts
- * assumes the same).
+ * assumes the same). The chunk's B and C sit in workgroup memory for all N states, so the 32 KB Dawn
+ * gives hold N up to 16 (timeParallelBytes; the host refuses a larger N).
  */
 import { BACKWARD_BINDINGS, CHUNK } from './selective-scan-parts.js';
 
@@ -33,6 +34,14 @@ export const TIME_SUBGROUPS = 8;
 /** True where the subgroup size lets the lanes split a chunk evenly. */
 export function timeParallelFits(subgroupSize: number | null): subgroupSize is number {
   return subgroupSize !== null && subgroupSize >= 2 && (subgroupSize & (subgroupSize - 1)) === 0 && TIME_CHUNK % subgroupSize === 0;
+}
+
+/** Workgroup memory of the kernel at N states and `passes` passes (bytes), as the WGSL below declares it. */
+export function timeParallelBytes(N: number, passes: number): number {
+  const T = TIME_CHUNK;
+  const W = TIME_SUBGROUPS;
+  const channels = W * passes;
+  return 4 * (2 * T * N + 3 * T * W + 2 * W * T + 2 * N * (T + 1) + 2 * channels * N + channels);
 }
 
 /** One round per power of two below the lane count: `lines(d)` for d = 1, 2, 4, ... */
@@ -61,8 +70,10 @@ var<workgroup> s_delta: array<f32, T * W>;
 var<workgroup> s_dy: array<f32, T * W>;
 // the dB (q = 0) and dC (q = 1) terms of one state: (2, W, T)
 var<workgroup> sRed: array<f32, 2u * W * T>;
-// the chunk's dB and dC summed over the workgroup's channels so far: (2, T, N)
-var<workgroup> sAcc: array<f32, 2u * T * N>;
+// the chunk's dB and dC summed over the workgroup's channels so far: (2, N, T + 1), rows padded so that
+// both the adds (along t) and the final copy (along n) spread over the memory banks
+const TP = T + 1u;
+var<workgroup> sAcc: array<f32, 2u * N * TP>;
 // per (channel of the workgroup, state): a_t dh_t at the first step of the chunk to the right, and dA_log
 var<workgroup> sCarry: array<f32, CH * N>;
 var<workgroup> sDA: array<f32, CH * N>;
@@ -92,7 +103,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       sB[i] = bm[rowBase * N + i];
       sC[i] = cm[rowBase * N + i];
     }
-    for (var i = lid; i < 2u * T * N; i += WG) { sAcc[i] = 0.0; }
+    for (var i = lid; i < 2u * N * TP; i += WG) { sAcc[i] = 0.0; }
     for (var p = 0u; p < P; p++) {
       let cw = wid.x * CH + p * W;
       let e = cw + sg;
@@ -252,7 +263,7 @@ ${rounds(lanes, (d) => `        {
           let tt = o % count;
           var s = 0.0;
           for (var w = 0u; w < W; w++) { s += sRed[(q * W + w) * T + tt]; }
-          sAcc[(q * T + tt) * N + n] += s;
+          sAcc[(q * N + n) * TP + tt] += s;
         }
         workgroupBarrier();
       }
@@ -285,7 +296,7 @@ ${rounds(lanes, (d) => `        {
     for (var i = lid; i < 2u * count * N; i += WG) {
       let q = i / (count * N);
       let j = i % (count * N);
-      partialBC[(q * nwg.x + wid.x) * M * N + rowBase * N + j] = sAcc[q * T * N + j];
+      partialBC[(q * nwg.x + wid.x) * M * N + rowBase * N + j] = sAcc[(q * N + j % N) * TP + j / N];
     }
   }
   workgroupBarrier();

@@ -44,7 +44,7 @@ import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
 import { BACKWARD_BINDINGS, CHUNK, constants, FORWARD_BINDINGS, FORWARD_STEP_HEAD, stageChunk, THREAD_COORDINATES } from './selective-scan-parts.js';
 import { forwardSubgroupCode, subgroupScanFits } from './selective-scan-subgroup.js';
-import { TIME_CHUNK, TIME_SUBGROUPS, timeParallelBackwardCode, timeParallelFits } from './selective-scan-time-parallel.js';
+import { TIME_CHUNK, TIME_SUBGROUPS, timeParallelBackwardCode, timeParallelBytes, timeParallelFits } from './selective-scan-time-parallel.js';
 
 /**
  * Backward steps between two reductions of the dB, dC, du and dDelta terms that the device's workgroup
@@ -292,6 +292,9 @@ function backwardPipeline(rt: GpuRuntime, lay: ScanLayout, batch: number, overri
     const fitting = [4, 2, 1].find((p) => Math.ceil(E / (TIME_SUBGROUPS * p)) * batch >= TIME_PARALLEL_GROUPS) ?? 1;
     const passes = override.passes ?? fitting;
     if (![1, 2, 4].includes(passes)) throw new Error(`selective scan: ${passes} passes is not 1, 2 or 4`);
+    const bytes = timeParallelBytes(N, passes);
+    const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
+    if (bytes > limit) throw new Error(`selective scan: the time-parallel kernel at ${N} states and ${passes} passes needs ${bytes} bytes of workgroup memory, more than this device's ${limit}`);
     return { pipeline: rt.pipeline(`scanBackwardTimeParallel:${N}:${lanes}:${passes}`, timeParallelBackwardCode(N, lanes, passes)), groups: Math.ceil(E / (TIME_SUBGROUPS * passes)), reduce: 0 };
   }
   const ch = override.channels ?? lay.ch;
