@@ -20,7 +20,7 @@ import type { Backend, SelectiveScanInputs } from '../../../src/backend/backend.
 import { Rng } from '../../../src/util/rng.js';
 import { selectiveScanBackward, type ScanBackwardOverride } from '../../../src/backend/webgpu/kernels/selective-scan.js';
 import type { WebGpuBackend as GpuBackend } from '../../../src/backend/webgpu/webgpu-backend.js';
-import { timeParallelFits } from '../../../src/backend/webgpu/kernels/selective-scan-time-parallel.js';
+import { timeParallelBytes, timeParallelFits } from '../../../src/backend/webgpu/kernels/selective-scan-time-parallel.js';
 import { cpu, gpu, noGpuReason, randomArray, toleranceRatio } from './gpu-fixture.js';
 
 interface ScanCase {
@@ -168,6 +168,9 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     { batch: 2, length: 64, E: 9, N: 4 },
     { batch: 2, length: 65, E: 33, N: 3 },
     { batch: 1, length: 300, E: 24, N: 8 },
+    // chunks of 32 and 16 steps: more states leave less workgroup memory for steps
+    { batch: 2, length: 50, E: 12, N: 32 },
+    { batch: 1, length: 40, E: 10, N: 64 },
   ];
   for (const shape of timeCases) {
     const { batch, length, E, N } = shape;
@@ -175,7 +178,9 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
       const data = scanData(new Rng(batch * 7919 + length * 31 + E + N), shape);
       const want = await forwardBackward(cpu, data, shape, true);
       const { run } = backwardRunner(be, data, shape);
+      const limit = be.rt.device.limits.maxComputeWorkgroupStorageSize;
       for (const [passes, keepSaved] of [[1, true], [2, true], [4, false]] as const) {
+        if (timeParallelBytes(N, passes) > limit) continue;
         expectGradients(await run({ kernel: 'time-parallel', passes }, keepSaved), want, shape, `at ${passes} passes${keepSaved ? '' : ', recomputed'}`);
       }
     });
@@ -188,12 +193,18 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     const second = await run({ kernel: 'time-parallel' });
     NAMES.slice(1).forEach((name, i) => expect(second[i], name).toEqual(first[i]));
     refuses({ kernel: 'time-parallel', passes: 3 }).toThrow('selective scan: 3 passes is not 1, 2 or 4');
-    // 32 states need 45,344 bytes of workgroup memory at one pass: more than the 32 KB lavapipe and the H200 give
-    const wide = { batch: 1, length: 20, E: 8, N: 32 };
+    // 128 states need 44,576 bytes of workgroup memory at one pass (chunks of 16 steps): more than the 32 KB lavapipe and the H200 give
+    const wide = { batch: 1, length: 20, E: 8, N: 128 };
     const limit = be.rt.device.limits.maxComputeWorkgroupStorageSize;
-    if (limit < 45344) {
-      backwardRunner(be, scanData(new Rng(6), wide), wide).refuses({ kernel: 'time-parallel', passes: 1 })
-        .toThrow(`selective scan: the time-parallel kernel at 32 states and 1 passes needs 45344 bytes of workgroup memory, more than this device's ${limit}`);
+    const bytes = timeParallelBytes(128, 1);
+    if (limit < bytes) {
+      // refused before anything runs (the forward kernel itself does not fit 128 states in 32 KB)
+      const inputs = upload(be, scanData(new Rng(6), wide), wide);
+      const dy = be.zeros([wide.batch * wide.length, wide.E]);
+      const refusesWide = (override: ScanBackwardOverride) =>
+        expect(() => selectiveScanBackward(be.rt, inputs as never, null, dy as never, be.zeros([wide.E, wide.N]) as never, be.zeros([wide.E]) as never, override));
+      refusesWide({ kernel: 'time-parallel', passes: 1 }).toThrow(`selective scan: the time-parallel kernel at 128 states and 1 passes needs ${bytes} bytes of workgroup memory, more than this device's ${limit}`);
+      refusesWide({ kernel: 'time-parallel' }).toThrow(`selective scan: the time-parallel kernel at 128 states and 1 passes needs ${bytes} bytes`);
     }
   });
 

@@ -12,7 +12,7 @@
  * - du and dDelta are sums over the states, so each lane adds them up in registers as the states go by,
  *   with no reduction at all; dA_log sums over time with one subgroupAdd a state; dB and dC, sums over
  *   the channels, go through workgroup memory, W subgroups (channels) at a time;
- * - time is walked in chunks of T steps (lanes x steps per lane) from the last, each starting from
+ * - time is walked in chunks of T steps (lanes x steps per lane; timeChunk) from the last, each starting from
  *   the forward pass's saved state at its first step (T is a multiple of the forward kernel's chunk)
  *   and handing the gradient a_t dh_t at its first step to the chunk before it.
  *
@@ -21,24 +21,31 @@
  * chunk, so the partials that columnSums adds up are per group of W P channels. Sums run in a fixed
  * order: the same bits run after run. Needs one subgroup size, a power of two that divides T; lanes are
  * invocations lid % S of subgroup lid / S, as on NVIDIA and lavapipe (selective-scan-subgroup.ts
- * assumes the same). The chunk's B and C sit in workgroup memory for all N states, so the 32 KB Dawn
- * gives hold N up to 16 (timeParallelBytes; the host refuses a larger N).
+ * assumes the same). The chunk's B and C sit in workgroup memory for all N states, so chunks shorten as N
+ * grows (timeChunk) and the host refuses what still does not fit (timeParallelBytes): in the 32 KB
+ * Dawn gives, N up to 32 at any pass count and 64 at 1 or 2, on lanes that divide the chunk.
  */
 import { BACKWARD_BINDINGS, CHUNK } from './selective-scan-parts.js';
 
-/** Steps per chunk of the time-parallel backward kernel (a multiple of the forward kernel's CHUNK). */
-export const TIME_CHUNK = 64;
+/**
+ * Steps per chunk of the time-parallel backward kernel at N states: 64, fewer where the chunk's B and C
+ * (T N floats each) would crowd the workgroup memory. Each is a multiple of the forward kernel's CHUNK,
+ * so every chunk starts at a saved state.
+ */
+export function timeChunk(N: number): number {
+  return N <= 16 ? 64 : N <= 32 ? 32 : CHUNK;
+}
 /** Subgroups (channels at once) per workgroup. */
 export const TIME_SUBGROUPS = 8;
 
-/** True where the subgroup size lets the lanes split a chunk evenly. */
+/** True where the device has one subgroup size that splits the longest chunk (64 steps) evenly. */
 export function timeParallelFits(subgroupSize: number | null): subgroupSize is number {
-  return subgroupSize !== null && subgroupSize >= 2 && (subgroupSize & (subgroupSize - 1)) === 0 && TIME_CHUNK % subgroupSize === 0;
+  return subgroupSize !== null && subgroupSize >= 2 && (subgroupSize & (subgroupSize - 1)) === 0 && 64 % subgroupSize === 0;
 }
 
 /** Workgroup memory of the kernel at N states and `passes` passes (bytes), as the WGSL below declares it. */
 export function timeParallelBytes(N: number, passes: number): number {
-  const T = TIME_CHUNK;
+  const T = timeChunk(N);
   const W = TIME_SUBGROUPS;
   const channels = W * passes;
   return 4 * (2 * T * N + 3 * T * W + 2 * W * T + 2 * N * (T + 1) + 2 * channels * N + channels);
@@ -53,8 +60,8 @@ ${BACKWARD_BINDINGS}
 const N = ${N}u;
 // lanes per subgroup, steps per lane, steps per chunk
 const S = ${lanes}u;
-const I = ${TIME_CHUNK / lanes}u;
-const T = ${TIME_CHUNK}u;
+const I = ${timeChunk(N) / lanes}u;
+const T = ${timeChunk(N)}u;
 // subgroups per workgroup, passes over W channels, channels per workgroup
 const W = ${TIME_SUBGROUPS}u;
 const P = ${passes}u;

@@ -44,7 +44,7 @@ import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
 import { BACKWARD_BINDINGS, CHUNK, constants, FORWARD_BINDINGS, FORWARD_STEP_HEAD, stageChunk, THREAD_COORDINATES } from './selective-scan-parts.js';
 import { forwardSubgroupCode, subgroupScanFits } from './selective-scan-subgroup.js';
-import { TIME_CHUNK, TIME_SUBGROUPS, timeParallelBackwardCode, timeParallelBytes, timeParallelFits } from './selective-scan-time-parallel.js';
+import { TIME_SUBGROUPS, timeChunk, timeParallelBackwardCode, timeParallelBytes, timeParallelFits } from './selective-scan-time-parallel.js';
 
 /**
  * Backward steps between two reductions of the dB, dC, du and dDelta terms that the device's workgroup
@@ -276,7 +276,7 @@ export interface ScanBackwardOverride {
   channels?: number;
   /** The time-parallel kernel instead of the step-by-step one. */
   kernel?: ScanBackwardKernel;
-  /** Time-parallel: passes of TIME_SUBGROUPS channels per workgroup (1, 2 or 4; by default the most that leave 1024 workgroups). */
+  /** Time-parallel: passes of TIME_SUBGROUPS channels per workgroup (1, 2 or 4; by default the most that fit and leave 1024 workgroups). */
   passes?: number;
 }
 
@@ -288,14 +288,19 @@ function backwardPipeline(rt: GpuRuntime, lay: ScanLayout, batch: number, overri
   const { E, N } = lay;
   if (override.kernel === 'time-parallel') {
     const lanes = rt.gpu.subgroupSize;
-    if (!timeParallelFits(lanes)) throw new Error(`selective scan: the time-parallel kernel needs one subgroup size, a power of two dividing ${TIME_CHUNK} (this device: ${lanes ?? 'none'})`);
-    const fitting = [4, 2, 1].find((p) => Math.ceil(E / (TIME_SUBGROUPS * p)) * batch >= TIME_PARALLEL_GROUPS) ?? 1;
-    const passes = override.passes ?? fitting;
-    if (![1, 2, 4].includes(passes)) throw new Error(`selective scan: ${passes} passes is not 1, 2 or 4`);
-    const bytes = timeParallelBytes(N, passes);
+    if (!timeParallelFits(lanes)) throw new Error(`selective scan: the time-parallel kernel needs one subgroup size, a power of two up to 64 (this device: ${lanes ?? 'none'})`);
+    if (timeChunk(N) % lanes !== 0) throw new Error(`selective scan: the time-parallel kernel walks ${N} states in chunks of ${timeChunk(N)} steps, which ${lanes} lanes do not divide`);
     const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
-    if (bytes > limit) throw new Error(`selective scan: the time-parallel kernel at ${N} states and ${passes} passes needs ${bytes} bytes of workgroup memory, more than this device's ${limit}`);
-    return { pipeline: rt.pipeline(`scanBackwardTimeParallel:${N}:${lanes}:${passes}`, timeParallelBackwardCode(N, lanes, passes)), groups: Math.ceil(E / (TIME_SUBGROUPS * passes)), reduce: 0 };
+    if (override.passes !== undefined && ![1, 2, 4].includes(override.passes)) throw new Error(`selective scan: ${override.passes} passes is not 1, 2 or 4`);
+    const fitting = (override.passes === undefined ? [4, 2, 1] : [override.passes]).filter((p) => timeParallelBytes(N, p) <= limit);
+    if (fitting.length === 0) {
+      const passes = override.passes ?? 1;
+      throw new Error(`selective scan: the time-parallel kernel at ${N} states and ${passes} passes needs ${timeParallelBytes(N, passes)} bytes of workgroup memory, more than this device's ${limit}`);
+    }
+    // the most passes that fit and still leave enough workgroups, else the fewest that fit
+    const groupsAt = (p: number) => Math.ceil(E / (TIME_SUBGROUPS * p));
+    const passes = fitting.find((p) => groupsAt(p) * batch >= TIME_PARALLEL_GROUPS) ?? fitting[fitting.length - 1];
+    return { pipeline: rt.pipeline(`scanBackwardTimeParallel:${N}:${lanes}:${passes}`, timeParallelBackwardCode(N, lanes, passes)), groups: groupsAt(passes), reduce: 0 };
   }
   const ch = override.channels ?? lay.ch;
   if (override.channels !== undefined && !(Number.isInteger(Math.log2(ch)) && ch <= lay.ch)) throw new Error(`selective scan: ${ch} channels per workgroup is not a power of two up to ${lay.ch}`);
