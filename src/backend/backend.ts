@@ -104,6 +104,8 @@ export interface SizeLimits {
   tensor: { elements: number; bytes: number; what: string };
   /** Sequences in one batch, where a kernel runs one workgroup per sequence. */
   batch?: { max: number; what: string };
+  /** A Mamba's state size (d_state), where the scan keeps a channel's states in a workgroup. */
+  stateSize?: { max: number; what: string };
 }
 
 export interface Backend extends TransformerOps, ProbeOps {

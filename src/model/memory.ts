@@ -164,4 +164,7 @@ export function checkBatchFits(backend: Backend, config: ModelConfig, batch: num
   const limits = backend.sizeLimits();
   // The batch limit is the Mamba scan's; the transformer has no kernel of one workgroup per sequence.
   checkStepFits(need, config.architecture === 'mamba' ? limits : { ...limits, batch: undefined }, flag);
+  if (config.architecture === 'mamba' && limits.stateSize && config.d_state > limits.stateSize.max) {
+    throw new UserError(`d_state ${config.d_state}: more than ${limits.stateSize.what} (the cpu backend has no such limit)`);
+  }
 }

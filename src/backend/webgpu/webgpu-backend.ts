@@ -19,7 +19,7 @@ import { matmul } from './kernels/matmul.js';
 import { argmaxRows, shiftScaleColumns } from './kernels/probe-ops.js';
 import { solveRidge } from './kernels/ridge-solve.js';
 import { rmsNormBackward, rmsNormForward } from './kernels/rms-norm.js';
-import { MAX_SCAN_BATCH, selectiveScanBackward, selectiveScanForward, selectiveScanStep, type ScanBackwardKernel } from './kernels/selective-scan.js';
+import { MAX_SCAN_BATCH, mostScanStates, selectiveScanBackward, selectiveScanForward, selectiveScanStep, type ScanBackwardKernel } from './kernels/selective-scan.js';
 import { GpuRuntime, GpuTensor } from './runtime.js';
 
 const g = (t: Tensor) => t as GpuTensor;
@@ -60,12 +60,14 @@ export class WebGpuBackend implements Backend {
    * both to the adapter's maxima). WebGPU reports no memory size, so the total is not checked here.
    */
   sizeLimits(): SizeLimits {
-    const { maxBufferSize, maxStorageBufferBindingSize } = this.rt.device.limits;
+    const { maxBufferSize, maxStorageBufferBindingSize, maxComputeWorkgroupStorageSize } = this.rt.device.limits;
+    const states = mostScanStates(maxComputeWorkgroupStorageSize);
     const [name, bytes] = maxStorageBufferBindingSize <= maxBufferSize ? ['maxStorageBufferBindingSize', maxStorageBufferBindingSize] : ['maxBufferSize', maxBufferSize];
     return {
       memory: null,
       tensor: { elements: Infinity, bytes, what: `the device's ${name} of ${formatBytes(bytes)}` },
       batch: { max: MAX_SCAN_BATCH, what: `the ${MAX_SCAN_BATCH} sequences the webgpu selective scan runs in one dispatch` },
+      stateSize: { max: states, what: `the ${states} states the webgpu selective scan holds in the device's ${formatBytes(maxComputeWorkgroupStorageSize)} of workgroup memory` },
     };
   }
 

@@ -18,7 +18,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, SelectiveScanInputs } from '../../../src/backend/backend.js';
 import { Rng } from '../../../src/util/rng.js';
-import { selectiveScanBackward, type ScanBackwardOverride } from '../../../src/backend/webgpu/kernels/selective-scan.js';
+import { mostScanStates, selectiveScanBackward, type ScanBackwardOverride } from '../../../src/backend/webgpu/kernels/selective-scan.js';
+import { configFromPreset } from '../../../src/model/config.js';
+import { checkBatchFits } from '../../../src/model/memory.js';
+import { formatBytes } from '../../../src/util/output.js';
 import type { WebGpuBackend as GpuBackend } from '../../../src/backend/webgpu/webgpu-backend.js';
 import { timeParallelBytes, timeParallelFits } from '../../../src/backend/webgpu/kernels/selective-scan-time-parallel.js';
 import { cpu, gpu, noGpuReason, randomArray, toleranceRatio } from './gpu-fixture.js';
@@ -206,6 +209,21 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
       refusesWide({ kernel: 'time-parallel', passes: 1 }).toThrow(`selective scan: the time-parallel kernel at 128 states and 1 passes needs ${bytes} bytes of workgroup memory, more than this device's ${limit}`);
       refusesWide({ kernel: 'time-parallel' }).toThrow(`selective scan: the time-parallel kernel at 128 states and 1 passes needs ${bytes} bytes`);
     }
+  });
+
+  it('runs the most states a channel its workgroup memory holds, and refuses a d_state beyond them in one line before anything runs', async () => {
+    const limit = be.rt.device.limits.maxComputeWorkgroupStorageSize;
+    const most = mostScanStates(limit);
+    expect(most).toBeGreaterThanOrEqual(64);
+    const shape = { batch: 1, length: 20, E: 6, N: most };
+    const data = scanData(new Rng(13), shape);
+    const want = await forwardBackward(cpu, data, shape, true);
+    const got = await forwardBackward(be, data, shape, true);
+    const { atol, rtol } = tolerances(shape);
+    NAMES.forEach((name, i) => expect(toleranceRatio(got[i], want[i], atol[i], rtol[i]), `${name} at ${most} states`).toBeLessThanOrEqual(1));
+    const config = configFromPreset('tiny', 61, 59, { d_state: most + 1 });
+    expect(() => checkBatchFits(be, config, 2, 59, '--batch 2'))
+      .toThrow(`d_state ${most + 1}: more than the ${most} states the webgpu selective scan holds in the device's ${formatBytes(limit)} of workgroup memory (the cpu backend has no such limit)`);
   });
 
   it('gives the same bits run after run (no atomics, fixed-order sums)', async () => {

@@ -62,6 +62,22 @@ function reduceSteps(maxWorkgroupBytes: number, N: number, ch: number): number {
   while (steps > 1 && fixed + steps * 2 * (ch * (N + 1) + N * (ch + 1)) > floats) steps /= 2;
   return steps;
 }
+/**
+ * The most states a channel the scan's kernels hold in `limitBytes` of workgroup memory: the forward
+ * kernel's chunk with its per-state terms, and the backward kernel's at one step between reductions.
+ * Every N up to it fits (the count is where the first one does not).
+ */
+export function mostScanStates(limitBytes: number): number {
+  const floats = limitBytes / 4;
+  for (let N = 1; N <= THREADS; N++) {
+    const ch = channelsFor(N);
+    const forward = 2 * CHUNK * N + 2 * CHUNK * ch + CHUNK * ch * (N + 1);
+    const backward = 2 * CHUNK * N + 3 * CHUNK * ch + CHUNK * ch * N + 2 * (ch * (N + 1) + N * (ch + 1));
+    if (forward > floats || backward > floats) return N - 1;
+  }
+  return THREADS;
+}
+
 /** Threads per workgroup (at most): CH channels x N states. */
 const THREADS = 256;
 /** Channels per workgroup (at most): workgroup memory grows with CHUNK x CH (u, delta, dy of the chunk). */
