@@ -55,11 +55,15 @@ import { TIME_SUBGROUPS, timeChunk, timeParallelBackwardCode, timeParallelBytes,
  * against 1.30 with 8 and 2.15 with 16.
  */
 const DEFAULT_REDUCE_STEPS = 4;
+
+/** Workgroup memory (floats) of the forward kernel that sums through it: the chunk's B, C, u, delta and per-state terms. */
+const forwardFloats = (N: number, ch: number) => 2 * CHUNK * N + 2 * CHUNK * ch + CHUNK * ch * (N + 1);
+/** Workgroup memory (floats) of the backward kernel with `steps` between reductions: the chunk's inputs and states, and the terms. */
+const backwardFloats = (N: number, ch: number, steps: number) => 2 * CHUNK * N + 3 * CHUNK * ch + CHUNK * ch * N + steps * 2 * (ch * (N + 1) + N * (ch + 1));
+
 function reduceSteps(maxWorkgroupBytes: number, N: number, ch: number): number {
-  const floats = maxWorkgroupBytes / 4;
-  const fixed = 2 * CHUNK * N + 3 * CHUNK * ch + CHUNK * ch * N;
   let steps = CHUNK;
-  while (steps > 1 && fixed + steps * 2 * (ch * (N + 1) + N * (ch + 1)) > floats) steps /= 2;
+  while (steps > 1 && backwardFloats(N, ch, steps) > maxWorkgroupBytes / 4) steps /= 2;
   return steps;
 }
 /**
@@ -71,9 +75,7 @@ export function mostScanStates(limitBytes: number): number {
   const floats = limitBytes / 4;
   for (let N = 1; N <= THREADS; N++) {
     const ch = channelsFor(N);
-    const forward = 2 * CHUNK * N + 2 * CHUNK * ch + CHUNK * ch * (N + 1);
-    const backward = 2 * CHUNK * N + 3 * CHUNK * ch + CHUNK * ch * N + 2 * (ch * (N + 1) + N * (ch + 1));
-    if (forward > floats || backward > floats) return N - 1;
+    if (forwardFloats(N, ch) > floats || backwardFloats(N, ch, 1) > floats) return N - 1;
   }
   return THREADS;
 }
