@@ -40,8 +40,8 @@ const dist = new URL('../dist/src/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
 const { openGpu } = await load('backend/webgpu/device.js');
 const { WebGpuBackend } = await load('backend/webgpu/webgpu-backend.js');
-const { matmul, tensorCorePlanFor } = await load('backend/webgpu/kernels/matmul.js');
-const { checkPlan } = await load('backend/webgpu/kernels/matmul-tensor-core.js');
+const { defaultSplits, matmul, tensorCorePlanFor } = await load('backend/webgpu/kernels/matmul.js');
+const { checkPlan, tensorCoreWorkgroupBytes } = await load('backend/webgpu/kernels/matmul-tensor-core.js');
 const { Rng } = await load('util/rng.js');
 const { GpuTensor, groupsFor } = await load('backend/webgpu/runtime.js');
 
@@ -75,12 +75,6 @@ const CANDIDATES = [
 ];
 const plans = (args.plans ? args.plans.split(',') : CANDIDATES).map(parsePlan);
 const label = (p) => `${p.bm}x${p.bn}:${p.sgr}x${p.sgc}:${p.fr}x${p.fc}:${p.bk}`;
-// f16 slices (rows padded by 8 halves) and the f32 edge scratch, as matmul-tensor-core.ts declares them
-const workgroupBytes = (p, transA, transB) => {
-  const a = transA ? p.bk * (p.bm + 8) : p.bm * (p.bk + 8);
-  const b = transB ? p.bn * (p.bk + 8) : p.bk * (p.bn + 8);
-  return 2 * (a + b) + 4 * p.sgr * p.sgc * 256;
-};
 const limit = gpu.device.limits.maxComputeWorkgroupStorageSize;
 
 /**
@@ -135,12 +129,11 @@ for (const s of products) {
   // Every variant: the default, each plan that fits, and with --splits each at other split counts.
   const variants = [{ what: 'default', override: undefined }];
   for (const plan of plans) {
-    if (workgroupBytes(plan, transA, transB) > limit) continue;
+    if (tensorCoreWorkgroupBytes(plan, transA, transB) > limit) continue;
     if (plan.bm > 2 * Math.max(M, 16) || plan.bn > 2 * Math.max(N, 16)) continue;
     variants.push({ what: label(plan), override: { plan } });
     if (args.splits) {
-      const tiles = Math.ceil(M / plan.bm) * Math.ceil(N / plan.bn);
-      const base = Math.max(1, Math.min(Math.ceil(256 / tiles), Math.floor(K / 128), 64));
+      const base = defaultSplits(plan, M, N, K);
       for (const splits of new Set([Math.max(1, base >> 1), base * 2].filter((x) => x !== base && K / x >= 64))) {
         variants.push({ what: `${label(plan)}/${splits}`, override: { plan, splits } });
       }

@@ -69,6 +69,27 @@ export interface TensorCoreVariant {
  */
 export type KernelAnatomy = 'full' | 'cached-loads' | 'no-staging';
 
+/**
+ * The slices of op(A) and op(B) a workgroup stages: each along the operand's contiguous axis in memory
+ * (conflict-free stores from coalesced loads), read column-major by the fragment loads where that axis
+ * is the other one. Rows are padded by 8 halves (16 bytes) so the fragment loads spread over the banks.
+ */
+function stagedSlices({ bm, bn, bk }: TensorCorePlan, transA: boolean, transB: boolean) {
+  const slice = (rows: number, cols: number, major: 'row_major' | 'col_major') => ({ rows, cols, major, stride: cols + 8 });
+  return {
+    // A stored (K, M): slice k-major; A stored (M, K): slice m-major
+    A: transA ? slice(bk, bm, 'col_major') : slice(bm, bk, 'row_major'),
+    // B stored (N, K): slice n-major; B stored (K, N): slice k-major
+    B: transB ? slice(bn, bk, 'col_major') : slice(bk, bn, 'row_major'),
+  };
+}
+
+/** Workgroup memory of a plan's kernel (bytes): the two f16 slices and the f32 scratch of one fragment per subgroup. */
+export function tensorCoreWorkgroupBytes(plan: TensorCorePlan, transA: boolean, transB: boolean): number {
+  const { A, B } = stagedSlices(plan, transA, transB);
+  return 2 * (A.rows * A.stride + B.rows * B.stride) + 4 * plan.sgr * plan.sgc * 256;
+}
+
 /** The kernel for a tile, transpose pair, subgroup size and variant. */
 export function tensorCoreMatmulCode(plan: TensorCorePlan, transA: boolean, transB: boolean, subgroupSize: number, { vec4A, vec4B, directC, halfOperands = false }: TensorCoreVariant, anatomy: KernelAnatomy = 'full'): { code: string; threads: number } {
   // the operands' element type in memory, and a vector of 4 of them
@@ -79,17 +100,9 @@ export function tensorCoreMatmulCode(plan: TensorCorePlan, transA: boolean, tran
   const L = 'subgroup_matrix_left<f16, 16, 16>';
   const R = 'subgroup_matrix_right<f16, 16, 16>';
   const S = 'subgroup_matrix_result<f32, 16, 16>';
-  // Each slice is staged along the operand's contiguous axis in memory (conflict-free stores from
-  // coalesced loads) and read column-major by the fragment loads where that axis is the other one.
-  // Rows are padded by 8 halves (16 bytes) so the fragment loads spread over the memory banks.
-  const A = transA
-    ? { rows: BK, cols: bm, major: 'col_major' } // A stored (K, M): slice k-major, saT[k][m]
-    : { rows: bm, cols: BK, major: 'row_major' }; // A stored (M, K): slice m-major, sa[m][k]
-  const B = transB
-    ? { rows: bn, cols: BK, major: 'col_major' } // B stored (N, K): slice n-major
-    : { rows: BK, cols: bn, major: 'row_major' }; // B stored (K, N): slice k-major
-  const strideA = A.cols + 8;
-  const strideB = B.cols + 8;
+  const { A, B } = stagedSlices(plan, transA, transB);
+  const strideA = A.stride;
+  const strideB = B.stride;
   // element (i, k) of op(A)'s slice, and (k, j) of op(B)'s, as offsets into sa and sb
   const leftAt = (i: string, k: string) => (transA ? `${k} * ${strideA}u + ${i}` : `${i} * ${strideA}u + ${k}`);
   const rightAt = (k: string, j: string) => (transB ? `${j} * ${strideB}u + ${k}` : `${k} * ${strideB}u + ${j}`);

@@ -209,10 +209,15 @@ export interface MatmulOverride {
   halfOperands?: boolean;
 }
 
+/** The K splits a product takes on tiles of bm x bn (1 = none). */
+export function defaultSplits(tile: { bm: number; bn: number }, M: number, N: number, K: number): number {
+  return splitsFor(tilesOf(tile, M, N), M, N, K);
+}
+
 /** The plan and K splits the mixed-precision path takes for a product of these sizes: the f32 kernel's tile and splits. */
 export function tensorCorePlanFor(M: number, N: number, K: number): { plan: TensorCorePlan; splits: number } {
   const tile = chooseTile(M, N, K);
-  return { plan: defaultPlan(tile.bm, tile.bn), splits: splitsFor(tilesOf(tile, M, N), M, N, K) };
+  return { plan: defaultPlan(tile.bm, tile.bn), splits: defaultSplits(tile, M, N, K) };
 }
 
 /** The compiled f32 kernel of a tile and transpose pair. */
@@ -246,28 +251,18 @@ export function matmul(rt: GpuRuntime, a: GpuTensor, b: GpuTensor, transA: boole
   const add = accumulate && into !== null;
   if (M === 0 || N === 0) return out;
   if (override && precision !== 'mixed') throw new Error('matmul: a kernel override is for mixed precision only');
-  let tile: { bm: number; bn: number };
-  let splits: number;
-  let step: number;
-  let pipeline: GPUComputePipeline;
-  if (precision === 'mixed') {
-    const chosen = tensorCorePlanFor(M, N, K);
-    const plan = override?.plan ?? chosen.plan;
-    tile = plan;
-    splits = override?.splits ?? (override ? splitsFor(tilesOf(plan, M, N), M, N, K) : chosen.splits);
-    // the default keeps the f32 kernel's splits, whole slices of its BK; an override's are whole slices of its plan
-    step = override ? plan.bk : BK;
-    pipeline = tensorCorePipeline(rt, plan, transA, transB, M, N, K, override?.anatomy ?? 'full', override?.halfOperands ?? false);
-  } else {
-    const f32Tile = chooseTile(M, N, K);
-    tile = f32Tile;
-    splits = splitsFor(tilesOf(f32Tile, M, N), M, N, K);
-    step = BK;
-    pipeline = f32Pipeline(rt, f32Tile, transA, transB);
-  }
+  const f32Tile = chooseTile(M, N, K);
+  const plan = precision === 'mixed' ? (override?.plan ?? defaultPlan(f32Tile.bm, f32Tile.bn)) : null;
+  const tile = plan ?? f32Tile;
+  const splits = override?.splits ?? defaultSplits(tile, M, N, K);
+  // K per split in whole slices: of the f32 kernel's BK by default (the tensor cores keep its splits), of an override's plan
+  const step = override ? override.plan.bk : BK;
+  const pipeline = plan
+    ? tensorCorePipeline(rt, plan, transA, transB, M, N, K, override?.anatomy ?? 'full', override?.halfOperands ?? false)
+    : f32Pipeline(rt, f32Tile, transA, transB);
   const gridY = Math.ceil(M / tile.bm);
   if (gridY > 65535) throw new Error(`matmul: ${M} rows exceed one dispatch (${65535 * tile.bm})`);
-  // K per split, whole slices (the last split takes the rest)
+  // the last split takes the rest
   const kSplit = splits === 1 ? Math.max(K, 1) : Math.ceil(K / splits / step) * step;
   const layers = splits === 1 ? 1 : Math.ceil(K / kSplit);
   const grid: [number, number, number] = [Math.ceil(N / tile.bn), gridY, layers];
