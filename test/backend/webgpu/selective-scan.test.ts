@@ -16,7 +16,7 @@
  * says which ran, so a change of adapter cannot leave one path untested unnoticed.
  */
 import { describe, expect, it } from 'vitest';
-import type { Backend, SelectiveScanInputs } from '../../../src/backend/backend.js';
+import type { Backend, SelectiveScanInputs, Tensor } from '../../../src/backend/backend.js';
 import { Rng } from '../../../src/util/rng.js';
 import { mostScanStates, selectiveScanBackward, type ScanBackwardOverride } from '../../../src/backend/webgpu/kernels/selective-scan.js';
 import { configFromPreset } from '../../../src/model/config.js';
@@ -76,21 +76,25 @@ function tolerances({ batch, length, E }: ScanCase): { atol: number[]; rtol: num
   };
 }
 
-/** A forward pass's saved states, then the backward kernel an override picks: a function giving du, dDelta, dB, dC, dALog, dD. */
+/**
+ * The backward kernel an override picks: `run` gives du, dDelta, dB, dC, dALog, dD (from the forward
+ * pass's saved states, run once when first needed); `refuses` expects the override refused before
+ * anything runs, forward pass included.
+ */
 function backwardRunner(be: GpuBackend, data: ScanData, shape: ScanCase) {
   const inputs = upload(be, data, shape);
-  const { saved } = be.selectiveScanForward(inputs, true);
   const dy = be.upload(data.dy, [shape.batch * shape.length, shape.E]);
+  let saved: Tensor | null | undefined;
   const run = async (override: ScanBackwardOverride, keepSaved = true): Promise<Float32Array[]> => {
+    if (saved === undefined) saved = be.selectiveScanForward(inputs, true).saved;
     // dALog and dD start as garbage: the backward pass must overwrite them.
     const dALog = be.upload(new Float32Array(shape.E * shape.N).fill(9), [shape.E, shape.N]);
     const dD = be.upload(new Float32Array(shape.E).fill(9), [shape.E]);
     const g = selectiveScanBackward(be.rt, inputs as never, (keepSaved ? saved : null) as never, dy as never, dALog as never, dD as never, override);
     return Promise.all([g.du, g.dDelta, g.dB, g.dC, dALog, dD].map((t) => be.download(t)));
   };
-  /** The override refused before anything runs, with this message. */
   const refuses = (override: ScanBackwardOverride) =>
-    expect(() => selectiveScanBackward(be.rt, inputs as never, saved as never, dy as never, be.zeros([shape.E, shape.N]) as never, be.zeros([shape.E]) as never, override));
+    expect(() => selectiveScanBackward(be.rt, inputs as never, null, dy as never, be.zeros([shape.E, shape.N]) as never, be.zeros([shape.E]) as never, override));
   return { run, refuses };
 }
 
@@ -201,11 +205,8 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     const limit = be.rt.device.limits.maxComputeWorkgroupStorageSize;
     const bytes = timeParallelBytes(128, 1);
     if (limit < bytes) {
-      // refused before anything runs (the forward kernel itself does not fit 128 states in 32 KB)
-      const inputs = upload(be, scanData(new Rng(6), wide), wide);
-      const dy = be.zeros([wide.batch * wide.length, wide.E]);
-      const refusesWide = (override: ScanBackwardOverride) =>
-        expect(() => selectiveScanBackward(be.rt, inputs as never, null, dy as never, be.zeros([wide.E, wide.N]) as never, be.zeros([wide.E]) as never, override));
+      // (the forward kernel itself does not fit 128 states in 32 KB: refused before it would run)
+      const { refuses: refusesWide } = backwardRunner(be, scanData(new Rng(6), wide), wide);
       refusesWide({ kernel: 'time-parallel', passes: 1 }).toThrow(`selective scan: the time-parallel kernel at 128 states and 1 passes needs ${bytes} bytes of workgroup memory, more than this device's ${limit}`);
       refusesWide({ kernel: 'time-parallel' }).toThrow(`selective scan: the time-parallel kernel at 128 states and 1 passes needs ${bytes} bytes`);
     }
