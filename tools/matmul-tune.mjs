@@ -126,6 +126,14 @@ for (const s of products) {
   const b = be.upload(operands.B, transB ? [N, K] : [K, N]);
   const c = be.upload(operands.C0, [M, N]);
   const flops = 2 * M * N * K;
+  /** The float64 check of a product written into (or, accumulating, added to) a copy of C. */
+  const errorOf = async (product) => {
+    const check = be.upload(operands.C0, [M, N]);
+    product(check);
+    const error = productError(s, operands, new Float32Array(await be.download(check)), rng);
+    be.dispose(check);
+    return error;
+  };
   // Every variant: the default, each plan that fits, and with --splits each at other split counts.
   const variants = [{ what: 'default', override: undefined }];
   for (const plan of plans) {
@@ -146,10 +154,7 @@ for (const s of products) {
     for (const { what, override } of round === 0 ? variants : [...variants].reverse()) {
       const product = (into) => matmul(rt, a, b, transA, transB, into, s.accumulate, 'mixed', override);
       if (round === 0) {
-        const check = be.upload(operands.C0, [M, N]);
-        product(check);
-        const error = productError(s, operands, new Float32Array(await be.download(check)), rng);
-        be.dispose(check);
+        const error = await errorOf(product);
         if (!(error <= tolerance)) {
           log(`  ${name}: ${what} is off by ${error.toExponential(1)}: skipped`);
           continue;
@@ -177,10 +182,7 @@ for (const s of products) {
     const { plan, splits } = tensorCorePlanFor(M, N, K);
     const ha = halfCopy(a);
     const hb = halfCopy(b);
-    const check = be.upload(operands.C0, [M, N]);
-    matmul(rt, ha.half, hb.half, transA, transB, check, s.accumulate, 'mixed', { plan, splits, halfOperands: true });
-    const error = productError(s, operands, new Float32Array(await be.download(check)), rng);
-    be.dispose(check);
+    const error = await errorOf((into) => matmul(rt, ha.half, hb.half, transA, transB, into, s.accumulate, 'mixed', { plan, splits, halfOperands: true }));
     half = { plan: label(plan), splits, error };
     for (const [what, x, y, halfOperands] of [['f32', a, b, false], ['f16', ha.half, hb.half, true], ['f32', a, b, false], ['f16', ha.half, hb.half, true]]) {
       const ms = await gpuMs(() => matmul(rt, x, y, transA, transB, c, s.accumulate, 'mixed', { plan, splits, halfOperands }));
