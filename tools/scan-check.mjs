@@ -23,7 +23,8 @@ const { values: args } = parseArgs({
   },
 });
 const list = (text) => (text ? text.split(',').map(Number) : []);
-// The backward kernel's variants to check and time beside the default: each --reduce, each --channels.
+// The backward kernel's variants to check and time beside the default: each --reduce, each --channels,
+// the time-parallel kernel at its default passes and at each --passes.
 const variants = [
   ...list(args.reduce).map((reduce) => ({ reduce })),
   ...list(args.channels).map((channels) => ({ channels })),
