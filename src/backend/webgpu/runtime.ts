@@ -1,15 +1,17 @@
 /**
  * The GPU side of the webgpu backend: tensors on a buffer pool, cached pipelines, and one command stream.
  *
- * Every op records a dispatch into one open compute pass; nothing is submitted until something needs
- * the results (a download) or the stream grows long. Within a pass WebGPU orders the dispatches, so a
- * buffer released by one op can be handed to the next op's output at once (stream order makes that
+ * Every op records a dispatch into one open compute pass; the stream is submitted when something needs
+ * the results (a download) or every MAX_PENDING dispatches. Within a pass WebGPU orders the dispatches,
+ * so a buffer released by one op can be handed to the next op's output at once (stream order makes that
  * safe). Uploads are the exception: queue.writeBuffer runs before any command not yet submitted, so an
- * upload only ever lands in a buffer that no unsubmitted command touches (released before the last
- * submit, or new).
+ * upload only ever lands in a buffer that no unsubmitted command touches (an upload's buffer released
+ * before the last submit, or a new one).
  *
  * Kernel parameters (sizes, scalars) go into one uniform arena per submit, a 256-byte slot per
- * dispatch, written just before the submit.
+ * dispatch, written just before the submit and bound at a dynamic offset. So a dispatch's bind group
+ * depends only on its tensors, and is made once: a training step binds the same pool buffers step after
+ * step, and making a bind group costs the host more than the rest of a dispatch together.
  */
 import { sizeOf, type DType, type Tensor } from '../backend.js';
 import type { GpuDevice } from './device.js';
@@ -40,8 +42,13 @@ export type Param = { u: number } | { i: number } | { f: number };
 
 const SLOT = 256;
 const ARENA_SLOTS = 4096;
-/** Dispatches recorded before the stream is submitted anyway (keeps command buffers bounded). */
-const MAX_PENDING = 2048;
+/**
+ * Dispatches recorded before the stream is submitted anyway: keeps command buffers bounded, and starts
+ * the GPU on a step while the host still records the rest of it.
+ */
+const MAX_PENDING = 256;
+/** Bind groups kept; past this the cache starts again (it holds what one step binds many times over). */
+const MAX_BIND_GROUPS = 8192;
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 export class GpuFailure extends Error {}
@@ -49,9 +56,30 @@ export class GpuFailure extends Error {}
 export class GpuRuntime {
   readonly device: GPUDevice;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  /** Free buffers by byte size; `freeNow` may still be read by commands not yet submitted. */
+  /** Bind group layouts and pipeline layouts by binding signature (see bindingSignature). */
+  private readonly layouts = new Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
+  private readonly signatures = new WeakMap<GPUComputePipeline, string>();
+  /** Bind groups by signature and bound ranges; emptied when pool buffers are destroyed. */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /** Bind groups made so far (a step that binds what an earlier one bound makes none). */
+  bindGroupsMade = 0;
+  /** Every pool buffer's number, in the order they were made. */
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
+  /**
+   * Free buffers for ops' outputs by byte size, the oldest buffer taken first. Commands not yet
+   * submitted may still use them, which stream order makes safe. Which buffer an op gets depends only on
+   * which are free, not on the order they were released in or on when the stream was submitted: so every
+   * step binds the same buffers as the step before (last-released-first would rotate them).
+   */
   private readonly free = new Map<number, GPUBuffer[]>();
-  private freeNow: GPUBuffer[] = [];
+  /**
+   * Buffers that uploads were written to: they return to `uploadFree` when released, and become free to
+   * write again once the stream has been submitted past their last use (`uploadPending` until then).
+   */
+  private readonly uploadBuffers = new WeakSet<GPUBuffer>();
+  private readonly uploadFree = new Map<number, GPUBuffer[]>();
+  private uploadPending: GPUBuffer[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pending = 0;
@@ -77,13 +105,30 @@ export class GpuRuntime {
     if (failure) throw new GpuFailure(`${failure} (results after this point are invalid; stopping)`);
   }
 
-  /** A compute pipeline for WGSL `code` (entry point `main`), compiled once per key. */
-  pipeline(key: string, code: string): GPUComputePipeline {
+  /**
+   * A compute pipeline for WGSL `code` (entry point `main`), compiled once per key; `code` may be a
+   * function, called only when the key is new (kernels generated per shape cost the host to write).
+   */
+  pipeline(key: string, code: string | (() => string)): GPUComputePipeline {
     let p = this.pipelines.get(key);
     if (!p) {
-      const module = this.device.createShaderModule({ label: key, code });
-      p = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      const text = typeof code === 'string' ? code : code();
+      const signature = bindingSignature(key, text);
+      let layout = this.layouts.get(signature);
+      if (!layout) {
+        const entries: GPUBindGroupLayoutEntry[] = [...signature].map((kind, binding) => ({
+          binding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: kind === 'u' ? { type: 'uniform', hasDynamicOffset: true } : { type: kind === 'r' ? 'read-only-storage' : 'storage' },
+        }));
+        const group = this.device.createBindGroupLayout({ entries });
+        layout = { group, pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [group] }) };
+        this.layouts.set(signature, layout);
+      }
+      const module = this.device.createShaderModule({ label: key, code: text });
+      p = this.device.createComputePipeline({ label: key, layout: layout.pipeline, compute: { module, entryPoint: 'main' } });
       this.pipelines.set(key, p);
+      this.signatures.set(p, signature);
     }
     return p;
   }
@@ -95,14 +140,34 @@ export class GpuRuntime {
 
   private take(bytes: number, forUpload: boolean): GPUBuffer {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    const list = this.free.get(size);
-    if (list && list.length > 0) return list.pop()!;
     if (!forUpload) {
-      const i = this.freeNow.findIndex((b) => b.size === size);
-      if (i >= 0) return this.freeNow.splice(i, 1)[0];
+      const buffer = this.free.get(size)?.pop();
+      if (buffer) return buffer;
     }
-    this.heldBytes += size;
-    return this.device.createBuffer({ size, usage: STORAGE });
+    let buffer = this.uploadFree.get(size)?.pop();
+    if (!buffer) {
+      this.heldBytes += size;
+      buffer = this.device.createBuffer({ size, usage: STORAGE });
+      this.bufferIds.set(buffer, this.nextBufferId++);
+    }
+    if (forUpload) this.uploadBuffers.add(buffer);
+    else this.uploadBuffers.delete(buffer);
+    return buffer;
+  }
+
+  /** Returns a buffer to a pool, whose lists are kept newest first so that pop() takes the oldest. */
+  private putBack(pool: Map<number, GPUBuffer[]>, buffer: GPUBuffer): void {
+    const id = this.bufferIds.get(buffer)!;
+    let list = pool.get(buffer.size);
+    if (!list) pool.set(buffer.size, (list = []));
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.bufferIds.get(list[mid])! > id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buffer);
   }
 
   /** A tensor with unspecified contents. */
@@ -122,7 +187,8 @@ export class GpuRuntime {
   release(t: Tensor): void {
     const tensor = t as GpuTensor;
     if (tensor.isView) throw new Error(`dispose: [${t.shape.join(', ')}] is a view of another tensor; dispose that one`);
-    this.freeNow.push(tensor.buffer);
+    if (this.uploadBuffers.has(tensor.buffer)) this.uploadPending.push(tensor.buffer);
+    else this.putBack(this.free, tensor.buffer);
   }
 
   /**
@@ -132,27 +198,47 @@ export class GpuRuntime {
   dispatch(pipeline: GPUComputePipeline, tensors: readonly GpuTensor[], params: readonly Param[], groups: readonly [number, number?, number?]): void {
     this.check();
     if (params.length * 4 > SLOT) throw new Error(`dispatch ${pipeline.label}: ${params.length} parameters exceed one ${SLOT}-byte slot`);
+    const signature = this.signatures.get(pipeline);
+    if (signature === undefined) throw new Error(`dispatch ${pipeline.label}: not a pipeline of this runtime`);
+    const withParams = params.length > 0;
+    if (signature.length !== tensors.length + (withParams ? 1 : 0) || (signature[0] === 'u') !== withParams) {
+      throw new Error(`dispatch ${pipeline.label}: ${withParams ? 'parameters and ' : ''}${tensors.length} tensors for bindings '${signature}'`);
+    }
     if (this.slots === ARENA_SLOTS || this.pending >= MAX_PENDING) this.flush();
-    const entries: GPUBindGroupEntry[] = [];
-    let binding = 0;
-    if (params.length > 0) {
+    if (this.profiler) this.closePass();
+    const pass = this.openPass(this.profiler?.nextPass(pipeline.label));
+    pass.setPipeline(pipeline);
+    if (withParams) {
       const base = (this.slots * SLOT) / 4;
       params.forEach((p, k) => {
         if ('u' in p) this.arenaU32[base + k] = p.u;
         else if ('i' in p) this.arenaI32[base + k] = p.i;
         else this.arenaF32[base + k] = p.f;
       });
-      entries.push({ binding: binding++, resource: { buffer: this.arena, offset: this.slots * SLOT, size: SLOT } });
+      pass.setBindGroup(0, this.bindGroup(signature, tensors), [this.slots * SLOT]);
       this.slots++;
+    } else {
+      pass.setBindGroup(0, this.bindGroup(signature, tensors));
     }
-    for (const t of tensors) entries.push({ binding: binding++, resource: { buffer: t.buffer, offset: t.offset, size: t.bindingBytes } });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    if (this.profiler) this.closePass();
-    const pass = this.openPass(this.profiler?.nextPass(pipeline.label));
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
     this.pending++;
+  }
+
+  /** The bind group of these tensors' ranges (after the arena's slot when the signature has one), made once. */
+  private bindGroup(signature: string, tensors: readonly GpuTensor[]): GPUBindGroup {
+    let key = signature;
+    for (const t of tensors) key += `|${this.bufferIds.get(t.buffer)}:${t.offset}:${t.bindingBytes}`;
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = [];
+      if (signature[0] === 'u') entries.push({ binding: 0, resource: { buffer: this.arena, offset: 0, size: SLOT } });
+      for (const t of tensors) entries.push({ binding: entries.length, resource: { buffer: t.buffer, offset: t.offset, size: t.bindingBytes } });
+      group = this.device.createBindGroup({ layout: this.layouts.get(signature)!.group, entries });
+      this.bindGroupsMade++;
+      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+      this.bindGroups.set(key, group);
+    }
+    return group;
   }
 
   private openPass(timestampWrites?: GPUComputePassTimestampWrites): GPUComputePassEncoder {
@@ -190,12 +276,8 @@ export class GpuRuntime {
     }
     this.pending = 0;
     this.slots = 0;
-    for (const b of this.freeNow) {
-      const list = this.free.get(b.size);
-      if (list) list.push(b);
-      else this.free.set(b.size, [b]);
-    }
-    this.freeNow = [];
+    for (const b of this.uploadPending) this.putBack(this.uploadFree, b);
+    this.uploadPending = [];
   }
 
   /** The tensor's contents after all recorded work (submits, waits, reads back). */
@@ -247,14 +329,34 @@ export class GpuRuntime {
   /** Destroys every pooled buffer (tensors still held by callers stay valid). */
   trim(): void {
     this.flush();
-    for (const list of this.free.values()) {
-      for (const b of list) {
-        this.heldBytes -= b.size;
-        b.destroy();
+    for (const pool of [this.free, this.uploadFree]) {
+      for (const list of pool.values()) {
+        for (const b of list) {
+          this.heldBytes -= b.size;
+          b.destroy();
+        }
       }
+      pool.clear();
     }
-    this.free.clear();
+    // Their bind groups name destroyed buffers.
+    this.bindGroups.clear();
   }
+}
+
+/**
+ * The kinds of a kernel's bindings 0, 1, ... of group 0, one letter each from its WGSL declarations:
+ * 'u' the uniform parameters, 'r' a read-only storage buffer, 'w' a read-write one.
+ */
+export function bindingSignature(key: string, code: string): string {
+  const kinds: string[] = [];
+  for (const m of code.matchAll(/@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*read_write|storage\s*,\s*read|storage)\s*>/g)) {
+    const binding = Number(m[1]);
+    if (kinds[binding] !== undefined) throw new Error(`kernel ${key}: binding ${binding} declared twice`);
+    kinds[binding] = m[2] === 'uniform' ? 'u' : m[2].endsWith('read_write') ? 'w' : 'r';
+  }
+  for (let b = 0; b < kinds.length; b++) if (kinds[b] === undefined) throw new Error(`kernel ${key}: bindings are not 0..${kinds.length - 1} (binding ${b} missing)`);
+  if (kinds.indexOf('u') > 0) throw new Error(`kernel ${key}: the uniform parameters must be binding 0`);
+  return kinds.join('');
 }
 
 /** Workgroups for `n` threads of `size`, capped for grid-stride loops (WGSL: i += num_workgroups.x * size). */

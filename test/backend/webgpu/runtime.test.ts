@@ -1,8 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { columnSums } from '../../../src/backend/webgpu/kernels/common.js';
-import { GpuFailure, type GpuTensor } from '../../../src/backend/webgpu/runtime.js';
+import { bindingSignature, GpuFailure, type GpuTensor } from '../../../src/backend/webgpu/runtime.js';
+import { configFromPreset } from '../../../src/model/config.js';
+import { createModel, initModelParameters } from '../../../src/model/models.js';
+import { AdamW } from '../../../src/train/optimizer.js';
+import { queueTrainStep, readStep } from '../../../src/train/step.js';
 import { Rng } from '../../../src/util/rng.js';
 import { gpu, noGpuReason, randomArray } from './gpu-fixture.js';
+
+describe('kernel binding signatures', () => {
+  it('read the uniform, read-only and read-write bindings from the WGSL, in binding order', () => {
+    const code = `
+      @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+      @group(0) @binding(0) var<uniform> params: Params;
+      @group(0)  @binding(1) var<storage,read> x: array<vec4f>;`;
+    expect(bindingSignature('k', code)).toBe('urw');
+    expect(bindingSignature('k', '@group(0) @binding(0) var<storage, read> a: array<f32>;')).toBe('r');
+  });
+
+  it('refuse a gap, a binding declared twice and parameters after binding 0', () => {
+    expect(() => bindingSignature('k', '@group(0) @binding(1) var<storage, read> a: array<f32>;')).toThrow('kernel k: bindings are not 0..1 (binding 0 missing)');
+    expect(() => bindingSignature('k', '@group(0) @binding(0) var<storage, read> a: array<f32>;\n@group(0) @binding(0) var<storage, read> b: array<f32>;')).toThrow('kernel k: binding 0 declared twice');
+    expect(() => bindingSignature('k', '@group(0) @binding(0) var<storage, read> a: array<f32>;\n@group(0) @binding(1) var<uniform> p: P;')).toThrow('kernel k: the uniform parameters must be binding 0');
+  });
+});
 
 describe.skipIf(!gpu)(`webgpu runtime${gpu ? '' : ` (skipped: ${noGpuReason})`}`, () => {
   const be = gpu!;
@@ -55,6 +76,40 @@ describe.skipIf(!gpu)(`webgpu runtime${gpu ? '' : ` (skipped: ${noGpuReason})`}`
     const held = be.gpuBytes;
     for (let i = 0; i < 5; i++) await step();
     expect(be.gpuBytes).toBe(held);
+  });
+
+  it('binds a training step once: identical steps after the first few make no bind groups, whenever the stream is submitted', async () => {
+    const config = configFromPreset('tiny', 61, 59);
+    const rng = new Rng(3);
+    const model = createModel(be, config, initModelParameters(config, rng));
+    const optimizer = new AdamW(be, model.packed, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+    const inputs = Int32Array.from({ length: 2 * 59 }, () => 1 + rng.nextInt(60));
+    const batch = { inputs, targets: inputs, batch: 2, length: 59 };
+    // Groups of 3 queued steps, read together as the trainer does: the submits fall at other places in each step.
+    const group = async () => {
+      const pending = [0, 1, 2].map(() => queueTrainStep(model, optimizer, batch, 1e-3, 1));
+      for (const p of pending) await readStep(be, p);
+    };
+    await group();
+    await group();
+    const made = be.rt.bindGroupsMade;
+    const held = be.gpuBytes;
+    await group();
+    await group();
+    expect(be.rt.bindGroupsMade).toBe(made);
+    expect(be.gpuBytes).toBe(held);
+  });
+
+  it('refuses a dispatch whose tensors do not match the kernel\'s bindings', () => {
+    const t = be.zeros([4]) as GpuTensor;
+    const pipeline = be.rt.pipeline('two-buffers', `
+      @group(0) @binding(0) var<uniform> n: u32;
+      @group(0) @binding(1) var<storage, read> a: array<f32>;
+      @group(0) @binding(2) var<storage, read_write> b: array<f32>;
+      @compute @workgroup_size(1) fn main() { b[0] = a[0] + f32(n); }`);
+    expect(() => be.rt.dispatch(pipeline, [t], [{ u: 1 }], [1])).toThrow("dispatch two-buffers: parameters and 1 tensors for bindings 'urw'");
+    expect(() => be.rt.dispatch(pipeline, [t, t], [], [1])).toThrow("dispatch two-buffers: 2 tensors for bindings 'urw'");
+    be.dispose(t);
   });
 
   it('a GPU validation error fails the next readback loudly instead of returning numbers', async () => {

@@ -57,7 +57,7 @@ export function adamwUpdate(rt: GpuRuntime, param: GpuTensor, grad: GpuTensor, m
     { f: typeof hyper.gradScale === 'number' ? hyper.gradScale : 0 }, { u: Math.min(n, hyper.decayEnd ?? n) },
   ];
   const tensors = [param, grad, m, v, ...(fromTensor ? [hyper.gradScale as GpuTensor] : [])];
-  rt.dispatch(rt.pipeline(`adamw:${fromTensor}`, adamwCode(fromTensor)), tensors, params, groupsFor(n));
+  rt.dispatch(rt.pipeline(`adamw:${fromTensor}`, () => adamwCode(fromTensor)), tensors, params, groupsFor(n));
 }
 
 /** Threads of a sum-of-squares workgroup. */
@@ -95,7 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 /** sum(t^2) as a 1-element tensor. */
 export function sumOfSquares(rt: GpuRuntime, t: GpuTensor): GpuTensor {
   const out = rt.tensor([1]);
-  const squares = rt.pipeline('sumOfSquares', sumCode(true));
+  const squares = rt.pipeline('sumOfSquares', () => sumCode(true));
   if (t.size <= ONE_PASS) {
     rt.dispatch(squares, [t, out], [{ u: t.size }], [1]);
     return out;
@@ -103,7 +103,7 @@ export function sumOfSquares(rt: GpuRuntime, t: GpuTensor): GpuTensor {
   const parts = Math.min(MAX_PARTS, Math.ceil(t.size / PER_PART));
   const partial = rt.tensor([parts]);
   rt.dispatch(squares, [t, partial], [{ u: t.size }], [parts]);
-  rt.dispatch(rt.pipeline('sum', sumCode(false)), [partial, out], [{ u: parts }], [1]);
+  rt.dispatch(rt.pipeline('sum', () => sumCode(false)), [partial, out], [{ u: parts }], [1]);
   rt.release(partial);
   return out;
 }
@@ -139,7 +139,7 @@ export function clipScale(rt: GpuRuntime, squares: readonly GpuTensor[], clip: n
   const groups = Math.max(1, Math.ceil(squares.length / perGroup));
   for (let k = 0; k < groups; k++) {
     const group = squares.slice(k * perGroup, (k + 1) * perGroup);
-    rt.dispatch(rt.pipeline(`clipScale:${group.length}`, clipCode(group.length)), [out, ...group],
+    rt.dispatch(rt.pipeline(`clipScale:${group.length}`, () => clipCode(group.length)), [out, ...group],
       [{ u: k === 0 ? 1 : 0 }, { u: k === groups - 1 ? 1 : 0 }, { f: clip }, { f: 1 / lossScale }], [1]);
   }
   return out;

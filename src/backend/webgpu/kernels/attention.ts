@@ -541,7 +541,7 @@ export function causalAttentionForward(
   const units = batch * heads;
   const blocks = short ? 1 : Math.ceil(length / ROWS);
   const groups = units * blocks;
-  rt.dispatch(rt.pipeline(`attentionForward:${head.hd}:${tile}`, forwardCode(head, tile)), [qkv, out, lse],
+  rt.dispatch(rt.pipeline(`attentionForward:${head.hd}:${tile}`, () => forwardCode(head, tile)), [qkv, out, lse],
     [{ u: length }, { u: heads }, { u: units }, { u: blocks }, { u: groups }, { f: 1 / Math.sqrt(head.hd) }], flatGrid(groups));
   return { out, lse };
 }
@@ -560,19 +560,19 @@ export function causalAttentionBackward(
   const units = batch * heads;
   const scale = { f: 1 / Math.sqrt(head.hd) };
   if (path === 'short') {
-    rt.dispatch(rt.pipeline(`attentionBackwardShort:${head.hd}:${length}`, backwardShortCode(head, length)), [qkv, out, dOut, lse, dqkv],
+    rt.dispatch(rt.pipeline(`attentionBackwardShort:${head.hd}:${length}`, () => backwardShortCode(head, length)), [qkv, out, dOut, lse, dqkv],
       [{ u: length }, { u: heads }, { u: units }, { u: 1 }, { u: units }, scale], flatGrid(units));
     return dqkv;
   }
   const rowDots = rt.tensor([batch, heads, length]);
-  rt.dispatch(rt.pipeline(`attentionRowDots:${head.hd}`, rowDotsCode(head)), [out, dOut, rowDots],
+  rt.dispatch(rt.pipeline(`attentionRowDots:${head.hd}`, () => rowDotsCode(head)), [out, dOut, rowDots],
     [{ u: batch * length }, { u: heads }, { u: length }], groupsFor(batch * length * heads));
   const tile = flashTile(rt, head);
   const blocks = Math.ceil(length / ROWS);
   const groups = units * blocks;
   const params = [{ u: length }, { u: heads }, { u: units }, { u: blocks }, { u: groups }, scale];
-  rt.dispatch(rt.pipeline(`attentionDq:${head.hd}:${tile}`, dqCode(head, tile)), [qkv, dOut, lse, rowDots, dqkv], params, flatGrid(groups));
-  rt.dispatch(rt.pipeline(`attentionDkv:${head.hd}:${tile}`, dkvCode(head, tile)), [qkv, dOut, lse, rowDots, dqkv], params, flatGrid(groups));
+  rt.dispatch(rt.pipeline(`attentionDq:${head.hd}:${tile}`, () => dqCode(head, tile)), [qkv, dOut, lse, rowDots, dqkv], params, flatGrid(groups));
+  rt.dispatch(rt.pipeline(`attentionDkv:${head.hd}:${tile}`, () => dkvCode(head, tile)), [qkv, dOut, lse, rowDots, dqkv], params, flatGrid(groups));
   rt.release(rowDots);
   return dqkv;
 }
@@ -586,7 +586,7 @@ export function attentionStep(rt: GpuRuntime, qkv: GpuTensor, kCache: GpuTensor,
   const head = headOf(d / heads);
   const out = rt.tensor([B, d]);
   const units = B * heads;
-  rt.dispatch(rt.pipeline(`attentionStep:${head.hd}`, stepCode(head)), [qkv, kCache, vCache, out],
+  rt.dispatch(rt.pipeline(`attentionStep:${head.hd}`, () => stepCode(head)), [qkv, kCache, vCache, out],
     [{ u: heads }, { u: P }, { u: position }, { u: units }, { f: 1 / Math.sqrt(head.hd) }], flatGrid(units));
   return out;
 }

@@ -53,7 +53,7 @@ export function causalConv1dForward(rt: GpuRuntime, x: GpuTensor, weight: GpuTen
   const K = weight.size / E;
   const rows = batch * length;
   const y = rt.tensor(x.shape);
-  rt.dispatch(rt.pipeline(`conv1dForward:${K}`, forwardCode(K)), [x, weight, bias, y], [{ u: rows }, { u: length }, { u: E }], groupsFor(rows * E));
+  rt.dispatch(rt.pipeline(`conv1dForward:${K}`, () => forwardCode(K)), [x, weight, bias, y], [{ u: rows }, { u: length }, { u: E }], groupsFor(rows * E));
   return y;
 }
 
@@ -113,7 +113,7 @@ export function causalConv1dBackward(rt: GpuRuntime, x: GpuTensor, weight: GpuTe
   const dx = rt.tensor(x.shape);
   const partialW = rt.tensor([blocks, E * K]);
   const partialBias = rt.tensor([blocks, E]);
-  rt.dispatch(rt.pipeline(`conv1dBackward:${K}`, backwardCode(K)), [x, weight, dy, dx, partialW, partialBias],
+  rt.dispatch(rt.pipeline(`conv1dBackward:${K}`, () => backwardCode(K)), [x, weight, dy, dx, partialW, partialBias],
     [{ u: rows }, { u: length }, { u: E }, { u: blocks }], groupsFor(blocks * E));
   columnSums(rt, partialW, blocks, E * K, dWeight);
   columnSums(rt, partialBias, blocks, E, dBias);
@@ -159,6 +159,6 @@ export function causalConv1dStep(rt: GpuRuntime, window: GpuTensor, x: GpuTensor
   const B = sizeOf(x.shape) / E;
   const K = weight.size / E;
   const y = rt.tensor(x.shape);
-  rt.dispatch(rt.pipeline(`conv1dStep:${K}`, stepCode(K)), [window, x, weight, bias, y], [{ u: B }, { u: E }], groupsFor(B * E));
+  rt.dispatch(rt.pipeline(`conv1dStep:${K}`, () => stepCode(K)), [window, x, weight, bias, y], [{ u: B }, { u: E }], groupsFor(B * E));
   return y;
 }

@@ -171,9 +171,9 @@ export function crossEntropy(rt: GpuRuntime, logits: GpuTensor, targets: GpuTens
   rt.dispatch(rt.pipeline('crossEntropyCount', COUNT), [targets, stats], [{ u: M }], [1]);
   const tensors = [logits, targets, stats, rowLoss, ...(dLogits ? [dLogits] : [])];
   if (V <= SMALL_VOCAB) {
-    rt.dispatch(rt.pipeline(`crossEntropySmallRows:${withGradient}`, smallRowsCode(withGradient)), tensors, [{ u: M }, { u: V }, { f: gradScale }], groupsFor(M));
+    rt.dispatch(rt.pipeline(`crossEntropySmallRows:${withGradient}`, () => smallRowsCode(withGradient)), tensors, [{ u: M }, { u: V }, { f: gradScale }], groupsFor(M));
   } else {
-    rt.dispatch(rt.pipeline(`crossEntropyRows:${withGradient}`, rowsCode(withGradient)), tensors, [{ u: M }, { u: V }, { f: gradScale }], [Math.max(1, Math.min(M, 65535))]);
+    rt.dispatch(rt.pipeline(`crossEntropyRows:${withGradient}`, () => rowsCode(withGradient)), tensors, [{ u: M }, { u: V }, { f: gradScale }], [Math.max(1, Math.min(M, 65535))]);
   }
   rt.dispatch(rt.pipeline('crossEntropySum', SUM), [rowLoss, stats, loss], [{ u: M }], [1]);
   rt.release(stats);

@@ -227,7 +227,7 @@ function moveColumns(rt: GpuRuntime, toNarrow: boolean, x: GpuTensor, parts: rea
   }
   for (let first = 0; first < live.length; first += PARTS_PER_DISPATCH) {
     const group = live.slice(first, first + PARTS_PER_DISPATCH);
-    const pipeline = rt.pipeline(`${toNarrow ? 'splitColumns' : 'concatColumns'}:${group.length}`, COLUMNS_CODE(toNarrow, group.length));
+    const pipeline = rt.pipeline(`${toNarrow ? 'splitColumns' : 'concatColumns'}:${group.length}`, () => COLUMNS_CODE(toNarrow, group.length));
     const bounds = [group[0].begin, ...group.map((g) => g.end)].map((u) => ({ u }));
     rt.dispatch(pipeline, [x, ...group.map((g) => g.part)], [{ u: M }, { u: C }, ...bounds], groupsFor(M * C));
   }

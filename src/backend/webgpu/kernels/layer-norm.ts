@@ -85,7 +85,7 @@ export function layerNormForward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor
   const mean = rt.tensor([M]);
   const rstd = rt.tensor([M]);
   const per = rowColumnsPerThread(d);
-  rt.dispatch(rt.pipeline(`layerNormForward:${per}`, forwardCode(per)), [x, weight, bias, y, mean, rstd],
+  rt.dispatch(rt.pipeline(`layerNormForward:${per}`, () => forwardCode(per)), [x, weight, bias, y, mean, rstd],
     [{ u: M }, { u: d }, { f: eps }], [Math.max(1, Math.min(M, 65535))]);
   return { y, mean, rstd };
 }
@@ -176,7 +176,7 @@ export function layerNormBackward(
   const partialW = rt.tensor([blocks, d]);
   const partialB = rt.tensor([blocks, d]);
   const per = rowColumnsPerThread(d);
-  rt.dispatch(rt.pipeline(`layerNormBackward:${per}`, backwardCode(per)), [x, weight, mean, rstd, dy, dx, partialW, partialB],
+  rt.dispatch(rt.pipeline(`layerNormBackward:${per}`, () => backwardCode(per)), [x, weight, mean, rstd, dy, dx, partialW, partialB],
     [{ u: M }, { u: d }, { u: blocks }], groupsFor(blocks, 1));
   columnSums(rt, partialW, blocks, d, dWeight);
   columnSums(rt, partialB, blocks, d, dBias);

@@ -222,7 +222,7 @@ export function tensorCorePlanFor(M: number, N: number, K: number): { plan: Tens
 
 /** The compiled f32 kernel of a tile and transpose pair. */
 function f32Pipeline(rt: GpuRuntime, tile: Tile, transA: boolean, transB: boolean): GPUComputePipeline {
-  return rt.pipeline(`matmul:${tile.bm}x${tile.bn}x${tile.tm}x${tile.tn}:${transposes(transA, transB)}`, matmulCode(tile, transA, transB));
+  return rt.pipeline(`matmul:${tile.bm}x${tile.bn}x${tile.tm}x${tile.tn}:${transposes(transA, transB)}`, () => matmulCode(tile, transA, transB));
 }
 
 /** The compiled tensor-core kernel of a plan, transpose pair and the sizes' alignments. */
@@ -232,7 +232,7 @@ function tensorCorePipeline(rt: GpuRuntime, p: TensorCorePlan, transA: boolean, 
   const variant = { vec4A: (transA ? M : K) % 4 === 0, vec4B: (transB ? K : N) % 4 === 0, directC: N % 4 === 0, halfOperands };
   const flags = [variant.vec4A, variant.vec4B, variant.directC].map((f) => (f ? '1' : '0')).join('');
   const key = `matmulTensorCore:${p.bm}x${p.bn}:${p.sgr}x${p.sgc}:${p.fr}x${p.fc}:${p.bk}:${transposes(transA, transB)}:${flags}${halfOperands ? ':f16' : ''}${anatomy === 'full' ? '' : `:${anatomy}`}`;
-  return rt.pipeline(key, tensorCoreMatmulCode(p, transA, transB, subgroupSize, variant, anatomy).code);
+  return rt.pipeline(key, () => tensorCoreMatmulCode(p, transA, transB, subgroupSize, variant, anatomy).code);
 }
 
 const transposes = (transA: boolean, transB: boolean) => `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;

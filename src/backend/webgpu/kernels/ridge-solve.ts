@@ -246,7 +246,7 @@ interface Product {
 function subtractProduct(rt: GpuRuntime, c: GpuTensor, b: GpuTensor | null, p: Product): void {
   if (p.M === 0 || p.N === 0) return;
   const bRowsContiguous = p.bK !== 1;
-  const pipeline = rt.pipeline(`ridgeSubtractProduct:${b ? 'B' : 'shared'}:${bRowsContiguous ? 'rows' : 'k'}`, subtractProductCode(!b, bRowsContiguous));
+  const pipeline = rt.pipeline(`ridgeSubtractProduct:${b ? 'B' : 'shared'}:${bRowsContiguous ? 'rows' : 'k'}`, () => subtractProductCode(!b, bRowsContiguous));
   rt.dispatch(pipeline, b ? [c, b] : [c], [
     { u: p.M }, { u: p.N }, { u: p.depth }, { u: p.aOff }, { u: p.aRow }, { u: p.bOff }, { u: p.bRow }, { u: p.bK },
     { u: p.cOff }, { u: p.cRow }, { u: p.lower ? 1 : 0 },
@@ -255,7 +255,7 @@ function subtractProduct(rt: GpuRuntime, c: GpuTensor, b: GpuTensor | null, p: P
 
 /** Triangular solves of `rows` rows at x[xOff + r xRow] against L11 at l[lOff] (stride ld); l null: L11 is in x. */
 function solveRows(rt: GpuRuntime, x: GpuTensor, l: GpuTensor | null, backward: boolean, rows: number, nb: number, xOff: number, xRow: number, lOff: number, ld: number): void {
-  const pipeline = rt.pipeline(`ridgeSolveRows:${backward ? 'backward' : 'forward'}:${l ? 'L' : 'shared'}`, solveRowsCode(backward, !l));
+  const pipeline = rt.pipeline(`ridgeSolveRows:${backward ? 'backward' : 'forward'}:${l ? 'L' : 'shared'}`, () => solveRowsCode(backward, !l));
   rt.dispatch(pipeline, l ? [x, l] : [x], [{ u: rows }, { u: nb }, { u: xOff }, { u: xRow }, { u: lOff }, { u: ld }], [Math.ceil(rows / 64)]);
 }
 

@@ -63,7 +63,7 @@ export function rmsNormForward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, 
   const y = rt.tensor(x.shape);
   const rstd = rt.tensor([M]);
   const per = rowColumnsPerThread(d);
-  rt.dispatch(rt.pipeline(`rmsNormForward:${per}`, forwardCode(per)), [x, weight, y, rstd], [{ u: M }, { u: d }, { f: eps }], [Math.max(1, Math.min(M, 65535))]);
+  rt.dispatch(rt.pipeline(`rmsNormForward:${per}`, () => forwardCode(per)), [x, weight, y, rstd], [{ u: M }, { u: d }, { f: eps }], [Math.max(1, Math.min(M, 65535))]);
   return { y, rstd };
 }
 
@@ -139,7 +139,7 @@ export function rmsNormBackward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor,
   const dx = rt.tensor(x.shape);
   const partial = rt.tensor([blocks, d]);
   const per = rowColumnsPerThread(d);
-  rt.dispatch(rt.pipeline(`rmsNormBackward:${per}`, backwardCode(per)), [x, weight, rstd, dy, dx, partial],
+  rt.dispatch(rt.pipeline(`rmsNormBackward:${per}`, () => backwardCode(per)), [x, weight, rstd, dy, dx, partial],
     [{ u: M }, { u: d }, { u: blocks }], groupsFor(blocks, 1));
   columnSums(rt, partial, blocks, d, dWeight);
   rt.release(partial);

@@ -266,8 +266,8 @@ function runForward(rt: GpuRuntime, inputs: SelectiveScanInputs, lay: ScanLayout
   const yOut = y ?? rt.tensor([1]);
   const savedOut = saved ?? rt.tensor([1]);
   const pipeline = lay.subgroup
-    ? rt.pipeline(`scanForwardSubgroup:${lay.N}`, forwardSubgroupCode(lay.N, lay.ch))
-    : rt.pipeline(`scanForward:${lay.N}`, forwardCode(lay.N, lay.ch));
+    ? rt.pipeline(`scanForwardSubgroup:${lay.N}`, () => forwardSubgroupCode(lay.N, lay.ch))
+    : rt.pipeline(`scanForward:${lay.N}`, () => forwardCode(lay.N, lay.ch));
   rt.dispatch(pipeline, [u, delta, aLog, b, c, d, yOut, savedOut].map((t) => t as GpuTensor),
     [{ u: length }, { u: lay.E }, { u: lay.chunks }, { u: saved ? 1 : 0 }, { u: y ? 1 : 0 }, { u: CHUNK }], [lay.groups, batch]);
   if (!y) rt.release(yOut);
@@ -318,7 +318,7 @@ function backwardPipeline(rt: GpuRuntime, lay: ScanLayout, batch: number, overri
     // the most passes that fit and still leave enough workgroups, else the fewest that fit
     const groupsAt = (p: number) => Math.ceil(E / (TIME_SUBGROUPS * p));
     const passes = fitting.find((p) => groupsAt(p) * batch >= TIME_PARALLEL_GROUPS) ?? fitting[fitting.length - 1];
-    return { pipeline: rt.pipeline(`scanBackwardTimeParallel:${N}:${lanes}:${passes}`, timeParallelBackwardCode(N, lanes, passes)), groups: groupsAt(passes), reduce: 0 };
+    return { pipeline: rt.pipeline(`scanBackwardTimeParallel:${N}:${lanes}:${passes}`, () => timeParallelBackwardCode(N, lanes, passes)), groups: groupsAt(passes), reduce: 0 };
   }
   const ch = override.channels ?? lay.ch;
   if (override.channels !== undefined && !(Number.isInteger(Math.log2(ch)) && ch <= lay.ch)) throw new Error(`selective scan: ${ch} channels per workgroup is not a power of two up to ${lay.ch}`);
@@ -327,7 +327,7 @@ function backwardPipeline(rt: GpuRuntime, lay: ScanLayout, batch: number, overri
     throw new Error(`selective scan: reduce ${override.reduce} is not a power of two up to ${most}`);
   }
   const reduce = override.reduce ?? Math.min(most, DEFAULT_REDUCE_STEPS);
-  return { pipeline: rt.pipeline(`scanBackward:${N}:${reduce}:${ch}`, backwardCode(N, ch, reduce)), groups: Math.ceil(E / ch), reduce };
+  return { pipeline: rt.pipeline(`scanBackward:${N}:${reduce}:${ch}`, () => backwardCode(N, ch, reduce)), groups: Math.ceil(E / ch), reduce };
 }
 
 /**
