@@ -39,7 +39,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
       .option('profile', { type: 'boolean', default: false, describe: 'also time each GPU kernel over one step (webgpu)' })
       .option('attention', { type: 'string', choices: ['short', 'flash'] as const, describe: 'force the transformer\'s attention kernels (webgpu; default: short up to 64 tokens where they fit, else flash)' })
       .option('scan-backward', { type: 'string', choices: ['step', 'time-parallel'] as const, describe: 'force the Mamba selective scan\'s backward kernel (webgpu; default: step, one thread per state walking back in time; time-parallel: a subgroup per channel, lanes over the steps)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print {"tokensPerSec","stepMs","gpuBytes"} as JSON' }) as unknown as Argv<BenchTrainArgs>,
+      .option('json', { type: 'boolean', default: false, describe: 'print {"tokensPerSec","stepMs","recordMs","gpuBytes"} as JSON' }) as unknown as Argv<BenchTrainArgs>,
   handler: async (args) => {
     const chess = args.preset.startsWith('chess');
     const batch = integerFlag('batch', args.batch, 1);
@@ -52,6 +52,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
     bar.finish();
     printResult(args.json, result, () => {
       const lines = [`train ${result.preset} (${result.architecture}, ${result.parameters} parameters) on ${result.adapter ?? result.backend}, ${result.precision}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];
+      if (result.recordMs !== null) lines.push(`host time recording a step: ${result.recordMs} ms`);
       if (result.gpuBytes !== null) lines.push(`GPU memory held by the pool: ${(result.gpuBytes / 2 ** 20).toFixed(1)} MiB`);
       for (const k of result.profile ?? []) lines.push(`  ${k.kernel.padEnd(32)} ${k.ms.toFixed(3).padStart(9)} ms  ${(100 * k.share).toFixed(1).padStart(5)}%  x${k.dispatches}`);
       return lines.join('\n');

@@ -54,6 +54,11 @@ export interface KernelTime {
 export interface TrainBenchResult {
   tokensPerSec: number;
   stepMs: number;
+  /**
+   * Host milliseconds spent recording one step's work (webgpu), part of stepMs: the GPU stays busy
+   * only while the host records faster than it runs. Null on cpu, where recording is running.
+   */
+  recordMs: number | null;
   /** Device memory the backend reports, null where it has none (cpu). */
   gpuBytes: number | null;
   backend: string;
@@ -104,8 +109,11 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
   // The steps are queued back to back and read at the end, as the trainer runs them on a GPU.
   const started = performance.now();
   const pending: PendingStep[] = [];
+  let recording = 0;
   for (let i = 0; i < options.steps; i++) {
+    const recordStart = performance.now();
     pending.push(queueTrainStep(model, optimizer, step, 1e-4, 1, lossScale));
+    recording += performance.now() - recordStart;
     if (backend.name === 'cpu') onStep?.(i + 1);
   }
   for (let i = 0; i < pending.length; i++) {
@@ -128,6 +136,7 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
   return {
     tokensPerSec: Math.round((batch * seq) / (stepMs / 1000)),
     stepMs: Number(stepMs.toFixed(2)),
+    recordMs: backend.name === 'cpu' ? null : Number((recording / options.steps).toFixed(2)),
     gpuBytes: gpu ? gpu.gpuBytes : null,
     backend: backend.name,
     precision: backend.precision,
