@@ -47,16 +47,17 @@ describe.skipIf(!gpu)(`webgpu runtime${gpu ? '' : ` (skipped: ${noGpuReason})`}`
     expect(Array.from(await be.download(b))).toEqual([10, 20, 30, 40]);
   });
 
-  it('column sums match a float64 sum over awkward row counts, and accumulate', async () => {
+  it('column sums match a float64 sum over awkward row counts, read from an offset, and accumulate', async () => {
     const rng = new Rng(2);
-    for (const [rows, cols] of [[1, 3], [63, 5], [64, 1], [65, 7], [5000, 17]]) {
-      const x = randomArray(rng, rows * cols);
+    // a thread per column up to 64 rows; beyond, 64 to 8 columns a workgroup with the rows split among its threads
+    for (const [rows, cols, offset] of [[1, 3, 0], [63, 5, 0], [64, 1, 0], [65, 7, 0], [5000, 17, 0], [300, 1000, 3], [129, 20000, 64], [64, 9, 5]]) {
+      const x = randomArray(rng, offset + rows * cols);
       const into = be.upload(Float32Array.from({ length: cols }, (_, c) => c), [cols]);
-      columnSums(be.rt, be.upload(x, [rows, cols]) as GpuTensor, rows, cols, into as GpuTensor, true);
+      columnSums(be.rt, be.upload(x, [offset + rows * cols]) as GpuTensor, rows, cols, into as GpuTensor, true, offset);
       const got = await be.download(into);
       for (let c = 0; c < cols; c++) {
         let s = c;
-        for (let r = 0; r < rows; r++) s += x[r * cols + c];
+        for (let r = 0; r < rows; r++) s += x[offset + r * cols + c];
         expect(Math.abs(got[c] - s)).toBeLessThan(1e-4 * Math.sqrt(rows) + 1e-6);
       }
     }
