@@ -16,7 +16,7 @@
  * token at a time, carrying per layer the conv window (B, K-1, E) and the SSM state h (B, E, N): constant
  * time and memory per token, the same logits as the full-sequence path.
  */
-import type { Backend, SelectiveScanInputs, Tensor } from '../backend/backend.js';
+import { VIEW_ALIGN, type Backend, type SelectiveScanInputs, type Tensor } from '../backend/backend.js';
 import { innerSize, type MambaConfig } from './config.js';
 import { LanguageModel, type ResidualLoss, type ResidualObserver, type StateEditor, type StepState } from './language-model.js';
 import { parameterShapes } from './params.js';
@@ -97,17 +97,32 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     return this.params.get(this.config.tie_embeddings ? 'backbone.embeddings.weight' : 'lm_head.weight')!;
   }
 
+  /**
+   * in_proj's two halves of (M, 2E), inX and z: (M, E), each the product with its own block of the
+   * weight's rows (a view), so the wide product is never split into them by a copy; a block that
+   * cannot be viewed (E d not a multiple of VIEW_ALIGN) takes the product and the split.
+   */
+  private inProjection(xNorm: Tensor, inProj: Tensor): [Tensor, Tensor] {
+    const be = this.backend;
+    const E = this.E;
+    const d = this.config.d_model;
+    if ((E * d) % VIEW_ALIGN === 0) {
+      return [0, E * d].map((offset) => be.matmul(xNorm, be.view(inProj, offset, [E, d]), { transB: true })) as [Tensor, Tensor];
+    }
+    const xz = be.matmul(xNorm, inProj, { transB: true });
+    const halves = be.splitColumns(xz, [E, E]) as [Tensor, Tensor];
+    be.dispose(xz);
+    return halves;
+  }
+
   /** One layer forward on x: (M, d) -> the new residual stream and the cache for the backward pass. */
   private layerForward(p: LayerParams, x: Tensor, batch: number, length: number, forBackward: boolean): { out: Tensor; cache: LayerCache } {
     const be = this.backend;
     const { d_state: N, dt_rank: R, layer_norm_epsilon: eps } = this.config;
-    const E = this.E;
     // xNorm: (M, d)
     const { y: xNorm, rstd } = be.rmsNormForward(x, p.norm, eps);
-    // xz: (M, 2E) -> inX, z: (M, E)
-    const xz = be.matmul(xNorm, p.inProj, { transB: true });
-    const [inX, z] = be.splitColumns(xz, [E, E]);
-    be.dispose(xz);
+    // inX, z: (M, E)
+    const [inX, z] = this.inProjection(xNorm, p.inProj);
     // conv, u: (M, E)
     const conv = be.causalConv1dForward(inX, p.convWeight, p.convBias, batch, length);
     const u = be.siluForward(conv);
@@ -315,7 +330,6 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     if (tokens.length !== B) throw new Error(`step: ${tokens.length} tokens for a state of batch ${B}`);
     const be = this.backend;
     const { d_state: N, dt_rank: R, layer_norm_epsilon: eps } = this.config;
-    const E = this.E;
     const ids = be.uploadInts(tokens, [B]);
     // x: (B, d)
     let x = be.embeddingForward(ids, this.params.get('backbone.embeddings.weight')!);
@@ -324,8 +338,7 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     for (let i = 0; i < this.layers.length; i++) {
       const p = this.layers[i];
       const { y: xNorm, rstd } = be.rmsNormForward(x, p.norm, eps);
-      const xz = be.matmul(xNorm, p.inProj, { transB: true });
-      const [inX, z] = be.splitColumns(xz, [E, E]);
+      const [inX, z] = this.inProjection(xNorm, p.inProj);
       // conv, u: (B, E)
       const conv = be.causalConv1dStep(state.tensors[i], inX, p.convWeight, p.convBias);
       const u = be.siluForward(conv);
@@ -339,7 +352,7 @@ export class MambaLM extends LanguageModel<MambaConfig> {
       const gated = be.gateForward(y, z);
       const branch = be.matmul(gated, p.outProj, { transB: true });
       const next = be.add(x, branch);
-      for (const t of [x, xNorm, rstd, xz, inX, z, conv, u, xDbl, dt, b, c, dtProj, delta, y, gated, branch]) be.dispose(t);
+      for (const t of [x, xNorm, rstd, inX, z, conv, u, xDbl, dt, b, c, dtProj, delta, y, gated, branch]) be.dispose(t);
       x = next;
       x = this.observeResidual(onResidual, i + 1, x);
     }
