@@ -167,6 +167,13 @@ export interface Backend extends TransformerOps, ProbeOps {
   /** Returns dx: (M, E); writes dWeight: (E, 1, K) and dBias: (E). */
   causalConv1dBackward(x: Tensor, weight: Tensor, dy: Tensor, batch: number, length: number, dWeight: Tensor, dBias: Tensor): Tensor;
   /**
+   * The convolution and the SiLU after it in one pass: conv = causalConv1dForward(...) and u = silu(conv),
+   * both (M, E); conv is what the backward pass needs.
+   */
+  causalConv1dSiluForward(x: Tensor, weight: Tensor, bias: Tensor, batch: number, length: number): { conv: Tensor; u: Tensor };
+  /** The backward pass of causalConv1dSiluForward from du = dLoss/du: returns dx; writes dWeight and dBias. */
+  causalConv1dSiluBackward(x: Tensor, weight: Tensor, conv: Tensor, du: Tensor, batch: number, length: number, dWeight: Tensor, dBias: Tensor): Tensor;
+  /**
    * One token of the convolution for recurrent decoding. window: (B, K-1, E), the previous K-1 inputs
    * (oldest first; zeros at the start), updated in place; x: (B, E) -> (B, E).
    */

@@ -124,8 +124,7 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     // inX, z: (M, E)
     const [inX, z] = this.inProjection(xNorm, p.inProj);
     // conv, u: (M, E)
-    const conv = be.causalConv1dForward(inX, p.convWeight, p.convBias, batch, length);
-    const u = be.siluForward(conv);
+    const { conv, u } = be.causalConv1dSiluForward(inX, p.convWeight, p.convBias, batch, length);
     // xDbl: (M, R + 2N) -> dt: (M, R), b, c: (M, N)
     const xDbl = be.matmul(u, p.xProj, { transB: true });
     const [dt, b, c] = be.splitColumns(xDbl, [R, N, N]);
@@ -169,11 +168,9 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     be.matmul(dXDbl, cache.u, { transA: true, into: g.xProj });
     be.matmul(dXDbl, p.xProj, { into: du, accumulate: true });
     be.dispose(dXDbl);
-    // dConv: (M, E)
-    const dConv = be.siluBackward(cache.conv, du);
+    // dInX: (M, E), through the SiLU and the convolution
+    const dInX = be.causalConv1dSiluBackward(cache.inX, p.convWeight, cache.conv, du, batch, length, g.convWeight, g.convBias);
     be.dispose(du);
-    const dInX = be.causalConv1dBackward(cache.inX, p.convWeight, dConv, batch, length, g.convWeight, g.convBias);
-    be.dispose(dConv);
     // dXz: (M, 2E)
     const dXz = be.concatColumns([dInX, dz]);
     be.dispose(dInX);

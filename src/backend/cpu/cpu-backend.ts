@@ -380,6 +380,18 @@ export class CpuBackend implements Backend {
     return dx;
   }
 
+  causalConv1dSiluForward(x: Tensor, weight: Tensor, bias: Tensor, batch: number, length: number): { conv: Tensor; u: Tensor } {
+    const conv = this.causalConv1dForward(x, weight, bias, batch, length);
+    return { conv, u: this.siluForward(conv) };
+  }
+
+  causalConv1dSiluBackward(x: Tensor, weight: Tensor, conv: Tensor, du: Tensor, batch: number, length: number, dWeight: Tensor, dBias: Tensor): Tensor {
+    const dConv = this.siluBackward(conv, du);
+    const dx = this.causalConv1dBackward(x, weight, dConv, batch, length, dWeight, dBias);
+    this.dispose(dConv);
+    return dx;
+  }
+
   causalConv1dStep(window: Tensor, x: Tensor, weight: Tensor, bias: Tensor): Tensor {
     const [B, E] = rowsCols(x);
     const K = sizeOf(weight.shape) / E;

@@ -9,7 +9,7 @@ import type { GpuDevice } from './device.js';
 import { adamwUpdate, clipScale, sumOfSquares } from './kernels/adamw.js';
 import { attentionStep, causalAttentionBackward, causalAttentionForward, type AttentionPath } from './kernels/attention.js';
 import { fill } from './kernels/common.js';
-import { causalConv1dBackward, causalConv1dForward, causalConv1dStep } from './kernels/conv1d.js';
+import { causalConv1dBackward, causalConv1dForward, causalConv1dSiluBackward, causalConv1dSiluForward, causalConv1dStep } from './kernels/conv1d.js';
 import { crossEntropy } from './kernels/cross-entropy.js';
 import { add, addInPlace, concatColumns, gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackward, softplusBiasForward, splitColumns } from './kernels/elementwise.js';
 import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
@@ -137,6 +137,12 @@ export class WebGpuBackend implements Backend {
   }
   causalConv1dBackward(x: Tensor, weight: Tensor, dy: Tensor, batch: number, length: number, dWeight: Tensor, dBias: Tensor): Tensor {
     return causalConv1dBackward(this.rt, g(x), g(weight), g(dy), batch, length, g(dWeight), g(dBias));
+  }
+  causalConv1dSiluForward(x: Tensor, weight: Tensor, bias: Tensor, batch: number, length: number): { conv: Tensor; u: Tensor } {
+    return causalConv1dSiluForward(this.rt, g(x), g(weight), g(bias), batch, length);
+  }
+  causalConv1dSiluBackward(x: Tensor, weight: Tensor, conv: Tensor, du: Tensor, batch: number, length: number, dWeight: Tensor, dBias: Tensor): Tensor {
+    return causalConv1dSiluBackward(this.rt, g(x), g(weight), g(conv), g(du), batch, length, g(dWeight), g(dBias));
   }
   causalConv1dStep(window: Tensor, x: Tensor, weight: Tensor, bias: Tensor): Tensor {
     return causalConv1dStep(this.rt, g(window), g(x), g(weight), g(bias));

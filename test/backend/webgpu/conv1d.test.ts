@@ -1,6 +1,6 @@
 /**
- * Causal depthwise conv1d on the GPU against the cpu backend: forward, dx, dWeight, dBias, and the
- * one-token step against the full-sequence forward.
+ * Causal depthwise conv1d on the GPU against the cpu backend: forward, dx, dWeight, dBias, the same with
+ * the SiLU after it in the same kernels, and the one-token step against the full-sequence forward.
  *
  * Tolerances: forward and dx are sums of K products of values in [-1, 1]: |gpu - cpu| <= 1e-6 + 1e-5 |cpu|.
  * dWeight and dBias sum M = batch * length products in float32 in a different order (column sums of
@@ -29,14 +29,20 @@ describe.skipIf(!gpu)(`webgpu causal conv1d${gpu ? '' : ` (skipped: ${noGpuReaso
         // dWeight and dBias start as garbage: the backward must overwrite them.
         const dW = side.upload(new Float32Array(E * K).fill(7), [E, 1, K]), dB = side.upload(new Float32Array(E).fill(7), [E]);
         const dx = side.causalConv1dBackward(tx, tw, side.upload(dy, [M, E]), batch, length, dW, dB);
-        return Promise.all([y, dx, dW, dB].map((t) => side.download(t)));
+        // with the SiLU: the same dy read as du, the gradient of u = silu(conv)
+        const { conv, u } = side.causalConv1dSiluForward(tx, tw, tb, batch, length);
+        const sW = side.upload(new Float32Array(E * K).fill(7), [E, 1, K]), sB = side.upload(new Float32Array(E).fill(7), [E]);
+        const sdx = side.causalConv1dSiluBackward(tx, tw, conv, side.upload(dy, [M, E]), batch, length, sW, sB);
+        return Promise.all([y, dx, dW, dB, conv, u, sdx, sW, sB].map((t) => side.download(t)));
       };
-      const [gy, gdx, gdW, gdB] = await run(be);
-      const [cy, cdx, cdW, cdB] = await run(cpu);
-      expect(toleranceRatio(gy, cy, 1e-6, 1e-5), 'y').toBeLessThanOrEqual(1);
-      expect(toleranceRatio(gdx, cdx, 1e-6, 1e-5), 'dx').toBeLessThanOrEqual(1);
-      expect(toleranceRatio(gdW, cdW, 1e-5 * Math.sqrt(M), 1e-5), 'dWeight').toBeLessThanOrEqual(1);
-      expect(toleranceRatio(gdB, cdB, 1e-5 * Math.sqrt(M), 1e-5), 'dBias').toBeLessThanOrEqual(1);
+      const gpuOut = await run(be);
+      const cpuOut = await run(cpu);
+      const names = ['y', 'dx', 'dWeight', 'dBias', 'silu: conv', 'silu: u', 'silu: dx', 'silu: dWeight', 'silu: dBias'];
+      names.forEach((name, k) => {
+        // the weight and bias gradients are sums over the M rows
+        const atol = name.endsWith('dWeight') || name.endsWith('dBias') ? 1e-5 * Math.sqrt(M) : 1e-6;
+        expect(toleranceRatio(gpuOut[k], cpuOut[k], atol, 1e-5), name).toBeLessThanOrEqual(1);
+      });
     });
   }
 

@@ -20,7 +20,7 @@ import { columnSums } from './common.js';
 /** Rows per thread (one partial of dBias per block of rows) in the softplus backward. */
 const ROWS = 32;
 
-const SIGMOID = /* wgsl */ `
+export const SIGMOID = /* wgsl */ `
 fn sigmoid(v: f32) -> f32 { return 1.0 / (1.0 + exp(-v)); }`;
 
 /** A kernel over n elements; `body` reads and writes index i. */
