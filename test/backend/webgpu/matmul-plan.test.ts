@@ -30,6 +30,8 @@ describe('tensor-core matmul plans', () => {
     // othello-base's in_proj forward, its weight gradient, and x_proj's narrow one
     expect(tensorCorePlanFor(15104, 1024, 256)).toEqual({ plan: defaultPlan(128, 128), splits: 1 });
     expect(tensorCorePlanFor(1024, 256, 15104)).toEqual({ plan: defaultPlan(128, 128), splits: 16 });
+    // 236 tiles: as many waves split or not
+    expect(tensorCorePlanFor(15104, 256, 512)).toEqual({ plan: defaultPlan(128, 128), splits: 1 });
     expect(tensorCorePlanFor(512, 16, 15104)).toEqual({ plan: defaultPlan(256, 16), splits: 64 });
   });
 

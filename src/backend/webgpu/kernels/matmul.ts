@@ -34,7 +34,7 @@ import { defaultPlan, tensorCoreMatmulCode, type KernelAnatomy, type TensorCoreP
 
 /** K per staged slice. */
 const BK = 16;
-/** Workgroups that keep a large GPU busy (the H200 has 132 SMs); fewer tiles than this split K. */
+/** Workgroups that keep a large GPU busy (the H200 has 132 SMs); fewer tiles than half of this split K. */
 const TARGET_GROUPS = 256;
 /** The K range of one split is at least this long (shorter ones spend more on partials than they save). */
 const MIN_SPLIT_K = 128;
@@ -185,9 +185,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 }`;
 };
 
-/** Splits of K for a product of `tiles` workgroups (1 = no split). */
+/**
+ * Splits of K for a product of `tiles` workgroups (1 = no split). From half of TARGET_GROUPS up the tiles
+ * fill the GPU in the same number of waves whether K is split or not (236 tiles of 128 x 128 are one
+ * wave of two workgroups an SM on 132 SMs, 472 half-length ones two), so a split would only add the
+ * partials' traffic and a column-sum dispatch.
+ */
 function splitsFor(tiles: number, M: number, N: number, K: number): number {
-  if (tiles >= TARGET_GROUPS) return 1;
+  if (tiles >= TARGET_GROUPS / 2) return 1;
   const byMemory = Math.floor(MAX_PARTIAL_BYTES / Math.max(1, 4 * M * N));
   return Math.max(1, Math.min(Math.ceil(TARGET_GROUPS / tiles), Math.floor(K / MIN_SPLIT_K), MAX_SPLITS, byMemory));
 }
