@@ -146,8 +146,11 @@ export interface Backend extends TransformerOps, ProbeOps {
   // ---- RMSNorm: y = x / sqrt(mean(x^2) + eps) * weight ---------------------------------------------
   /** x: (M, d), weight: (d) -> y: (M, d) and rstd: (M), the saved 1/sqrt(mean(x^2) + eps). */
   rmsNormForward(x: Tensor, weight: Tensor, eps: number): { y: Tensor; rstd: Tensor };
-  /** Returns dx: (M, d); writes dWeight: (d). */
-  rmsNormBackward(x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor): Tensor;
+  /**
+   * Returns dx: (M, d); writes dWeight: (d). With `addTo` (M, d), dx is added to it in place and it is
+   * returned: a residual stream's gradient takes the branch's without a pass of its own.
+   */
+  rmsNormBackward(x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, addTo?: Tensor): Tensor;
 
   // ---- matmul and layout --------------------------------------------------------------------------
   /** C = op(A) op(B), op = identity or transpose per options. */
@@ -236,8 +239,8 @@ export interface Backend extends TransformerOps, ProbeOps {
 export interface TransformerOps {
   /** x: (M, d), weight and bias: (d) -> y: (M, d), and the saved mean and 1/sqrt(var + eps): (M). */
   layerNormForward(x: Tensor, weight: Tensor, bias: Tensor, eps: number): { y: Tensor; mean: Tensor; rstd: Tensor };
-  /** Returns dx: (M, d); writes dWeight and dBias: (d). */
-  layerNormBackward(x: Tensor, weight: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, dBias: Tensor): Tensor;
+  /** Returns dx: (M, d); writes dWeight and dBias: (d). `addTo` as in rmsNormBackward. */
+  layerNormBackward(x: Tensor, weight: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, dBias: Tensor, addTo?: Tensor): Tensor;
   /** GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
   geluForward(x: Tensor): Tensor;
   geluBackward(x: Tensor, dy: Tensor): Tensor;

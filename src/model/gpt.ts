@@ -172,20 +172,17 @@ export class GptLM extends LanguageModel<GptConfig> {
     be.dispose(dGelu);
     const dLn2 = this.linearBackward(cache.ln2.y, p.fcWeight, dFc, g.fcWeight, g.fcBias);
     be.dispose(dFc);
-    const dMid = be.layerNormBackward(cache.mid, p.ln2Weight, cache.ln2.mean, cache.ln2.rstd, dLn2, g.ln2Weight, g.ln2Bias);
+    // dx += the MLP branch's gradient through its norm
+    be.layerNormBackward(cache.mid, p.ln2Weight, cache.ln2.mean, cache.ln2.rstd, dLn2, g.ln2Weight, g.ln2Bias, dx);
     be.dispose(dLn2);
-    be.addInPlace(dx, dMid);
-    be.dispose(dMid);
     // Attention branch.
     const dAttn = this.linearBackward(cache.attn.out, p.attnProjWeight, dx, g.attnProjWeight, g.attnProjBias);
     const dQkv = be.causalAttentionBackward(cache.qkv, cache.attn.out, cache.attn.lse!, dAttn, batch, length, this.config.n_heads);
     be.dispose(dAttn);
     const dLn1 = this.linearBackward(cache.ln1.y, p.attnWeight, dQkv, g.attnWeight, g.attnBias);
     be.dispose(dQkv);
-    const dX = be.layerNormBackward(cache.x, p.ln1Weight, cache.ln1.mean, cache.ln1.rstd, dLn1, g.ln1Weight, g.ln1Bias);
+    be.layerNormBackward(cache.x, p.ln1Weight, cache.ln1.mean, cache.ln1.rstd, dLn1, g.ln1Weight, g.ln1Bias, dx);
     be.dispose(dLn1);
-    be.addInPlace(dx, dX);
-    be.dispose(dX);
   }
 
   private disposeCache(cache: BlockCache): void {

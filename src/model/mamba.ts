@@ -179,10 +179,9 @@ export class MambaLM extends LanguageModel<MambaConfig> {
     // dXNorm: (M, d)
     const dXNorm = be.matmul(dXz, p.inProj);
     be.dispose(dXz);
-    const dBranch = be.rmsNormBackward(cache.x, p.norm, cache.rstd, dXNorm, g.norm);
+    // dx += the branch's gradient through the norm
+    be.rmsNormBackward(cache.x, p.norm, cache.rstd, dXNorm, g.norm, dx);
     be.dispose(dXNorm);
-    be.addInPlace(dx, dBranch);
-    be.dispose(dBranch);
   }
 
   private disposeCache(cache: LayerCache): void {

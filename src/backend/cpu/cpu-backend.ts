@@ -268,7 +268,7 @@ export class CpuBackend implements Backend {
     return { y, rstd };
   }
 
-  rmsNormBackward(x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor): Tensor {
+  rmsNormBackward(x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, addTo?: Tensor): Tensor {
     const [M, d] = rowsCols(x);
     const dx = this.alloc(x.shape);
     // As many chunks of dWeight's columns as of dx's rows: one task does both (at least one, so that
@@ -278,7 +278,15 @@ export class CpuBackend implements Backend {
     const colsPer = Math.ceil(d / chunks);
     const arrays = [f32(x), f32(weight), f32(rstd), f32(dy), f32(dx), f32(dWeight)];
     this.exec(Op.rmsNormBackward, { arrays, ints: [d, M, rowsPer, colsPer], floats: [] }, chunks, 8 * M * d);
-    return dx;
+    return this.addInto(addTo, dx);
+  }
+
+  /** `addTo` += dx, then dx disposed and `addTo` returned; without `addTo`, dx. */
+  private addInto(addTo: Tensor | undefined, dx: Tensor): Tensor {
+    if (!addTo) return dx;
+    this.addInPlace(addTo, dx);
+    this.dispose(dx);
+    return addTo;
   }
 
   matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
@@ -456,14 +464,14 @@ export class CpuBackend implements Backend {
     return { y, mean, rstd };
   }
 
-  layerNormBackward(x: Tensor, weight: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, dBias: Tensor): Tensor {
+  layerNormBackward(x: Tensor, weight: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, dBias: Tensor, addTo?: Tensor): Tensor {
     const [M, d] = rowsCols(x);
     const dx = this.alloc(x.shape);
     // As in rmsNormBackward: each chunk does its rows of dx and its columns of dWeight and dBias.
     const chunks = Math.max(1, Math.min(Math.ceil(M / this.perChunk(M)), d));
     const arrays = [f32(x), f32(weight), f32(mean), f32(rstd), f32(dy), f32(dx), f32(dWeight), f32(dBias)];
     this.exec(Op.layerNormBackward, { arrays, ints: [d, M, Math.ceil(M / chunks), Math.ceil(d / chunks)], floats: [] }, chunks, 10 * M * d);
-    return dx;
+    return this.addInto(addTo, dx);
   }
 
   geluForward(x: Tensor): Tensor {

@@ -114,8 +114,8 @@ export class WebGpuBackend implements Backend {
   rmsNormForward(x: Tensor, weight: Tensor, eps: number): { y: Tensor; rstd: Tensor } {
     return rmsNormForward(this.rt, g(x), g(weight), eps);
   }
-  rmsNormBackward(x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor): Tensor {
-    return rmsNormBackward(this.rt, g(x), g(weight), g(rstd), g(dy), g(dWeight));
+  rmsNormBackward(x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, addTo?: Tensor): Tensor {
+    return rmsNormBackward(this.rt, g(x), g(weight), g(rstd), g(dy), g(dWeight), addTo && g(addTo));
   }
   matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
     return matmul(this.rt, g(a), g(b), options.transA ?? false, options.transB ?? false, options.into ? g(options.into) : null, options.accumulate ?? false, this.precision);
@@ -192,8 +192,8 @@ export class WebGpuBackend implements Backend {
   layerNormForward(x: Tensor, weight: Tensor, bias: Tensor, eps: number): { y: Tensor; mean: Tensor; rstd: Tensor } {
     return layerNormForward(this.rt, g(x), g(weight), g(bias), eps);
   }
-  layerNormBackward(x: Tensor, weight: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, dBias: Tensor): Tensor {
-    return layerNormBackward(this.rt, g(x), g(weight), g(mean), g(rstd), g(dy), g(dWeight), g(dBias));
+  layerNormBackward(x: Tensor, weight: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor, dWeight: Tensor, dBias: Tensor, addTo?: Tensor): Tensor {
+    return layerNormBackward(this.rt, g(x), g(weight), g(mean), g(rstd), g(dy), g(dWeight), g(dBias), addTo && g(addTo));
   }
   geluForward(x: Tensor): Tensor {
     return geluForward(this.rt, g(x));

@@ -20,6 +20,9 @@ export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
   return out;
 }
 
+/** dx added to sin(i) in float32: what a norm's backward pass with `addTo` holding sin(i) must give. */
+export const addedToSines = (dx: Float32Array) => Float32Array.from(dx, (v, i) => Math.fround(Math.fround(Math.sin(i)) + v));
+
 /** Largest |a - b| / (atol + rtol * |b|) over the elements: <= 1 means within tolerance. */
 export function toleranceRatio(actual: Float32Array, expected: Float32Array, atol: number, rtol: number): number {
   if (actual.length !== expected.length) throw new Error(`lengths differ: ${actual.length} vs ${expected.length}`);

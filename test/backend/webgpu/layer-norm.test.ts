@@ -12,7 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../../src/backend/backend.js';
 import { Rng } from '../../../src/util/rng.js';
-import { cpu, gpu, noGpuReason, randomArray, toleranceRatio } from './gpu-fixture.js';
+import { addedToSines, cpu, gpu, noGpuReason, randomArray, toleranceRatio } from './gpu-fixture.js';
 
 const EPS = 1e-5;
 
@@ -24,7 +24,10 @@ async function layerNorm(be: Backend, x: Float32Array, w: Float32Array, b: Float
   const dWeight = be.upload(new Float32Array(d).fill(3), [d]);
   const dBias = be.upload(new Float32Array(d).fill(3), [d]);
   const dx = be.layerNormBackward(tx, tw, mean, rstd, be.upload(dy, [M, d]), dWeight, dBias);
-  return Promise.all([y, mean, rstd, dx, dWeight, dBias].map((t) => be.download(t)));
+  const residual = be.upload(Float32Array.from({ length: M * d }, (_, i) => Math.sin(i)), [M, d]);
+  const added = be.layerNormBackward(tx, tw, mean, rstd, be.upload(dy, [M, d]), be.zeros([d]), be.zeros([d]), residual);
+  expect(added).toBe(residual);
+  return Promise.all([y, mean, rstd, dx, dWeight, dBias, added].map((t) => be.download(t)));
 }
 
 function inputs(M: number, d: number) {
@@ -45,6 +48,8 @@ describe.skipIf(!gpu)(`webgpu LayerNorm${gpu ? '' : ` (skipped: ${noGpuReason})`
       const want = await layerNorm(cpu, x, w, b, dy, M, d);
       ['y', 'mean', 'rstd', 'dx'].forEach((name, k) => expect(toleranceRatio(got[k], want[k], 1e-6, 1e-5), name).toBeLessThanOrEqual(1));
       ['dWeight', 'dBias'].forEach((name, k) => expect(toleranceRatio(got[4 + k], want[4 + k], 1e-6 * Math.sqrt(M), 1e-5), name).toBeLessThanOrEqual(1));
+      expect(got[6], 'dx added to a residual gradient').toEqual(addedToSines(got[3]));
+      expect(want[6], 'the cpu backend adds it too').toEqual(addedToSines(want[3]));
     });
   }
 

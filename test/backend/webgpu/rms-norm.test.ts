@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../../src/backend/backend.js';
 import { Rng } from '../../../src/util/rng.js';
-import { cpu, gpu, noGpuReason, randomArray, toleranceRatio } from './gpu-fixture.js';
+import { addedToSines, cpu, gpu, noGpuReason, randomArray, toleranceRatio } from './gpu-fixture.js';
 
 async function rmsNorm(be: Backend, x: Float32Array, w: Float32Array, dy: Float32Array, M: number, d: number) {
   const tx = be.upload(x, [M, d]);
@@ -18,7 +18,11 @@ async function rmsNorm(be: Backend, x: Float32Array, w: Float32Array, dy: Float3
   // dWeight starts as garbage: the backward pass must overwrite it
   const dWeight = be.upload(new Float32Array(d).fill(3), [d]);
   const dx = be.rmsNormBackward(tx, tw, rstd, be.upload(dy, [M, d]), dWeight);
-  return Promise.all([y, rstd, dx, dWeight].map((t) => be.download(t)));
+  // the same dx added to a residual gradient: what the model does
+  const residual = be.upload(Float32Array.from({ length: M * d }, (_, i) => Math.sin(i)), [M, d]);
+  const added = be.rmsNormBackward(tx, tw, rstd, be.upload(dy, [M, d]), be.zeros([d]), residual);
+  expect(added).toBe(residual);
+  return Promise.all([y, rstd, dx, dWeight, added].map((t) => be.download(t)));
 }
 
 describe.skipIf(!gpu)(`webgpu RMSNorm${gpu ? '' : ` (skipped: ${noGpuReason})`}`, () => {
@@ -33,6 +37,8 @@ describe.skipIf(!gpu)(`webgpu RMSNorm${gpu ? '' : ` (skipped: ${noGpuReason})`}`
       const want = await rmsNorm(cpu, x, w, dy, M, d);
       ['y', 'rstd', 'dx'].forEach((name, k) => expect(toleranceRatio(got[k], want[k], 1e-6, 1e-5), name).toBeLessThanOrEqual(1));
       expect(toleranceRatio(got[3], want[3], 1e-6 * Math.sqrt(M), 1e-5), 'dWeight').toBeLessThanOrEqual(1);
+      expect(got[4], 'dx added to a residual gradient').toEqual(addedToSines(got[2]));
+      expect(want[4], 'the cpu backend adds it too').toEqual(addedToSines(want[2]));
     });
   }
 

@@ -107,6 +107,12 @@ export function columnSums(rt: GpuRuntime, x: GpuTensor, rows: number, cols: num
   rt.dispatch(rt.pipeline(`columnSumsWide:${columns}`, () => wideColumnSumsCode(columns)), [x, into], params, [groups]);
 }
 
+/** `addTo`, after checking that it has x's size (a norm's backward pass adding dx to it). */
+export function checkAddTo(addTo: GpuTensor, x: GpuTensor, op: string): GpuTensor {
+  if (addTo.size !== x.size) throw new Error(`${op}: addTo [${addTo.shape.join(', ')}] is not the size of x [${x.shape.join(', ')}]`);
+  return addTo;
+}
+
 /**
  * The row kernels' work split (RMSNorm, LayerNorm): ROW_THREADS threads per row, each holding the columns
  * t, t + ROW_THREADS, ... in registers (rowColumnsPerThread of them); the backward passes take

@@ -15,7 +15,7 @@
  */
 import { rowsCols } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
-import { columnSums, rowColumnsPerThread, ROW_THREADS, ROWS_PER_BLOCK, TREE_SUM } from './common.js';
+import { checkAddTo, columnSums, rowColumnsPerThread, ROW_THREADS, ROWS_PER_BLOCK, TREE_SUM } from './common.js';
 
 const WG = ROW_THREADS;
 const ROWS = ROWS_PER_BLOCK;
@@ -91,7 +91,7 @@ export function layerNormForward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor
 }
 
 const backwardCode = (per: number) => /* wgsl */ `
-struct Params { rows: u32, cols: u32, blocks: u32 }
+struct Params { rows: u32, cols: u32, blocks: u32, accumulate: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 // x, dy, dx: (M, d)
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -150,7 +150,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       workgroupBarrier();
       for (var j = 0u; j < PER; j++) {
         let c = lid + j * WG;
-        if (c < d) { dx[row * d + c] = r * (g[j] - means.x - xhat[j] * means.y); }
+        if (c < d) {
+          var v = r * (g[j] - means.x - xhat[j] * means.y);
+          if (params.accumulate != 0u) { v += dx[row * d + c]; }
+          dx[row * d + c] = v;
+        }
       }
     }
     for (var j = 0u; j < PER; j++) {
@@ -163,21 +167,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
 }`;
 
-/** Returns dx: (M, d); writes dWeight and dBias: (d) (overwritten). */
+/** Returns dx: (M, d), or adds it to `addTo` and returns that; writes dWeight and dBias: (d) (overwritten). */
 export function layerNormBackward(
-  rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, mean: GpuTensor, rstd: GpuTensor, dy: GpuTensor, dWeight: GpuTensor, dBias: GpuTensor,
+  rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, mean: GpuTensor, rstd: GpuTensor, dy: GpuTensor, dWeight: GpuTensor, dBias: GpuTensor, addTo?: GpuTensor,
 ): GpuTensor {
   const [M, d] = rowsCols(x);
   if (dy.size !== x.size || mean.size !== M || rstd.size !== M || weight.size !== d) {
     throw new Error(`layerNormBackward: x [${x.shape.join(', ')}], dy [${dy.shape.join(', ')}], mean [${mean.shape.join(', ')}], rstd [${rstd.shape.join(', ')}], weight [${weight.shape.join(', ')}]`);
   }
   const blocks = Math.max(1, Math.ceil(M / ROWS));
-  const dx = rt.tensor(x.shape);
+  const dx = addTo ? checkAddTo(addTo, x, 'layerNormBackward') : rt.tensor(x.shape);
   const partialW = rt.tensor([blocks, d]);
   const partialB = rt.tensor([blocks, d]);
   const per = rowColumnsPerThread(d);
   rt.dispatch(rt.pipeline(`layerNormBackward:${per}`, () => backwardCode(per)), [x, weight, mean, rstd, dy, dx, partialW, partialB],
-    [{ u: M }, { u: d }, { u: blocks }], groupsFor(blocks, 1));
+    [{ u: M }, { u: d }, { u: blocks }, { u: addTo ? 1 : 0 }], groupsFor(blocks, 1));
   columnSums(rt, partialW, blocks, d, dWeight);
   columnSums(rt, partialB, blocks, d, dBias);
   rt.release(partialW);

@@ -12,7 +12,7 @@
  * blocks in a fixed order.
  */
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
-import { columnSums, rowColumnsPerThread, ROW_THREADS, ROWS_PER_BLOCK, TREE_SUM } from './common.js';
+import { checkAddTo, columnSums, rowColumnsPerThread, ROW_THREADS, ROWS_PER_BLOCK, TREE_SUM } from './common.js';
 
 const WG = ROW_THREADS;
 const ROWS = ROWS_PER_BLOCK;
@@ -68,9 +68,9 @@ export function rmsNormForward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, 
 }
 
 const backwardCode = (per: number) => /* wgsl */ `
-struct Params { rows: u32, cols: u32, blocks: u32 }
+struct Params { rows: u32, cols: u32, blocks: u32, accumulate: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-// x, dy, dx: (M, d)
+// x, dy, dx: (M, d); with accumulate, dx is added to what dx holds
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 // w: (d)
 @group(0) @binding(2) var<storage, read> w: array<f32>;
@@ -120,7 +120,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       workgroupBarrier();
       for (var j = 0u; j < PER; j++) {
         let c = lid + j * WG;
-        if (c < d) { dx[row * d + c] = r * (g[j] - xhat[j] * mean); }
+        if (c < d) {
+          var v = r * (g[j] - xhat[j] * mean);
+          if (params.accumulate != 0u) { v += dx[row * d + c]; }
+          dx[row * d + c] = v;
+        }
       }
     }
     for (var j = 0u; j < PER; j++) {
@@ -130,17 +134,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
 }`;
 
-/** Returns dx: (M, d); writes dWeight: (d) (overwritten). */
-export function rmsNormBackward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, rstd: GpuTensor, dy: GpuTensor, dWeight: GpuTensor): GpuTensor {
+/** Returns dx: (M, d), or adds it to `addTo` and returns that; writes dWeight: (d) (overwritten). */
+export function rmsNormBackward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, rstd: GpuTensor, dy: GpuTensor, dWeight: GpuTensor, addTo?: GpuTensor): GpuTensor {
   const d = weight.size;
   const M = x.size / d;
   if (dy.size !== x.size || rstd.size !== M) throw new Error(`rmsNormBackward: x [${x.shape.join(', ')}], dy [${dy.shape.join(', ')}], rstd [${rstd.shape.join(', ')}]`);
   const blocks = Math.max(1, Math.ceil(M / ROWS));
-  const dx = rt.tensor(x.shape);
+  const dx = addTo ? checkAddTo(addTo, x, 'rmsNormBackward') : rt.tensor(x.shape);
   const partial = rt.tensor([blocks, d]);
   const per = rowColumnsPerThread(d);
   rt.dispatch(rt.pipeline(`rmsNormBackward:${per}`, () => backwardCode(per)), [x, weight, rstd, dy, dx, partial],
-    [{ u: M }, { u: d }, { u: blocks }], groupsFor(blocks, 1));
+    [{ u: M }, { u: d }, { u: blocks }, { u: addTo ? 1 : 0 }], groupsFor(blocks, 1));
   columnSums(rt, partial, blocks, d, dWeight);
   rt.release(partial);
   return dx;
