@@ -54,6 +54,12 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
       const lines = [`train ${result.preset} (${result.architecture}, ${result.parameters} parameters) on ${result.adapter ?? result.backend}, ${result.precision}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];
       if (result.recordMs !== null) lines.push(`host time recording a step: ${result.recordMs} ms`);
       if (result.gpuBytes !== null) lines.push(`GPU memory held by the pool: ${(result.gpuBytes / 2 ** 20).toFixed(1)} MiB`);
+      if (result.profile) {
+        const kernelMs = result.profile.reduce((sum, k) => sum + k.ms, 0);
+        const dispatches = result.profile.reduce((sum, k) => sum + k.dispatches, 0);
+        // what the GPU spends between kernels, or waiting for the host, is the rest of the step
+        lines.push(`profiled step: ${kernelMs.toFixed(2)} ms of kernels over ${dispatches} dispatches (a timed step took ${result.stepMs} ms)`);
+      }
       for (const k of result.profile ?? []) lines.push(`  ${k.kernel.padEnd(32)} ${k.ms.toFixed(3).padStart(9)} ms  ${(100 * k.share).toFixed(1).padStart(5)}%  x${k.dispatches}`);
       return lines.join('\n');
     });
