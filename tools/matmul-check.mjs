@@ -11,29 +11,15 @@
 //
 // Exit 0 when every mixed product is within --tolerance (default 2e-3 of the sum of |products|; f16
 // operands carry 2^-11 relative error each) and every f32 one within 1e-4.
-import { parseArgs } from 'node:util';
-import { presetShape, productError, productOperands, stepProducts } from './step-products.mjs';
+import { productArgs, productError, productOperands, stepProducts } from './step-products.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    preset: { type: 'string', default: 'othello-base' },
-    batch: { type: 'string', default: '256' },
-    seq: { type: 'string' },
-    reps: { type: 'string', default: '20' },
-    tolerance: { type: 'string', default: '2e-3' },
-    json: { type: 'boolean', default: false },
-  },
-});
+const { args, batch, seq, reps, tolerance } = productArgs(20);
 const dist = new URL('../dist/src/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
 const { openGpu } = await load('backend/webgpu/device.js');
 const { WebGpuBackend } = await load('backend/webgpu/webgpu-backend.js');
 const { Rng } = await load('util/rng.js');
 
-const batch = Number(args.batch);
-const seq = presetShape(args.preset, args.seq === undefined ? undefined : Number(args.seq)).seq;
-const reps = Number(args.reps);
-const tolerance = Number(args.tolerance);
 
 const { gpu, reason } = await openGpu({ allowSoftware: true });
 if (!gpu) throw new Error(`no GPU: ${reason}`);

@@ -19,22 +19,13 @@
 // into workgroup memory either, which leaves the fragment loads and multiplies. --half times that plan
 // with both operands stored in f16 (cast once, untimed) against the f32 operands training stages now:
 // what writing them in f16 would buy.
-import { parseArgs } from 'node:util';
-import { presetShape, productError, productOperands, stepProducts } from './step-products.mjs';
+import { productArgs, productError, productOperands, stepProducts } from './step-products.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    preset: { type: 'string', default: 'othello-base' },
-    batch: { type: 'string', default: '256' },
-    seq: { type: 'string' },
-    reps: { type: 'string', default: '10' },
-    plans: { type: 'string' },
-    splits: { type: 'boolean', default: false },
-    anatomy: { type: 'boolean', default: false },
-    half: { type: 'boolean', default: false },
-    tolerance: { type: 'string', default: '2e-3' },
-    json: { type: 'boolean', default: false },
-  },
+const { args, batch, seq, reps, tolerance } = productArgs(10, {
+  plans: { type: 'string' },
+  splits: { type: 'boolean', default: false },
+  anatomy: { type: 'boolean', default: false },
+  half: { type: 'boolean', default: false },
 });
 const dist = new URL('../dist/src/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
@@ -45,10 +36,6 @@ const { checkPlan, tensorCoreWorkgroupBytes } = await load('backend/webgpu/kerne
 const { Rng } = await load('util/rng.js');
 const { GpuTensor, groupsFor } = await load('backend/webgpu/runtime.js');
 
-const batch = Number(args.batch);
-const seq = presetShape(args.preset, args.seq === undefined ? undefined : Number(args.seq)).seq;
-const reps = Number(args.reps);
-const tolerance = Number(args.tolerance);
 const log = (line) => process.stderr.write(line + '\n');
 const { gpu, reason } = await openGpu({ allowSoftware: true });
 if (!gpu?.subgroupMatrix) {
@@ -167,9 +154,10 @@ for (const s of products) {
     }
   }
   const results = [...timed.values()].map((r) => ({ ...r, tflops: flops / (r.ms * 1e-3) / 1e12 }));
+  // the plan and splits training takes, which --anatomy and --half take apart
+  const { plan, splits } = tensorCorePlanFor(M, N, K);
   let anatomy;
   if (args.anatomy) {
-    const { plan, splits } = tensorCorePlanFor(M, N, K);
     anatomy = { plan: label(plan), splits };
     for (const part of ['full', 'cached-loads', 'no-staging']) {
       const run = () => matmul(rt, a, b, transA, transB, c, false, 'mixed', { plan, splits, anatomy: part });
@@ -179,7 +167,6 @@ for (const s of products) {
   }
   let half;
   if (args.half) {
-    const { plan, splits } = tensorCorePlanFor(M, N, K);
     const ha = halfCopy(a);
     const hb = halfCopy(b);
     const error = await errorOf((into) => matmul(rt, ha.half, hb.half, transA, transB, into, s.accumulate, 'mixed', { plan, splits, halfOperands: true }));

@@ -2,12 +2,33 @@
 // step is run with the backend's matmul wrapped, recording every distinct (M, N, K, transposes,
 // accumulate) with how often the step makes it. Shared by tools/matmul-check.mjs and
 // tools/matmul-tune.mjs. Build first (npx tsc).
+import { parseArgs } from 'node:util';
 const dist = new URL('../dist/src/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
 const { rowsCols } = await load('backend/backend.js');
 const { configFromPreset } = await load('model/config.js');
 const { createModel, initModelParameters } = await load('model/models.js');
 const { Rng } = await load('util/rng.js');
+
+/**
+ * The command line both tools share (--preset, --batch, --seq, --reps, --tolerance, --json) and a tool's
+ * own `options`: the parsed args, with batch, seq (the preset's by default), reps and tolerance as numbers.
+ */
+export function productArgs(reps, options = {}) {
+  const { values: args } = parseArgs({
+    options: {
+      preset: { type: 'string', default: 'othello-base' },
+      batch: { type: 'string', default: '256' },
+      seq: { type: 'string' },
+      reps: { type: 'string', default: String(reps) },
+      tolerance: { type: 'string', default: '2e-3' },
+      json: { type: 'boolean', default: false },
+      ...options,
+    },
+  });
+  const seq = presetShape(args.preset, args.seq === undefined ? undefined : Number(args.seq)).seq;
+  return { args, batch: Number(args.batch), seq, reps: Number(args.reps), tolerance: Number(args.tolerance) };
+}
 
 /** Sequence length and vocabulary of a preset's training data (chess: 1023 characters of 32). */
 export function presetShape(preset, seq) {
