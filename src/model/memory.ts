@@ -10,7 +10,7 @@
  *     + the scan's saved states: webgpu one (E, N) state per 16-step chunk but the first
  *       (E N (ceil(L / 16) - 1) / L); cpu none (the SIMD backward recomputes them; the reference kernels
  *       keep at most 128 MB a layer, not counted)
- *   one layer's working set (forward: xz, xDbl, branch; backward: dGated, dy, dz, du, dDelta, dB, dC,
+ *   one layer's working set (forward: xDbl, branch; backward: dGated, dy, dz, du, dDelta, dB, dC,
  *   dXz, dXNorm, ...): 6E + 2d + R + 2N, and on webgpu the scan backward's partial dB, dC
  *   (2N ceil(E / ch) with ch = min(16, 256 / N) channels a workgroup: 2E for N = 16)
  *   head: the last residual, the final norm and its rstd (2d + 1), logits and their gradient (2V)
