@@ -5,11 +5,12 @@
 // `npm test`) and the workgroup-memory kernels at N = 64. Tolerances are those of
 // test/backend/webgpu/selective-scan.test.ts. Build first (npx tsc).
 //
-//   node tools/scan-check.mjs [--reps 20] [--reduce 1,2,4,8,16] [--channels 4,8] [--time-parallel] [--passes 1,2,4] [--json]
+//   node tools/scan-check.mjs [--reps 20] [--kernels step,subgroup] [--reduce 1,2,4,8,16] [--channels 4,8] [--time-parallel] [--passes 1,2,4] [--json]
 //
-// --reduce also checks and times the backward kernel alone with each of those steps between its
-// reductions (the kernel picks at most 4 of what fits the device's workgroup memory; fewer hold less of
-// it); --channels with each of those channels per workgroup (16 by default at N <= 16: fewer make
+// --kernels also checks and times each of those backward kernels alone (step: sums through workgroup
+// memory; subgroup: through shuffles; the default is subgroup where N fits the subgroups); --reduce each
+// kernel (or the default) with each of those steps between its reductions (the kernel picks at most 4 of
+// what fits the device's workgroup memory; fewer hold less of it); --channels with each of those channels per workgroup (16 by default at N <= 16: fewer make
 // smaller workgroups that wait on fewer threads at each barrier); --time-parallel with the kernel that is
 // parallel in time (selective-scan-time-parallel.ts), --passes with it at each of those passes.
 //
@@ -18,15 +19,16 @@ import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
   options: {
-    reps: { type: 'string', default: '20' }, reduce: { type: 'string' }, channels: { type: 'string' },
+    reps: { type: 'string', default: '20' }, kernels: { type: 'string' }, reduce: { type: 'string' }, channels: { type: 'string' },
     'time-parallel': { type: 'boolean', default: false }, passes: { type: 'string' }, json: { type: 'boolean', default: false },
   },
 });
 const list = (text) => (text ? text.split(',').map(Number) : []);
-// The backward kernel's variants to check and time beside the default: each --reduce, each --channels,
-// the time-parallel kernel at its default passes and at each --passes.
+// The backward kernel's variants to check and time beside the default: each --kernels at each --reduce,
+// each --channels, the time-parallel kernel at its default passes and at each --passes.
+const kernels = args.kernels ? args.kernels.split(',') : [];
 const variants = [
-  ...list(args.reduce).map((reduce) => ({ reduce })),
+  ...(kernels.length ? kernels : [undefined]).flatMap((kernel) => [...(kernel ? [{ kernel }] : []), ...list(args.reduce).map((reduce) => ({ kernel, reduce }))]),
   ...list(args.channels).map((channels) => ({ channels })),
   ...(args['time-parallel'] ? [{ kernel: 'time-parallel' }] : []),
   ...list(args.passes).map((passes) => ({ kernel: 'time-parallel', passes })),
@@ -126,8 +128,8 @@ for (const shape of shapes) {
   // The backward kernel alone, default and each variant, from one forward pass's saved states.
   const byVariant = [];
   for (const variant of [{}, ...variants]) {
-    const what = variant.reduce ? `${variant.reduce} steps between reductions` : variant.channels ? `${variant.channels} channels a workgroup`
-      : variant.kernel ? `time-parallel${variant.passes ? `, ${variant.passes} passes` : ''}` : 'default';
+    const what = [variant.kernel ?? 'default', variant.reduce && `${variant.reduce} steps between reductions`,
+      variant.channels && `${variant.channels} channels a workgroup`, variant.passes && `${variant.passes} passes`].filter(Boolean).join(', ');
     // A variant that does not fit this shape (workgroup memory, one binding) is reported and skipped, not fatal.
     let worstHere;
     let backwardMs;

@@ -11,9 +11,10 @@
  * - dA_log, dD: sums over all batch * length rows: atol 1e-6 sqrt(M), rtol 1e-5.
  * On lavapipe the worst case uses about a sixth of each bound; a 0.1% error in dA_log fails it.
  * The chunk is 16 steps: lengths 15, 16, 17 straddle it, 59 and 300 take several chunks. Which
- * forward kernel runs depends on the adapter's subgroups (selective-scan-subgroup.ts): on lavapipe (8
- * lanes) N = 4 and 8 take the subgroup kernel and N = 3 and 16 the workgroup-memory one; a test below
- * says which ran, so a change of adapter cannot leave one path untested unnoticed.
+ * kernels run depends on the adapter's subgroups (selective-scan-subgroup.ts): on lavapipe (8 lanes)
+ * N = 4 and 8 take the subgroup kernels and N = 3 and 16 the workgroup-memory ones; a test below says
+ * which ran, so a change of adapter cannot leave one path untested unnoticed, and another runs both
+ * backward kernels at one N.
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, SelectiveScanInputs, Tensor } from '../../../src/backend/backend.js';
@@ -139,13 +140,48 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     });
   }
 
-  it('the cases above ran the workgroup-memory forward kernel, and the subgroup one where the adapter has subgroups of 8 to 64 lanes', () => {
+  it('the cases above ran the workgroup-memory kernels, and the subgroup forward one where the adapter has subgroups of 8 to 64 lanes', () => {
     const keys = be.rt.pipelineKeys();
     const family = (prefix: string) => keys.some((k) => k.startsWith(prefix));
     expect(family('scanForward:') && family('scanBackward:')).toBe(true);
     const sg = be.rt.gpu.subgroupSize;
     const subgroups = sg !== null && sg >= 8 && sg <= 64;
     expect(family('scanForwardSubgroup:'), `subgroup size ${sg}`).toBe(subgroups);
+  });
+
+  const subgroupCases: ScanCase[] = [
+    { batch: 3, length: 59, E: 40, N: 4 },
+    { batch: 2, length: 17, E: 37, N: 8 },
+    { batch: 1, length: 300, E: 24, N: 8 },
+  ];
+  for (const shape of subgroupCases) {
+    const { batch, length, E, N } = shape;
+    const fits = (be.rt.gpu.subgroupSize ?? 0) >= N;
+    it.skipIf(!fits)(`the subgroup backward kernel matches the cpu backend, saved or recomputed (batch ${batch}, length ${length}, E ${E}, N ${N})`, async () => {
+      const data = scanData(new Rng(batch * 3571 + length * 17 + E + N), shape);
+      const want = await forwardBackward(cpu, data, shape, true);
+      const { run } = backwardRunner(be, data, shape);
+      expectGradients(await run({ kernel: 'subgroup' }), want, shape, 'saved');
+      expectGradients(await run({ kernel: 'subgroup' }, false), want, shape, 'recomputed');
+    });
+  }
+
+  it.skipIf(!be.rt.gpu.subgroupSize)('the subgroup backward kernel gives the same bits at any steps between reductions and run after run, and refuses an N that does not fit the subgroups', async () => {
+    const sg = be.rt.gpu.subgroupSize!;
+    // two channels a subgroup, so the dB and dC butterflies run a round over the channels
+    const shape = { batch: 3, length: 59, E: 40, N: sg / 2 };
+    const { run } = backwardRunner(be, scanData(new Rng(14), shape), shape);
+    const first = await run({ kernel: 'subgroup' });
+    expect(be.rt.pipelineKeys().some((k) => k.startsWith(`scanBackwardSubgroup:${sg / 2}:`))).toBe(true);
+    const again = await run({ kernel: 'subgroup' });
+    const one = await run({ kernel: 'subgroup', reduce: 1 });
+    NAMES.slice(1).forEach((name, i) => {
+      expect(again[i], `${name} run again`).toEqual(first[i]);
+      expect(one[i], `${name} at one step between reductions`).toEqual(first[i]);
+    });
+    const wide = { batch: 1, length: 20, E: 8, N: 2 * sg };
+    const { refuses } = backwardRunner(be, scanData(new Rng(15), wide), wide);
+    refuses({ kernel: 'subgroup' }).toThrow(`selective scan: the subgroup backward kernel needs ${Math.min(16, 256 / (2 * sg))} channels of ${2 * sg} states to fill whole subgroups of one size (this device: ${sg})`);
   });
 
   it('gives the same bits with one step between the backward pass\'s reductions as with the most that fit (the sums do not depend on it)', async () => {
@@ -200,7 +236,7 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     const second = await run({ kernel: 'time-parallel' });
     NAMES.slice(1).forEach((name, i) => expect(second[i], name).toEqual(first[i]));
     refuses({ kernel: 'time-parallel', passes: 3 }).toThrow('selective scan: 3 passes is not 1, 2 or 4');
-    // 128 states need 44,576 bytes of workgroup memory at one pass (chunks of 16 steps): more than the 32 KB lavapipe and the H200 give
+    // 128 states need 44,576 bytes of workgroup memory at one pass (chunks of 16 steps): more than lavapipe's 32 KB (the H200's 48 KB hold it)
     const wide = { batch: 1, length: 20, E: 8, N: 128 };
     const limit = be.rt.device.limits.maxComputeWorkgroupStorageSize;
     const bytes = timeParallelBytes(128, 1);

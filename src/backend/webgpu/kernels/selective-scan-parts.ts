@@ -118,3 +118,130 @@ ${stageChunk(['u', 'delta'])}
         h = exp(dt * A) * h + dt * s_u[tt * CH + c0] * sB[tt * N + n];
         term = sC[tt * N + n] * h;
       }`;
+
+/**
+ * The backward kernels of both variants up to one step's four terms (termDu and termDelta, to be summed
+ * over n; termB and termC, over the channels), inside the chunk loop (from the last), the loop over
+ * blocks of REDUCE steps and the step loop: each variant then sums the terms its own way, closes the
+ * step loop, and ends with backwardTail. A step past the chunk's end, or a dead
+ * channel, has zero terms. The chunk's states are recomputed from its saved start into sH (each thread
+ * its own column), then the chunk is walked back in time with dLoss/dh_t in a register.
+ */
+export const BACKWARD_STEP_HEAD = /* wgsl */ `
+var<workgroup> sB: array<f32, CHUNK * N>;
+var<workgroup> sC: array<f32, CHUNK * N>;
+// u, delta and dy of the chunk and the workgroup's channels: (CHUNK, CH)
+var<workgroup> s_u: array<f32, CHUNK * CH>;
+var<workgroup> s_delta: array<f32, CHUNK * CH>;
+var<workgroup> s_dy: array<f32, CHUNK * CH>;
+// h_t of the chunk, recomputed: (CHUNK, WG), each thread its own column
+var<workgroup> sH: array<f32, CHUNK * WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {${THREAD_COORDINATES}
+  let M = params.rows;
+  var A = 0.0;
+  var D = 0.0;
+  if (live) {
+    A = -exp(aLog[e * N + n]);
+    D = d[e];
+  }
+  // dLoss/dh_t carried back in time; the per-(b, e, n) sums of dA_log and (lane n = 0) of dD
+  var dh = 0.0;
+  var dALog = 0.0;
+  var dD = 0.0;
+  for (var ci = 0u; ci < params.chunks; ci++) {
+    let c = params.chunks - 1u - ci;
+    let t0 = c * CHUNK;
+    let count = min(params.chunk, L - t0);
+    let rowBase = b * L + t0;
+    workgroupBarrier();
+${stageChunk(['u', 'delta', 'dy'])}
+    workgroupBarrier();
+    var h0 = 0.0;
+    if (c > 0u && live) { h0 = saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n]; }
+    var h = h0;
+    if (live) {
+      for (var tt = 0u; tt < count; tt++) {
+        let dt = s_delta[tt * CH + c0];
+        h = exp(dt * A) * h + dt * s_u[tt * CH + c0] * sB[tt * N + n];
+        sH[tt * WG + lid] = h;
+      }
+    }
+    let blocks = (count + params.reduce - 1u) / params.reduce;
+    for (var bi = 0u; bi < blocks; bi++) {
+      let blk = blocks - 1u - bi;
+      for (var ri = 0u; ri < params.reduce; ri++) {
+        let r = params.reduce - 1u - ri;
+        let tt = blk * REDUCE + r;
+        var termDu = 0.0;
+        var termDelta = 0.0;
+        var termB = 0.0;
+        var termC = 0.0;
+        if (tt < count && live) {
+          let g = s_dy[tt * CH + c0];
+          let dt = s_delta[tt * CH + c0];
+          let x = s_u[tt * CH + c0];
+          var hPrev = h0;
+          if (tt > 0u) { hPrev = sH[(tt - 1u) * WG + lid]; }
+          // the decay again: one exp is cheaper than the workgroup memory to keep it
+          let a = exp(dt * A);
+          let bn = sB[tt * N + n];
+          termC = g * sH[tt * WG + lid];
+          let dhn = dh + g * sC[tt * N + n];
+          // h_t = a h_{t-1} + dt B u with a = exp(dt A): dLoss/d(dt A) = dh_t h_{t-1} a
+          let dDecay = dhn * hPrev * a;
+          termDelta = dDecay * A + dhn * bn * x;
+          // dA/dA_log = A
+          dALog += dDecay * dt * A;
+          termB = dhn * dt * x;
+          termDu = dhn * dt * bn;
+          if (n == 0u) {
+            termDu += g * D;
+            dD += g * x;
+          }
+          dh = dhn * a;
+        }
+`;
+
+/**
+ * Closes the step loop's block of REDUCE steps: after a barrier, writes du and dDelta of each (step,
+ * channel) and this workgroup's dB and dC partials of each (step, state), their sums given as WGSL that
+ * sets \`s\` (for du and dDelta from q: 0 du, 1 dDelta, step r and channel k; for dB and dC from q, r and
+ * state m); then closes the chunk loop and the kernel with each thread's dA_log and (lane n = 0) dD
+ * partials.
+ */
+export const backwardTail = (sumOverStates: string, sumOverChannels: string) => /* wgsl */ `
+      workgroupBarrier();
+      for (var o = lid; o < 2u * REDUCE * (CH + N); o += WG) {
+        if (o < 2u * REDUCE * CH) {
+          let q = o / (REDUCE * CH);
+          let r = (o / CH) % REDUCE;
+          let k = o % CH;
+          let tt = blk * REDUCE + r;
+          let ek = wid.x * CH + k;
+          if (tt < count && ek < E) {
+            ${sumOverStates}
+            let at = (rowBase + tt) * E + ek;
+            if (q == 0u) { du[at] = s; } else { dDelta[at] = s; }
+          }
+        } else {
+          let o2 = o - 2u * REDUCE * CH;
+          let q = o2 / (REDUCE * N);
+          let r = (o2 / N) % REDUCE;
+          let m = o2 % N;
+          let tt = blk * REDUCE + r;
+          if (tt < count) {
+            ${sumOverChannels}
+            partialBC[(q * nwg.x + wid.x) * M * N + (rowBase + tt) * N + m] = s;
+          }
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+  if (live) {
+    partialAD[(b * E + e) * N + n] = dALog;
+    if (n == 0u) { partialAD[nwg.y * E * N + b * E + e] = dD; }
+  }
+}`;

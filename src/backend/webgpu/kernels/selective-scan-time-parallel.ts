@@ -22,8 +22,8 @@
  * order: the same bits run after run. Needs one subgroup size, a power of two that divides T; lanes are
  * invocations lid % S of subgroup lid / S, as on NVIDIA and lavapipe (selective-scan-subgroup.ts
  * assumes the same). The chunk's B and C sit in workgroup memory for all N states, so chunks shorten as N
- * grows (timeChunk) and the host refuses what still does not fit (timeParallelBytes): in the 32 KB
- * Dawn gives, N up to 32 at any pass count and 64 at 1 or 2, on lanes that divide the chunk.
+ * grows (timeChunk) and the host refuses what still does not fit (timeParallelBytes): in lavapipe's
+ * 32 KB, N up to 32 at any pass count and 64 at 1 or 2, on lanes that divide the chunk.
  */
 import { BACKWARD_BINDINGS, CHUNK } from './selective-scan-parts.js';
 

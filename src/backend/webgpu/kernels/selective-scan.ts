@@ -18,8 +18,9 @@
  *   the workgroup's channels (the dB and dC terms) go to workgroup memory and are summed by other
  *   threads in a fixed order: no atomics, same bits run after run. Where the device has subgroups of
  *   one size and N fits them, the forward pass sums over n by shuffles instead
- *   (selective-scan-subgroup.ts, which also says why the backward pass does not); this file's forward
- *   kernel serves every other case (N = 3, N = 64 on NVIDIA, N = 16 on lavapipe's subgroups of 8).
+ *   (selective-scan-subgroup.ts, which has a backward kernel built the same way that an override
+ *   selects, and says why it is not the default); this file's forward kernel serves every other case
+ *   (N = 3, N = 64 on NVIDIA, N = 16 on lavapipe's subgroups of 8).
  *
  * Memory for the backward pass (`saved`): only the state at the start of every chunk but the first,
  * (batch, chunks - 1, E, N) floats, chunks = ceil(length / CHUNK); never a (batch, length, E, N)
@@ -42,8 +43,8 @@ import type { SelectiveScanGradients, SelectiveScanInputs } from '../../backend.
 import { sizeOf } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
-import { BACKWARD_BINDINGS, CHUNK, constants, FORWARD_BINDINGS, FORWARD_STEP_HEAD, stageChunk, THREAD_COORDINATES } from './selective-scan-parts.js';
-import { forwardSubgroupCode, subgroupScanFits } from './selective-scan-subgroup.js';
+import { BACKWARD_BINDINGS, BACKWARD_STEP_HEAD, backwardTail, CHUNK, constants, FORWARD_BINDINGS, FORWARD_STEP_HEAD } from './selective-scan-parts.js';
+import { backwardSubgroupCode, backwardSubgroupFloats, forwardSubgroupCode, subgroupScanFits } from './selective-scan-subgroup.js';
 import { TIME_SUBGROUPS, timeChunk, timeParallelBackwardCode, timeParallelBytes, timeParallelFits } from './selective-scan-time-parallel.js';
 
 /**
@@ -55,15 +56,23 @@ import { TIME_SUBGROUPS, timeChunk, timeParallelBackwardCode, timeParallelBytes,
  * against 1.30 with 8 and 2.15 with 16.
  */
 const DEFAULT_REDUCE_STEPS = 4;
+/**
+ * The same for the subgroup backward kernel. On the H200 (tools/scan-check.mjs --kernels step,subgroup
+ * --reduce 1,2,4, one call) it was fastest with 2 at every N = 16 shape: 1.27 ms against 1.47 with 1
+ * and 1.89 with 4 at othello-base 256 x 59 (the step kernel 1.49 with its 4), 1.47 against 1.62 at
+ * othello-mamba-9m, 2.64 against 3.06 at chess-base 8 x 1023.
+ */
+const DEFAULT_SUBGROUP_REDUCE_STEPS = 2;
 
 /** Workgroup memory (floats) of the forward kernel that sums through it: the chunk's B, C, u, delta and per-state terms. */
 const forwardFloats = (N: number, ch: number) => 2 * CHUNK * N + 2 * CHUNK * ch + CHUNK * ch * (N + 1);
 /** Workgroup memory (floats) of the backward kernel with `steps` between reductions: the chunk's inputs and states, and the terms. */
 const backwardFloats = (N: number, ch: number, steps: number) => 2 * CHUNK * N + 3 * CHUNK * ch + CHUNK * ch * N + steps * 2 * (ch * (N + 1) + N * (ch + 1));
 
-function reduceSteps(maxWorkgroupBytes: number, N: number, ch: number): number {
+/** The most steps between reductions (a power of two up to CHUNK) whose workgroup memory, floats(steps), fits. */
+function reduceSteps(maxWorkgroupBytes: number, floats: (steps: number) => number): number {
   let steps = CHUNK;
-  while (steps > 1 && backwardFloats(N, ch, steps) > maxWorkgroupBytes / 4) steps /= 2;
+  while (steps > 1 && floats(steps) > maxWorkgroupBytes / 4) steps /= 2;
   return steps;
 }
 /**
@@ -138,126 +147,21 @@ ${FORWARD_STEP_HEAD}
 
 const backwardCode = (N: number, ch: number, reduce: number) => /* wgsl */ `
 ${BACKWARD_BINDINGS}${constants(N, ch, reduce)}
-var<workgroup> sB: array<f32, CHUNK * N>;
-var<workgroup> sC: array<f32, CHUNK * N>;
-// u and delta of the chunk and the workgroup's channels: (CHUNK, CH)
-var<workgroup> s_u: array<f32, CHUNK * CH>;
-var<workgroup> s_delta: array<f32, CHUNK * CH>;
 // The terms of REDUCE steps: du and dDelta as (2, REDUCE, CH, NP) (summed over n), then dB and dC as
 // (2, REDUCE, N, CHP) (summed over the channels).
 const SUM_N = 2u * REDUCE * CH * NP;
 var<workgroup> sRed: array<f32, SUM_N + 2u * REDUCE * N * CHP>;
-var<workgroup> s_dy: array<f32, CHUNK * CH>;
-// h_t of the chunk, recomputed: (CHUNK, WG), each thread its own column
-var<workgroup> sH: array<f32, CHUNK * WG>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {${THREAD_COORDINATES}
-  let M = params.rows;
-  var A = 0.0;
-  var D = 0.0;
-  if (live) {
-    A = -exp(aLog[e * N + n]);
-    D = d[e];
-  }
-  // dLoss/dh_t carried back in time; the per-(b, e, n) sums of dA_log and (lane n = 0) of dD
-  var dh = 0.0;
-  var dALog = 0.0;
-  var dD = 0.0;
-  for (var ci = 0u; ci < params.chunks; ci++) {
-    let c = params.chunks - 1u - ci;
-    let t0 = c * CHUNK;
-    let count = min(params.chunk, L - t0);
-    let rowBase = b * L + t0;
-    workgroupBarrier();
-${stageChunk(['u', 'delta', 'dy'])}
-    workgroupBarrier();
-    var h0 = 0.0;
-    if (c > 0u && live) { h0 = saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n]; }
-    var h = h0;
-    if (live) {
-      for (var tt = 0u; tt < count; tt++) {
-        let dt = s_delta[tt * CH + c0];
-        h = exp(dt * A) * h + dt * s_u[tt * CH + c0] * sB[tt * N + n];
-        sH[tt * WG + lid] = h;
-      }
-    }
-    let blocks = (count + params.reduce - 1u) / params.reduce;
-    for (var bi = 0u; bi < blocks; bi++) {
-      let blk = blocks - 1u - bi;
-      for (var ri = 0u; ri < params.reduce; ri++) {
-        let r = params.reduce - 1u - ri;
-        let tt = blk * REDUCE + r;
-        var termDu = 0.0;
-        var termDelta = 0.0;
-        var termB = 0.0;
-        var termC = 0.0;
-        if (tt < count && live) {
-          let g = s_dy[tt * CH + c0];
-          let dt = s_delta[tt * CH + c0];
-          let x = s_u[tt * CH + c0];
-          var hPrev = h0;
-          if (tt > 0u) { hPrev = sH[(tt - 1u) * WG + lid]; }
-          // the decay again: one exp is cheaper than the workgroup memory to keep it
-          let a = exp(dt * A);
-          let bn = sB[tt * N + n];
-          termC = g * sH[tt * WG + lid];
-          let dhn = dh + g * sC[tt * N + n];
-          // h_t = a h_{t-1} + dt B u with a = exp(dt A): dLoss/d(dt A) = dh_t h_{t-1} a
-          let dDecay = dhn * hPrev * a;
-          termDelta = dDecay * A + dhn * bn * x;
-          // dA/dA_log = A
-          dALog += dDecay * dt * A;
-          termB = dhn * dt * x;
-          termDu = dhn * dt * bn;
-          if (n == 0u) {
-            termDu += g * D;
-            dD += g * x;
-          }
-          dh = dhn * a;
-        }
+${BACKWARD_STEP_HEAD}
         sRed[(r * CH + c0) * NP + n] = termDu;
         sRed[((REDUCE + r) * CH + c0) * NP + n] = termDelta;
         sRed[SUM_N + (r * N + n) * CHP + c0] = termB;
         sRed[SUM_N + ((REDUCE + r) * N + n) * CHP + c0] = termC;
       }
-      workgroupBarrier();
-      for (var o = lid; o < 2u * REDUCE * (CH + N); o += WG) {
-        if (o < 2u * REDUCE * CH) {
-          // du (q = 0) or dDelta (q = 1) of (step r, channel k): the sum over n
-          let q = o / (REDUCE * CH);
-          let r = (o / CH) % REDUCE;
-          let k = o % CH;
-          let tt = blk * REDUCE + r;
-          let ek = wid.x * CH + k;
-          if (tt < count && ek < E) {
-            var s = 0.0;
-            for (var m = 0u; m < N; m++) { s += sRed[((q * REDUCE + r) * CH + k) * NP + m]; }
-            let at = (rowBase + tt) * E + ek;
-            if (q == 0u) { du[at] = s; } else { dDelta[at] = s; }
-          }
-        } else {
-          // dB (q = 0) or dC (q = 1) of (step r, state m): this group's sum over its channels
-          let o2 = o - 2u * REDUCE * CH;
-          let q = o2 / (REDUCE * N);
-          let r = (o2 / N) % REDUCE;
-          let m = o2 % N;
-          let tt = blk * REDUCE + r;
-          if (tt < count) {
-            var s = 0.0;
-            for (var k = 0u; k < CH; k++) { s += sRed[SUM_N + ((q * REDUCE + r) * N + m) * CHP + k]; }
-            partialBC[(q * nwg.x + wid.x) * M * N + (rowBase + tt) * N + m] = s;
-          }
-        }
-      }
-      workgroupBarrier();
-    }
-  }
-  if (live) {
-    partialAD[(b * E + e) * N + n] = dALog;
-    if (n == 0u) { partialAD[nwg.y * E * N + b * E + e] = dD; }
-  }
-}`;
+${backwardTail(
+    // the sums over n of du (q = 0) and dDelta (q = 1)
+    'var s = 0.0; for (var m = 0u; m < N; m++) { s += sRed[((q * REDUCE + r) * CH + k) * NP + m]; }',
+    // dB (q = 0) and dC (q = 1): this group's sums over its channels
+    'var s = 0.0; for (var k = 0u; k < CH; k++) { s += sRed[SUM_N + ((q * REDUCE + r) * N + m) * CHP + k]; }')}`;
 
 /** Runs the forward kernel: y (unless null) and, when `saved` is given, the chunk-boundary states. */
 function runForward(rt: GpuRuntime, inputs: SelectiveScanInputs, lay: ScanLayout, y: GpuTensor | null, saved: GpuTensor | null): void {
@@ -283,8 +187,12 @@ export function selectiveScanForward(rt: GpuRuntime, inputs: SelectiveScanInputs
   return { y, saved };
 }
 
-/** The backward kernels: step by step (the default), or parallel in time (selective-scan-time-parallel.ts). */
-export type ScanBackwardKernel = 'step' | 'time-parallel';
+/**
+ * The backward kernels: step by step with its sums through workgroup memory (the default); the same
+ * with its sums through subgroup shuffles (selective-scan-subgroup.ts); or parallel in time
+ * (selective-scan-time-parallel.ts).
+ */
+export type ScanBackwardKernel = 'step' | 'subgroup' | 'time-parallel';
 
 /** Kernel choices that tools and benchmarks time against the defaults (tools/scan-check.mjs, bench --scan-backward). */
 export interface ScanBackwardOverride {
@@ -292,7 +200,7 @@ export interface ScanBackwardOverride {
   reduce?: number;
   /** Channels per workgroup (a power of two, at most the default): fewer make smaller workgroups. */
   channels?: number;
-  /** The time-parallel kernel instead of the step-by-step one. */
+  /** Another kernel than the default. */
   kernel?: ScanBackwardKernel;
   /** Time-parallel: passes of TIME_SUBGROUPS channels per workgroup (1, 2 or 4; by default the most that fit and leave 1024 workgroups). */
   passes?: number;
@@ -322,12 +230,21 @@ function backwardPipeline(rt: GpuRuntime, lay: ScanLayout, batch: number, overri
   }
   const ch = override.channels ?? lay.ch;
   if (override.channels !== undefined && !(Number.isInteger(Math.log2(ch)) && ch <= lay.ch)) throw new Error(`selective scan: ${ch} channels per workgroup is not a power of two up to ${lay.ch}`);
-  const most = reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, N, ch);
+  const sg = rt.gpu.subgroupSize;
+  const subgroup = override.kernel === 'subgroup';
+  if (subgroup && !(sg !== null && subgroupScanFits(N, ch, sg))) {
+    throw new Error(`selective scan: the subgroup backward kernel needs ${ch} channels of ${N} states to fill whole subgroups of one size (this device: ${sg ?? 'none'})`);
+  }
+  const floats = subgroup ? (steps: number) => backwardSubgroupFloats(N, ch, sg!, steps) : (steps: number) => backwardFloats(N, ch, steps);
+  const most = reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, floats);
   if (override.reduce !== undefined && !(Number.isInteger(Math.log2(override.reduce)) && override.reduce <= most)) {
     throw new Error(`selective scan: reduce ${override.reduce} is not a power of two up to ${most}`);
   }
-  const reduce = override.reduce ?? Math.min(most, DEFAULT_REDUCE_STEPS);
-  return { pipeline: rt.pipeline(`scanBackward:${N}:${reduce}:${ch}`, () => backwardCode(N, ch, reduce)), groups: Math.ceil(E / ch), reduce };
+  const reduce = override.reduce ?? Math.min(most, subgroup ? DEFAULT_SUBGROUP_REDUCE_STEPS : DEFAULT_REDUCE_STEPS);
+  const pipeline = subgroup
+    ? rt.pipeline(`scanBackwardSubgroup:${N}:${reduce}:${ch}`, () => backwardSubgroupCode(N, ch, sg!, reduce))
+    : rt.pipeline(`scanBackward:${N}:${reduce}:${ch}`, () => backwardCode(N, ch, reduce));
+  return { pipeline, groups: Math.ceil(E / ch), reduce };
 }
 
 /**
