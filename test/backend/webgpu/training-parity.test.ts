@@ -26,8 +26,8 @@ import { cpu, gpu, noGpuReason } from './gpu-fixture.js';
 const DATA = 'datasets/samples/othello';
 
 /** The loss of every step (and with `auxLayer`, the auxiliary board loss of every step after them). */
-async function lossCurve(backend: Backend, preset: string, steps: number, auxLayer?: number): Promise<number[]> {
-  const config = configFromPreset(preset, 61, 59);
+async function lossCurve(backend: Backend, preset: string, steps: number, { auxLayer, dState }: { auxLayer?: number; dState?: number } = {}): Promise<number[]> {
+  const config = configFromPreset(preset, 61, 59, dState === undefined ? {} : { d_state: dState });
   const model = createModel(backend, config, initModelParameters(config, new Rng(7)));
   const hyper = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
   const optimizer = new AdamW(backend, model.packed, hyper);
@@ -78,8 +78,25 @@ describe.skipIf(!gpu)(`webgpu against cpu, whole model${gpu ? '' : ` (skipped: $
     expect(timeParallel.rt.pipelineKeys().some((k) => k.startsWith('scanBackwardTimeParallel:'))).toBe(true);
   });
 
+  const subgroupSize = gpu?.rt.gpu.subgroupSize ?? null;
+  it.skipIf(!subgroupSize || subgroupSize < 4)('trains tiny at d_state = half the subgroup for 30 steps on the same loss curve with the subgroup backward scan (1e-3 relative)', async () => {
+    const subgroup = new WebGpuBackend(gpu!.rt.gpu, 'f32');
+    subgroup.scanBackwardKernel = 'subgroup';
+    const dState = subgroupSize! / 2;
+    const [onCpu, onGpu] = [await lossCurve(cpu, 'tiny', 30, { dState }), await lossCurve(subgroup, 'tiny', 30, { dState })];
+    onCpu.forEach((l, s) => expect(Math.abs(onGpu[s] - l) / l, `step ${s + 1}: cpu ${l}, webgpu ${onGpu[s]}`).toBeLessThan(1e-3));
+    expect(subgroup.rt.pipelineKeys().some((k) => k.startsWith(`scanBackwardSubgroup:${dState}:`))).toBe(true);
+  });
+
+  it('bench train refuses the subgroup backward scan in one line where d_state does not fill whole subgroups', () => {
+    requireBuiltCli();
+    const run = gamba('bench', 'train', '--preset', 'tiny', '--d-state', '3', '--backend', 'webgpu', '--scan-backward', 'subgroup', '--steps', '1', '--batch', '2');
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(`gamba: --scan-backward subgroup: d_state 3 does not fill whole subgroups of this device's ${subgroupSize ?? 'no fixed number of'} lanes (it takes a power of two up to the subgroup size)`);
+  });
+
   it.each(['tiny', 'quickstart-gpt'])('trains %s with an auxiliary board loss at layer 1 for 20 steps on the same loss curves (1e-3 relative)', async (preset) => {
-    const [onCpu, onGpu] = [await lossCurve(cpu, preset, 20, 1), await lossCurve(gpu!, preset, 20, 1)];
+    const [onCpu, onGpu] = [await lossCurve(cpu, preset, 20, { auxLayer: 1 }), await lossCurve(gpu!, preset, 20, { auxLayer: 1 })];
     expect(onCpu).toHaveLength(40);
     // the board head learns (ln 3 = 1.0986 at the start)
     expect(onCpu[39]).toBeLessThan(onCpu[20] - 0.05);

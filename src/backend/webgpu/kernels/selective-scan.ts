@@ -95,6 +95,11 @@ const THREADS = 256;
 const MAX_CHANNELS = 16;
 const channelsFor = (N: number) => Math.min(MAX_CHANNELS, Math.floor(THREADS / N));
 
+/** True where the subgroup backward kernel runs N states a channel at the default channels per workgroup. */
+export function subgroupBackwardFits(subgroupSize: number | null, N: number): boolean {
+  return subgroupSize !== null && N <= THREADS && subgroupScanFits(N, channelsFor(N), subgroupSize);
+}
+
 /** Sequences per dispatch: one workgroup row each, and WebGPU guarantees 65535 workgroups a dimension. */
 export const MAX_SCAN_BATCH = 65535;
 
