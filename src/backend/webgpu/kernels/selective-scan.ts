@@ -95,9 +95,9 @@ const THREADS = 256;
 const MAX_CHANNELS = 16;
 const channelsFor = (N: number) => Math.min(MAX_CHANNELS, Math.floor(THREADS / N));
 
-/** True where the subgroup backward kernel runs N states a channel at the default channels per workgroup. */
-export function subgroupBackwardFits(subgroupSize: number | null, N: number): boolean {
-  return subgroupSize !== null && N <= THREADS && subgroupScanFits(N, channelsFor(N), subgroupSize);
+/** True where the subgroup backward kernel runs N states a channel at `ch` channels per workgroup (by default, the default). */
+export function subgroupBackwardFits(subgroupSize: number | null, N: number, ch = channelsFor(N)): boolean {
+  return subgroupSize !== null && N <= THREADS && subgroupScanFits(N, ch, subgroupSize);
 }
 
 /** Sequences per dispatch: one workgroup row each, and WebGPU guarantees 65535 workgroups a dimension. */
@@ -237,7 +237,7 @@ function backwardPipeline(rt: GpuRuntime, lay: ScanLayout, batch: number, overri
   if (override.channels !== undefined && !(Number.isInteger(Math.log2(ch)) && ch <= lay.ch)) throw new Error(`selective scan: ${ch} channels per workgroup is not a power of two up to ${lay.ch}`);
   const sg = rt.gpu.subgroupSize;
   const subgroup = override.kernel === 'subgroup';
-  if (subgroup && !(sg !== null && subgroupScanFits(N, ch, sg))) {
+  if (subgroup && !subgroupBackwardFits(sg, N, ch)) {
     throw new Error(`selective scan: the subgroup backward kernel needs ${ch} channels of ${N} states to fill whole subgroups of one size (this device: ${sg ?? 'none'})`);
   }
   const floats = subgroup ? (steps: number) => backwardSubgroupFloats(N, ch, sg!, steps) : (steps: number) => backwardFloats(N, ch, steps);
