@@ -87,11 +87,9 @@ export async function benchTrain(options: TrainBenchOptions, onStep?: (done: num
   }
   // A transformer's context is the benchmark's sequence length.
   const config = configFromPreset(options.preset, options.vocabSize, options.seq, { d_state: options.dState });
-  if (options.scanBackward === 'subgroup' && config.architecture === 'mamba') {
-    const lanes = (backend as WebGpuBackend).rt.gpu.subgroupSize;
-    if (!(backend as WebGpuBackend).subgroupScanBackwardFits(config.d_state)) {
-      throw new UserError(`--scan-backward subgroup: d_state ${config.d_state} does not fill whole subgroups of this device's ${lanes ?? 'no fixed number of'} lanes (it takes a power of two up to the subgroup size)`);
-    }
+  if (options.scanBackward && config.architecture === 'mamba') {
+    const problem = (backend as WebGpuBackend).scanBackwardProblem(config.d_state);
+    if (problem) throw new UserError(`--scan-backward ${options.scanBackward}: ${problem}`);
   }
   // Before the weights and the token arrays: a size that cannot fit stops here in one line.
   checkBatchFits(backend, config, options.batch, options.seq, options.sizeFlag ?? `--batch ${options.batch}`);

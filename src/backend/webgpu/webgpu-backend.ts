@@ -19,7 +19,7 @@ import { matmul } from './kernels/matmul.js';
 import { argmaxRows, shiftScaleColumns } from './kernels/probe-ops.js';
 import { solveRidge } from './kernels/ridge-solve.js';
 import { rmsNormBackward, rmsNormForward } from './kernels/rms-norm.js';
-import { MAX_SCAN_BATCH, mostScanStates, selectiveScanBackward, selectiveScanForward, selectiveScanStep, subgroupBackwardFits, type ScanBackwardKernel } from './kernels/selective-scan.js';
+import { MAX_SCAN_BATCH, mostScanStates, selectiveScanBackward, selectiveScanForward, selectiveScanStep, backwardOverrideProblem, scanDeviceFacts, type ScanBackwardKernel } from './kernels/selective-scan.js';
 import { GpuRuntime, GpuTensor } from './runtime.js';
 
 const g = (t: Tensor) => t as GpuTensor;
@@ -39,9 +39,9 @@ export class WebGpuBackend implements Backend {
   attentionPath: AttentionPath | undefined;
   /** The selective scan's backward kernel: step by step when undefined, or forced (a benchmark compares them). */
   scanBackwardKernel: ScanBackwardKernel | undefined;
-  /** Whether the subgroup backward scan kernel runs N states a channel on this device. */
-  subgroupScanBackwardFits(N: number): boolean {
-    return subgroupBackwardFits(this.rt.gpu.subgroupSize, N);
+  /** Why scanBackwardKernel cannot run N states a channel on this device, or null where it can. */
+  scanBackwardProblem(N: number): string | null {
+    return backwardOverrideProblem(scanDeviceFacts(this.rt), N, { kernel: this.scanBackwardKernel });
   }
 
   readonly precision: Precision;

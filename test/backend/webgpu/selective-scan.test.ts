@@ -181,7 +181,7 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     });
     const wide = { batch: 1, length: 20, E: 8, N: 2 * sg };
     const { refuses } = backwardRunner(be, scanData(new Rng(15), wide), wide);
-    refuses({ kernel: 'subgroup' }).toThrow(`selective scan: the subgroup backward kernel needs ${Math.min(16, 256 / (2 * sg))} channels of ${2 * sg} states to fill whole subgroups of one size (this device: ${sg})`);
+    refuses({ kernel: 'subgroup' }).toThrow(`selective scan: the subgroup backward kernel needs d_state a power of two up to the subgroup size whose ${Math.min(16, 256 / (2 * sg))} channels a workgroup fill whole subgroups (d_state ${2 * sg}; this device's subgroups: ${sg})`);
   });
 
   it('gives the same bits with one step between the backward pass\'s reductions as with the most that fit (the sums do not depend on it)', async () => {

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BatchStream } from '../../../datasets/batches.js';
 import { openDataset } from '../../../datasets/reader.js';
 import type { Backend } from '../../../src/backend/backend.js';
+import { backwardOverrideProblem, scanDeviceFacts } from '../../../src/backend/webgpu/kernels/selective-scan.js';
 import { configFromPreset } from '../../../src/model/config.js';
 import { createModel, initModelParameters } from '../../../src/model/models.js';
 import { AuxBoardLoss, initAuxHead } from '../../../src/train/aux-board-loss.js';
@@ -88,11 +89,14 @@ describe.skipIf(!gpu)(`webgpu against cpu, whole model${gpu ? '' : ` (skipped: $
     expect(subgroup.rt.pipelineKeys().some((k) => k.startsWith(`scanBackwardSubgroup:${dState}:`))).toBe(true);
   });
 
-  it('bench train refuses the subgroup backward scan in one line where d_state does not fill whole subgroups', () => {
+  it.each(['subgroup', 'time-parallel'] as const)('bench train refuses --scan-backward %s in one line at a d_state this device cannot run it at', (kernel) => {
     requireBuiltCli();
-    const run = gamba('bench', 'train', '--preset', 'tiny', '--d-state', '3', '--backend', 'webgpu', '--scan-backward', 'subgroup', '--steps', '1', '--batch', '2');
+    const facts = scanDeviceFacts(gpu!.rt);
+    const dState = [3, 5, 48, 96, 128, 256].find((n) => backwardOverrideProblem(facts, n, { kernel }) !== null);
+    expect(dState, 'one of these state sizes misfits every device').toBeDefined();
+    const run = gamba('bench', 'train', '--preset', 'tiny', '--d-state', String(dState), '--backend', 'webgpu', '--scan-backward', kernel, '--steps', '1', '--batch', '2');
     expect(run.status).toBe(2);
-    expect(run.stderr.trim().split('\n').at(-1)).toBe(`gamba: --scan-backward subgroup: d_state 3 does not fill whole subgroups of this device's ${subgroupSize ?? 'no fixed number of'} lanes (it takes a power of two up to the subgroup size)`);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(`gamba: --scan-backward ${kernel}: ${backwardOverrideProblem(facts, dState!, { kernel })}`);
   });
 
   it.each(['tiny', 'quickstart-gpt'])('trains %s with an auxiliary board loss at layer 1 for 20 steps on the same loss curves (1e-3 relative)', async (preset) => {

@@ -214,37 +214,77 @@ export interface ScanBackwardOverride {
 /** Workgroups that fill the H200 several times over: the time-parallel kernel takes fewer passes below this. */
 const TIME_PARALLEL_GROUPS = 1024;
 
+/** What the device offers the backward kernels: its subgroup size (null where it has none fixed) and workgroup memory. */
+export interface ScanDeviceFacts {
+  subgroupSize: number | null;
+  workgroupBytes: number;
+}
+
+/** The time-parallel passes that fit the device, the override's alone where it names them. */
+function timeParallelPassesThatFit(facts: ScanDeviceFacts, N: number, passes?: number): number[] {
+  return (passes === undefined ? [4, 2, 1] : [passes]).filter((p) => timeParallelBytes(N, p) <= facts.workgroupBytes);
+}
+
+/** The most backward steps between reductions that fit, for the step or the subgroup kernel. */
+function mostReduceSteps(facts: ScanDeviceFacts, N: number, ch: number, subgroup: boolean): number {
+  const floats = subgroup ? (steps: number) => backwardSubgroupFloats(N, ch, facts.subgroupSize!, steps) : (steps: number) => backwardFloats(N, ch, steps);
+  return reduceSteps(facts.workgroupBytes, floats);
+}
+
+/**
+ * Why the backward kernel that `override` asks for cannot run N states a channel on this device, or
+ * null where it can: the kernel checks it before building, and bench --scan-backward refuses with it in
+ * one line.
+ */
+export function backwardOverrideProblem(facts: ScanDeviceFacts, N: number, override: ScanBackwardOverride): string | null {
+  if (N > THREADS) return `state size ${N} exceeds ${THREADS}`;
+  if (override.kernel === 'time-parallel') {
+    const lanes = facts.subgroupSize;
+    if (!timeParallelFits(lanes)) return `the time-parallel kernel needs one subgroup size, a power of two up to 64 (this device: ${lanes ?? 'none'})`;
+    if (timeChunk(N) % lanes! !== 0) return `the time-parallel kernel walks ${N} states in chunks of ${timeChunk(N)} steps, which ${lanes} lanes do not divide`;
+    if (override.passes !== undefined && ![1, 2, 4].includes(override.passes)) return `${override.passes} passes is not 1, 2 or 4`;
+    if (timeParallelPassesThatFit(facts, N, override.passes).length === 0) {
+      const passes = override.passes ?? 1;
+      return `the time-parallel kernel at ${N} states and ${passes} passes needs ${timeParallelBytes(N, passes)} bytes of workgroup memory, more than this device's ${facts.workgroupBytes}`;
+    }
+    return null;
+  }
+  const most = channelsFor(N);
+  const ch = override.channels ?? most;
+  if (override.channels !== undefined && !(Number.isInteger(Math.log2(ch)) && ch <= most)) return `${ch} channels per workgroup is not a power of two up to ${most}`;
+  const subgroup = override.kernel === 'subgroup';
+  if (subgroup && !subgroupBackwardFits(facts.subgroupSize, N, ch)) {
+    return `the subgroup backward kernel needs d_state a power of two up to the subgroup size whose ${ch} channels a workgroup fill whole subgroups (d_state ${N}; this device's subgroups: ${facts.subgroupSize ?? 'no fixed size'})`;
+  }
+  const steps = mostReduceSteps(facts, N, ch, subgroup);
+  if (override.reduce !== undefined && !(Number.isInteger(Math.log2(override.reduce)) && override.reduce <= steps)) {
+    return `reduce ${override.reduce} is not a power of two up to ${steps}`;
+  }
+  return null;
+}
+
+/** The device facts the backward kernels are chosen by. */
+export function scanDeviceFacts(rt: GpuRuntime): ScanDeviceFacts {
+  return { subgroupSize: rt.gpu.subgroupSize, workgroupBytes: rt.device.limits.maxComputeWorkgroupStorageSize };
+}
+
 /** The backward kernel an override asks for, and its channel groups (the dB and dC partials are per group). */
 function backwardPipeline(rt: GpuRuntime, lay: ScanLayout, batch: number, override: ScanBackwardOverride): { pipeline: GPUComputePipeline; groups: number; reduce: number } {
   const { E, N } = lay;
+  const facts = scanDeviceFacts(rt);
+  const problem = backwardOverrideProblem(facts, N, override);
+  if (problem) throw new Error(`selective scan: ${problem}`);
+  const sg = facts.subgroupSize;
   if (override.kernel === 'time-parallel') {
-    const lanes = rt.gpu.subgroupSize;
-    if (!timeParallelFits(lanes)) throw new Error(`selective scan: the time-parallel kernel needs one subgroup size, a power of two up to 64 (this device: ${lanes ?? 'none'})`);
-    if (timeChunk(N) % lanes !== 0) throw new Error(`selective scan: the time-parallel kernel walks ${N} states in chunks of ${timeChunk(N)} steps, which ${lanes} lanes do not divide`);
-    const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
-    if (override.passes !== undefined && ![1, 2, 4].includes(override.passes)) throw new Error(`selective scan: ${override.passes} passes is not 1, 2 or 4`);
-    const fitting = (override.passes === undefined ? [4, 2, 1] : [override.passes]).filter((p) => timeParallelBytes(N, p) <= limit);
-    if (fitting.length === 0) {
-      const passes = override.passes ?? 1;
-      throw new Error(`selective scan: the time-parallel kernel at ${N} states and ${passes} passes needs ${timeParallelBytes(N, passes)} bytes of workgroup memory, more than this device's ${limit}`);
-    }
+    const fitting = timeParallelPassesThatFit(facts, N, override.passes);
     // the most passes that fit and still leave enough workgroups, else the fewest that fit
     const groupsAt = (p: number) => Math.ceil(E / (TIME_SUBGROUPS * p));
     const passes = fitting.find((p) => groupsAt(p) * batch >= TIME_PARALLEL_GROUPS) ?? fitting[fitting.length - 1];
-    return { pipeline: rt.pipeline(`scanBackwardTimeParallel:${N}:${lanes}:${passes}`, () => timeParallelBackwardCode(N, lanes, passes)), groups: groupsAt(passes), reduce: 0 };
+    return { pipeline: rt.pipeline(`scanBackwardTimeParallel:${N}:${sg}:${passes}`, () => timeParallelBackwardCode(N, sg!, passes)), groups: groupsAt(passes), reduce: 0 };
   }
   const ch = override.channels ?? lay.ch;
-  if (override.channels !== undefined && !(Number.isInteger(Math.log2(ch)) && ch <= lay.ch)) throw new Error(`selective scan: ${ch} channels per workgroup is not a power of two up to ${lay.ch}`);
-  const sg = rt.gpu.subgroupSize;
   const subgroup = override.kernel === 'subgroup';
-  if (subgroup && !subgroupBackwardFits(sg, N, ch)) {
-    throw new Error(`selective scan: the subgroup backward kernel needs ${ch} channels of ${N} states to fill whole subgroups of one size (this device: ${sg ?? 'none'})`);
-  }
-  const floats = subgroup ? (steps: number) => backwardSubgroupFloats(N, ch, sg!, steps) : (steps: number) => backwardFloats(N, ch, steps);
-  const most = reduceSteps(rt.device.limits.maxComputeWorkgroupStorageSize, floats);
-  if (override.reduce !== undefined && !(Number.isInteger(Math.log2(override.reduce)) && override.reduce <= most)) {
-    throw new Error(`selective scan: reduce ${override.reduce} is not a power of two up to ${most}`);
-  }
+  const most = mostReduceSteps(facts, N, ch, subgroup);
   const reduce = override.reduce ?? Math.min(most, subgroup ? DEFAULT_SUBGROUP_REDUCE_STEPS : DEFAULT_REDUCE_STEPS);
   const pipeline = subgroup
     ? rt.pipeline(`scanBackwardSubgroup:${N}:${reduce}:${ch}`, () => backwardSubgroupCode(N, ch, sg!, reduce))
