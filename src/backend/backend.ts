@@ -338,7 +338,6 @@ export function ridgeSystemSize(gram: Tensor, rhs: Tensor): number {
   return n;
 }
 
-/** Checks that `shape` holds as many elements as `tensor` (Backend.reshape). */
 /**
  * Elements a view's offset is a multiple of: 256 bytes, WebGPU's largest storage-buffer offset
  * alignment, so a view binds on any adapter.
@@ -353,6 +352,7 @@ export function checkView(tensor: Tensor, offset: number, shape: readonly number
   if (offset + n > sizeOf(tensor.shape)) throw new Error(`view: elements ${offset}..${offset + n} of [${tensor.shape.join(', ')}] run past its ${sizeOf(tensor.shape)}`);
 }
 
+/** Checks that `shape` holds as many elements as `tensor` (Backend.reshape). */
 export function checkReshape(tensor: Tensor, shape: readonly number[]): void {
   if (sizeOf(shape) !== sizeOf(tensor.shape)) throw new Error(`reshape: [${tensor.shape.join(', ')}] has ${sizeOf(tensor.shape)} elements, not those of [${shape.join(', ')}]`);
 }
