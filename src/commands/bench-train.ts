@@ -38,7 +38,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
       .option('steps', { type: 'number', default: 10, describe: 'timed steps (after 2 untimed ones)' })
       .option('profile', { type: 'boolean', default: false, describe: 'also time each GPU kernel over one step (webgpu)' })
       .option('attention', { type: 'string', choices: ['short', 'flash'] as const, describe: 'force the transformer\'s attention kernels (webgpu; default: short up to 64 tokens where they fit, else flash)' })
-      .option('scan-backward', { type: 'string', choices: ['step', 'subgroup', 'time-parallel'] as const, describe: 'force the Mamba selective scan\'s backward kernel (webgpu; default: step, one thread per state walking back in time, its sums through workgroup memory; subgroup: the same with its sums through subgroup shuffles; time-parallel: a subgroup per channel, lanes over the steps)' })
+      .option('scan-backward', { type: 'string', choices: ['step', 'subgroup', 'time-parallel'] as const, describe: 'force the Mamba selective scan\'s backward kernel (webgpu; step: one thread per state walking back in time, its sums through workgroup memory; subgroup: the same with its sums through subgroup shuffles, the default where d_state fits the subgroups; time-parallel: a subgroup per channel, lanes over the steps)' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"tokensPerSec","stepMs","recordMs","gpuBytes"} as JSON' }) as unknown as Argv<BenchTrainArgs>,
   handler: async (args) => {
     const chess = args.preset.startsWith('chess');

@@ -37,7 +37,7 @@ export class WebGpuBackend implements Backend {
   readonly rt: GpuRuntime;
   /** The causal attention's kernels: chosen by length when undefined, or forced (a benchmark compares them). */
   attentionPath: AttentionPath | undefined;
-  /** The selective scan's backward kernel: step by step when undefined, or forced (a benchmark compares them). */
+  /** The selective scan's backward kernel: by subgroups where they fit and else step by step when undefined, or forced (a benchmark compares them). */
   scanBackwardKernel: ScanBackwardKernel | undefined;
   /** Why scanBackwardKernel cannot run N states a channel on this device, or null where it can. */
   scanBackwardProblem(N: number): string | null {

@@ -140,13 +140,15 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     });
   }
 
-  it('the cases above ran the workgroup-memory kernels, and the subgroup forward one where the adapter has subgroups of 8 to 64 lanes', () => {
+  it('the cases above ran the workgroup-memory kernels, and the subgroup forward and backward ones where the adapter has subgroups of 8 to 64 lanes', () => {
     const keys = be.rt.pipelineKeys();
     const family = (prefix: string) => keys.some((k) => k.startsWith(prefix));
     expect(family('scanForward:') && family('scanBackward:')).toBe(true);
     const sg = be.rt.gpu.subgroupSize;
     const subgroups = sg !== null && sg >= 8 && sg <= 64;
     expect(family('scanForwardSubgroup:'), `subgroup size ${sg}`).toBe(subgroups);
+    // N = 4 and 8 fill whole subgroups of 8 to 64 lanes at their 16 channels a workgroup: the default backward kernel there
+    expect(family('scanBackwardSubgroup:4:') && family('scanBackwardSubgroup:8:'), `subgroup size ${sg}`).toBe(subgroups);
   });
 
   const subgroupCases: ScanCase[] = [
@@ -163,6 +165,7 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
       const { run } = backwardRunner(be, data, shape);
       expectGradients(await run({ kernel: 'subgroup' }), want, shape, 'saved');
       expectGradients(await run({ kernel: 'subgroup' }, false), want, shape, 'recomputed');
+      expectGradients(await run({ kernel: 'step' }), want, shape, 'with the step kernel forced');
     });
   }
 

@@ -10,14 +10,15 @@
  * - Forward: y_t = C_t . h_t by butterfly, where the workgroup-memory kernel writes N terms a step and
  *   has a thread add them after a barrier. On the H200 this forward pass takes 2.1 ms where the
  *   workgroup-memory one took 2.9 (othello-base, 8 layers, 256 x 59).
- * - Backward (an override, `--scan-backward subgroup`; not yet the default): du and dDelta (sums over
- *   n) by butterfly straight to one value a channel and step; dB and dC (sums over the channels) by
- *   butterfly within each subgroup, so workgroup memory holds one term a subgroup instead of one a
- *   channel: at N = 16, 24.1 KB of a workgroup's terms and states at 2 steps between reductions where
- *   the step kernel holds 38.9 KB at its 4, so more workgroups fit an SM. On the H200, timed alone
- *   (tools/scan-check.mjs --kernels step,subgroup --reduce 1,2,4), it ran each N = 16 layer 10 to 15%
- *   faster than the step kernel at 2 steps; inside a training step, at 4 steps, it was slower (13.9 ms
- *   a step against 10.7 at othello-base 256 x 59). Whole steps at 2 steps are still to be timed.
+ * - Backward (the default wherever it fits; `--scan-backward step` picks the other): du and dDelta
+ *   (sums over n) by butterfly straight to one value a channel and step; dB and dC (sums over the
+ *   channels) by butterfly within each subgroup, so workgroup memory holds one term a subgroup instead
+ *   of one a channel: at N = 16, 24.1 KB of a workgroup's terms and states at 2 steps between
+ *   reductions where the step kernel holds 38.9 KB at its 4, so more workgroups fit an SM. On the H200
+ *   it ran each N = 16 layer 10 to 15% faster than the step kernel timed alone (tools/scan-check.mjs
+ *   --kernels step,subgroup --reduce 1,2,4), and inside whole othello-base 256 x 59 steps
+ *   (`gamba bench train --profile`) took 9.12 ms a step against 10.76; at 4 steps between reductions it
+ *   had been slower (13.9 ms against 10.7).
  *   (An earlier kernel that summed a whole chunk per reduction, 3 barriers a chunk instead of 10, ran
  *   no faster: 11.2 ms a step against 10.9.)
  *
