@@ -19,14 +19,14 @@ beforeAll(() => requireBuiltCli());
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the shipped chess Mamba', () => {
-  it('is the chess-mamba-12m preset in fp16 under 30 MB', () => {
-    const checkpoint = loadCheckpoint(MODEL);
+  it.each([MODEL, `${MODEL}/fine-tune-1`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
+    const checkpoint = loadCheckpoint(dir);
     expect(checkpoint.game).toBe('chess');
     expect(checkpoint.preset).toBe('chess-mamba-12m');
     let parameters = 0;
     for (const tensor of checkpoint.params.values()) parameters += tensor.length;
     expect(parameters).toBe(11_583_360);
-    expect(statSync(join(MODEL, 'model.safetensors')).size).toBeLessThan(30 * 1024 * 1024);
+    expect(statSync(join(dir, 'model.safetensors')).size).toBeLessThan(30 * 1024 * 1024);
   });
 
   it.skipIf(!existsSync(STOCKFISH))('predicts a legal move at most positions of fresh Stockfish games on the cpu backend', () => {
