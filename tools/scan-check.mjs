@@ -8,12 +8,12 @@
 //   node tools/scan-check.mjs [--reps 20] [--kernels step,subgroup] [--reduce 1,2,4,8,16] [--channels 4,8] [--time-parallel] [--passes 1,2,4] [--json]
 //
 // --kernels also checks and times each of those backward kernels alone (step: sums through workgroup
-// memory; subgroup, the default where d_state fits the subgroups: through shuffles); --reduce each kernel (or the default) with each of
-// those steps between its reductions (the kernel picks at most 4 of what fits the device's workgroup
-// memory, the subgroup one 2; fewer hold less of it); --channels with each of those channels per
-// workgroup (16 by default at N <= 16: fewer make smaller workgroups that wait on fewer threads at each
-// barrier); --time-parallel with the kernel that is parallel in time (selective-scan-time-parallel.ts),
-// --passes with it at each of those passes.
+// memory; subgroup, the default where d_state fits the subgroups: through shuffles); --reduce each
+// kernel (or the default) with each of those steps between its reductions (the kernel picks at most 4
+// of what fits the device's workgroup memory, the subgroup one 2; fewer hold less of it); --channels
+// with each of those channels per workgroup (16 by default at N <= 16: fewer make smaller workgroups
+// that wait on fewer threads at each barrier); --time-parallel with the kernel that is parallel in time
+// (selective-scan-time-parallel.ts), --passes with it at each of those passes.
 //
 // Exit 0 when every output of every shape is within tolerance.
 import { parseArgs } from 'node:util';

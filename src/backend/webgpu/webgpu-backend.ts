@@ -19,7 +19,7 @@ import { matmul } from './kernels/matmul.js';
 import { argmaxRows, shiftScaleColumns } from './kernels/probe-ops.js';
 import { solveRidge } from './kernels/ridge-solve.js';
 import { rmsNormBackward, rmsNormForward } from './kernels/rms-norm.js';
-import { MAX_SCAN_BATCH, mostScanStates, selectiveScanBackward, selectiveScanForward, selectiveScanStep, backwardOverrideProblem, scanDeviceFacts, type ScanBackwardKernel } from './kernels/selective-scan.js';
+import { backwardOverrideProblem, MAX_SCAN_BATCH, mostScanStates, scanDeviceFacts, selectiveScanBackward, selectiveScanForward, selectiveScanStep, type ScanBackwardKernel } from './kernels/selective-scan.js';
 import { GpuRuntime, GpuTensor } from './runtime.js';
 
 const g = (t: Tensor) => t as GpuTensor;

@@ -192,9 +192,9 @@ export function selectiveScanForward(rt: GpuRuntime, inputs: SelectiveScanInputs
 }
 
 /**
- * The backward kernels: step by step with its sums through workgroup memory (the default); the same
- * with its sums through subgroup shuffles (selective-scan-subgroup.ts); or parallel in time
- * (selective-scan-time-parallel.ts).
+ * The backward kernels: step by step with its sums through workgroup memory; the same with its sums
+ * through subgroup shuffles (selective-scan-subgroup.ts; the default where N fits the subgroups, the
+ * step kernel elsewhere); or parallel in time (selective-scan-time-parallel.ts).
  */
 export type ScanBackwardKernel = 'step' | 'subgroup' | 'time-parallel';
 
