@@ -5,21 +5,15 @@
  * that fits); every other game is skipped and counted under its reason (games/chess/standard-game.ts).
  * Games go to train or val in file order, by draws from `new Rng(seed)`.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { writeGameRecord } from '../games/chess/game-string.js';
 import { readPgnGames } from '../games/chess/pgn.js';
 import { SKIP_REASONS, standardGameOf, type SkipReason } from '../games/chess/standard-game.js';
 import { CHESS_BLOCK_LENGTH } from '../games/chess/vocabulary.js';
 import { DATASET_GAMES, recordShape } from './games.js';
 import { UserError } from '../src/util/errors.js';
-import { Rng } from '../src/util/rng.js';
-import type { DatasetManifest, Split } from './format.js';
-import { DatasetWriter, buildDatasetDirectory } from './writer.js';
-
-/** Records collected per split before each append to the writer. */
-const APPEND_GAMES = 256;
+import type { DatasetManifest } from './format.js';
+import { checkInputFiles, openText } from './input-files.js';
+import { DatasetWriter, SplitAppender, buildDatasetDirectory } from './writer.js';
 
 export interface ImportPgnOptions {
   files: string[];
@@ -44,10 +38,7 @@ export interface ImportPgnSummary {
 }
 
 export async function importPgnDataset(outDir: string, options: ImportPgnOptions): Promise<{ manifest: DatasetManifest; summary: ImportPgnSummary }> {
-  for (const file of options.files) {
-    if (!existsSync(file)) throw new UserError(`${file}: no such PGN file`);
-    if (statSync(file).isDirectory()) throw new UserError(`${file}: a directory, not a PGN file`);
-  }
+  checkInputFiles(options.files, 'PGN file');
   return buildDatasetDirectory(outDir, options.force, async (tmpDir) => {
     const writer = new DatasetWriter(tmpDir, {
       ...recordShape(DATASET_GAMES.chess),
@@ -59,16 +50,7 @@ export async function importPgnDataset(outDir: string, options: ImportPgnOptions
     });
     const reasons = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>;
     const examples: Partial<Record<SkipReason, string>> = {};
-    const splitRng = new Rng(options.seed);
-    const pending: Record<Split, { records: Uint8Array; games: number }> = {
-      train: { records: new Uint8Array(APPEND_GAMES * CHESS_BLOCK_LENGTH), games: 0 },
-      val: { records: new Uint8Array(APPEND_GAMES * CHESS_BLOCK_LENGTH), games: 0 },
-    };
-    const flush = (split: Split): void => {
-      const p = pending[split];
-      if (p.games > 0) writer.append(split, p.records.subarray(0, p.games * CHESS_BLOCK_LENGTH));
-      p.games = 0;
-    };
+    const games = new SplitAppender(writer, CHESS_BLOCK_LENGTH, DATASET_GAMES.chess.padToken, options.seed, options.valFraction);
     let read = 0;
     let imported = 0;
     let truncated = 0;
@@ -82,35 +64,18 @@ export async function importPgnDataset(outDir: string, options: ImportPgnOptions
           examples[standard.reason] ??= `${file}:${game.line}: ${standard.detail}`;
           continue;
         }
-        const split: Split = splitRng.nextFloat() < options.valFraction ? 'val' : 'train';
-        const p = pending[split];
-        const kept = writeGameRecord(standard.sans, p.records, p.games * CHESS_BLOCK_LENGTH);
+        const kept = games.add((records, offset) => writeGameRecord(standard.sans, records, offset));
         if (kept < standard.sans.length) truncated++;
         imported++;
-        if (++p.games === APPEND_GAMES) flush(split);
       }
     }
-    flush('train');
-    flush('val');
     options.onProgress?.(read);
     const skipped = read - imported;
     if (imported === 0) {
       const why = Object.entries(reasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
       throw new UserError(`${options.files.join(', ')}: no standard chess game to import (${read} games read${why ? `; skipped: ${why}` : ''})`);
     }
-    const manifest = writer.finish();
+    const manifest = games.finish();
     return { manifest, summary: { imported, skipped, reasons, truncated, train: manifest.counts.train, val: manifest.counts.val, examples } };
   });
-}
-
-/** The bytes of one input file (gunzipped when it ends in .gz); read errors name the file. */
-async function* openText(file: string): AsyncGenerator<Buffer> {
-  // Read the process's own stdin stream: opening /dev/stdin fails when stdin is a socket.
-  let stream: Readable = file === '/dev/stdin' ? process.stdin : createReadStream(file);
-  if (file.endsWith('.gz')) stream = stream.pipe(createGunzip());
-  try {
-    for await (const chunk of stream) yield chunk as Buffer;
-  } catch (error) {
-    throw new UserError(`${file}: cannot read: ${(error as Error).message}`);
-  }
 }

@@ -8,6 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, openSync, renameSync, rmSync, mkdirSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../src/util/errors.js';
+import { Rng } from '../src/util/rng.js';
 import {
   MANIFEST_FILE,
   MANIFEST_FORMAT,
@@ -105,6 +106,54 @@ export class DatasetWriter {
     closeSync(shard.fd);
     this.shards.push(shard.entry);
     delete this.open[split];
+  }
+}
+
+/** Records gathered per split before each append to the writer. */
+const APPEND_GAMES = 256;
+
+/**
+ * Imported games, one record at a time, each to train or val by a draw from `new Rng(seed)` in the
+ * order they come (the imports' split: the same files and seed give the same dataset), appended to
+ * the writer in blocks.
+ */
+export class SplitAppender {
+  private readonly rng: Rng;
+  private readonly pending: Record<Split, { records: Uint8Array; games: number }>;
+
+  constructor(
+    private readonly writer: DatasetWriter,
+    private readonly recordLength: number,
+    private readonly padToken: number,
+    seed: number,
+    private readonly valFraction: number,
+  ) {
+    this.rng = new Rng(seed);
+    const block = () => ({ records: new Uint8Array(APPEND_GAMES * recordLength).fill(padToken), games: 0 });
+    this.pending = { train: block(), val: block() };
+  }
+
+  /** Draws the next game's split and has `write` fill its record (padding already in place); returns what `write` returned. */
+  add<T>(write: (records: Uint8Array, offset: number) => T): T {
+    const split: Split = this.rng.nextFloat() < this.valFraction ? 'val' : 'train';
+    const p = this.pending[split];
+    const result = write(p.records, p.games * this.recordLength);
+    if (++p.games === APPEND_GAMES) this.flush(split);
+    return result;
+  }
+
+  /** Appends what is left and finishes the writer. */
+  finish(): DatasetManifest {
+    this.flush('train');
+    this.flush('val');
+    return this.writer.finish();
+  }
+
+  private flush(split: Split): void {
+    const p = this.pending[split];
+    if (p.games > 0) this.writer.append(split, p.records.subarray(0, p.games * this.recordLength));
+    p.records.fill(this.padToken);
+    p.games = 0;
   }
 }
 

@@ -1,10 +1,10 @@
 /**
- * `gamba dataset export|info|merge|symmetries|import-pgn`: look inside a dataset directory, join several,
- * add the symmetric images of Othello games, or make one from PGN. `export` streams games as JSON lines
+ * `gamba dataset export|info|merge|symmetries|import-pgn|import-jsonl`: look inside a dataset directory,
+ * join several, add the symmetric images of Othello games, or make one from PGN or JSON lines. `export` streams games as JSON lines
  * in the game's own notation (or as text, one game per line); `info` prints counts, sizes and whether
  * every shard passes its checks; `merge` writes the games of several datasets into one
  * (datasets/merge.ts); `symmetries` writes an Othello dataset four times as large
- * (datasets/symmetries.ts); `import-pgn` is in dataset-import-pgn.ts.
+ * (datasets/symmetries.ts); `import-pgn` and `import-jsonl` are in dataset-import.ts.
  */
 import { once } from 'node:events';
 import type { Argv, CommandModule } from 'yargs';
@@ -16,7 +16,7 @@ import { checkShard, openDataset, readManifest } from '../../datasets/reader.js'
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
 import { printResult } from '../util/output.js';
-import { importPgnCommand } from './dataset-import-pgn.js';
+import { importJsonlCommand, importPgnCommand } from './dataset-import.js';
 
 /** Export formats: JSON lines of move names, or text (a chess game string, or Othello moves, per line). */
 const EXPORT_FORMATS = ['jsonl', 'text'] as const;
@@ -190,8 +190,8 @@ const symmetriesCommand: CommandModule<object, SymmetriesArgs> = {
 
 export const datasetCommand: CommandModule = {
   command: 'dataset',
-  describe: 'Inspect, export, merge, augment and import datasets (export, info, merge, symmetries, import-pgn)',
+  describe: 'Inspect, export, merge, augment and import datasets (export, info, merge, symmetries, import-pgn, import-jsonl)',
   builder: (yargs) =>
-    yargs.command(exportCommand).command(infoCommand).command(mergeCommand).command(symmetriesCommand).command(importPgnCommand).demandCommand(1, 'name a dataset command: export, info, merge, symmetries or import-pgn'),
+    yargs.command(exportCommand).command(infoCommand).command(mergeCommand).command(symmetriesCommand).command(importPgnCommand).command(importJsonlCommand).demandCommand(1, 'name a dataset command: export, info, merge, symmetries, import-pgn or import-jsonl'),
   handler: () => {},
 };
