@@ -7,7 +7,9 @@
  * with small node budgets it costs as much as the engines' search. If an engine dies or hangs, no new
  * games are started, the games already finished are written as the dataset, and the engine's error is
  * reported after it, naming the directory. With a time limit (`minutes`), no game starts after it and
- * the games started finish: the dataset is then the first games of the full run, the same bytes.
+ * the games started finish: the dataset is then the first games of the full run, the same bytes. SIGINT
+ * or SIGTERM does the same at once (a second signal abandons the run and writes nothing), so a run
+ * stopped by hand keeps its games.
  * generate-chess-selfplay.ts and generate-othello-selfplay.ts say how their games are played.
  */
 import { existsSync } from 'node:fs';
@@ -83,6 +85,8 @@ export interface EngineSelfPlayResult {
   games: number;
   /** Whether the time limit stopped the run before every game asked for had started. */
   timedOut: boolean;
+  /** The signal that stopped the run early, or null. */
+  interrupted: NodeJS.Signals | null;
 }
 
 interface StartedNames {
@@ -255,6 +259,7 @@ export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
   module: SelfPlaySourceModule,
 ): Promise<EngineSelfPlayResult> {
   let failure: unknown = null;
+  let interrupted: NodeJS.Signals | null = null;
   const result = await buildDatasetDirectory(outDir, run.force, async (tmpDir) => {
     const engines = Math.min(run.engines, run.games);
     const groups = slotGroups(engines, source, module);
@@ -281,7 +286,7 @@ export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
     let timedOut = false;
     const calls: SlotCalls = {
       claim: () => {
-        if (failure !== null || nextGame >= run.games) return null;
+        if (failure !== null || interrupted !== null || nextGame >= run.games) return null;
         if (performance.now() >= deadline) {
           timedOut = true;
           return null;
@@ -300,11 +305,17 @@ export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
     await Promise.all(groups.map((group) => group.play(calls)));
     // After a failure, games that finished after a gap are kept too (in game order).
     for (const game of inOrder.rest()) writer.append(game.split, game.record);
-    if (done === 0) throw failure ?? new UserError(timedOut ? `no game started within ${run.minutes} minutes` : 'no game was played');
+    if (done === 0) {
+      if (interrupted !== null) throw new UserError(`${interrupted} before any game finished: nothing written`);
+      throw failure ?? new UserError(timedOut ? `no game started within ${run.minutes} minutes` : 'no game was played');
+    }
     const threads = groups[0] instanceof ThreadSlots ? groups.length : 0;
-    return { manifest: writer.finish(), engine: names.engine, engines, threads, plies, games: done, timedOut };
+    return { manifest: writer.finish(), engine: names.engine, engines, threads, plies, games: done, timedOut, interrupted };
+  }, (signal) => {
+    interrupted = signal;
   });
-  if (failure !== null) {
+  // A signal from a terminal reaches the engines too: their deaths after it are the stop, not a failure.
+  if (failure !== null && interrupted === null) {
     const message = failure instanceof Error ? failure.message : String(failure);
     throw new UserError(`${message} (the ${result.manifest.counts.train + result.manifest.counts.val} games finished before it were written to ${outDir})`);
   }

@@ -166,9 +166,16 @@ function writeAll(fd: number, bytes: Uint8Array): void {
  * Builds a dataset directory at `outDir` atomically: `build` fills a temporary sibling directory, which
  * is renamed to `outDir` only when `build` resolves. An existing `outDir` is an error unless `force`,
  * in which case it is replaced only after the new one is complete. On failure the temporary directory
- * is removed and `outDir` is untouched.
+ * is removed and `outDir` is untouched. SIGINT or SIGTERM removes it and exits, unless the build takes
+ * `onInterrupt`: then the first signal is handed to it (to stop starting work and finish with what is
+ * done) and only a second one exits.
  */
-export async function buildDatasetDirectory<T>(outDir: string, force: boolean, build: (tmpDir: string) => Promise<T>): Promise<T> {
+export async function buildDatasetDirectory<T>(
+  outDir: string,
+  force: boolean,
+  build: (tmpDir: string) => Promise<T>,
+  onInterrupt?: (signal: NodeJS.Signals) => void,
+): Promise<T> {
   const target = resolve(outDir);
   if (existsSync(target) && !force) throw new UserError(`${outDir}: already exists (use --force to replace it)`);
   if (!existsSync(dirname(target))) throw new UserError(`${outDir}: parent directory ${dirname(target)} does not exist`);
@@ -176,12 +183,18 @@ export async function buildDatasetDirectory<T>(outDir: string, force: boolean, b
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   // An interrupted build removes its partial directory instead of leaving it beside the real ones.
+  let handedOn = false;
   const interrupted = (signal: NodeJS.Signals): void => {
+    if (onInterrupt && !handedOn) {
+      handedOn = true;
+      onInterrupt(signal);
+      return;
+    }
     rmSync(tmp, { recursive: true, force: true });
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
   let result: T;
   try {
     result = await build(tmp);

@@ -84,7 +84,8 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
         source: manifest.source,
         seed,
         games: result.games,
-        ...(minutes !== undefined ? { asked: games, timedOut: result.timedOut } : {}),
+        ...(minutes !== undefined || result.interrupted ? { asked: games, timedOut: result.timedOut } : {}),
+        ...(result.interrupted ? { interrupted: result.interrupted } : {}),
         train: manifest.counts.train,
         val: manifest.counts.val,
         shards: manifest.shards.length,
@@ -97,9 +98,12 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       printResult(args.json, summary, () =>
         `wrote ${args.out}: ${result.games} ${manifest.game} games of ${result.engine} self-play (train ${summary.train}, val ${summary.val}), ` +
         (result.timedOut ? `the first ${result.games} of ${games}: --minutes ${minutes} ended the run, ` : '') +
+        (result.interrupted ? `${result.games} of ${games}: ${result.interrupted} ended the run, ` : '') +
         `${summary.meanPlies} plies per game on average, ${summary.seconds}s with ${result.engines} engine process(es)` +
         (result.threads > 0 ? ` on ${result.threads} threads` : ''),
       );
+      // The games are kept, but the run did not finish: say so to the shell as the signal would have.
+      if (result.interrupted) process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
       return;
     }
     const { manifest, workers: used } = await generateDataset(args.out, {

@@ -1,9 +1,10 @@
 /**
  * `gamba generate othello --source rhino`: gtp-rhino self-play at levels drawn per game. The games are
  * legal Othello to the end, differ from each other, and are the same bytes for the same seed whatever
- * the number of engine slots and of the threads they run on; a run cut by --minutes writes the first games of the full run;
+ * the number of engine slots and of the threads they run on; a run cut by --minutes or stopped by SIGTERM writes the first games of the full run;
  * the manifest names the engine and the levels; bad flags and a dead engine are refused in one line with nothing half-written.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { OthelloBoard } from '../../games/othello/board.js';
 import { RHINO_PATH } from '../../games/othello/gtp.js';
 import { parseSquare } from '../../games/othello/notation.js';
 import { othelloSelfPlaySettings } from '../../datasets/generate-othello-selfplay.js';
-import { gamba } from '../cli-runner.js';
+import { gamba, gambaPath } from '../cli-runner.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gamba-rhino-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -61,6 +62,25 @@ describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${exist
     expect(summary.train + summary.val).toBe(summary.games);
     const full = join(root, 'minutes-full');
     expect(gamba('generate', 'othello', '--source', 'rhino', '--levels', '1-1', '--games', String(summary.games), '--seed', '4', '--workers', '1', '--out', full).status).toBe(0);
+    const manifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { shards: { file: string }[] };
+    expect(manifest(out)).toEqual(manifest(full));
+    for (const { file } of manifest(out).shards) expect(readFileSync(join(out, file)).equals(readFileSync(join(full, file)))).toBe(true);
+  });
+
+  it('keeps the games finished when SIGTERM stops the run: the first games of the full run, exit 143', async () => {
+    const out = join(root, 'stopped');
+    const child = spawn(process.execPath, [gambaPath, 'generate', 'othello', '--source', 'rhino', '--levels', '1-1', '--games', '100000', '--seed', '5', '--workers', '2', '--out', out, '--json']);
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    const summary = JSON.parse(stdout) as { games: number; asked: number; interrupted: string };
+    expect(summary).toMatchObject({ asked: 100000, interrupted: 'SIGTERM' });
+    expect(summary.games).toBeGreaterThan(0);
+    const full = join(root, 'stopped-full');
+    expect(gamba('generate', 'othello', '--source', 'rhino', '--levels', '1-1', '--games', String(summary.games), '--seed', '5', '--workers', '1', '--out', full).status).toBe(0);
     const manifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { shards: { file: string }[] };
     expect(manifest(out)).toEqual(manifest(full));
     for (const { file } of manifest(out).shards) expect(readFileSync(join(out, file)).equals(readFileSync(join(full, file)))).toBe(true);
