@@ -9,7 +9,7 @@
  * reported after it, naming the directory. With a time limit (`minutes`), no game starts after it and
  * the games started finish: the dataset is then the first games of the full run, the same bytes. SIGINT
  * or SIGTERM does the same at once (a second signal abandons the run and writes nothing), so a run
- * stopped by hand keeps its games.
+ * stopped by hand keeps its games (a terminal's SIGINT also ends the engines, dropping the games under way).
  * generate-chess-selfplay.ts and generate-othello-selfplay.ts say how their games are played.
  */
 import { existsSync } from 'node:fs';
