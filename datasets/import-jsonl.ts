@@ -55,8 +55,9 @@ export async function importJsonlDataset(outDir: string, options: ImportJsonlOpt
         read++;
         const where = `${file}:${line}`;
         const game = parseGame(text, where, options.modelWins);
-        if (options.modelWins && !wonByModel(game)) continue;
+        // every line is checked, the games left out too: a bad file is refused whatever it holds
         const squares = replay(game.moves, where);
+        if (options.modelWins && !wonByModel(game)) continue;
         games.add((records, offset) => squares.forEach((sq, i) => (records[offset + i] = SQUARE_TO_TOKEN[sq])));
         imported++;
       }

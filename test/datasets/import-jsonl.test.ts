@@ -99,6 +99,11 @@ describe('gamba dataset import-jsonl', () => {
     const noResult = gamba('dataset', 'import-jsonl', exported, '--model-wins', '--out', join(root, 'bad-wins'));
     expect(noResult.status).toBe(2);
     expect(noResult.stderr.trim()).toBe(`gamba: ${exported}:1: --model-wins needs the modelColor, result and termination of gamba play's games.jsonl`);
+    const lostAndIllegal = join(root, 'bad-lost.jsonl');
+    writeFileSync(lostAndIllegal, '{"moves":["f5","a1"],"modelColor":"black","result":"white","termination":"finished"}\n');
+    const checkedAnyway = gamba('dataset', 'import-jsonl', lostAndIllegal, '--model-wins', '--out', join(root, 'bad-lost'));
+    expect(checkedAnyway.status).toBe(2);
+    expect(checkedAnyway.stderr.trim()).toBe(`gamba: ${lostAndIllegal}:1: move 2 (a1) is not legal there`);
     const missing = gamba('dataset', 'import-jsonl', join(root, 'nope.jsonl'), '--out', join(root, 'x'));
     expect(missing.stderr.trim()).toBe(`gamba: ${join(root, 'nope.jsonl')}: no such JSONL file`);
   });
