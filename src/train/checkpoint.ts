@@ -331,7 +331,7 @@ export function verifyModelHash(dir: string, modelBytes: Uint8Array): string | n
   const recorded = parseCommitRecord(statePath)?.[MODEL_FILE];
   if (typeof recorded !== 'string') throw new UserError(`${statePath}: no hash for ${MODEL_FILE} (truncated, or not a gamba trainer state)`);
   if (sha256(modelBytes) !== recorded) {
-    throw new UserError(`${modelPath}: does not match its hash in ${STATE_FILE} (corrupted, replaced, or a save under way: try again once training has saved)`);
+    throw new UserError(`${modelPath}: does not match its hash in ${STATE_FILE} (corrupted, replaced, a save under way: try again once training has saved, or an exported model copied without its ${HASHES_FILE})`);
   }
   return STATE_FILE;
 }

@@ -72,6 +72,15 @@ describe('model hashes', () => {
     expect(() => loadCheckpoint(dir)).toThrow(`${join(dir, HASHES_FILE)}: line 1 is not '<sha256>  <file name>'`);
   });
 
+  it('refuses an exported model copied without its SHA256SUMS, and says that may be why', () => {
+    // An export keeps the run's trainer-state.json for the record; its hash is of the f32 training file.
+    const exported = 'models/chess-mamba';
+    const dir = copyFiles(exported, join(root, 'exported-no-sums'), [MODEL_FILE, CONFIG_FILE, STATE_FILE]);
+    expect(() => loadCheckpoint(dir)).toThrow(`${join(dir, MODEL_FILE)}: does not match its hash in ${STATE_FILE} (corrupted, replaced, a save under way: try again once training has saved, or an exported model copied without its ${HASHES_FILE})`);
+    copyFileSync(join(exported, HASHES_FILE), join(dir, HASHES_FILE));
+    expect(loadCheckpoint(dir).config.n_layers).toBe(12);
+  });
+
   it('loads a model that records no hash, saying so once', async () => {
     const { outDir } = await trained;
     const dir = copyFiles(outDir, join(root, 'no-hashes'), [MODEL_FILE, CONFIG_FILE]);
