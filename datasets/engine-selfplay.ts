@@ -32,8 +32,8 @@ export interface SelfPlayEngine {
 
 export interface SelfPlayRecord {
   split: Split;
-  /** One record of the game's record length. */
-  record: Uint8Array;
+  /** One record of the game's record length, or null where this index writes nothing. */
+  record: Uint8Array | null;
   plies: number;
 }
 
@@ -278,7 +278,10 @@ export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
       chunkGames: 1,
       shardGames: run.shardGames,
     });
-    const inOrder = new InOrder<SelfPlayRecord>((game) => writer.append(game.split, game.record));
+    const write = (game: SelfPlayRecord): void => {
+      if (game.record) writer.append(game.split, game.record);
+    };
+    const inOrder = new InOrder<SelfPlayRecord>(write);
     let nextGame = 0;
     let done = 0;
     let plies = 0;
@@ -304,7 +307,7 @@ export async function generateEngineSelfPlay<E extends SelfPlayEngine>(
     };
     await Promise.all(groups.map((group) => group.play(calls)));
     // After a failure, games that finished after a gap are kept too (in game order).
-    for (const game of inOrder.rest()) writer.append(game.split, game.record);
+    for (const game of inOrder.rest()) write(game);
     if (done === 0) {
       if (interrupted !== null) throw new UserError(`${interrupted} before any game finished: nothing written`);
       throw failure ?? new UserError(timedOut ? `no game started within ${run.minutes} minutes` : 'no game was played');

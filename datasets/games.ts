@@ -7,7 +7,7 @@ import { gameStringOfRecord, movesOfGameString, writeGameRecord } from '../games
 import { randomChessGame } from '../games/chess/random-game.js';
 import { CHESS_BLOCK_LENGTH, CHESS_VOCAB_SIZE, SPACE_TOKEN } from '../games/chess/vocabulary.js';
 import { MAX_MOVES, PAD_TOKEN, VOCAB_SIZE, squareName, squareOfToken } from '../games/othello/notation.js';
-import { loserMoves } from '../games/othello/labels.js';
+import { labelledPositionPrefix, loserMoves } from '../games/othello/labels.js';
 import { writeRandomGame } from '../games/othello/synthetic.js';
 import type { PadMode } from './format.js';
 
@@ -31,6 +31,12 @@ export interface DatasetGame {
    * --winner-moves`); absent where a record does not say who won.
    */
   loserMoves?(record: Uint8Array): Uint8Array | null;
+  /**
+   * 1 at the moves before the last of a record that stops before the game is over (a labelled
+   * position: only the engine's answer at its end is learned, `train --labelled-positions`), null for
+   * a whole game; absent where records are always whole games.
+   */
+  labelledPositionPrefix?(record: Uint8Array): Uint8Array | null;
 }
 
 const othello: DatasetGame = {
@@ -52,6 +58,7 @@ const othello: DatasetGame = {
     return this.moveNames(record).join(' ');
   },
   loserMoves,
+  labelledPositionPrefix,
 };
 
 /** Chess: one game per 1024-character block in the anchors' string format (games/chess/game-string.ts). */

@@ -33,7 +33,7 @@ async function run(): Promise<void> {
       answers.push(resolve);
       send({ type: 'claim' });
     }),
-    deliver: (index, game) => send({ type: 'game', index, game }, [game.record.buffer as ArrayBuffer]),
+    deliver: (index, game) => send({ type: 'game', index, game }, game.record ? [game.record.buffer as ArrayBuffer] : []),
     fail: (error) => send({ type: 'failed', error: serializeError(error) }),
   });
   send({ type: 'finished' });

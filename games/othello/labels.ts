@@ -92,6 +92,19 @@ export function loserMoves(tokens: Uint8Array): Uint8Array | null {
   return out;
 }
 
+/**
+ * A record that stops before its game is over is a labelled position (`gamba dataset
+ * label-positions`): the moves that led there, then an engine's answer to it. 1 at the record
+ * positions of the moves before that answer, which are not to be learned; null for a whole game.
+ */
+export function labelledPositionPrefix(tokens: Uint8Array): Uint8Array | null {
+  const n = gameLength(tokens);
+  if (replayGame(tokens, n, () => {}).isOver()) return null;
+  const out = new Uint8Array(tokens.length);
+  out.fill(1, 0, n - 1);
+  return out;
+}
+
 export function mineTheirsLabels(tokens: Uint8Array): Uint8Array {
   return othelloLabels(tokens).mineTheirs;
 }

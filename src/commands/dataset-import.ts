@@ -1,15 +1,20 @@
 /**
  * `gamba dataset import-pgn FILES... --out DIR`: standard chess games from PGN into a chess dataset;
  * `gamba dataset import-jsonl FILES... --out DIR`: Othello games, a JSON line each, into an Othello
- * dataset (with `--model-wins`, only the games of `gamba play` that the model won).
+ * dataset (with `--model-wins`, only the games of `gamba play` that the model won);
+ * `gamba dataset label-positions FILES... --out DIR`: the positions of such games where the model was
+ * to move, each with gtp-rhino's answer, as a dataset of labelled positions.
  */
+import { availableParallelism } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_SHARD_GAMES } from '../../datasets/generate.js';
 import { importJsonlDataset } from '../../datasets/import-jsonl.js';
 import { importPgnDataset } from '../../datasets/import-pgn.js';
+import { RHINO_LEVELS } from '../../datasets/generate-othello-selfplay.js';
+import { labelPositions, type LabelledSide } from '../../datasets/label-positions.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
-import { printResult } from '../util/output.js';
+import { ProgressBar, printResult } from '../util/output.js';
 
 interface ImportArgs {
   files: string[];
@@ -23,6 +28,13 @@ interface ImportArgs {
 
 interface ImportJsonlArgs extends ImportArgs {
   'model-wins': boolean;
+}
+
+interface LabelPositionsArgs extends ImportArgs {
+  level: number;
+  side: LabelledSide;
+  engine?: string;
+  workers?: number;
 }
 
 /** The options both imports take: the input files, where the dataset goes, and its split. */
@@ -96,5 +108,52 @@ export const importJsonlCommand: CommandModule<object, ImportJsonlArgs> = {
     printResult(args.json, { ...summary, out: args.out }, () =>
       `wrote ${args.out}: ${summary.imported} of ${summary.read} games imported (train ${summary.train}, val ${summary.val})` +
       (args['model-wins'] ? `; ${summary.skipped} the model did not win left out` : ''));
+  },
+};
+
+export const labelPositionsCommand: CommandModule<object, LabelPositionsArgs> = {
+  command: 'label-positions <files..>',
+  describe: 'The positions of Othello games (gamba play\'s games.jsonl) where the model was to move, each answered by gtp-rhino, as a dataset of labelled positions for train --labelled-positions (DAgger)',
+  builder: (yargs) =>
+    importOptions(yargs, 'JSONL')
+      .option('level', { type: 'number', default: 3, describe: `the gtp-rhino level that answers every position, ${RHINO_LEVELS.join('-')} (a position takes about 60 ms at level 3 on one core)` })
+      .option('side', { choices: ['model', 'both'] as const, default: 'model' as const, describe: 'model: the positions where the side gamba play\'s modelColor names was to move; both: every position' })
+      .option('engine', { type: 'string', describe: 'the GTP engine (default /usr/games/gtp-rhino)' })
+      .option('workers', { type: 'number', describe: 'engine processes (default: all cores)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
+      .example('$0 dataset label-positions runs/agent/vs-rhino/games.jsonl --level 3 --out data/agent-labels', '') as unknown as Argv<LabelPositionsArgs>,
+  handler: async (args) => {
+    const settings = importSettings(args, 'JSONL');
+    const level = integerFlag('level', args.level, RHINO_LEVELS[0], RHINO_LEVELS[1]);
+    const engines = integerFlag('workers', args.workers ?? availableParallelism(), 1, 1024);
+    let progress: ProgressBar | null = null;
+    const start = performance.now();
+    const result = await labelPositions(args.out, {
+      ...settings,
+      side: args.side,
+      level,
+      engines,
+      enginePath: args.engine,
+      onProgress: (done, total) => (progress ??= new ProgressBar('label-positions', total)).update(done),
+    });
+    (progress as ProgressBar | null)?.finish();
+    const { manifest } = result;
+    const summary = {
+      out: args.out,
+      source: manifest.source,
+      gamesRead: result.gamesRead,
+      answered: result.answered,
+      positions: manifest.counts.train + manifest.counts.val,
+      ...(result.interrupted ? { interrupted: result.interrupted } : {}),
+      train: manifest.counts.train,
+      val: manifest.counts.val,
+      engines: result.engines,
+      seconds: Number(((performance.now() - start) / 1000).toFixed(3)),
+    };
+    printResult(args.json, summary, () =>
+      `wrote ${args.out}: ${summary.positions} positions of ${result.gamesRead} games labelled by ${result.engine} level ${level} (train ${summary.train}, val ${summary.val}; ` +
+      `${result.answered - summary.positions} answers that end the game left out)` +
+      (result.interrupted ? `, ${result.interrupted} ended the run` : '') + `, ${summary.seconds}s with ${result.engines} engine process(es)`);
+    if (result.interrupted) process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
   },
 };

@@ -16,7 +16,7 @@ import { checkShard, openDataset, readManifest } from '../../datasets/reader.js'
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
 import { printResult } from '../util/output.js';
-import { importJsonlCommand, importPgnCommand } from './dataset-import.js';
+import { importJsonlCommand, importPgnCommand, labelPositionsCommand } from './dataset-import.js';
 
 /** Export formats: JSON lines of move names, or text (a chess game string, or Othello moves, per line). */
 const EXPORT_FORMATS = ['jsonl', 'text'] as const;
@@ -192,6 +192,6 @@ export const datasetCommand: CommandModule = {
   command: 'dataset',
   describe: 'Inspect, export, merge, augment and import datasets (export, info, merge, symmetries, import-pgn, import-jsonl)',
   builder: (yargs) =>
-    yargs.command(exportCommand).command(infoCommand).command(mergeCommand).command(symmetriesCommand).command(importPgnCommand).command(importJsonlCommand).demandCommand(1, 'name a dataset command: export, info, merge, symmetries, import-pgn or import-jsonl'),
+    yargs.command(exportCommand).command(infoCommand).command(mergeCommand).command(symmetriesCommand).command(importPgnCommand).command(importJsonlCommand).command(labelPositionsCommand).demandCommand(1, 'name a dataset command: export, info, merge, symmetries, import-pgn, import-jsonl or label-positions'),
   handler: () => {},
 };

@@ -40,6 +40,7 @@ interface TrainArgs {
   saveEvery?: number;
   init?: string;
   winnerMoves: boolean;
+  labelledPositions: boolean;
   saveBest: boolean;
   snapshotEvery?: number;
   auxBoardLoss?: number;
@@ -76,6 +77,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('save-every', { type: 'number', describe: `checkpoint every N steps (default ${perPreset('saveEvery')})` })
       .option('init', { type: 'string', describe: 'start from the weights of this checkpoint directory (a fine-tune: same game, vocabulary and preset; fresh optimizer and schedule)' })
       .option('winner-moves', { type: 'boolean', default: false, describe: 'learn only the moves of the side that won each game (Othello; a draw keeps both sides)' })
+      .option('labelled-positions', { type: 'boolean', default: false, describe: 'of a record that stops before its game is over (dataset label-positions), learn only its last move, the engine\'s answer (Othello; whole games as before)' })
       .option('save-best', { type: 'boolean', default: false, describe: 'also keep the checkpoint of the lowest validation loss so far in OUT/best (a whole checkpoint: eval, probe, play and --init read it)' })
       .option('snapshot-every', { type: 'number', describe: 'also keep the model every N steps in OUT/snapshots/step-N (model, config and trainer state: eval, probe, play and compare read it) for learning curves; 0 = none (default); a resume may change it' })
       .option('d-state', { type: 'number', describe: 'Mamba: the SSM state size N instead of the preset\'s (the d_state sweep; recorded in config.json)' })
@@ -217,6 +219,7 @@ function givenFlags(args: TrainArgs): Partial<RunSpec> {
     valGames: optionalInteger('val-games', args.valGames, 1),
     saveEvery: optionalInteger('save-every', args.saveEvery, 1),
     winnerMoves: args.winnerMoves ? true : undefined,
+    labelledPositions: args.labelledPositions ? true : undefined,
     saveBest: args.saveBest ? true : undefined,
     snapshotEvery: optionalInteger('snapshot-every', args.snapshotEvery, 0),
     dState: args.dState === undefined ? undefined : integerFlag('d-state', args.dState, 1, MAX_STATE_SIZE),
@@ -256,6 +259,7 @@ function newRunRequest(args: TrainArgs): NewRunRequest {
     force: args.force,
     init: args.init,
     winnerMoves: args.winnerMoves,
+    labelledPositions: args.labelledPositions,
     saveBest: args.saveBest,
     snapshotEvery: given.snapshotEvery,
     auxBoardLoss: given.auxBoardLoss,

@@ -52,6 +52,8 @@ export interface RunSpec {
   initTraining?: PriorTraining;
   /** --winner-moves: only the moves of each game's winner are learned (absent: every move). */
   winnerMoves?: boolean;
+  /** --labelled-positions: of a record that stops before its game is over, only the last move is learned (absent: every move). */
+  labelledPositions?: boolean;
   /** --save-best: the checkpoint of the lowest validation loss so far is kept in BEST_DIR (absent: not kept). */
   saveBest?: boolean;
   /** --aux-board-loss: the weight W of the auxiliary board loss (absent: none). */
@@ -123,7 +125,7 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
 }
 
 /** Fields added to the run spec after its first version, as states written before them mean them. */
-const LATER_FIELD_DEFAULTS: Partial<RunSpec> = { precision: 'f32', winnerMoves: false, saveBest: false, auxBoardLoss: 0, snapshotEvery: 0 };
+const LATER_FIELD_DEFAULTS: Partial<RunSpec> = { precision: 'f32', winnerMoves: false, labelledPositions: false, saveBest: false, auxBoardLoss: 0, snapshotEvery: 0 };
 
 /**
  * Flags given with --resume must agree with the run being resumed; any that differ are refused (a

@@ -88,6 +88,8 @@ export interface NewRunRequest {
   init?: string;
   /** Learn only the moves of the side that won each game. */
   winnerMoves?: boolean;
+  /** Of a record that stops before its game is over (a labelled position), learn only the last move. */
+  labelledPositions?: boolean;
   /** Keep the checkpoint of the lowest validation loss so far in outDir/best. */
   saveBest?: boolean;
   /** The weight W of an auxiliary board loss (src/train/aux-board-loss.ts), and the layer its head reads. */
@@ -194,6 +196,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     ...(request.init === undefined ? {} : { init: resolve(request.init) }),
     ...(initState ? { initTraining: trainingBehind(initState) } : {}),
     ...(request.winnerMoves ? { winnerMoves: true } : {}),
+    ...(request.labelledPositions ? { labelledPositions: true } : {}),
     ...(request.saveBest ? { saveBest: true } : {}),
     ...(request.snapshotEvery ? { snapshotEvery: request.snapshotEvery } : {}),
     ...auxSpec(request, config),
@@ -563,13 +566,19 @@ function auxTraining(backend: Backend, config: ModelConfig, run: RunSpec, head?:
   return { loss, optimizer: new AdamW(backend, loss.packed, run) };
 }
 
-/** --winner-moves: the targets of the losing side's moves are left out (training and validation alike). */
+/**
+ * The targets left out of the loss, training and validation alike: --winner-moves, the losing side's
+ * moves; --labelled-positions, every move of a labelled position but its last (whole games are then
+ * learned as the other flag, or absence of it, says).
+ */
 function targetMaskOf(run: RunSpec): TargetMask | null {
-  if (!run.winnerMoves) return null;
+  if (!run.winnerMoves && !run.labelledPositions) return null;
   const game = DATASET_GAMES[run.game as keyof typeof DATASET_GAMES];
-  const loserMoves = game?.loserMoves;
+  const loserMoves = run.winnerMoves ? game?.loserMoves : () => null;
   if (!loserMoves) throw new UserError(`--winner-moves: ${run.game} records do not say who won`);
-  return (record) => loserMoves.call(game, record);
+  const prefix = run.labelledPositions ? game?.labelledPositionPrefix : () => null;
+  if (!prefix) throw new UserError(`--labelled-positions: ${run.game} records are always whole games`);
+  return (record) => prefix.call(game, record) ?? loserMoves.call(game, record);
 }
 
 /**

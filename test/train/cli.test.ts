@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -192,6 +192,45 @@ describe('gamba train --winner-moves', () => {
     const chess = gamba(['train', '--game', 'chess', '--data', data, '--preset', 'tiny', '--backend', 'cpu', '--steps', '1', '--winner-moves', '--out', out]);
     expect(chess.code).not.toBe(0);
     expect(chess.stderr.trim()).toBe('gamba: --winner-moves: chess records do not say who won');
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('gamba train --labelled-positions', () => {
+  it('learns only the last move of a record cut before its game ends, leaves whole games as they were, and records it', () => {
+    // the same games, and the same games cut after 12 moves: labelled positions whose answer is move 12
+    const exported = gamba(['dataset', 'export', SAMPLES, '--split', 'train', '--limit', '200']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const lines = exported.stdout.trim().split('\n');
+    const cut = lines.map((line) => JSON.stringify({ moves: (JSON.parse(line) as { moves: string[] }).moves.slice(0, 12) }));
+    writeFileSync(join(root, 'cut.jsonl'), cut.join('\n') + '\n');
+    const positions = join(root, 'cut-games');
+    expect(gamba(['dataset', 'import-jsonl', join(root, 'cut.jsonl'), '--val-fraction', '0.2', '--out', positions]).code).toBe(0);
+    const flags = (data: string, out: string, extra: string[]) => ['train', ...RUN_FLAGS.map((f) => (f === SAMPLES ? data : f)), '--steps', '2', '--out', join(root, out), '--json', ...extra];
+    const loss = (args: string[]) => {
+      const run = gamba(args);
+      expect(run.code, run.stderr).toBe(0);
+      return (JSON.parse(run.stdout) as { lossHistory: number[] }).lossHistory;
+    };
+    // whole games: the same losses with the flag as without it
+    expect(loss(flags(SAMPLES, 'whole-labelled', ['--labelled-positions']))).toEqual(loss(flags(SAMPLES, 'whole', [])));
+    // cut games: a loss over one target a record instead of eleven
+    const labelled = loss(flags(positions, 'cut-labelled', ['--labelled-positions']));
+    expect(labelled[0]).not.toBe(loss(flags(positions, 'cut', []))[0]);
+    const state = JSON.parse(readFileSync(join(root, 'cut-labelled', 'trainer-state.json'), 'utf8')) as { run: { labelledPositions: boolean } };
+    expect(state.run.labelledPositions).toBe(true);
+    const refused = gamba(['train', '--resume', '--out', join(root, 'cut'), '--labelled-positions']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trim()).toMatch(/^gamba: --labelled-positions true differs from this run's false/);
+  });
+
+  it('is refused for chess, whose records are always whole games, before anything is written', () => {
+    const data = join(root, 'chess-positions');
+    expect(gamba(['generate', 'chess', '--games', '20', '--seed', '1', '--out', data]).code).toBe(0);
+    const out = join(root, 'chess-labelled');
+    const chess = gamba(['train', '--game', 'chess', '--data', data, '--preset', 'tiny', '--backend', 'cpu', '--steps', '1', '--labelled-positions', '--out', out]);
+    expect(chess.code).not.toBe(0);
+    expect(chess.stderr.trim()).toBe('gamba: --labelled-positions: chess records are always whole games');
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import {
   blackWhiteLabels,
   flippedLabels,
   gameLength,
+  labelledPositionPrefix,
   legalNextLabels,
   loserMoves,
   mineTheirsLabels,
@@ -156,6 +157,25 @@ describe('loserMoves', () => {
       for (let t = 0; t < record.length; t++) expect(mask![t], `game ${g}, move ${t}`).toBe(t < n && moverOf(t) === loser ? 1 : 0);
     }
     expect(decided).toBeGreaterThan(30);
+    dataset.close();
+  });
+});
+
+describe('labelledPositionPrefix', () => {
+  it('is null for a whole game, and marks every move but the last of a game cut before its end', () => {
+    const dataset = openDataset('datasets/samples/othello');
+    for (let g = 0; g < 20; g++) {
+      const whole = dataset.readGames('val', g, 1);
+      expect(labelledPositionPrefix(whole), `game ${g}`).toBeNull();
+      const n = gameLength(whole);
+      for (const k of [2, 17, n - 1]) {
+        const cut = whole.slice();
+        cut.fill(0, k);
+        const mask = labelledPositionPrefix(cut);
+        expect(mask, `game ${g} cut at ${k}`).toHaveLength(60);
+        for (let t = 0; t < 60; t++) expect(mask![t], `game ${g} cut at ${k}, move ${t}`).toBe(t < k - 1 ? 1 : 0);
+      }
+    }
     dataset.close();
   });
 });
