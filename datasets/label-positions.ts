@@ -60,9 +60,9 @@ export async function positionsToLabel(files: string[], side: LabelledSide, seed
   const games: number[][] = [];
   const splits: Split[] = [];
   const positions: number[] = [];
-  for await (const { squares, line } of readJsonlGames(files, side === 'model' ? ['modelColor'] : [], '--side model')) {
+  for await (const { where, squares, line } of readJsonlGames(files, side === 'model' ? ['modelColor'] : [], '--side model')) {
     const game = games.length;
-    if (side === 'model' && line.modelColor !== 'black' && line.modelColor !== 'white') throw new UserError(`modelColor ${JSON.stringify(line.modelColor)} is not black or white`);
+    if (side === 'model' && line.modelColor !== 'black' && line.modelColor !== 'white') throw new UserError(`${where}: modelColor ${JSON.stringify(line.modelColor)} is not black or white`);
     const board = OthelloBoard.initial();
     squares.forEach((square, t) => {
       const color = board.toMove === BLACK ? 'black' : 'white';

@@ -102,9 +102,12 @@ describe.skipIf(!existsSync(RHINO_PATH))(`dataset label-positions${existsSync(RH
 
     const badMove = join(root, 'bad-move.jsonl');
     writeFileSync(badMove, `${JSON.stringify({ moves: ['f5', 'f5'], modelColor: 'white' })}\n`);
+    const badSide = join(root, 'bad-side.jsonl');
+    writeFileSync(badSide, `${JSON.stringify({ moves: ['f5'], modelColor: 'black' })}\n${JSON.stringify({ moves: ['f5'], modelColor: 'red' })}\n`);
     const cases: [string[], string][] = [
       [[plain], `gamba: ${plain}:1: --side model needs the modelColor of gamba play's games.jsonl`],
       [[badMove], `gamba: ${badMove}:1: move 2 (f5) is not legal there`],
+      [[badSide], `gamba: ${badSide}:2: modelColor "red" is not black or white`],
       [[file, '--level', '6'], 'gamba: --level: expected an integer from 1 to 5, got 6'],
       [[join(root, 'nope.jsonl')], `gamba: ${join(root, 'nope.jsonl')}: no such JSONL file`],
     ];
