@@ -14,8 +14,8 @@
  * whatever the number of engines or threads (the engines, their threads, the game order and a dying
  * engine are engine-selfplay.ts's).
  */
-import { BLACK, OthelloBoard } from '../games/othello/board.js';
-import { GtpEngine, RHINO_PATH, type GtpColor } from '../games/othello/gtp.js';
+import { OthelloBoard } from '../games/othello/board.js';
+import { GtpEngine, RHINO_PATH, colorToMove } from '../games/othello/gtp.js';
 import { SQUARE_TO_TOKEN } from '../games/othello/notation.js';
 import { Rng } from '../src/util/rng.js';
 import { generateEngineSelfPlay, type EngineSelfPlayResult, type SelfPlayEngine, type SelfPlayRunOptions, type SelfPlaySource } from './engine-selfplay.js';
@@ -99,7 +99,7 @@ export async function playOthelloSelfPlayGame(slot: RhinoLevels, settings: Othel
   const board = OthelloBoard.initial();
   const moves: number[] = [];
   while (!board.isOver()) {
-    const color: GtpColor = board.toMove === BLACK ? 'black' : 'white';
+    const color = colorToMove(board);
     let square: number;
     let madeBy: GtpEngine | null = null;
     if (moves.length < settings.openingMoves) {

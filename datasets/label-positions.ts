@@ -13,8 +13,8 @@
  * positions of one game go to the same split, drawn from `new Rng(seed, game)`. gtp-rhino with its
  * book variation off is deterministic, so the same files, level and seed give the same bytes.
  */
-import { BLACK, OthelloBoard } from '../games/othello/board.js';
-import { RHINO_PATH, type GtpColor } from '../games/othello/gtp.js';
+import { OthelloBoard } from '../games/othello/board.js';
+import { RHINO_PATH, colorToMove } from '../games/othello/gtp.js';
 import { SQUARE_TO_TOKEN } from '../games/othello/notation.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
@@ -65,8 +65,7 @@ export async function positionsToLabel(files: string[], side: LabelledSide, seed
     if (side === 'model' && line.modelColor !== 'black' && line.modelColor !== 'white') throw new UserError(`${where}: modelColor ${JSON.stringify(line.modelColor)} is not black or white`);
     const board = OthelloBoard.initial();
     squares.forEach((square, t) => {
-      const color = board.toMove === BLACK ? 'black' : 'white';
-      if (t > 0 && (side === 'both' || color === line.modelColor)) positions.push(game, t);
+      if (t > 0 && (side === 'both' || colorToMove(board) === line.modelColor)) positions.push(game, t);
       board.play(square);
     });
     games.push(squares);
@@ -92,8 +91,7 @@ export function selfPlaySource(options: LabelSourceOptions): SelfPlaySource<Rhin
       await engine.clearBoard();
       const board = OthelloBoard.initial();
       for (const square of prefix) {
-        const color: GtpColor = board.toMove === BLACK ? 'black' : 'white';
-        await engine.play(color, square);
+        await engine.play(colorToMove(board), square);
         board.play(square);
       }
       const answer = await engine.legalMove(board, prefix);

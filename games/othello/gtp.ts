@@ -13,6 +13,9 @@ export const RHINO_PATH = '/usr/games/gtp-rhino';
 
 export type GtpColor = 'black' | 'white';
 
+/** The GTP name of the side to move on `board`. */
+export const colorToMove = (board: OthelloBoard): GtpColor => (board.toMove === BLACK ? 'black' : 'white');
+
 export class GtpEngine {
   name = '';
   version = '';
@@ -73,7 +76,7 @@ export class GtpEngine {
    * pass or an illegal square is a UserError naming the engine and the moves so far.
    */
   async legalMove(board: OthelloBoard, moves: readonly number[]): Promise<number> {
-    const color: GtpColor = board.toMove === BLACK ? 'black' : 'white';
+    const color = colorToMove(board);
     const answer = await this.genmove(color);
     if (answer === 'pass' || !board.isLegal(answer)) {
       throw new UserError(`engine ${this.label} answered ${answer === 'pass' ? 'pass' : squareName(answer)} for ${color}, not a legal move after ${moves.map(squareName).join(' ') || 'the start'}`);
