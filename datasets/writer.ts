@@ -170,6 +170,9 @@ function writeAll(fd: number, bytes: Uint8Array): void {
  * `onInterrupt`: then the first signal is handed to it (to stop starting work and finish with what is
  * done) and only a second one exits.
  */
+/** The exit status of a run a signal stopped, as a shell reports one the signal ended: 130 for SIGINT, 143 for SIGTERM. */
+export const signalExitCode = (signal: NodeJS.Signals): number => (signal === 'SIGINT' ? 130 : 143);
+
 export async function buildDatasetDirectory<T>(
   outDir: string,
   force: boolean,
@@ -191,7 +194,7 @@ export async function buildDatasetDirectory<T>(
       return;
     }
     rmSync(tmp, { recursive: true, force: true });
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.exit(signalExitCode(signal));
   };
   process.on('SIGINT', interrupted);
   process.on('SIGTERM', interrupted);

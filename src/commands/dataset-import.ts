@@ -12,6 +12,7 @@ import { importJsonlDataset } from '../../datasets/import-jsonl.js';
 import { importPgnDataset } from '../../datasets/import-pgn.js';
 import { RHINO_LEVELS } from '../../datasets/generate-othello-selfplay.js';
 import { labelPositions, type LabelledSide } from '../../datasets/label-positions.js';
+import { signalExitCode } from '../../datasets/writer.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag } from '../util/flags.js';
 import { ProgressBar, printResult } from '../util/output.js';
@@ -154,6 +155,6 @@ export const labelPositionsCommand: CommandModule<object, LabelPositionsArgs> = 
       `wrote ${args.out}: ${summary.positions} positions of ${result.gamesRead} games labelled by ${result.engine} level ${level} (train ${summary.train}, val ${summary.val}; ` +
       `${result.answered - summary.positions} answers that end the game left out)` +
       (result.interrupted ? `, ${result.interrupted} ended the run` : '') + `, ${summary.seconds}s with ${result.engines} engine process(es)`);
-    if (result.interrupted) process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
+    if (result.interrupted) process.exitCode = signalExitCode(result.interrupted);
   },
 };

@@ -9,6 +9,7 @@ import { DATASET_GAMES, GENERATABLE_GAMES } from '../../datasets/games.js';
 import { DEFAULT_SHARD_GAMES, generateDataset } from '../../datasets/generate.js';
 import { DEFAULT_NODE_EXPONENTS, SKILL_LEVELS, generateChessSelfPlay, nodeExponents, nodeRangeText } from '../../datasets/generate-chess-selfplay.js';
 import { DEFAULT_RHINO_LEVELS, RHINO_LEVELS, generateOthelloSelfPlay } from '../../datasets/generate-othello-selfplay.js';
+import { signalExitCode } from '../../datasets/writer.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag, positiveNumber } from '../util/flags.js';
 import { ProgressBar, printResult } from '../util/output.js';
@@ -103,7 +104,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
         (result.threads > 0 ? ` on ${result.threads} threads` : ''),
       );
       // The games are kept, but the run did not finish: say so to the shell as the signal would have.
-      if (result.interrupted) process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
+      if (result.interrupted) process.exitCode = signalExitCode(result.interrupted);
       return;
     }
     const { manifest, workers: used } = await generateDataset(args.out, {
