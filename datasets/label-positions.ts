@@ -49,10 +49,10 @@ export interface LabelSourceOptions {
   files: string[];
 }
 
+/** `games` counts the positions answered; those written are the manifest's counts. */
 export interface LabelPositionsResult extends EngineSelfPlayResult {
-  /** Games read from the files, and their positions answered (those written are the manifest's counts). */
+  /** Games read from the files. */
   gamesRead: number;
-  answered: number;
 }
 
 /** The positions of `files` to label, each game's split drawn in file order. */
@@ -110,5 +110,5 @@ export async function labelPositions(outDir: string, options: LabelPositionsOpti
   const count = found.positions.length / 2;
   const run = { ...options, games: count, onProgress: (done: number) => options.onProgress?.(done, count) };
   const result = await generateEngineSelfPlay(outDir, run, selfPlaySource(sourceOptions), { url: import.meta.url, options: sourceOptions });
-  return { ...result, gamesRead: found.games.length, answered: result.games };
+  return { ...result, gamesRead: found.games.length };
 }

@@ -143,7 +143,7 @@ export const labelPositionsCommand: CommandModule<object, LabelPositionsArgs> = 
       out: args.out,
       source: manifest.source,
       gamesRead: result.gamesRead,
-      answered: result.answered,
+      answered: result.games,
       positions: manifest.counts.train + manifest.counts.val,
       ...(result.interrupted ? { interrupted: result.interrupted } : {}),
       train: manifest.counts.train,
@@ -153,7 +153,7 @@ export const labelPositionsCommand: CommandModule<object, LabelPositionsArgs> = 
     };
     printResult(args.json, summary, () =>
       `wrote ${args.out}: ${summary.positions} positions of ${result.gamesRead} games labelled by ${result.engine} level ${level} (train ${summary.train}, val ${summary.val}; ` +
-      `${result.answered - summary.positions} answers that end the game left out)` +
+      `${result.games - summary.positions} answers that end the game left out)` +
       (result.interrupted ? `, ${result.interrupted} ended the run` : '') + `, ${summary.seconds}s with ${result.engines} engine process(es)`);
     if (result.interrupted) process.exitCode = signalExitCode(result.interrupted);
   },
