@@ -109,6 +109,11 @@ export function tensorCoreMatmulCode(plan: TensorCorePlan, transA: boolean, tran
   // Global index of slice element (row, col) of each operand (kq: the slice's first k), rows/cols in the staged layout.
   const globalA = transA ? { row: 'kq + row', col: 'row0 + col', rowEnd: 'kEnd', colEnd: 'M', ld: 'M' } : { row: 'row0 + row', col: 'kq + col', rowEnd: 'M', colEnd: 'kEnd', ld: 'K' };
   const globalB = transB ? { row: 'col0 + row', col: 'kq + col', rowEnd: 'N', colEnd: 'kEnd', ld: 'K' } : { row: 'kq + row', col: 'col0 + col', rowEnd: 'kEnd', colEnd: 'N', ld: 'N' };
+  // Every loop over fragments, K steps and staged units is written out: each fragment, operand
+  // fragment and staged value is a variable of its own, never an element of an array indexed at run
+  // time, so the driver can keep them all in registers.
+  const each = (n: number, body: (x: number) => string, sep = '\n') => Array.from({ length: n }, (_, x) => body(x)).join(sep);
+  const fragments = (body: (i: number, j: number) => string, sep = '\n') => each(fr, (i) => each(fc, (j) => body(i, j), sep), sep);
   // Each thread moves `per` units (a float, or 4 where the contiguous axis allows: a slice's bounds on
   // that axis are then multiples of 4 too, the K splits being multiples of 16, so a group of 4 is
   // wholly inside or wholly outside) of each slice: first from memory into registers (`fetch`, for the
@@ -118,39 +123,58 @@ export function tensorCoreMatmulCode(plan: TensorCorePlan, transA: boolean, tran
     const units = (shape.rows * shape.cols) / width;
     const per = Math.ceil(units / threads);
     const unitsPerRow = shape.cols / width;
-    const place = `let row = e / ${unitsPerRow}u;
-        let col = (e % ${unitsPerRow}u) * ${width}u;`;
-    const guard = units % threads === 0 ? 'true' : `e < ${units}u`;
+    // unit q of this thread; the last may lie past the slice where threads do not divide it
+    const unit = (q: number, body: string) => {
+      const guarded = (q + 1) * threads <= units ? body : `
+      if (e < ${units}u) {${body}
+      }`;
+      return `
+    {
+      let e = lid + ${q * threads}u;
+      let row = e / ${unitsPerRow}u;
+      let col = (e % ${unitsPerRow}u) * ${width}u;${guarded}
+    }`;
+    };
     const zero = vec4 ? `${vector}(0.0)` : `${scalar}(0.0)`;
-    const fetch = `
-    for (var q = 0u; q < ${per}u; q++) {
-      let e = lid + q * ${threads}u;
-      var v = ${zero};
-      if (${guard}) {
-        ${place}
-        let gr = ${g.row};
-        let gc = ${g.col};
-        if (gr < ${g.rowEnd} && gc < ${g.colEnd}) { v = ${src}[${anatomy === 'full' ? `(gr * ${g.ld} + gc)${vec4 ? ' / 4u' : ''}` : '0'}]; }
-      }
-      r_${name}[q] = v;
-    }`;
-    const put = `
-    for (var q = 0u; q < ${per}u; q++) {
-      let e = lid + q * ${threads}u;
-      if (${guard}) {
-        ${place}
-        let at = row * ${stride}u + col;
-        let v = r_${name}[q];
-${vec4 ? `        ${name}[at] = f16(v.x);
-        ${name}[at + 1u] = f16(v.y);
-        ${name}[at + 2u] = f16(v.z);
-        ${name}[at + 3u] = f16(v.w);` : `        ${name}[at] = f16(v);`}
-      }
-    }`;
-    return { declare: `var r_${name}: array<${vec4 ? vector : scalar}, ${per}>;`, fetch, put: anatomy === 'no-staging' ? '' : put };
+    const fetch = each(per, (q) => unit(q, `
+      let gr = ${g.row};
+      let gc = ${g.col};
+      if (gr < ${g.rowEnd} && gc < ${g.colEnd}) { r_${name}_${q} = ${src}[${anatomy === 'full' ? `(gr * ${g.ld} + gc)${vec4 ? ' / 4u' : ''}` : '0'}]; } else { r_${name}_${q} = ${zero}; }`), '');
+    const put = each(per, (q) => unit(q, `
+      let at = row * ${stride}u + col;
+      let v = r_${name}_${q};
+${vec4 ? `      ${name}[at] = f16(v.x);
+      ${name}[at + 1u] = f16(v.y);
+      ${name}[at + 2u] = f16(v.z);
+      ${name}[at + 3u] = f16(v.w);` : `      ${name}[at] = f16(v);`}`), '');
+    return { declare: each(per, (q) => `var r_${name}_${q} = ${zero};`, '\n  '), fetch, put: anatomy === 'no-staging' ? '' : put };
   };
   const stA = staging('sa', 'a', A, strideA, globalA, vec4A);
   const stB = staging('sb', 'b', B, strideB, globalB, vec4B);
+  // fragment (i, j)'s place in C
+  const cAt = (i: number, j: number) => `base + (row0 + ar + ${i * 16}u) * N + col0 + bc + ${j * 16}u`;
+  // one K step of 16 within the staged slices: load the operand fragments, multiply into every result fragment
+  const multiply = (kk: number) => `
+    {
+${each(fr, (i) => `      let left${i} = subgroupMatrixLoad<${L}, ${A.major}>(&sa, ${leftAt(`(ar + ${i * 16}u)`, `${kk}u`)}, ${strideA}u);`)}
+${each(fc, (j) => `      let right${j} = subgroupMatrixLoad<${R}, ${B.major}>(&sb, ${rightAt(`${kk}u`, `(bc + ${j * 16}u)`)}, ${strideB}u);`)}
+${fragments((i, j) => `      acc${i}_${j} = subgroupMatrixMultiplyAccumulate(left${i}, right${j}, acc${i}_${j});`)}
+    }`;
+  // fragment (i, j) of a tile at C's edge, through this subgroup's scratch, element by element
+  const edgeStore = (i: number, j: number) => `
+  subgroupMatrixStore<row_major>(&scratch, s * 256u, acc${i}_${j}, 16u);
+  workgroupBarrier();
+  for (var e = lane; e < 256u; e += ${subgroupSize}u) {
+    let gr = row0 + ar + ${i * 16}u + e / 16u;
+    let gc = col0 + bc + ${j * 16}u + e % 16u;
+    if (gr < M && gc < N) {
+      let at = base + gr * N + gc;
+      var x = scratch[s * 256u + e];
+      if (params.accumulate != 0u) { x += c[at]; }
+      c[at] = x;
+    }
+  }
+  workgroupBarrier();`;
   const code = /* wgsl */ `
 enable f16;
 enable subgroups;
@@ -187,11 +211,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let base = wid.z * M * N;
   // A tile wholly inside C is stored (and with accumulate, loaded) straight from the fragments.
   let inside = ${directC ? `row0 + ${bm}u <= M && col0 + ${bn}u <= N` : 'false'};
-  var acc: array<array<${S}, ${fc}>, ${fr}>;
+${fragments((i, j) => `  var acc${i}_${j}: ${S};`)}
   if (inside && params.accumulate != 0u) {
-    for (var i = 0u; i < ${fr}u; i++) {
-      for (var j = 0u; j < ${fc}u; j++) { acc[i][j] = subgroupMatrixLoad<${S}, row_major>(&c, base + (row0 + ar + i * 16u) * N + col0 + bc + j * 16u, N); }
-    }
+${fragments((i, j) => `    acc${i}_${j} = subgroupMatrixLoad<${S}, row_major>(&c, ${cAt(i, j)}, N);`)}
   }
   // the operands' next slice, on its way from memory while this one multiplies
   ${stA.declare}
@@ -203,41 +225,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     workgroupBarrier();
     if (k0 + ${BK}u < kEnd) {
       let kq = k0 + ${BK}u;${stA.fetch}${stB.fetch}
-    }
-    for (var kk = 0u; kk < ${BK}u; kk += 16u) {
-      var left: array<${L}, ${fr}>;
-      var right: array<${R}, ${fc}>;
-      for (var i = 0u; i < ${fr}u; i++) { left[i] = subgroupMatrixLoad<${L}, ${A.major}>(&sa, ${leftAt('(ar + i * 16u)', 'kk')}, ${strideA}u); }
-      for (var j = 0u; j < ${fc}u; j++) { right[j] = subgroupMatrixLoad<${R}, ${B.major}>(&sb, ${rightAt('kk', '(bc + j * 16u)')}, ${strideB}u); }
-      for (var i = 0u; i < ${fr}u; i++) {
-        for (var j = 0u; j < ${fc}u; j++) { acc[i][j] = subgroupMatrixMultiplyAccumulate(left[i], right[j], acc[i][j]); }
-      }
-    }
+    }${each(BK / 16, (x) => multiply(16 * x), '')}
     workgroupBarrier();
   }
   if (inside) {
-    for (var i = 0u; i < ${fr}u; i++) {
-      for (var j = 0u; j < ${fc}u; j++) { subgroupMatrixStore<row_major>(&c, base + (row0 + ar + i * 16u) * N + col0 + bc + j * 16u, acc[i][j], N); }
-    }
+${fragments((i, j) => `    subgroupMatrixStore<row_major>(&c, ${cAt(i, j)}, acc${i}_${j}, N);`)}
     return;
-  }
-  for (var i = 0u; i < ${fr}u; i++) {
-    for (var j = 0u; j < ${fc}u; j++) {
-      subgroupMatrixStore<row_major>(&scratch, s * 256u, acc[i][j], 16u);
-      workgroupBarrier();
-      for (var e = lane; e < 256u; e += ${subgroupSize}u) {
-        let gr = row0 + ar + i * 16u + e / 16u;
-        let gc = col0 + bc + j * 16u + e % 16u;
-        if (gr < M && gc < N) {
-          let at = base + gr * N + gc;
-          var x = scratch[s * 256u + e];
-          if (params.accumulate != 0u) { x += c[at]; }
-          c[at] = x;
-        }
-      }
-      workgroupBarrier();
-    }
-  }
+  }${fragments(edgeStore, '')}
 }`;
   return { code, threads };
 }
