@@ -52,6 +52,18 @@ describe('tensor-core matmul plans', () => {
     expect(bare).toContain('subgroupMatrixMultiplyAccumulate');
   });
 
+  it('writes every fragment, K step and staged value out: no arrays of fragments, one accumulator each', () => {
+    // Arrays indexed by loop counters kept the fragments out of registers (the README's GPU section).
+    const plan = defaultPlan(128, 128); // 8 subgroups of 2 x 4 fragments, K slices of 32
+    const { code } = tensorCoreMatmulCode(plan, true, false, 32, vec4);
+    expect(code).not.toMatch(/array<subgroup_matrix/);
+    expect(code).not.toMatch(/var r_s[ab]: array/);
+    expect(code.match(/var acc\d_\d: subgroup_matrix_result/g)).toHaveLength(plan.fr * plan.fc);
+    // every fragment multiplies once per K step of 16: 2 steps a slice of 32
+    expect(code.match(/subgroupMatrixMultiplyAccumulate\(/g)).toHaveLength((plan.fr * plan.fc * plan.bk) / 16);
+    expect(code).toContain('acc1_3 = subgroupMatrixMultiplyAccumulate(left1, right3, acc1_3);');
+  });
+
   it('reads f16 operands where asked (what operands written in f16 would save), f32 by default', () => {
     const plan = defaultPlan(128, 128);
     const f32 = tensorCoreMatmulCode(plan, true, false, 32, vec4).code;
