@@ -19,7 +19,7 @@ beforeAll(() => requireBuiltCli());
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the shipped chess Mamba', () => {
-  it.each([MODEL, `${MODEL}/fine-tune-1`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
+  it.each([MODEL, `${MODEL}/fine-tune-1`, `${MODEL}/fine-tune-2`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
     const checkpoint = loadCheckpoint(dir);
     expect(checkpoint.game).toBe('chess');
     expect(checkpoint.preset).toBe('chess-mamba-12m');
