@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
+import { pct, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/chess-mamba';
 const STOCKFISH = '/usr/games/stockfish';
@@ -27,6 +28,32 @@ describe('the shipped chess Mamba', () => {
     for (const tensor of checkpoint.params.values()) parameters += tensor.length;
     expect(parameters).toBe(11_583_360);
     expect(statSync(join(dir, 'model.safetensors')).size).toBeLessThan(30 * 1024 * 1024);
+  });
+
+  it('fine-tune-2\'s README holds the figures of its eval, match summaries and probe reports', () => {
+    const dir = `${MODEL}/fine-tune-2`;
+    const json = (path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
+    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    expect(readme).toContain(`**${pct(json('eval.json').legalTop1)}%** of ${json('eval.json').positions.toLocaleString('en-US')} positions`);
+    expect(readme).toContain(`fine-tune-1 reads ${pct(json('eval-fine-tune-1.json').legalTop1)}%`);
+    expect(readme).toContain(`stage 1 ${pct(json('stage-1/eval.json').legalTop1)}%`);
+    for (const skill of [0, 1, 3]) {
+      const s = json(`matches/stockfish-skill${skill}-movetime100/summary.json`);
+      const [, score, firstTry, forfeits, length] = readmeRow(dir, `Skill ${skill}`);
+      expect(score).toBe(`${s.score.toFixed(2)} (${s.wins}-${s.draws}-${s.losses})`);
+      expect(firstTry.startsWith(`${(100 * s.legalFirstTry).toFixed(1)}% of ${s.modelMoves.toLocaleString('en-US')} `)).toBe(true);
+      expect(forfeits.startsWith(`${s.forfeits} `)).toBe(true);
+      expect(length).toBe(`${s.meanPlies} plies`);
+    }
+    const probeRow = (report: string, first: string) => {
+      const r = json(`probe-pieces/${report}`);
+      const best = r.layers.find((l: { layer: number; source: string }) => l.layer === r.best.layer && l.source === r.best.source);
+      const [, layer, squares, boards] = readmeRow(dir, first);
+      expect([layer, squares.replaceAll('*', ''), boards]).toEqual([String(best.layer), `${pct(best.cellAcc)}%`, `${pct(best.boardAcc)}%`]);
+    };
+    probeRow('report.json', 'this model (`probe-pieces/report.json`)');
+    probeRow('stage-1-report.json', 'stage 1 (`probe-pieces/stage-1-report.json`)');
+    probeRow('fine-tune-1-report.json', 'fine-tune-1 (`probe-pieces/fine-tune-1-report.json`)');
   });
 
   it.skipIf(!existsSync(STOCKFISH))('predicts a legal move at most positions of fresh Stockfish games on the cpu backend', () => {
