@@ -162,6 +162,9 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
 }
 
+/** The exit status of a run a signal stopped, as a shell reports one the signal ended: 130 for SIGINT, 143 for SIGTERM. */
+export const signalExitCode = (signal: NodeJS.Signals): number => (signal === 'SIGINT' ? 130 : 143);
+
 /**
  * Builds a dataset directory at `outDir` atomically: `build` fills a temporary sibling directory, which
  * is renamed to `outDir` only when `build` resolves. An existing `outDir` is an error unless `force`,
@@ -170,9 +173,6 @@ function writeAll(fd: number, bytes: Uint8Array): void {
  * `onInterrupt`: then the first signal is handed to it (to stop starting work and finish with what is
  * done) and only a second one exits.
  */
-/** The exit status of a run a signal stopped, as a shell reports one the signal ended: 130 for SIGINT, 143 for SIGTERM. */
-export const signalExitCode = (signal: NodeJS.Signals): number => (signal === 'SIGINT' ? 130 : 143);
-
 export async function buildDatasetDirectory<T>(
   outDir: string,
   force: boolean,
