@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BLACK, OthelloBoard } from '../../games/othello/board.js';
-import { GtpEngine, RHINO_PATH } from '../../games/othello/gtp.js';
+import { OthelloBoard } from '../../games/othello/board.js';
+import { GtpEngine, RHINO_PATH, colorToMove } from '../../games/othello/gtp.js';
 import { parseSquare, squareName } from '../../games/othello/notation.js';
 import { gamba } from '../cli-runner.js';
 
@@ -50,7 +50,7 @@ describe.skipIf(!existsSync(RHINO_PATH))(`dataset label-positions${existsSync(RH
     games.forEach((g, game) => {
       const board = OthelloBoard.initial();
       g.moves.forEach((name, t) => {
-        if (t > 0 && (board.toMove === BLACK ? 'black' : 'white') === g.modelColor) asked.push({ game, t });
+        if (t > 0 && colorToMove(board) === g.modelColor) asked.push({ game, t });
         board.play(parseSquare(name));
       });
     });
@@ -69,7 +69,7 @@ describe.skipIf(!existsSync(RHINO_PATH))(`dataset label-positions${existsSync(RH
         const board = OthelloBoard.initial();
         await engine.clearBoard();
         for (const name of prefix) {
-          await engine.play(board.toMove === BLACK ? 'black' : 'white', parseSquare(name));
+          await engine.play(colorToMove(board), parseSquare(name));
           board.play(parseSquare(name));
         }
         const answer = await engine.legalMove(board, prefix.map(parseSquare));
