@@ -7,15 +7,14 @@
  *
  * One workgroup of WG threads per row: thread t holds the columns t, t + WG, ... (PER of them, a
  * compile-time constant per width so they live in registers), reads and writes are coalesced, and the
- * row's sum is a shared-memory tree (fixed order). The backward pass gives each workgroup a block of
- * ROWS rows, keeps that block's dw in registers and writes it as one partial; columnSums adds the
- * blocks in a fixed order.
+ * row's sum is a shared-memory tree (fixed order). The backward pass is norm-backward.ts's, shared with
+ * LayerNorm.
  */
-import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
-import { checkAddTo, columnSums, rowColumnsPerThread, ROW_THREADS, ROWS_PER_BLOCK, TREE_SUM } from './common.js';
+import type { GpuRuntime, GpuTensor } from '../runtime.js';
+import { rowColumnsPerThread, ROW_THREADS, TREE_SUM } from './common.js';
+import { normBackward } from './norm-backward.js';
 
 const WG = ROW_THREADS;
-const ROWS = ROWS_PER_BLOCK;
 
 const forwardCode = (per: number) => /* wgsl */ `
 struct Params { rows: u32, cols: u32, eps: f32 }
@@ -67,85 +66,9 @@ export function rmsNormForward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, 
   return { y, rstd };
 }
 
-const backwardCode = (per: number) => /* wgsl */ `
-struct Params { rows: u32, cols: u32, blocks: u32, accumulate: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-// x, dy, dx: (M, d); with accumulate, dx is added to what dx holds
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-// w: (d)
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-// rstd: (M)
-@group(0) @binding(3) var<storage, read> rstd: array<f32>;
-@group(0) @binding(4) var<storage, read> dy: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
-// partial: (blocks, d), dw summed over each block of ROWS rows
-@group(0) @binding(6) var<storage, read_write> partial: array<f32>;
-const WG = ${WG}u;
-const PER = ${per}u;
-const ROWS = ${ROWS}u;
-var<workgroup> red: array<f32, WG>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) groups: vec3u) {
-  let d = params.cols;
-  for (var block = wid.x; block < params.blocks; block += groups.x) {
-    var dw: array<f32, PER>;
-    var ws: array<f32, PER>;
-    for (var j = 0u; j < PER; j++) {
-      let c = lid + j * WG;
-      dw[j] = 0.0;
-      ws[j] = 0.0;
-      if (c < d) { ws[j] = w[c]; }
-    }
-    let end = min(params.rows, (block + 1u) * ROWS);
-    for (var row = block * ROWS; row < end; row++) {
-      let r = rstd[row];
-      var xhat: array<f32, PER>;
-      var g: array<f32, PER>;
-      var dot = 0.0;
-      for (var j = 0u; j < PER; j++) {
-        let c = lid + j * WG;
-        xhat[j] = 0.0;
-        g[j] = 0.0;
-        if (c < d) {
-          let gy = dy[row * d + c];
-          xhat[j] = x[row * d + c] * r;
-          g[j] = gy * ws[j];
-          dw[j] += gy * xhat[j];
-        }
-        dot += g[j] * xhat[j];
-      }
-      red[lid] = dot;
-      ${TREE_SUM}
-      let mean = red[0] / f32(d);
-      workgroupBarrier();
-      for (var j = 0u; j < PER; j++) {
-        let c = lid + j * WG;
-        if (c < d) {
-          var v = r * (g[j] - xhat[j] * mean);
-          if (params.accumulate != 0u) { v += dx[row * d + c]; }
-          dx[row * d + c] = v;
-        }
-      }
-    }
-    for (var j = 0u; j < PER; j++) {
-      let c = lid + j * WG;
-      if (c < d) { partial[block * d + c] = dw[j]; }
-    }
-  }
-}`;
-
 /** Returns dx: (M, d), or adds it to `addTo` and returns that; writes dWeight: (d) (overwritten). */
 export function rmsNormBackward(rt: GpuRuntime, x: GpuTensor, weight: GpuTensor, rstd: GpuTensor, dy: GpuTensor, dWeight: GpuTensor, addTo?: GpuTensor): GpuTensor {
-  const d = weight.size;
-  const M = x.size / d;
+  const M = x.size / weight.size;
   if (dy.size !== x.size || rstd.size !== M) throw new Error(`rmsNormBackward: x [${x.shape.join(', ')}], dy [${dy.shape.join(', ')}], rstd [${rstd.shape.join(', ')}]`);
-  const blocks = Math.max(1, Math.ceil(M / ROWS));
-  const dx = addTo ? checkAddTo(addTo, x, 'rmsNormBackward') : rt.tensor(x.shape);
-  const partial = rt.tensor([blocks, d]);
-  const per = rowColumnsPerThread(d);
-  rt.dispatch(rt.pipeline(`rmsNormBackward:${per}`, () => backwardCode(per)), [x, weight, rstd, dy, dx, partial],
-    [{ u: M }, { u: d }, { u: blocks }, { u: addTo ? 1 : 0 }], groupsFor(blocks, 1));
-  columnSums(rt, partial, blocks, d, dWeight);
-  rt.release(partial);
-  return dx;
+  return normBackward(rt, 'rmsNormBackward', { x, weight, rstd, dy, dWeight, addTo });
 }
