@@ -20,7 +20,7 @@ beforeAll(() => requireBuiltCli());
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the shipped chess Mamba', () => {
-  it.each([MODEL, `${MODEL}/fine-tune-1`, `${MODEL}/fine-tune-2`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
+  it.each([MODEL, `${MODEL}/fine-tune-1`, `${MODEL}/fine-tune-2`, `${MODEL}/fine-tune-3`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
     const checkpoint = loadCheckpoint(dir);
     expect(checkpoint.game).toBe('chess');
     expect(checkpoint.preset).toBe('chess-mamba-12m');
@@ -30,30 +30,68 @@ describe('the shipped chess Mamba', () => {
     expect(statSync(join(dir, 'model.safetensors')).size).toBeLessThan(30 * 1024 * 1024);
   });
 
-  it('fine-tune-2\'s README holds the figures of its eval, match summaries and probe reports', () => {
-    const dir = `${MODEL}/fine-tune-2`;
-    const json = (path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
-    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
-    expect(readme).toContain(`**${pct(json('eval.json').legalTop1)}%** of ${json('eval.json').positions.toLocaleString('en-US')} positions`);
-    expect(readme).toContain(`fine-tune-1 reads ${pct(json('eval-fine-tune-1.json').legalTop1)}%`);
-    expect(readme).toContain(`stage 1 ${pct(json('stage-1/eval.json').legalTop1)}%`);
+  const json = (dir: string, path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
+  /** The README's row for each Stockfish level holds that match summary's score, first-try legal rate, forfeits and length. */
+  const expectMatchRows = (dir: string) => {
     for (const skill of [0, 1, 3]) {
-      const s = json(`matches/stockfish-skill${skill}-movetime100/summary.json`);
+      const s = json(dir, `matches/stockfish-skill${skill}-movetime100/summary.json`);
       const [, score, firstTry, forfeits, length] = readmeRow(dir, `Skill ${skill}`);
       expect(score).toBe(`${s.score.toFixed(2)} (${s.wins}-${s.draws}-${s.losses})`);
       expect(firstTry.startsWith(`${(100 * s.legalFirstTry).toFixed(1)}% of ${s.modelMoves.toLocaleString('en-US')} `)).toBe(true);
       expect(forfeits.startsWith(`${s.forfeits} `)).toBe(true);
       expect(length).toBe(`${s.meanPlies} plies`);
     }
-    const probeRow = (report: string, first: string) => {
-      const r = json(`probe-pieces/${report}`);
-      const best = r.layers.find((l: { layer: number; source: string }) => l.layer === r.best.layer && l.source === r.best.source);
-      const [, layer, squares, boards] = readmeRow(dir, first);
-      expect([layer, squares.replaceAll('*', ''), boards]).toEqual([String(best.layer), `${pct(best.cellAcc)}%`, `${pct(best.boardAcc)}%`]);
-    };
-    probeRow('report.json', 'this model (`probe-pieces/report.json`)');
-    probeRow('stage-1-report.json', 'stage 1 (`probe-pieces/stage-1-report.json`)');
-    probeRow('fine-tune-1-report.json', 'fine-tune-1 (`probe-pieces/fine-tune-1-report.json`)');
+  };
+  /** The README row that starts with `first` holds the best layer of the probe report at `report` (relative to dir). */
+  const expectProbeRow = (dir: string, report: string, first: string) => {
+    const r = json(dir, report);
+    const best = r.layers.find((l: { layer: number; source: string }) => l.layer === r.best.layer && l.source === r.best.source);
+    const [, layer, squares, boards] = readmeRow(dir, first);
+    expect([layer, squares.replaceAll('*', ''), boards]).toEqual([String(best.layer), `${pct(best.cellAcc)}%`, `${pct(best.boardAcc)}%`]);
+  };
+
+  it('fine-tune-2\'s README holds the figures of its eval, match summaries and probe reports', () => {
+    const dir = `${MODEL}/fine-tune-2`;
+    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    expect(readme).toContain(`**${pct(json(dir, 'eval.json').legalTop1)}%** of ${json(dir, 'eval.json').positions.toLocaleString('en-US')} positions`);
+    expect(readme).toContain(`fine-tune-1 reads ${pct(json(dir, 'eval-fine-tune-1.json').legalTop1)}%`);
+    expect(readme).toContain(`stage 1 ${pct(json(dir, 'stage-1/eval.json').legalTop1)}%`);
+    expectMatchRows(dir);
+    expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
+    expectProbeRow(dir, 'probe-pieces/stage-1-report.json', 'stage 1 (`probe-pieces/stage-1-report.json`)');
+    expectProbeRow(dir, 'probe-pieces/fine-tune-1-report.json', 'fine-tune-1 (`probe-pieces/fine-tune-1-report.json`)');
+  });
+
+  it('fine-tune-3\'s README holds the figures of its evals, match summaries and probe reports', () => {
+    const dir = `${MODEL}/fine-tune-3`;
+    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    const evals: [string, string][] = [
+      ['eval-s2033-fine-tune-2.json', 'fine-tune-2'], ['stage-3/eval-s2033.json', 'stage 3'], ['stage-4/eval-s2033.json', 'stage 4'], ['eval-s2033.json', 'this model'],
+    ];
+    for (const [file, model] of evals) {
+      expect(readmeRow(dir, `${model} (\`${file}\`)`)[1].replaceAll('*', '')).toBe(`${pct(json(dir, file).legalTop1)}%`);
+    }
+    const positions = json(dir, 'eval-s2033.json').positions;
+    for (const [file] of evals) expect(json(dir, file).positions).toBe(positions);
+    expect(readme).toContain(`(${positions.toLocaleString('en-US')} positions)`);
+    const gpu = (file: string) => `${pct(json(dir, file).legalTop1)}% of ${json(dir, file).positions.toLocaleString('en-US')}`;
+    expect(readme).toContain(`stage 3 ${gpu('stage-3/eval.json')} positions where fine-tune-2 reads ${pct(json(`${MODEL}/fine-tune-2`, 'eval.json').legalTop1)}%`);
+    expect(readme).toContain(`stage 4 ${gpu('stage-4/eval.json')} where stage 3 reads ${pct(json(dir, 'stage-4/eval-stage-3.json').legalTop1)}%`);
+    expect(readme).toContain(`this model ${gpu('eval.json')}`);
+    expectMatchRows(dir);
+    for (const skill of [0, 1, 3]) {
+      const match = `matches/stockfish-skill${skill}-movetime100/summary.json`;
+      const [stage4, fineTune2] = [json(dir, `stage-4/${match}`), json(`${MODEL}/fine-tune-2`, match)];
+      const [, , firstTry, forfeits] = readmeRow(dir, `Skill ${skill}`);
+      expect(firstTry).toContain(`(stage 4: ${(100 * stage4.legalFirstTry).toFixed(1)}%, fine-tune-2: ${(100 * fineTune2.legalFirstTry).toFixed(1)}%)`);
+      expect(forfeits).toContain(`(${stage4.forfeits}, ${fineTune2.forfeits})`);
+    }
+    expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
+    expectProbeRow(dir, '../fine-tune-2/probe-pieces/report.json', 'fine-tune-2 (`../fine-tune-2/probe-pieces/report.json`)');
+    const control = '../fine-tune-2/probe-pieces/stage-1-report.json';
+    const [, layer, squares, boards] = readmeRow(dir, `the same model at random initialisation (\`${control}\`)`);
+    const randomInit = json(dir, control).baselines.randomInit.find((l: { layer: number }) => l.layer === Number(layer));
+    expect([layer, squares, boards]).toEqual([String(json(dir, 'probe-pieces/report.json').best.layer), `${pct(randomInit.cellAcc)}%`, `${pct(randomInit.boardAcc)}%`]);
   });
 
   it.skipIf(!existsSync(STOCKFISH))('predicts a legal move at most positions of fresh Stockfish games on the cpu backend', () => {
