@@ -18,6 +18,8 @@ const WG = ROW_THREADS;
 const ROWS = ROWS_PER_BLOCK;
 
 const backwardCode = (per: number, centered: boolean) => {
+  // every difference between the two norms: RMSNorm's text, then LayerNorm's
+  const either = (rmsNorm: string, layerNorm: string) => (centered ? layerNorm : rmsNorm);
   // the bindings in order; a LayerNorm's mean and bias partial sit among the RMSNorm's
   const storage = [
     '// x, dy, dx: (M, d); with accumulate, dx is added to what dx holds',
@@ -28,13 +30,12 @@ const backwardCode = (per: number, centered: boolean) => {
     'var<storage, read> rstd: array<f32>;',
     'var<storage, read> dy: array<f32>;',
     'var<storage, read_write> dx: array<f32>;',
-    `// partialW${centered ? ', partialB' : ''}: (blocks, d), dw${centered ? ' and db' : ''} summed over each block of ROWS rows`,
+    `// partialW${either('', ', partialB')}: (blocks, d), dw${either('', ' and db')} summed over each block of ROWS rows`,
     'var<storage, read_write> partialW: array<f32>;',
     ...(centered ? ['var<storage, read_write> partialB: array<f32>;'] : []),
   ];
   let binding = 1;
   const bindings = storage.map((line) => (line.startsWith('//') ? line : `@group(0) @binding(${binding++}) ${line}`)).join('\n');
-  const either = (rmsNorm: string, layerNorm: string) => (centered ? layerNorm : rmsNorm);
   return /* wgsl */ `
 struct Params { rows: u32, cols: u32, blocks: u32, accumulate: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -42,8 +43,8 @@ ${bindings}
 const WG = ${WG}u;
 const PER = ${per}u;
 const ROWS = ${ROWS}u;
-// the row's sum of g * xhat${centered ? ' (.y), beside that of g (.x)' : ''}
-var<workgroup> red: array<${centered ? 'vec2f' : 'f32'}, WG>;
+// the row's sum of g * xhat${either('', ' (.y), beside that of g (.x)')}
+var<workgroup> red: array<${either('f32', 'vec2f')}, WG>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) groups: vec3u) {
   let d = params.cols;
@@ -61,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       let r = rstd[row];
       var xhat: array<f32, PER>;
       var g: array<f32, PER>;
-      var sums = ${centered ? 'vec2f(0.0)' : '0.0'};
+      var sums = ${either('0.0', 'vec2f(0.0)')};
       for (var j = 0u; j < PER; j++) {
         let c = lid + j * WG;
         xhat[j] = 0.0;
