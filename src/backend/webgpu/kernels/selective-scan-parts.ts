@@ -1,8 +1,9 @@
 /**
  * WGSL pieces the selective-scan kernels share (selective-scan.ts: sums through workgroup memory;
  * selective-scan-subgroup.ts: the forward pass's sums through subgroup shuffles): the chunk length, the
- * bindings of the forward kernels (and, beside them, of the backward one), the constants, and the
- * staging of a chunk's inputs.
+ * bindings of the forward kernels (and, beside them, of the backward one), the constants, the staging
+ * of a chunk's inputs, the state's step, and the kernels' heads up to where the variants sum their own
+ * way.
  */
 
 /** Time steps per chunk: `saved` holds one state per chunk boundary (length / CHUNK of them). */
@@ -58,23 +59,37 @@ const NP = ${N + 1}u;
 const CHP = ${ch + 1}u;`;
 
 /**
- * Stages the chunk's rows of (M, N) matrices and of the workgroup's channels of (M, E) ones in
- * workgroup memory: one coalesced load per value, all issued together, so the step loop never waits
- * on global memory (loading u and delta step by step left the scan latency-bound).
+ * Stages the chunk's rows of B and C (as \`sBC\`, one vec2f a step and state) and of the workgroup's
+ * channels of the (M, E) inputs named (as \`sIn\`, one vector a step and channel: u in x, delta in y, dy
+ * in z where named) in workgroup memory: one coalesced load per value, all issued together, so the step
+ * loop never waits on global memory (loading u and delta step by step left the scan latency-bound).
+ * Packed, a step reads all of a channel's inputs in one load and B and C in another, where three and two
+ * separate loads would each take their turn on the same load path as the subgroup shuffles.
  */
-export const stageChunk = (perChannel: string[]) => `
+export const stageChunk = (perChannel: string[]) => /* wgsl */ `
     for (var i = lid; i < count * N; i += WG) {
-      sB[i] = bm[rowBase * N + i];
-      sC[i] = cm[rowBase * N + i];
+      sBC[i] = vec2f(bm[rowBase * N + i], cm[rowBase * N + i]);
     }
     for (var i = lid; i < count * CH; i += WG) {
       let ek = wid.x * CH + i % CH;
       if (ek < E) {
         let at = (rowBase + i / CH) * E + ek;
-${perChannel.map((name) => `        s_${name}[i] = ${name}[at];`).join('\n')}
+        sIn[i] = ${inputVector(perChannel)}(${[...perChannel.map((name) => `${name}[at]`), ...(perChannel.length === 3 ? ['0.0'] : [])].join(', ')});
       }
     }`;
 
+/** The vector type that holds one step's inputs of a channel: vec2f for u and delta, vec4f for three. */
+const inputVector = (perChannel: string[]) => (perChannel.length === 2 ? 'vec2f' : 'vec4f');
+
+/** Workgroup memory (floats) of the staged chunk: B and C, and the per-channel inputs packed as \`stageChunk\` packs them. */
+export const stagedFloats = (N: number, ch: number, perChannel: number) => 2 * CHUNK * N + (perChannel === 2 ? 2 : 4) * CHUNK * ch;
+
+/** WGSL declarations of what \`stageChunk\` fills. */
+const stagedArrays = (perChannel: string[]) => /* wgsl */ `
+// B (x) and C (y) of the chunk's steps: (CHUNK, N)
+var<workgroup> sBC: array<vec2f, CHUNK * N>;
+// ${perChannel.join(', ')} of the chunk's steps and the workgroup's channels, packed: (CHUNK, CH)
+var<workgroup> sIn: array<${inputVector(perChannel)}, CHUNK * CH>;`;
 
 /** WGSL: the thread's sequence b, channel e (live when e < E, the channel count) and state n. */
 export const THREAD_COORDINATES = /* wgsl */ `
@@ -87,15 +102,19 @@ export const THREAD_COORDINATES = /* wgsl */ `
   let live = e < E;`;
 
 /**
- * The forward kernel of both variants up to each step's term C_t[n] h_t[n], in `term`, inside the chunk
- * loop and the step loop: each variant then sums the terms over n its own way and closes both loops.
+ * WGSL: advances the thread's state \`h\` by step \`tt\` of the chunk (h = exp(delta A) h + delta B u) and
+ * leaves that step's B and C in \`bc\`, inside a block of its own.
  */
-export const FORWARD_STEP_HEAD = /* wgsl */ `
-var<workgroup> sB: array<f32, CHUNK * N>;
-var<workgroup> sC: array<f32, CHUNK * N>;
-// u and delta of the chunk and the workgroup's channels: (CHUNK, CH)
-var<workgroup> s_u: array<f32, CHUNK * CH>;
-var<workgroup> s_delta: array<f32, CHUNK * CH>;
+export const advanceState = (tt: string) => /* wgsl */ `let inputs = sIn[${tt} * CH + c0];
+        let bc = sBC[${tt} * N + n];
+        h = exp(inputs.y * A) * h + inputs.y * inputs.x * bc.x;`;
+
+/**
+ * The forward kernel of both variants up to the chunk's step loop, inside the chunk loop, with the chunk
+ * staged and its starting state saved: each variant then walks the steps (\`advanceState\`), sums each
+ * step's terms C_t[n] h_t[n] over n its own way and closes both loops.
+ */
+export const FORWARD_HEAD = /* wgsl */ `${stagedArrays(['u', 'delta'])}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {${THREAD_COORDINATES}
@@ -110,14 +129,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     workgroupBarrier();
 ${stageChunk(['u', 'delta'])}
     workgroupBarrier();
-    if (params.saving != 0u && c > 0u && live) { saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n] = h; }
-    for (var tt = 0u; tt < count; tt++) {
-      var term = 0.0;
-      if (live) {
-        let dt = s_delta[tt * CH + c0];
-        h = exp(dt * A) * h + dt * s_u[tt * CH + c0] * sB[tt * N + n];
-        term = sC[tt * N + n] * h;
-      }`;
+    if (params.saving != 0u && c > 0u && live) { saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n] = h; }`;
 
 /**
  * The backward kernels of both variants up to one step's four terms (termDu and termDelta, to be summed
@@ -127,13 +139,7 @@ ${stageChunk(['u', 'delta'])}
  * channel, has zero terms. The chunk's states are recomputed from its saved start into sH (each thread
  * its own column), then the chunk is walked back in time with dLoss/dh_t in a register.
  */
-export const BACKWARD_STEP_HEAD = /* wgsl */ `
-var<workgroup> sB: array<f32, CHUNK * N>;
-var<workgroup> sC: array<f32, CHUNK * N>;
-// u, delta and dy of the chunk and the workgroup's channels: (CHUNK, CH)
-var<workgroup> s_u: array<f32, CHUNK * CH>;
-var<workgroup> s_delta: array<f32, CHUNK * CH>;
-var<workgroup> s_dy: array<f32, CHUNK * CH>;
+export const BACKWARD_STEP_HEAD = /* wgsl */ `${stagedArrays(['u', 'delta', 'dy'])}
 // h_t of the chunk, recomputed: (CHUNK, WG), each thread its own column
 var<workgroup> sH: array<f32, CHUNK * WG>;
 
@@ -163,11 +169,12 @@ ${stageChunk(['u', 'delta', 'dy'])}
     var h = h0;
     if (live) {
       for (var tt = 0u; tt < count; tt++) {
-        let dt = s_delta[tt * CH + c0];
-        h = exp(dt * A) * h + dt * s_u[tt * CH + c0] * sB[tt * N + n];
+        ${advanceState('tt')}
         sH[tt * WG + lid] = h;
       }
     }
+    // h_t of the step the walk back is at (the chunk's last, then each step's h_{t-1}): one read a step
+    var hT = h;
     let blocks = (count + params.reduce - 1u) / params.reduce;
     for (var bi = 0u; bi < blocks; bi++) {
       let blk = blocks - 1u - bi;
@@ -179,16 +186,18 @@ ${stageChunk(['u', 'delta', 'dy'])}
         var termB = 0.0;
         var termC = 0.0;
         if (tt < count && live) {
-          let g = s_dy[tt * CH + c0];
-          let dt = s_delta[tt * CH + c0];
-          let x = s_u[tt * CH + c0];
+          let inputs = sIn[tt * CH + c0];
+          let x = inputs.x;
+          let dt = inputs.y;
+          let g = inputs.z;
           var hPrev = h0;
           if (tt > 0u) { hPrev = sH[(tt - 1u) * WG + lid]; }
           // the decay again: one exp is cheaper than the workgroup memory to keep it
           let a = exp(dt * A);
-          let bn = sB[tt * N + n];
-          termC = g * sH[tt * WG + lid];
-          let dhn = dh + g * sC[tt * N + n];
+          let bc = sBC[tt * N + n];
+          let bn = bc.x;
+          termC = g * hT;
+          let dhn = dh + g * bc.y;
           // h_t = a h_{t-1} + dt B u with a = exp(dt A): dLoss/d(dt A) = dh_t h_{t-1} a
           let dDecay = dhn * hPrev * a;
           termDelta = dDecay * A + dhn * bn * x;
@@ -201,6 +210,7 @@ ${stageChunk(['u', 'delta', 'dy'])}
             dD += g * x;
           }
           dh = dhn * a;
+          hT = hPrev;
         }
 `;
 

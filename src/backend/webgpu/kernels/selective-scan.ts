@@ -42,7 +42,7 @@ import type { SelectiveScanGradients, SelectiveScanInputs } from '../../backend.
 import { sizeOf } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
-import { BACKWARD_BINDINGS, BACKWARD_STEP_HEAD, backwardTail, CHUNK, constants, FORWARD_BINDINGS, FORWARD_STEP_HEAD } from './selective-scan-parts.js';
+import { advanceState, BACKWARD_BINDINGS, BACKWARD_STEP_HEAD, backwardTail, CHUNK, constants, FORWARD_BINDINGS, FORWARD_HEAD, stagedFloats } from './selective-scan-parts.js';
 import { backwardSubgroupCode, backwardSubgroupFloats, forwardSubgroupCode, subgroupScanFits } from './selective-scan-subgroup.js';
 import { TIME_SUBGROUPS, timeChunk, timeParallelBackwardCode, timeParallelBytes, timeParallelFits } from './selective-scan-time-parallel.js';
 
@@ -64,9 +64,9 @@ const DEFAULT_REDUCE_STEPS = 4;
 const DEFAULT_SUBGROUP_REDUCE_STEPS = 2;
 
 /** Workgroup memory (floats) of the forward kernel that sums through it: the chunk's B, C, u, delta and per-state terms. */
-const forwardFloats = (N: number, ch: number) => 2 * CHUNK * N + 2 * CHUNK * ch + CHUNK * ch * (N + 1);
+const forwardFloats = (N: number, ch: number) => stagedFloats(N, ch, 2) + CHUNK * ch * (N + 1);
 /** Workgroup memory (floats) of the backward kernel with `steps` between reductions: the chunk's inputs and states, and the terms. */
-const backwardFloats = (N: number, ch: number, steps: number) => 2 * CHUNK * N + 3 * CHUNK * ch + CHUNK * ch * N + steps * 2 * (ch * (N + 1) + N * (ch + 1));
+const backwardFloats = (N: number, ch: number, steps: number) => stagedFloats(N, ch, 3) + CHUNK * ch * N + steps * 2 * (ch * (N + 1) + N * (ch + 1));
 
 /** The most steps between reductions (a power of two up to CHUNK) whose workgroup memory, floats(steps), fits. */
 function reduceSteps(maxWorkgroupBytes: number, floats: (steps: number) => number): number {
@@ -128,7 +128,13 @@ const forwardCode = (N: number, ch: number) => /* wgsl */ `
 ${FORWARD_BINDINGS}${constants(N, ch)}
 // C_t[n] h_t[n] of the chunk: (CHUNK, CH, NP)
 var<workgroup> sY: array<f32, CHUNK * CH * NP>;
-${FORWARD_STEP_HEAD}
+${FORWARD_HEAD}
+    for (var tt = 0u; tt < count; tt++) {
+      var term = 0.0;
+      if (live) {
+        ${advanceState('tt')}
+        term = bc.y * h;
+      }
       sY[(tt * CH + c0) * NP + n] = term;
     }
     workgroupBarrier();
@@ -142,7 +148,7 @@ ${FORWARD_STEP_HEAD}
           var s = 0.0;
           for (var m = 0u; m < N; m++) { s += sY[(tt * CH + k) * NP + m]; }
           let at = (rowBase + tt) * E + ek;
-          y[at] = s + d[ek] * s_u[o];
+          y[at] = s + d[ek] * sIn[o].x;
         }
       }
     }
