@@ -12,7 +12,7 @@
  * On lavapipe the worst case uses about a sixth of each bound; a 0.1% error in dA_log fails it.
  * The chunk is 16 steps: lengths 15, 16, 17 straddle it, 59 and 300 take several chunks. Which
  * kernels run depends on the adapter's subgroups (selective-scan-subgroup.ts): on lavapipe (8 lanes)
- * N = 4 and 8 take the subgroup kernels and N = 3 and 16 the workgroup-memory ones; a test below says
+ * N = 1, 2, 4 and 8 take the subgroup kernels and N = 3 and 16 the workgroup-memory ones; a test below says
  * which ran, so a change of adapter cannot leave one path untested unnoticed, and another runs both
  * backward kernels at one N.
  */
@@ -122,6 +122,11 @@ describe.skipIf(!gpu)(`webgpu selective scan${gpu ? '' : ` (skipped: ${noGpuReas
     { batch: 2, length: 37, E: 45, N: 4 },
     { batch: 3, length: 59, E: 40, N: 8 },
     { batch: 1, length: 300, E: 24, N: 8 },
+    // N = 1 and 2 on the subgroup kernels: the edges of the paired butterflies (at N = 1 no sum over
+    // the states, at N = 2 one round; dB and dC over 8 and 4 channels a subgroup), and odd lengths
+    // leave each chunk's last forward step without a partner
+    { batch: 2, length: 33, E: 19, N: 1 },
+    { batch: 2, length: 17, E: 21, N: 2 },
   ];
 
   for (const shape of cases) {
