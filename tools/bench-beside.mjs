@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Times `gamba bench train` of several builds (this one, an older commit built beside it) and argument
+// Times `gamba bench train` (or `bench step`) of several builds (this one, an older commit built beside it) and argument
 // sets in one go, alternating them round by round so that drift of the machine between calls falls on all
 // of them alike, each run a fresh process with its own GPU device. Prints each run's tokens/s, the ratio
 // of each build's best to the first's, and with --profile the largest kernels.
@@ -7,8 +7,8 @@
 //   node tools/bench-beside.mjs --build REV [--into .bench]
 //       builds commit REV beside this checkout (a git worktree at .bench/REV sharing node_modules) and
 //       prints its directory
-//   node tools/bench-beside.mjs [--rounds 2] [--json] --run "LABEL DIR ARGS..." --run "LABEL DIR ARGS..." ...
-//       runs `node DIR/bin/gamba.js bench train ARGS --json` for each --run, --rounds times in turn
+//   node tools/bench-beside.mjs [--bench train|step] [--rounds 2] [--json] --run "LABEL DIR ARGS..." --run "LABEL DIR ARGS..." ...
+//       runs `node DIR/bin/gamba.js bench train ARGS --json` (or bench step) for each --run, --rounds times in turn
 //
 // For example, the commit before a kernel change against this one, in f32 and mixed precision:
 //
@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 const { values: args } = parseArgs({
   options: {
     build: { type: 'string' }, into: { type: 'string', default: '.bench' },
-    run: { type: 'string', multiple: true, default: [] }, rounds: { type: 'string', default: '1' }, json: { type: 'boolean', default: false },
+    run: { type: 'string', multiple: true, default: [] }, bench: { type: 'string', default: 'train' }, rounds: { type: 'string', default: '1' }, json: { type: 'boolean', default: false },
   },
 });
 const repo = resolve(new URL('..', import.meta.url).pathname);
@@ -53,6 +53,7 @@ if (args.build !== undefined) {
   process.exit(0);
 }
 
+if (!['train', 'step'].includes(args.bench)) fail(`--bench is train or step, not ${args.bench}`);
 const rounds = Number(args.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) fail(`--rounds must be a whole number from 1, not ${args.rounds}`);
 if (args.run.length === 0) fail('give at least one --run "LABEL DIR ARGS..." (or --build REV)');
@@ -66,7 +67,7 @@ const runs = args.run.map((spec) => {
 
 for (let round = 1; round <= rounds; round++) {
   for (const run of runs) {
-    const done = spawnSync(process.execPath, [run.cli, 'bench', 'train', ...run.benchArgs, '--json'], { cwd: run.dir, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const done = spawnSync(process.execPath, [run.cli, 'bench', args.bench, ...run.benchArgs, '--json'], { cwd: run.dir, encoding: 'utf8', maxBuffer: 64 << 20 });
     const lastLine = (text) => text.trim().split('\n').pop() ?? '';
     if (done.status !== 0) fail(`run ${run.label}, round ${round}: exit ${done.status ?? done.signal}: ${lastLine(done.stderr)}`);
     let result;

@@ -1,8 +1,8 @@
 /**
  * tools/bench-beside.mjs on the cpu backend: it builds a commit beside this checkout (a git worktree
- * sharing node_modules), times `gamba bench train` of that build and of this one round by round, and
- * reports each run's tokens/s and its best against the first run's; a build directory without a build,
- * or a run that gamba refuses, stops it with one line naming the run.
+ * sharing node_modules), times `gamba bench train` (or `bench step`) of that build and of this one
+ * round by round, and reports each run's tokens/s and its best against the first run's; a build
+ * directory without a build, or a run that gamba refuses, stops it with one line naming the run.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -48,6 +48,14 @@ describe('bench-beside', () => {
     expect(run.stderr.match(/^round \d \w+/gm)).toEqual(['round 1 before', 'round 1 now', 'round 2 before', 'round 2 now']);
   });
 
+  it('times bench step as it times bench train', () => {
+    const run = tool('--bench', 'step', '--json', '--run', 'now . --preset tiny --backend cpu --batch 2 --tokens 3');
+    expect(run.status, run.stderr).toBe(0);
+    const [now] = JSON.parse(run.stdout);
+    expect(now).toMatchObject({ label: 'now', bestOverFirst: 1, adapter: 'cpu' });
+    expect(now.tokensPerSec[0]).toBeGreaterThan(0);
+  });
+
   it('refuses a build directory without a build, and a run that gamba refuses, naming the run', () => {
     const missing = tool('--run', `old ${root}/nowhere ${BENCH}`);
     expect(missing.status).toBe(1);
@@ -57,5 +65,6 @@ describe('bench-beside', () => {
     expect(refused.stderr).toMatch(/^bench-beside: run now, round 1: exit 2: gamba: --batch: expected an integer from 1/);
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(tool('--rounds', 'two', '--run', `now . ${BENCH}`).stderr).toBe('bench-beside: --rounds must be a whole number from 1, not two\n');
+    expect(tool('--bench', 'walk', '--run', `now . ${BENCH}`).stderr).toBe('bench-beside: --bench is train or step, not walk\n');
   });
 });
