@@ -154,6 +154,22 @@ describe('cpu backend threads', () => {
     });
   }
 
+  it('the selective scan\'s step, its sequences split across threads: the same outputs and states', async () => {
+    const batch = 64, E = 256, N = 16;
+    await expectSameBits('scan step', (be) => {
+      const h = be.zeros([batch, E, N]);
+      const aLog = be.upload(random(E * N, 20, -1, 2), [E, N]);
+      const d = be.upload(random(E, 21), [E]);
+      const ys: Tensor[] = [];
+      for (let t = 0; t < 3; t++) {
+        const u = be.upload(random(batch * E, 22 + t), [batch, E]);
+        const delta = be.upload(random(batch * E, 25 + t, 0.001, 0.5), [batch, E]);
+        ys.push(be.selectiveScanStep(h, u, delta, aLog, be.upload(random(batch * N, 28 + t), [batch, N]), be.upload(random(batch * N, 31 + t), [batch, N]), d));
+      }
+      return [...ys, h];
+    });
+  });
+
   it('RMSNorm forward and backward, and the cross-entropy with and without its gradient', async () => {
     const M = 354, d = 128, V = 65;
     const targets = Int32Array.from({ length: M }, (_, m) => (m % 7 === 3 ? -1 : (m * 31) % V));

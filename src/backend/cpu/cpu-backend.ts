@@ -597,6 +597,12 @@ export class CpuBackend implements Backend {
     const [E, N] = rowsCols(aLog);
     const B = rowsCols(u)[0];
     const y = this.alloc(u.shape);
+    if (this.kernels === 'simd') {
+      // the forward pass's SIMD kernel at length 1, from the carried states: the sequences split over the threads
+      const task = this.scanTask({ u, delta, aLog, b, c, d, batch: B, length: 1 });
+      this.exec(Op.scanStepSimd, { arrays: [...task.arrays, f32(y), f32(h)], ints: task.ints, floats: [] }, task.chunks, task.work);
+      return y;
+    }
     selectiveScanStep(f32(h), f32(u), f32(delta), this.scanA(aLog), f32(b), f32(c), f32(d), B, E, N, f32(y));
     return y;
   }

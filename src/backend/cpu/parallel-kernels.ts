@@ -72,6 +72,8 @@ export const Op = {
   attentionBackward: 34,
   // The probes' ridge solve.
   gemmNTStrided: 35,
+  // The recurrent step of play and eval on the SIMD scan kernel.
+  scanStepSimd: 36,
 } as const;
 
 type Kernel = (args: TaskArgs, chunk: number) => void;
@@ -277,6 +279,11 @@ const KERNELS: readonly Kernel[] = [
     const [r0, r1] = span(M, per, chunk);
     const [a, b, c] = args.arrays as Float64Array[];
     gemmNTStrided(a, ao + r0 * lda, lda, b, bo, ldb, c, co + r0 * ldc, ldc, r1 - r0, N, K, mode, lower >= 0 ? lower + r0 : -1);
+  },
+  // scanStepSimd: arrays [u, delta, A, B, C, D, y, h]; ints as scanForward at length 1: each sequence's state h (B, E, N) updated in place
+  (args, chunk) => {
+    const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
+    selectiveScanForwardSimd(scanArrays(args), f32(args, 6), b0, b1, f32(args, 7));
   },
 ];
 

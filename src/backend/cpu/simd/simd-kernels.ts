@@ -151,9 +151,12 @@ function copyScanParameters(s: ScanArrays, atA: number, atD: number, Np: number)
 /**
  * The selective scan's forward pass over the sequences [b0, b1) (selective-scan.ts has the definitions
  * and the plain TypeScript reference): y (M, E). The states are padded to a multiple of 4 with A = B =
- * C = 0, which keeps them at 0.
+ * C = 0, which keeps them at 0. Each sequence starts from zeros, or with \`state\` from its own row of
+ * those (batch, E, N) states, which then receive the states it ends in: at length 1 that is the
+ * recurrent step of play and eval, the same kernel as training's forward pass, so a model fed token by
+ * token gets the bits of its full-sequence pass.
  */
-export function selectiveScanForwardSimd(s: ScanArrays, y: Float32Array, b0: number, b1: number): void {
+export function selectiveScanForwardSimd(s: ScanArrays, y: Float32Array, b0: number, b1: number, state: Float32Array | null = null): void {
   const { u, delta, b: bm, c: cm, length: L, channels: E, stateSize: N } = s;
   const Np = roundUp(N, 4);
   const { at, total } = layout({ u: L * E, dt: L * E, A: E * Np, B: L * Np, C: L * Np, D: E, y: L * E, h: E * Np });
@@ -165,9 +168,12 @@ export function selectiveScanForwardSimd(s: ScanArrays, y: Float32Array, b0: num
     heap.set(delta.subarray(rows * E, (rows + L) * E), at.dt);
     copyPadded(bm.subarray(rows * N, (rows + L) * N), L, N, at.B, L, Np);
     copyPadded(cm.subarray(rows * N, (rows + L) * N), L, N, at.C, L, Np);
-    heap.fill(0, at.h, at.h + E * Np);
+    const own = state?.subarray(bi * E * N, (bi + 1) * E * N);
+    if (own) copyPadded(own, E, N, at.h, E, Np);
+    else heap.fill(0, at.h, at.h + E * Np);
     k.scanForward(4 * at.u, 4 * at.dt, 4 * at.A, 4 * at.B, 4 * at.C, 4 * at.D, 4 * at.y, 4 * at.h, L, E, Np);
     y.set(heap.subarray(at.y, at.y + L * E), rows * E);
+    if (own) copyProductOut(own, E, N, at.h, Np, false);
   }
 }
 
