@@ -83,10 +83,10 @@ describe('cpu backend threads', () => {
   });
 
   for (const among of [backends, referenceBackends]) it(`matmul, every transpose, into and accumulating (${among[0].kernels} kernels)`, async () => {
-    const M = 301, N = 37, K = 70;
-    for (const transA of [false, true]) {
+    // many rows (split by rows), and few rows of many columns (the SIMD kernels split those by columns)
+    for (const [M, N, K] of [[301, 37, 70], [5, 301, 100]]) for (const transA of [false, true]) {
       for (const transB of [false, true]) {
-        await expectSameBits(`matmul transA=${transA} transB=${transB}`, (be) => {
+        await expectSameBits(`matmul ${M}x${N}x${K} transA=${transA} transB=${transB}`, (be) => {
           const a = be.upload(random(M * K, 2), transA ? [K, M] : [M, K]);
           const b = be.upload(random(K * N, 3), transB ? [N, K] : [K, N]);
           const c = be.matmul(a, b, { transA, transB });

@@ -315,10 +315,17 @@ export class CpuBackend implements Backend {
       this.exec(Op.gemmTNSimd, task, Math.ceil(M / per), M * N * K);
       return out;
     }
-    const per = this.perChunk(M, 4);
-    const ints = [M, N, K, accumulate ? 1 : 0, per];
     const { left, right } = gemmOperands(f32(a), f32(b), M, N, K, transA, transB);
-    this.exec(this.op(Op.gemmNT, Op.gemmNTSimd), { arrays: [left, right, f32(out)], ints, floats: [] }, Math.ceil(M / per), M * N * K);
+    const arrays = [left, right, f32(out)];
+    if (this.kernels === 'simd' && N > M) {
+      // Few rows and many columns (a step's products against a weight): each chunk copies all of a and
+      // its rows of b, so split the columns, which copies less of the two than a split of the rows.
+      const per = this.perChunk(N, 8);
+      this.exec(Op.gemmNTSimdColumns, { arrays, ints: [M, N, K, accumulate ? 1 : 0, per], floats: [] }, Math.ceil(N / per), M * N * K);
+      return out;
+    }
+    const per = this.perChunk(M, 4);
+    this.exec(this.op(Op.gemmNT, Op.gemmNTSimd), { arrays, ints: [M, N, K, accumulate ? 1 : 0, per], floats: [] }, Math.ceil(M / per), M * N * K);
     return out;
   }
 
@@ -547,9 +554,9 @@ export class CpuBackend implements Backend {
   }
 
   /** The scan's arrays in task order [u, delta, A, B, C, D] and ints [batch, length, E, N, sequences per chunk]. */
-  private scanTask(s: SelectiveScanInputs): { arrays: (Float32Array | Float64Array)[]; ints: number[]; chunks: number; work: number } {
+  private scanTask(s: SelectiveScanInputs, chunksPerThread = CHUNKS_PER_THREAD): { arrays: (Float32Array | Float64Array)[]; ints: number[]; chunks: number; work: number } {
     const [E, N] = rowsCols(s.aLog);
-    const per = this.perChunk(s.batch);
+    const per = this.perChunk(s.batch, 1, chunksPerThread);
     return {
       arrays: [f32(s.u), f32(s.delta), this.scanA(s.aLog), f32(s.b), f32(s.c), f32(s.d)],
       ints: [s.batch, s.length, E, N, per],
@@ -598,8 +605,9 @@ export class CpuBackend implements Backend {
     const B = rowsCols(u)[0];
     const y = this.alloc(u.shape);
     if (this.kernels === 'simd') {
-      // the forward pass's SIMD kernel at length 1, from the carried states: the sequences split over the threads
-      const task = this.scanTask({ u, delta, aLog, b, c, d, batch: B, length: 1 });
+      // the forward pass's SIMD kernel at length 1, from the carried states: the sequences split over the
+      // threads, one chunk each (every chunk copies A and D, as large as its share of the states at batch 16)
+      const task = this.scanTask({ u, delta, aLog, b, c, d, batch: B, length: 1 }, 1);
       this.exec(Op.scanStepSimd, { arrays: [...task.arrays, f32(y), f32(h)], ints: task.ints, floats: [] }, task.chunks, task.work);
       return y;
     }

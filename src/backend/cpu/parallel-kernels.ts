@@ -74,6 +74,8 @@ export const Op = {
   gemmNTStrided: 35,
   // The recurrent step of play and eval on the SIMD scan kernel.
   scanStepSimd: 36,
+  // gemmNTSimd split by columns of c, for products of few rows (a step's).
+  gemmNTSimdColumns: 37,
 } as const;
 
 type Kernel = (args: TaskArgs, chunk: number) => void;
@@ -284,6 +286,13 @@ const KERNELS: readonly Kernel[] = [
   (args, chunk) => {
     const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
     selectiveScanForwardSimd(scanArrays(args), f32(args, 6), b0, b1, f32(args, 7));
+  },
+  // gemmNTSimdColumns: as gemm, but ints [M, N, K, accumulate, columns per chunk]: chunk k takes its columns
+  // of c and only those rows of b, where a split by rows copies all of b (a weight) into every chunk
+  (args, chunk) => {
+    const [M, N, K, accumulate, per] = Array.from(args.ints);
+    const [j0, j1] = span(N, per, chunk);
+    gemmNTSimd(f32(args, 0), f32(args, 1).subarray(j0 * K, j1 * K), f32(args, 2).subarray(j0), M, j1 - j0, K, accumulate === 1, N);
   },
 ];
 

@@ -68,11 +68,12 @@ function copyPadded(x: Float32Array, rows: number, cols: number, offset: number,
 }
 
 /**
- * c (M, N) = a (M, K) . b (N, K)^T, or += when `accumulate`; row-major. Each element of c is the same
- * sum whatever M is and wherever its row lies (kernels.wat), so row ranges computed apart give the
- * bits of the whole product.
+ * c (M, N) = a (M, K) . b (N, K)^T, or += when `accumulate`; row-major, c's rows \`ldc\` floats apart
+ * (N unless c is a block of columns of a wider product). Each element of c is the same sum whatever M
+ * and N are and wherever it lies (kernels.wat), so row or column ranges computed apart give the bits
+ * of the whole product.
  */
-export function gemmNT(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, accumulate: boolean): void {
+export function gemmNT(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, accumulate: boolean, ldc = N): void {
   if (M === 0 || N === 0) return;
   const Mp = roundUp(M, 4);
   const Np = roundUp(N, 2);
@@ -82,7 +83,7 @@ export function gemmNT(a: Float32Array, b: Float32Array, c: Float32Array, M: num
   copyPadded(a, M, K, at.a, Mp, Kp);
   copyPadded(b, N, K, at.b, Np, Kp);
   k.gemmNT(4 * at.a, 4 * at.b, 4 * at.c, Mp, Np, Kp);
-  copyProductOut(c, M, N, at.c, Np, accumulate);
+  copyProductOut(c, M, N, at.c, Np, accumulate, ldc);
 }
 
 /**
@@ -113,15 +114,15 @@ function offPowerStride(floats: number, step: number): number {
   return floats % 32 === 0 ? floats + step : floats;
 }
 
-/** A product's rows (M, N) from heap at `offset`, stored with row stride Np, into (or added to) c. */
-function copyProductOut(c: Float32Array, M: number, N: number, offset: number, Np: number, accumulate: boolean): void {
-  if (!accumulate && N === Np) {
+/** A product's rows (M, N) from heap at \`offset\`, stored with row stride Np, into (or added to) c, its rows \`ldc\` floats apart. */
+function copyProductOut(c: Float32Array, M: number, N: number, offset: number, Np: number, accumulate: boolean, ldc = N): void {
+  if (!accumulate && N === Np && ldc === N) {
     c.set(heap.subarray(offset, offset + M * N));
     return;
   }
   for (let i = 0; i < M; i++) {
     const from = offset + i * Np;
-    const to = i * N;
+    const to = i * ldc;
     if (accumulate) for (let j = 0; j < N; j++) c[to + j] += heap[from + j];
     else c.set(heap.subarray(from, from + N), to);
   }
