@@ -154,6 +154,17 @@ describe('cpu backend threads', () => {
     });
   }
 
+  it('the conv1d step, its sequences split across threads: the same outputs and windows', async () => {
+    const batch = 64, E = 768, K = 4;
+    await expectSameBits('conv step', (be) => {
+      const window = be.upload(random(batch * (K - 1) * E, 34), [batch, K - 1, E]);
+      const w = be.upload(random(E * K, 35), [E, 1, K]);
+      const bias = be.upload(random(E, 36), [E]);
+      const ys = [0, 1].map((t) => be.causalConv1dStep(window, be.upload(random(batch * E, 37 + t), [batch, E]), w, bias));
+      return [...ys, window];
+    });
+  });
+
   it('the selective scan\'s step, its sequences split across threads: the same outputs and states', async () => {
     const batch = 64, E = 256, N = 16;
     await expectSameBits('scan step', (be) => {

@@ -63,18 +63,31 @@ export function causalConv1dBackward(
 }
 
 /**
- * One token: window: (B, K-1, E) the previous inputs, oldest first, shifted in place; x, y: (B, E).
+ * One token for the sequences [b0, b1): window: (B, K-1, E) the previous inputs, oldest first, shifted
+ * in place; x, y: (B, E). Each output sums bias + w[K-1] x, then the window's terms oldest first, in
+ * float64, row by row across the channels (rows of the window are contiguous).
  */
-export function causalConv1dStep(window: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array, y: Float32Array, batch: number, E: number, K: number): void {
+export function causalConv1dStep(
+  window: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array, y: Float32Array, E: number, K: number, b0: number, b1: number,
+): void {
   const W = K - 1;
-  for (let b = 0; b < batch; b++) {
+  if (stepSums.length < E) stepSums = new Float64Array(E);
+  const acc = stepSums;
+  for (let b = b0; b < b1; b++) {
     const win = b * W * E;
-    for (let e = 0; e < E; e++) {
-      let acc = bias[e] + w[e * K + W] * x[b * E + e];
-      for (let k = 0; k < W; k++) acc += w[e * K + k] * window[win + k * E + e];
-      y[b * E + e] = acc;
-      for (let k = 0; k + 1 < W; k++) window[win + k * E + e] = window[win + (k + 1) * E + e];
-      if (W > 0) window[win + (W - 1) * E + e] = x[b * E + e];
+    const row = b * E;
+    for (let e = 0; e < E; e++) acc[e] = bias[e] + w[e * K + W] * x[row + e];
+    for (let k = 0; k < W; k++) {
+      const from = win + k * E;
+      for (let e = 0; e < E; e++) acc[e] += w[e * K + k] * window[from + e];
+    }
+    for (let e = 0; e < E; e++) y[row + e] = acc[e];
+    if (W > 0) {
+      window.copyWithin(win, win + E, win + W * E);
+      window.set(x.subarray(row, row + E), win + (W - 1) * E);
     }
   }
 }
+
+/** The step's running sums of one sequence (E channels), kept between calls. */
+let stepSums = new Float64Array(0);

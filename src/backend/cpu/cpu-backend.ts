@@ -21,7 +21,6 @@ import { UserError } from '../../util/errors.js';
 import { formatBytes } from '../../util/output.js';
 import { sumOfSquares } from './adamw.js';
 import { attentionStep } from './causal-attention.js';
-import { causalConv1dStep } from './conv1d.js';
 import { copyColumns } from './copy-columns.js';
 import { argmaxRows, shiftScaleColumns } from './probe-ops.js';
 import { solveRidge, type SubtractProduct } from './ridge-solve.js';
@@ -411,7 +410,8 @@ export class CpuBackend implements Backend {
     const [B, E] = rowsCols(x);
     const K = sizeOf(weight.shape) / E;
     const y = this.alloc(x.shape);
-    causalConv1dStep(f32(window), f32(x), f32(weight), f32(bias), f32(y), B, E, K);
+    const per = this.perChunk(B, 1, 1);
+    this.exec(Op.convStep, { arrays: [f32(window), f32(x), f32(weight), f32(bias), f32(y)], ints: [B, E, K, per], floats: [] }, Math.ceil(B / per), B * E * K);
     return y;
   }
 

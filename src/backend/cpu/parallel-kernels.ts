@@ -8,7 +8,7 @@
  * and the workers (thread-pool.ts), which rebuild the arrays from shared memory.
  */
 import { adamwUpdate } from './adamw.js';
-import { causalConv1dBackward, causalConv1dForward } from './conv1d.js';
+import { causalConv1dBackward, causalConv1dForward, causalConv1dStep } from './conv1d.js';
 import { gateBackward, gateForward, siluBackward, siluForward, softplusBiasBackward, softplusBiasForward } from './elementwise.js';
 import { crossEntropyRows } from './cross-entropy.js';
 import { causalAttentionBackward, causalAttentionForward } from './causal-attention.js';
@@ -76,6 +76,8 @@ export const Op = {
   scanStepSimd: 36,
   // gemmNTSimd split by columns of c, for products of few rows (a step's).
   gemmNTSimdColumns: 37,
+  // The recurrent step's conv1d.
+  convStep: 38,
 } as const;
 
 type Kernel = (args: TaskArgs, chunk: number) => void;
@@ -293,6 +295,12 @@ const KERNELS: readonly Kernel[] = [
     const [M, N, K, accumulate, per] = Array.from(args.ints);
     const [j0, j1] = span(N, per, chunk);
     gemmNTSimd(f32(args, 0), f32(args, 1).subarray(j0 * K, j1 * K), f32(args, 2).subarray(j0), M, j1 - j0, K, accumulate === 1, N);
+  },
+  // convStep: arrays [window, x, w, bias, y]; ints [batch, E, K, sequences per chunk]
+  (args, chunk) => {
+    const [batch, E, K, per] = Array.from(args.ints);
+    const [b0, b1] = span(batch, per, chunk);
+    causalConv1dStep(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), E, K, b0, b1);
   },
 ];
 
