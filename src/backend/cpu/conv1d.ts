@@ -62,6 +62,9 @@ export function causalConv1dBackward(
   for (let e = e0; e < e1; e++) dBias[e] = acc[biasOffset + e];
 }
 
+/** The step's running sums of one sequence (E channels), kept between calls. */
+let stepSums = new Float64Array(0);
+
 /**
  * One token for the sequences [b0, b1): window: (B, K-1, E) the previous inputs, oldest first, shifted
  * in place; x, y: (B, E). Each output sums bias + w[K-1] x, then the window's terms oldest first, in
@@ -88,6 +91,3 @@ export function causalConv1dStep(
     }
   }
 }
-
-/** The step's running sums of one sequence (E channels), kept between calls. */
-let stepSums = new Float64Array(0);

@@ -606,7 +606,7 @@ export class CpuBackend implements Backend {
     const y = this.alloc(u.shape);
     if (this.kernels === 'simd') {
       // the forward pass's SIMD kernel at length 1, from the carried states: the sequences split over the
-      // threads, one chunk each (every chunk copies A and D, as large as its share of the states at batch 16)
+      // threads, one chunk each (every chunk copies all of A and D into its kernel's memory)
       const task = this.scanTask({ u, delta, aLog, b, c, d, batch: B, length: 1 }, 1);
       this.exec(Op.scanStepSimd, { arrays: [...task.arrays, f32(y), f32(h)], ints: task.ints, floats: [] }, task.chunks, task.work);
       return y;

@@ -150,7 +150,8 @@
       (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
 
   ;; Selective scan forward over one sequence (simd-kernels.ts has the definitions):
-  ;;   u, dt, y: (L, E); B, C: (L, N); A: (E, N); D: (E); h: (E, N) scratch, zeroed by the caller.
+  ;;   u, dt, y: (L, E); B, C: (L, N); A: (E, N); D: (E); h: (E, N), the state the sequence starts from
+;;   (zeros, or a step's carried state), left holding the state it ends in.
   ;; N % 4 == 0 (zero padding: a padded state has A = B = C = 0, so it stays 0 and adds 0 to y).
   (func (export "scanForward")
     (param $u i32) (param $dt i32) (param $A i32) (param $B i32) (param $C i32) (param $D i32) (param $y i32) (param $h i32)
