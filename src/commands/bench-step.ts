@@ -11,6 +11,7 @@ import { createModel, initModelParameters, parameterCount, presetSummary } from 
 import { integerFlag } from '../util/flags.js';
 import { printResult } from '../util/output.js';
 import { Rng } from '../util/rng.js';
+import { benchVocabSize } from '../train/bench.js';
 
 interface BenchStepArgs {
   preset: string;
@@ -34,8 +35,7 @@ export const benchStepCommand: CommandModule<object, BenchStepArgs> = {
   handler: async (args) => {
     const batch = integerFlag('batch', args.batch, 1);
     const tokens = integerFlag('tokens', args.tokens, 1);
-    const chess = args.preset.startsWith('chess');
-    const vocabSize = chess ? 32 : 61;
+    const vocabSize = benchVocabSize(args.preset);
     const warmup = 2;
     const backend = await createBackend(args.backend);
     // a transformer's context holds every token stepped

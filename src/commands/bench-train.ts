@@ -4,7 +4,7 @@ import type { AttentionPath } from '../backend/webgpu/kernels/attention.js';
 import type { ScanBackwardKernel } from '../backend/webgpu/kernels/selective-scan.js';
 import { MAX_STATE_SIZE } from '../model/config.js';
 import { presetSummary } from '../model/models.js';
-import { benchTrain } from '../train/bench.js';
+import { benchTrain, benchVocabSize } from '../train/bench.js';
 import type { PrecisionChoice } from '../backend/index.js';
 import type { BackendKind } from '../train/run-spec.js';
 import { integerFlag } from '../util/flags.js';
@@ -48,7 +48,7 @@ export const benchTrainCommand: CommandModule<object, BenchTrainArgs> = {
     const bar = new ProgressBar('bench train', steps);
     const sizeFlag = args.seq === undefined ? `--batch ${batch}` : `--batch ${batch} --seq ${seq}`;
     const dState = args.dState === undefined ? undefined : integerFlag('d-state', args.dState, 1, MAX_STATE_SIZE);
-    const result = await benchTrain({ preset: args.preset, dState, vocabSize: chess ? 32 : 61, backend: args.backend, precision: args.precision, batch, seq, steps, profile: args.profile, attention: args.attention, scanBackward: args.scanBackward, sizeFlag }, (done) => bar.update(done));
+    const result = await benchTrain({ preset: args.preset, dState, vocabSize: benchVocabSize(args.preset), backend: args.backend, precision: args.precision, batch, seq, steps, profile: args.profile, attention: args.attention, scanBackward: args.scanBackward, sizeFlag }, (done) => bar.update(done));
     bar.finish();
     printResult(args.json, result, () => {
       const lines = [`train ${result.preset} (${result.architecture}, ${result.parameters} parameters) on ${result.adapter ?? result.backend}, ${result.precision}, batch ${batch} x ${seq} tokens: ${result.stepMs} ms/step = ${result.tokensPerSec} tokens/s`];

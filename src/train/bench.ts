@@ -2,6 +2,8 @@
  * Training speed: time full training steps (forward, backward, clip, AdamW) of a preset on random
  * tokens, so the number depends on the model and backend alone, not on a dataset.
  */
+import { CHESS_VOCAB_SIZE } from '../../games/chess/vocabulary.js';
+import { VOCAB_SIZE as OTHELLO_VOCAB_SIZE } from '../../games/othello/notation.js';
 import { createBackend, type PrecisionChoice } from '../backend/index.js';
 import type { Precision } from '../backend/backend.js';
 import { configFromPreset } from '../model/config.js';
@@ -16,6 +18,11 @@ import { queueTrainStep, readStep, trainStep, type PendingStep } from './step.js
 import type { WebGpuBackend } from '../backend/webgpu/webgpu-backend.js';
 import type { AttentionPath } from '../backend/webgpu/kernels/attention.js';
 import type { ScanBackwardKernel } from '../backend/webgpu/kernels/selective-scan.js';
+
+/** The vocabulary a preset's benchmark draws its tokens from: chess's characters for chess presets, Othello's moves for the rest. */
+export function benchVocabSize(preset: string): number {
+  return preset.startsWith('chess') ? CHESS_VOCAB_SIZE : OTHELLO_VOCAB_SIZE;
+}
 
 export interface TrainBenchOptions {
   preset: string;
