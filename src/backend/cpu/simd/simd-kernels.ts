@@ -68,7 +68,7 @@ function copyPadded(x: Float32Array, rows: number, cols: number, offset: number,
 }
 
 /**
- * c (M, N) = a (M, K) . b (N, K)^T, or += when `accumulate`; row-major, c's rows \`ldc\` floats apart
+ * c (M, N) = a (M, K) . b (N, K)^T, or += when `accumulate`; row-major, c's rows `ldc` floats apart
  * (N unless c is a block of columns of a wider product). Each element of c is the same sum whatever M
  * and N are and wherever it lies (kernels.wat), so row or column ranges computed apart give the bits
  * of the whole product.
@@ -114,7 +114,7 @@ function offPowerStride(floats: number, step: number): number {
   return floats % 32 === 0 ? floats + step : floats;
 }
 
-/** A product's rows (M, N) from heap at \`offset\`, stored with row stride Np, into (or added to) c, its rows \`ldc\` floats apart. */
+/** A product's rows (M, N) from heap at `offset`, stored with row stride Np, into (or added to) c, its rows `ldc` floats apart. */
 function copyProductOut(c: Float32Array, M: number, N: number, offset: number, Np: number, accumulate: boolean, ldc = N): void {
   if (!accumulate && N === Np && ldc === N) {
     c.set(heap.subarray(offset, offset + M * N));
@@ -152,10 +152,10 @@ function copyScanParameters(s: ScanArrays, atA: number, atD: number, Np: number)
 /**
  * The selective scan's forward pass over the sequences [b0, b1) (selective-scan.ts has the definitions
  * and the plain TypeScript reference): y (M, E). The states are padded to a multiple of 4 with A = B =
- * C = 0, which keeps them at 0. Each sequence starts from zeros, or with \`state\` from its own row of
+ * C = 0, which keeps them at 0. Each sequence starts from zeros, or with `state` from its own row of
  * those (batch, E, N) states, which then receive the states it ends in: at length 1 that is the
- * recurrent step of play and eval, the same kernel as training's forward pass, so a model fed token by
- * token gets the bits of its full-sequence pass.
+ * recurrent step of play and eval, the same kernel as training's forward pass, so the scan fed token
+ * by token gives the bits of its full-sequence pass.
  */
 export function selectiveScanForwardSimd(s: ScanArrays, y: Float32Array, b0: number, b1: number, state: Float32Array | null = null): void {
   const { u, delta, b: bm, c: cm, length: L, channels: E, stateSize: N } = s;

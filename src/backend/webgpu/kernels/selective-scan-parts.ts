@@ -59,8 +59,8 @@ const NP = ${N + 1}u;
 const CHP = ${ch + 1}u;`;
 
 /**
- * Stages the chunk's rows of B and C (as \`sBC\`, one vec2f a step and state) and of the workgroup's
- * channels of the (M, E) inputs named (as \`sIn\`, one vector a step and channel: u in x, delta in y, dy
+ * Stages the chunk's rows of B and C (as `sBC`, one vec2f a step and state) and of the workgroup's
+ * channels of the (M, E) inputs named (as `sIn`, one vector a step and channel: u in x, delta in y, dy
  * in z where named) in workgroup memory: one coalesced load per value, all issued together, so the step
  * loop never waits on global memory (loading u and delta step by step left the scan latency-bound).
  * Packed, a step reads all of a channel's inputs in one load and B and C in another, where three and two
@@ -81,10 +81,10 @@ export const stageChunk = (perChannel: string[]) => /* wgsl */ `
 /** The vector type that holds one step's inputs of a channel: vec2f for u and delta, vec4f for three. */
 const inputVector = (perChannel: string[]) => (perChannel.length === 2 ? 'vec2f' : 'vec4f');
 
-/** Workgroup memory (floats) of the staged chunk: B and C, and the per-channel inputs packed as \`stageChunk\` packs them. */
+/** Workgroup memory (floats) of the staged chunk: B and C, and the per-channel inputs packed as `stageChunk` packs them. */
 export const stagedFloats = (N: number, ch: number, perChannel: number) => 2 * CHUNK * N + (perChannel === 2 ? 2 : 4) * CHUNK * ch;
 
-/** WGSL declarations of what \`stageChunk\` fills. */
+/** WGSL declarations of what `stageChunk` fills. */
 const stagedArrays = (perChannel: string[]) => /* wgsl */ `
 // B (x) and C (y) of the chunk's steps: (CHUNK, N)
 var<workgroup> sBC: array<vec2f, CHUNK * N>;
@@ -102,8 +102,8 @@ export const THREAD_COORDINATES = /* wgsl */ `
   let live = e < E;`;
 
 /**
- * WGSL: advances the thread's state \`h\` by step \`tt\` of the chunk (h = exp(delta A) h + delta B u) and
- * leaves that step's B and C in \`bc\`, inside a block of its own.
+ * WGSL: advances the thread's state `h` by step `tt` of the chunk (h = exp(delta A) h + delta B u) and
+ * leaves that step's B and C in `bc`, inside a block of its own.
  */
 export const advanceState = (tt: string) => /* wgsl */ `let inputs = sIn[${tt} * CH + c0];
         let bc = sBC[${tt} * N + n];
@@ -111,7 +111,7 @@ export const advanceState = (tt: string) => /* wgsl */ `let inputs = sIn[${tt} *
 
 /**
  * The forward kernel of both variants up to the chunk's step loop, inside the chunk loop, with the chunk
- * staged and its starting state saved: each variant then walks the steps (\`advanceState\`), sums each
+ * staged and its starting state saved: each variant then walks the steps (`advanceState`), sums each
  * step's terms C_t[n] h_t[n] over n its own way and closes both loops.
  */
 export const FORWARD_HEAD = /* wgsl */ `${stagedArrays(['u', 'delta'])}
@@ -217,7 +217,7 @@ ${stageChunk(['u', 'delta', 'dy'])}
 /**
  * Closes the step loop's block of REDUCE steps: after a barrier, writes du and dDelta of each (step,
  * channel) and this workgroup's dB and dC partials of each (step, state), their sums given as WGSL that
- * sets \`s\` (for du and dDelta from q: 0 du, 1 dDelta, step r and channel k; for dB and dC from q, r and
+ * sets `s` (for du and dDelta from q: 0 du, 1 dDelta, step r and channel k; for dB and dC from q, r and
  * state m); then closes the chunk loop and the kernel with each thread's dA_log and (lane n = 0) dD
  * partials.
  */

@@ -10,7 +10,7 @@
  * - Forward: y_t = C_t . h_t by butterfly, where the workgroup-memory kernel writes N terms a step and
  *   has a thread add them after a barrier. On the H200 this forward pass took 2.1 ms where the
  *   workgroup-memory one took 2.9 (othello-base, 8 layers, 256 x 59), one butterfly a step; it now sums
- *   two steps in one (\`pairedButterfly\`).
+ *   two steps in one (`pairedButterfly`).
  * - Backward (the default wherever it fits; `--scan-backward step` picks the other): du and dDelta
  *   (sums over n) by butterfly straight to one value a channel and step; dB and dC (sums over the
  *   channels) by butterfly within each subgroup, so workgroup memory holds one term a subgroup instead
@@ -44,8 +44,8 @@ const overStates = (N: number) => Array.from({ length: Math.log2(N) }, (_, i) =>
 const overChannels = (N: number, sg: number) => Array.from({ length: Math.log2(sg / N) }, (_, i) => N << i);
 
 /**
- * WGSL that sums two values, \`a\` and \`b\`, over the lanes that \`offsets\` span (largest first) in one
- * butterfly, into \`var out\`: at the first offset each lane keeps one value and sends its partner the
+ * WGSL that sums two values, `a` and `b`, over the lanes that `offsets` span (largest first) in one
+ * butterfly, into `var out`: at the first offset each lane keeps one value and sends its partner the
  * other, so the lanes with that offset's bit clear go on with a's sum and the others with b's, and the
  * remaining offsets finish both at once. That is half the shuffles of two butterflies, and each lane adds
  * the same two numbers as it would in a's or b's own butterfly, so the sums keep their bits. Every lane
