@@ -608,7 +608,7 @@ export class CpuBackend implements Backend {
       // the forward pass's SIMD kernel at length 1, from the carried states: the sequences split over the
       // threads, one chunk each (every chunk copies all of A and D into its kernel's memory)
       const task = this.scanTask({ u, delta, aLog, b, c, d, batch: B, length: 1 }, 1);
-      this.exec(Op.scanStepSimd, { arrays: [...task.arrays, f32(y), f32(h)], ints: task.ints, floats: [] }, task.chunks, task.work);
+      this.exec(Op.scanForwardSimd, { arrays: [...task.arrays, f32(y), f32(h)], ints: task.ints, floats: [] }, task.chunks, task.work);
       return y;
     }
     selectiveScanStep(f32(h), f32(u), f32(delta), this.scanA(aLog), f32(b), f32(c), f32(d), B, E, N, f32(y));

@@ -72,12 +72,10 @@ export const Op = {
   attentionBackward: 34,
   // The probes' ridge solve.
   gemmNTStrided: 35,
-  // The recurrent step of play and eval on the SIMD scan kernel.
-  scanStepSimd: 36,
   // gemmNTSimd split by columns of c, for products of few rows (a step's).
-  gemmNTSimdColumns: 37,
+  gemmNTSimdColumns: 36,
   // The recurrent step's conv1d.
-  convStep: 38,
+  convStep: 37,
 } as const;
 
 type Kernel = (args: TaskArgs, chunk: number) => void;
@@ -190,10 +188,11 @@ const KERNELS: readonly Kernel[] = [
     adamwUpdate(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), { lr, beta1, beta2, eps, weightDecay, step, gradScale, decayEnd }, i0, i1);
   },
   gemmTask(gemmNTSimd),
-  // scanForwardSimd: as scanForward, never saving
+  // scanForwardSimd: arrays [u, delta, A, B, C, D, y, state?]; ints as scanForward. Never saving; with a
+  // state (B, E, N) the sequences start from it and leave theirs in it (the recurrent step, at length 1)
   (args, chunk) => {
     const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
-    selectiveScanForwardSimd(scanArrays(args), f32(args, 6), b0, b1);
+    selectiveScanForwardSimd(scanArrays(args), f32(args, 6), b0, b1, args.arrays.length > 7 ? f32(args, 7) : null);
   },
   // scanBackwardSimd: as scanBackward, recomputing the states
   (args, chunk) => {
@@ -283,11 +282,6 @@ const KERNELS: readonly Kernel[] = [
     const [r0, r1] = span(M, per, chunk);
     const [a, b, c] = args.arrays as Float64Array[];
     gemmNTStrided(a, ao + r0 * lda, lda, b, bo, ldb, c, co + r0 * ldc, ldc, r1 - r0, N, K, mode, lower >= 0 ? lower + r0 : -1);
-  },
-  // scanStepSimd: arrays [u, delta, A, B, C, D, y, h]; ints as scanForward at length 1: each sequence's state h (B, E, N) updated in place
-  (args, chunk) => {
-    const [b0, b1] = span(args.ints[0], args.ints[4], chunk);
-    selectiveScanForwardSimd(scanArrays(args), f32(args, 6), b0, b1, f32(args, 7));
   },
   // gemmNTSimdColumns: as gemm, but ints [M, N, K, accumulate, columns per chunk]: chunk k takes its columns
   // of c and only those rows of b, where a split by rows copies all of b (a weight) into every chunk
