@@ -59,6 +59,13 @@ const NP = ${N + 1}u;
 const CHP = ${ch + 1}u;`;
 
 /**
+ * Lanes of the vector that holds one step's `inputs` inputs of a channel: 2 for u and delta, 4 for three
+ * (a vec3f takes 16 bytes in an array anyway; the fourth lane is 0).
+ */
+const inputLanes = (inputs: number) => (inputs === 2 ? 2 : 4);
+const inputVector = (inputs: number) => `vec${inputLanes(inputs)}f`;
+
+/**
  * Stages the chunk's rows of B and C (as `sBC`, one vec2f a step and state) and of the workgroup's
  * channels of the (M, E) inputs named (as `sIn`, one vector a step and channel: u in x, delta in y, dy
  * in z where named) in workgroup memory: one coalesced load per value, all issued together, so the step
@@ -74,22 +81,19 @@ export const stageChunk = (perChannel: string[]) => /* wgsl */ `
       let ek = wid.x * CH + i % CH;
       if (ek < E) {
         let at = (rowBase + i / CH) * E + ek;
-        sIn[i] = ${inputVector(perChannel)}(${[...perChannel.map((name) => `${name}[at]`), ...(perChannel.length === 3 ? ['0.0'] : [])].join(', ')});
+        sIn[i] = ${inputVector(perChannel.length)}(${[...perChannel.map((name) => `${name}[at]`), ...Array(inputLanes(perChannel.length) - perChannel.length).fill('0.0')].join(', ')});
       }
     }`;
 
-/** The vector type that holds one step's inputs of a channel: vec2f for u and delta, vec4f for three. */
-const inputVector = (perChannel: string[]) => (perChannel.length === 2 ? 'vec2f' : 'vec4f');
-
-/** Workgroup memory (floats) of the staged chunk: B and C, and the per-channel inputs packed as `stageChunk` packs them. */
-export const stagedFloats = (N: number, ch: number, perChannel: number) => 2 * CHUNK * N + (perChannel === 2 ? 2 : 4) * CHUNK * ch;
+/** Workgroup memory (floats) of the staged chunk: B and C, and the `inputs` per-channel inputs packed as `stageChunk` packs them. */
+export const stagedFloats = (N: number, ch: number, inputs: number) => 2 * CHUNK * N + inputLanes(inputs) * CHUNK * ch;
 
 /** WGSL declarations of what `stageChunk` fills. */
 const stagedArrays = (perChannel: string[]) => /* wgsl */ `
 // B (x) and C (y) of the chunk's steps: (CHUNK, N)
 var<workgroup> sBC: array<vec2f, CHUNK * N>;
 // ${perChannel.join(', ')} of the chunk's steps and the workgroup's channels, packed: (CHUNK, CH)
-var<workgroup> sIn: array<${inputVector(perChannel)}, CHUNK * CH>;`;
+var<workgroup> sIn: array<${inputVector(perChannel.length)}, CHUNK * CH>;`;
 
 /** WGSL: the thread's sequence b, channel e (live when e < E, the channel count) and state n. */
 export const THREAD_COORDINATES = /* wgsl */ `
