@@ -65,10 +65,12 @@ const runs = args.run.map((spec) => {
   return { label, dir, cli, benchArgs, results: [] };
 });
 
+/** The last line of a child's output: its JSON result on stdout, its one-line refusal on stderr. */
+const lastLine = (text) => text.trim().split('\n').pop() ?? '';
+
 for (let round = 1; round <= rounds; round++) {
   for (const run of runs) {
     const done = spawnSync(process.execPath, [run.cli, 'bench', args.bench, ...run.benchArgs, '--json'], { cwd: run.dir, encoding: 'utf8', maxBuffer: 64 << 20 });
-    const lastLine = (text) => text.trim().split('\n').pop() ?? '';
     if (done.status !== 0) fail(`run ${run.label}, round ${round}: exit ${done.status ?? done.signal}: ${lastLine(done.stderr)}`);
     let result;
     try {
