@@ -19,11 +19,8 @@
  *   with one butterfly a sum, it ran each N = 16 layer 10 to 15% faster than the step kernel timed alone
  *   (tools/scan-check.mjs --kernels step,subgroup --reduce 1,2,4), and inside whole othello-base 256 x 59
  *   steps (`gamba bench train --profile`) took 9.12 ms a step against 10.76; at 4 steps between
- *   reductions it had been slower (13.9 ms against 10.7). It now sums du with dDelta and dB with dC in
- *   paired butterflies, 5 shuffles a step where it ran 10: on NVIDIA a shuffle, like a workgroup-memory
- *   load, runs at a quarter of the arithmetic's rate (32 lanes a clock an SM against 128), and at 4 times
- *   the batch the kernel took 4 times as long (chess-base, 8 and 32 x 1023), so it was bound by its
- *   instructions, not by waiting.
+ *   reductions it had been slower (13.9 ms against 10.7). Its four sums stay in butterflies of their own
+ *   (see backwardSubgroupCode).
  *   (An earlier kernel that summed a whole chunk per reduction, 3 barriers a chunk instead of 10, ran
  *   no faster: 11.2 ms a step against 10.9.)
  *
@@ -37,6 +34,9 @@ export function subgroupScanFits(N: number, ch: number, sg: number): boolean {
   const pow2 = (x: number) => x > 0 && (x & (x - 1)) === 0;
   return pow2(N) && pow2(sg) && N <= sg && (ch * N) % sg === 0;
 }
+
+/** `v += shuffleXor(v, o)` for each offset o: a butterfly sum of one value over the lanes those offsets span. */
+const butterfly = (v: string, offsets: number[]) => offsets.map((o) => `${v} += subgroupShuffleXor(${v}, ${o}u);`).join('\n        ');
 
 /** Offsets N/2, ..., 1: the sum over a channel's N lanes. */
 const overStates = (N: number) => Array.from({ length: Math.log2(N) }, (_, i) => N >> (i + 1));
@@ -109,14 +109,12 @@ ${FORWARD_HEAD}
 };
 
 /**
- * The backward kernel: du and dDelta summed over n in one paired butterfly (lane n = 0 ends with du, lane
- * N/2 with dDelta), dB and dC over the subgroup's channels in another (lanes 0 to N - 1 end with dB, lanes
- * N to 2N - 1 with dC): 5 shuffles a step at N = 16 on 32 lanes, where one butterfly a sum took 10.
+ * The backward kernel: du and dDelta summed over n, and dB and dC over the subgroup's channels, each in a
+ * butterfly of its own. Paired like the forward pass's (5 shuffles a step at N = 16 on 32 lanes, where
+ * these take 10) this kernel ran 1.5 times as long on an H100 (chess-base 8 x 1023: 30.3 ms a step
+ * against 19.5), so the four sums stay apart.
  */
-export const backwardSubgroupCode = (N: number, ch: number, sg: number, reduce: number) => {
-  const duDelta = pairedButterfly('sumDuDelta', 'termDu', 'termDelta', overStates(N));
-  const bc = pairedButterfly('sumBC', 'termB', 'termC', overChannels(N, sg));
-  return /* wgsl */ `
+export const backwardSubgroupCode = (N: number, ch: number, sg: number, reduce: number) => /* wgsl */ `
 enable subgroups;
 ${BACKWARD_BINDINGS}${constants(N, ch, reduce)}
 const SG = ${sg}u;
@@ -128,17 +126,22 @@ var<workgroup> sTermsDu: array<f32, 2u * REDUCE * CH>;
 // dB and dC of REDUCE steps, each subgroup's sum over its channels: (2, REDUCE, N, SGP)
 var<workgroup> sTermsBC: array<f32, 2u * REDUCE * N * SGP>;
 ${BACKWARD_STEP_HEAD}
-        ${duDelta ?? ''}
-        ${bc ?? ''}
-        if (n == 0u) { sTermsDu[r * CH + c0] = ${duDelta ? 'sumDuDelta' : 'termDu'}; }
-        if (n == ${duDelta ? N / 2 : 0}u) { sTermsDu[(REDUCE + r) * CH + c0] = ${duDelta ? 'sumDuDelta' : 'termDelta'}; }
-        let lane = lid % SG;
-        if (lane < N) { sTermsBC[(r * N + n) * SGP + lid / SG] = ${bc ? 'sumBC' : 'termB'}; }
-        if (${bc ? 'lane >= N && lane < 2u * N' : 'lane < N'}) { sTermsBC[((REDUCE + r) * N + n) * SGP + lid / SG] = ${bc ? 'sumBC' : 'termC'}; }
+        // every lane runs the shuffles, in uniform control flow (the step loop's bounds are uniform)
+        ${butterfly('termDu', overStates(N))}
+        ${butterfly('termDelta', overStates(N))}
+        ${butterfly('termB', overChannels(N, sg))}
+        ${butterfly('termC', overChannels(N, sg))}
+        if (n == 0u) {
+          sTermsDu[r * CH + c0] = termDu;
+          sTermsDu[(REDUCE + r) * CH + c0] = termDelta;
+        }
+        if (lid % SG < N) {
+          sTermsBC[(r * N + n) * SGP + lid / SG] = termB;
+          sTermsBC[((REDUCE + r) * N + n) * SGP + lid / SG] = termC;
+        }
       }
 ${backwardTail(
     // du (q = 0) and dDelta (q = 1), summed over n by the butterfly
     'let s = sTermsDu[o];',
     // dB (q = 0) and dC (q = 1): this group's sums over its subgroups
     'var s = 0.0; for (var k = 0u; k < SGS; k++) { s += sTermsBC[((q * REDUCE + r) * N + m) * SGP + k]; }')}`;
-};
