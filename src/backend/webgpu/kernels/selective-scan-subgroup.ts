@@ -10,7 +10,8 @@
  * - Forward: y_t = C_t . h_t by butterfly, where the workgroup-memory kernel writes N terms a step and
  *   has a thread add them after a barrier. On the H200 this forward pass took 2.1 ms where the
  *   workgroup-memory one took 2.9 (othello-base, 8 layers, 256 x 59), one butterfly a step; it now sums
- *   two steps in one (`pairedButterfly`).
+ *   two steps in one (`pairedButterfly`), which on an H100 took it from 5.76 to 4.67 ms a chess-base
+ *   8 x 1023 step and from 2.19 to 1.80 at othello-base 256 x 59.
  * - Backward (the default wherever it fits; `--scan-backward step` picks the other): du and dDelta
  *   (sums over n) by butterfly straight to one value a channel and step; dB and dC (sums over the
  *   channels) by butterfly within each subgroup, so workgroup memory holds one term a subgroup instead
