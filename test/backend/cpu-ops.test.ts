@@ -236,6 +236,20 @@ for (const kb of kernelBackends) describe(`selective scan (${kb.kernels} kernels
     expectClose(await down(g.dB), numericGradient(loss, bm), ...GRAD, 'dB');
   });
 
+  it('A = -exp(A_log) follows A_log changed in place, as an optimizer step changes it', async () => {
+    const batch = 2, L = 3, E = 6, N = 4, M = batch * L;
+    const u = rand(M * E, 45), delta = rand(M * E, 46, 0.05, 1), first = rand(E * N, 47), second = rand(E * N, 48), bm = rand(M * N, 49), cm = rand(M * N, 50), d = rand(E, 51);
+    const aLog = up(first, [E, N]);
+    const inputs = { u: up(u, [M, E]), delta: up(delta, [M, E]), aLog, b: up(bm, [M, N]), c: up(cm, [M, N]), d: up(d, [E]), batch, length: L };
+    const before = await down(kb.selectiveScanForward(inputs, false).y);
+    expectClose(before, scanRef(u, delta, first, bm, cm, d, batch, L, E, N), ...FWD, 'first A_log');
+    kb.addInPlace(aLog, up(Float64Array.from(second, (v, i) => v - first[i]), [E, N]));
+    const changed = Float64Array.from(await down(aLog));
+    const after = await down(kb.selectiveScanForward(inputs, false).y);
+    expectClose(after, scanRef(u, delta, changed, bm, cm, d, batch, L, E, N), ...FWD, 'A_log changed in place');
+    expect(await down(kb.selectiveScanForward(inputs, false).y), 'the same A_log again').toEqual(after);
+  });
+
   for (const N of [2, 8]) {
     it(`a step from a carried state gives the sequence outputs one by one (N ${N})`, async () => {
       const batch = 3, L = 4, E = 5, M = batch * L;

@@ -111,6 +111,12 @@ function i32(t: Tensor): Int32Array {
   return data;
 }
 
+/** Whether two arrays of one length hold the same values (NaN never does: A is then computed again). */
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function same(a: Tensor, b: Tensor, what: string): void {
   if (a.shape.length !== b.shape.length || a.shape.some((s, i) => s !== b.shape[i])) {
     throw new Error(`${what}: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
@@ -127,8 +133,14 @@ export class CpuBackend implements Backend {
   private readonly free = new Map<number, Float32Array[]>();
   /** The arrays of views (`view`), which share another tensor's memory and never reach `free`. */
   private readonly views = new WeakSet<Float32Array>();
-  /** A = -exp(A_log) of the scan, and its backward pass's per-sequence partials (shared memory). */
-  private aScratch: Float64Array = new Float64Array(0);
+  /**
+   * A = -exp(A_log) of the scan, by A_log's array, with the values it was computed from: a recurrent
+   * step of a 12-layer model takes 147,000 exps where comparing A_log with its copy costs a tenth of that,
+   * and the comparison keeps A right when A_log changes in place (an optimizer step) or its array is
+   * reused for another tensor.
+   */
+  private readonly scanAs = new WeakMap<Float32Array, { from: Float32Array; a: Float64Array }>();
+  /** The scan's backward pass's per-sequence partials (shared memory). */
   private partialScratch: Float64Array = new Float64Array(0);
   private rowLossScratch: Float64Array = new Float64Array(0);
   /** The ridge solve's float64 arrays (solveRidge). */
@@ -544,13 +556,15 @@ export class CpuBackend implements Backend {
     this.exec(op, { arrays, ints: [n, per], floats: [] }, Math.ceil(n / per), 8 * n);
   }
 
-  /** A = -exp(A_log) into the shared scratch. */
+  /** A = -exp(A_log), computed again only where A_log's values differ from the last call's on its array. */
   private scanA(aLog: Tensor): Float64Array {
-    const n = sizeOf(aLog.shape);
-    this.aScratch = this.float64Scratch(this.aScratch, n);
-    const a = this.aScratch.subarray(0, n);
-    negExp(f32(aLog), a);
-    return a;
+    const values = f32(aLog);
+    let known = this.scanAs.get(values);
+    if (known && sameValues(known.from, values)) return known.a;
+    if (known) known.from.set(values);
+    else this.scanAs.set(values, (known = { from: values.slice(), a: this.float64Scratch(new Float64Array(0), values.length) }));
+    negExp(values, known.a);
+    return known.a;
   }
 
   /** The scan's arrays in task order [u, delta, A, B, C, D] and ints [batch, length, E, N, sequences per chunk]. */
