@@ -45,8 +45,9 @@ const FWD = [1e-5, 1e-5] as const;
 const GRAD = [1e-4, 1e-3] as const;
 
 for (const kb of kernelBackends) describe(`matmul (${kb.kernels} kernels)`, () => {
-  // more rows than columns, and fewer (the SIMD kernels split those by columns)
-  for (const [M, N, K] of [[7, 5, 6], [3, 19, 6]]) for (const transA of [false, true]) {
+  // more rows than columns, and fewer (the SIMD kernels split those by columns); 40 x 36 x 3 copies its
+  // transposed operands in several ranges of rows
+  for (const [M, N, K] of [[7, 5, 6], [3, 19, 6], [40, 36, 3]]) for (const transA of [false, true]) {
     for (const transB of [false, true]) {
       it(`forward and backward, ${M}x${N}x${K}, transA=${transA} transB=${transB}`, async () => {
         const a = rand(M * K, 1), b = rand(K * N, 2), r = rand(M * N, 3);

@@ -83,8 +83,9 @@ describe('cpu backend threads', () => {
   });
 
   for (const among of [backends, referenceBackends]) it(`matmul, every transpose, into and accumulating (${among[0].kernels} kernels)`, async () => {
-    // many rows (split by rows), and few rows of many columns (the SIMD kernels split those by columns)
-    for (const [M, N, K] of [[301, 37, 70], [5, 301, 100]]) for (const transA of [false, true]) {
+    // many rows (split by rows), few rows of many columns (the SIMD kernels split those by columns), and
+    // operands whose copies into the product's layout are large enough to split over the threads
+    for (const [M, N, K] of [[301, 37, 70], [5, 301, 100], [180, 20, 760], [20, 180, 760]]) for (const transA of [false, true]) {
       for (const transB of [false, true]) {
         await expectSameBits(`matmul ${M}x${N}x${K} transA=${transA} transB=${transB}`, (be) => {
           const a = be.upload(random(M * K, 2), transA ? [K, M] : [M, K]);

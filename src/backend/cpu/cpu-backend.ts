@@ -26,7 +26,7 @@ import { argmaxRows, shiftScaleColumns } from './probe-ops.js';
 import { solveRidge, type SubtractProduct } from './ridge-solve.js';
 import { countTargets, meanLoss } from './cross-entropy.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
-import { gemmOperands, SUBTRACT } from './matmul.js';
+import { gemmOperands, SUBTRACT, type Transposer } from './matmul.js';
 import { Op, runChunk, type TaskArgs } from './parallel-kernels.js';
 import { negExp, scanPartialSize, selectiveScanReduce, selectiveScanStep, type ScanArrays } from './selective-scan.js';
 import { ThreadPool } from './thread-pool.js';
@@ -326,7 +326,7 @@ export class CpuBackend implements Backend {
       this.exec(Op.gemmTNSimd, task, Math.ceil(M / per), M * N * K);
       return out;
     }
-    const { left, right } = gemmOperands(f32(a), f32(b), M, N, K, transA, transB);
+    const { left, right } = gemmOperands(f32(a), f32(b), M, N, K, transA, transB, this.transposer);
     const arrays = [left, right, f32(out)];
     if (this.kernels === 'simd' && N > M) {
       // Few rows and many columns (a step's products against a weight): each chunk copies all of a and
@@ -339,6 +339,12 @@ export class CpuBackend implements Backend {
     this.exec(this.op(Op.gemmNT, Op.gemmNTSimd), { arrays, ints: [M, N, K, accumulate ? 1 : 0, per], floats: [] }, Math.ceil(M / per), M * N * K);
     return out;
   }
+
+  /** gemmOperands' copies into the product's layout, split over the threads by rows of the copy. */
+  private readonly transposer: Transposer = (x, rows, cols, out) => {
+    const per = this.perChunk(cols, 32);
+    this.exec(Op.transpose, { arrays: [x, out], ints: [rows, cols, per], floats: [] }, Math.ceil(cols / per), rows * cols);
+  };
 
   splitColumns(x: Tensor, widths: readonly number[]): Tensor[] {
     const [M, C] = rowsCols(x);

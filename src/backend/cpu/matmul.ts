@@ -27,14 +27,17 @@ function scratch(which: 'a' | 'b', size: number): Float32Array {
   return scratchB.subarray(0, size);
 }
 
-/** out (cols, rows) = transpose of x (rows, cols). */
-export function transpose(x: Float32Array, rows: number, cols: number, out: Float32Array): void {
+/**
+ * out (cols, rows) = transpose of x (rows, cols), or only out's rows [from, to) (x's columns): the cpu
+ * backend's threads each take a range.
+ */
+export function transpose(x: Float32Array, rows: number, cols: number, out: Float32Array, from = 0, to = cols): void {
   // Blocked so that both the reads and the writes stay within a few cache lines.
   const T = 32;
   for (let r0 = 0; r0 < rows; r0 += T) {
     const r1 = Math.min(rows, r0 + T);
-    for (let c0 = 0; c0 < cols; c0 += T) {
-      const c1 = Math.min(cols, c0 + T);
+    for (let c0 = from; c0 < to; c0 += T) {
+      const c1 = Math.min(to, c0 + T);
       for (let r = r0; r < r1; r++) {
         const xr = r * cols;
         for (let c = c0; c < c1; c++) out[c * rows + r] = x[xr + c];
@@ -123,23 +126,26 @@ function dot(a: Floats, ia: number, b: Floats, ib: number, n: number): number {
   return s;
 }
 
+/** Writes out (cols, rows) = transpose of x (rows, cols): `transpose`, or the same split over threads. */
+export type Transposer = (x: Float32Array, rows: number, cols: number, out: Float32Array) => void;
+
 /**
  * The operands of op(a) op(b) in gemmNT's layout: left (M, K) and right (N, K), transposed into scratch
  * where needed (valid until the next call). a is stored (M, K) or, with transA, (K, M); b is stored
  * (K, N) or, with transB, (N, K).
  */
 export function gemmOperands(
-  a: Float32Array, b: Float32Array, M: number, N: number, K: number, transA: boolean, transB: boolean,
+  a: Float32Array, b: Float32Array, M: number, N: number, K: number, transA: boolean, transB: boolean, transposer: Transposer = transpose,
 ): { left: Float32Array; right: Float32Array } {
   let left = a;
   if (transA) {
     left = scratch('a', M * K);
-    transpose(a, K, M, left);
+    transposer(a, K, M, left);
   }
   let right = b;
   if (!transB) {
     right = scratch('b', N * K);
-    transpose(b, K, N, right);
+    transposer(b, K, N, right);
   }
   return { left, right };
 }

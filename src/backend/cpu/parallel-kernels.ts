@@ -14,7 +14,7 @@ import { crossEntropyRows } from './cross-entropy.js';
 import { causalAttentionBackward, causalAttentionForward } from './causal-attention.js';
 import { biasAddForward, biasGrad, geluBackward, geluForward } from './gelu.js';
 import { layerNormBackwardRows, layerNormForward, layerNormParamGrads } from './layer-norm.js';
-import { gemmNT, gemmNTStrided } from './matmul.js';
+import { gemmNT, gemmNTStrided, transpose } from './matmul.js';
 import { rmsNormBackwardRows, rmsNormForward, rmsNormWeightGrad } from './rms-norm.js';
 import { selectiveScanBackward, selectiveScanForward, type ScanArrays } from './selective-scan.js';
 import {
@@ -76,6 +76,8 @@ export const Op = {
   gemmNTSimdColumns: 36,
   // The recurrent step's conv1d.
   convStep: 37,
+  // A product's operand copied into gemmNT's layout.
+  transpose: 38,
 } as const;
 
 type Kernel = (args: TaskArgs, chunk: number) => void;
@@ -295,6 +297,12 @@ const KERNELS: readonly Kernel[] = [
     const [batch, E, K, per] = Array.from(args.ints);
     const [b0, b1] = span(batch, per, chunk);
     causalConv1dStep(f32(args, 0), f32(args, 1), f32(args, 2), f32(args, 3), f32(args, 4), E, K, b0, b1);
+  },
+  // transpose: arrays [x, out]; ints [rows, cols, rows of out (columns of x) per chunk]
+  (args, chunk) => {
+    const [rows, cols, per] = Array.from(args.ints);
+    const [c0, c1] = span(cols, per, chunk);
+    transpose(f32(args, 0), rows, cols, f32(args, 1), c0, c1);
   },
 ];
 
