@@ -179,9 +179,13 @@ export class CpuBackend implements Backend {
     return this.pool ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n);
   }
 
-  private float64Scratch(current: Float64Array, n: number): Float64Array {
-    if (current.length >= n) return current;
+  /** Float64 memory for n values: shared when worker threads may read it. */
+  private float64s(n: number): Float64Array {
     return this.pool ? new Float64Array(new SharedArrayBuffer(n * 8)) : new Float64Array(n);
+  }
+
+  private float64Scratch(current: Float64Array, n: number): Float64Array {
+    return current.length >= n ? current : this.float64s(n);
   }
 
   /**
@@ -568,7 +572,7 @@ export class CpuBackend implements Backend {
     let known = this.scanAs.get(values);
     if (known && sameValues(known.from, values)) return known.a;
     if (known) known.from.set(values);
-    else this.scanAs.set(values, (known = { from: values.slice(), a: this.float64Scratch(new Float64Array(0), values.length) }));
+    else this.scanAs.set(values, (known = { from: values.slice(), a: this.float64s(values.length) }));
     negExp(values, known.a);
     return known.a;
   }

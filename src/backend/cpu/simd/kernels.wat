@@ -151,7 +151,7 @@
 
   ;; Selective scan forward over one sequence (simd-kernels.ts has the definitions):
   ;;   u, dt, y: (L, E); B, C: (L, N); A: (E, N); D: (E); h: (E, N), the state the sequence starts from
-;;   (zeros, or a step's carried state), left holding the state it ends in.
+  ;;   (zeros, or a step's carried state), left holding the state it ends in.
   ;; N % 4 == 0 (zero padding: a padded state has A = B = C = 0, so it stays 0 and adds 0 to y).
   (func (export "scanForward")
     (param $u i32) (param $dt i32) (param $A i32) (param $B i32) (param $C i32) (param $D i32) (param $y i32) (param $h i32)
