@@ -59,21 +59,14 @@ const NP = ${N + 1}u;
 const CHP = ${ch + 1}u;`;
 
 /**
- * Lanes of the vector that holds one step's `inputs` inputs of a channel: 2 for u and delta, 4 for three
- * (a vec3f takes 16 bytes in an array anyway; the fourth lane is 0).
+ * The forward kernels' staging: the chunk's rows of B and C (as `sBC`, one vec2f a step and state) and
+ * the workgroup's channels of u and delta (as `sIn`, one vec2f a step and channel) in workgroup memory:
+ * one coalesced load per value, all issued together, so the step loop never waits on global memory
+ * (loading u and delta step by step left the scan latency-bound). Packed, a step reads a channel's
+ * inputs in one load and B and C in another, where two and two separate loads would each take their
+ * turn on the same load path as the subgroup shuffles.
  */
-const inputLanes = (inputs: number) => (inputs === 2 ? 2 : 4);
-const inputVector = (inputs: number) => `vec${inputLanes(inputs)}f`;
-
-/**
- * Stages the chunk's rows of B and C (as `sBC`, one vec2f a step and state) and of the workgroup's
- * channels of the (M, E) inputs named (as `sIn`, one vector a step and channel: u in x, delta in y, dy
- * in z where named) in workgroup memory: one coalesced load per value, all issued together, so the step
- * loop never waits on global memory (loading u and delta step by step left the scan latency-bound).
- * Packed, a step reads all of a channel's inputs in one load and B and C in another, where three and two
- * separate loads would each take their turn on the same load path as the subgroup shuffles.
- */
-export const stageChunk = (perChannel: string[]) => /* wgsl */ `
+const stageForwardChunk = /* wgsl */ `
     for (var i = lid; i < count * N; i += WG) {
       sBC[i] = vec2f(bm[rowBase * N + i], cm[rowBase * N + i]);
     }
@@ -81,19 +74,37 @@ export const stageChunk = (perChannel: string[]) => /* wgsl */ `
       let ek = wid.x * CH + i % CH;
       if (ek < E) {
         let at = (rowBase + i / CH) * E + ek;
-        sIn[i] = ${inputVector(perChannel.length)}(${[...perChannel.map((name) => `${name}[at]`), ...Array(inputLanes(perChannel.length) - perChannel.length).fill('0.0')].join(', ')});
+        sIn[i] = vec2f(u[at], delta[at]);
       }
     }`;
 
-/** Workgroup memory (floats) of the staged chunk: B and C, and the `inputs` per-channel inputs packed as `stageChunk` packs them. */
-export const stagedFloats = (N: number, ch: number, inputs: number) => 2 * CHUNK * N + inputLanes(inputs) * CHUNK * ch;
+/** Workgroup memory (floats) of what the forward kernels stage: B, C, u and delta. */
+export const forwardStagedFloats = (N: number, ch: number) => 2 * CHUNK * N + 2 * CHUNK * ch;
 
-/** WGSL declarations of what `stageChunk` fills. */
-const stagedArrays = (perChannel: string[]) => /* wgsl */ `
-// B (x) and C (y) of the chunk's steps: (CHUNK, N)
-var<workgroup> sBC: array<vec2f, CHUNK * N>;
-// ${perChannel.join(', ')} of the chunk's steps and the workgroup's channels, packed: (CHUNK, CH)
-var<workgroup> sIn: array<${inputVector(perChannel.length)}, CHUNK * CH>;`;
+/**
+ * The backward kernels' staging: the same loads, of u, delta and dy, into one array per input (`sB`,
+ * `sC`, `s_u`, `s_delta`, `s_dy`). Staged packed as the forward kernels stage, and with h_t carried in a
+ * register through the walk back, the backward subgroup kernel took 1.7 times as long on an H200
+ * (othello-base 256 x 59: 15.28 ms a step against 9.09; chess-base 8 x 1023: 33.10 against 19.98), so
+ * the backward kernels keep this layout.
+ */
+const stageBackwardChunk = /* wgsl */ `
+    for (var i = lid; i < count * N; i += WG) {
+      sB[i] = bm[rowBase * N + i];
+      sC[i] = cm[rowBase * N + i];
+    }
+    for (var i = lid; i < count * CH; i += WG) {
+      let ek = wid.x * CH + i % CH;
+      if (ek < E) {
+        let at = (rowBase + i / CH) * E + ek;
+        s_u[i] = u[at];
+        s_delta[i] = delta[at];
+        s_dy[i] = dy[at];
+      }
+    }`;
+
+/** Workgroup memory (floats) of what the backward kernels stage: B, C, u, delta and dy. */
+export const backwardStagedFloats = (N: number, ch: number) => 2 * CHUNK * N + 3 * CHUNK * ch;
 
 /** WGSL: the thread's sequence b, channel e (live when e < E, the channel count) and state n. */
 export const THREAD_COORDINATES = /* wgsl */ `
@@ -118,7 +129,11 @@ export const advanceState = (tt: string) => /* wgsl */ `let inputs = sIn[${tt} *
  * staged and its starting state saved: each variant then walks the steps (`advanceState`), sums each
  * step's terms C_t[n] h_t[n] over n its own way and closes both loops.
  */
-export const FORWARD_HEAD = /* wgsl */ `${stagedArrays(['u', 'delta'])}
+export const FORWARD_HEAD = /* wgsl */ `
+// B (x) and C (y) of the chunk's steps: (CHUNK, N)
+var<workgroup> sBC: array<vec2f, CHUNK * N>;
+// u (x) and delta (y) of the chunk's steps and the workgroup's channels: (CHUNK, CH)
+var<workgroup> sIn: array<vec2f, CHUNK * CH>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {${THREAD_COORDINATES}
@@ -131,7 +146,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let rowBase = b * L + t0;
     // the previous chunk's readers of the workgroup arrays are done
     workgroupBarrier();
-${stageChunk(['u', 'delta'])}
+${stageForwardChunk}
     workgroupBarrier();
     if (params.saving != 0u && c > 0u && live) { saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n] = h; }`;
 
@@ -143,7 +158,13 @@ ${stageChunk(['u', 'delta'])}
  * channel, has zero terms. The chunk's states are recomputed from its saved start into sH (each thread
  * its own column), then the chunk is walked back in time with dLoss/dh_t in a register.
  */
-export const BACKWARD_STEP_HEAD = /* wgsl */ `${stagedArrays(['u', 'delta', 'dy'])}
+export const BACKWARD_STEP_HEAD = /* wgsl */ `
+var<workgroup> sB: array<f32, CHUNK * N>;
+var<workgroup> sC: array<f32, CHUNK * N>;
+// u, delta and dy of the chunk and the workgroup's channels: (CHUNK, CH)
+var<workgroup> s_u: array<f32, CHUNK * CH>;
+var<workgroup> s_delta: array<f32, CHUNK * CH>;
+var<workgroup> s_dy: array<f32, CHUNK * CH>;
 // h_t of the chunk, recomputed: (CHUNK, WG), each thread its own column
 var<workgroup> sH: array<f32, CHUNK * WG>;
 
@@ -166,19 +187,18 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let count = min(params.chunk, L - t0);
     let rowBase = b * L + t0;
     workgroupBarrier();
-${stageChunk(['u', 'delta', 'dy'])}
+${stageBackwardChunk}
     workgroupBarrier();
     var h0 = 0.0;
     if (c > 0u && live) { h0 = saved[((b * (params.chunks - 1u) + c - 1u) * E + e) * N + n]; }
     var h = h0;
     if (live) {
       for (var tt = 0u; tt < count; tt++) {
-        ${advanceState('tt')}
+        let dt = s_delta[tt * CH + c0];
+        h = exp(dt * A) * h + dt * s_u[tt * CH + c0] * sB[tt * N + n];
         sH[tt * WG + lid] = h;
       }
     }
-    // h_t of the step the walk back is at (the chunk's last, then each step's h_{t-1}): one read a step
-    var hT = h;
     let blocks = (count + params.reduce - 1u) / params.reduce;
     for (var bi = 0u; bi < blocks; bi++) {
       let blk = blocks - 1u - bi;
@@ -190,18 +210,16 @@ ${stageChunk(['u', 'delta', 'dy'])}
         var termB = 0.0;
         var termC = 0.0;
         if (tt < count && live) {
-          let inputs = sIn[tt * CH + c0];
-          let x = inputs.x;
-          let dt = inputs.y;
-          let g = inputs.z;
+          let g = s_dy[tt * CH + c0];
+          let dt = s_delta[tt * CH + c0];
+          let x = s_u[tt * CH + c0];
           var hPrev = h0;
           if (tt > 0u) { hPrev = sH[(tt - 1u) * WG + lid]; }
           // the decay again: one exp is cheaper than the workgroup memory to keep it
           let a = exp(dt * A);
-          let bc = sBC[tt * N + n];
-          let bn = bc.x;
-          termC = g * hT;
-          let dhn = dh + g * bc.y;
+          let bn = sB[tt * N + n];
+          termC = g * sH[tt * WG + lid];
+          let dhn = dh + g * sC[tt * N + n];
           // h_t = a h_{t-1} + dt B u with a = exp(dt A): dLoss/d(dt A) = dh_t h_{t-1} a
           let dDecay = dhn * hPrev * a;
           termDelta = dDecay * A + dhn * bn * x;
@@ -214,7 +232,6 @@ ${stageChunk(['u', 'delta', 'dy'])}
             dD += g * x;
           }
           dh = dhn * a;
-          hT = hPrev;
         }
 `;
 

@@ -15,8 +15,8 @@
  * - Backward (the default wherever it fits; `--scan-backward step` picks the other): du and dDelta
  *   (sums over n) by butterfly straight to one value a channel and step; dB and dC (sums over the
  *   channels) by butterfly within each subgroup, so workgroup memory holds one term a subgroup instead
- *   of one a channel: at N = 16, 25.1 KB of a workgroup's terms and states at 2 steps between
- *   reductions where the step kernel holds 39.9 KB at its 4, so more workgroups fit an SM. On the H200,
+ *   of one a channel: at N = 16, 24.1 KB of a workgroup's terms and states at 2 steps between
+ *   reductions where the step kernel holds 38.9 KB at its 4, so more workgroups fit an SM. On the H200,
  *   with one butterfly a sum, it ran each N = 16 layer 10 to 15% faster than the step kernel timed alone
  *   (tools/scan-check.mjs --kernels step,subgroup --reduce 1,2,4), and inside whole othello-base 256 x 59
  *   steps (`gamba bench train --profile`) took 9.12 ms a step against 10.76; at 4 steps between
@@ -28,7 +28,7 @@
  * Needs N a power of two no larger than the subgroup, and whole subgroups in a workgroup
  * (`subgroupScanFits`); lanes are invocations lid % SG of subgroup lid / SG, as on NVIDIA and lavapipe.
  */
-import { advanceState, BACKWARD_BINDINGS, BACKWARD_STEP_HEAD, backwardTail, CHUNK, constants, FORWARD_BINDINGS, FORWARD_HEAD, stagedFloats } from './selective-scan-parts.js';
+import { advanceState, BACKWARD_BINDINGS, BACKWARD_STEP_HEAD, backwardStagedFloats, backwardTail, CHUNK, constants, FORWARD_BINDINGS, FORWARD_HEAD } from './selective-scan-parts.js';
 
 /** True when N states a channel and ch channels a workgroup map onto whole subgroups of `sg` lanes. */
 export function subgroupScanFits(N: number, ch: number, sg: number): boolean {
@@ -65,7 +65,7 @@ function pairedButterfly(out: string, a: string, b: string, offsets: number[]): 
 
 /** Workgroup memory (floats) of the subgroup backward kernel with `steps` between reductions. */
 export const backwardSubgroupFloats = (N: number, ch: number, sg: number, steps: number) =>
-  stagedFloats(N, ch, 3) + CHUNK * ch * N + steps * 2 * (ch + N * ((ch * N) / sg + 1));
+  backwardStagedFloats(N, ch) + CHUNK * ch * N + steps * 2 * (ch + N * ((ch * N) / sg + 1));
 
 /**
  * The forward kernel: y_t of two steps at a time, their terms summed over n in one paired butterfly (lane
@@ -111,9 +111,10 @@ ${FORWARD_HEAD}
 
 /**
  * The backward kernel: du and dDelta summed over n, and dB and dC over the subgroup's channels, each in a
- * butterfly of its own. Paired like the forward pass's (5 shuffles a step at N = 16 on 32 lanes, where
- * these take 10) this kernel ran 1.5 times as long on an H100 (chess-base 8 x 1023: 30.3 ms a step
- * against 19.5), so the four sums stay apart.
+ * butterfly of its own, from inputs staged one array each (selective-scan-parts.ts says why). A version
+ * with the forward pass's packed staging ran 1.6 to 1.7 times as long whether its sums were paired (an
+ * H100, chess-base 8 x 1023: 30.3 ms a step against 19.5) or not (an H200: 33.1 against 20.0); pairing
+ * with this staging has not been timed.
  */
 export const backwardSubgroupCode = (N: number, ch: number, sg: number, reduce: number) => /* wgsl */ `
 enable subgroups;
@@ -123,9 +124,9 @@ const SG = ${sg}u;
 const SGS = WG / SG;
 const SGP = SGS + 1u;
 // du and dDelta of REDUCE steps, already summed over n: (2, REDUCE, CH)
-var<workgroup> sTermsDu: array<f32, 2u * REDUCE * CH>;
+var<workgroup> sDu: array<f32, 2u * REDUCE * CH>;
 // dB and dC of REDUCE steps, each subgroup's sum over its channels: (2, REDUCE, N, SGP)
-var<workgroup> sTermsBC: array<f32, 2u * REDUCE * N * SGP>;
+var<workgroup> sBC: array<f32, 2u * REDUCE * N * SGP>;
 ${BACKWARD_STEP_HEAD}
         // every lane runs the shuffles, in uniform control flow (the step loop's bounds are uniform)
         ${butterfly('termDu', overStates(N))}
@@ -133,16 +134,16 @@ ${BACKWARD_STEP_HEAD}
         ${butterfly('termB', overChannels(N, sg))}
         ${butterfly('termC', overChannels(N, sg))}
         if (n == 0u) {
-          sTermsDu[r * CH + c0] = termDu;
-          sTermsDu[(REDUCE + r) * CH + c0] = termDelta;
+          sDu[r * CH + c0] = termDu;
+          sDu[(REDUCE + r) * CH + c0] = termDelta;
         }
         if (lid % SG < N) {
-          sTermsBC[(r * N + n) * SGP + lid / SG] = termB;
-          sTermsBC[((REDUCE + r) * N + n) * SGP + lid / SG] = termC;
+          sBC[(r * N + n) * SGP + lid / SG] = termB;
+          sBC[((REDUCE + r) * N + n) * SGP + lid / SG] = termC;
         }
       }
 ${backwardTail(
     // du (q = 0) and dDelta (q = 1), summed over n by the butterfly
-    'let s = sTermsDu[o];',
+    'let s = sDu[o];',
     // dB (q = 0) and dC (q = 1): this group's sums over its subgroups
-    'var s = 0.0; for (var k = 0u; k < SGS; k++) { s += sTermsBC[((q * REDUCE + r) * N + m) * SGP + k]; }')}`;
+    'var s = 0.0; for (var k = 0u; k < SGS; k++) { s += sBC[((q * REDUCE + r) * N + m) * SGP + k]; }')}`;

@@ -42,7 +42,7 @@ import type { SelectiveScanGradients, SelectiveScanInputs } from '../../backend.
 import { sizeOf } from '../../backend.js';
 import { groupsFor, type GpuRuntime, type GpuTensor } from '../runtime.js';
 import { columnSums } from './common.js';
-import { advanceState, BACKWARD_BINDINGS, BACKWARD_STEP_HEAD, backwardTail, CHUNK, constants, FORWARD_BINDINGS, FORWARD_HEAD, stagedFloats } from './selective-scan-parts.js';
+import { advanceState, BACKWARD_BINDINGS, BACKWARD_STEP_HEAD, backwardStagedFloats, backwardTail, CHUNK, constants, FORWARD_BINDINGS, FORWARD_HEAD, forwardStagedFloats } from './selective-scan-parts.js';
 import { backwardSubgroupCode, backwardSubgroupFloats, forwardSubgroupCode, subgroupScanFits } from './selective-scan-subgroup.js';
 import { TIME_SUBGROUPS, timeChunk, timeParallelBackwardCode, timeParallelBytes, timeParallelFits } from './selective-scan-time-parallel.js';
 
@@ -64,9 +64,9 @@ const DEFAULT_REDUCE_STEPS = 4;
 const DEFAULT_SUBGROUP_REDUCE_STEPS = 2;
 
 /** Workgroup memory (floats) of the forward kernel that sums through it: the chunk's B, C, u, delta and per-state terms. */
-const forwardFloats = (N: number, ch: number) => stagedFloats(N, ch, 2) + CHUNK * ch * (N + 1);
+const forwardFloats = (N: number, ch: number) => forwardStagedFloats(N, ch) + CHUNK * ch * (N + 1);
 /** Workgroup memory (floats) of the backward kernel with `steps` between reductions: the chunk's inputs and states, and the terms. */
-const backwardFloats = (N: number, ch: number, steps: number) => stagedFloats(N, ch, 3) + CHUNK * ch * N + steps * 2 * (ch * (N + 1) + N * (ch + 1));
+const backwardFloats = (N: number, ch: number, steps: number) => backwardStagedFloats(N, ch) + CHUNK * ch * N + steps * 2 * (ch * (N + 1) + N * (ch + 1));
 
 /** The most steps between reductions (a power of two up to CHUNK) whose workgroup memory, floats(steps), fits. */
 function reduceSteps(maxWorkgroupBytes: number, floats: (steps: number) => number): number {
