@@ -20,7 +20,7 @@ beforeAll(() => requireBuiltCli());
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the shipped chess Mamba', () => {
-  it.each([MODEL, `${MODEL}/fine-tune-1`, `${MODEL}/fine-tune-2`, `${MODEL}/fine-tune-3`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
+  it.each([MODEL, `${MODEL}/fine-tune-1`, `${MODEL}/fine-tune-2`, `${MODEL}/fine-tune-3`, `${MODEL}/fine-tune-4`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
     const checkpoint = loadCheckpoint(dir);
     expect(checkpoint.game).toBe('chess');
     expect(checkpoint.preset).toBe('chess-mamba-12m');
@@ -92,6 +92,24 @@ describe('the shipped chess Mamba', () => {
     const [, layer, squares, boards] = readmeRow(dir, `the same model at random initialisation (\`${control}\`)`);
     const randomInit = json(dir, control).baselines.randomInit.find((l: { layer: number }) => l.layer === Number(layer));
     expect([layer, squares, boards]).toEqual([String(json(dir, 'probe-pieces/report.json').best.layer), `${pct(randomInit.cellAcc)}%`, `${pct(randomInit.boardAcc)}%`]);
+  });
+
+  it('fine-tune-4\'s README holds the figures of its evals, match summaries and probe reports, beside fine-tune-3\'s on the same games', () => {
+    const dir = `${MODEL}/fine-tune-4`;
+    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    const [cpu, gpu, before] = ['eval-s2033-cpu.json', 'eval-s2033.json', 'eval-s2033-fine-tune-3.json'].map((file) => json(dir, file));
+    for (const other of [gpu, before]) expect(other.positions).toBe(cpu.positions);
+    expect(readme).toContain(`**${pct(cpu.legalTop1)}%** of ${cpu.positions.toLocaleString('en-US')} positions (\`eval-s2033-cpu.json\`; ${pct(gpu.legalTop1)}% on the GPU`);
+    expect(readme).toContain(`fine-tune-3 reads ${pct(before.legalTop1)}% of the same positions (\`eval-s2033-fine-tune-3.json\`)`);
+    expectMatchRows(dir);
+    for (const skill of [0, 1, 3]) {
+      const fineTune3 = json(`${MODEL}/fine-tune-3`, `matches/stockfish-skill${skill}-movetime100/summary.json`);
+      const [, , firstTry, forfeits] = readmeRow(dir, `Skill ${skill}`);
+      expect(firstTry).toContain(`(${(100 * fineTune3.legalFirstTry).toFixed(1)}%)`);
+      expect(forfeits).toContain(`(${fineTune3.forfeits})`);
+    }
+    expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
+    expectProbeRow(dir, 'probe-pieces/fine-tune-3-report.json', 'fine-tune-3 (`probe-pieces/fine-tune-3-report.json`)');
   });
 
   it.skipIf(!existsSync(STOCKFISH))('predicts a legal move at most positions of fresh Stockfish games on the cpu backend', () => {
