@@ -2,8 +2,8 @@
  * WGSL pieces the selective-scan kernels share (selective-scan.ts: sums through workgroup memory;
  * selective-scan-subgroup.ts: the forward pass's sums through subgroup shuffles): the chunk length, the
  * bindings of the forward kernels (and, beside them, of the backward one), the constants, the staging
- * of a chunk's inputs, the state's step, and the kernels' heads up to where the variants sum their own
- * way.
+ * of a chunk's inputs (one layout for the forward kernels, one for the backward), the forward kernels'
+ * state step, and the kernels' heads up to where the variants sum their own way.
  */
 
 /** Time steps per chunk: `saved` holds one state per chunk boundary (length / CHUNK of them). */
@@ -118,7 +118,8 @@ export const THREAD_COORDINATES = /* wgsl */ `
 
 /**
  * WGSL: advances the thread's state `h` by step `tt` of the chunk (h = exp(delta A) h + delta B u) and
- * leaves that step's B and C in `bc`, inside a block of its own.
+ * leaves that step's B and C in `bc`, inside a block of its own. It reads the forward kernels' packed
+ * staging; the backward head takes the same step from its own arrays.
  */
 export const advanceState = (tt: string) => /* wgsl */ `let inputs = sIn[${tt} * CH + c0];
         let bc = sBC[${tt} * N + n];
