@@ -20,7 +20,7 @@ beforeAll(() => requireBuiltCli());
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the shipped chess Mamba', () => {
-  it.each([MODEL, `${MODEL}/fine-tune-1`, `${MODEL}/fine-tune-2`, `${MODEL}/fine-tune-3`, `${MODEL}/fine-tune-4`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
+  it.each([MODEL, `${MODEL}/fine-tune-1`, `${MODEL}/fine-tune-2`, `${MODEL}/fine-tune-3`, `${MODEL}/fine-tune-4`, `${MODEL}/fine-tune-5`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
     const checkpoint = loadCheckpoint(dir);
     expect(checkpoint.game).toBe('chess');
     expect(checkpoint.preset).toBe('chess-mamba-12m');
@@ -40,6 +40,15 @@ describe('the shipped chess Mamba', () => {
       expect(firstTry.startsWith(`${(100 * s.legalFirstTry).toFixed(1)}% of ${s.modelMoves.toLocaleString('en-US')} `)).toBe(true);
       expect(forfeits.startsWith(`${s.forfeits} `)).toBe(true);
       expect(length).toBe(`${s.meanPlies} plies`);
+    }
+  };
+  /** Each Stockfish level's README row also holds, in parentheses, the first-try legal rate and forfeits of the model in `earlier`. */
+  const expectEarlierMatchFigures = (dir: string, earlier: string) => {
+    for (const skill of [0, 1, 3]) {
+      const before = json(earlier, `matches/stockfish-skill${skill}-movetime100/summary.json`);
+      const [, , firstTry, forfeits] = readmeRow(dir, `Skill ${skill}`);
+      expect(firstTry).toContain(`(${(100 * before.legalFirstTry).toFixed(1)}%)`);
+      expect(forfeits).toContain(`(${before.forfeits})`);
     }
   };
   /** The README row that starts with `first` holds the best layer of the probe report at `report` (relative to dir). */
@@ -102,14 +111,43 @@ describe('the shipped chess Mamba', () => {
     expect(readme).toContain(`**${pct(cpu.legalTop1)}%** of ${cpu.positions.toLocaleString('en-US')} positions (\`eval-s2033-cpu.json\`; ${pct(gpu.legalTop1)}% on the GPU`);
     expect(readme).toContain(`fine-tune-3 reads ${pct(before.legalTop1)}% of the same positions (\`eval-s2033-fine-tune-3.json\`)`);
     expectMatchRows(dir);
-    for (const skill of [0, 1, 3]) {
-      const fineTune3 = json(`${MODEL}/fine-tune-3`, `matches/stockfish-skill${skill}-movetime100/summary.json`);
-      const [, , firstTry, forfeits] = readmeRow(dir, `Skill ${skill}`);
-      expect(firstTry).toContain(`(${(100 * fineTune3.legalFirstTry).toFixed(1)}%)`);
-      expect(forfeits).toContain(`(${fineTune3.forfeits})`);
-    }
+    expectEarlierMatchFigures(dir, `${MODEL}/fine-tune-3`);
     expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
     expectProbeRow(dir, 'probe-pieces/fine-tune-3-report.json', 'fine-tune-3 (`probe-pieces/fine-tune-3-report.json`)');
+  });
+
+  it('fine-tune-5\'s README holds the figures of its stages, evals, match summaries and probe report, beside fine-tune-4\'s on the same games', () => {
+    const dir = `${MODEL}/fine-tune-5`;
+    const count = (n: number) => n.toLocaleString('en-US');
+    for (let stage = 1; stage <= 6; stage++) {
+      const kept = json(dir, `stage-${stage}/trainer-state.json`);
+      const metrics = readFileSync(join(dir, `stage-${stage}/metrics.jsonl`), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+      const valLoss = (step: number) => metrics.find((m) => m.step === step).valLoss.toFixed(4);
+      const made = json(dir, `stage-${stage}/games-made-manifest.json`);
+      const [, , steps, , loss, madeCell] = readmeRow(dir, stage === 6 ? '6 (this model)' : String(stage));
+      expect(steps).toBe(`${count(metrics.at(-1).step)} (${count(kept.step)}), ${kept.run.seed}`);
+      expect(loss).toBe(`${valLoss(100)}, ${valLoss(kept.step)}`);
+      expect(madeCell).toMatch(new RegExp(`^${count(made.counts.train + made.counts.val)} \\((seed )?${made.seed}\\), `));
+    }
+    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    const [cpu, gpu] = ['eval-s2033-cpu.json', 'eval-s2033.json'].map((file) => json(dir, file));
+    expect(readme).toContain(`**${pct(cpu.legalTop1)}%** of ${count(cpu.positions)} positions (\`eval-s2033-cpu.json\`; ${pct(gpu.legalTop1)}% on the GPU`);
+    for (const [model, at] of [['fine-tune-4', '../fine-tune-4/'], ['stage 2', 'stage-2/'], ['stage 4', 'stage-4/'], ['this model', '']]) {
+      const [onCpu, onGpu] = ['eval-s2033-cpu.json', 'eval-s2033.json'].map((file) => json(dir, at + file));
+      for (const e of [onCpu, onGpu]) expect(e.positions).toBe(cpu.positions);
+      const [, cpuCell, gpuCell] = readmeRow(dir, `${model} (\`${at}eval-s2033-cpu.json\`)`);
+      expect([cpuCell.replaceAll('*', ''), gpuCell]).toEqual([`${pct(onCpu.legalTop1)}%`, `${pct(onGpu.legalTop1)}%`]);
+    }
+    expectMatchRows(dir);
+    expectEarlierMatchFigures(dir, `${MODEL}/fine-tune-4`);
+    expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
+    expectProbeRow(dir, '../fine-tune-4/probe-pieces/report.json', 'fine-tune-4 (`../fine-tune-4/probe-pieces/report.json`)');
+    // The learning curve in models/chess-mamba/README.md: first-try legal moves and forfeits against Skill 0.
+    for (const [row, at] of [['stage 2 of fine-tune-5', 'stage-2/'], ['stage 4 of fine-tune-5', 'stage-4/'], ['fine-tune-5', '']]) {
+      const match = json(dir, `${at}matches/stockfish-skill0-movetime100/summary.json`);
+      const [, , , firstTry, forfeits, score] = readmeRow(MODEL, row);
+      expect([firstTry, forfeits, score]).toEqual([`${(100 * match.legalFirstTry).toFixed(1)}%`, String(match.forfeits), match.score.toFixed(2)]);
+    }
   });
 
   it.skipIf(!existsSync(STOCKFISH))('predicts a legal move at most positions of fresh Stockfish games on the cpu backend', () => {
