@@ -59,49 +59,46 @@ const NP = ${N + 1}u;
 const CHP = ${ch + 1}u;`;
 
 /**
- * The forward kernels' staging: the chunk's rows of B and C (as `sBC`, one vec2f a step and state) and
- * the workgroup's channels of u and delta (as `sIn`, one vec2f a step and channel) in workgroup memory:
- * one coalesced load per value, all issued together, so the step loop never waits on global memory
- * (loading u and delta step by step left the scan latency-bound). Packed, a step reads a channel's
- * inputs in one load and B and C in another, where two and two separate loads would each take their
- * turn on the same load path as the subgroup shuffles.
+ * Stages a chunk's inputs in workgroup memory: one coalesced load per value, all issued together, so the
+ * step loop never waits on global memory (loading u and delta step by step left the scan latency-bound).
+ * `storeBC` are the statements that store element i of the chunk's rows of B and C (`bm` and `cm` at
+ * `rowBase * N + i`); `storeInputs` those that store a step's inputs of one of the workgroup's channels,
+ * read at `at`.
  */
-const stageForwardChunk = /* wgsl */ `
+const stageChunk = (storeBC: string[], storeInputs: string[]) => /* wgsl */ `
     for (var i = lid; i < count * N; i += WG) {
-      sBC[i] = vec2f(bm[rowBase * N + i], cm[rowBase * N + i]);
+${storeBC.map((line) => `      ${line}`).join('\n')}
     }
     for (var i = lid; i < count * CH; i += WG) {
       let ek = wid.x * CH + i % CH;
       if (ek < E) {
         let at = (rowBase + i / CH) * E + ek;
-        sIn[i] = vec2f(u[at], delta[at]);
+${storeInputs.map((line) => `        ${line}`).join('\n')}
       }
     }`;
+
+/**
+ * The forward kernels' staging: B and C as `sBC` (one vec2f a step and state), u and delta as `sIn` (one
+ * vec2f a step and channel). Packed, a step reads a channel's inputs in one load and B and C in another,
+ * where two and two separate loads would each take their turn on the same load path as the subgroup
+ * shuffles.
+ */
+const stageForwardChunk = stageChunk(['sBC[i] = vec2f(bm[rowBase * N + i], cm[rowBase * N + i]);'], ['sIn[i] = vec2f(u[at], delta[at]);']);
 
 /** Workgroup memory (floats) of what the forward kernels stage: B, C, u and delta. */
 export const forwardStagedFloats = (N: number, ch: number) => 2 * CHUNK * N + 2 * CHUNK * ch;
 
 /**
- * The backward kernels' staging: the same loads, of u, delta and dy, into one array per input (`sB`,
- * `sC`, `s_u`, `s_delta`, `s_dy`). Staged packed as the forward kernels stage, and with h_t carried in a
- * register through the walk back, the backward subgroup kernel took 1.7 times as long on an H200
- * (othello-base 256 x 59: 15.28 ms a step against 9.09; chess-base 8 x 1023: 33.10 against 19.98), so
- * the backward kernels keep this layout.
+ * The backward kernels' staging: B, C, u, delta and dy one array each (`sB`, `sC`, `s_u`, `s_delta`,
+ * `s_dy`). Staged packed as the forward kernels stage, and with h_t carried in a register through the
+ * walk back, the backward subgroup kernel took 1.7 times as long on an H200 (othello-base 256 x 59:
+ * 15.28 ms a step against 9.09; chess-base 8 x 1023: 33.10 against 19.98), so the backward kernels keep
+ * this layout.
  */
-const stageBackwardChunk = /* wgsl */ `
-    for (var i = lid; i < count * N; i += WG) {
-      sB[i] = bm[rowBase * N + i];
-      sC[i] = cm[rowBase * N + i];
-    }
-    for (var i = lid; i < count * CH; i += WG) {
-      let ek = wid.x * CH + i % CH;
-      if (ek < E) {
-        let at = (rowBase + i / CH) * E + ek;
-        s_u[i] = u[at];
-        s_delta[i] = delta[at];
-        s_dy[i] = dy[at];
-      }
-    }`;
+const stageBackwardChunk = stageChunk(
+  ['sB[i] = bm[rowBase * N + i];', 'sC[i] = cm[rowBase * N + i];'],
+  ['s_u[i] = u[at];', 's_delta[i] = delta[at];', 's_dy[i] = dy[at];'],
+);
 
 /** Workgroup memory (floats) of what the backward kernels stage: B, C, u, delta and dy. */
 export const backwardStagedFloats = (N: number, ch: number) => 2 * CHUNK * N + 3 * CHUNK * ch;
