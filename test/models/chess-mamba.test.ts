@@ -13,6 +13,8 @@ import { gamba, requireBuiltCli } from '../cli-runner.js';
 import { pct, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/chess-mamba';
+/** The most trained of the shipped models: the one a person would play. */
+const LATEST = `${MODEL}/fine-tune-6`;
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-model-'));
 
@@ -20,7 +22,7 @@ beforeAll(() => requireBuiltCli());
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the shipped chess Mamba', () => {
-  it.each([MODEL, `${MODEL}/fine-tune-1`, `${MODEL}/fine-tune-2`, `${MODEL}/fine-tune-3`, `${MODEL}/fine-tune-4`, `${MODEL}/fine-tune-5`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
+  it.each([MODEL, `${MODEL}/fine-tune-1`, `${MODEL}/fine-tune-2`, `${MODEL}/fine-tune-3`, `${MODEL}/fine-tune-4`, `${MODEL}/fine-tune-5`, `${MODEL}/fine-tune-6`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
     const checkpoint = loadCheckpoint(dir);
     expect(checkpoint.game).toBe('chess');
     expect(checkpoint.preset).toBe('chess-mamba-12m');
@@ -31,12 +33,14 @@ describe('the shipped chess Mamba', () => {
   });
 
   const json = (dir: string, path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
+  /** A match score as the READMEs print it: two decimals, three where a draw leaves a half point (0.005). */
+  const scoreText = (score: number) => score.toFixed(Math.round(score * 1000) % 10 === 0 ? 2 : 3);
   /** The README's row for each Stockfish level holds that match summary's score, first-try legal rate, forfeits and length. */
   const expectMatchRows = (dir: string) => {
     for (const skill of [0, 1, 3]) {
       const s = json(dir, `matches/stockfish-skill${skill}-movetime100/summary.json`);
       const [, score, firstTry, forfeits, length] = readmeRow(dir, `Skill ${skill}`);
-      expect(score).toBe(`${s.score.toFixed(2)} (${s.wins}-${s.draws}-${s.losses})`);
+      expect(score).toBe(`${scoreText(s.score)} (${s.wins}-${s.draws}-${s.losses})`);
       expect(firstTry.startsWith(`${(100 * s.legalFirstTry).toFixed(1)}% of ${s.modelMoves.toLocaleString('en-US')} `)).toBe(true);
       expect(forfeits.startsWith(`${s.forfeits} `)).toBe(true);
       expect(length).toBe(`${s.meanPlies} plies`);
@@ -116,8 +120,14 @@ describe('the shipped chess Mamba', () => {
     expectProbeRow(dir, 'probe-pieces/fine-tune-3-report.json', 'fine-tune-3 (`probe-pieces/fine-tune-3-report.json`)');
   });
 
-  it('fine-tune-5\'s README holds the figures of its stages, evals, match summaries and probe report, beside fine-tune-4\'s on the same games', () => {
-    const dir = `${MODEL}/fine-tune-5`;
+  /**
+   * fine-tune-5 and later: six stages that each train on the games made while the stage before trained.
+   * The README holds every stage's steps, losses and games made, the held-out and match figures of the
+   * model, of its stages 2 and 4 and of the model it continued (`before`), its probe beside that model's,
+   * and the learning-curve rows of the parent README.
+   */
+  it.each([['fine-tune-5', 'fine-tune-4'], ['fine-tune-6', 'fine-tune-5']])('%s\'s README holds the figures of its stages, evals, match summaries and probe report, beside %s\'s on the same games', (name, before) => {
+    const dir = `${MODEL}/${name}`;
     const count = (n: number) => n.toLocaleString('en-US');
     for (let stage = 1; stage <= 6; stage++) {
       const kept = json(dir, `stage-${stage}/trainer-state.json`);
@@ -132,22 +142,35 @@ describe('the shipped chess Mamba', () => {
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
     const [cpu, gpu] = ['eval-s2033-cpu.json', 'eval-s2033.json'].map((file) => json(dir, file));
     expect(readme).toContain(`**${pct(cpu.legalTop1)}%** of ${count(cpu.positions)} positions (\`eval-s2033-cpu.json\`; ${pct(gpu.legalTop1)}% on the GPU`);
-    for (const [model, at] of [['fine-tune-4', '../fine-tune-4/'], ['stage 2', 'stage-2/'], ['stage 4', 'stage-4/'], ['this model', '']]) {
+    for (const [model, at] of [[before, `../${before}/`], ['stage 2', 'stage-2/'], ['stage 4', 'stage-4/'], ['this model', '']]) {
       const [onCpu, onGpu] = ['eval-s2033-cpu.json', 'eval-s2033.json'].map((file) => json(dir, at + file));
       for (const e of [onCpu, onGpu]) expect(e.positions).toBe(cpu.positions);
       const [, cpuCell, gpuCell] = readmeRow(dir, `${model} (\`${at}eval-s2033-cpu.json\`)`);
       expect([cpuCell.replaceAll('*', ''), gpuCell]).toEqual([`${pct(onCpu.legalTop1)}%`, `${pct(onGpu.legalTop1)}%`]);
     }
     expectMatchRows(dir);
-    expectEarlierMatchFigures(dir, `${MODEL}/fine-tune-4`);
+    expectEarlierMatchFigures(dir, `${MODEL}/${before}`);
     expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
-    expectProbeRow(dir, '../fine-tune-4/probe-pieces/report.json', 'fine-tune-4 (`../fine-tune-4/probe-pieces/report.json`)');
+    expectProbeRow(dir, `../${before}/probe-pieces/report.json`, `${before} (\`../${before}/probe-pieces/report.json\`)`);
     // The learning curve in models/chess-mamba/README.md: first-try legal moves and forfeits against Skill 0.
-    for (const [row, at] of [['stage 2 of fine-tune-5', 'stage-2/'], ['stage 4 of fine-tune-5', 'stage-4/'], ['fine-tune-5', '']]) {
+    for (const [row, at] of [[`stage 2 of ${name}`, 'stage-2/'], [`stage 4 of ${name}`, 'stage-4/'], [name, '']]) {
       const match = json(dir, `${at}matches/stockfish-skill0-movetime100/summary.json`);
       const [, , , firstTry, forfeits, score] = readmeRow(MODEL, row);
-      expect([firstTry, forfeits, score]).toEqual([`${(100 * match.legalFirstTry).toFixed(1)}%`, String(match.forfeits), match.score.toFixed(2)]);
+      expect([firstTry, forfeits, score]).toEqual([`${(100 * match.legalFirstTry).toFixed(1)}%`, String(match.forfeits), scoreText(match.score)]);
     }
+  });
+
+  it('fine-tune-6\'s README holds its match at Karvonen\'s node budget beside the first model\'s four of 25 games', () => {
+    const s = json(LATEST, 'matches/stockfish-skill0-nodes680000/summary.json');
+    expect([s.engine.skill, s.engine.nodes, s.games]).toEqual([0, 680_000, 100]);
+    const first = [1, 2, 3, 4].map((i) => json(MODEL, `matches/stockfish-skill0-nodes680000-${i}/summary.json`));
+    const sum = (key: string) => first.reduce((total, m) => total + m[key], 0);
+    const firstTryMoves = first.reduce((total, m) => total + m.legalFirstTry * m.modelMoves, 0);
+    const [, score, firstTry, forfeits, length] = readmeRow(LATEST, 'Skill 0, 680,000 nodes');
+    expect(score).toBe(`${scoreText(s.score)} (${s.wins}-${s.draws}-${s.losses})`);
+    expect(firstTry).toBe(`${(100 * s.legalFirstTry).toFixed(1)}% of ${s.modelMoves.toLocaleString('en-US')} (${(100 * firstTryMoves / sum('modelMoves')).toFixed(1)}%)`);
+    expect(forfeits).toBe(`${s.forfeits} (${sum('forfeits')})`);
+    expect(length).toBe(`${s.meanPlies} plies`);
   });
 
   it.skipIf(!existsSync(STOCKFISH))('predicts a legal move at most positions of fresh Stockfish games on the cpu backend', () => {
@@ -165,7 +188,7 @@ describe('the shipped chess Mamba', () => {
 
   it.skipIf(!existsSync(STOCKFISH))('plays 2 games against Stockfish on the cpu backend', () => {
     const out = join(root, 'match');
-    const run = gamba('play', '--game', 'chess', '--checkpoint', MODEL, '--opponent', 'stockfish', '--engine', STOCKFISH, '--skill', '0',
+    const run = gamba('play', '--game', 'chess', '--checkpoint', LATEST, '--opponent', 'stockfish', '--engine', STOCKFISH, '--skill', '0',
       '--games', '2', '--backend', 'cpu', '--out', out, '--json');
     expect(run.status, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout);
