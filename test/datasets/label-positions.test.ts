@@ -2,7 +2,7 @@
  * `gamba dataset label-positions`: the positions of JSON-line games where the model was to move, each
  * answered by gtp-rhino. Every record is the game's own moves up to such a position and then the
  * engine's answer there, the same answer a gtp-rhino asked directly gives; the run is the same bytes
- * on one engine or five (on two threads); each game's positions share a split; bad files, a line
+ * on one engine or five (on worker threads); each game's positions share a split; bad files, a line
  * without the model's side and a level out of range are refused in one line with nothing written.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

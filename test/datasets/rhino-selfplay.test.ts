@@ -6,12 +6,13 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OthelloBoard } from '../../games/othello/board.js';
 import { RHINO_PATH } from '../../games/othello/gtp.js';
 import { parseSquare } from '../../games/othello/notation.js';
+import { selfPlayThreads } from '../../datasets/engine-selfplay.js';
 import { othelloSelfPlaySettings } from '../../datasets/generate-othello-selfplay.js';
 import { gamba, gambaPath } from '../cli-runner.js';
 
@@ -19,14 +20,14 @@ const root = mkdtempSync(join(tmpdir(), 'gamba-rhino-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${existsSync(RHINO_PATH) ? '' : ` (skipped: no ${RHINO_PATH})`}`, () => {
-  it('plays whole legal games, the same bytes for the same seed on one, two or five engine slots (five: on two threads)', () => {
+  it('plays whole legal games, the same bytes for the same seed on one, two or five engine slots (on worker threads, one a slot up to one a core)', () => {
     const texts = ['1', '2', '5'].map((workers) => {
       const out = join(root, `w${workers}`);
       const run = gamba('generate', 'othello', '--source', 'rhino', '--games', '6', '--seed', '3', '--levels', '1-2', '--val-fraction', '0.3', '--workers', workers, '--out', out, '--json');
       expect(run.stderr).not.toMatch(/^gamba:/m);
       expect(run.status).toBe(0);
       expect(JSON.parse(run.stdout)).toMatchObject({
-        game: 'othello', games: 6, engines: Number(workers), threads: workers === '5' ? 2 : 0,
+        game: 'othello', games: 6, engines: Number(workers), threads: selfPlayThreads(Number(workers), availableParallelism()),
         source: expect.stringMatching(/^rhino-selfplay \(GTP GRhino [\d.]+, levels 1-2\)$/),
       });
       const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));

@@ -4,12 +4,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Chess } from 'chess.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchStream } from '../../../datasets/batches.js';
+import { selfPlayThreads } from '../../../datasets/engine-selfplay.js';
 import { nodeExponents, selfPlaySettings } from '../../../datasets/generate-chess-selfplay.js';
 import { openDataset } from '../../../datasets/reader.js';
 import { replayGameString } from '../../../games/chess/game-string.js';
@@ -174,13 +175,17 @@ describe('gamba generate chess', () => {
     expect(existsSync(join(root, 'refused-nodes'))).toBe(false);
   });
 
-  it.skipIf(!existsSync('/usr/games/stockfish'))('--skills 20 gives the same bytes for the same seed, on one engine or five on two threads', () => {
+  it('runs engine self-play on one worker thread a slot, up to one a core, and a lone slot or core on the main thread', () => {
+    expect([[1, 16], [5, 1], [2, 2], [5, 2], [14, 16], [48, 16]].map(([engines, cores]) => selfPlayThreads(engines, cores))).toEqual([0, 0, 2, 2, 14, 16]);
+  });
+
+  it.skipIf(!existsSync('/usr/games/stockfish'))('--skills 20 gives the same bytes for the same seed, on one engine or five on worker threads', () => {
     const texts = ['1', '5'].map((workers) => {
       const out = join(root, `skill20-w${workers}`);
       const run = gamba('generate', 'chess', '--source', 'stockfish', '--engine', '/usr/games/stockfish', '--games', '6', '--seed', '4', '--skills', '20',
         '--nodes', '50-400', '--val-fraction', '0.3', '--workers', workers, '--out', out, '--json');
       expect(run.status, run.stderr).toBe(0);
-      expect(JSON.parse(run.stdout)).toMatchObject({ source: 'stockfish-selfplay (Stockfish 15.1, nodes 50-400, skills 20-20)', threads: workers === '5' ? 2 : 0 });
+      expect(JSON.parse(run.stdout)).toMatchObject({ source: 'stockfish-selfplay (Stockfish 15.1, nodes 50-400, skills 20-20)', threads: selfPlayThreads(Number(workers), availableParallelism()) });
       return ['train', 'val'].map((split) => gamba('dataset', 'export', out, '--format', 'text', '--split', split).stdout).join('');
     });
     expect(texts[1]).toBe(texts[0]);
@@ -189,7 +194,7 @@ describe('gamba generate chess', () => {
   });
 
   it('keeps the games finished before an engine on a self-play thread died, and says so in one line', () => {
-    // The test engine dies when asked for its second game: six engines on two threads play six games.
+    // The test engine dies when asked for its second game: six engines on worker threads play six games.
     const out = join(root, 'dying');
     const run = gamba('generate', 'chess', '--source', 'stockfish', '--engine', 'test/fixtures/chess/dying-engine.mjs', '--games', '12', '--seed', '1', '--workers', '6', '--out', out);
     expect(run.status).toBe(2);
