@@ -35,16 +35,21 @@ describe('the shipped chess Mamba', () => {
   const json = (dir: string, path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
   /** A match score as the READMEs print it: two decimals, three where a draw leaves a half point (0.005). */
   const scoreText = (score: number) => score.toFixed(Math.round(score * 1000) % 10 === 0 ? 2 : 3);
-  /** The README's row for each Stockfish level holds that match summary's score, first-try legal rate, forfeits and length. */
+  /**
+   * The README row that starts with `first` holds match summary `s`'s score, first-try legal rate, forfeits
+   * and length; returns the first-try and forfeit cells, whose parentheses hold an earlier model's figures.
+   */
+  const expectMatchRow = (dir: string, first: string, s: Record<string, number>) => {
+    const [, score, firstTry, forfeits, length] = readmeRow(dir, first);
+    expect(score).toBe(`${scoreText(s.score)} (${s.wins}-${s.draws}-${s.losses})`);
+    expect(firstTry.startsWith(`${(100 * s.legalFirstTry).toFixed(1)}% of ${s.modelMoves.toLocaleString('en-US')} `)).toBe(true);
+    expect(forfeits.startsWith(`${s.forfeits} `)).toBe(true);
+    expect(length).toBe(`${s.meanPlies} plies`);
+    return { firstTry, forfeits };
+  };
+  /** The README's row for each Stockfish level holds that match summary's figures. */
   const expectMatchRows = (dir: string) => {
-    for (const skill of [0, 1, 3]) {
-      const s = json(dir, `matches/stockfish-skill${skill}-movetime100/summary.json`);
-      const [, score, firstTry, forfeits, length] = readmeRow(dir, `Skill ${skill}`);
-      expect(score).toBe(`${scoreText(s.score)} (${s.wins}-${s.draws}-${s.losses})`);
-      expect(firstTry.startsWith(`${(100 * s.legalFirstTry).toFixed(1)}% of ${s.modelMoves.toLocaleString('en-US')} `)).toBe(true);
-      expect(forfeits.startsWith(`${s.forfeits} `)).toBe(true);
-      expect(length).toBe(`${s.meanPlies} plies`);
-    }
+    for (const skill of [0, 1, 3]) expectMatchRow(dir, `Skill ${skill}`, json(dir, `matches/stockfish-skill${skill}-movetime100/summary.json`));
   };
   /** Each Stockfish level's README row also holds, in parentheses, the first-try legal rate and forfeits of the model in `earlier`. */
   const expectEarlierMatchFigures = (dir: string, earlier: string) => {
@@ -166,11 +171,9 @@ describe('the shipped chess Mamba', () => {
     const first = [1, 2, 3, 4].map((i) => json(MODEL, `matches/stockfish-skill0-nodes680000-${i}/summary.json`));
     const sum = (key: string) => first.reduce((total, m) => total + m[key], 0);
     const firstTryMoves = first.reduce((total, m) => total + m.legalFirstTry * m.modelMoves, 0);
-    const [, score, firstTry, forfeits, length] = readmeRow(LATEST, 'Skill 0, 680,000 nodes');
-    expect(score).toBe(`${scoreText(s.score)} (${s.wins}-${s.draws}-${s.losses})`);
+    const { firstTry, forfeits } = expectMatchRow(LATEST, 'Skill 0, 680,000 nodes', s);
     expect(firstTry).toBe(`${(100 * s.legalFirstTry).toFixed(1)}% of ${s.modelMoves.toLocaleString('en-US')} (${(100 * firstTryMoves / sum('modelMoves')).toFixed(1)}%)`);
     expect(forfeits).toBe(`${s.forfeits} (${sum('forfeits')})`);
-    expect(length).toBe(`${s.meanPlies} plies`);
   });
 
   it.skipIf(!existsSync(STOCKFISH))('predicts a legal move at most positions of fresh Stockfish games on the cpu backend', () => {
