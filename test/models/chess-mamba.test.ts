@@ -14,7 +14,7 @@ import { pct, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/chess-mamba';
 /** The most trained of the shipped models: the one a person would play. */
-const LATEST = `${MODEL}/fine-tune-6`;
+const LATEST = `${MODEL}/fine-tune-7`;
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-model-'));
 
@@ -22,7 +22,7 @@ beforeAll(() => requireBuiltCli());
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the shipped chess Mamba', () => {
-  it.each([MODEL, `${MODEL}/fine-tune-1`, `${MODEL}/fine-tune-2`, `${MODEL}/fine-tune-3`, `${MODEL}/fine-tune-4`, `${MODEL}/fine-tune-5`, `${MODEL}/fine-tune-6`])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
+  it.each([MODEL, ...[1, 2, 3, 4, 5, 6, 7].map((n) => `${MODEL}/fine-tune-${n}`)])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
     const checkpoint = loadCheckpoint(dir);
     expect(checkpoint.game).toBe('chess');
     expect(checkpoint.preset).toBe('chess-mamba-12m');
@@ -131,7 +131,7 @@ describe('the shipped chess Mamba', () => {
    * model, of its stages 2 and 4 and of the model it continued (`before`), its probe beside that model's,
    * and the learning-curve rows of the parent README.
    */
-  it.each([['fine-tune-5', 'fine-tune-4'], ['fine-tune-6', 'fine-tune-5']])('%s\'s README holds the figures of its stages, evals, match summaries and probe report, beside %s\'s on the same games', (name, before) => {
+  it.each([['fine-tune-5', 'fine-tune-4'], ['fine-tune-6', 'fine-tune-5'], ['fine-tune-7', 'fine-tune-6']])('%s\'s README holds the figures of its stages, evals, match summaries and probe report, beside %s\'s on the same games', (name, before) => {
     const dir = `${MODEL}/${name}`;
     const count = (n: number) => n.toLocaleString('en-US');
     for (let stage = 1; stage <= 6; stage++) {
@@ -165,13 +165,14 @@ describe('the shipped chess Mamba', () => {
     }
   });
 
-  it('fine-tune-6\'s README holds its match at Karvonen\'s node budget beside the first model\'s four of 25 games', () => {
-    const s = json(LATEST, 'matches/stockfish-skill0-nodes680000/summary.json');
+  it.each(['fine-tune-6', 'fine-tune-7'])('%s\'s README holds its match at Karvonen\'s node budget beside the first model\'s four of 25 games', (name) => {
+    const dir = `${MODEL}/${name}`;
+    const s = json(dir, 'matches/stockfish-skill0-nodes680000/summary.json');
     expect([s.engine.skill, s.engine.nodes, s.games]).toEqual([0, 680_000, 100]);
     const first = [1, 2, 3, 4].map((i) => json(MODEL, `matches/stockfish-skill0-nodes680000-${i}/summary.json`));
     const sum = (key: string) => first.reduce((total, m) => total + m[key], 0);
     const firstTryMoves = first.reduce((total, m) => total + m.legalFirstTry * m.modelMoves, 0);
-    const { firstTry, forfeits } = expectMatchRow(LATEST, 'Skill 0, 680,000 nodes', s);
+    const { firstTry, forfeits } = expectMatchRow(dir, 'Skill 0, 680,000 nodes', s);
     expect(firstTry).toBe(`${(100 * s.legalFirstTry).toFixed(1)}% of ${s.modelMoves.toLocaleString('en-US')} (${(100 * firstTryMoves / sum('modelMoves')).toFixed(1)}%)`);
     expect(forfeits).toBe(`${s.forfeits} (${sum('forfeits')})`);
   });
