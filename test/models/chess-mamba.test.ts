@@ -33,6 +33,8 @@ describe('the shipped chess Mamba', () => {
   });
 
   const json = (dir: string, path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
+  /** A count as the READMEs print it: 11,631. */
+  const count = (n: number) => n.toLocaleString('en-US');
   /** A match score as the READMEs print it: two decimals, three where a draw leaves a half point (0.005). */
   const scoreText = (score: number) => score.toFixed(Math.round(score * 1000) % 10 === 0 ? 2 : 3);
   /**
@@ -42,7 +44,7 @@ describe('the shipped chess Mamba', () => {
   const expectMatchRow = (dir: string, first: string, s: Record<string, number>) => {
     const [, score, firstTry, forfeits, length] = readmeRow(dir, first);
     expect(score).toBe(`${scoreText(s.score)} (${s.wins}-${s.draws}-${s.losses})`);
-    expect(firstTry.startsWith(`${(100 * s.legalFirstTry).toFixed(1)}% of ${s.modelMoves.toLocaleString('en-US')} `)).toBe(true);
+    expect(firstTry.startsWith(`${(100 * s.legalFirstTry).toFixed(1)}% of ${count(s.modelMoves)} `)).toBe(true);
     expect(forfeits.startsWith(`${s.forfeits} `)).toBe(true);
     expect(length).toBe(`${s.meanPlies} plies`);
     return { firstTry, forfeits };
@@ -71,7 +73,7 @@ describe('the shipped chess Mamba', () => {
   it('fine-tune-2\'s README holds the figures of its eval, match summaries and probe reports', () => {
     const dir = `${MODEL}/fine-tune-2`;
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
-    expect(readme).toContain(`**${pct(json(dir, 'eval.json').legalTop1)}%** of ${json(dir, 'eval.json').positions.toLocaleString('en-US')} positions`);
+    expect(readme).toContain(`**${pct(json(dir, 'eval.json').legalTop1)}%** of ${count(json(dir, 'eval.json').positions)} positions`);
     expect(readme).toContain(`fine-tune-1 reads ${pct(json(dir, 'eval-fine-tune-1.json').legalTop1)}%`);
     expect(readme).toContain(`stage 1 ${pct(json(dir, 'stage-1/eval.json').legalTop1)}%`);
     expectMatchRows(dir);
@@ -91,8 +93,8 @@ describe('the shipped chess Mamba', () => {
     }
     const positions = json(dir, 'eval-s2033.json').positions;
     for (const [file] of evals) expect(json(dir, file).positions).toBe(positions);
-    expect(readme).toContain(`(${positions.toLocaleString('en-US')} positions)`);
-    const gpu = (file: string) => `${pct(json(dir, file).legalTop1)}% of ${json(dir, file).positions.toLocaleString('en-US')}`;
+    expect(readme).toContain(`(${count(positions)} positions)`);
+    const gpu = (file: string) => `${pct(json(dir, file).legalTop1)}% of ${count(json(dir, file).positions)}`;
     expect(readme).toContain(`stage 3 ${gpu('stage-3/eval.json')} positions where fine-tune-2 reads ${pct(json(`${MODEL}/fine-tune-2`, 'eval.json').legalTop1)}%`);
     expect(readme).toContain(`stage 4 ${gpu('stage-4/eval.json')} where stage 3 reads ${pct(json(dir, 'stage-4/eval-stage-3.json').legalTop1)}%`);
     expect(readme).toContain(`this model ${gpu('eval.json')}`);
@@ -117,7 +119,7 @@ describe('the shipped chess Mamba', () => {
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
     const [cpu, gpu, before] = ['eval-s2033-cpu.json', 'eval-s2033.json', 'eval-s2033-fine-tune-3.json'].map((file) => json(dir, file));
     for (const other of [gpu, before]) expect(other.positions).toBe(cpu.positions);
-    expect(readme).toContain(`**${pct(cpu.legalTop1)}%** of ${cpu.positions.toLocaleString('en-US')} positions (\`eval-s2033-cpu.json\`; ${pct(gpu.legalTop1)}% on the GPU`);
+    expect(readme).toContain(`**${pct(cpu.legalTop1)}%** of ${count(cpu.positions)} positions (\`eval-s2033-cpu.json\`; ${pct(gpu.legalTop1)}% on the GPU`);
     expect(readme).toContain(`fine-tune-3 reads ${pct(before.legalTop1)}% of the same positions (\`eval-s2033-fine-tune-3.json\`)`);
     expectMatchRows(dir);
     expectEarlierMatchFigures(dir, `${MODEL}/fine-tune-3`);
@@ -133,7 +135,6 @@ describe('the shipped chess Mamba', () => {
    */
   it.each([['fine-tune-5', 'fine-tune-4'], ['fine-tune-6', 'fine-tune-5'], ['fine-tune-7', 'fine-tune-6']])('%s\'s README holds the figures of its stages, evals, match summaries and probe report, beside %s\'s on the same games', (name, before) => {
     const dir = `${MODEL}/${name}`;
-    const count = (n: number) => n.toLocaleString('en-US');
     for (let stage = 1; stage <= 6; stage++) {
       const kept = json(dir, `stage-${stage}/trainer-state.json`);
       const metrics = readFileSync(join(dir, `stage-${stage}/metrics.jsonl`), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
@@ -173,7 +174,7 @@ describe('the shipped chess Mamba', () => {
     const sum = (key: string) => first.reduce((total, m) => total + m[key], 0);
     const firstTryMoves = first.reduce((total, m) => total + m.legalFirstTry * m.modelMoves, 0);
     const { firstTry, forfeits } = expectMatchRow(dir, 'Skill 0, 680,000 nodes', s);
-    expect(firstTry).toBe(`${(100 * s.legalFirstTry).toFixed(1)}% of ${s.modelMoves.toLocaleString('en-US')} (${(100 * firstTryMoves / sum('modelMoves')).toFixed(1)}%)`);
+    expect(firstTry).toBe(`${(100 * s.legalFirstTry).toFixed(1)}% of ${count(s.modelMoves)} (${(100 * firstTryMoves / sum('modelMoves')).toFixed(1)}%)`);
     expect(forfeits).toBe(`${s.forfeits} (${sum('forfeits')})`);
   });
 
