@@ -14,7 +14,7 @@ import { pct, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/chess-mamba';
 /** The most trained of the shipped models: the one a person would play. */
-const LATEST = `${MODEL}/fine-tune-7`;
+const LATEST = `${MODEL}/fine-tune-8`;
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-model-'));
 
@@ -22,7 +22,7 @@ beforeAll(() => requireBuiltCli());
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the shipped chess Mamba', () => {
-  it.each([MODEL, ...[1, 2, 3, 4, 5, 6, 7].map((n) => `${MODEL}/fine-tune-${n}`)])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
+  it.each([MODEL, ...[1, 2, 3, 4, 5, 6, 7, 8].map((n) => `${MODEL}/fine-tune-${n}`)])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
     const checkpoint = loadCheckpoint(dir);
     expect(checkpoint.game).toBe('chess');
     expect(checkpoint.preset).toBe('chess-mamba-12m');
@@ -133,7 +133,7 @@ describe('the shipped chess Mamba', () => {
    * model, of its stages 2 and 4 and of the model it continued (`before`), its probe beside that model's,
    * and the learning-curve rows of the parent README.
    */
-  it.each([['fine-tune-5', 'fine-tune-4'], ['fine-tune-6', 'fine-tune-5'], ['fine-tune-7', 'fine-tune-6']])('%s\'s README holds the figures of its stages, evals, match summaries and probe report, beside %s\'s on the same games', (name, before) => {
+  it.each([['fine-tune-5', 'fine-tune-4'], ['fine-tune-6', 'fine-tune-5'], ['fine-tune-7', 'fine-tune-6'], ['fine-tune-8', 'fine-tune-7']])('%s\'s README holds the figures of its stages, evals, match summaries and probe report, beside %s\'s on the same games', (name, before) => {
     const dir = `${MODEL}/${name}`;
     for (let stage = 1; stage <= 6; stage++) {
       const kept = json(dir, `stage-${stage}/trainer-state.json`);
@@ -166,7 +166,7 @@ describe('the shipped chess Mamba', () => {
     }
   });
 
-  it.each(['fine-tune-6', 'fine-tune-7'])('%s\'s README holds its match at Karvonen\'s node budget beside the first model\'s four of 25 games', (name) => {
+  it.each(['fine-tune-6', 'fine-tune-7', 'fine-tune-8'])('%s\'s README holds its match at Karvonen\'s node budget beside the first model\'s four of 25 games', (name) => {
     const dir = `${MODEL}/${name}`;
     const s = json(dir, 'matches/stockfish-skill0-nodes680000/summary.json');
     expect([s.engine.skill, s.engine.nodes, s.games]).toEqual([0, 680_000, 100]);
