@@ -13,8 +13,12 @@ import { gamba, requireBuiltCli } from '../cli-runner.js';
 import { pct, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/chess-mamba';
+/** How many fine-tunes ship (models/chess-mamba/fine-tune-1 to -N); every list of them below counts from it. */
+const FINE_TUNES = 8;
+/** fine-tune numbers `first` to the last shipped. */
+const fineTunesFrom = (first: number) => Array.from({ length: FINE_TUNES - first + 1 }, (_, i) => first + i);
 /** The most trained of the shipped models: the one a person would play. */
-const LATEST = `${MODEL}/fine-tune-8`;
+const LATEST = `${MODEL}/fine-tune-${FINE_TUNES}`;
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-model-'));
 
@@ -22,7 +26,7 @@ beforeAll(() => requireBuiltCli());
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the shipped chess Mamba', () => {
-  it.each([MODEL, ...[1, 2, 3, 4, 5, 6, 7, 8].map((n) => `${MODEL}/fine-tune-${n}`)])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
+  it.each([MODEL, ...fineTunesFrom(1).map((n) => `${MODEL}/fine-tune-${n}`)])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
     const checkpoint = loadCheckpoint(dir);
     expect(checkpoint.game).toBe('chess');
     expect(checkpoint.preset).toBe('chess-mamba-12m');
@@ -133,7 +137,7 @@ describe('the shipped chess Mamba', () => {
    * model, of its stages 2 and 4 and of the model it continued (`before`), its probe beside that model's,
    * and the learning-curve rows of the parent README.
    */
-  it.each([['fine-tune-5', 'fine-tune-4'], ['fine-tune-6', 'fine-tune-5'], ['fine-tune-7', 'fine-tune-6'], ['fine-tune-8', 'fine-tune-7']])('%s\'s README holds the figures of its stages, evals, match summaries and probe report, beside %s\'s on the same games', (name, before) => {
+  it.each(fineTunesFrom(5).map((n) => [`fine-tune-${n}`, `fine-tune-${n - 1}`]))('%s\'s README holds the figures of its stages, evals, match summaries and probe report, beside %s\'s on the same games', (name, before) => {
     const dir = `${MODEL}/${name}`;
     for (let stage = 1; stage <= 6; stage++) {
       const kept = json(dir, `stage-${stage}/trainer-state.json`);
@@ -166,7 +170,7 @@ describe('the shipped chess Mamba', () => {
     }
   });
 
-  it.each(['fine-tune-6', 'fine-tune-7', 'fine-tune-8'])('%s\'s README holds its match at Karvonen\'s node budget beside the first model\'s four of 25 games', (name) => {
+  it.each(fineTunesFrom(6).map((n) => `fine-tune-${n}`))('%s\'s README holds its match at Karvonen\'s node budget beside the first model\'s four of 25 games', (name) => {
     const dir = `${MODEL}/${name}`;
     const s = json(dir, 'matches/stockfish-skill0-nodes680000/summary.json');
     expect([s.engine.skill, s.engine.nodes, s.games]).toEqual([0, 680_000, 100]);
