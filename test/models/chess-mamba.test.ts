@@ -4,7 +4,7 @@
  * it never saw, and plays whole games against Stockfish by Karvonen's protocol, the same games one at a
  * time or several at once.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,19 +132,24 @@ describe('the shipped chess Mamba', () => {
   });
 
   /**
-   * fine-tune-5 and later: six stages that each train on the games made while the stage before trained.
-   * The README holds every stage's steps, losses and games made, the held-out and match figures of the
-   * model, of its stages 2 and 4 and of the model it continued (`before`), its probe beside that model's,
-   * and the learning-curve rows of the parent README.
+   * fine-tune-5 and later: stages (`stage-N/`) that each train on the games made while the stage before
+   * trained. The README holds every stage's steps, losses and games made, the held-out and match figures
+   * of the model, of the stages evaluated on their own (those with an eval in their directory) and of the
+   * model it continued (`before`), its probe beside that model's, and the learning-curve rows of the
+   * parent README.
    */
   it.each(fineTunesFrom(5).map((n) => [`fine-tune-${n}`, `fine-tune-${n - 1}`]))('%s\'s README holds the figures of its stages, evals, match summaries and probe report, beside %s\'s on the same games', (name, before) => {
     const dir = `${MODEL}/${name}`;
-    for (let stage = 1; stage <= 6; stage++) {
+    const stages = readdirSync(dir).filter((d) => /^stage-\d+$/.test(d)).map((d) => Number(d.slice('stage-'.length))).sort((a, b) => a - b);
+    expect(stages).toEqual(stages.map((_, i) => i + 1));
+    const evaluated = stages.filter((stage) => existsSync(join(dir, `stage-${stage}/eval-s2033-cpu.json`)));
+    expect(evaluated.length).toBeGreaterThan(0);
+    for (const stage of stages) {
       const kept = json(dir, `stage-${stage}/trainer-state.json`);
       const metrics = readFileSync(join(dir, `stage-${stage}/metrics.jsonl`), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
       const valLoss = (step: number) => metrics.find((m) => m.step === step).valLoss.toFixed(4);
       const made = json(dir, `stage-${stage}/games-made-manifest.json`);
-      const [, , steps, , loss, madeCell] = readmeRow(dir, stage === 6 ? '6 (this model)' : String(stage));
+      const [, , steps, , loss, madeCell] = readmeRow(dir, stage === stages.length ? `${stage} (this model)` : String(stage));
       expect(steps).toBe(`${count(metrics.at(-1).step)} (${count(kept.step)}), ${kept.run.seed}`);
       expect(loss).toBe(`${valLoss(100)}, ${valLoss(kept.step)}`);
       expect(madeCell).toMatch(new RegExp(`^${count(made.counts.train + made.counts.val)} \\((seed )?${made.seed}\\), `));
@@ -152,7 +157,7 @@ describe('the shipped chess Mamba', () => {
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
     const [cpu, gpu] = ['eval-s2033-cpu.json', 'eval-s2033.json'].map((file) => json(dir, file));
     expect(readme).toContain(`**${pct(cpu.legalTop1)}%** of ${count(cpu.positions)} positions (\`eval-s2033-cpu.json\`; ${pct(gpu.legalTop1)}% on the GPU`);
-    for (const [model, at] of [[before, `../${before}/`], ['stage 2', 'stage-2/'], ['stage 4', 'stage-4/'], ['this model', '']]) {
+    for (const [model, at] of [[before, `../${before}/`], ...evaluated.map((stage) => [`stage ${stage}`, `stage-${stage}/`]), ['this model', '']]) {
       const [onCpu, onGpu] = ['eval-s2033-cpu.json', 'eval-s2033.json'].map((file) => json(dir, at + file));
       for (const e of [onCpu, onGpu]) expect(e.positions).toBe(cpu.positions);
       const [, cpuCell, gpuCell] = readmeRow(dir, `${model} (\`${at}eval-s2033-cpu.json\`)`);
@@ -163,7 +168,7 @@ describe('the shipped chess Mamba', () => {
     expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
     expectProbeRow(dir, `../${before}/probe-pieces/report.json`, `${before} (\`../${before}/probe-pieces/report.json\`)`);
     // The learning curve in models/chess-mamba/README.md: first-try legal moves and forfeits against Skill 0.
-    for (const [row, at] of [[`stage 2 of ${name}`, 'stage-2/'], [`stage 4 of ${name}`, 'stage-4/'], [name, '']]) {
+    for (const [row, at] of [...evaluated.map((stage) => [`stage ${stage} of ${name}`, `stage-${stage}/`]), [name, '']]) {
       const match = json(dir, `${at}matches/stockfish-skill0-movetime100/summary.json`);
       const [, , , firstTry, forfeits, score] = readmeRow(MODEL, row);
       expect([firstTry, forfeits, score]).toEqual([`${(100 * match.legalFirstTry).toFixed(1)}%`, String(match.forfeits), scoreText(match.score)]);
