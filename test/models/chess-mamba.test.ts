@@ -155,6 +155,8 @@ describe('the shipped chess Mamba', () => {
       expect(madeCell).toMatch(new RegExp(`^${count(made.counts.train + made.counts.val)} \\((seed )?${made.seed}\\), `));
     }
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    // The stages the README's eval table names are those whose eval ships: neither can go missing alone.
+    expect([...readme.matchAll(/`stage-(\d+)\/eval-s2033-cpu\.json`/g)].map((m) => Number(m[1]))).toEqual(evaluated);
     const [cpu, gpu] = ['eval-s2033-cpu.json', 'eval-s2033.json'].map((file) => json(dir, file));
     expect(readme).toContain(`**${pct(cpu.legalTop1)}%** of ${count(cpu.positions)} positions (\`eval-s2033-cpu.json\`; ${pct(gpu.legalTop1)}% on the GPU`);
     for (const [model, at] of [[before, `../${before}/`], ...evaluated.map((stage) => [`stage ${stage}`, `stage-${stage}/`]), ['this model', '']]) {
