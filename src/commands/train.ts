@@ -43,6 +43,7 @@ interface TrainArgs {
   labelledPositions: boolean;
   saveBest: boolean;
   snapshotEvery?: number;
+  lengthBuckets?: number;
   auxBoardLoss?: number;
   auxLayer?: number;
   dState?: number;
@@ -80,6 +81,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('labelled-positions', { type: 'boolean', default: false, describe: 'of a record that stops before its game is over (dataset label-positions), learn only its last move, the engine\'s answer (Othello; whole games as before)' })
       .option('save-best', { type: 'boolean', default: false, describe: 'also keep the checkpoint of the lowest validation loss so far in OUT/best (a whole checkpoint: eval, probe, play and --init read it)' })
       .option('snapshot-every', { type: 'number', describe: 'also keep the model every N steps in OUT/snapshots/step-N (model, config and trainer state: eval, probe, play and compare read it) for learning curves; 0 = none (default); a resume may change it' })
+      .option('length-buckets', { type: 'number', describe: 'batches of games of one of N length classes, each cut to its class\'s length and holding as many games as the tokens of --batch full records (chess games fill about 56% of their records; 8 classes: about 88%); 0 = every row full length (default)' })
       .option('d-state', { type: 'number', describe: 'Mamba: the SSM state size N instead of the preset\'s (the d_state sweep; recorded in config.json)' })
       .option('aux-board-loss', { type: 'number', describe: 'Othello: add W x the cross-entropy of a linear head reading the mine/theirs board from the residual stream of --aux-layer (the head is saved beside the model, never used at inference)' })
       .option('aux-layer', { type: 'number', describe: 'the residual layer the --aux-board-loss head reads: 0 (embeddings) to n_layers (default: three quarters of n_layers)' })
@@ -162,6 +164,7 @@ export function reportTraining(result: TrainResult, json: boolean): void {
     finalLoss: result.finalLoss,
     valLoss: result.valLoss,
     tokensPerSec: result.tokensPerSec,
+    gamesPerSec: result.gamesPerSec,
     backend: result.backend,
     lossHistory: result.lossHistory,
     horizon: result.horizon,
@@ -171,7 +174,7 @@ export function reportTraining(result: TrainResult, json: boolean): void {
   };
   printResult(json, summary, () => {
     const lines = [
-      `${result.stopped ? 'stopped' : 'trained'} ${result.steps}/${result.horizon} steps on ${result.backend}: loss ${fmt(result.finalLoss)}, val loss ${fmt(result.valLoss)}, ${result.tokensPerSec} tokens/s`,
+      `${result.stopped ? 'stopped' : 'trained'} ${result.steps}/${result.horizon} steps on ${result.backend}: loss ${fmt(result.finalLoss)}, val loss ${fmt(result.valLoss)}, ${result.tokensPerSec} tokens/s, ${result.gamesPerSec} games/s`,
       `checkpoint: ${result.outDir} (metrics: ${result.outDir}/metrics.jsonl)`,
     ];
     if (result.best) lines.push(`best: ${join(result.outDir, BEST_DIR)} (step ${result.best.step}, val loss ${fmt(result.best.valLoss)})`);
@@ -222,6 +225,7 @@ function givenFlags(args: TrainArgs): Partial<RunSpec> {
     labelledPositions: args.labelledPositions ? true : undefined,
     saveBest: args.saveBest ? true : undefined,
     snapshotEvery: optionalInteger('snapshot-every', args.snapshotEvery, 0),
+    lengthBuckets: optionalInteger('length-buckets', args.lengthBuckets, 0),
     dState: args.dState === undefined ? undefined : integerFlag('d-state', args.dState, 1, MAX_STATE_SIZE),
     auxBoardLoss: positiveNumber('aux-board-loss', args.auxBoardLoss),
     auxLayer: optionalInteger('aux-layer', args.auxLayer, 0),
@@ -262,6 +266,7 @@ function newRunRequest(args: TrainArgs): NewRunRequest {
     labelledPositions: args.labelledPositions,
     saveBest: args.saveBest,
     snapshotEvery: given.snapshotEvery,
+    lengthBuckets: given.lengthBuckets,
     auxBoardLoss: given.auxBoardLoss,
     auxLayer: given.auxLayer,
     dState: given.dState,

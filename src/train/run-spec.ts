@@ -66,6 +66,11 @@ export interface RunSpec {
    * run, so a resume may set another.
    */
   snapshotEvery?: number;
+  /**
+   * --length-buckets: each batch holds games of one of N length classes, cut to that class's length,
+   * as many as make the tokens of `batch` full records (absent: `batch` full-length rows a step).
+   */
+  lengthBuckets?: number;
 }
 
 export interface PriorTraining {
@@ -77,7 +82,12 @@ export interface PriorTraining {
 /** All the training behind a checkpoint's weights: its run's own and whatever its --init had. */
 export function trainingBehind(state: TrainerState): PriorTraining {
   const prior = state.run.initTraining ?? { steps: 0, games: 0, seconds: 0 };
-  return { steps: prior.steps + state.step, games: prior.games + state.step * state.run.batch, seconds: prior.seconds + state.trainSeconds };
+  return { steps: prior.steps + state.step, games: prior.games + gamesTrained(state), seconds: prior.seconds + state.trainSeconds };
+}
+
+/** Games the run's own steps have read (states written before `games` was kept: batch a step). */
+export function gamesTrained(state: TrainerState): number {
+  return state.games ?? state.step * state.run.batch;
 }
 
 export interface TrainerState {
@@ -93,6 +103,8 @@ export interface TrainerState {
   valHistory: { step: number; loss: number }[];
   /** Wall-clock seconds spent in training steps so far (all sessions). */
   trainSeconds: number;
+  /** Games the completed steps have read (absent in states written before it was kept: step x batch). */
+  games?: number;
   /** How the horizon was set, in words (recorded for the reader of the file). */
   horizonNote: string;
   /** Mixed precision's loss scaler, as it stands after `step` steps. */
@@ -116,6 +128,7 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
   if (!Array.isArray(value.lossHistory) || value.lossHistory.length !== value.step) throw bad('lossHistory does not have one loss per step');
   if (!value.dataPosition || typeof value.dataPosition !== 'object') throw bad('no dataPosition');
   if (!Array.isArray(value.valHistory)) throw bad('no valHistory');
+  if (value.games !== undefined && !(Number.isSafeInteger(value.games) && (value.games as number) >= 0)) throw bad('games is not a game count');
   if (run.precision !== undefined && run.precision !== 'f32' && run.precision !== 'mixed') throw bad(`run.precision ${JSON.stringify(run.precision)} is not f32 or mixed`);
   const scale = value.lossScale as Record<string, unknown> | undefined;
   const prior = run.initTraining as Record<string, unknown> | undefined;
@@ -125,7 +138,7 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
 }
 
 /** Fields added to the run spec after its first version, as states written before them mean them. */
-const LATER_FIELD_DEFAULTS: Partial<RunSpec> = { precision: 'f32', winnerMoves: false, labelledPositions: false, saveBest: false, auxBoardLoss: 0, snapshotEvery: 0 };
+const LATER_FIELD_DEFAULTS: Partial<RunSpec> = { precision: 'f32', winnerMoves: false, labelledPositions: false, saveBest: false, auxBoardLoss: 0, snapshotEvery: 0, lengthBuckets: 0 };
 
 /**
  * Flags given with --resume must agree with the run being resumed; any that differ are refused (a

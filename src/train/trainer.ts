@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BatchStream, maskedInputsTargets, type TargetMask } from '../../datasets/batches.js';
+import { BatchStream, lengthBuckets, maskedInputsTargets, type TargetMask } from '../../datasets/batches.js';
 import { DATASET_GAMES } from '../../datasets/games.js';
 import { MANIFEST_FILE } from '../../datasets/format.js';
 import { openDataset, type Dataset } from '../../datasets/reader.js';
@@ -51,7 +51,7 @@ import { checkModelFitsDataset, loadCheckpoint } from './load-checkpoint.js';
 import { LossScaler } from './loss-scale.js';
 import { MetricsLog, type StepMetrics } from './metrics.js';
 import { AdamW } from './optimizer.js';
-import { checkResumeFlags, trainingBehind, validateTrainerState, type BackendKind, type RunSpec, type TrainerState } from './run-spec.js';
+import { checkResumeFlags, gamesTrained, trainingBehind, validateTrainerState, type BackendKind, type RunSpec, type TrainerState } from './run-spec.js';
 import { defaultWarmup, learningRateAt } from './schedule.js';
 import { queueTrainStep, readStep, trainStep, type AuxTraining, type PendingStep, type StepResult } from './step.js';
 
@@ -97,6 +97,8 @@ export interface NewRunRequest {
   auxLayer?: number;
   /** Keep the model every N steps in outDir/snapshots (RunSpec.snapshotEvery). */
   snapshotEvery?: number;
+  /** Batches of games of one of N length classes, cut to it (RunSpec.lengthBuckets). */
+  lengthBuckets?: number;
 }
 
 export interface ResumeRequest {
@@ -124,6 +126,8 @@ export interface TrainResult {
   valLoss: number | null;
   /** Training tokens (batch x length per step) per second over this session's steps. */
   tokensPerSec: number;
+  /** Games per second over this session's steps (with length buckets, more games a step where they are short). */
+  gamesPerSec: number;
   backend: string;
   lossHistory: number[];
   stopped: boolean;
@@ -199,8 +203,11 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     ...(request.labelledPositions ? { labelledPositions: true } : {}),
     ...(request.saveBest ? { saveBest: true } : {}),
     ...(request.snapshotEvery ? { snapshotEvery: request.snapshotEvery } : {}),
+    ...(request.lengthBuckets ? { lengthBuckets: request.lengthBuckets } : {}),
     ...auxSpec(request, config),
   };
+  // A bad --length-buckets stops here, before anything in outDir is replaced.
+  if (run.lengthBuckets) lengthBuckets(run.lengthBuckets, dataset.recordLength, run.batch);
   const mask = targetMaskOf(run);
   const began = performance.now();
   let horizonNote = `--steps ${request.steps}`;
@@ -230,7 +237,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     optimizer: new AdamW(backend, model.packed, run),
     aux: auxTraining(backend, config, run),
     scaler: LossScaler.start(backend.precision),
-    stream: new BatchStream(dataset, 'train', run.batch, run.seed, mask),
+    stream: trainingStream(dataset, run, mask),
     metrics: new MetricsLog(join(outDir, METRICS_FILE)),
     state: {
       format: 'gamba-trainer-state',
@@ -289,7 +296,7 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
     aux = auxTraining(backend, config, run, head.tensors);
     aux!.optimizer.loadState(head.optimizer);
   }
-  const stream = new BatchStream(dataset, 'train', run.batch, run.seed, targetMaskOf(run));
+  const stream = trainingStream(dataset, run, targetMaskOf(run));
   stream.setPosition(state.dataPosition);
   const metrics = new MetricsLog(join(outDir, METRICS_FILE));
   metrics.truncateAfter(state.step);
@@ -305,7 +312,8 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
   let timedFrom: { time: number; step: number } | null = null;
   const valSet = readValidationSet(session.dataset, run, stream.mask);
   let stepSeconds = 0;
-  let stepsThisSession = 0;
+  let tokensThisSession = 0;
+  let gamesThisSession = 0;
   let lastVal: number | null = state.valHistory.length > 0 ? state.valHistory[state.valHistory.length - 1].loss : null;
   /** The validation just measured is the lowest so far: --save-best writes it once its group is done. */
   let newBest = false;
@@ -313,14 +321,14 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
   // On a GPU the steps are queued and their losses read in groups: a readback per step would stall the
   // device. The cpu backend reads every step (its steps are synchronous anyway).
   const readEvery = backend.name === 'cpu' ? 1 : GPU_READ_EVERY;
-  let queued: { pending: PendingStep; lr: number; lossScale: number; tokens: number }[] = [];
+  let queued: { pending: PendingStep; lr: number; lossScale: number; tokens: number; games: number }[] = [];
   let groupStarted = performance.now();
   while (state.step + queued.length < run.horizon) {
     const index = state.step + queued.length;
     const batch = stream.next();
     const lr = learningRateAt(index, schedule);
     const lossScale = scaler.scale;
-    queued.push({ pending: queueTrainStep(model, optimizer, batch, lr, run.clip, lossScale, session.aux), lr, lossScale, tokens: batch.batch * batch.length });
+    queued.push({ pending: queueTrainStep(model, optimizer, batch, lr, run.clip, lossScale, session.aux), lr, lossScale, tokens: batch.batch * batch.length, games: batch.games });
     const next = index + 1;
     const boundary =
       next === run.horizon || next % run.valEvery === 0 || next % run.saveEvery === 0 || next === hooks.stopAfterStep ||
@@ -339,11 +347,13 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
         throw new UserError(`training diverged at step ${state.step + 1} (loss ${loss}, gradient norm ${gradNorm}); ${session.outDir} keeps the last checkpoint saved before it; try a lower --lr`);
       }
       const applied = scaler.afterStep(lossScale, Number.isFinite(gradNorm));
+      state.games = gamesTrained(state) + queued[k].games;
       state.step++;
       state.lossHistory.push(loss);
       state.trainSeconds += seconds;
       stepSeconds += seconds;
-      stepsThisSession++;
+      tokensThisSession += queued[k].tokens;
+      gamesThisSession += queued[k].games;
       const record: StepMetrics = { step: state.step, loss, lr: queued[k].lr, gradNorm: applied ? gradNorm : null, tokensPerSec: Math.round(queued[k].tokens / seconds) };
       if (scaler.dynamic) record.lossScale = lossScale;
       if (!applied) record.skipped = true;
@@ -387,7 +397,8 @@ async function runSteps(session: Session, hooks: TrainHooks): Promise<TrainResul
     horizon: run.horizon,
     finalLoss: state.lossHistory.length > 0 ? state.lossHistory[state.lossHistory.length - 1] : null,
     valLoss: lastVal,
-    tokensPerSec: stepSeconds > 0 ? Math.round((stepsThisSession * run.batch * stream.length) / stepSeconds) : 0,
+    tokensPerSec: stepSeconds > 0 ? Math.round(tokensThisSession / stepSeconds) : 0,
+    gamesPerSec: stepSeconds > 0 ? Math.round((gamesThisSession / stepSeconds) * 10) / 10 : 0,
     backend: backend.name,
     lossHistory: state.lossHistory,
     stopped,
@@ -506,7 +517,7 @@ async function estimateHorizon(backend: Backend, config: ModelConfig, params: Ma
   const model = createModel(backend, config, params);
   const optimizer = new AdamW(backend, model.packed, run);
   const aux = auxTraining(backend, config, run);
-  const stream = new BatchStream(dataset, 'train', run.batch, run.seed, mask);
+  const stream = trainingStream(dataset, run, mask);
   // Warm up by time as well as by steps: the first steps run on code the JavaScript and WebAssembly
   // engines have not optimised yet (measured on the cpu backend: ~25% slower than the steps after).
   const warmupStarted = performance.now();
@@ -531,6 +542,11 @@ async function estimateHorizon(backend: Backend, config: ModelConfig, params: Ma
   const horizon = Math.max(1, Math.floor(budgetMs / perStepMs));
   const note = `horizon ${horizon} steps, estimated from ${timedSteps} timed steps (${stepMs.toFixed(1)} ms each) and one validation pass (${valMs.toFixed(0)} ms) on this machine`;
   return { horizon, note };
+}
+
+/** The run's training batches: its batch size, seed, target mask and length buckets. */
+function trainingStream(dataset: Dataset, run: RunSpec, mask: TargetMask | null): BatchStream {
+  return new BatchStream(dataset, 'train', run.batch, run.seed, mask, run.lengthBuckets ?? 0);
 }
 
 function openTrainingData(dir: string, game: string): Dataset {

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BatchStream, maskedInputsTargets, type Batch } from '../../datasets/batches.js';
+import { BatchStream, lengthBuckets, maskedInputsTargets, neededLength, type Batch } from '../../datasets/batches.js';
 import { openDataset } from '../../datasets/reader.js';
 import { RECORD_LENGTH, syntheticRecords, tempDir, writeSyntheticDataset } from './synthetic-records.js';
 
@@ -87,6 +87,77 @@ describe('BatchStream', () => {
     writeSyntheticDataset(empty, syntheticRecords(2, 1), new Uint8Array(0), 16);
     expect(() => new BatchStream(openDataset(empty), 'val', 4, 1)).toThrow(/val split has no games/);
     rmSync(empty, { recursive: true, force: true });
+  });
+});
+
+describe('BatchStream with length buckets', () => {
+  const BUCKETS = lengthBuckets(3, RECORD_LENGTH, 4);
+  const needed = (g: number) => neededLength(train.subarray(g * RECORD_LENGTH, (g + 1) * RECORD_LENGTH), 0);
+
+  it('spaces the classes evenly up to the full row, each with the tokens of the full batch', () => {
+    expect(BUCKETS).toEqual([{ length: 19, rows: 12 }, { length: 39, rows: 6 }, { length: 59, rows: 4 }]);
+    // chess: 1,024-token records, 64 games a step, eight classes
+    expect(lengthBuckets(8, 1024, 64)).toEqual([127, 255, 383, 511, 639, 767, 895, 1023].map((length, i) => ({ length, rows: [512, 256, 170, 128, 102, 85, 73, 64][i] })));
+    expect(() => lengthBuckets(0, 60, 4)).toThrow('--length-buckets must be a positive integer, got 0');
+    expect(() => lengthBuckets(60, 60, 4)).toThrow('--length-buckets 60: records of 60 tokens have at most 59 lengths');
+  });
+
+  it('cuts each batch to its class, holds only games that fit it, fills its last batch with empty rows, and visits every game once an epoch', () => {
+    const stream = new BatchStream(openDataset(dir), 'train', 4, 3, null, 3);
+    const seen: number[] = [];
+    let filled = 0;
+    while (seen.length < 2 * GAMES) {
+      const batch = stream.next();
+      const bucket = BUCKETS.find((b) => b.length === batch.length)!;
+      expect(bucket).toBeDefined();
+      expect(batch.batch).toBe(bucket.rows);
+      expect(batch.inputs).toHaveLength(bucket.rows * bucket.length);
+      const L = batch.length;
+      for (let b = 0; b < batch.games; b++) {
+        const row = batch.inputs.subarray(b * L, (b + 1) * L);
+        const g = train.findIndex((_, i) => i % RECORD_LENGTH === 0 && row.every((x, t) => x === train[i + t])) / RECORD_LENGTH;
+        expect(g).toBeGreaterThanOrEqual(0);
+        seen.push(g);
+        // in this class, not in a shorter one
+        expect(needed(g)).toBeLessThanOrEqual(L);
+        expect(BUCKETS.findIndex((x) => x.length >= needed(g))).toBe(BUCKETS.indexOf(bucket));
+        // the same targets as the full-length row, cut
+        const full = { inputs: new Int32Array(RECORD_LENGTH - 1), targets: new Int32Array(RECORD_LENGTH - 1) };
+        maskedInputsTargets(train.subarray(g * RECORD_LENGTH, (g + 1) * RECORD_LENGTH), 0, 'token', null, full.inputs, full.targets, 0);
+        expect(Array.from(batch.targets.subarray(b * L, (b + 1) * L))).toEqual(Array.from(full.targets.subarray(0, L)));
+        expect(full.targets.subarray(L).every((t) => t === -1)).toBe(true);
+      }
+      for (let b = batch.games; b < batch.batch; b++) {
+        filled++;
+        expect(batch.targets.subarray(b * L, (b + 1) * L).every((t) => t === -1)).toBe(true);
+      }
+    }
+    expect(seen).toHaveLength(2 * GAMES);
+    expect([...seen.slice(0, GAMES)].sort((a, b) => a - b)).toEqual([...Array(GAMES).keys()]);
+    expect([...seen.slice(GAMES)].sort((a, b) => a - b)).toEqual([...Array(GAMES).keys()]);
+    expect(seen.slice(GAMES)).not.toEqual(seen.slice(0, GAMES));
+    expect(filled).toBeGreaterThan(0);
+  });
+
+  it('resumes from a JSON position on exactly the same batches, and refuses a position inside a batch', () => {
+    const reference = new BatchStream(openDataset(dir), 'train', 4, 11, null, 3);
+    const batches = Array.from({ length: 40 }, () => reference.next());
+    for (const resumeAt of [0, 5, 13, 27]) {
+      const stream = new BatchStream(openDataset(dir), 'train', 4, 11, null, 3);
+      for (let i = 0; i < resumeAt; i++) stream.next();
+      const resumed = new BatchStream(openDataset(dir), 'train', 4, 999, null, 3);
+      resumed.setPosition(JSON.parse(JSON.stringify(stream.getPosition())));
+      for (let i = resumeAt; i < 40; i++) {
+        const batch = resumed.next();
+        expect(batch.inputs).toEqual(batches[i].inputs);
+        expect(batch.targets).toEqual(batches[i].targets);
+        expect(batch.games).toBe(batches[i].games);
+      }
+    }
+    const stream = new BatchStream(openDataset(dir), 'train', 4, 11, null, 3);
+    const first = stream.next();
+    const inside = { ...stream.getPosition(), cursor: first.games - 1 };
+    expect(() => stream.setPosition(inside)).toThrow(`game ${first.games - 1} does not start a batch of this epoch's length buckets`);
   });
 });
 
