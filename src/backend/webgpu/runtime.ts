@@ -31,9 +31,18 @@ export class GpuTensor implements Tensor {
     readonly isView = false,
   ) {}
 
-  /** The bytes a binding of it covers: its elements, rounded up to 16 bytes as bindings are. */
+  /** The bytes of its elements, rounded up to 16 bytes as bindings are. */
   get bindingBytes(): number {
     return Math.max(16, Math.ceil(this.size * 4 / 16) * 16);
+  }
+
+  /**
+   * The bytes a binding of it covers: a view its own elements, a tensor its whole buffer (which may be a
+   * little larger than its elements: GpuRuntime.take), so that tensors of nearby sizes given the same
+   * buffer share a bind group.
+   */
+  get boundBytes(): number {
+    return this.isView ? this.bindingBytes : this.buffer.size;
   }
 }
 
@@ -50,6 +59,12 @@ const MAX_PENDING = 256;
 /** Bind groups kept; past this the cache starts again (it holds what one step binds many times over). */
 const MAX_BIND_GROUPS = 8192;
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+/**
+ * A tensor with no free buffer of its own size takes a free one at most this fraction larger: steps whose
+ * shapes differ a little (train --length-buckets: the same tokens as rows of other lengths) then share
+ * one set of buffers instead of holding a set each.
+ */
+const NEAR_FIT = 1 / 64;
 
 export class GpuFailure extends Error {}
 
@@ -141,7 +156,7 @@ export class GpuRuntime {
   private take(bytes: number, forUpload: boolean): GPUBuffer {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
     if (!forUpload) {
-      const buffer = this.free.get(size)?.pop();
+      const buffer = this.free.get(size)?.pop() ?? this.nearFit(size);
       if (buffer) return buffer;
     }
     let buffer = this.uploadFree.get(size)?.pop();
@@ -153,6 +168,14 @@ export class GpuRuntime {
     if (forUpload) this.uploadBuffers.add(buffer);
     else this.uploadBuffers.delete(buffer);
     return buffer;
+  }
+
+  /** The oldest free buffer of the smallest size above `size` within NEAR_FIT (and bindable whole), if any. */
+  private nearFit(size: number): GPUBuffer | undefined {
+    const limit = Math.min(size + Math.floor(size * NEAR_FIT), this.device.limits.maxStorageBufferBindingSize);
+    let best = 0;
+    for (const [bytes, list] of this.free) if (bytes > size && bytes <= limit && list.length > 0 && (best === 0 || bytes < best)) best = bytes;
+    return best === 0 ? undefined : this.free.get(best)!.pop();
   }
 
   /** Returns a buffer to a pool, whose lists are kept newest first so that pop() takes the oldest. */
@@ -227,12 +250,12 @@ export class GpuRuntime {
   /** The bind group of these tensors' ranges (after the arena's slot when the signature has one), made once. */
   private bindGroup(signature: string, tensors: readonly GpuTensor[]): GPUBindGroup {
     let key = signature;
-    for (const t of tensors) key += `|${this.bufferIds.get(t.buffer)}:${t.offset}:${t.bindingBytes}`;
+    for (const t of tensors) key += `|${this.bufferIds.get(t.buffer)}:${t.offset}:${t.boundBytes}`;
     let group = this.bindGroups.get(key);
     if (!group) {
       const entries: GPUBindGroupEntry[] = [];
       if (signature[0] === 'u') entries.push({ binding: 0, resource: { buffer: this.arena, offset: 0, size: SLOT } });
-      for (const t of tensors) entries.push({ binding: entries.length, resource: { buffer: t.buffer, offset: t.offset, size: t.bindingBytes } });
+      for (const t of tensors) entries.push({ binding: entries.length, resource: { buffer: t.buffer, offset: t.offset, size: t.boundBytes } });
       group = this.device.createBindGroup({ layout: this.layouts.get(signature)!.group, entries });
       this.bindGroupsMade++;
       if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();

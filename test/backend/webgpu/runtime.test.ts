@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { columnSums } from '../../../src/backend/webgpu/kernels/common.js';
 import { bindingSignature, GpuFailure, type GpuTensor } from '../../../src/backend/webgpu/runtime.js';
+import { lengthBuckets } from '../../../datasets/batches.js';
 import { configFromPreset } from '../../../src/model/config.js';
 import { createModel, initModelParameters } from '../../../src/model/models.js';
 import { AdamW } from '../../../src/train/optimizer.js';
@@ -99,6 +100,39 @@ describe.skipIf(!gpu)(`webgpu runtime${gpu ? '' : ` (skipped: ${noGpuReason})`}`
     await group();
     expect(be.rt.bindGroupsMade).toBe(made);
     expect(be.gpuBytes).toBe(held);
+  });
+
+  it('gives steps of the same tokens in rows of another length (train --length-buckets) the buffers and bind groups of the first', async () => {
+    const config = configFromPreset('tiny', 61, 127);
+    const rng = new Rng(4);
+    const model = createModel(be, config, initModelParameters(config, rng));
+    const optimizer = new AdamW(be, model.packed, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+    // 4 rows of 127 and 8 of 63: 508 and 504 tokens
+    const [short, long] = lengthBuckets(2, 128, 4).map(({ rows, length }) => {
+      const inputs = Int32Array.from({ length: rows * length }, () => 1 + rng.nextInt(60));
+      return { inputs, targets: inputs, batch: rows, length };
+    });
+    const group = async (batch: typeof long) => {
+      const pending = [0, 1].map(() => queueTrainStep(model, optimizer, batch, 1e-3, 1));
+      for (const p of pending) await readStep(be, p);
+    };
+    const start = be.gpuBytes;
+    await group(long);
+    await group(long);
+    const afterLong = be.gpuBytes;
+    await group(short);
+    await group(short);
+    const afterShort = be.gpuBytes;
+    // without sharing, the short rows would hold a second set as large as the first
+    expect(afterLong).toBeGreaterThan(start);
+    expect(afterShort - afterLong).toBeLessThan(0.35 * (afterLong - start));
+    await group(long);
+    await group(short);
+    const made = be.rt.bindGroupsMade;
+    await group(long);
+    await group(short);
+    expect(be.rt.bindGroupsMade).toBe(made);
+    expect(be.gpuBytes).toBe(afterShort);
   });
 
   it('refuses a dispatch whose tensors do not match the kernel\'s bindings', () => {
