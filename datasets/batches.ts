@@ -10,7 +10,7 @@
  * same tokens as `batchSize` full records (a class of half the length takes twice the games). Each
  * epoch's shuffled order is grouped by class and cut into batches, whose order is shuffled in turn; the
  * last batch of a class is filled out with empty rows (no targets), so every step of a class has the same
- * shape. Chess games fill 56% of their 1,024-character records; eight classes bring that to about 88%.
+ * shape. Chess games fill 56% of their 1,024-character records; eight classes bring that to about 91%.
  * A row cut after its game's last move gives the same loss and gradients as the full row (the model is
  * causal and padding has no target), so the classes change which games share a batch, not what a batch
  * of given games teaches.

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDataset } from '../../datasets/reader.js';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
 import { pct, readmeRow } from './shipped-tables.js';
@@ -187,6 +188,38 @@ describe('the shipped chess Mamba', () => {
     const { firstTry, forfeits } = expectMatchRow(dir, 'Skill 0, 680,000 nodes', s);
     expect(firstTry).toBe(`${(100 * s.legalFirstTry).toFixed(1)}% of ${count(s.modelMoves)} (${(100 * firstTryMoves / sum('modelMoves')).toFixed(1)}%)`);
     expect(forfeits).toBe(`${s.forfeits} (${sum('forfeits')})`);
+  });
+
+  it('the length-buckets comparison\'s README holds the figures of its runs\' trainer states, metrics and evals', () => {
+    const dir = `${MODEL}/length-buckets`;
+    const metricsOf = (path: string) => readFileSync(join(dir, path), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    /** The median tokens/s of the steps after the 40 of warmup, as the README prints it. */
+    const tokensPerSec = (metrics: { step: number; tokensPerSec: number }[]) => {
+      const sorted = metrics.filter((m) => m.step > 40).map((m) => m.tokensPerSec).sort((a, b) => a - b);
+      const mid = sorted.length >> 1;
+      return count(Math.round(sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2));
+    };
+    for (const [run, buckets, first] of [['plain', undefined, 'full rows'], ['buckets', 8, '8 length classes']] as const) {
+      const bench = json(dir, `bench/${run}.json`);
+      expect(readmeRow(dir, first).slice(1, 3)).toEqual([bench.gamesPerSec.toFixed(1), tokensPerSec(metricsOf(`bench/${run}-metrics.jsonl`))]);
+      const state = json(dir, `${run}/trainer-state.json`);
+      expect(state.run.lengthBuckets).toBe(buckets);
+      const metrics = metricsOf(`${run}/metrics.jsonl`);
+      const valLoss = (step: number) => metrics.find((m) => m.step === step).valLoss.toFixed(4);
+      const [cpu, gpu] = ['eval-s2033-cpu.json', 'eval-s2033.json'].map((file) => json(dir, `${run}/${file}`));
+      expect(readmeRow(dir, `${first} (\`${run}/\`)`).slice(1)).toEqual([
+        count(state.step), `${count(state.games)} (${(state.games / state.trainSeconds).toFixed(1)})`, tokensPerSec(metrics),
+        `${valLoss(100)}, ${valLoss(state.step)}`, `${pct(cpu.legalTop1)}%`, `${pct(gpu.legalTop1)}%`,
+      ]);
+      for (const e of [cpu, gpu]) expect(e.positions).toBe(12_430);
+    }
+    // the yardstick's games, checked in: its shards match the checksums of its manifest
+    const yardstick = openDataset('datasets/samples/chess');
+    expect([yardstick.manifest.seed, yardstick.count('train'), yardstick.count('val')]).toEqual([2033, 2374, 126]);
+    yardstick.close();
+    const start = json(dir, 'fine-tune-9-eval-s2033-cpu.json');
+    expect(start.positions).toBe(12_430);
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toContain(`fine-tune-9 reads ${pct(start.legalTop1)}% (\`fine-tune-9-eval-s2033-cpu.json\`)`);
   });
 
   it.skipIf(!existsSync(STOCKFISH))('predicts a legal move at most positions of fresh Stockfish games on the cpu backend', () => {
