@@ -170,7 +170,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
   const config = configFromPreset(request.preset, dataset.manifest.vocabSize, dataset.recordLength - 1, { d_state: request.dState });
   const backend = await createBackend(request.backend, request.precision ?? 'auto');
   // Before anything is allocated or written to outDir: a batch that cannot fit stops here in one line.
-  checkBatchFits(backend, config, request.batch, dataset.recordLength - 1, `--batch ${request.batch}`);
+  checkStepsFit(backend, config, request.batch, dataset.recordLength, request.lengthBuckets, `--batch ${request.batch}`);
   const params = request.init === undefined ? initModelParameters(config, new Rng(request.seed, 1)) : initialWeights(request.init, config, request.data, dataset, hooks);
   // The training behind --init's weights, which reports count with the run's own.
   const initState = request.init === undefined ? null : readRecordedTrainerState(request.init);
@@ -206,8 +206,6 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     ...(request.lengthBuckets ? { lengthBuckets: request.lengthBuckets } : {}),
     ...auxSpec(request, config),
   };
-  // A bad --length-buckets stops here, before anything in outDir is replaced.
-  if (run.lengthBuckets) lengthBuckets(run.lengthBuckets, dataset.recordLength, run.batch);
   const mask = targetMaskOf(run);
   const began = performance.now();
   let horizonNote = `--steps ${request.steps}`;
@@ -281,7 +279,7 @@ export async function resumeTraining(request: ResumeRequest, hooks: TrainHooks =
   if (backendKind !== run.backend) hooks.note?.(`resuming on --backend ${backendKind} (the run started on ${run.backend}); losses will not match an uninterrupted run bit for bit`);
   const backend = await createBackend(backendKind, run.precision ?? 'f32');
   // The run's batch may not fit another backend than the one it started on.
-  checkBatchFits(backend, config, run.batch, dataset.recordLength - 1, `batch ${run.batch} (recorded in ${statePath})`);
+  checkStepsFit(backend, config, run.batch, dataset.recordLength, run.lengthBuckets, `batch ${run.batch} (recorded in ${statePath})`);
   const shapes = modelParameterShapes(config);
   const params = readModelTensors(outDir, shapes);
   const model = createModel(backend, config, params);
@@ -542,6 +540,15 @@ async function estimateHorizon(backend: Backend, config: ModelConfig, params: Ma
   const horizon = Math.max(1, Math.floor(budgetMs / perStepMs));
   const note = `horizon ${horizon} steps, estimated from ${timedSteps} timed steps (${stepMs.toFixed(1)} ms each) and one validation pass (${valMs.toFixed(0)} ms) on this machine`;
   return { horizon, note };
+}
+
+/**
+ * Refuses steps that cannot fit `backend` (checkBatchFits): `batch` full rows, or with length buckets the
+ * rows of every class; a bad bucket count is refused here too, before anything is written.
+ */
+function checkStepsFit(backend: Backend, config: ModelConfig, batch: number, recordLength: number, bucketCount: number | undefined, flag: string): void {
+  const shapes = bucketCount ? lengthBuckets(bucketCount, recordLength, batch) : [{ length: recordLength - 1, rows: batch }];
+  for (const { rows, length } of shapes) checkBatchFits(backend, config, rows, length, flag);
 }
 
 /** The run's training batches: its batch size, seed, target mask and length buckets. */
