@@ -222,6 +222,15 @@ export class BatchStream {
     });
     const shuffled = Uint32Array.from(batches.keys());
     this.rng.shuffle(shuffled);
+    // The epoch starts with a batch of the most tokens (a full batch of the longest class): a GPU pool
+    // then makes its buffers at that size on the first step, and every other class's fit in them.
+    const buckets = this.buckets;
+    const tokens = (k: number) => {
+      const { rows, length } = buckets[batches[k].bucket];
+      return batches[k].games.length === rows ? rows * length : 0;
+    };
+    const largest = shuffled.indexOf(shuffled.reduce((best, k) => (tokens(k) > tokens(best) ? k : best), shuffled[0]));
+    [shuffled[0], shuffled[largest]] = [shuffled[largest], shuffled[0]];
     this.batchStarts = [0];
     this.batchBuckets = [];
     let at = 0;

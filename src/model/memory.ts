@@ -8,7 +8,7 @@
  *   kept per layer for the backward pass (LayerCache):
  *       x, xNorm (2d) + rstd (1) + inX, z, conv, u, dtProj, delta, y, gated (8E) + dt (R) + B, C (2N)
  *     + the scan's saved states: webgpu one (E, N) state per 16-step chunk but the first
- *       (E N (ceil(L / 16) - 1) / L); cpu none (the SIMD backward recomputes them; the reference kernels
+ *       (E N ceil(L / 16) / L, a chunk a sequence more than it uses: selective-scan.ts); cpu none (the SIMD backward recomputes them; the reference kernels
  *       keep at most 128 MB a layer, not counted)
  *   one layer's working set (forward: xDbl, branch; backward: dGated, dy, dz, du, dDelta, dB, dC,
  *   dXz, dXNorm, ...): 6E + 2d + R + 2N, and on webgpu the scan backward's partial dB, dC
@@ -93,7 +93,8 @@ function mambaStepMemory(config: MambaConfig, batch: number, length: number, bac
   const parameters = parameterCount(config);
   // The webgpu scan: boundary states (batch, chunks - 1, E, N) a layer; partial dB, dC (groups, 2 M N).
   const scanGroups = Math.ceil(E / Math.min(16, Math.floor(256 / N)));
-  const savedFloats = gpu ? batch * (Math.ceil(length / GPU_SCAN_CHUNK) - 1) * E * N : 0;
+  const chunks = Math.ceil(length / GPU_SCAN_CHUNK);
+  const savedFloats = gpu && chunks > 1 ? batch * chunks * E * N : 0;
   const scanPartialFloats = gpu ? scanGroups * 2 * M * N : 0;
   const tensors: TensorSize[] = [
     f32("in_proj's output (batch x length x 2E)", M * 2 * E),

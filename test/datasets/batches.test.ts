@@ -139,6 +139,18 @@ describe('BatchStream with length buckets', () => {
     expect(filled).toBeGreaterThan(0);
   });
 
+  it('starts every epoch with a full batch of the most tokens, so a GPU pool sizes its buffers for it first', () => {
+    const stream = new BatchStream(openDataset(dir), 'train', 4, 5, null, 3);
+    const most = Math.max(...BUCKETS.map((b) => b.rows * b.length));
+    for (let epoch = 0; epoch < 3; epoch++) {
+      const first = stream.next();
+      expect([first.batch * first.length, first.games]).toEqual([most, first.batch]);
+      let games = first.games;
+      while (games < GAMES) games += stream.next().games;
+      expect(games).toBe(GAMES);
+    }
+  });
+
   it('resumes from a JSON position on exactly the same batches, and refuses a position inside a batch', () => {
     const reference = new BatchStream(openDataset(dir), 'train', 4, 11, null, 3);
     const batches = Array.from({ length: 40 }, () => reference.next());

@@ -23,7 +23,9 @@
  *
  * Memory for the backward pass (`saved`): only the state at the start of every chunk but the first,
  * (batch, chunks - 1, E, N) floats, chunks = ceil(length / CHUNK); never a (batch, length, E, N)
- * tensor. The backward pass walks chunks from the last: it recomputes the chunk's CHUNK states forward
+ * tensor. It is allocated a chunk a sequence larger, (batch, chunks, E, N), the last unused: one state
+ * per CHUNK tokens at any length, so that steps of the same tokens in rows of other lengths (train
+ * --length-buckets) fit one buffer. The backward pass walks chunks from the last: it recomputes the chunk's CHUNK states forward
  * from the saved boundary state into workgroup memory (each thread its own column), then walks the
  * chunk back in time carrying dh in a register. With `saved` null it first reruns the forward kernel
  * to rebuild the boundaries.
@@ -192,7 +194,7 @@ function runForward(rt: GpuRuntime, inputs: SelectiveScanInputs, lay: ScanLayout
 export function selectiveScanForward(rt: GpuRuntime, inputs: SelectiveScanInputs, forBackward: boolean): { y: GpuTensor; saved: GpuTensor | null } {
   const lay = layoutOf(rt, inputs);
   const y = rt.tensor(inputs.u.shape);
-  const saved = forBackward && lay.chunks > 1 ? rt.tensor([inputs.batch, lay.chunks - 1, lay.E, lay.N]) : null;
+  const saved = forBackward && lay.chunks > 1 ? rt.tensor([inputs.batch, lay.chunks, lay.E, lay.N]) : null;
   runForward(rt, inputs, lay, y, saved);
   return { y, saved };
 }
