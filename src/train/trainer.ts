@@ -206,11 +206,11 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     ...(request.lengthBuckets ? { lengthBuckets: request.lengthBuckets } : {}),
     ...auxSpec(request, config),
   };
-  const mask = targetMaskOf(run);
+  const stream = trainingStream(dataset, run, targetMaskOf(run));
   const began = performance.now();
   let horizonNote = `--steps ${request.steps}`;
   if (request.minutes !== undefined) {
-    const estimate = await estimateHorizon(backend, config, params, dataset, run, mask, request.minutes);
+    const estimate = await estimateHorizon(backend, config, params, dataset, run, stream, request.minutes);
     run.horizon = estimate.horizon;
     horizonNote = estimate.note;
     hooks.note?.(`--minutes ${request.minutes}: ${estimate.note}`);
@@ -235,7 +235,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     optimizer: new AdamW(backend, model.packed, run),
     aux: auxTraining(backend, config, run),
     scaler: LossScaler.start(backend.precision),
-    stream: trainingStream(dataset, run, mask),
+    stream,
     metrics: new MetricsLog(join(outDir, METRICS_FILE)),
     state: {
       format: 'gamba-trainer-state',
@@ -507,15 +507,16 @@ const ESTIMATE_MAX_STEPS = 60;
 
 /**
  * Steps that fit in `minutes`: time a few steps (and one validation pass) on a throwaway copy of the
- * model, optimizer and data stream, so the run itself starts untouched, then divide the budget by the
- * cost per step. The result is recorded as the run's horizon, so a resume follows the same schedule.
+ * model and optimizer, reading the run's stream and then putting it back where it stood, so the run
+ * itself starts untouched, then divide the budget by the cost per step. The result is recorded as the run's horizon, so a resume follows the same schedule.
  */
-async function estimateHorizon(backend: Backend, config: ModelConfig, params: Map<string, Float32Array>, dataset: Dataset, run: RunSpec, mask: TargetMask | null, minutes: number): Promise<{ horizon: number; note: string }> {
+async function estimateHorizon(backend: Backend, config: ModelConfig, params: Map<string, Float32Array>, dataset: Dataset, run: RunSpec, stream: BatchStream, minutes: number): Promise<{ horizon: number; note: string }> {
   const began = performance.now();
   const model = createModel(backend, config, params);
   const optimizer = new AdamW(backend, model.packed, run);
   const aux = auxTraining(backend, config, run);
-  const stream = trainingStream(dataset, run, mask);
+  // A second stream would read the split again to sort its games into length classes.
+  const start = stream.getPosition();
   // Warm up by time as well as by steps: the first steps run on code the JavaScript and WebAssembly
   // engines have not optimised yet (measured on the cpu backend: ~25% slower than the steps after).
   const warmupStarted = performance.now();
@@ -533,8 +534,9 @@ async function estimateHorizon(backend: Backend, config: ModelConfig, params: Ma
   } while (performance.now() - started < ESTIMATE_TIMED_MS && timedSteps < ESTIMATE_MAX_STEPS);
   const stepMs = (performance.now() - started) / timedSteps;
   const valStarted = performance.now();
-  await validationLoss(model, readValidationSet(dataset, run, mask));
+  await validationLoss(model, readValidationSet(dataset, run, stream.mask));
   const valMs = performance.now() - valStarted;
+  stream.setPosition(start);
   const budgetMs = minutes * 60_000 - (performance.now() - began);
   const perStepMs = stepMs + valMs / run.valEvery;
   const horizon = Math.max(1, Math.floor(budgetMs / perStepMs));

@@ -96,6 +96,11 @@ describe('train --length-buckets', () => {
     await expect(startTraining(request(join(root, 'refused'), { lengthBuckets: 60 }))).rejects.toThrow('--length-buckets 60: records of 60 tokens have at most 59 lengths');
     expect(existsSync(join(root, 'refused'))).toBe(false);
 
+    // a --minutes run times its horizon on the run's own stream and puts it back: it starts on the same batches
+    const timed = await startTraining(request(join(root, 'timed'), { steps: undefined, minutes: 0.05, warmup: 4 }), { stopAfterStep: 3 });
+    const counted = await startTraining(request(join(root, 'counted'), { steps: 50, warmup: 4 }), { stopAfterStep: 3 });
+    expect(timed.lossHistory).toEqual(counted.lossHistory);
+
     // without buckets a run reads batch x steps games, in full rows
     const plain = await startTraining(request(join(root, 'plain'), { lengthBuckets: undefined }));
     expect(plain.run.lengthBuckets).toBeUndefined();
