@@ -82,7 +82,7 @@ export function lengthBuckets(count: number, recordLength: number, batchSize: nu
   if (count > L) throw new UserError(`--length-buckets ${count}: records of ${recordLength} tokens have at most ${L} lengths`);
   return Array.from({ length: count }, (_, i) => {
     const length = Math.round(((i + 1) * recordLength) / count) - 1;
-    return { length, rows: Math.max(batchSize, Math.floor((batchSize * recordLength) / (length + 1))) };
+    return { length, rows: Math.floor((batchSize * recordLength) / (length + 1)) };
   });
 }
 
@@ -91,9 +91,14 @@ export function lengthBuckets(count: number, recordLength: number, batchSize: nu
  * so that a record of padding alone still has a row).
  */
 export function neededLength(record: Uint8Array, pad: number): number {
+  return Math.max(1, contentEnd(record, pad) - 1);
+}
+
+/** Where a record's trailing run of `pad` begins (its length when it has none). */
+function contentEnd(record: Uint8Array, pad: number): number {
   let end = record.length;
   while (end > 0 && record[end - 1] === pad) end--;
-  return Math.max(1, end - 1);
+  return end;
 }
 
 export class BatchStream {
@@ -216,15 +221,15 @@ export class BatchStream {
     const byBucket: number[][] = this.buckets.map(() => []);
     for (const game of this.order) byBucket[this.bucketOf![game]].push(game);
     const batches: { bucket: number; games: number[] }[] = [];
+    const buckets = this.buckets;
     byBucket.forEach((games, bucket) => {
-      const rows = this.buckets![bucket].rows;
+      const rows = buckets[bucket].rows;
       for (let i = 0; i < games.length; i += rows) batches.push({ bucket, games: games.slice(i, i + rows) });
     });
     const shuffled = Uint32Array.from(batches.keys());
     this.rng.shuffle(shuffled);
     // The epoch starts with a batch of the most tokens (a full batch of the longest class): a GPU pool
     // then makes its buffers at that size on the first step, and every other class's fit in them.
-    const buckets = this.buckets;
     const tokens = (k: number) => {
       const { rows, length } = buckets[batches[k].bucket];
       return batches[k].games.length === rows ? rows * length : 0;
@@ -251,8 +256,7 @@ export class BatchStream {
  */
 export function recordInputsTargets(record: Uint8Array, pad: number, padMode: PadMode, inputs: Int32Array, targets: Int32Array, row: number, length = record.length - 1): number {
   const L = length;
-  let end = record.length;
-  if (padMode === 'trailing') while (end > 0 && record[end - 1] === pad) end--;
+  const end = padMode === 'trailing' ? contentEnd(record, pad) : record.length;
   let counted = 0;
   for (let t = 0; t < L; t++) {
     inputs[row + t] = record[t];
