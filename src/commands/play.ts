@@ -16,7 +16,7 @@ import { VOCAB_SIZE as OTHELLO_VOCAB_SIZE } from '../../games/othello/notation.j
 import { createBackend, type BackendName } from '../backend/index.js';
 import { HumanSeat } from '../eval/human-seat.js';
 import { eloAgainstSkill, MATCH_SUMMARY_FILE, MATCHES_DIR, tally } from '../eval/match-summary.js';
-import { playChessMatch, CHESS_MOVE_CAP } from '../eval/play-chess.js';
+import { playChessMatch, CHESS_MOVE_CAP, type ChessTemperature } from '../eval/play-chess.js';
 import { playOthelloMatch } from '../eval/play-othello.js';
 import type { LanguageModel } from '../model/language-model.js';
 import { createModel } from '../model/models.js';
@@ -39,7 +39,7 @@ interface PlayArgs {
   force: boolean;
   json: boolean;
   backend: BackendName;
-  temperature?: number;
+  temperature?: string;
   skill?: number;
   movetime?: number;
   nodes?: number;
@@ -67,7 +67,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
       .option('force', { type: 'boolean', default: false, describe: 'write into a non-empty --out directory' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object' })
       .option('backend', { choices: ['cpu', 'webgpu', 'auto'] as const, default: 'auto' as const, describe: 'compute backend' })
-      .option('temperature', { type: 'number', describe: 'sampling temperature (chess default 1, as the anchors sample; othello default 0 = argmax)' })
+      .option('temperature', { type: 'string', describe: "sampling temperature: a number from 0 to 10, or (chess, the default) karvonen: 0.001 on the first try, 0.2 more a resample, at most 0.5, as the anchors' evaluation samples; othello default 0 = argmax" })
       .option('skill', { type: 'number', describe: 'chess: Stockfish Skill Level 0..20 (default 0)' })
       .option('movetime', { type: 'number', describe: 'chess: engine milliseconds per move (default 100, the anchors\' 0.1 s)' })
       .option('nodes', { type: 'number', describe: 'chess: engine nodes per move instead of --movetime (comparable across machines)' })
@@ -99,8 +99,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     }
     const parallel = integerFlag('parallel', args.parallel ?? 1, 1, 256);
     if (args.parallel !== undefined && opponent !== 'stockfish' && opponent !== 'rhino') throw new UserError(`--parallel: only against an engine (stockfish, rhino); ${opponent} plays one game at a time`);
-    const temperature = args.temperature ?? (args.game === 'chess' ? 1 : 0);
-    if (!(temperature >= 0 && temperature <= 10)) throw new UserError(`--temperature: expected a number from 0 to 10, got ${String(args.temperature)}`);
+    const temperature = temperatureFlag(args.temperature, args.game);
 
     const checkpoint = loadCheckpoint(args.checkpoint, note);
     const configPath = join(args.checkpoint, CONFIG_FILE);
@@ -132,12 +131,24 @@ export const playCommand: CommandModule<object, PlayArgs> = {
   },
 };
 
+/** --temperature: a number from 0 to 10, or karvonen (chess only, and chess's default); Othello's default is 0. */
+function temperatureFlag(value: string | undefined, game: PlayArgs['game']): ChessTemperature {
+  if (value === undefined) return game === 'chess' ? 'karvonen' : 0;
+  if (value === 'karvonen') {
+    if (game !== 'chess') throw new UserError('--temperature karvonen: only for --game chess (an Othello model plays a number: 0 = its top move)');
+    return 'karvonen';
+  }
+  const t = value.trim() === '' ? NaN : Number(value);
+  if (!(t >= 0 && t <= 10)) throw new UserError(`--temperature: expected a number from 0 to 10${game === 'chess' ? ' or karvonen' : ''}, got ${value}`);
+  return t;
+}
+
 interface Common {
   games: number;
   /** Games played at once, each against its own engine process. */
   parallel: number;
   seed: number;
-  temperature: number;
+  temperature: ChessTemperature;
   out: string;
   model: LanguageModel;
 }
@@ -264,7 +275,8 @@ async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random
       color: args.color === 'white' || args.color === 'black' ? args.color : 'both',
       seed: common.seed,
       mode,
-      temperature: common.temperature,
+      // temperatureFlag gives Othello a number: karvonen is refused before anything is written.
+      temperature: common.temperature as number,
       symmetries: args.symmetries ?? false,
       human: common.human,
       onGame: (game) => {

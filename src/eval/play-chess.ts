@@ -2,7 +2,8 @@
  * The model against a UCI engine, with the chess anchors' protocol (REFERENCES.md): the model reads the
  * game string so far (`;1.e4 e5 2.`) and its move is the first space-separated token it samples,
  * character by character with the stateful step(). A move that is not legal SAN is taken back and
- * resampled, up to 5 times; a sixth failure forfeits the game. Games stop at 89 full moves (the
+ * resampled, up to 5 times; a sixth failure forfeits the game. By default each try samples at
+ * Karvonen's temperature for it (chess_gpt_eval): 0.001 on the first, then 0.2 more a try, at most 0.5. Games stop at 89 full moves (the
  * context of a 1024-character block, or a transformer's shorter one); such a game counts as a draw and
  * is reported as capped. The engine plays with a fixed Skill Level and a node or time limit per move.
  */
@@ -25,6 +26,18 @@ export const MAX_TOKEN_CHARS = 10;
 
 export type Color = 'white' | 'black';
 
+/** A fixed sampling temperature, or 'karvonen': the anchors' temperature for each try (karvonenTemperature). */
+export type ChessTemperature = number | 'karvonen';
+
+/** Karvonen's temperature for try `attempt` (0 = the first): min(attempt / 5 + 0.001, 0.5), so the first try is all but greedy. */
+export function karvonenTemperature(attempt: number): number {
+  return Math.min(attempt / 5 + 0.001, 0.5);
+}
+
+function temperatureOfTry(temperature: ChessTemperature, attempt: number): number {
+  return temperature === 'karvonen' ? karvonenTemperature(attempt) : temperature;
+}
+
 /** What a game asks of the model's opponent: a UCI engine, or a person (human-seat.ts), who may resign. */
 export interface ChessOpponent {
   label: string;
@@ -44,8 +57,8 @@ export interface ChessMatchOptions {
   /** The model's colour in each game ('both' alternates, White first). */
   color: Color | 'both';
   seed: number;
-  /** Softmax temperature of the character sampling (0 = greedy: a resample repeats the same move). */
-  temperature: number;
+  /** Softmax temperature of the character sampling (0 = greedy: a resample repeats the same move), or Karvonen's per try. */
+  temperature: ChessTemperature;
   moveCap?: number;
   /** Called as each game finishes (so it can be saved before the next starts). */
   onGame?: (game: ChessGameRecord) => void;
@@ -133,7 +146,7 @@ export async function playChessGame(options: ChessMatchOptions, stepper: TokenSt
     let played = false;
     for (let attempt = 0; attempt < CHESS_ATTEMPTS && !played; attempt++) {
       if (attempt > 0) stepper.restore(before);
-      const text = await sampleMoveText(stepper, temperature, rng);
+      const text = await sampleMoveText(stepper, temperatureOfTry(temperature, attempt), rng);
       const move = text === '' ? 'unparsable' : playSan(chess, text);
       if (typeof move === 'string') {
         record.illegalAttempts++;

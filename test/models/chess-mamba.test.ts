@@ -7,9 +7,19 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Chess } from 'chess.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDataset } from '../../datasets/reader.js';
+import { gameStringOf } from '../../games/chess/game-string.js';
+import { parsePgn } from '../../games/chess/pgn.js';
+import { playSan } from '../../games/chess/san.js';
+import { encodeChessText } from '../../games/chess/vocabulary.js';
+import { createBackend } from '../../src/backend/index.js';
+import { sampleMoveText } from '../../src/eval/play-chess.js';
+import { TokenStepper } from '../../src/eval/token-stepper.js';
+import { createModel } from '../../src/model/models.js';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
+import { Rng } from '../../src/util/rng.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
 import { pct, readmeRow } from './shipped-tables.js';
 
@@ -247,6 +257,33 @@ describe('the shipped chess Mamba', () => {
     expect(summary.modelMoves).toBeGreaterThan(4);
     expect(summary.legalFirstTry).toBeGreaterThan(0.4);
     expect(readFileSync(join(out, 'games.pgn'), 'utf8')).toMatch(/1\. ?[a-hNBRQK]/);
+  });
+
+  it.skipIf(!existsSync(STOCKFISH))('tries each move first at Karvonen\'s near-greedy temperature: where the greedy move is legal, it is played', async () => {
+    const out = join(root, 'karvonen');
+    const run = gamba('play', '--game', 'chess', '--checkpoint', MODEL, '--opponent', 'stockfish', '--engine', STOCKFISH, '--skill', '20',
+      '--nodes', '100', '--games', '1', '--seed', '3', '--backend', 'cpu', '--out', out, '--json');
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary.model.temperature).toBe('karvonen');
+    const [game] = parsePgn(readFileSync(join(out, 'games.pgn'), 'utf8'));
+    // The greedy move at each of the model's (White's) turns, read afresh, as gamba eval reads it.
+    const checkpoint = loadCheckpoint(MODEL);
+    const stepper = new TokenStepper(createModel(await createBackend('cpu'), checkpoint.config, checkpoint.params));
+    let greedyLegal = 0;
+    for (let ply = 0; ply / 2 < summary.modelMoves; ply += 2) {
+      const position = new Chess();
+      for (const san of game.moves.slice(0, ply)) position.move(san);
+      stepper.reset();
+      await stepper.feed(encodeChessText(gameStringOf(game.moves.slice(0, ply)) + (ply > 0 ? ' ' : '') + `${ply / 2 + 1}.`));
+      const move = playSan(position, await sampleMoveText(stepper, 0, new Rng(0)));
+      if (typeof move === 'string') continue;
+      greedyLegal++;
+      expect(game.moves[ply], `move ${ply / 2 + 1}`).toBe(move.san);
+    }
+    stepper.dispose();
+    expect(game.headers.ModelLegalFirstTry).toBe(`${greedyLegal}/${summary.modelMoves}`);
+    expect(greedyLegal).toBeGreaterThan(5);
   });
 
   it.skipIf(!existsSync(STOCKFISH))('plays the same games in the same order with --parallel 2 as one at a time', () => {
