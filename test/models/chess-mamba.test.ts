@@ -188,6 +188,18 @@ describe('the shipped chess Mamba', () => {
     }
   });
 
+  it('fine-tune-9\'s README holds its matches at Karvonen\'s temperatures beside those at temperature 1', () => {
+    const dir = `${MODEL}/fine-tune-9`;
+    for (const skill of [0, 1, 3]) {
+      const s = json(dir, `matches/stockfish-skill${skill}-movetime100-karvonen/summary.json`);
+      const hot = json(dir, `matches/stockfish-skill${skill}-movetime100/summary.json`);
+      expect([s.model.temperature, hot.model.temperature, s.engine.skill, s.engine.movetimeMs, s.games]).toEqual(['karvonen', 1, skill, 100, 100]);
+      const { firstTry, forfeits } = expectMatchRow(dir, `Skill ${skill}, Karvonen's temperatures`, s);
+      expect(firstTry).toContain(`(${(100 * hot.legalFirstTry).toFixed(1)}%)`);
+      expect(forfeits).toBe(`${s.forfeits} (${hot.forfeits})`);
+    }
+  });
+
   it.each(fineTunesFrom(6).map((n) => `fine-tune-${n}`))('%s\'s README holds its match at Karvonen\'s node budget beside the first model\'s four of 25 games', (name) => {
     const dir = `${MODEL}/${name}`;
     const s = json(dir, 'matches/stockfish-skill0-nodes680000/summary.json');
