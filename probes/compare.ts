@@ -298,13 +298,18 @@ function matchScoresOf(checkpoint: string): MatchScore[] {
   });
 }
 
-/** A match's opponent in words, from its summary (null for a person). */
+/**
+ * A match's opponent in words, from its summary (null for a person), and the model's sampling where it
+ * is not play's default (chess: Karvonen's temperatures; Othello: 0), so matches of two protocols are not pooled.
+ */
 function opponentOf(summary: Record<string, unknown>): string | null {
   const engine = summary.engine as { skill?: number; nodes?: number; movetimeMs?: number } | undefined;
-  if (engine) return `stockfish skill ${engine.skill} at ${engine.nodes !== undefined ? `${engine.nodes} nodes` : `${engine.movetimeMs} ms`}`;
+  const temperature = (summary.model as { temperature?: unknown } | undefined)?.temperature;
+  const sampling = (defaultTemperature: unknown) => (temperature === undefined || temperature === defaultTemperature ? '' : `, model at temperature ${String(temperature)}`);
+  if (engine) return `stockfish skill ${engine.skill} at ${engine.nodes !== undefined ? `${engine.nodes} nodes` : `${engine.movetimeMs} ms`}${sampling('karvonen')}`;
   const opponent = summary.opponent as { name?: string; level?: number } | undefined;
   if (!opponent || opponent.name === 'human') return null;
-  return `${opponent.name}${opponent.level !== undefined ? ` level ${opponent.level}` : ''}`;
+  return `${opponent.name}${opponent.level !== undefined ? ` level ${opponent.level}` : ''}${sampling(0)}`;
 }
 
 /** Writes compare.html and compare.json into `dir` (each atomically, the JSON last); refuses to replace them unless forced. */

@@ -94,6 +94,8 @@ describe('gamba compare', () => {
     play(join(root, 'tiny'), 'random', '4');
     play(join(root, 'tiny'), 'greedy', '2', '--out', join(root, 'tiny', 'matches', 'greedy-a'));
     play(join(root, 'tiny'), 'greedy', '3', '--seed', '2', '--out', join(root, 'tiny', 'matches', 'greedy-b'));
+    // sampled at temperature 1, another protocol: pooled apart
+    play(join(root, 'tiny'), 'greedy', '2', '--temperature', '1', '--out', join(root, 'tiny', 'matches', 'greedy-sampled'));
     const summary = (dir: string) => JSON.parse(readFileSync(join(root, 'tiny', 'matches', dir, 'summary.json'), 'utf8')) as { wins: number; draws: number; losses: number; score: number };
     mkdirSync(join(root, 'tiny', 'matches', 'by-hand'));
     writeFileSync(join(root, 'tiny', 'matches', 'by-hand', 'summary.json'), JSON.stringify({ games: 1, wins: 1, draws: 0, losses: 0, score: 1, opponent: { name: 'human' } }));
@@ -113,13 +115,16 @@ describe('gamba compare', () => {
     expect(curve.points[0].minutes).toBeLessThan(curve.points[1].minutes);
     const [a, b] = [summary('greedy-a'), summary('greedy-b')];
     const greedy = { opponent: 'greedy', games: 5, wins: a.wins + b.wins, draws: a.draws + b.draws, losses: a.losses + b.losses };
+    const sampled = summary('greedy-sampled');
     expect(compare.models[0].matches).toEqual([
       { ...greedy, score: (greedy.wins + greedy.draws / 2) / 5 },
+      { opponent: 'greedy, model at temperature 1', games: 2, wins: sampled.wins, draws: sampled.draws, losses: sampled.losses, score: sampled.score },
       { opponent: 'random', games: 4, wins: expect.any(Number), draws: expect.any(Number), losses: expect.any(Number), score: expect.any(Number) },
     ]);
     expect(compare.models[2].matches).toEqual([]);
     expect(Object.keys(curve.points[0].scores)).toEqual(['random']);
-    expect(curve.points[1].scores).toEqual({ greedy: compare.models[0].matches[0].score, random: compare.models[0].matches[1].score });
+    const [pooled, apart, random] = compare.models[0].matches;
+    expect(curve.points[1].scores).toEqual({ greedy: pooled.score, 'greedy, model at temperature 1': apart.score, random: random.score });
     const html = readFileSync(join(out, 'compare.html'), 'utf8');
     expect(html).toContain('Legal top-1 by training minutes');
     expect(html).toContain('Match score by training tokens');
