@@ -25,9 +25,14 @@ import { pct, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/chess-mamba';
 /** How many fine-tunes ship (models/chess-mamba/fine-tune-1 to -N); every list of them below counts from it. */
-const FINE_TUNES = 9;
-/** fine-tune numbers `first` to the last shipped. */
-const fineTunesFrom = (first: number) => Array.from({ length: FINE_TUNES - first + 1 }, (_, i) => first + i);
+const FINE_TUNES = 10;
+/**
+ * The last fine-tune read on the first seed-2033 games and played at temperature 1; those after it are
+ * read on datasets/samples/chess and played at Karvonen's temperatures.
+ */
+const FIRST_YARDSTICK = 9;
+/** fine-tune numbers `first` to `last` (default: the last shipped). */
+const fineTunesFrom = (first: number, last = FINE_TUNES) => Array.from({ length: last - first + 1 }, (_, i) => first + i);
 /** The most trained of the shipped models: the one a person would play. */
 const LATEST = `${MODEL}/fine-tune-${FINE_TUNES}`;
 const STOCKFISH = '/usr/games/stockfish';
@@ -142,19 +147,11 @@ describe('the shipped chess Mamba', () => {
     expectProbeRow(dir, 'probe-pieces/fine-tune-3-report.json', 'fine-tune-3 (`probe-pieces/fine-tune-3-report.json`)');
   });
 
-  /**
-   * fine-tune-5 and later: stages (`stage-N/`) that each train on the games made while the stage before
-   * trained. The README holds every stage's steps, losses and games made, the held-out and match figures
-   * of the model, of the stages evaluated on their own (those with an eval in their directory) and of the
-   * model it continued (`before`), its probe beside that model's, and the learning-curve rows of the
-   * parent README.
-   */
-  it.each(fineTunesFrom(5).map((n) => [`fine-tune-${n}`, `fine-tune-${n - 1}`]))('%s\'s README holds the figures of its stages, evals, match summaries and probe report, beside %s\'s on the same games', (name, before) => {
-    const dir = `${MODEL}/${name}`;
+  /** The README's stage table holds each `stage-N/`'s steps, seed, validation losses and games made meanwhile; returns the stage numbers. */
+  const expectStageRows = (dir: string) => {
     const stages = readdirSync(dir).filter((d) => /^stage-\d+$/.test(d)).map((d) => Number(d.slice('stage-'.length))).sort((a, b) => a - b);
+    expect(stages.length).toBeGreaterThan(0);
     expect(stages).toEqual(stages.map((_, i) => i + 1));
-    const evaluated = stages.filter((stage) => existsSync(join(dir, `stage-${stage}/eval-s2033-cpu.json`)));
-    expect(evaluated.length).toBeGreaterThan(0);
     for (const stage of stages) {
       const kept = json(dir, `stage-${stage}/trainer-state.json`);
       const metrics = readFileSync(join(dir, `stage-${stage}/metrics.jsonl`), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
@@ -165,6 +162,28 @@ describe('the shipped chess Mamba', () => {
       expect(loss).toBe(`${valLoss(100)}, ${valLoss(kept.step)}`);
       expect(madeCell).toMatch(new RegExp(`^${count(made.counts.train + made.counts.val)} \\((seed )?${made.seed}\\), `));
     }
+    return stages;
+  };
+  /** A learning-curve row of models/chess-mamba/README.md holds the match against Skill 0 at temperature 1 at `matchDir`. */
+  const expectCurveRow = (row: string, matchDir: string) => {
+    const match = json(matchDir, 'matches/stockfish-skill0-movetime100/summary.json');
+    expect(match.model.temperature).toBe(1);
+    const [, , , firstTry, forfeits, score] = readmeRow(MODEL, row);
+    expect([firstTry, forfeits, score]).toEqual([`${(100 * match.legalFirstTry).toFixed(1)}%`, String(match.forfeits), scoreText(match.score)]);
+  };
+
+  /**
+   * fine-tune-5 and later: stages (`stage-N/`) that each train on the games made while the stage before
+   * trained. The README holds every stage's steps, losses and games made, the held-out and match figures
+   * of the model, of the stages evaluated on their own (those with an eval in their directory) and of the
+   * model it continued (`before`), its probe beside that model's, and the learning-curve rows of the
+   * parent README.
+   */
+  it.each(fineTunesFrom(5, FIRST_YARDSTICK).map((n) => [`fine-tune-${n}`, `fine-tune-${n - 1}`]))('%s\'s README holds the figures of its stages, evals, match summaries and probe report, beside %s\'s on the same games', (name, before) => {
+    const dir = `${MODEL}/${name}`;
+    const stages = expectStageRows(dir);
+    const evaluated = stages.filter((stage) => existsSync(join(dir, `stage-${stage}/eval-s2033-cpu.json`)));
+    expect(evaluated.length).toBeGreaterThan(0);
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
     // The stages the README's eval table names are those whose eval ships: neither can go missing alone.
     expect([...readme.matchAll(/`stage-(\d+)\/eval-s2033-cpu\.json`/g)].map((m) => Number(m[1]))).toEqual(evaluated);
@@ -181,26 +200,54 @@ describe('the shipped chess Mamba', () => {
     expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
     expectProbeRow(dir, `../${before}/probe-pieces/report.json`, `${before} (\`../${before}/probe-pieces/report.json\`)`);
     // The learning curve in models/chess-mamba/README.md: first-try legal moves and forfeits against Skill 0.
-    for (const [row, at] of [...evaluated.map((stage) => [`stage ${stage} of ${name}`, `stage-${stage}/`]), [name, '']]) {
-      const match = json(dir, `${at}matches/stockfish-skill0-movetime100/summary.json`);
-      const [, , , firstTry, forfeits, score] = readmeRow(MODEL, row);
-      expect([firstTry, forfeits, score]).toEqual([`${(100 * match.legalFirstTry).toFixed(1)}%`, String(match.forfeits), scoreText(match.score)]);
+    for (const [row, at] of [...evaluated.map((stage) => [`stage ${stage} of ${name}`, `stage-${stage}/`]), [name, '']]) expectCurveRow(row, join(dir, at));
+  });
+
+  it('fine-tune-10\'s README holds its stage, its evals on datasets/samples/chess, its matches at Karvonen\'s temperatures and its probe, beside fine-tune-9\'s', () => {
+    const dir = `${MODEL}/fine-tune-10`;
+    const before = `${MODEL}/fine-tune-9`;
+    expectStageRows(dir);
+    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    const [cpu, gpu] = ['eval-s2033-cpu.json', 'eval-s2033.json'].map((file) => json(dir, file));
+    expect(readme).toContain(`**${pct(cpu.legalTop1)}%** of ${count(cpu.positions)} positions (\`eval-s2033-cpu.json\`; ${pct(gpu.legalTop1)}% on the GPU`);
+    // The same held-out positions for fine-tune-9, for the length-buckets run it continues, and for it.
+    const yardstick = openDataset('datasets/samples/chess');
+    expect(cpu.games).toBe(yardstick.count('val'));
+    yardstick.close();
+    for (const [model, at, onGpu] of [['fine-tune-9', '../length-buckets/fine-tune-9-', false], ['the length-buckets run', '../length-buckets/buckets/', true], ['this model', '', true]] as const) {
+      const e = json(dir, `${at}eval-s2033-cpu.json`);
+      expect(e.positions).toBe(cpu.positions);
+      const [, cpuCell, gpuCell] = readmeRow(dir, `${model} (\`${at}eval-s2033-cpu.json\`)`);
+      expect([cpuCell.replaceAll('*', ''), gpuCell]).toEqual([`${pct(e.legalTop1)}%`, onGpu ? `${pct(json(dir, `${at}eval-s2033.json`).legalTop1)}%` : '-']);
     }
+    for (const [row, match] of [...[0, 1, 3].map((skill) => [`Skill ${skill}`, `stockfish-skill${skill}-movetime100-karvonen`]), ['Skill 0, temperature 1', 'stockfish-skill0-movetime100']]) {
+      const s = json(dir, `matches/${match}/summary.json`);
+      const earlier = json(before, `matches/${match}/summary.json`);
+      expect([s.model.temperature, s.engine.movetimeMs, s.games]).toEqual([earlier.model.temperature, 100, 100]);
+      const { firstTry, forfeits } = expectMatchRow(dir, row, s);
+      expect(firstTry).toContain(`(${(100 * earlier.legalFirstTry).toFixed(1)}%)`);
+      expect(forfeits).toBe(`${s.forfeits} (${earlier.forfeits})`);
+    }
+    expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
+    expectProbeRow(dir, 'probe-pieces/fine-tune-9-report.json', 'fine-tune-9 (`probe-pieces/fine-tune-9-report.json`)');
+    expectCurveRow('fine-tune-10', dir);
   });
 
   it('fine-tune-9\'s README holds its matches at Karvonen\'s temperatures beside those at temperature 1', () => {
     const dir = `${MODEL}/fine-tune-9`;
-    for (const skill of [0, 1, 3]) {
-      const s = json(dir, `matches/stockfish-skill${skill}-movetime100-karvonen/summary.json`);
-      const hot = json(dir, `matches/stockfish-skill${skill}-movetime100/summary.json`);
-      expect([s.model.temperature, hot.model.temperature, s.engine.skill, s.engine.movetimeMs, s.games]).toEqual(['karvonen', 1, skill, 100, 100]);
-      const { firstTry, forfeits } = expectMatchRow(dir, `Skill ${skill}, Karvonen's temperatures`, s);
+    const matches = [...[0, 1, 3].map((skill) => [`Skill ${skill}`, `stockfish-skill${skill}-movetime100`]), ['Skill 0, 680,000 nodes', 'stockfish-skill0-nodes680000']];
+    for (const [row, match] of matches) {
+      const s = json(dir, `matches/${match}-karvonen/summary.json`);
+      const hot = json(dir, `matches/${match}/summary.json`);
+      expect([s.model.temperature, hot.model.temperature, s.games]).toEqual(['karvonen', 1, 100]);
+      for (const key of ['skill', 'movetimeMs', 'nodes']) expect(s.engine[key]).toBe(hot.engine[key]);
+      const { firstTry, forfeits } = expectMatchRow(dir, `${row}, Karvonen's temperatures`, s);
       expect(firstTry).toContain(`(${(100 * hot.legalFirstTry).toFixed(1)}%)`);
       expect(forfeits).toBe(`${s.forfeits} (${hot.forfeits})`);
     }
   });
 
-  it.each(fineTunesFrom(6).map((n) => `fine-tune-${n}`))('%s\'s README holds its match at Karvonen\'s node budget beside the first model\'s four of 25 games', (name) => {
+  it.each(fineTunesFrom(6, FIRST_YARDSTICK).map((n) => `fine-tune-${n}`))('%s\'s README holds its match at Karvonen\'s node budget beside the first model\'s four of 25 games', (name) => {
     const dir = `${MODEL}/${name}`;
     const s = json(dir, 'matches/stockfish-skill0-nodes680000/summary.json');
     expect([s.engine.skill, s.engine.nodes, s.games]).toEqual([0, 680_000, 100]);
