@@ -22,7 +22,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { BEST_DIR, CONFIG_FILE, SNAPSHOTS_DIR, readRecordedTrainerState } from '../src/train/checkpoint.js';
 import { trainingBehind } from '../src/train/run-spec.js';
 import type { ModelConfig } from '../src/model/config.js';
-import { MATCH_SUMMARY_FILE, MATCHES_DIR } from '../src/eval/match-summary.js';
+import { DEFAULT_TEMPERATURE, MATCH_SUMMARY_FILE, MATCHES_DIR } from '../src/eval/match-summary.js';
 import { parameterCount } from '../src/model/models.js';
 import { UserError } from '../src/util/errors.js';
 import { parseJsonFile } from '../src/util/json.js';
@@ -306,10 +306,10 @@ function opponentOf(summary: Record<string, unknown>): string | null {
   const engine = summary.engine as { skill?: number; nodes?: number; movetimeMs?: number } | undefined;
   const temperature = (summary.model as { temperature?: unknown } | undefined)?.temperature;
   const sampling = (defaultTemperature: unknown) => (temperature === undefined || temperature === defaultTemperature ? '' : `, model at temperature ${String(temperature)}`);
-  if (engine) return `stockfish skill ${engine.skill} at ${engine.nodes !== undefined ? `${engine.nodes} nodes` : `${engine.movetimeMs} ms`}${sampling('karvonen')}`;
+  if (engine) return `stockfish skill ${engine.skill} at ${engine.nodes !== undefined ? `${engine.nodes} nodes` : `${engine.movetimeMs} ms`}${sampling(DEFAULT_TEMPERATURE.chess)}`;
   const opponent = summary.opponent as { name?: string; level?: number } | undefined;
   if (!opponent || opponent.name === 'human') return null;
-  return `${opponent.name}${opponent.level !== undefined ? ` level ${opponent.level}` : ''}${sampling(0)}`;
+  return `${opponent.name}${opponent.level !== undefined ? ` level ${opponent.level}` : ''}${sampling(DEFAULT_TEMPERATURE.othello)}`;
 }
 
 /** Writes compare.html and compare.json into `dir` (each atomically, the JSON last); refuses to replace them unless forced. */

@@ -15,7 +15,7 @@ import { GtpEngine, RHINO_PATH } from '../../games/othello/gtp.js';
 import { VOCAB_SIZE as OTHELLO_VOCAB_SIZE } from '../../games/othello/notation.js';
 import { createBackend, type BackendName } from '../backend/index.js';
 import { HumanSeat } from '../eval/human-seat.js';
-import { eloAgainstSkill, MATCH_SUMMARY_FILE, MATCHES_DIR, tally } from '../eval/match-summary.js';
+import { DEFAULT_TEMPERATURE, eloAgainstSkill, MATCH_SUMMARY_FILE, MATCHES_DIR, tally } from '../eval/match-summary.js';
 import { playChessMatch, CHESS_MOVE_CAP, type ChessTemperature } from '../eval/play-chess.js';
 import { playOthelloMatch } from '../eval/play-othello.js';
 import type { LanguageModel } from '../model/language-model.js';
@@ -133,7 +133,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
 
 /** --temperature: a number from 0 to 10, or karvonen (chess only, and chess's default); Othello's default is 0. */
 function temperatureFlag(value: string | undefined, game: PlayArgs['game']): ChessTemperature {
-  if (value === undefined) return game === 'chess' ? 'karvonen' : 0;
+  if (value === undefined) return DEFAULT_TEMPERATURE[game];
   if (value === 'karvonen') {
     if (game !== 'chess') throw new UserError('--temperature karvonen: only for --game chess (an Othello model plays a number: 0 = its top move)');
     return 'karvonen';

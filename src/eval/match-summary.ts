@@ -5,6 +5,8 @@ import { eloFromPoints, stockfishSkillElo, type EloEstimate } from './elo.js';
 export const MATCHES_DIR = 'matches';
 /** A match directory's totals, as `gamba play` writes them. */
 export const MATCH_SUMMARY_FILE = 'summary.json';
+/** How `gamba play` samples the model unless --temperature says otherwise (summary.json's model.temperature). */
+export const DEFAULT_TEMPERATURE = { chess: 'karvonen', othello: 0 } as const;
 
 export interface MatchTally {
   games: number;
