@@ -234,7 +234,8 @@ export class BatchStream {
       const { rows, length } = buckets[batches[k].bucket];
       return batches[k].games.length === rows ? rows * length : 0;
     };
-    const largest = shuffled.indexOf(shuffled.reduce((best, k) => (tokens(k) > tokens(best) ? k : best), shuffled[0]));
+    let largest = 0;
+    for (let i = 1; i < shuffled.length; i++) if (tokens(shuffled[i]) > tokens(shuffled[largest])) largest = i;
     [shuffled[0], shuffled[largest]] = [shuffled[largest], shuffled[0]];
     this.batchStarts = [0];
     this.batchBuckets = [];
