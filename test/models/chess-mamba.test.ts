@@ -69,6 +69,12 @@ describe('the shipped chess Mamba', () => {
     expect(length).toBe(`${s.meanPlies} plies`);
     return { firstTry, forfeits };
   };
+  /** The README row that starts with `first` holds match summary `s`'s figures and, in parentheses, `earlier`'s first-try rate and forfeits. */
+  const expectMatchRowBeside = (dir: string, first: string, s: Record<string, number>, earlier: Record<string, number>) => {
+    const { firstTry, forfeits } = expectMatchRow(dir, first, s);
+    expect(firstTry).toContain(`(${(100 * earlier.legalFirstTry).toFixed(1)}%)`);
+    expect(forfeits).toBe(`${s.forfeits} (${earlier.forfeits})`);
+  };
   /** The README's row for each Stockfish level holds that match summary's figures. */
   const expectMatchRows = (dir: string) => {
     for (const skill of [0, 1, 3]) expectMatchRow(dir, `Skill ${skill}`, json(dir, `matches/stockfish-skill${skill}-movetime100/summary.json`));
@@ -224,9 +230,7 @@ describe('the shipped chess Mamba', () => {
       const s = json(dir, `matches/${match}/summary.json`);
       const earlier = json(before, `matches/${match}/summary.json`);
       expect([s.model.temperature, s.engine.movetimeMs, s.games]).toEqual([earlier.model.temperature, 100, 100]);
-      const { firstTry, forfeits } = expectMatchRow(dir, row, s);
-      expect(firstTry).toContain(`(${(100 * earlier.legalFirstTry).toFixed(1)}%)`);
-      expect(forfeits).toBe(`${s.forfeits} (${earlier.forfeits})`);
+      expectMatchRowBeside(dir, row, s, earlier);
     }
     expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
     expectProbeRow(dir, 'probe-pieces/fine-tune-9-report.json', 'fine-tune-9 (`probe-pieces/fine-tune-9-report.json`)');
@@ -241,9 +245,7 @@ describe('the shipped chess Mamba', () => {
       const hot = json(dir, `matches/${match}/summary.json`);
       expect([s.model.temperature, hot.model.temperature, s.games]).toEqual(['karvonen', 1, 100]);
       for (const key of ['skill', 'movetimeMs', 'nodes']) expect(s.engine[key]).toBe(hot.engine[key]);
-      const { firstTry, forfeits } = expectMatchRow(dir, `${row}, Karvonen's temperatures`, s);
-      expect(firstTry).toContain(`(${(100 * hot.legalFirstTry).toFixed(1)}%)`);
-      expect(forfeits).toBe(`${s.forfeits} (${hot.forfeits})`);
+      expectMatchRowBeside(dir, `${row}, Karvonen's temperatures`, s, hot);
     }
   });
 
