@@ -9,6 +9,10 @@
  * every process of a game is told every move it did not make itself. Passes are silent, as in the
  * records.
  *
+ * With `against`, one side of every game is that opponent instead, a fixed gtp-rhino level or greedy
+ * (the move that flips the most discs, ties drawn from the game's rng), on a colour drawn per game:
+ * games that show how the drawn levels beat it.
+ *
  * gtp-rhino with its opening book's variation off (`--book 0`; the variation is drawn from the clock)
  * and its evaluator's randomness at its default 0 is deterministic: the same seed gives the same bytes,
  * whatever the number of engines or threads (the engines, their threads, the game order and a dying
@@ -17,6 +21,7 @@
 import { OthelloBoard } from '../games/othello/board.js';
 import { GtpEngine, RHINO_PATH, colorToMove } from '../games/othello/gtp.js';
 import { SQUARE_TO_TOKEN } from '../games/othello/notation.js';
+import { greedyPlayer } from '../games/othello/players.js';
 import { Rng } from '../src/util/rng.js';
 import { generateEngineSelfPlay, type EngineSelfPlayResult, type SelfPlayEngine, type SelfPlayRunOptions, type SelfPlaySource } from './engine-selfplay.js';
 import type { Split } from './format.js';
@@ -27,33 +32,43 @@ export const RHINO_LEVELS: readonly [number, number] = [1, 5];
 export const DEFAULT_RHINO_LEVELS: readonly [number, number] = [1, 3];
 const MAX_OPENING_MOVES = 8;
 
+/** A side of a self-play game: a gtp-rhino level, or the greedy player. */
+export type OthelloSelfPlayer = number | 'greedy';
+
 export interface OthelloSelfPlayOptions extends SelfPlayRunOptions {
   /** The GTP engine (default: Debian grhino's gtp-rhino). */
   enginePath?: string;
   /** Lowest and highest level drawn (default DEFAULT_RHINO_LEVELS). */
   levels?: readonly [number, number];
+  /** One side of every game, on a colour drawn per game (default: both sides drawn from the levels). */
+  against?: OthelloSelfPlayer;
 }
 
 export interface OthelloSelfPlaySettings {
   split: Split;
   openingMoves: number;
-  /** gtp-rhino level per side, 1..5. */
-  black: number;
-  white: number;
+  /** gtp-rhino level per side, 1..5, or 'greedy' (only as the `against` side). */
+  black: OthelloSelfPlayer;
+  white: OthelloSelfPlayer;
   /** Draws the random opening moves. */
   rng: Rng;
 }
 
 /** The settings of game `index` (see the file comment). */
-export function othelloSelfPlaySettings(seed: number, index: number, valFraction: number, levels: readonly [number, number] = DEFAULT_RHINO_LEVELS): OthelloSelfPlaySettings {
+export function othelloSelfPlaySettings(seed: number, index: number, valFraction: number, levels: readonly [number, number] = DEFAULT_RHINO_LEVELS, against?: OthelloSelfPlayer): OthelloSelfPlaySettings {
   const rng = new Rng(seed, index);
   const split: Split = rng.nextFloat() < valFraction ? 'val' : 'train';
   const openingMoves = 1 + rng.nextInt(MAX_OPENING_MOVES);
   const [lo, hi] = levels;
   const black = lo + rng.nextInt(hi - lo + 1);
   const white = lo + rng.nextInt(hi - lo + 1);
-  return { split, openingMoves, black, white, rng };
+  if (against === undefined) return { split, openingMoves, black, white, rng };
+  // Drawn after both levels, so that games without `against` keep the draws (and bytes) they had.
+  return rng.nextInt(2) === 0 ? { split, openingMoves, black: against, white, rng } : { split, openingMoves, black, white: against, rng };
 }
+
+/** How the manifest and `--against` name a side: `level 1`, `greedy`. */
+export const selfPlayerName = (player: OthelloSelfPlayer): string => (player === 'greedy' ? 'greedy' : `level ${player}`);
 
 /** gtp-rhino at `level`, its opening book without variation (the variation is drawn from the clock). */
 function rhinoArgs(level: number): string[] {
@@ -93,8 +108,9 @@ export class RhinoLevels implements SelfPlayEngine {
 
 /** Plays one self-play game; returns its moves (squares, passes left out). */
 export async function playOthelloSelfPlayGame(slot: RhinoLevels, settings: OthelloSelfPlaySettings): Promise<number[]> {
-  const players = { black: await slot.level(settings.black), white: await slot.level(settings.white) };
-  const engines = [...new Set([players.black, players.white])];
+  const side = async (player: OthelloSelfPlayer): Promise<GtpEngine | 'greedy'> => (player === 'greedy' ? 'greedy' : slot.level(player));
+  const players = { black: await side(settings.black), white: await side(settings.white) };
+  const engines = [...new Set([players.black, players.white])].filter((p): p is GtpEngine => p !== 'greedy');
   for (const engine of engines) await engine.clearBoard();
   const board = OthelloBoard.initial();
   const moves: number[] = [];
@@ -106,8 +122,13 @@ export async function playOthelloSelfPlayGame(slot: RhinoLevels, settings: Othel
       const legal = board.legalMoves();
       square = legal[settings.rng.nextInt(legal.length)];
     } else {
-      madeBy = players[color];
-      square = await madeBy.legalMove(board, moves);
+      const player = players[color];
+      if (player === 'greedy') {
+        square = greedyPlayer(board, settings.rng);
+      } else {
+        madeBy = player;
+        square = await player.legalMove(board, moves);
+      }
     }
     for (const engine of engines) if (engine !== madeBy) await engine.play(color, square);
     board.play(square);
@@ -120,21 +141,23 @@ export async function playOthelloSelfPlayGame(slot: RhinoLevels, settings: Othel
 export interface OthelloSelfPlaySourceOptions {
   enginePath: string;
   levels: readonly [number, number];
+  against?: OthelloSelfPlayer;
   seed: number;
   valFraction: number;
 }
 
 /** gtp-rhino self-play as engine-selfplay.ts runs it, on any thread. */
 export function selfPlaySource(options: OthelloSelfPlaySourceOptions): SelfPlaySource<RhinoLevels> {
-  const { enginePath, levels, seed, valFraction } = options;
+  const { enginePath, levels, against, seed, valFraction } = options;
+  const againstText = against === undefined ? '' : ` against ${selfPlayerName(against)}`;
   const game = DATASET_GAMES.othello;
   return {
     game,
     startEngine: () => RhinoLevels.start(enginePath),
-    sourceOf: (slot) => `rhino-selfplay (${slot.first.name} ${slot.first.version}, levels ${levels[0]}-${levels[1]})`,
+    sourceOf: (slot) => `rhino-selfplay (${slot.first.name} ${slot.first.version}, levels ${levels[0]}-${levels[1]}${againstText})`,
     engineName: (slot) => `${slot.first.name} ${slot.first.version}`,
     playGame: async (slot, index) => {
-      const settings = othelloSelfPlaySettings(seed, index, valFraction, levels);
+      const settings = othelloSelfPlaySettings(seed, index, valFraction, levels, against);
       const moves = await playOthelloSelfPlayGame(slot, settings);
       const record = new Uint8Array(game.recordLength);
       moves.forEach((square, i) => (record[i] = SQUARE_TO_TOKEN[square]));
@@ -145,7 +168,7 @@ export function selfPlaySource(options: OthelloSelfPlaySourceOptions): SelfPlayS
 
 export async function generateOthelloSelfPlay(outDir: string, options: OthelloSelfPlayOptions): Promise<EngineSelfPlayResult> {
   const sourceOptions: OthelloSelfPlaySourceOptions = {
-    enginePath: options.enginePath ?? RHINO_PATH, levels: options.levels ?? DEFAULT_RHINO_LEVELS, seed: options.seed, valFraction: options.valFraction,
+    enginePath: options.enginePath ?? RHINO_PATH, levels: options.levels ?? DEFAULT_RHINO_LEVELS, against: options.against, seed: options.seed, valFraction: options.valFraction,
   };
   return generateEngineSelfPlay(outDir, options, selfPlaySource(sourceOptions), { url: import.meta.url, options: sourceOptions });
 }

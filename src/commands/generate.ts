@@ -8,7 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { DATASET_GAMES, GENERATABLE_GAMES } from '../../datasets/games.js';
 import { DEFAULT_SHARD_GAMES, generateDataset } from '../../datasets/generate.js';
 import { DEFAULT_NODE_EXPONENTS, SKILL_LEVELS, generateChessSelfPlay, nodeExponents, nodeRangeText } from '../../datasets/generate-chess-selfplay.js';
-import { DEFAULT_RHINO_LEVELS, RHINO_LEVELS, generateOthelloSelfPlay } from '../../datasets/generate-othello-selfplay.js';
+import { DEFAULT_RHINO_LEVELS, RHINO_LEVELS, generateOthelloSelfPlay, type OthelloSelfPlayer } from '../../datasets/generate-othello-selfplay.js';
 import { signalExitCode } from '../../datasets/writer.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag, positiveNumber } from '../util/flags.js';
@@ -27,6 +27,7 @@ interface GenerateArgs {
   source: 'random' | 'stockfish' | 'rhino';
   engine?: string;
   levels?: string;
+  against?: string;
   nodes?: string;
   skills?: string;
   minutes?: number;
@@ -44,6 +45,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('source', { choices: ['random', 'stockfish', 'rhino'] as const, default: 'random' as const, describe: 'random: every move uniform over the legal moves; stockfish (chess), rhino (Othello): engine self-play at mixed strength' })
       .option('engine', { type: 'string', describe: 'the engine for --source stockfish (a UCI engine; default the npm stockfish package) or rhino (a GTP engine; default /usr/games/gtp-rhino)' })
       .option('levels', { type: 'string', describe: `--source rhino: the gtp-rhino levels drawn per side and game, LO-HI within ${RHINO_LEVELS.join('-')} (default ${DEFAULT_RHINO_LEVELS.join('-')}: level 4 takes half a minute a game, 5 longer than the engine timeout)` })
+      .option('against', { type: 'string', describe: `--source rhino: one side of every game is this opponent, on a colour drawn per game, the other side's level drawn from --levels: a gtp-rhino level (${RHINO_LEVELS.join('-')}) or greedy (the move that flips the most discs)` })
       .option('nodes', { type: 'string', describe: `--source stockfish: the node budget per move, drawn log-uniformly per side and game from LO-HI (default ${nodeRangeText(DEFAULT_NODE_EXPONENTS)}; fewer nodes, weaker and faster games)` })
       .option('skills', { type: 'string', describe: `--source stockfish: the Skill Levels drawn per side and game, LO-HI or one level within ${SKILL_LEVELS.join('-')} (default all; 20 alone gives the same bytes run to run)` })
       .option('minutes', { type: 'number', describe: '--source stockfish or rhino: start no game after this many minutes (the games started finish; the dataset is the first games of the full run)' })
@@ -64,18 +66,19 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
     const engineGame = { stockfish: 'chess', rhino: 'othello' } as const;
     if (args.source !== 'random' && args.game !== engineGame[args.source]) throw new UserError(`--source ${args.source}: only for ${engineGame[args.source]} (${args.game} has --source random${args.game === 'chess' ? ' and stockfish' : ' and rhino'})`);
     if (args.engine !== undefined && args.source === 'random') throw new UserError('--engine: only with --source stockfish or rhino');
-    if (args.levels !== undefined && args.source !== 'rhino') throw new UserError('--levels: only with --source rhino');
+    for (const flag of ['levels', 'against'] as const) if (args[flag] !== undefined && args.source !== 'rhino') throw new UserError(`--${flag}: only with --source rhino`);
     const minutes = positiveNumber('minutes', args.minutes);
     if (minutes !== undefined && args.source === 'random') throw new UserError('--minutes: only with --source stockfish or rhino');
     for (const flag of ['nodes', 'skills'] as const) if (args[flag] !== undefined && args.source !== 'stockfish') throw new UserError(`--${flag}: only with --source stockfish`);
     const levels = args.levels === undefined ? undefined : intRange('levels', args.levels, RHINO_LEVELS);
+    const against = args.against === undefined ? undefined : selfPlayer(args.against);
     const skills = args.skills === undefined ? undefined : intRange('skills', args.skills, SKILL_LEVELS);
     const nodes = args.nodes === undefined ? undefined : nodeRange(args.nodes);
     const progress = new ProgressBar(`generate ${args.game}`, games);
     const start = performance.now();
     if (args.source !== 'random') {
       const options = { games, seed, valFraction, shardGames, force: args.force, engines: workers, minutes, enginePath: args.engine, onProgress: (done: number) => progress.update(done) };
-      const result = args.source === 'stockfish' ? await generateChessSelfPlay(args.out, { ...options, nodes, skills }) : await generateOthelloSelfPlay(args.out, { ...options, levels });
+      const result = args.source === 'stockfish' ? await generateChessSelfPlay(args.out, { ...options, nodes, skills }) : await generateOthelloSelfPlay(args.out, { ...options, levels, against });
       progress.finish();
       const seconds = (performance.now() - start) / 1000;
       const { manifest } = result;
@@ -138,6 +141,16 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
     );
   },
 };
+
+/** `--against 1` or `--against greedy`: a gtp-rhino level or the greedy player. */
+function selfPlayer(text: string): OthelloSelfPlayer {
+  if (text === 'greedy') return 'greedy';
+  const level = Number(text);
+  if (!/^\d+$/.test(text) || level < RHINO_LEVELS[0] || level > RHINO_LEVELS[1]) {
+    throw new UserError(`--against ${text}: expected greedy or a gtp-rhino level from ${RHINO_LEVELS[0]} to ${RHINO_LEVELS[1]}`);
+  }
+  return level;
+}
 
 /** `--levels 2` or `--levels 1-3` (gtp-rhino), `--skills 20` or `--skills 0-5` (Stockfish): one value or a range within `bounds`. */
 function intRange(flag: string, text: string, bounds: readonly [number, number]): [number, number] {

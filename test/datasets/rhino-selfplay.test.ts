@@ -2,7 +2,8 @@
  * `gamba generate othello --source rhino`: gtp-rhino self-play at levels drawn per game. The games are
  * legal Othello to the end, differ from each other, and are the same bytes for the same seed whatever
  * the number of engine slots and of the threads they run on; a run cut by --minutes or stopped by SIGTERM writes the first games of the full run;
- * the manifest names the engine and the levels; bad flags and a dead engine are refused in one line with nothing half-written.
+ * the manifest names the engine and the levels; with --against one side of every game is that opponent
+ * (greedy plays the most flipping move); bad flags and a dead engine are refused in one line with nothing half-written.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -51,6 +52,44 @@ describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${exist
     }
   });
 
+  it('--against: one side of every game is the opponent, greedy flipping the most discs, the other side drawn as without it', () => {
+    for (let i = 0; i < 50; i++) {
+      const plain = othelloSelfPlaySettings(9, i, 0.2, [2, 3]);
+      const against = othelloSelfPlaySettings(9, i, 0.2, [2, 3], 'greedy');
+      expect([against.split, against.openingMoves]).toEqual([plain.split, plain.openingMoves]);
+      // The drawn side keeps the level it had on its colour; the other colour is greedy's.
+      if (against.black === 'greedy') expect(against.white).toBe(plain.white);
+      else expect([against.black, against.white]).toEqual([plain.black, 'greedy']);
+    }
+    const colours = Array.from({ length: 50 }, (_, i) => othelloSelfPlaySettings(9, i, 0.2, [2, 3], 1).black === 1);
+    expect(colours).toContain(true);
+    expect(colours).toContain(false);
+
+    const out = join(root, 'against');
+    const run = gamba('generate', 'othello', '--source', 'rhino', '--levels', '1-1', '--against', 'greedy', '--games', '8', '--seed', '6', '--val-fraction', '0', '--workers', '2', '--out', out, '--json');
+    expect(run.stderr).not.toMatch(/^gamba:/m);
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout).source).toMatch(/^rhino-selfplay \(GTP GRhino [\d.]+, levels 1-1 against greedy\)$/);
+    const games = gamba('dataset', 'export', out, '--format', 'text', '--split', 'train').stdout.trim().split('\n');
+    expect(games).toHaveLength(8);
+    let greedyMoves = 0;
+    games.forEach((game, index) => {
+      const settings = othelloSelfPlaySettings(6, index, 0, [1, 1], 'greedy');
+      const greedyColor = settings.black === 'greedy' ? 0 : 1;
+      const board = OthelloBoard.initial();
+      game.split(' ').forEach((name, ply) => {
+        const square = parseSquare(name);
+        if (ply >= settings.openingMoves && board.toMove === greedyColor) {
+          greedyMoves++;
+          expect(board.flipCount(square)).toBe(Math.max(...board.legalMoves().map((sq) => board.flipCount(sq))));
+        }
+        board.play(square);
+      });
+      expect(board.isOver()).toBe(true);
+    });
+    expect(greedyMoves).toBeGreaterThan(8 * 10);
+  });
+
   it('starts no game after --minutes: the games written are the first games of the full run, the same bytes', () => {
     const out = join(root, 'minutes');
     const run = gamba('generate', 'othello', '--source', 'rhino', '--levels', '1-1', '--games', '100000', '--seed', '4', '--workers', '2', '--minutes', '0.02', '--out', out, '--json');
@@ -92,6 +131,9 @@ describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${exist
       [['chess', '--source', 'rhino'], 'gamba: --source rhino: only for othello (chess has --source random and stockfish)\n'],
       [['othello', '--source', 'rhino', '--levels', '2-6'], 'gamba: --levels 2-6: expected a level or a range LO-HI within 1-5, e.g. 1-3\n'],
       [['othello', '--levels', '2'], 'gamba: --levels: only with --source rhino\n'],
+      [['othello', '--against', 'greedy'], 'gamba: --against: only with --source rhino\n'],
+      [['othello', '--source', 'rhino', '--against', '6'], 'gamba: --against 6: expected greedy or a gtp-rhino level from 1 to 5\n'],
+      [['othello', '--source', 'rhino', '--against', 'random'], 'gamba: --against random: expected greedy or a gtp-rhino level from 1 to 5\n'],
       [['othello', '--source', 'rhino', '--minutes', '0'], 'gamba: --minutes: expected a number > 0, got 0\n'],
       [['othello', '--minutes', '1'], 'gamba: --minutes: only with --source stockfish or rhino\n'],
     ];
