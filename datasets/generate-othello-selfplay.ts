@@ -67,8 +67,8 @@ export function othelloSelfPlaySettings(seed: number, index: number, valFraction
   return rng.nextInt(2) === 0 ? { split, openingMoves, black: against, white, rng } : { split, openingMoves, black, white: against, rng };
 }
 
-/** How the manifest and `--against` name a side: `level 1`, `greedy`. */
-export const selfPlayerName = (player: OthelloSelfPlayer): string => (player === 'greedy' ? 'greedy' : `level ${player}`);
+/** How the manifest's source names the `against` side: `level 1`, `greedy`. */
+const selfPlayerName = (player: OthelloSelfPlayer): string => (player === 'greedy' ? 'greedy' : `level ${player}`);
 
 /** gtp-rhino at `level`, its opening book without variation (the variation is drawn from the clock). */
 function rhinoArgs(level: number): string[] {
