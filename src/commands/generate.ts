@@ -8,7 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { DATASET_GAMES, GENERATABLE_GAMES } from '../../datasets/games.js';
 import { DEFAULT_SHARD_GAMES, generateDataset } from '../../datasets/generate.js';
 import { DEFAULT_NODE_EXPONENTS, SKILL_LEVELS, generateChessSelfPlay, nodeExponents, nodeRangeText } from '../../datasets/generate-chess-selfplay.js';
-import { DEFAULT_RHINO_LEVELS, RHINO_LEVELS, generateOthelloSelfPlay, type OthelloSelfPlayer } from '../../datasets/generate-othello-selfplay.js';
+import { DEFAULT_OPENING_MOVES, DEFAULT_RHINO_LEVELS, OPENING_MOVES, RHINO_BOOK_VARIATIONS, RHINO_LEVELS, generateOthelloSelfPlay, type OthelloSelfPlayer } from '../../datasets/generate-othello-selfplay.js';
 import { signalExitCode } from '../../datasets/writer.js';
 import { UserError } from '../util/errors.js';
 import { integerFlag, positiveNumber } from '../util/flags.js';
@@ -28,6 +28,8 @@ interface GenerateArgs {
   engine?: string;
   levels?: string;
   against?: string;
+  book?: number;
+  'opening-moves'?: string;
   nodes?: string;
   skills?: string;
   minutes?: number;
@@ -47,6 +49,8 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('levels', { type: 'string', describe: `--source rhino: the gtp-rhino levels drawn per side and game, LO-HI within ${RHINO_LEVELS.join('-')} (default ${DEFAULT_RHINO_LEVELS.join('-')}: level 4 takes half a minute a game, 5 longer than the engine timeout)` })
       .option('against', { type: 'string', describe: `--source rhino: one side of every game is this opponent, on a colour drawn per game, the other side's level drawn from --levels: a gtp-rhino level (${RHINO_LEVELS.join('-')}) or greedy (the move that flips the most discs)` })
       .option('nodes', { type: 'string', describe: `--source stockfish: the node budget per move, drawn log-uniformly per side and game from LO-HI (default ${nodeRangeText(DEFAULT_NODE_EXPONENTS)}; fewer nodes, weaker and faster games)` })
+      .option('opening-moves', { type: 'string', describe: `--source rhino: random opening moves before the engines play, drawn per game, LO-HI or one number within ${OPENING_MOVES.join('-')} (default ${DEFAULT_OPENING_MOVES.join('-')}; 1 lets the engines play the rest of the opening)` })
+      .option('book', { type: 'number', describe: `--source rhino: gtp-rhino's opening book variation, ${RHINO_BOOK_VARIATIONS.join('-')} (default 0: none, the same bytes run to run; gamba play meets gtp-rhino's default 2, drawn from the clock, so the games then differ run to run)` })
       .option('skills', { type: 'string', describe: `--source stockfish: the Skill Levels drawn per side and game, LO-HI or one level within ${SKILL_LEVELS.join('-')} (default all; 20 alone gives the same bytes run to run)` })
       .option('minutes', { type: 'number', describe: '--source stockfish or rhino: start no game after this many minutes (the games started finish; the dataset is the first games of the full run)' })
       .option('workers', { type: 'number', describe: 'worker threads, or engine slots for --source stockfish or rhino (default: all cores)' })
@@ -66,19 +70,21 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
     const engineGame = { stockfish: 'chess', rhino: 'othello' } as const;
     if (args.source !== 'random' && args.game !== engineGame[args.source]) throw new UserError(`--source ${args.source}: only for ${engineGame[args.source]} (${args.game} has --source random${args.game === 'chess' ? ' and stockfish' : ' and rhino'})`);
     if (args.engine !== undefined && args.source === 'random') throw new UserError('--engine: only with --source stockfish or rhino');
-    for (const flag of ['levels', 'against'] as const) if (args[flag] !== undefined && args.source !== 'rhino') throw new UserError(`--${flag}: only with --source rhino`);
+    for (const flag of ['levels', 'against', 'opening-moves', 'book'] as const) if (args[flag] !== undefined && args.source !== 'rhino') throw new UserError(`--${flag}: only with --source rhino`);
     const minutes = positiveNumber('minutes', args.minutes);
     if (minutes !== undefined && args.source === 'random') throw new UserError('--minutes: only with --source stockfish or rhino');
     for (const flag of ['nodes', 'skills'] as const) if (args[flag] !== undefined && args.source !== 'stockfish') throw new UserError(`--${flag}: only with --source stockfish`);
     const levels = args.levels === undefined ? undefined : intRange('levels', args.levels, RHINO_LEVELS);
     const against = args.against === undefined ? undefined : selfPlayer(args.against);
+    const openingMoves = args['opening-moves'] === undefined ? undefined : intRange('opening-moves', args['opening-moves'], OPENING_MOVES, 'number');
+    const book = args.book === undefined ? undefined : integerFlag('book', args.book, RHINO_BOOK_VARIATIONS[0], RHINO_BOOK_VARIATIONS[1]);
     const skills = args.skills === undefined ? undefined : intRange('skills', args.skills, SKILL_LEVELS);
     const nodes = args.nodes === undefined ? undefined : nodeRange(args.nodes);
     const progress = new ProgressBar(`generate ${args.game}`, games);
     const start = performance.now();
     if (args.source !== 'random') {
       const options = { games, seed, valFraction, shardGames, force: args.force, engines: workers, minutes, enginePath: args.engine, onProgress: (done: number) => progress.update(done) };
-      const result = args.source === 'stockfish' ? await generateChessSelfPlay(args.out, { ...options, nodes, skills }) : await generateOthelloSelfPlay(args.out, { ...options, levels, against });
+      const result = args.source === 'stockfish' ? await generateChessSelfPlay(args.out, { ...options, nodes, skills }) : await generateOthelloSelfPlay(args.out, { ...options, levels, against, openingMoves, book });
       progress.finish();
       const seconds = (performance.now() - start) / 1000;
       const { manifest } = result;
@@ -152,13 +158,13 @@ function selfPlayer(text: string): OthelloSelfPlayer {
   return level;
 }
 
-/** `--levels 2` or `--levels 1-3` (gtp-rhino), `--skills 20` or `--skills 0-5` (Stockfish): one value or a range within `bounds`. */
-function intRange(flag: string, text: string, bounds: readonly [number, number]): [number, number] {
+/** `--levels 2` or `--levels 1-3` (gtp-rhino), `--skills 20` or `--skills 0-5` (Stockfish), `--opening-moves 1-2`: one value (a `unit`) or a range within `bounds`. */
+function intRange(flag: string, text: string, bounds: readonly [number, number], unit = 'level'): [number, number] {
   const match = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
   const lo = match ? Number(match[1]) : NaN;
   const hi = match ? Number(match[2] ?? match[1]) : NaN;
   if (!(lo >= bounds[0] && hi <= bounds[1] && lo <= hi)) {
-    throw new UserError(`--${flag} ${text}: expected a level or a range LO-HI within ${bounds.join('-')}, e.g. ${bounds[0]}-${bounds[0] + 2}`);
+    throw new UserError(`--${flag} ${text}: expected a ${unit} or a range LO-HI within ${bounds.join('-')}, e.g. ${bounds[0]}-${bounds[0] + 2}`);
   }
   return [lo, hi];
 }

@@ -3,7 +3,8 @@
  * legal Othello to the end, differ from each other, and are the same bytes for the same seed whatever
  * the number of engine slots and of the threads they run on; a run cut by --minutes or stopped by SIGTERM writes the first games of the full run;
  * the manifest names the engine and the levels; with --against one side of every game is that opponent
- * (greedy plays the most flipping move); bad flags and a dead engine are refused in one line with nothing half-written.
+ * (greedy plays the most flipping move); --opening-moves sets the random moves before the engines play and --book
+ * gtp-rhino's book variation; bad flags and a dead engine are refused in one line with nothing half-written.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -46,7 +47,7 @@ describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${exist
     }
     // Each side's level is drawn from the range asked for.
     for (let i = 0; i < 50; i++) {
-      const s = othelloSelfPlaySettings(3, i, 0.3, [2, 4]);
+      const s = othelloSelfPlaySettings(3, i, 0.3, { levels: [2, 4] });
       expect([s.black, s.white].every((l) => l >= 2 && l <= 4)).toBe(true);
       expect(s.openingMoves).toBeGreaterThanOrEqual(1);
     }
@@ -54,14 +55,14 @@ describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${exist
 
   it('--against: one side of every game is the opponent, greedy flipping the most discs, the other side drawn as without it', () => {
     for (let i = 0; i < 50; i++) {
-      const plain = othelloSelfPlaySettings(9, i, 0.2, [2, 3]);
-      const against = othelloSelfPlaySettings(9, i, 0.2, [2, 3], 'greedy');
+      const plain = othelloSelfPlaySettings(9, i, 0.2, { levels: [2, 3] });
+      const against = othelloSelfPlaySettings(9, i, 0.2, { levels: [2, 3], against: 'greedy' });
       expect([against.split, against.openingMoves]).toEqual([plain.split, plain.openingMoves]);
       // The drawn side keeps the level it had on its colour; the other colour is greedy's.
       if (against.black === 'greedy') expect(against.white).toBe(plain.white);
       else expect([against.black, against.white]).toEqual([plain.black, 'greedy']);
     }
-    const colours = Array.from({ length: 50 }, (_, i) => othelloSelfPlaySettings(9, i, 0.2, [2, 3], 1).black === 1);
+    const colours = Array.from({ length: 50 }, (_, i) => othelloSelfPlaySettings(9, i, 0.2, { levels: [2, 3], against: 1 }).black === 1);
     expect(colours).toContain(true);
     expect(colours).toContain(false);
 
@@ -74,7 +75,7 @@ describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${exist
     expect(games).toHaveLength(8);
     let greedyMoves = 0;
     games.forEach((game, index) => {
-      const settings = othelloSelfPlaySettings(6, index, 0, [1, 1], 'greedy');
+      const settings = othelloSelfPlaySettings(6, index, 0, { levels: [1, 1], against: 'greedy' });
       const greedyColor = settings.black === 'greedy' ? 0 : 1;
       const board = OthelloBoard.initial();
       game.split(' ').forEach((name, ply) => {
@@ -88,6 +89,35 @@ describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${exist
       expect(board.isOver()).toBe(true);
     });
     expect(greedyMoves).toBeGreaterThan(8 * 10);
+  });
+
+  it('--opening-moves 1 lets the engines open; --book turns gtp-rhino\'s book variation on, as play meets it', () => {
+    for (let i = 0; i < 50; i++) {
+      // The default range keeps the draws (and bytes) of the games made before the flag.
+      expect(othelloSelfPlaySettings(9, i, 0.2, { openingMoves: [1, 8] })).toEqual(othelloSelfPlaySettings(9, i, 0.2));
+      const s = othelloSelfPlaySettings(9, i, 0.2, { openingMoves: [2, 3] });
+      expect(s.openingMoves === 2 || s.openingMoves === 3).toBe(true);
+      expect(othelloSelfPlaySettings(9, i, 0.2, { openingMoves: [1, 1] }).openingMoves).toBe(1);
+    }
+    let runs = 0;
+    const games = (book: string, seed: string) => {
+      const out = join(root, `book${book}-${seed}-${runs++}`);
+      const run = gamba('generate', 'othello', '--source', 'rhino', '--levels', '1-1', '--opening-moves', '1', '--book', book, '--games', '24', '--seed', seed, '--val-fraction', '0', '--workers', '2', '--out', out, '--json');
+      expect(run.stderr).not.toMatch(/^gamba:/m);
+      expect(run.status).toBe(0);
+      const source = JSON.parse(run.stdout).source as string;
+      const texts = gamba('dataset', 'export', out, '--format', 'text', '--split', 'train').stdout.trim().split('\n');
+      return { source, texts, firstMoves: new Set(texts.map((t) => t.split(' ')[0])).size, distinct: new Set(texts).size };
+    };
+    // Without variation, level 1 against itself after one random move plays one game per first move, the same bytes again.
+    const fixed = games('0', '1');
+    expect(fixed.source).toMatch(/^rhino-selfplay \(GTP GRhino [\d.]+, levels 1-1, 1-1 random opening moves\)$/);
+    expect(fixed.distinct).toBe(fixed.firstMoves);
+    expect(games('0', '1').texts).toEqual(fixed.texts);
+    // With the book's variation the same first move opens in several ways.
+    const varied = games('2', '1');
+    expect(varied.source).toMatch(/^rhino-selfplay \(GTP GRhino [\d.]+, levels 1-1, 1-1 random opening moves, book variation 2\)$/);
+    expect(varied.distinct).toBeGreaterThan(varied.firstMoves);
   });
 
   it('starts no game after --minutes: the games written are the first games of the full run, the same bytes', () => {
@@ -136,6 +166,10 @@ describe.skipIf(!existsSync(RHINO_PATH))(`generate othello --source rhino${exist
       [['othello', '--source', 'rhino', '--against', 'random'], 'gamba: --against random: expected greedy or a gtp-rhino level from 1 to 5\n'],
       [['othello', '--source', 'rhino', '--minutes', '0'], 'gamba: --minutes: expected a number > 0, got 0\n'],
       [['othello', '--minutes', '1'], 'gamba: --minutes: only with --source stockfish or rhino\n'],
+      [['othello', '--book', '2'], 'gamba: --book: only with --source rhino\n'],
+      [['othello', '--opening-moves', '1'], 'gamba: --opening-moves: only with --source rhino\n'],
+      [['othello', '--source', 'rhino', '--book', '6'], 'gamba: --book: expected an integer from 0 to 5, got 6\n'],
+      [['othello', '--source', 'rhino', '--opening-moves', '0-2'], 'gamba: --opening-moves 0-2: expected a number or a range LO-HI within 1-20, e.g. 1-3\n'],
     ];
     for (const [args, message] of cases) {
       const run = gamba('generate', ...args, '--games', '1', '--seed', '1', '--out', join(root, 'bad'));
