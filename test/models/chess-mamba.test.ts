@@ -209,7 +209,7 @@ describe('the shipped chess Mamba', () => {
     for (const [row, at] of [...evaluated.map((stage) => [`stage ${stage} of ${name}`, `stage-${stage}/`]), [name, '']]) expectCurveRow(row, join(dir, at));
   });
 
-  it('fine-tune-10\'s README holds its stage, its evals on datasets/samples/chess, its matches at Karvonen\'s temperatures and its probe, beside fine-tune-9\'s', () => {
+  it('fine-tune-10\'s README holds its stage, its evals on datasets/samples/chess, its matches at Karvonen\'s temperatures (at 0.1 s and at his node budget) and its probe, beside fine-tune-9\'s', () => {
     const dir = `${MODEL}/fine-tune-10`;
     const before = `${MODEL}/fine-tune-9`;
     expectStageRows(dir);
@@ -232,6 +232,11 @@ describe('the shipped chess Mamba', () => {
       expect([s.model.temperature, s.engine.movetimeMs, s.games]).toEqual([earlier.model.temperature, 100, 100]);
       expectMatchRowBeside(dir, row, s, earlier);
     }
+    // Karvonen's node budget at his temperatures, beside fine-tune-9's.
+    const atNodes = json(dir, 'matches/stockfish-skill0-nodes680000-karvonen/summary.json');
+    const earlierAtNodes = json(before, 'matches/stockfish-skill0-nodes680000-karvonen/summary.json');
+    expect([atNodes.model.temperature, atNodes.engine.skill, atNodes.engine.nodes, atNodes.games]).toEqual(['karvonen', 0, 680_000, 100]);
+    expectMatchRowBeside(dir, 'Skill 0, 680,000 nodes a move', atNodes, earlierAtNodes);
     expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
     expectProbeRow(dir, 'probe-pieces/fine-tune-9-report.json', 'fine-tune-9 (`probe-pieces/fine-tune-9-report.json`)');
     expectCurveRow('fine-tune-10', dir);
