@@ -178,7 +178,7 @@ export function selfPlaySource(options: OthelloSelfPlaySourceOptions): SelfPlayS
     sourceOf: (slot) => `rhino-selfplay (${slot.first.name} ${slot.first.version}, levels ${levels[0]}-${levels[1]}${againstText}${openingText}${bookText})`,
     engineName: (slot) => `${slot.first.name} ${slot.first.version}`,
     playGame: async (slot, index) => {
-      const settings = othelloSelfPlaySettings(seed, index, valFraction, { levels, against, openingMoves });
+      const settings = othelloSelfPlaySettings(seed, index, valFraction, options);
       const moves = await playOthelloSelfPlayGame(slot, settings);
       const record = new Uint8Array(game.recordLength);
       moves.forEach((square, i) => (record[i] = SQUARE_TO_TOKEN[square]));
