@@ -30,6 +30,8 @@ export type LabelledSide = 'model' | 'both';
 export interface LabelPositionsOptions extends Omit<SelfPlayRunOptions, 'games' | 'onProgress'> {
   files: string[];
   side: LabelledSide;
+  /** Only the positions after LO to HI moves (passes not counted); every position if not given. */
+  plies?: readonly [number, number];
   /** The gtp-rhino level that answers every position. */
   level: number;
   enginePath?: string;
@@ -47,6 +49,7 @@ export interface LabelSourceOptions {
   /** Position i: game positions[2i], before its move positions[2i + 1]. */
   positions: Int32Array;
   files: string[];
+  plies?: readonly [number, number];
 }
 
 /** `games` counts the positions answered; those written are the manifest's counts. */
@@ -56,7 +59,7 @@ export interface LabelPositionsResult extends EngineSelfPlayResult {
 }
 
 /** The positions of `files` to label, each game's split drawn in file order. */
-export async function positionsToLabel(files: string[], side: LabelledSide, seed: number, valFraction: number): Promise<Pick<LabelSourceOptions, 'games' | 'splits' | 'positions'>> {
+export async function positionsToLabel(files: string[], side: LabelledSide, seed: number, valFraction: number, plies: readonly [number, number] = [1, 60]): Promise<Pick<LabelSourceOptions, 'games' | 'splits' | 'positions'>> {
   const games: number[][] = [];
   const splits: Split[] = [];
   const positions: number[] = [];
@@ -65,13 +68,13 @@ export async function positionsToLabel(files: string[], side: LabelledSide, seed
     if (side === 'model' && line.modelColor !== 'black' && line.modelColor !== 'white') throw new UserError(`${where}: modelColor ${JSON.stringify(line.modelColor)} is not black or white`);
     const board = OthelloBoard.initial();
     squares.forEach((square, t) => {
-      if (t > 0 && (side === 'both' || colorToMove(board) === line.modelColor)) positions.push(game, t);
+      if (t > 0 && t >= plies[0] && t <= plies[1] && (side === 'both' || colorToMove(board) === line.modelColor)) positions.push(game, t);
       board.play(square);
     });
     games.push(squares);
     splits.push(new Rng(seed, game).nextFloat() < valFraction ? 'val' : 'train');
   }
-  if (positions.length === 0) throw new UserError(`${files.join(', ')}: no position to label (${games.length} games read)`);
+  if (positions.length === 0) throw new UserError(`${files.join(', ')}: no position to label (${games.length} games read${plies[0] > 1 || plies[1] < 60 ? `, plies ${plies.join('-')}` : ''})`);
   return { games, splits, positions: Int32Array.from(positions) };
 }
 
@@ -82,7 +85,7 @@ export function selfPlaySource(options: LabelSourceOptions): SelfPlaySource<Rhin
   return {
     game,
     startEngine: () => RhinoLevels.start(options.enginePath),
-    sourceOf: (slot) => `positions of ${options.files.join(', ')} labelled by ${slot.first.name} ${slot.first.version} level ${level}`,
+    sourceOf: (slot) => `positions of ${options.files.join(', ')}${options.plies ? ` after ${options.plies.join('-')} moves` : ''} labelled by ${slot.first.name} ${slot.first.version} level ${level}`,
     engineName: (slot) => `${slot.first.name} ${slot.first.version}`,
     playGame: async (slot, index) => {
       const g = positions[2 * index];
@@ -105,8 +108,8 @@ export function selfPlaySource(options: LabelSourceOptions): SelfPlaySource<Rhin
 }
 
 export async function labelPositions(outDir: string, options: LabelPositionsOptions): Promise<LabelPositionsResult> {
-  const found = await positionsToLabel(options.files, options.side, options.seed, options.valFraction);
-  const sourceOptions: LabelSourceOptions = { enginePath: options.enginePath ?? RHINO_PATH, level: options.level, files: options.files, ...found };
+  const found = await positionsToLabel(options.files, options.side, options.seed, options.valFraction, options.plies);
+  const sourceOptions: LabelSourceOptions = { enginePath: options.enginePath ?? RHINO_PATH, level: options.level, files: options.files, ...(options.plies ? { plies: options.plies } : {}), ...found };
   const count = found.positions.length / 2;
   const run = { ...options, games: count, onProgress: (done: number) => options.onProgress?.(done, count) };
   const result = await generateEngineSelfPlay(outDir, run, selfPlaySource(sourceOptions), { url: import.meta.url, options: sourceOptions });

@@ -14,7 +14,7 @@ import { RHINO_LEVELS } from '../../datasets/generate-othello-selfplay.js';
 import { labelPositions, type LabelledSide } from '../../datasets/label-positions.js';
 import { signalExitCode } from '../../datasets/writer.js';
 import { UserError } from '../util/errors.js';
-import { integerFlag } from '../util/flags.js';
+import { intRange, integerFlag } from '../util/flags.js';
 import { ProgressBar, printResult } from '../util/output.js';
 
 interface ImportArgs {
@@ -34,6 +34,7 @@ interface ImportJsonlArgs extends ImportArgs {
 interface LabelPositionsArgs extends ImportArgs {
   level: number;
   side: LabelledSide;
+  plies?: string;
   engine?: string;
   workers?: number;
 }
@@ -119,6 +120,7 @@ export const labelPositionsCommand: CommandModule<object, LabelPositionsArgs> = 
     importOptions(yargs, 'JSONL')
       .option('level', { type: 'number', default: 3, describe: `the gtp-rhino level that answers every position, ${RHINO_LEVELS.join('-')} (a position takes about 60 ms at level 3 on one core)` })
       .option('side', { choices: ['model', 'both'] as const, default: 'model' as const, describe: 'model: the positions where the side gamba play\'s modelColor names was to move; both: every position' })
+      .option('plies', { type: 'string', describe: 'only the positions after LO to HI moves, e.g. 30-50 (passes not counted; 60 moves fill the board)' })
       .option('engine', { type: 'string', describe: 'the GTP engine (default /usr/games/gtp-rhino)' })
       .option('workers', { type: 'number', describe: 'engine processes (default: all cores)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
@@ -126,12 +128,14 @@ export const labelPositionsCommand: CommandModule<object, LabelPositionsArgs> = 
   handler: async (args) => {
     const settings = importSettings(args, 'JSONL');
     const level = integerFlag('level', args.level, RHINO_LEVELS[0], RHINO_LEVELS[1]);
+    const plies = args.plies === undefined ? undefined : intRange('plies', args.plies, [1, 59], 'number of moves');
     const engines = integerFlag('workers', args.workers ?? availableParallelism(), 1, 1024);
     let progress: ProgressBar | null = null;
     const start = performance.now();
     const result = await labelPositions(args.out, {
       ...settings,
       side: args.side,
+      ...(plies ? { plies } : {}),
       level,
       engines,
       enginePath: args.engine,

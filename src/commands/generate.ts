@@ -11,7 +11,7 @@ import { DEFAULT_NODE_EXPONENTS, SKILL_LEVELS, generateChessSelfPlay, nodeExpone
 import { DEFAULT_OPENING_MOVES, DEFAULT_RHINO_LEVELS, OPENING_MOVES, RHINO_BOOK_VARIATIONS, RHINO_LEVELS, generateOthelloSelfPlay, type OthelloSelfPlayer } from '../../datasets/generate-othello-selfplay.js';
 import { signalExitCode } from '../../datasets/writer.js';
 import { UserError } from '../util/errors.js';
-import { integerFlag, positiveNumber } from '../util/flags.js';
+import { intRange, integerFlag, positiveNumber } from '../util/flags.js';
 import { ProgressBar, printResult } from '../util/output.js';
 
 interface GenerateArgs {
@@ -156,17 +156,6 @@ function selfPlayer(text: string): OthelloSelfPlayer {
     throw new UserError(`--against ${text}: expected greedy or a gtp-rhino level from ${RHINO_LEVELS[0]} to ${RHINO_LEVELS[1]}`);
   }
   return level;
-}
-
-/** `--levels 2` or `--levels 1-3` (gtp-rhino), `--skills 20` or `--skills 0-5` (Stockfish), `--opening-moves 1-2`: one value (a `unit`) or a range within `bounds`. */
-function intRange(flag: string, text: string, bounds: readonly [number, number], unit = 'level'): [number, number] {
-  const match = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
-  const lo = match ? Number(match[1]) : NaN;
-  const hi = match ? Number(match[2] ?? match[1]) : NaN;
-  if (!(lo >= bounds[0] && hi <= bounds[1] && lo <= hi)) {
-    throw new UserError(`--${flag} ${text}: expected a ${unit} or a range LO-HI within ${bounds.join('-')}, e.g. ${bounds[0]}-${bounds[0] + 2}`);
-  }
-  return [lo, hi];
 }
 
 /** `--nodes 50-2000`: a node budget range for Stockfish (1 to 10^9 nodes), as powers of ten. */

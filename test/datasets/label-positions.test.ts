@@ -1,9 +1,10 @@
 /**
  * `gamba dataset label-positions`: the positions of JSON-line games where the model was to move, each
  * answered by gtp-rhino. Every record is the game's own moves up to such a position and then the
- * engine's answer there, the same answer a gtp-rhino asked directly gives; the run is the same bytes
- * on one engine or five (on worker threads); each game's positions share a split; bad files, a line
- * without the model's side and a level out of range are refused in one line with nothing written.
+ * engine's answer there, the same answer a gtp-rhino asked directly gives (`--plies`: only the positions
+ * after so many moves); the run is the same bytes on one engine or five (on worker threads); each game's
+ * positions share a split; bad files, a line without the model's side, a level or ply range out of range
+ * and a range that leaves no position are refused in one line with nothing written.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,6 +100,14 @@ describe.skipIf(!existsSync(RHINO_PATH))(`dataset label-positions${existsSync(RH
     expect(both.status, both.stderr).toBe(0);
     // positions 1..9 of each 10-move game: no pass can come that early
     expect(JSON.parse(both.stdout)).toMatchObject({ gamesRead: 5, answered: 45, positions: 45 });
+    // --plies 3-6: the positions after 3 to 6 moves, each record that prefix and the answer
+    const some = gamba('dataset', 'label-positions', plain, '--side', 'both', '--plies', '3-6', '--level', '1', '--out', join(root, 'plies'), '--json');
+    expect(some.status, some.stderr).toBe(0);
+    const summary = JSON.parse(some.stdout) as { answered: number; positions: number; source: string };
+    expect(summary).toMatchObject({ answered: 20, positions: 20 });
+    expect(summary.source).toMatch(new RegExp(`^positions of ${plain} after 3-6 moves labelled by GTP GRhino`));
+    const lengths = ['train', 'val'].flatMap((split) => exportSplit(join(root, 'plies'), split)).map((r) => r.split(' ').length).sort();
+    expect(lengths).toEqual([4, 5, 6, 7].flatMap((n) => Array<number>(5).fill(n)).sort());
 
     const badMove = join(root, 'bad-move.jsonl');
     writeFileSync(badMove, `${JSON.stringify({ moves: ['f5', 'f5'], modelColor: 'white' })}\n`);
@@ -109,6 +118,8 @@ describe.skipIf(!existsSync(RHINO_PATH))(`dataset label-positions${existsSync(RH
       [[badMove], `gamba: ${badMove}:1: move 2 (f5) is not legal there`],
       [[badSide], `gamba: ${badSide}:2: modelColor "red" is not black or white`],
       [[file, '--level', '6'], 'gamba: --level: expected an integer from 1 to 5, got 6'],
+      [[file, '--plies', '0-5'], 'gamba: --plies 0-5: expected a number of moves or a range LO-HI within 1-59, e.g. 1-3'],
+      [[plain, '--side', 'both', '--plies', '12-20'], `gamba: ${plain}: no position to label (5 games read, plies 12-20)`],
       [[join(root, 'nope.jsonl')], `gamba: ${join(root, 'nope.jsonl')}: no such JSONL file`],
     ];
     for (const [args, message] of cases) {
