@@ -37,6 +37,11 @@ export interface DatasetGame {
    * a whole game; absent where records are always whole games.
    */
   labelledPositionPrefix?(record: Uint8Array): Uint8Array | null;
+  /**
+   * Whether record position t is the move played after t moves (passes silent), so that `train
+   * --plies` can pick moves by their place in the game; absent where a move spans several tokens.
+   */
+  tokenPerMove?: boolean;
 }
 
 const othello: DatasetGame = {
@@ -59,6 +64,7 @@ const othello: DatasetGame = {
   },
   loserMoves,
   labelledPositionPrefix,
+  tokenPerMove: true,
 };
 
 /** Chess: one game per 1024-character block in the anchors' string format (games/chess/game-string.ts). */

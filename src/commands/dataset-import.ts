@@ -13,6 +13,7 @@ import { importPgnDataset } from '../../datasets/import-pgn.js';
 import { RHINO_LEVELS } from '../../datasets/generate-othello-selfplay.js';
 import { labelPositions, type LabelledSide } from '../../datasets/label-positions.js';
 import { signalExitCode } from '../../datasets/writer.js';
+import { FIRST_TARGET_PLY, LAST_PLY } from '../train/run-spec.js';
 import { UserError } from '../util/errors.js';
 import { intRange, integerFlag } from '../util/flags.js';
 import { ProgressBar, printResult } from '../util/output.js';
@@ -128,7 +129,7 @@ export const labelPositionsCommand: CommandModule<object, LabelPositionsArgs> = 
   handler: async (args) => {
     const settings = importSettings(args, 'JSONL');
     const level = integerFlag('level', args.level, RHINO_LEVELS[0], RHINO_LEVELS[1]);
-    const plies = args.plies === undefined ? undefined : intRange('plies', args.plies, [1, 59], 'number of moves');
+    const plies = args.plies === undefined ? undefined : intRange('plies', args.plies, [FIRST_TARGET_PLY, LAST_PLY], 'number of moves');
     const engines = integerFlag('workers', args.workers ?? availableParallelism(), 1, 1024);
     let progress: ProgressBar | null = null;
     const start = performance.now();

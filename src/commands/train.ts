@@ -13,10 +13,10 @@ import { BEST_DIR } from '../train/checkpoint.js';
 import { trainingDefaults, type TrainingDefaults } from '../train/defaults.js';
 import type { PrecisionChoice } from '../backend/index.js';
 import type { BackendKind, RunSpec } from '../train/run-spec.js';
-import { resumeCommand } from '../train/run-spec.js';
+import { FIRST_TARGET_PLY, LAST_PLY, resumeCommand } from '../train/run-spec.js';
 import { resumeTraining, startTraining, type NewRunRequest, type TrainHooks, type TrainResult } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
-import { integerFlag, positiveNumber } from '../util/flags.js';
+import { intRange, integerFlag, positiveNumber } from '../util/flags.js';
 import { note, printResult, ProgressBar } from '../util/output.js';
 
 interface TrainArgs {
@@ -41,6 +41,7 @@ interface TrainArgs {
   init?: string;
   winnerMoves: boolean;
   labelledPositions: boolean;
+  plies?: string;
   saveBest: boolean;
   snapshotEvery?: number;
   lengthBuckets?: number;
@@ -79,6 +80,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('init', { type: 'string', describe: 'start from the weights of this checkpoint directory (a fine-tune: same game, vocabulary and preset; fresh optimizer and schedule)' })
       .option('winner-moves', { type: 'boolean', default: false, describe: 'learn only the moves of the side that won each game (Othello; a draw keeps both sides)' })
       .option('labelled-positions', { type: 'boolean', default: false, describe: 'of a record that stops before its game is over (dataset label-positions), learn only its last move, the engine\'s answer (Othello; whole games as before)' })
+      .option('plies', { type: 'string', describe: 'learn only the moves played after LO to HI moves, e.g. 30-50 (Othello; with --winner-moves or --labelled-positions, of the moves they keep)' })
       .option('save-best', { type: 'boolean', default: false, describe: 'also keep the checkpoint of the lowest validation loss so far in OUT/best (a whole checkpoint: eval, probe, play and --init read it)' })
       .option('snapshot-every', { type: 'number', describe: 'also keep the model every N steps in OUT/snapshots/step-N (model, config and trainer state: eval, probe, play and compare read it) for learning curves; 0 = none (default); a resume may change it' })
       .option('length-buckets', { type: 'number', describe: 'batches of games of one of N length classes, each cut to its class\'s length and holding as many games as the tokens of --batch full records (chess games fill about 56% of their records; 8 classes: about 91%); 0 = every row full length (default)' })
@@ -223,6 +225,7 @@ function givenFlags(args: TrainArgs): Partial<RunSpec> {
     saveEvery: optionalInteger('save-every', args.saveEvery, 1),
     winnerMoves: args.winnerMoves ? true : undefined,
     labelledPositions: args.labelledPositions ? true : undefined,
+    plies: args.plies === undefined ? undefined : intRange('plies', args.plies, [FIRST_TARGET_PLY, LAST_PLY], 'number of moves').join('-'),
     saveBest: args.saveBest ? true : undefined,
     snapshotEvery: optionalInteger('snapshot-every', args.snapshotEvery, 0),
     lengthBuckets: optionalInteger('length-buckets', args.lengthBuckets, 0),
@@ -264,6 +267,7 @@ function newRunRequest(args: TrainArgs): NewRunRequest {
     init: args.init,
     winnerMoves: args.winnerMoves,
     labelledPositions: args.labelledPositions,
+    plies: given.plies,
     saveBest: args.saveBest,
     snapshotEvery: given.snapshotEvery,
     lengthBuckets: given.lengthBuckets,

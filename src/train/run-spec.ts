@@ -7,6 +7,10 @@ import type { BatchPosition } from '../../datasets/batches.js';
 import type { Precision } from '../backend/backend.js';
 import type { LossScaleState } from './loss-scale.js';
 
+/** --plies' bounds: the first move is never a target (nothing comes before it), and 60 moves fill an Othello board. */
+export const FIRST_TARGET_PLY = 1;
+export const LAST_PLY = 59;
+
 export type BackendKind = 'cpu' | 'webgpu' | 'auto';
 
 export interface RunSpec {
@@ -54,6 +58,8 @@ export interface RunSpec {
   winnerMoves?: boolean;
   /** --labelled-positions: of a record that stops before its game is over, only the last move is learned (absent: every move). */
   labelledPositions?: boolean;
+  /** --plies: only the moves played after LO to HI moves are learned, as "LO-HI" (absent: every move). */
+  plies?: string;
   /** --save-best: the checkpoint of the lowest validation loss so far is kept in BEST_DIR (absent: not kept). */
   saveBest?: boolean;
   /** --aux-board-loss: the weight W of the auxiliary board loss (absent: none). */
@@ -138,7 +144,7 @@ export function validateTrainerState(value: Record<string, unknown>, file: strin
 }
 
 /** Fields added to the run spec after its first version, as states written before them mean them. */
-const LATER_FIELD_DEFAULTS: Partial<RunSpec> = { precision: 'f32', winnerMoves: false, labelledPositions: false, saveBest: false, auxBoardLoss: 0, snapshotEvery: 0, lengthBuckets: 0 };
+const LATER_FIELD_DEFAULTS: Partial<RunSpec> = { precision: 'f32', winnerMoves: false, labelledPositions: false, plies: `${FIRST_TARGET_PLY}-${LAST_PLY}`, saveBest: false, auxBoardLoss: 0, snapshotEvery: 0, lengthBuckets: 0 };
 
 /**
  * Flags given with --resume must agree with the run being resumed; any that differ are refused (a

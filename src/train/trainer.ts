@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BatchStream, lengthBuckets, maskedInputsTargets, type TargetMask } from '../../datasets/batches.js';
-import { DATASET_GAMES } from '../../datasets/games.js';
+import { DATASET_GAMES, type DatasetGame } from '../../datasets/games.js';
 import { MANIFEST_FILE } from '../../datasets/format.js';
 import { openDataset, type Dataset } from '../../datasets/reader.js';
 import { createBackend, type PrecisionChoice } from '../backend/index.js';
@@ -90,6 +90,8 @@ export interface NewRunRequest {
   winnerMoves?: boolean;
   /** Of a record that stops before its game is over (a labelled position), learn only the last move. */
   labelledPositions?: boolean;
+  /** Learn only the moves played after LO to HI moves ("LO-HI"). */
+  plies?: string;
   /** Keep the checkpoint of the lowest validation loss so far in outDir/best. */
   saveBest?: boolean;
   /** The weight W of an auxiliary board loss (src/train/aux-board-loss.ts), and the layer its head reads. */
@@ -201,6 +203,7 @@ export async function startTraining(request: NewRunRequest, hooks: TrainHooks = 
     ...(initState ? { initTraining: trainingBehind(initState) } : {}),
     ...(request.winnerMoves ? { winnerMoves: true } : {}),
     ...(request.labelledPositions ? { labelledPositions: true } : {}),
+    ...(request.plies ? { plies: request.plies } : {}),
     ...(request.saveBest ? { saveBest: true } : {}),
     ...(request.snapshotEvery ? { snapshotEvery: request.snapshotEvery } : {}),
     ...(request.lengthBuckets ? { lengthBuckets: request.lengthBuckets } : {}),
@@ -594,16 +597,33 @@ function auxTraining(backend: Backend, config: ModelConfig, run: RunSpec, head?:
 /**
  * The targets left out of the loss, training and validation alike: --winner-moves, the losing side's
  * moves; --labelled-positions, every move of a labelled position but its last (whole games are then
- * learned as the other flag, or absence of it, says).
+ * learned as the other flag, or absence of it, says); --plies, on top of either, the moves outside
+ * the range.
  */
 function targetMaskOf(run: RunSpec): TargetMask | null {
-  if (!run.winnerMoves && !run.labelledPositions) return null;
   const game = DATASET_GAMES[run.game as keyof typeof DATASET_GAMES];
+  const outside = run.plies ? movesOutsidePlies(run.plies, game) : null;
+  if (!run.winnerMoves && !run.labelledPositions) return outside && (() => outside);
   const loserMoves = run.winnerMoves ? game?.loserMoves : () => null;
   if (!loserMoves) throw new UserError(`--winner-moves: ${run.game} records do not say who won`);
   const prefix = run.labelledPositions ? game?.labelledPositionPrefix : () => null;
   if (!prefix) throw new UserError(`--labelled-positions: ${run.game} records are always whole games`);
-  return (record) => prefix.call(game, record) ?? loserMoves.call(game, record);
+  return (record) => {
+    const dropped = prefix.call(game, record) ?? loserMoves.call(game, record);
+    if (!outside) return dropped;
+    if (!dropped) return outside;
+    for (let t = 0; t < dropped.length; t++) dropped[t] |= outside[t];
+    return dropped;
+  };
+}
+
+/** 1 at the record positions of the moves played after fewer than LO or more than HI moves ("LO-HI"). */
+function movesOutsidePlies(plies: string, game: DatasetGame | undefined): Uint8Array {
+  if (!game?.tokenPerMove) throw new UserError(`--plies: a ${game?.name ?? 'such'} move spans several tokens of a record, so moves cannot be picked by ply`);
+  const [lo, hi] = plies.split('-').map(Number);
+  const outside = new Uint8Array(game.recordLength).fill(1);
+  outside.fill(0, lo, hi + 1);
+  return outside;
 }
 
 /**

@@ -235,6 +235,55 @@ describe('gamba train --labelled-positions', () => {
   });
 });
 
+describe('gamba train --plies', () => {
+  it('learns only the moves played after LO to HI moves: move 12 of whole games is the answer of the same games cut there', () => {
+    // the same 200 games, whole and cut after 12 moves, with the same split: the model reads the same 11 moves before move 12
+    const lines = gamba(['dataset', 'export', SAMPLES, '--split', 'train', '--limit', '200']).stdout.trim().split('\n');
+    const games = lines.map((line) => (JSON.parse(line) as { moves: string[] }).moves);
+    const dataset = (name: string, moves: string[][]) => {
+      writeFileSync(join(root, `${name}.jsonl`), moves.map((m) => JSON.stringify({ moves: m })).join('\n') + '\n');
+      expect(gamba(['dataset', 'import-jsonl', join(root, `${name}.jsonl`), '--val-fraction', '0.2', '--seed', '5', '--out', join(root, name)]).code).toBe(0);
+      return join(root, name);
+    };
+    const [whole, cut] = [dataset('plies-whole', games), dataset('plies-cut', games.map((m) => m.slice(0, 12)))];
+    const losses = (data: string, out: string, extra: string[]) => {
+      const run = gamba(['train', ...RUN_FLAGS.map((f) => (f === SAMPLES ? data : f)), '--steps', '3', '--val-every', '3', '--out', join(root, out), '--json', ...extra]);
+      expect(run.code, run.stderr).toBe(0);
+      const state = JSON.parse(readFileSync(join(root, out, 'trainer-state.json'), 'utf8')) as { lossHistory: number[]; valHistory: { loss: number }[]; run: { plies?: string } };
+      return { train: state.lossHistory, val: state.valHistory.map((v) => v.loss), plies: state.run.plies };
+    };
+    const picked = losses(whole, 'plies-11', ['--plies', '11']);
+    const answers = losses(cut, 'plies-answers', ['--labelled-positions']);
+    expect(picked.plies).toBe('11-11');
+    for (const key of ['train', 'val'] as const) {
+      expect(picked[key]).toHaveLength(answers[key].length);
+      picked[key].forEach((loss, i) => expect(loss).toBeCloseTo(answers[key][i], 5));
+    }
+    // every target ply is every move; a range in the middle is another loss, on top of --winner-moves too
+    const all = losses(whole, 'plies-none', []);
+    expect(losses(whole, 'plies-all', ['--plies', '1-59']).train).toEqual(all.train);
+    const winners = losses(whole, 'plies-winners', ['--winner-moves']);
+    const middle = losses(whole, 'plies-winners-middle', ['--winner-moves', '--plies', '20-40']);
+    expect(middle.train[0]).not.toBeCloseTo(winners.train[0], 3);
+    expect(middle.train[0]).not.toBeCloseTo(losses(whole, 'plies-middle', ['--plies', '20-40']).train[0], 3);
+  });
+
+  it('refuses a range out of bounds, chess, and another range on resume, in one line', () => {
+    const bad = gamba(['train', ...RUN_FLAGS, '--steps', '1', '--plies', '0-20', '--out', join(root, 'plies-bad')]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim()).toBe('gamba: --plies 0-20: expected a number of moves or a range LO-HI within 1-59, e.g. 1-3');
+    const data = join(root, 'chess-plies');
+    expect(gamba(['generate', 'chess', '--games', '20', '--seed', '1', '--out', data]).code).toBe(0);
+    const chess = gamba(['train', '--game', 'chess', '--data', data, '--preset', 'tiny', '--backend', 'cpu', '--steps', '1', '--plies', '10-20', '--out', join(root, 'chess-plies-run')]);
+    expect(chess.code).not.toBe(0);
+    expect(chess.stderr.trim()).toBe('gamba: --plies: a chess move spans several tokens of a record, so moves cannot be picked by ply');
+    expect(existsSync(join(root, 'chess-plies-run'))).toBe(false);
+    const refused = gamba(['train', '--resume', '--out', join(root, 'plies-none'), '--plies', '20-40']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trim()).toMatch(/^gamba: --plies 20-40 differs from this run's 1-59/);
+  });
+});
+
 describe('gamba train --save-best', () => {
   // validation every 2 steps; at lr 5 the run diverges, and its lowest validation loss comes before the end
   const flags = (out: string, lr: string) => ['train', '--game', 'othello', '--data', SAMPLES, '--preset', 'tiny', '--backend', 'cpu', '--batch', '4', '--lr', lr,
