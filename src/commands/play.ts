@@ -49,6 +49,7 @@ interface PlayArgs {
   'legal-only'?: boolean;
   unrestricted?: boolean;
   symmetries?: boolean;
+  'opening-moves'?: number;
   parallel?: number;
 }
 
@@ -77,6 +78,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
       .option('legal-only', { type: 'boolean', describe: 'othello: choose among legal moves only (default)' })
       .option('unrestricted', { type: 'boolean', describe: "othello: the model's top token over the whole vocabulary; an illegal one forfeits" })
       .option('parallel', { type: 'number', describe: 'against stockfish or rhino: games played at once, each slot with its own engine process (the same games, in the same order; default 1)' })
+      .option('opening-moves', { type: 'number', describe: 'othello: the first N moves of every game (both sides\', 0..20, default 0) drawn at random from the seed, the same against every opponent: a model playing its top move meets as many openings as games' })
       .option('symmetries', { type: 'boolean', describe: 'othello: read the model through the four board symmetries that keep the opening and average its move log-probabilities (four model steps a move)' })
       .example('$0 play --game chess --checkpoint runs/chess --opponent stockfish --skill 0 --nodes 1000 --games 20', '')
       .example('$0 play --game othello --checkpoint runs/quickstart --opponent rhino --games 10', '')
@@ -87,19 +89,20 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     const games = integerFlag('games', args.games ?? (opponent === 'human' ? 1 : 10), 1, 1_000_000);
     if (args.game === 'chess' && opponent !== 'stockfish' && opponent !== 'human') throw new UserError(`--opponent ${opponent}: chess plays against stockfish (a UCI engine, see --engine) or human`);
     if (opponent === 'human') {
-      for (const flag of ['skill', 'movetime', 'nodes', 'threads', 'engine', 'level'] as const) {
+      for (const flag of ['skill', 'movetime', 'nodes', 'threads', 'engine', 'level', 'opening-moves'] as const) {
         if (args[flag] !== undefined) throw new UserError(`--${flag}: not for --opponent human`);
       }
     }
     if (args.game === 'othello' && opponent === 'stockfish') throw new UserError('--opponent stockfish: othello plays against random, greedy, rhino or human');
     const chessOnly = ['skill', 'movetime', 'nodes', 'threads'] as const;
-    const othelloOnly = ['level', 'legal-only', 'unrestricted', 'symmetries'] as const;
+    const othelloOnly = ['level', 'legal-only', 'unrestricted', 'symmetries', 'opening-moves'] as const;
     for (const flag of args.game === 'chess' ? othelloOnly : chessOnly) {
       if (args[flag] !== undefined) throw new UserError(`--${flag}: only for --game ${args.game === 'chess' ? 'othello' : 'chess'}`);
     }
     const parallel = integerFlag('parallel', args.parallel ?? 1, 1, 256);
     if (args.parallel !== undefined && opponent !== 'stockfish' && opponent !== 'rhino') throw new UserError(`--parallel: only against an engine (stockfish, rhino); ${opponent} plays one game at a time`);
     const temperature = temperatureFlag(args.temperature, args.game);
+    const openingMoves = integerFlag('opening-moves', args['opening-moves'] ?? 0, 0, MAX_OPENING_MOVES);
 
     const checkpoint = loadCheckpoint(args.checkpoint, note);
     const configPath = join(args.checkpoint, CONFIG_FILE);
@@ -120,7 +123,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     try {
       summary = args.game === 'chess'
         ? await (human ? humanChessMatch(args, { games, parallel, seed, temperature, out, model, modelName }, human) : chessMatch(args, { games, parallel, seed, temperature, out, model, modelName }))
-        : await othelloMatch(args, { games, parallel, seed, temperature, out, model, opponent: opponent as 'random' | 'greedy' | 'rhino' | 'human', human });
+        : await othelloMatch(args, { games, parallel, seed, temperature, out, model, opponent: opponent as 'random' | 'greedy' | 'rhino' | 'human', human, openingMoves });
     } finally {
       human?.close();
     }
@@ -257,7 +260,11 @@ async function humanChessMatch(args: PlayArgs, common: Common & { modelName: str
   return { result, human, error: match.error ? errorText(match.error) : null, file: 'games.pgn' };
 }
 
-async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random' | 'greedy' | 'rhino' | 'human'; human?: HumanSeat }): Promise<MatchOutcome> {
+/** --opening-moves' most: 20 drawn moves are a third of a game. */
+const MAX_OPENING_MOVES = 20;
+
+async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random' | 'greedy' | 'rhino' | 'human'; human?: HumanSeat; openingMoves: number }): Promise<MatchOutcome> {
+  const { openingMoves } = common;
   if (args['legal-only'] && args.unrestricted) throw new UserError('--legal-only and --unrestricted: choose one');
   const mode = args.unrestricted ? 'unrestricted' : 'legal-only';
   if (args.engine !== undefined && common.opponent !== 'rhino') throw new UserError('--engine: only with --opponent rhino (for othello)');
@@ -278,6 +285,7 @@ async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random
       // temperatureFlag gives Othello a number: karvonen is refused before anything is written.
       temperature: common.temperature as number,
       symmetries: args.symmetries ?? false,
+      openingMoves,
       human: common.human,
       onGame: (game) => {
         appendFileSync(file, JSON.stringify(game) + '\n');
@@ -298,11 +306,12 @@ async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random
     modelMoves,
     forfeits: games.filter((g) => g.termination === 'forfeit').length,
     meanMoves: games.length > 0 ? Number((games.reduce((a, g) => a + g.moves.length, 0) / games.length).toFixed(1)) : 0,
+    ...(openingMoves > 0 ? { openingMoves } : {}),
     opponent: engine ? { name: common.opponent, engine: `${engine.name} ${engine.version}`, path: engine.label, level } : { name: common.opponent },
     model: { checkpoint: args.checkpoint, temperature: common.temperature, ...(args.symmetries ? { symmetries: true } : {}) },
   };
   const human = [
-    `${t.games} games vs ${common.opponent}${engine ? ` (${engine.name} ${engine.version}, level ${level})` : ''}, ${mode}: +${t.wins} =${t.draws} -${t.losses}, score ${(100 * t.score).toFixed(1)}%`,
+    `${t.games} games vs ${common.opponent}${engine ? ` (${engine.name} ${engine.version}, level ${level})` : ''}${openingMoves > 0 ? `, first ${openingMoves} moves drawn` : ''}, ${mode}: +${t.wins} =${t.draws} -${t.losses}, score ${(100 * t.score).toFixed(1)}%`,
     mode === 'unrestricted'
       ? `illegal moves: ${illegal} of ${modelMoves} model moves (${(100 * (result.illegalRate ?? 0)).toFixed(2)}%), ${result.forfeits} game(s) forfeited`
       : 'moves restricted to legal ones (use --unrestricted to measure the illegal rate)',

@@ -7,6 +7,8 @@
  *   forfeits the game (the illegal rate is reported per model move).
  * The model cannot choose the very first move of a game (there is no token before it to read): when
  * it plays Black, its first move is drawn uniformly from the four (symmetric) openings. With
+ * `openingMoves`, both sides' first moves are drawn at random from the game's seed, the same whatever
+ * the opponent, so that a model playing its top move meets as many openings as games. With
  * `symmetries`, the model is read through the four opening symmetries and their scores averaged
  * (symmetric-reader.ts).
  */
@@ -38,6 +40,8 @@ export interface OthelloMatchOptions {
   temperature: number;
   /** Read the model through the four opening symmetries and average (four model steps a move). */
   symmetries?: boolean;
+  /** The first moves of every game, both sides', drawn uniformly from the legal ones (default 0). */
+  openingMoves?: number;
   onGame?: (game: OthelloGameRecord) => void;
 }
 
@@ -50,7 +54,7 @@ export interface OthelloGameRecord {
   termination: 'finished' | 'forfeit' | 'resign';
   counts: { black: number; white: number };
   modelPoints: number;
-  /** Moves chosen by the model (its forced first move as Black excluded). */
+  /** Moves chosen by the model (its drawn first move as Black and the drawn opening moves excluded). */
   modelMoves: number;
   illegalMoves: number;
 }
@@ -73,7 +77,10 @@ export async function playOthelloGame(options: OthelloMatchOptions, stepper: Mov
   while (!board.isOver()) {
     const mover = COLORS[board.toMove];
     let square: number;
-    if (mover === modelColor) {
+    if (moves.length < (options.openingMoves ?? 0)) {
+      square = randomPlayer(board, rng);
+      await engine?.play(mover, square);
+    } else if (mover === modelColor) {
       if (moves.length === 0) {
         square = randomPlayer(board, rng);
       } else {

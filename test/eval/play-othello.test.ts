@@ -29,6 +29,13 @@ function checkGames(file: string): { index: number; modelColor: string; result: 
   return games;
 }
 
+/** The colour that played move t of a game (passes are silent, so found by replay). */
+function colorAt(moves: string[], t: number): string {
+  const board = OthelloBoard.initial();
+  for (const move of moves.slice(0, t)) board.play(parseSquare(move));
+  return board.toMove === 0 ? 'black' : 'white';
+}
+
 beforeAll(() => {
   requireBuiltCli();
 });
@@ -77,6 +84,38 @@ describe('gamba play --game othello', () => {
     // A random model over 61 tokens errs often: some games must be forfeited.
     expect(illegal).toBeGreaterThan(0);
     expect(summary.illegalRate).toBeCloseTo(illegal / summary.modelMoves, 4);
+  });
+
+  it('draws both sides\' first moves from the seed with --opening-moves, the same against every opponent', () => {
+    const opponents = existsSync(RHINO_PATH) ? ['greedy', 'random', 'rhino'] : ['greedy', 'random'];
+    const played = opponents.map((opponent) => {
+      const out = join(root, `opening-${opponent}`);
+      const run = gamba('play', '--game', 'othello', '--checkpoint', checkpoint, '--opponent', opponent, '--games', '8', '--opening-moves', '6',
+        '--seed', '4', '--backend', 'cpu', '--out', out, '--json');
+      expect(run.status, run.stderr).toBe(0);
+      const summary = JSON.parse(run.stdout);
+      expect(summary.openingMoves).toBe(6);
+      const games = checkGames(join(out, 'games.jsonl'));
+      // the model's moves are those after the drawn ones
+      const modelMoves = games.reduce((sum, g) => sum + g.moves.filter((_, t) => t >= 6 && colorAt(g.moves, t) === g.modelColor).length, 0);
+      expect(summary.modelMoves).toBe(modelMoves);
+      return games.map((g) => g.moves.slice(0, 6).join(' '));
+    });
+    for (const openings of played.slice(1)) expect(openings).toEqual(played[0]);
+    // a model at temperature 0 meets as many openings as games
+    expect(new Set(played[0]).size).toBe(8);
+    const plain = gamba('play', '--game', 'othello', '--checkpoint', checkpoint, '--opponent', 'greedy', '--games', '8', '--seed', '4', '--backend', 'cpu', '--out', join(root, 'opening-none'), '--json');
+    expect(JSON.parse(plain.stdout).openingMoves).toBeUndefined();
+    const refused: [string[], string][] = [
+      [['--game', 'othello', '--opening-moves', '21'], 'gamba: --opening-moves: expected an integer from 0 to 20, got 21'],
+      [['--game', 'chess', '--opening-moves', '2'], 'gamba: --opening-moves: only for --game othello'],
+    ];
+    for (const [args, message] of refused) {
+      const run = gamba('play', ...args, '--checkpoint', checkpoint, '--out', join(root, 'opening-refused'));
+      expect(run.status).toBe(2);
+      expect(run.stderr.trim()).toBe(message);
+      expect(existsSync(join(root, 'opening-refused'))).toBe(false);
+    }
   });
 
   it('refuses --parallel without an engine to play against, and a count below 1', () => {
