@@ -59,22 +59,24 @@ export interface LabelPositionsResult extends EngineSelfPlayResult {
 }
 
 /** The positions of `files` to label, each game's split drawn in file order. */
-export async function positionsToLabel(files: string[], side: LabelledSide, seed: number, valFraction: number, plies: readonly [number, number] = [1, 60]): Promise<Pick<LabelSourceOptions, 'games' | 'splits' | 'positions'>> {
+export async function positionsToLabel(files: string[], side: LabelledSide, seed: number, valFraction: number, plies?: readonly [number, number]): Promise<Pick<LabelSourceOptions, 'games' | 'splits' | 'positions'>> {
   const games: number[][] = [];
   const splits: Split[] = [];
   const positions: number[] = [];
+  // the position before the first move is never labelled: the first move of a record is no target
+  const [lo, hi] = plies ?? [1, Infinity];
   for await (const { where, squares, line } of readJsonlGames(files, side === 'model' ? ['modelColor'] : [], '--side model')) {
     const game = games.length;
     if (side === 'model' && line.modelColor !== 'black' && line.modelColor !== 'white') throw new UserError(`${where}: modelColor ${JSON.stringify(line.modelColor)} is not black or white`);
     const board = OthelloBoard.initial();
     squares.forEach((square, t) => {
-      if (t > 0 && t >= plies[0] && t <= plies[1] && (side === 'both' || colorToMove(board) === line.modelColor)) positions.push(game, t);
+      if (t >= lo && t <= hi && (side === 'both' || colorToMove(board) === line.modelColor)) positions.push(game, t);
       board.play(square);
     });
     games.push(squares);
     splits.push(new Rng(seed, game).nextFloat() < valFraction ? 'val' : 'train');
   }
-  if (positions.length === 0) throw new UserError(`${files.join(', ')}: no position to label (${games.length} games read${plies[0] > 1 || plies[1] < 60 ? `, plies ${plies.join('-')}` : ''})`);
+  if (positions.length === 0) throw new UserError(`${files.join(', ')}: no position to label (${games.length} games read${plies ? `, plies ${plies.join('-')}` : ''})`);
   return { games, splits, positions: Int32Array.from(positions) };
 }
 
