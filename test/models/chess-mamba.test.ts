@@ -21,7 +21,7 @@ import { createModel } from '../../src/model/models.js';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { Rng } from '../../src/util/rng.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
-import { pct, readmeRow } from './shipped-tables.js';
+import { expectShippedModel, pct, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/chess-mamba';
 /** How many fine-tunes ship (models/chess-mamba/fine-tune-1 to -N); every list of them below counts from it. */
@@ -43,12 +43,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the shipped chess Mamba', () => {
   it.each([MODEL, ...fineTunesFrom(1).map((n) => `${MODEL}/fine-tune-${n}`)])('%s is the chess-mamba-12m preset in fp16 under 30 MB', (dir) => {
-    const checkpoint = loadCheckpoint(dir);
-    expect(checkpoint.game).toBe('chess');
-    expect(checkpoint.preset).toBe('chess-mamba-12m');
-    let parameters = 0;
-    for (const tensor of checkpoint.params.values()) parameters += tensor.length;
-    expect(parameters).toBe(11_583_360);
+    expectShippedModel(dir, 'chess', 'chess-mamba-12m', 11_583_360);
     expect(statSync(join(dir, 'model.safetensors')).size).toBeLessThan(30 * 1024 * 1024);
   });
 

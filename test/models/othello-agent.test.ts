@@ -10,9 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OthelloBoard } from '../../games/othello/board.js';
 import { parseSquare } from '../../games/othello/notation.js';
 import { RHINO_PATH } from '../../games/othello/gtp.js';
-import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
-import { readmeRow } from './shipped-tables.js';
+import { expectShippedModel, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/othello-agent';
 const MATCHES = join(MODEL, 'matches');
@@ -50,12 +49,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the shipped Othello agent', () => {
   it('is the othello-base preset in fp16, its hashes checked on load', () => {
-    const checkpoint = loadCheckpoint(MODEL);
-    expect(checkpoint.game).toBe('othello');
-    expect(checkpoint.preset).toBe('othello-base');
-    let parameters = 0;
-    for (const tensor of checkpoint.params.values()) parameters += tensor.length;
-    expect(parameters).toBe(3_520_000);
+    expectShippedModel(MODEL, 'othello', 'othello-base', 3_520_000);
     // fp16: two bytes a parameter and the header
     expect(statSync(join(MODEL, 'model.safetensors')).size).toBeLessThan(2 * 3_520_000 + 64 * 1024);
   });
