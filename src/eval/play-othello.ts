@@ -77,26 +77,23 @@ export async function playOthelloGame(options: OthelloMatchOptions, stepper: Mov
   while (!board.isOver()) {
     const mover = COLORS[board.toMove];
     let square: number;
-    if (moves.length < (options.openingMoves ?? 0)) {
+    // drawn: the opening moves asked for, and the model's first move as Black (no token to read before it)
+    if (moves.length < (options.openingMoves ?? 0) || (mover === modelColor && moves.length === 0)) {
       square = randomPlayer(board, rng);
       await engine?.play(mover, square);
     } else if (mover === modelColor) {
-      if (moves.length === 0) {
-        square = randomPlayer(board, rng);
+      modelMoves++;
+      const logits = stepper.logits!;
+      if (options.mode === 'legal-only') {
+        const allowed = board.legalMoves().map((sq) => SQUARE_TO_TOKEN[sq]);
+        square = TOKEN_TO_SQUARE[sampleToken(logits, options.temperature, () => rng.nextFloat(), allowed)];
       } else {
-        modelMoves++;
-        const logits = stepper.logits!;
-        if (options.mode === 'legal-only') {
-          const allowed = board.legalMoves().map((sq) => SQUARE_TO_TOKEN[sq]);
-          square = TOKEN_TO_SQUARE[sampleToken(logits, options.temperature, () => rng.nextFloat(), allowed)];
-        } else {
-          const token = sampleToken(logits, options.temperature, () => rng.nextFloat());
-          square = token > 0 && token < TOKEN_TO_SQUARE.length ? TOKEN_TO_SQUARE[token] : -1;
-          if (square < 0 || !board.isLegal(square)) {
-            illegalMoves++;
-            forfeit = true;
-            break;
-          }
+        const token = sampleToken(logits, options.temperature, () => rng.nextFloat());
+        square = token > 0 && token < TOKEN_TO_SQUARE.length ? TOKEN_TO_SQUARE[token] : -1;
+        if (square < 0 || !board.isLegal(square)) {
+          illegalMoves++;
+          forfeit = true;
+          break;
         }
       }
       await engine?.play(mover, square);
