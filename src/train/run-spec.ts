@@ -2,14 +2,15 @@
  * What defines a training run (every flag that changes its numbers), and the state a checkpoint keeps
  * so that `--resume` continues it exactly: trainer-state.json holds both.
  */
+import { MAX_MOVES } from '../../games/othello/notation.js';
 import { UserError } from '../util/errors.js';
 import type { BatchPosition } from '../../datasets/batches.js';
 import type { Precision } from '../backend/backend.js';
 import type { LossScaleState } from './loss-scale.js';
 
-/** --plies' bounds: the first move is never a target (nothing comes before it), and 60 moves fill an Othello board. */
+/** --plies' bounds: the first move is never a target (nothing comes before it), and MAX_MOVES fill an Othello board. */
 export const FIRST_TARGET_PLY = 1;
-export const LAST_PLY = 59;
+export const LAST_PLY = MAX_MOVES - 1;
 
 export type BackendKind = 'cpu' | 'webgpu' | 'auto';
 
