@@ -102,7 +102,9 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     const parallel = integerFlag('parallel', args.parallel ?? 1, 1, 256);
     if (args.parallel !== undefined && opponent !== 'stockfish' && opponent !== 'rhino') throw new UserError(`--parallel: only against an engine (stockfish, rhino); ${opponent} plays one game at a time`);
     const temperature = temperatureFlag(args.temperature, args.game);
-    const openingMoves = integerFlag('opening-moves', args['opening-moves'] ?? 0, 0, MAX_OPENING_MOVES);
+    // Every flag is checked before the output directory is made, so a refused one leaves nothing behind.
+    const chessSettings = args.game === 'chess' && opponent === 'stockfish' ? stockfishSettings(args) : undefined;
+    const othello = args.game === 'othello' ? othelloSettings(args, opponent) : undefined;
 
     const checkpoint = loadCheckpoint(args.checkpoint, note);
     const configPath = join(args.checkpoint, CONFIG_FILE);
@@ -121,9 +123,9 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     const human = opponent === 'human' ? new HumanSeat() : undefined;
     let summary: MatchOutcome;
     try {
-      summary = args.game === 'chess'
-        ? await (human ? humanChessMatch(args, { games, parallel, seed, temperature, out, model, modelName }, human) : chessMatch(args, { games, parallel, seed, temperature, out, model, modelName }))
-        : await othelloMatch(args, { games, parallel, seed, temperature, out, model, opponent: opponent as 'random' | 'greedy' | 'rhino' | 'human', human, openingMoves });
+      summary = othello
+        ? await othelloMatch(args, { games, parallel, seed, temperature, out, model, opponent: opponent as 'random' | 'greedy' | 'rhino' | 'human', human }, othello)
+        : await (human ? humanChessMatch(args, { games, parallel, seed, temperature, out, model, modelName }, human) : chessMatch(args, { games, parallel, seed, temperature, out, model, modelName }, chessSettings!));
     } finally {
       human?.close();
     }
@@ -163,11 +165,17 @@ interface MatchOutcome {
   file: string;
 }
 
-async function chessMatch(args: PlayArgs, common: Common & { modelName: string }): Promise<MatchOutcome> {
+/** Stockfish's settings from the flags: checked in the handler, before the output directory is made. */
+function stockfishSettings(args: PlayArgs) {
   const skill = integerFlag('skill', args.skill ?? 0, 0, 20);
   const threads = integerFlag('threads', args.threads ?? 1, 1, 1024);
   if (args.movetime !== undefined && args.nodes !== undefined) throw new UserError('--movetime and --nodes: give one engine limit, not both');
   const limit = args.nodes !== undefined ? { nodes: integerFlag('nodes', args.nodes, 1) } : { movetimeMs: integerFlag('movetime', args.movetime ?? 100, 1, 3_600_000) };
+  return { skill, threads, limit };
+}
+
+async function chessMatch(args: PlayArgs, common: Common & { modelName: string }, settings: ReturnType<typeof stockfishSettings>): Promise<MatchOutcome> {
+  const { skill, threads, limit } = settings;
   const engines = await startAll(common.parallel, () => UciEngine.start(engineCommand(args.engine)), (e) => e.quit());
   const engine = engines[0];
   const pgnFile = join(common.out, 'games.pgn');
@@ -263,12 +271,18 @@ async function humanChessMatch(args: PlayArgs, common: Common & { modelName: str
 /** --opening-moves' most: 20 drawn moves are a third of a game. */
 const MAX_OPENING_MOVES = 20;
 
-async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random' | 'greedy' | 'rhino' | 'human'; human?: HumanSeat; openingMoves: number }): Promise<MatchOutcome> {
-  const { openingMoves } = common;
+/** An Othello match's settings from the flags: checked in the handler, before the output directory is made. */
+function othelloSettings(args: PlayArgs, opponent: string) {
   if (args['legal-only'] && args.unrestricted) throw new UserError('--legal-only and --unrestricted: choose one');
-  const mode = args.unrestricted ? 'unrestricted' : 'legal-only';
-  if (args.engine !== undefined && common.opponent !== 'rhino') throw new UserError('--engine: only with --opponent rhino (for othello)');
+  const mode: 'unrestricted' | 'legal-only' = args.unrestricted ? 'unrestricted' : 'legal-only';
+  if (args.engine !== undefined && opponent !== 'rhino') throw new UserError('--engine: only with --opponent rhino (for othello)');
   const level = integerFlag('level', args.level ?? 1, 1, 5);
+  const openingMoves = integerFlag('opening-moves', args['opening-moves'] ?? 0, 0, MAX_OPENING_MOVES);
+  return { mode, level, openingMoves };
+}
+
+async function othelloMatch(args: PlayArgs, common: Common & { opponent: 'random' | 'greedy' | 'rhino' | 'human'; human?: HumanSeat }, settings: ReturnType<typeof othelloSettings>): Promise<MatchOutcome> {
+  const { mode, level, openingMoves } = settings;
   const engines = common.opponent === 'rhino' ? await startAll(common.parallel, () => GtpEngine.start(args.engine ?? RHINO_PATH, ['--level', String(level)]), (e) => e.quit()) : [];
   const engine = engines[0];
   const file = join(common.out, 'games.jsonl');

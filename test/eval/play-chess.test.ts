@@ -2,7 +2,7 @@
  * `gamba play --game chess` end to end through the compiled CLI, with a small randomly initialised
  * chess checkpoint: a short node-limited match against the npm Stockfish, and a dying engine.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePgn } from '../../games/chess/pgn.js';
@@ -79,5 +79,20 @@ describe('gamba play --game chess', () => {
     expect(wrong.stderr).toMatch(/config\.json: a chess model, not othello/);
     const both = gamba('play', '--game', 'chess', '--checkpoint', checkpoint, '--nodes', '5', '--movetime', '5');
     expect(both.stderr).toMatch(/give one engine limit, not both/);
+  });
+
+  it('refuses engine settings out of range before the output directory is made', () => {
+    const refused: [string[], string][] = [
+      [['--skill', '30'], 'gamba: --skill: expected an integer from 0 to 20, got 30'],
+      [['--threads', '0'], 'gamba: --threads: expected an integer from 1 to 1024, got 0'],
+      [['--nodes', '5', '--movetime', '5'], 'gamba: --movetime and --nodes: give one engine limit, not both'],
+    ];
+    for (const [args, message] of refused) {
+      const out = join(root, 'refused');
+      const run = gamba('play', '--game', 'chess', '--checkpoint', checkpoint, ...args, '--out', out);
+      expect(run.status).toBe(2);
+      expect(run.stderr.trim()).toBe(message);
+      expect(existsSync(out)).toBe(false);
+    }
   });
 });

@@ -109,6 +109,8 @@ describe('gamba play --game othello', () => {
     const refused: [string[], string][] = [
       [['--game', 'othello', '--opening-moves', '21'], 'gamba: --opening-moves: expected an integer from 0 to 20, got 21'],
       [['--game', 'chess', '--opening-moves', '2'], 'gamba: --opening-moves: only for --game othello'],
+      [['--game', 'othello', '--opponent', 'rhino', '--level', '9'], 'gamba: --level: expected an integer from 1 to 5, got 9'],
+      [['--game', 'othello', '--legal-only', '--unrestricted'], 'gamba: --legal-only and --unrestricted: choose one'],
     ];
     for (const [args, message] of refused) {
       const run = gamba('play', ...args, '--checkpoint', checkpoint, '--out', join(root, 'opening-refused'));
