@@ -21,7 +21,7 @@ import { createModel } from '../../src/model/models.js';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { Rng } from '../../src/util/rng.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
-import { expectShippedModel, pct, readmeRow } from './shipped-tables.js';
+import { count, expectMatchRow, expectProbeRow, expectShippedModel, pct, readmeRow, scoreText } from './shipped-tables.js';
 
 const MODEL = 'models/chess-mamba';
 /** How many fine-tunes ship (models/chess-mamba/fine-tune-1 to -N); every list of them below counts from it. */
@@ -48,22 +48,6 @@ describe('the shipped chess Mamba', () => {
   });
 
   const json = (dir: string, path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
-  /** A count as the READMEs print it: 11,631. */
-  const count = (n: number) => n.toLocaleString('en-US');
-  /** A match score as the READMEs print it: two decimals, three where a draw leaves a half point (0.005). */
-  const scoreText = (score: number) => score.toFixed(Math.round(score * 1000) % 10 === 0 ? 2 : 3);
-  /**
-   * The README row that starts with `first` holds match summary `s`'s score, first-try legal rate, forfeits
-   * and length; returns the first-try and forfeit cells, whose parentheses hold an earlier model's figures.
-   */
-  const expectMatchRow = (dir: string, first: string, s: Record<string, number>) => {
-    const [, score, firstTry, forfeits, length] = readmeRow(dir, first);
-    expect(score).toBe(`${scoreText(s.score)} (${s.wins}-${s.draws}-${s.losses})`);
-    expect(firstTry.startsWith(`${(100 * s.legalFirstTry).toFixed(1)}% of ${count(s.modelMoves)} `)).toBe(true);
-    expect(forfeits.startsWith(`${s.forfeits} `)).toBe(true);
-    expect(length).toBe(`${s.meanPlies} plies`);
-    return { firstTry, forfeits };
-  };
   /** The README row that starts with `first` holds match summary `s`'s figures and, in parentheses, `earlier`'s first-try rate and forfeits. */
   const expectMatchRowBeside = (dir: string, first: string, s: Record<string, number>, earlier: Record<string, number>) => {
     const { firstTry, forfeits } = expectMatchRow(dir, first, s);
@@ -82,13 +66,6 @@ describe('the shipped chess Mamba', () => {
       expect(firstTry).toContain(`(${(100 * before.legalFirstTry).toFixed(1)}%)`);
       expect(forfeits).toContain(`(${before.forfeits})`);
     }
-  };
-  /** The README row that starts with `first` holds the best layer of the probe report at `report` (relative to dir). */
-  const expectProbeRow = (dir: string, report: string, first: string) => {
-    const r = json(dir, report);
-    const best = r.layers.find((l: { layer: number; source: string }) => l.layer === r.best.layer && l.source === r.best.source);
-    const [, layer, squares, boards] = readmeRow(dir, first);
-    expect([layer, squares.replaceAll('*', ''), boards]).toEqual([String(best.layer), `${pct(best.cellAcc)}%`, `${pct(best.boardAcc)}%`]);
   };
 
   it('fine-tune-2\'s README holds the figures of its eval, match summaries and probe reports', () => {

@@ -36,3 +36,32 @@ export function bestLayer(m: ComparedModel, source: 'residual' | 'state') {
   const b = m.best.find((x) => x.source === source);
   return b && { b, control: m.layers.find((l) => l.source === source && l.layer === b.layer)!.control };
 }
+
+const readJson = (dir: string, path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
+
+/** A count as the READMEs print it: 11,631. */
+export const count = (n: number) => n.toLocaleString('en-US');
+
+/** A match score as the READMEs print it: two decimals, three where a draw leaves a half point (0.005). */
+export const scoreText = (score: number) => score.toFixed(Math.round(score * 1000) % 10 === 0 ? 2 : 3);
+
+/**
+ * The README row that starts with `first` holds match summary `s`'s score, first-try legal rate, forfeits
+ * and length; returns the first-try and forfeit cells, where parentheses may follow with an earlier model's figures.
+ */
+export function expectMatchRow(dir: string, first: string, s: Record<string, number>) {
+  const [, score, firstTry, forfeits, length] = readmeRow(dir, first);
+  expect(score).toBe(`${scoreText(s.score)} (${s.wins}-${s.draws}-${s.losses})`);
+  expect(`${firstTry} `.startsWith(`${(100 * s.legalFirstTry).toFixed(1)}% of ${count(s.modelMoves)} `)).toBe(true);
+  expect(`${forfeits} `.startsWith(`${s.forfeits} `)).toBe(true);
+  expect(length).toBe(`${s.meanPlies} plies`);
+  return { firstTry, forfeits };
+}
+
+/** The README row that starts with `first` holds the best layer of the probe report at `report` (relative to dir). */
+export function expectProbeRow(dir: string, report: string, first: string) {
+  const r = readJson(dir, report);
+  const best = r.layers.find((l: { layer: number; source: string }) => l.layer === r.best.layer && l.source === r.best.source);
+  const [, layer, squares, boards] = readmeRow(dir, first);
+  expect([layer, squares.replaceAll('*', ''), boards]).toEqual([String(best.layer), `${pct(best.cellAcc)}%`, `${pct(best.boardAcc)}%`]);
+}
