@@ -1,0 +1,93 @@
+/**
+ * The 27M chess Mamba shipped in models/chess-base (trained from scratch on an H100 in three stages, see
+ * its README): it loads on the cpu backend from a fresh clone, its README holds the figures of its stages,
+ * evals, match and probe, and it plays a game against Stockfish.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDataset } from '../../datasets/reader.js';
+import { gamba, requireBuiltCli } from '../cli-runner.js';
+import { count, expectMatchRow, expectProbeRow, expectShippedModel, pct, readmeRow } from './shipped-tables.js';
+
+const MODEL = 'models/chess-base';
+const STAGES = 3;
+const STOCKFISH = '/usr/games/stockfish';
+const root = mkdtempSync(join(tmpdir(), 'gamba-chess-base-'));
+const json = (dir: string, path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
+/** Where stage N's files are: the last stage is the model itself. */
+const stageDir = (stage: number) => (stage === STAGES ? MODEL : `${MODEL}/stage-${stage}`);
+
+beforeAll(() => requireBuiltCli());
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('the shipped chess-base Mamba', () => {
+  it('is the chess-base preset in fp16', () => {
+    expectShippedModel(MODEL, 'chess', 'chess-base', 27_140_608);
+  });
+
+  it('its README holds each stage\'s steps, games read, training time, validation losses and held-out legal rate', () => {
+    for (let stage = 1; stage <= STAGES; stage++) {
+      const dir = stageDir(stage);
+      const state = json(dir, 'trainer-state.json');
+      const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+      expect(metrics.at(-1).step).toBe(state.step);
+      const valLoss = (step: number) => metrics.find((m) => m.step === step).valLoss.toFixed(4);
+      const [, , steps, gamesRead, seconds, loss, legal] = readmeRow(MODEL, stage === STAGES ? `${stage} (this directory)` : `${stage} (\`stage-${stage}/\`)`);
+      expect([steps, gamesRead, seconds, loss, legal.replaceAll('*', '')]).toEqual([
+        count(state.step), count(state.games), String(Math.round(state.trainSeconds)), `${valLoss(100)} -> ${valLoss(state.step)}`, `${pct(json(dir, 'eval.json').legalTop1)}%`,
+      ]);
+      // each stage after the first starts from the one before
+      if (stage > 1) expect(state.run.initTraining.steps).toBe(Array.from({ length: stage - 1 }, (_, i) => json(stageDir(i + 1), 'trainer-state.json').step).reduce((a, b) => a + b));
+    }
+  });
+
+  it('its README compares it with the 12M model on the same held-out positions, by GPU-minutes of training', () => {
+    const yardstick = openDataset('datasets/samples/chess');
+    const positions = json(MODEL, 'eval.json').positions;
+    const evals: [string, string, string][] = [
+      ['chess-mamba, the 12M model\'s first run', MODEL, 'eval-chess-mamba.json'],
+      ['chess-mamba fine-tune-10', 'models/chess-mamba/fine-tune-10', 'eval-s2033-cpu.json'],
+      ...Array.from({ length: STAGES }, (_, i): [string, string, string] => [`chess-base stage ${i + 1}`, stageDir(i + 1), 'eval.json']),
+    ];
+    for (const [row, dir, file] of evals) {
+      const e = json(dir, file);
+      expect([e.positions, e.games]).toEqual([positions, yardstick.count('val')]);
+      expect(readmeRow(MODEL, row).at(-1)!.replaceAll('*', '')).toBe(`${pct(e.legalTop1)}%`);
+    }
+    yardstick.close();
+    let seconds = 0;
+    for (let stage = 1; stage <= STAGES; stage++) {
+      seconds += json(stageDir(stage), 'trainer-state.json').trainSeconds;
+      expect(readmeRow(MODEL, `chess-base stage ${stage}`)[1]).toBe((seconds / 60).toFixed(1));
+    }
+    // the cpu backend reads the shipped fp16 weights as the GPU did
+    const readme = readFileSync(join(MODEL, 'README.md'), 'utf8');
+    expect(readme).toContain(`${pct(json(MODEL, 'eval-cpu.json').legalTop1)}% on the cpu backend (\`eval-cpu.json\`)`);
+  });
+
+  it('its README holds its match against Stockfish and its probe report', () => {
+    const match = json(MODEL, 'matches/stockfish-skill0-movetime100-karvonen/summary.json');
+    expect([match.games, match.model.temperature, match.engine.skill, match.engine.movetimeMs]).toEqual([100, 'karvonen', 0, 100]);
+    expectMatchRow(MODEL, 'Skill 0', match);
+    expectProbeRow(MODEL, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
+    const tenth = '../chess-mamba/fine-tune-10/probe-pieces/report.json';
+    expectProbeRow(MODEL, tenth, `chess-mamba fine-tune-10 (\`${tenth}\`)`);
+    const report = json(MODEL, 'probe-pieces/report.json');
+    expect([report.data.dir, json(MODEL, tenth).data.dir]).toEqual(['datasets/samples/chess', 'datasets/samples/chess']);
+    const control = report.baselines.randomInit.find((l: { layer: number }) => l.layer === report.best.layer);
+    expect(readmeRow(MODEL, 'the same model at random initialisation').slice(1)).toEqual([String(report.best.layer), `${pct(control.cellAcc)}%`, `${pct(control.boardAcc)}%`]);
+  });
+
+  it.skipIf(!existsSync(STOCKFISH))('plays a game against Stockfish on the cpu backend', () => {
+    const run = gamba('play', '--game', 'chess', '--checkpoint', MODEL, '--opponent', 'stockfish', '--engine', STOCKFISH, '--skill', '0',
+      '--games', '1', '--backend', 'cpu', '--out', join(root, 'match'), '--json');
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary.games).toBe(1);
+    // A model of random weights forfeits at its first move; this one makes legal moves for a while.
+    expect(summary.modelMoves).toBeGreaterThan(4);
+    expect(summary.legalFirstTry).toBeGreaterThan(0.5);
+  });
+});
