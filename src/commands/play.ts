@@ -103,7 +103,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     if (args.parallel !== undefined && opponent !== 'stockfish' && opponent !== 'rhino') throw new UserError(`--parallel: only against an engine (stockfish, rhino); ${opponent} plays one game at a time`);
     const temperature = temperatureFlag(args.temperature, args.game);
     // Every flag is checked before the output directory is made, so a refused one leaves nothing behind.
-    const chessSettings = args.game === 'chess' && opponent === 'stockfish' ? stockfishSettings(args) : undefined;
+    const stockfish = args.game === 'chess' && opponent === 'stockfish' ? stockfishSettings(args) : undefined;
     const othello = args.game === 'othello' ? othelloSettings(args, opponent) : undefined;
 
     const checkpoint = loadCheckpoint(args.checkpoint, note);
@@ -125,7 +125,7 @@ export const playCommand: CommandModule<object, PlayArgs> = {
     try {
       summary = othello
         ? await othelloMatch(args, { games, parallel, seed, temperature, out, model, opponent: opponent as 'random' | 'greedy' | 'rhino' | 'human', human }, othello)
-        : await (human ? humanChessMatch(args, { games, parallel, seed, temperature, out, model, modelName }, human) : chessMatch(args, { games, parallel, seed, temperature, out, model, modelName }, chessSettings!));
+        : await (human ? humanChessMatch(args, { games, parallel, seed, temperature, out, model, modelName }, human) : chessMatch(args, { games, parallel, seed, temperature, out, model, modelName }, stockfish!));
     } finally {
       human?.close();
     }
