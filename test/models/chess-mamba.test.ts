@@ -209,6 +209,12 @@ describe('the shipped chess Mamba', () => {
     const earlierAtNodes = json(before, 'matches/stockfish-skill0-nodes680000-karvonen/summary.json');
     expect([atNodes.model.temperature, atNodes.engine.skill, atNodes.engine.nodes, atNodes.games]).toEqual(['karvonen', 0, 680_000, 100]);
     expectMatchRowBeside(dir, 'Skill 0, 680,000 nodes a move', atNodes, earlierAtNodes);
+    // the higher levels at the node budget, which fine-tune-9 did not play
+    for (const skill of [1]) {
+      const s = json(dir, `matches/stockfish-skill${skill}-nodes680000-karvonen/summary.json`);
+      expect([s.model.temperature, s.engine.skill, s.engine.nodes, s.games]).toEqual(['karvonen', skill, 680_000, 100]);
+      expectMatchRow(dir, `Skill ${skill}, 680,000 nodes a move`, s);
+    }
     expectProbeRow(dir, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
     expectProbeRow(dir, 'probe-pieces/fine-tune-9-report.json', 'fine-tune-9 (`probe-pieces/fine-tune-9-report.json`)');
     expectCurveRow('fine-tune-10', dir);
