@@ -210,7 +210,7 @@ describe('the shipped chess Mamba', () => {
     expect([atNodes.model.temperature, atNodes.engine.skill, atNodes.engine.nodes, atNodes.games]).toEqual(['karvonen', 0, 680_000, 100]);
     expectMatchRowBeside(dir, 'Skill 0, 680,000 nodes a move', atNodes, earlierAtNodes);
     // the higher levels at the node budget, which fine-tune-9 did not play
-    for (const skill of [1]) {
+    for (const skill of [1, 3]) {
       const s = json(dir, `matches/stockfish-skill${skill}-nodes680000-karvonen/summary.json`);
       expect([s.model.temperature, s.engine.skill, s.engine.nodes, s.games]).toEqual(['karvonen', skill, 680_000, 100]);
       expectMatchRow(dir, `Skill ${skill}, 680,000 nodes a move`, s);
