@@ -3,19 +3,18 @@
  * its README): it loads on the cpu backend from a fresh clone, its README holds the figures of its stages,
  * evals, match and probe, and it plays a game against Stockfish.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDataset } from '../../datasets/reader.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
-import { count, expectMatchRow, expectProbeRow, expectShippedModel, pct, readmeRow } from './shipped-tables.js';
+import { count, expectFp16Weights, expectMatchRow, expectProbeRow, expectShippedModel, pct, readJson as json, readJsonl, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/chess-base';
 const STAGES = 3;
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-base-'));
-const json = (dir: string, path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
 /** Where stage N's files are: the last stage is the model itself. */
 const stageDir = (stage: number) => (stage === STAGES ? MODEL : `${MODEL}/stage-${stage}`);
 
@@ -26,15 +25,14 @@ describe('the shipped chess-base Mamba', () => {
   it('is the chess-base preset in fp16', () => {
     const parameters = 27_140_608;
     expectShippedModel(MODEL, 'chess', 'chess-base', parameters);
-    // two bytes a parameter and a header of tensor names (in f32 it would be twice the size)
-    expect(statSync(join(MODEL, 'model.safetensors')).size).toBeLessThan(2 * parameters + 64 * 1024);
+    expectFp16Weights(MODEL, parameters);
   });
 
   it('its README holds each stage\'s steps, games read, training time, validation losses and held-out legal rate', () => {
     for (let stage = 1; stage <= STAGES; stage++) {
       const dir = stageDir(stage);
       const state = json(dir, 'trainer-state.json');
-      const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+      const metrics = readJsonl(dir, 'metrics.jsonl');
       expect(metrics.at(-1).step).toBe(state.step);
       const valLoss = (step: number) => metrics.find((m) => m.step === step).valLoss.toFixed(4);
       const [, , steps, gamesRead, seconds, loss, legal] = readmeRow(MODEL, stage === STAGES ? `${stage} (this directory)` : `${stage} (\`stage-${stage}/\`)`);

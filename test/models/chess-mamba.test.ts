@@ -21,7 +21,7 @@ import { createModel } from '../../src/model/models.js';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { Rng } from '../../src/util/rng.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
-import { count, expectMatchRow, expectProbeRow, expectShippedModel, pct, readmeRow, scoreText } from './shipped-tables.js';
+import { count, expectMatchRow, expectProbeRow, expectShippedModel, pct, readJson as json, readJsonl, readmeRow, scoreText } from './shipped-tables.js';
 
 const MODEL = 'models/chess-mamba';
 /** How many fine-tunes ship (models/chess-mamba/fine-tune-1 to -N); every list of them below counts from it. */
@@ -47,7 +47,6 @@ describe('the shipped chess Mamba', () => {
     expect(statSync(join(dir, 'model.safetensors')).size).toBeLessThan(30 * 1024 * 1024);
   });
 
-  const json = (dir: string, path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
   /** The README row that starts with `first` holds match summary `s`'s figures and, in parentheses, `earlier`'s first-try rate and forfeits. */
   const expectMatchRowBeside = (dir: string, first: string, s: Record<string, number>, earlier: Record<string, number>) => {
     const { firstTry, forfeits } = expectMatchRow(dir, first, s);
@@ -132,7 +131,7 @@ describe('the shipped chess Mamba', () => {
     expect(stages).toEqual(stages.map((_, i) => i + 1));
     for (const stage of stages) {
       const kept = json(dir, `stage-${stage}/trainer-state.json`);
-      const metrics = readFileSync(join(dir, `stage-${stage}/metrics.jsonl`), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+      const metrics = readJsonl(dir, `stage-${stage}/metrics.jsonl`);
       const valLoss = (step: number) => metrics.find((m) => m.step === step).valLoss.toFixed(4);
       const made = json(dir, `stage-${stage}/games-made-manifest.json`);
       const [, , steps, , loss, madeCell] = readmeRow(dir, stage === stages.length ? `${stage} (this model)` : String(stage));
@@ -246,7 +245,7 @@ describe('the shipped chess Mamba', () => {
 
   it('the length-buckets comparison\'s README holds the figures of its runs\' trainer states, metrics and evals', () => {
     const dir = `${MODEL}/length-buckets`;
-    const metricsOf = (path: string) => readFileSync(join(dir, path), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const metricsOf = (path: string) => readJsonl(dir, path);
     /** The median tokens/s of the steps after the 40 of warmup, as the README prints it. */
     const tokensPerSec = (metrics: { step: number; tokensPerSec: number }[]) => {
       const sorted = metrics.filter((m) => m.step > 40).map((m) => m.tokensPerSec).sort((a, b) => a - b);

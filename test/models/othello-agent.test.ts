@@ -3,7 +3,7 @@
  * README): it loads on the cpu backend from a fresh clone, every game of its matches replays to the
  * result recorded, the README's scores are those of the games, and it plays the recorded games again.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { OthelloBoard } from '../../games/othello/board.js';
 import { parseSquare } from '../../games/othello/notation.js';
 import { RHINO_PATH } from '../../games/othello/gtp.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
-import { expectShippedModel, readmeRow } from './shipped-tables.js';
+import { expectFp16Weights, expectShippedModel, readJson, readJsonl, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/othello-agent';
 const MATCHES = join(MODEL, 'matches');
@@ -25,8 +25,8 @@ const runsOf = (match: string): string[] => {
   const dir = join(MATCHES, match);
   return existsSync(join(dir, 'summary.json')) ? [dir] : readdirSync(dir).filter((d) => d.startsWith('seed-')).map((d) => join(dir, d));
 };
-const readGames = (dir: string): Game[] => readFileSync(join(dir, 'games.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Game);
-const readSummary = (dir: string): Summary => JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Summary;
+const readGames = (dir: string): Game[] => readJsonl(dir, 'games.jsonl') as Game[];
+const readSummary = (dir: string): Summary => readJson(dir, 'summary.json') as Summary;
 
 /** A README cell: `0.9025 (361-0-39)`, the score to four decimals and wins-draws-losses. */
 function cellOf(runs: string[]): string {
@@ -50,8 +50,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe('the shipped Othello agent', () => {
   it('is the othello-base preset in fp16, its hashes checked on load', () => {
     expectShippedModel(MODEL, 'othello', 'othello-base', 3_520_000);
-    // fp16: two bytes a parameter and the header
-    expect(statSync(join(MODEL, 'model.safetensors')).size).toBeLessThan(2 * 3_520_000 + 64 * 1024);
+    expectFp16Weights(MODEL, 3_520_000);
   });
 
   it('replays every game of its matches to the result recorded, and each summary adds up its games', () => {

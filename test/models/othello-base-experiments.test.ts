@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComparedModel } from '../../probes/compare.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
-import { bestLayer, cellBoard, pct, readCompare, readmeRow as readmeRowOf } from './shipped-tables.js';
+import { bestLayer, cellBoard, pct, readCompare, readJsonl, readmeRow as readmeRowOf } from './shipped-tables.js';
 
 const DIR = 'models/othello-base-experiments';
 const SIZES = [4, 8, 16, 32, 64];
@@ -30,7 +30,7 @@ const readmeRow = (name: string) => readmeRowOf(DIR, name);
 
 /** The validation loss a run last recorded. */
 function lastValLoss(runDir: string): number {
-  const metrics = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { valLoss?: number });
+  const metrics = readJsonl(runDir, 'metrics.jsonl') as { valLoss?: number }[];
   return metrics.filter((r) => r.valLoss !== undefined).at(-1)!.valLoss!;
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/train/load-checkpoint.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
-import { bestLayer, cellBoard, pct, readCompare, readmeRow as readmeRowOf } from './shipped-tables.js';
+import { bestLayer, cellBoard, pct, readCompare, readJsonl, readmeRow as readmeRowOf } from './shipped-tables.js';
 
 const DIR = 'models/othello-mamba-vs-gpt';
 const RUNS = ['mamba-9m', 'gpt-11m'];
@@ -70,7 +70,7 @@ describe('the shipped Mamba against transformer runs', () => {
     // weights (its README says why), the transformer's 7,000 and 4,500.
     expect(models.map((m) => m.training!.steps)).toEqual([11500, 11500]);
     for (const m of models) {
-      const metrics = readFileSync(join(DIR, 'runs', m.name, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { valLoss?: number });
+      const metrics = readJsonl(join(DIR, 'runs', m.name), 'metrics.jsonl') as { valLoss?: number }[];
       const residual = bestLayer(m, 'residual')!;
       const state = bestLayer(m, 'state');
       expect(readmeRow(m.name)).toEqual([

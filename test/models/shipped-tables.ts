@@ -2,7 +2,7 @@
  * What the tests of shipped model directories share: reading a `gamba compare` page, and the README
  * table cells its figures are held to.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { CompareReport, ComparedModel } from '../../probes/compare.js';
@@ -31,13 +31,22 @@ export function expectShippedModel(dir: string, game: string, preset: string, pa
   expect(count).toBe(parameters);
 }
 
+/** The shipped weights are fp16: two bytes a parameter and a header of tensor names (f32 would be twice the size). */
+export function expectFp16Weights(dir: string, parameters: number): void {
+  expect(statSync(join(dir, 'model.safetensors')).size).toBeLessThan(2 * parameters + 64 * 1024);
+}
+
 /** A model's best layer of `source` with its random-init control there (undefined if it has no such probe). */
 export function bestLayer(m: ComparedModel, source: 'residual' | 'state') {
   const b = m.best.find((x) => x.source === source);
   return b && { b, control: m.layers.find((l) => l.source === source && l.layer === b.layer)!.control };
 }
 
-const readJson = (dir: string, path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
+/** A shipped JSON file: `path` inside `dir`. */
+export const readJson = (dir: string, path: string) => JSON.parse(readFileSync(join(dir, path), 'utf8'));
+
+/** A shipped JSON-lines file (metrics.jsonl), one object a line. */
+export const readJsonl = (dir: string, path: string) => readFileSync(join(dir, path), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
 
 /** A count as the READMEs print it: 11,631. */
 export const count = (n: number) => n.toLocaleString('en-US');
