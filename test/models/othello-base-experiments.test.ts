@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComparedModel } from '../../probes/compare.js';
 import { gamba, requireBuiltCli } from '../cli-runner.js';
-import { bestLayer, cellBoard, pct, readCompare, readJsonl, readmeRow as readmeRowOf } from './shipped-tables.js';
+import { bestLayer, cellBoard, pct, readCompare, readJson, readJsonl, readmeRow as readmeRowOf } from './shipped-tables.js';
 
 const DIR = 'models/othello-base-experiments';
 const SIZES = [4, 8, 16, 32, 64];
@@ -36,8 +36,8 @@ function lastValLoss(runDir: string): number {
 
 /** What a run's trainer state says it trained with and how far. */
 function trainedWith(runDir: string): { lr: number; dState: number; step: number } {
-  const state = JSON.parse(readFileSync(join(runDir, 'trainer-state.json'), 'utf8')) as { step: number; run: { lr: number } };
-  const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { d_state: number };
+  const state = readJson(runDir, 'trainer-state.json') as { step: number; run: { lr: number } };
+  const config = readJson(runDir, 'config.json') as { d_state: number };
   return { lr: state.run.lr, dState: config.d_state, step: state.step };
 }
 
