@@ -1,5 +1,5 @@
 /**
- * The 27M chess Mamba shipped in models/chess-base (trained from scratch on an H100 in six stages, see
+ * The 27M chess Mamba shipped in models/chess-base (trained from scratch on an H100 in nine stages, see
  * its README): it loads on the cpu backend from a fresh clone, its README holds the figures of its stages,
  * evals, match and probe, and it plays a game against Stockfish.
  */
@@ -12,9 +12,11 @@ import { gamba, requireBuiltCli } from '../cli-runner.js';
 import { count, expectFp16Weights, expectMatchRow, expectProbeRow, expectShippedModel, pct, readJson as json, readJsonl, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/chess-base';
-const STAGES = 6;
-/** The stage that began from the shipped fp16 weights of the one before, which carry no training history. */
-const FROM_SHIPPED = 4;
+const STAGES = 9;
+/** The stages that began from the shipped fp16 weights of the one before, which carry no training history. */
+const FROM_SHIPPED = [4, 7];
+/** The stages whose weights played Stockfish and were probed. */
+const MATCHED = [3, 6, 9];
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-base-'));
 /** Where stage N's files are: the last stage is the model itself. */
@@ -44,7 +46,7 @@ describe('the shipped chess-base Mamba', () => {
       // each stage after the first starts from the one before: from its training checkpoint, whose steps
       // it counts on, or (FROM_SHIPPED) from its exported weights
       if (stage > 1) expect(state.run.init).toBeDefined();
-      const since = stage >= FROM_SHIPPED ? FROM_SHIPPED : 1;
+      const since = Math.max(1, ...FROM_SHIPPED.filter((s) => s <= stage));
       const earlier = Array.from({ length: stage - since }, (_, i) => json(stageDir(since + i), 'trainer-state.json').step);
       expect(state.run.initTraining?.steps).toBe(earlier.length ? earlier.reduce((a, b) => a + b) : undefined);
     }
@@ -74,21 +76,25 @@ describe('the shipped chess-base Mamba', () => {
     expect(readme).toContain(`${pct(json(MODEL, 'eval-cpu.json').legalTop1)}% on the cpu backend (\`eval-cpu.json\`)`);
   });
 
-  it('its README holds its matches against Stockfish and its probe reports, at stage 3 and at the end', () => {
-    for (const [dir, row] of [[stageDir(3), 'stage 3 (`stage-3/matches/`)'], [MODEL, 'stage 6, this model (`matches/`)']]) {
-      const match = json(dir, 'matches/stockfish-skill0-movetime100-karvonen/summary.json');
+  it(`its README holds its matches against Stockfish and its probe reports, at stages ${MATCHED.join(', ')}`, () => {
+    const label = (stage: number, file: string) => (stage === STAGES ? `stage ${stage}, this model (\`${file}\`)` : `stage ${stage} (\`stage-${stage}/${file}\`)`);
+    const report = json(MODEL, 'probe-pieces/report.json');
+    for (const stage of MATCHED) {
+      const match = json(stageDir(stage), 'matches/stockfish-skill0-movetime100-karvonen/summary.json');
       expect([match.games, match.model.temperature, match.engine.skill, match.engine.movetimeMs]).toEqual([100, 'karvonen', 0, 100]);
-      expectMatchRow(MODEL, row, match);
+      expectMatchRow(MODEL, label(stage, 'matches/'), match);
+      const probe = stage === STAGES ? 'probe-pieces/report.json' : `stage-${stage}/probe-pieces/report.json`;
+      expectProbeRow(MODEL, probe, label(stage, 'probe-pieces/report.json'));
+      expect(json(MODEL, probe).data.dir).toBe(report.data.dir);
     }
-    expectProbeRow(MODEL, 'probe-pieces/report.json', 'this model (`probe-pieces/report.json`)');
-    expectProbeRow(MODEL, 'stage-3/probe-pieces/report.json', 'stage 3 (`stage-3/probe-pieces/report.json`)');
     const tenth = '../chess-mamba/fine-tune-10/probe-pieces/report.json';
     expectProbeRow(MODEL, tenth, `chess-mamba fine-tune-10 (\`${tenth}\`)`);
-    const report = json(MODEL, 'probe-pieces/report.json');
-    for (const other of ['stage-3/probe-pieces/report.json', tenth]) expect(json(MODEL, other).data.dir).toBe(report.data.dir);
+    expect(json(MODEL, tenth).data.dir).toBe(report.data.dir);
     expect(report.data.dir).toBe('datasets/samples/chess');
-    const control = report.baselines.randomInit.find((l: { layer: number }) => l.layer === report.best.layer);
-    expect(readmeRow(MODEL, 'the same model at random initialisation').slice(1)).toEqual([String(report.best.layer), `${pct(control.cellAcc)}%`, `${pct(control.boardAcc)}%`]);
+    // the control: the same preset at random initialisation, read where the trained model reads best
+    const controlled = MATCHED.map(stageDir).map((dir) => json(dir, 'probe-pieces/report.json')).find((r) => r.baselines.randomInit.length);
+    const control = controlled.baselines.randomInit.find((l: { layer: number }) => l.layer === report.best.layer);
+    expect(readmeRow(MODEL, 'the same preset at random initialisation').slice(1)).toEqual([String(report.best.layer), `${pct(control.cellAcc)}%`, `${pct(control.boardAcc)}%`]);
   });
 
   it.skipIf(!existsSync(STOCKFISH))('plays a game against Stockfish on the cpu backend', () => {
