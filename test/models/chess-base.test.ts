@@ -87,6 +87,9 @@ describe('the shipped chess-base Mamba', () => {
       expectProbeRow(MODEL, probe, label(stage, 'probe-pieces/report.json'));
       expect(json(MODEL, probe).data.dir).toBe(report.data.dir);
     }
+    const skill1 = json(MODEL, 'matches/stockfish-skill1-movetime100-karvonen/summary.json');
+    expect([skill1.games, skill1.model.temperature, skill1.engine.skill, skill1.engine.movetimeMs]).toEqual([100, 'karvonen', 1, 100]);
+    expectMatchRow(MODEL, `stage ${STAGES} against Skill 1 (\`matches/stockfish-skill1-movetime100-karvonen/\`)`, skill1);
     const tenth = '../chess-mamba/fine-tune-10/probe-pieces/report.json';
     expectProbeRow(MODEL, tenth, `chess-mamba fine-tune-10 (\`${tenth}\`)`);
     expect(json(MODEL, tenth).data.dir).toBe(report.data.dir);
