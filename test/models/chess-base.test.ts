@@ -1,7 +1,7 @@
 /**
  * The 27M chess Mamba shipped in models/chess-base (trained from scratch on an H100 in nine stages, see
  * its README): it loads on the cpu backend from a fresh clone, its README holds the figures of its stages,
- * evals, match and probe, and it plays a game against Stockfish.
+ * evals, matches and probes, and it plays a game against Stockfish.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,6 +96,8 @@ describe('the shipped chess-base Mamba', () => {
     expect(report.data.dir).toBe('datasets/samples/chess');
     // the control: the same preset at random initialisation, read where the trained model reads best
     const controlled = MATCHED.map(stageDir).map((dir) => json(dir, 'probe-pieces/report.json')).find((r) => r.baselines.randomInit.length);
+    // a report without its own control borrows one drawn from the same seed for the same config: the same weights
+    expect([controlled.options.randomInit.seed, controlled.checkpoint.config]).toEqual([report.options.seed, report.checkpoint.config]);
     const control = controlled.baselines.randomInit.find((l: { layer: number }) => l.layer === report.best.layer);
     expect(readmeRow(MODEL, 'the same preset at random initialisation').slice(1)).toEqual([String(report.best.layer), `${pct(control.cellAcc)}%`, `${pct(control.boardAcc)}%`]);
   });
