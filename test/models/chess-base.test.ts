@@ -95,8 +95,8 @@ describe('the shipped chess-base Mamba', () => {
     expect(json(MODEL, tenth).data.dir).toBe(report.data.dir);
     expect(report.data.dir).toBe('datasets/samples/chess');
     // the control: the same preset at random initialisation, read where the trained model reads best
-    const controlled = MATCHED.map(stageDir).map((dir) => json(dir, 'probe-pieces/report.json')).find((r) => r.baselines.randomInit.length);
-    // a report without its own control borrows one drawn from the same seed for the same config: the same weights
+    const controlled = [...MATCHED].reverse().map(stageDir).map((dir) => json(dir, 'probe-pieces/report.json')).find((r) => r.baselines.randomInit.length);
+    // a report without its own control borrows the latest stage's, drawn from the same seed for the same config: the same weights
     expect([controlled.options.randomInit.seed, controlled.checkpoint.config]).toEqual([report.options.seed, report.checkpoint.config]);
     const control = controlled.baselines.randomInit.find((l: { layer: number }) => l.layer === report.best.layer);
     expect(readmeRow(MODEL, 'the same preset at random initialisation').slice(1)).toEqual([String(report.best.layer), `${pct(control.cellAcc)}%`, `${pct(control.boardAcc)}%`]);
