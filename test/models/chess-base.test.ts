@@ -19,8 +19,9 @@ const FROM_SHIPPED = [4, 7];
 const MATCHED = [3, 6, 9];
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-base-'));
-/** Where stage N's files are: the last stage is the model itself. */
-const stageDir = (stage: number) => (stage === STAGES ? MODEL : `${MODEL}/stage-${stage}`);
+/** Where stage N's `file` is inside MODEL: the last stage is the model itself. */
+const inStage = (stage: number, file: string) => (stage === STAGES ? file : `stage-${stage}/${file}`);
+const stageDir = (stage: number) => join(MODEL, inStage(stage, '.'));
 
 beforeAll(() => requireBuiltCli());
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -77,25 +78,27 @@ describe('the shipped chess-base Mamba', () => {
   });
 
   it(`its README holds its matches against Stockfish and its probe reports, at stages ${MATCHED.join(', ')}`, () => {
-    const label = (stage: number, file: string) => (stage === STAGES ? `stage ${stage}, this model (\`${file}\`)` : `stage ${stage} (\`stage-${stage}/${file}\`)`);
+    const label = (stage: number, file: string) => `stage ${stage}${stage === STAGES ? ', this model' : ''} (\`${inStage(stage, file)}\`)`;
+    /** A 100-game match at Karvonen's temperatures against Skill `skill` at 0.1 s a move, as its README row says. */
+    const expectKarvonenMatch = (file: string, skill: number, row: string) => {
+      const match = json(MODEL, file);
+      expect([match.games, match.model.temperature, match.engine.skill, match.engine.movetimeMs]).toEqual([100, 'karvonen', skill, 100]);
+      expectMatchRow(MODEL, row, match);
+    };
     const report = json(MODEL, 'probe-pieces/report.json');
     for (const stage of MATCHED) {
-      const match = json(stageDir(stage), 'matches/stockfish-skill0-movetime100-karvonen/summary.json');
-      expect([match.games, match.model.temperature, match.engine.skill, match.engine.movetimeMs]).toEqual([100, 'karvonen', 0, 100]);
-      expectMatchRow(MODEL, label(stage, 'matches/'), match);
-      const probe = stage === STAGES ? 'probe-pieces/report.json' : `stage-${stage}/probe-pieces/report.json`;
+      expectKarvonenMatch(inStage(stage, 'matches/stockfish-skill0-movetime100-karvonen/summary.json'), 0, label(stage, 'matches/'));
+      const probe = inStage(stage, 'probe-pieces/report.json');
       expectProbeRow(MODEL, probe, label(stage, 'probe-pieces/report.json'));
       expect(json(MODEL, probe).data.dir).toBe(report.data.dir);
     }
-    const skill1 = json(MODEL, 'matches/stockfish-skill1-movetime100-karvonen/summary.json');
-    expect([skill1.games, skill1.model.temperature, skill1.engine.skill, skill1.engine.movetimeMs]).toEqual([100, 'karvonen', 1, 100]);
-    expectMatchRow(MODEL, `stage ${STAGES} against Skill 1 (\`matches/stockfish-skill1-movetime100-karvonen/\`)`, skill1);
+    expectKarvonenMatch('matches/stockfish-skill1-movetime100-karvonen/summary.json', 1, `stage ${STAGES} against Skill 1 (\`matches/stockfish-skill1-movetime100-karvonen/\`)`);
     const tenth = '../chess-mamba/fine-tune-10/probe-pieces/report.json';
     expectProbeRow(MODEL, tenth, `chess-mamba fine-tune-10 (\`${tenth}\`)`);
     expect(json(MODEL, tenth).data.dir).toBe(report.data.dir);
     expect(report.data.dir).toBe('datasets/samples/chess');
     // the control: the same preset at random initialisation, read where the trained model reads best
-    const controlled = [...MATCHED].reverse().map(stageDir).map((dir) => json(dir, 'probe-pieces/report.json')).find((r) => r.baselines.randomInit.length);
+    const controlled = [...MATCHED].reverse().map((stage) => json(MODEL, inStage(stage, 'probe-pieces/report.json'))).find((r) => r.baselines.randomInit.length);
     // a report without its own control borrows the latest stage's, drawn from the same seed for the same config: the same weights
     expect([controlled.options.randomInit.seed, controlled.checkpoint.config]).toEqual([report.options.seed, report.checkpoint.config]);
     const control = controlled.baselines.randomInit.find((l: { layer: number }) => l.layer === report.best.layer);
