@@ -1,5 +1,5 @@
 /**
- * The 27M chess Mamba shipped in models/chess-base (trained from scratch on an H100 in nine stages, see
+ * The 27M chess Mamba shipped in models/chess-base (trained from scratch on an H100 in ten stages, see
  * its README): it loads on the cpu backend from a fresh clone, its README holds the figures of its stages,
  * evals, matches and probes, and it plays a game against Stockfish.
  */
@@ -12,11 +12,13 @@ import { gamba, requireBuiltCli } from '../cli-runner.js';
 import { count, expectFp16Weights, expectMatchRow, expectProbeRow, expectShippedModel, pct, readJson as json, readJsonl, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/chess-base';
-const STAGES = 9;
-/** The stages that began from the shipped fp16 weights of the one before, which carry no training history. */
+const STAGES = 10;
+/** The stages that began from the fp16 weights of the one before without its trainer state, so they carry no training history. */
 const FROM_SHIPPED = [4, 7];
 /** The stages whose weights played Stockfish and were probed. */
-const MATCHED = [3, 6, 9];
+const MATCHED = [3, 6, 9, 10];
+/** The stages that also played Skill 1. */
+const MATCHED_SKILL1 = [9, 10];
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-base-'));
 /** Where stage N's `file` is inside MODEL: the last stage is the model itself. */
@@ -92,7 +94,10 @@ describe('the shipped chess-base Mamba', () => {
       expectProbeRow(MODEL, probe, label(stage, 'probe-pieces/report.json'));
       expect(json(MODEL, probe).data.dir).toBe(report.data.dir);
     }
-    expectKarvonenMatch('matches/stockfish-skill1-movetime100-karvonen/summary.json', 1, `stage ${STAGES} against Skill 1 (\`matches/stockfish-skill1-movetime100-karvonen/\`)`);
+    for (const stage of MATCHED_SKILL1) {
+      const dir = inStage(stage, 'matches/stockfish-skill1-movetime100-karvonen/');
+      expectKarvonenMatch(`${dir}summary.json`, 1, `stage ${stage} against Skill 1 (\`${dir}\`)`);
+    }
     const tenth = '../chess-mamba/fine-tune-10/probe-pieces/report.json';
     expectProbeRow(MODEL, tenth, `chess-mamba fine-tune-10 (\`${tenth}\`)`);
     expect(json(MODEL, tenth).data.dir).toBe(report.data.dir);
