@@ -17,8 +17,8 @@ const STAGES = 10;
 const FROM_SHIPPED = [4, 7];
 /** The stages whose weights played Stockfish and were probed. */
 const MATCHED = [3, 6, 9, 10];
-/** The stages that also played Skill 1. */
-const MATCHED_SKILL1 = [9, 10];
+/** The stages that also played stronger Skill Levels, and which. */
+const STRONGER_SKILLS: [stage: number, skills: number[]][] = [[9, [1]], [10, [1, 3]]];
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-base-'));
 /** Where stage N's `file` is inside MODEL: the last stage is the model itself. */
@@ -94,9 +94,11 @@ describe('the shipped chess-base Mamba', () => {
       expectProbeRow(MODEL, probe, label(stage, 'probe-pieces/report.json'));
       expect(json(MODEL, probe).data.dir).toBe(report.data.dir);
     }
-    for (const stage of MATCHED_SKILL1) {
-      const dir = inStage(stage, 'matches/stockfish-skill1-movetime100-karvonen/');
-      expectKarvonenMatch(`${dir}summary.json`, 1, `stage ${stage} against Skill 1 (\`${dir}\`)`);
+    for (const [stage, skills] of STRONGER_SKILLS) {
+      for (const skill of skills) {
+        const dir = inStage(stage, `matches/stockfish-skill${skill}-movetime100-karvonen/`);
+        expectKarvonenMatch(`${dir}summary.json`, skill, `stage ${stage} against Skill ${skill} (\`${dir}\`)`);
+      }
     }
     const tenth = '../chess-mamba/fine-tune-10/probe-pieces/report.json';
     expectProbeRow(MODEL, tenth, `chess-mamba fine-tune-10 (\`${tenth}\`)`);
