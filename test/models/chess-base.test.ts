@@ -87,12 +87,12 @@ describe('the shipped chess-base Mamba', () => {
       expect([match.games, match.model.temperature, match.engine.skill, match.engine.movetimeMs]).toEqual([100, 'karvonen', skill, 100]);
       expectMatchRow(MODEL, row, match);
     };
-    const report = json(MODEL, 'probe-pieces/report.json');
+    const reports = new Map(MATCHED.map((stage) => [stage, json(MODEL, inStage(stage, 'probe-pieces/report.json'))]));
+    const report = reports.get(STAGES);
     for (const stage of MATCHED) {
       expectKarvonenMatch(inStage(stage, 'matches/stockfish-skill0-movetime100-karvonen/summary.json'), 0, label(stage, 'matches/'));
-      const probe = inStage(stage, 'probe-pieces/report.json');
-      expectProbeRow(MODEL, probe, label(stage, 'probe-pieces/report.json'));
-      expect(json(MODEL, probe).data.dir).toBe(report.data.dir);
+      expectProbeRow(MODEL, inStage(stage, 'probe-pieces/report.json'), label(stage, 'probe-pieces/report.json'));
+      expect(reports.get(stage).data.dir).toBe(report.data.dir);
     }
     for (const [stage, skills] of STRONGER_SKILLS) {
       for (const skill of skills) {
@@ -105,7 +105,7 @@ describe('the shipped chess-base Mamba', () => {
     expect(json(MODEL, tenth).data.dir).toBe(report.data.dir);
     expect(report.data.dir).toBe('datasets/samples/chess');
     // the control: the same preset at random initialisation, read where the trained model reads best
-    const controlled = [...MATCHED].reverse().map((stage) => json(MODEL, inStage(stage, 'probe-pieces/report.json'))).find((r) => r.baselines.randomInit.length);
+    const controlled = [...reports.values()].reverse().find((r) => r.baselines.randomInit.length);
     // a report without its own control borrows the latest stage's, drawn from the same seed for the same config: the same weights
     expect([controlled.options.randomInit.seed, controlled.checkpoint.config]).toEqual([report.options.seed, report.checkpoint.config]);
     const control = controlled.baselines.randomInit.find((l: { layer: number }) => l.layer === report.best.layer);
