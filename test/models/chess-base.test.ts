@@ -19,6 +19,8 @@ const FROM_SHIPPED = [4, 7];
 const MATCHED = [3, 6, 9, 10];
 /** The stages that also played stronger Skill Levels, and which. */
 const STRONGER_SKILLS: [stage: number, skills: number[]][] = [[9, [1]], [10, [1, 3]]];
+/** The stages that also played at Karvonen's node budget (his 0.1 s at about 6.8M nodes/s), and against which Skill Levels. */
+const AT_NODE_BUDGET: [stage: number, skills: number[]][] = [[10, [0]]];
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-base-'));
 /** Where stage N's `file` is inside MODEL: the last stage is the model itself. */
@@ -81,10 +83,11 @@ describe('the shipped chess-base Mamba', () => {
 
   it(`its README holds its matches against Stockfish and its probe reports, at stages ${MATCHED.join(', ')}`, () => {
     const label = (stage: number, file: string) => `stage ${stage}${stage === STAGES ? ', this model' : ''} (\`${inStage(stage, file)}\`)`;
-    /** A 100-game match at Karvonen's temperatures against Skill `skill` at 0.1 s a move, as its README row says. */
-    const expectKarvonenMatch = (file: string, skill: number, row: string) => {
+    /** A 100-game match at Karvonen's temperatures against Skill `skill` at 0.1 s a move (or `nodes` a move), as its README row says. */
+    const expectKarvonenMatch = (file: string, skill: number, row: string, nodes?: number) => {
       const match = json(MODEL, file);
-      expect([match.games, match.model.temperature, match.engine.skill, match.engine.movetimeMs]).toEqual([100, 'karvonen', skill, 100]);
+      const budget = nodes ? match.engine.nodes : match.engine.movetimeMs;
+      expect([match.games, match.model.temperature, match.engine.skill, budget]).toEqual([100, 'karvonen', skill, nodes ?? 100]);
       expectMatchRow(MODEL, row, match);
     };
     const reports = new Map(MATCHED.map((stage) => [stage, json(MODEL, inStage(stage, 'probe-pieces/report.json'))]));
@@ -98,6 +101,12 @@ describe('the shipped chess-base Mamba', () => {
       for (const skill of skills) {
         const dir = inStage(stage, `matches/stockfish-skill${skill}-movetime100-karvonen/`);
         expectKarvonenMatch(`${dir}summary.json`, skill, `stage ${stage} against Skill ${skill} (\`${dir}\`)`);
+      }
+    }
+    for (const [stage, skills] of AT_NODE_BUDGET) {
+      for (const skill of skills) {
+        const dir = inStage(stage, `matches/stockfish-skill${skill}-nodes680000-karvonen/`);
+        expectKarvonenMatch(`${dir}summary.json`, skill, `stage ${stage} against Skill ${skill} at 680,000 nodes a move (\`${dir}\`)`, 680_000);
       }
     }
     const tenth = '../chess-mamba/fine-tune-10/probe-pieces/report.json';
