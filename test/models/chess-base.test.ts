@@ -17,10 +17,10 @@ const STAGES = 10;
 const FROM_SHIPPED = [4, 7];
 /** The stages whose weights played Stockfish and were probed. */
 const MATCHED = [3, 6, 9, 10];
-/** The stages that also played stronger Skill Levels, and which. */
-const STRONGER_SKILLS: [stage: number, skills: number[]][] = [[9, [1]], [10, [1, 3]]];
-/** The stages that also played at Karvonen's node budget (his 0.1 s at about 6.8M nodes/s), and against which Skill Levels. */
-const AT_NODE_BUDGET: [stage: number, skills: number[]][] = [[10, [0]]];
+/** The matches beyond each matched stage's Skill 0 at 0.1 s a move: stronger Skill Levels, and Karvonen's node budget (his 0.1 s at about 6.8M nodes/s). */
+const MORE_MATCHES: { stage: number; skill: number; nodes?: number }[] = [
+  { stage: 9, skill: 1 }, { stage: 10, skill: 1 }, { stage: 10, skill: 3 }, { stage: 10, skill: 0, nodes: 680_000 },
+];
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-base-'));
 /** Where stage N's `file` is inside MODEL: the last stage is the model itself. */
@@ -97,17 +97,10 @@ describe('the shipped chess-base Mamba', () => {
       expectProbeRow(MODEL, inStage(stage, 'probe-pieces/report.json'), label(stage, 'probe-pieces/report.json'));
       expect(reports.get(stage).data.dir).toBe(report.data.dir);
     }
-    for (const [stage, skills] of STRONGER_SKILLS) {
-      for (const skill of skills) {
-        const dir = inStage(stage, `matches/stockfish-skill${skill}-movetime100-karvonen/`);
-        expectKarvonenMatch(`${dir}summary.json`, skill, `stage ${stage} against Skill ${skill} (\`${dir}\`)`);
-      }
-    }
-    for (const [stage, skills] of AT_NODE_BUDGET) {
-      for (const skill of skills) {
-        const dir = inStage(stage, `matches/stockfish-skill${skill}-nodes680000-karvonen/`);
-        expectKarvonenMatch(`${dir}summary.json`, skill, `stage ${stage} against Skill ${skill} at 680,000 nodes a move (\`${dir}\`)`, 680_000);
-      }
+    for (const { stage, skill, nodes } of MORE_MATCHES) {
+      const dir = inStage(stage, `matches/stockfish-skill${skill}-${nodes ? `nodes${nodes}` : 'movetime100'}-karvonen/`);
+      const budget = nodes ? ` at ${count(nodes)} nodes a move` : '';
+      expectKarvonenMatch(`${dir}summary.json`, skill, `stage ${stage} against Skill ${skill}${budget} (\`${dir}\`)`, nodes);
     }
     const tenth = '../chess-mamba/fine-tune-10/probe-pieces/report.json';
     expectProbeRow(MODEL, tenth, `chess-mamba fine-tune-10 (\`${tenth}\`)`);
