@@ -5,7 +5,7 @@
  * complete (`buildDatasetDirectory`), so a killed run never leaves a dataset that looks finished.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, existsSync, openSync, renameSync, rmSync, mkdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, renameSync, rmSync, mkdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
@@ -182,6 +182,7 @@ export async function buildDatasetDirectory<T>(
   const target = resolve(outDir);
   if (existsSync(target) && !force) throw new UserError(`${outDir}: already exists (use --force to replace it)`);
   if (!existsSync(dirname(target))) throw new UserError(`${outDir}: parent directory ${dirname(target)} does not exist`);
+  if (!statSync(dirname(target)).isDirectory()) throw new UserError(`${outDir}: ${dirname(target)} is not a directory`);
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);

@@ -4,7 +4,7 @@
  */
 import yargs, { type MiddlewareFunction } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UserError } from './util/errors.js';
+import { UserError, isFileSystemError } from './util/errors.js';
 import { commands } from './commands/index.js';
 
 async function main(): Promise<number> {
@@ -91,7 +91,8 @@ main().then(
     process.stdout.write('', () => process.exit(code));
   },
   (error: unknown) => {
-    const message = error instanceof UserError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const oneLine = error instanceof UserError || isFileSystemError(error);
+    const message = oneLine ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
     process.stderr.write(`gamba: ${message}\n`);
     process.exit(error instanceof UserError ? 2 : 1);
   },

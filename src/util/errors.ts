@@ -8,3 +8,12 @@ export class UserError extends Error {
     this.name = 'UserError';
   }
 }
+
+/**
+ * A failed file-system call (ENOENT, ENOTDIR, EACCES, ...): Node's message already names the call and
+ * the path, so it is reported like a UserError, as one line, rather than as a crash with a stack.
+ */
+export function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  const { code, syscall } = (error ?? {}) as NodeJS.ErrnoException;
+  return error instanceof Error && typeof code === 'string' && typeof syscall === 'string';
+}
