@@ -1,5 +1,5 @@
 /**
- * The 27M chess Mamba shipped in models/chess-base (trained from scratch on an H100 in ten stages, see
+ * The 27M chess Mamba shipped in models/chess-base (trained from scratch on an H100 in eleven stages, see
  * its README): it loads on the cpu backend from a fresh clone, its README holds the figures of its stages,
  * evals, matches and probes, and it plays a game against Stockfish.
  */
@@ -12,14 +12,15 @@ import { gamba, requireBuiltCli } from '../cli-runner.js';
 import { count, expectFp16Weights, expectMatchRow, expectProbeRow, expectShippedModel, pct, readJson as json, readJsonl, readmeRow } from './shipped-tables.js';
 
 const MODEL = 'models/chess-base';
-const STAGES = 10;
+const STAGES = 11;
 /** The stages that began from the fp16 weights of the one before without its trainer state, so they carry no training history. */
 const FROM_SHIPPED = [4, 7];
 /** The stages whose weights played Stockfish and were probed. */
-const MATCHED = [3, 6, 9, 10];
+const MATCHED = [3, 6, 9, 10, 11];
 /** The matches beyond each matched stage's Skill 0 at 0.1 s a move: stronger Skill Levels, and Karvonen's node budget (his 0.1 s at about 6.8M nodes/s). */
 const MORE_MATCHES: { stage: number; skill: number; nodes?: number }[] = [
-  { stage: 9, skill: 1 }, { stage: 10, skill: 1 }, { stage: 10, skill: 3 }, { stage: 10, skill: 0, nodes: 680_000 },
+  { stage: 9, skill: 1 }, { stage: 10, skill: 1 }, { stage: 10, skill: 3 }, { stage: 10, skill: 0, nodes: 680_000 }, { stage: 10, skill: 1, nodes: 680_000 },
+  { stage: 11, skill: 1 },
 ];
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-base-'));
