@@ -20,7 +20,7 @@ const MATCHED = [3, 6, 9, 10, 11];
 /** The matches beyond each matched stage's Skill 0 at 0.1 s a move: stronger Skill Levels, and Karvonen's node budget (his 0.1 s at about 6.8M nodes/s). */
 const MORE_MATCHES: { stage: number; skill: number; nodes?: number }[] = [
   { stage: 9, skill: 1 }, { stage: 10, skill: 1 }, { stage: 10, skill: 3 }, { stage: 10, skill: 0, nodes: 680_000 }, { stage: 10, skill: 1, nodes: 680_000 },
-  { stage: 11, skill: 1 },
+  { stage: 11, skill: 1 }, { stage: 11, skill: 0, nodes: 680_000 },
 ];
 const STOCKFISH = '/usr/games/stockfish';
 const root = mkdtempSync(join(tmpdir(), 'gamba-chess-base-'));
