@@ -181,8 +181,9 @@ export async function buildDatasetDirectory<T>(
 ): Promise<T> {
   const target = resolve(outDir);
   if (existsSync(target) && !force) throw new UserError(`${outDir}: already exists (use --force to replace it)`);
-  if (!existsSync(dirname(target))) throw new UserError(`${outDir}: parent directory ${dirname(target)} does not exist`);
-  if (!statSync(dirname(target)).isDirectory()) throw new UserError(`${outDir}: ${dirname(target)} is not a directory`);
+  const parent = statSync(dirname(target), { throwIfNoEntry: false });
+  if (!parent) throw new UserError(`${outDir}: parent directory ${dirname(target)} does not exist`);
+  if (!parent.isDirectory()) throw new UserError(`${outDir}: ${dirname(target)} is not a directory`);
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
